@@ -1,0 +1,3 @@
+/** The three states a version can be in (DESIGN.md §5). */
+export type LifecycleState = "registered" | "production" | "deprecated"
+export const lifecycleStates: ReadonlyArray<LifecycleState> = ["registered", "production", "deprecated"]

@@ -1,0 +1,82 @@
+/**
+ * What a registered version records, and the input a caller gives to register one. Every input passes
+ * through these schemas once, at the edge; inside the registry the types are trusted.
+ */
+import { Schema } from "effect"
+import { forbiddenKeys, type JsonObject, jsonViolation } from "./Json.ts"
+import { ModelName } from "./ModelName.ts"
+import { SemVer } from "./SemVer.ts"
+
+export const metricsBytesMax = 64 * 1024
+export const tagsCountMax = 64
+export const tagKeyLengthMax = 128
+export const tagValueBytesMax = 1024
+
+const utf8 = new TextEncoder()
+
+/** An ISO-8601 instant in UTC, as `Date.prototype.toISOString` writes it (milliseconds optional). */
+export const IsoTimestamp = Schema.String.pipe(
+  Schema.filter(
+    (text) =>
+      (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/.test(text) && !Number.isNaN(Date.parse(text))) ||
+      "must be an ISO-8601 UTC timestamp such as 2026-01-31T12:00:00.000Z",
+    { identifier: "IsoTimestamp" },
+  ),
+)
+
+/** Metrics: a JSON object of finite numbers, strings, booleans, null, arrays and nested objects, at most 64 KiB encoded. */
+const metricsViolation = (value: unknown): string | undefined => {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return "must be a JSON object"
+  const found = jsonViolation(value, "")
+  if (found) return `${found.path.replace(/^\./, "") || "value"} ${found.rule}`
+  const bytes = utf8.encode(JSON.stringify(value)).length
+  return bytes <= metricsBytesMax ? undefined : `must encode to at most ${metricsBytesMax} bytes (got ${bytes})`
+}
+
+// A declaration rather than a filter: Effect's error formatter would otherwise render the offending value,
+// recursing through a hostile, deeply nested one until the stack overflows.
+export const Metrics = Schema.declare((value: unknown): value is JsonObject => metricsViolation(value) === undefined, {
+  identifier: "Metrics",
+  message: (issue) => metricsViolation(issue.actual) ?? "must be a JSON object",
+})
+
+/** Tags: at most 64 string labels; keys 1–128 characters, values at most 1 KiB. */
+export const Tags = Schema.Record({ key: Schema.String, value: Schema.String }).pipe(
+  Schema.filter(
+    (tags): boolean | string => {
+      const keys = Object.keys(tags)
+      if (keys.length > tagsCountMax) return `must have at most ${tagsCountMax} tags (got ${keys.length})`
+      for (const key of keys) {
+        if (key.length === 0 || key.length > tagKeyLengthMax)
+          return `tags key "${key.slice(0, 32)}" must be 1–${tagKeyLengthMax} characters`
+        if (forbiddenKeys.has(key)) return `tags key "${key}" is reserved`
+        if (utf8.encode(tags[key]!).length > tagValueBytesMax)
+          return `tags.${key} must be at most ${tagValueBytesMax} bytes`
+      }
+      return true
+    },
+    { identifier: "Tags" },
+  ),
+)
+export type Tags = typeof Tags.Type
+
+export const ModelMetadata = Schema.Struct({
+  id: Schema.UUID,
+  name: ModelName,
+  version: SemVer,
+  createdAt: IsoTimestamp,
+  metrics: Metrics,
+  tags: Tags,
+})
+export type ModelMetadata = typeof ModelMetadata.Type
+
+/** What a caller sends to register a version. A missing id or createdAt is filled by the injected services. */
+export const RegisterInput = Schema.Struct({
+  name: ModelName,
+  version: SemVer,
+  metrics: Schema.optionalWith(Metrics, { exact: true }),
+  tags: Schema.optionalWith(Tags, { exact: true }),
+  id: Schema.optionalWith(Schema.UUID, { exact: true }),
+  createdAt: Schema.optionalWith(IsoTimestamp, { exact: true }),
+})
+export type RegisterInput = typeof RegisterInput.Encoded

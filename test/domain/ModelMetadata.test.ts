@@ -1,0 +1,93 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Either } from "effect"
+import fc from "fast-check"
+import { decodeModelName, decoder, metricsBytesMax, RegisterInput } from "../../src/domain/index.ts"
+
+const decodeRegister = decoder(RegisterInput)
+const failure = (input: unknown) => {
+  const result = decodeRegister(input)
+  if (Either.isRight(result)) throw new Error(`expected a failure for ${JSON.stringify(input)}`)
+  return result.left
+}
+const base = { name: "resnet-50", version: "1.0.0" }
+
+describe("RegisterInput", () => {
+  it("accepts a full input and keeps it as given", () => {
+    const input = {
+      ...base,
+      id: "5f0c6d5e-8b5f-4d59-9d6e-2f7f4f1f0a11",
+      createdAt: "2026-11-27T07:00:00.000Z",
+      metrics: { mAP: 0.83, nested: { f1: [0.1, 0.2], ok: true, note: null } },
+      tags: { framework: "yolov8" },
+    }
+    expect(decodeRegister(input)).toEqual(Either.right(input))
+  })
+
+  it.each([
+    [{ ...base, name: "a/b" }, "name", "letters, digits"],
+    [{ ...base, name: "../etc" }, "name", "start with a letter or digit"],
+    [{ ...base, name: "x".repeat(129) }, "name", "at most 128"],
+    [{ ...base, version: "1.10" }, "version", "SemVer 2.0.0"],
+    [{ ...base, metrics: [1, 2] }, "metrics", "JSON object"],
+    [{ ...base, metrics: { loss: Number.NaN } }, "metrics", "loss must be a finite number"],
+    [{ ...base, metrics: { a: { b: Number.POSITIVE_INFINITY } } }, "metrics", "a.b must be a finite number"],
+    [{ ...base, metrics: JSON.parse('{"__proto__": {"polluted": true}}') }, "metrics", "__proto__ is a reserved key"],
+    [{ ...base, metrics: { constructor: 1 } }, "metrics", "constructor is a reserved key"],
+    [{ ...base, metrics: { blob: "x".repeat(metricsBytesMax) } }, "metrics", `at most ${metricsBytesMax} bytes`],
+    [{ ...base, tags: { k: 1 } }, "tags.k", "Expected string"],
+    [{ ...base, tags: { "": "v" } }, "tags", "must be 1–128 characters"],
+    [{ ...base, tags: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, "v"])) }, "tags", "at most 64"],
+    [{ ...base, tags: { k: "v".repeat(1025) } }, "tags", "at most 1024 bytes"],
+    [{ ...base, id: "not-a-uuid" }, "id", "Universally Unique Identifier"],
+    [{ ...base, createdAt: "2026-11-27 07:00" }, "createdAt", "ISO-8601"],
+    [{ ...base, createdAt: "2026-13-45T00:00:00Z" }, "createdAt", "ISO-8601"],
+    [{ ...base, metric: {} }, "metric", "is unexpected"],
+    [{ version: "1.0.0" }, "name", "missing"],
+  ])("rejects %j at %s", (input, field, rule) => {
+    const error = failure(input)
+    expect(error._tag).toBe("InvalidInput")
+    expect(error.field).toBe(field)
+    expect(error.message).toContain(rule)
+  })
+
+  it("rejects deeply nested metrics without exhausting the stack", () => {
+    let deep: unknown = 1
+    for (let i = 0; i < 10_000; i++) deep = { d: deep }
+    expect(failure({ ...base, metrics: deep }).message).toContain("nests deeper than")
+    expect(failure({ ...base, tags: { k: deep } }).field).toBe("input")
+    let deepArray: unknown = []
+    for (let i = 0; i < 10_000; i++) deepArray = [deepArray]
+    expect(failure(deepArray).message).toContain("too deeply nested")
+  })
+
+  it("property: names outside the closed alphabet are always rejected", () => {
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 20 }).filter((s) => !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(s)),
+        (name) => Either.isLeft(decodeModelName(name)),
+      ),
+    )
+  })
+
+  it("property: any JSON object of finite values within the limit is accepted unchanged", () => {
+    const key = fc
+      .string({ minLength: 1, maxLength: 8 })
+      .filter((k) => !["__proto__", "constructor", "prototype"].includes(k))
+    const value = fc.letrec((tie) => ({
+      json: fc.oneof(
+        { depthSize: "small" },
+        fc.double({ noNaN: true, noDefaultInfinity: true }).filter((n) => !Object.is(n, -0)),
+        fc.string(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(tie("json"), { maxLength: 3 }),
+        fc.dictionary(key, tie("json"), { maxKeys: 3 }),
+      ),
+    })).json
+    fc.assert(
+      fc.property(fc.dictionary(key, value, { maxKeys: 5 }), (metrics) => {
+        expect(decodeRegister({ ...base, metrics })).toEqual(Either.right({ ...base, metrics }))
+      }),
+    )
+  })
+})

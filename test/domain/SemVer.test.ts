@@ -1,0 +1,100 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Either } from "effect"
+import fc from "fast-check"
+import { compareSemVer, decodeSemVer, type SemVer } from "../../src/domain/index.ts"
+
+const v = (text: string) => Either.getOrThrow(decodeSemVer(text))
+
+const identifier = fc.oneof(
+  fc.nat({ max: 30 }).map(String),
+  fc.stringMatching(/^[0-9A-Za-z-]{1,6}$/).filter((s) => !/^\d+$/.test(s) || s === "0" || !s.startsWith("0")),
+)
+const semVerArb = fc
+  .record({
+    major: fc.nat({ max: 20 }),
+    minor: fc.nat({ max: 20 }),
+    patch: fc.nat({ max: 20 }),
+    pre: fc.array(identifier, { maxLength: 3 }),
+    build: fc.array(fc.stringMatching(/^[0-9A-Za-z-]{1,5}$/), { maxLength: 2 }),
+  })
+  .map(({ major, minor, patch, pre, build }) => {
+    const core = `${major}.${minor}.${patch}`
+    return `${core}${pre.length ? `-${pre.join(".")}` : ""}${build.length ? `+${build.join(".")}` : ""}`
+  })
+
+describe("SemVer", () => {
+  it("orders by SemVer 2.0.0 precedence, pre-release identifiers included", () => {
+    const chain = [
+      "1.0.0-alpha",
+      "1.0.0-alpha.1",
+      "1.0.0-alpha.beta",
+      "1.0.0-beta",
+      "1.0.0-beta.2",
+      "1.0.0-beta.11",
+      "1.0.0-rc.1",
+      "1.0.0",
+      "1.2.0",
+      "1.10.0",
+      "2.0.0",
+    ].map(v)
+    for (let i = 0; i + 1 < chain.length; i++) expect(compareSemVer(chain[i]!, chain[i + 1]!)).toBeLessThan(0)
+    const shuffled = [...chain].reverse().sort(compareSemVer)
+    expect(shuffled).toEqual(chain)
+  })
+
+  it("ignores build metadata for ordering but keeps it in the value", () => {
+    expect(compareSemVer(v("1.0.0+a"), v("1.0.0+b"))).toBe(0)
+    expect(v("1.0.0-rc.1+build.5")).toBe("1.0.0-rc.1+build.5")
+  })
+
+  it.each([
+    "",
+    "1",
+    "1.2",
+    "v1.2.3",
+    "=1.2.3",
+    " 1.2.3",
+    "1.2.3 ",
+    "01.2.3",
+    "1.02.3",
+    "1.2.3-01",
+    "1.2.3-",
+    "1.2.3+",
+    "1.2.3-a..b",
+    "1.2.3.4",
+    "a.b.c",
+    `1.2.3-${"x".repeat(300)}`,
+  ])("rejects %j with a message naming the field", (text) => {
+    const result = decodeSemVer(text)
+    expect(Either.isLeft(result)).toBe(true)
+    if (Either.isLeft(result)) {
+      expect(result.left._tag).toBe("InvalidInput")
+      expect(result.left.field).toBe("version")
+    }
+  })
+
+  it("property: every generated SemVer decodes to itself", () => {
+    fc.assert(fc.property(semVerArb, (text) => Either.isRight(decodeSemVer(text)) && v(text) === text))
+  })
+
+  it("property: precedence is a total preorder (antisymmetric and transitive)", () => {
+    fc.assert(
+      fc.property(semVerArb, semVerArb, semVerArb, (a, b, c) => {
+        const [x, y, z] = [v(a), v(b), v(c)] as [SemVer, SemVer, SemVer]
+        expect(Math.sign(compareSemVer(x, y))).toBe(-Math.sign(compareSemVer(y, x)))
+        if (compareSemVer(x, y) <= 0 && compareSemVer(y, z) <= 0) expect(compareSemVer(x, z)).toBeLessThanOrEqual(0)
+      }),
+    )
+  })
+
+  it("property: a release outranks each of its pre-releases, and numeric parts compare as numbers", () => {
+    fc.assert(
+      fc.property(fc.nat({ max: 999 }), fc.nat({ max: 999 }), semVerArb, (a, b, base) => {
+        const withoutBuild = base.split("+")[0]!
+        const core = withoutBuild.split("-")[0]!
+        if (withoutBuild !== core) expect(compareSemVer(v(withoutBuild), v(core))).toBeLessThan(0)
+        expect(Math.sign(compareSemVer(v(`1.${a}.0`), v(`1.${b}.0`)))).toBe(Math.sign(a - b))
+      }),
+    )
+  })
+})
