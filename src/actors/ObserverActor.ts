@@ -1,0 +1,171 @@
+/**
+ * Supervised observers (DESIGN.md §8). Each observer is its own fiber reading its own subscription, so a
+ * throwing, hanging or slow handler only ever delays itself: the registry's batch loop never waits for it.
+ *
+ * Delivery is at-least-once and in seq order. The cursor is made durable (through the `CursorStore` port)
+ * after each handled chunk, so a crash redelivers at most the chunk in flight; handlers get the seq to
+ * deduplicate. A handler that keeps failing is retried with exponential backoff; after `maxAttempts` the
+ * event (or chunk) goes to the observer's dead-letter file and the observer moves on.
+ */
+import { Cause, type Chunk, Duration, Effect, Fiber, Metric, Option, Schedule, type Scope, Stream } from "effect"
+import { decodeModelName } from "../domain/decode.ts"
+import { InvalidInput, type StorageFailed } from "../domain/errors.ts"
+import type { RegistryEvent } from "../domain/RegistryEvent.ts"
+import type { AppendSink } from "../storage/AppendSink.ts"
+import type { CursorStore } from "../storage/CursorStore.ts"
+import type { SubscribeError } from "./subscription.ts"
+
+export interface ObserverOptions {
+  /** Where a new observer (one with no stored cursor) starts: seq 1 (default) or only events after now. */
+  readonly from?: "beginning" | "now"
+  /** Attempts per event (or chunk), the first included, before it is dead-lettered. */
+  readonly maxAttempts?: number
+  /** Delay before the first retry; each later retry doubles it. */
+  readonly retryDelay?: Duration.DurationInput
+  /** A handler attempt running longer than this counts as failed, so a hanging handler cannot stall forever. */
+  readonly attemptTimeout?: Duration.DurationInput
+}
+
+/** How events reach the handler: one at a time, or as the chunks the subscription delivers (fewer fsyncs). */
+export type Delivery<E> =
+  | { readonly _tag: "Event"; readonly handle: (event: RegistryEvent) => Effect.Effect<void, E> }
+  | { readonly _tag: "Chunk"; readonly handle: (events: ReadonlyArray<RegistryEvent>) => Effect.Effect<void, E> }
+
+export interface ObserverStatus {
+  readonly name: string
+  /** Highest seq handled (or dead-lettered) and made durable in the cursor. */
+  readonly cursor: number
+  readonly delivered: number
+  readonly retries: number
+  readonly deadLettered: number
+  /** Set if the observer itself stopped (its cursor or dead-letter file could not be written). */
+  readonly stopped: Option.Option<StorageFailed | SubscribeError>
+}
+
+export interface ObserverHandle {
+  readonly status: Effect.Effect<ObserverStatus>
+  /** Waits until the observer's durable cursor reaches `seq` (or the observer stopped). */
+  readonly awaitSeq: (seq: number) => Effect.Effect<void>
+}
+
+export const deadLetterCounter = Metric.counter("registry_observer_dead_letters_total", {
+  description: "events an observer gave up on after maxAttempts",
+})
+export const observerLag = Metric.gauge("registry_observer_lag", {
+  description: "committed seq minus the observer's durable cursor",
+})
+
+export const observerPaths = {
+  cursor: (name: string) => `observers/${name}.cursor`,
+  deadLetters: (name: string) => `observers/${name}.dead.ndjson`,
+}
+
+const utf8 = new TextEncoder()
+
+export const startObserver = <E>(options: {
+  readonly name: string
+  readonly delivery: Delivery<E>
+  readonly settings: ObserverOptions
+  readonly subscribe: (from: number) => Stream.Stream<RegistryEvent, SubscribeError>
+  readonly committedSeq: () => number
+  readonly cursors: CursorStore
+  readonly sink: AppendSink
+  readonly retain: (provider: () => number) => () => void
+}): Effect.Effect<ObserverHandle, InvalidInput | StorageFailed, Scope.Scope> =>
+  Effect.gen(function* () {
+    const { name, delivery, settings, cursors, sink } = options
+    if (Option.isNone(Option.getRight(decodeModelName(name))))
+      return yield* new InvalidInput({ field: "observer", message: "observer: names follow the model-name rules" })
+    const maxAttempts = settings.maxAttempts ?? 5
+    if (!Number.isInteger(maxAttempts) || maxAttempts < 1)
+      return yield* new InvalidInput({ field: "maxAttempts", message: "maxAttempts: must be a positive integer" })
+    const retryDelay = Duration.decode(settings.retryDelay ?? "100 millis")
+    const attemptTimeout = Duration.decode(settings.attemptTimeout ?? "30 seconds")
+
+    const stored = yield* cursors.get(observerPaths.cursor(name))
+    let cursor: number = Option.getOrElse(stored, () => (settings.from === "now" ? options.committedSeq() : 0))
+    // Compaction keeps every record this observer has not yet made durable in its cursor.
+    const release = options.retain(() => cursor + 1)
+    yield* Effect.addFinalizer(() => Effect.sync(release))
+
+    let delivered = 0
+    let retries = 0
+    let deadLettered = 0
+    let stopped: Option.Option<StorageFailed | SubscribeError> = Option.none()
+    const waiters: Array<{ readonly seq: number; readonly resume: () => void }> = []
+    const lag = observerLag.pipe(Metric.tagged("observer", name))
+    const deadLetters = deadLetterCounter.pipe(Metric.tagged("observer", name))
+
+    /** Runs the handler until it succeeds or `maxAttempts` is spent; a throw or a timeout counts as a failure. */
+    const withRetries = (attempt: Effect.Effect<void, E>) =>
+      Effect.suspend(() => attempt).pipe(
+        Effect.timeoutFail({
+          duration: attemptTimeout,
+          onTimeout: () => `timed out after ${Duration.format(attemptTimeout)}`,
+        }),
+        Effect.sandbox,
+        Effect.tapError(() => Effect.sync(() => retries++)),
+        Effect.retry(Schedule.exponential(retryDelay).pipe(Schedule.intersect(Schedule.recurs(maxAttempts - 1)))),
+      )
+
+    const deadLetter = (events: ReadonlyArray<RegistryEvent>, cause: Cause.Cause<unknown>) =>
+      Effect.gen(function* () {
+        // The handler's own failure, not ours. An interruption (shutdown) is passed on, never dead-lettered.
+        if (Cause.isInterruptedOnly(cause)) return yield* Effect.failCause(cause as Cause.Cause<never>)
+        retries -= 1
+        const error = Cause.pretty(cause).slice(0, 4_096)
+        const lines = events.map(
+          (event) => `${JSON.stringify({ observer: name, seq: event.seq, attempts: maxAttempts, error, event })}\n`,
+        )
+        yield* sink.append(observerPaths.deadLetters(name), utf8.encode(lines.join("")))
+        yield* Metric.update(deadLetters, events.length)
+        deadLettered += events.length
+      })
+
+    const handleChunk = (chunk: Chunk.Chunk<RegistryEvent>) =>
+      Effect.gen(function* () {
+        const events = [...chunk]
+        if (delivery._tag === "Chunk") {
+          yield* withRetries(delivery.handle(events)).pipe(
+            Effect.matchCauseEffect({
+              onSuccess: () => Effect.sync(() => (delivered += events.length)),
+              onFailure: (cause) => deadLetter(events, Cause.flatten(cause)),
+            }),
+          )
+        } else {
+          for (const event of events)
+            yield* withRetries(delivery.handle(event)).pipe(
+              Effect.matchCauseEffect({
+                onSuccess: () => Effect.sync(() => delivered++),
+                onFailure: (cause) => deadLetter([event], Cause.flatten(cause)),
+              }),
+            )
+        }
+        const last = events[events.length - 1]!.seq
+        yield* cursors.set(observerPaths.cursor(name), last)
+        cursor = last
+        yield* Metric.set(lag, Math.max(0, options.committedSeq() - cursor))
+        for (let i = waiters.length - 1; i >= 0; i--) if (waiters[i]!.seq <= cursor) waiters.splice(i, 1)[0]!.resume()
+      })
+
+    const fiber = yield* Effect.forkDaemon(
+      Stream.runForEachChunk(options.subscribe(cursor + 1), handleChunk).pipe(
+        Effect.catchAll((error) =>
+          Effect.sync(() => {
+            stopped = Option.some(error)
+            for (const waiter of waiters.splice(0)) waiter.resume()
+          }),
+        ),
+      ),
+    )
+    yield* Effect.addFinalizer(() => Fiber.interrupt(fiber))
+
+    return {
+      status: Effect.sync(() => ({ name, cursor, delivered, retries, deadLettered, stopped })),
+      awaitSeq: (seq) =>
+        Effect.async<void>((resume) => {
+          if (cursor >= seq || Option.isSome(stopped)) return resume(Effect.void)
+          waiters.push({ seq, resume: () => resume(Effect.void) })
+        }),
+    } satisfies ObserverHandle
+  })

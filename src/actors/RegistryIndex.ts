@@ -1,0 +1,194 @@
+/**
+ * The committed state, in memory: model → version → record, plus each model's versions kept in semver
+ * order on insert and its production version. Only the registry actor's batch loop mutates it, and only
+ * with events that are already durable, so every reader sees committed state and nothing else.
+ */
+import type { LifecycleState } from "../domain/Lifecycle.ts"
+import type { ModelMetadata } from "../domain/ModelMetadata.ts"
+import type { ModelName } from "../domain/ModelName.ts"
+import type { ModelSummary, ModelVersion } from "../domain/ModelVersion.ts"
+import type { EventBody } from "../domain/RegistryEvent.ts"
+import { compareParsed, type ParsedSemVer, parseSemVer, type SemVer } from "../domain/SemVer.ts"
+import { type Lifecycle, lifecycle, type ModelView, type VersionChange, type VersionView } from "./lifecycle.ts"
+
+interface VersionEntry {
+  readonly parsed: ParsedSemVer
+  /** Shared with readers, so it is replaced, never mutated. */
+  record: ModelVersion
+}
+
+export class ModelEntry implements ModelView {
+  readonly versions = new Map<string, VersionEntry>()
+  /** In semver order, maintained on insert: listing is then a copy, not a sort. */
+  readonly sorted: Array<VersionEntry> = []
+  production: SemVer | undefined = undefined
+  private listed: ReadonlyArray<ModelVersion> | undefined = undefined
+
+  readonly version = (version: SemVer): VersionView | undefined => {
+    const entry = this.versions.get(version)
+    return entry && { metadata: entry.record, state: entry.record.state }
+  }
+
+  list(): ReadonlyArray<ModelVersion> {
+    this.listed ??= Object.freeze(this.sorted.map((entry) => entry.record))
+    return this.listed
+  }
+
+  apply(change: VersionChange): void {
+    const existing = this.versions.get(change.version)
+    const metadata: ModelMetadata | undefined = change.metadata ?? existing?.record
+    if (metadata === undefined) throw new Error(`change to unknown version ${change.version}`)
+    const record = recordOf(metadata, change.state)
+    if (existing) existing.record = record
+    else this.insert({ parsed: parseSemVer(change.version), record })
+    if (change.state === "production") this.production = change.version
+    else if (this.production === change.version) this.production = undefined
+    this.listed = undefined
+  }
+
+  private insert(entry: VersionEntry): void {
+    this.versions.set(entry.record.version, entry)
+    let low = 0
+    let high = this.sorted.length
+    while (low < high) {
+      const middle = (low + high) >>> 1
+      if (compareParsed(this.sorted[middle]!.parsed, entry.parsed) <= 0) low = middle + 1
+      else high = middle
+    }
+    this.sorted.splice(low, 0, entry)
+  }
+}
+
+const recordOf = (metadata: ModelMetadata, state: LifecycleState): ModelVersion =>
+  Object.freeze({
+    id: metadata.id,
+    name: metadata.name,
+    version: metadata.version,
+    createdAt: metadata.createdAt,
+    metrics: metadata.metrics,
+    tags: metadata.tags,
+    state,
+  })
+
+/** The full state a snapshot stores: every version with its metadata and lifecycle state. */
+export interface IndexSnapshot {
+  readonly lastSeq: number
+  readonly versions: ReadonlyArray<ModelVersion>
+}
+
+export class RegistryIndex {
+  private readonly models = new Map<string, ModelEntry>()
+  lastSeq = 0
+  versionCount = 0
+
+  constructor(private readonly rules: Lifecycle = lifecycle) {}
+
+  model(name: string): ModelEntry | undefined {
+    return this.models.get(name)
+  }
+
+  get(name: string, version: string): ModelVersion | undefined {
+    return this.models.get(name)?.versions.get(version)?.record
+  }
+
+  listVersions(name: string): ReadonlyArray<ModelVersion> | undefined {
+    return this.models.get(name)?.list()
+  }
+
+  production(name: string): ModelVersion | undefined {
+    const model = this.models.get(name)
+    return model?.production === undefined ? undefined : model.versions.get(model.production)?.record
+  }
+
+  listModels(): ReadonlyArray<ModelSummary> {
+    return [...this.models.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([name, model]) => ({
+        name: name as ModelName,
+        production: model.production ?? null,
+        versionCount: model.sorted.length,
+        latest: model.sorted[model.sorted.length - 1]!.record.version,
+      }))
+  }
+
+  /** Applies a committed event. Seqs must arrive in order: the WAL guarantees it, and this asserts it. */
+  apply(seq: number, event: EventBody): void {
+    if (seq !== this.lastSeq + 1) throw new Error(`index expected seq ${this.lastSeq + 1}, got ${seq}`)
+    const name = event._tag === "Registered" ? event.metadata.name : event.name
+    let model = this.models.get(name)
+    if (model === undefined) {
+      model = new ModelEntry()
+      this.models.set(name, model)
+    }
+    for (const change of this.rules.evolve(event)) {
+      if (!model.versions.has(change.version)) this.versionCount++
+      model.apply(change)
+    }
+    this.lastSeq = seq
+  }
+
+  toSnapshot(): IndexSnapshot {
+    const versions: Array<ModelVersion> = []
+    for (const model of this.models.values()) for (const entry of model.sorted) versions.push(entry.record)
+    return { lastSeq: this.lastSeq, versions }
+  }
+
+  static fromSnapshot(snapshot: IndexSnapshot, rules: Lifecycle = lifecycle): RegistryIndex {
+    const index = new RegistryIndex(rules)
+    for (const { state, ...metadata } of snapshot.versions) {
+      let model = index.models.get(metadata.name)
+      if (model === undefined) {
+        model = new ModelEntry()
+        index.models.set(metadata.name, model)
+      }
+      model.apply({ version: metadata.version, metadata, state })
+      index.versionCount++
+    }
+    index.lastSeq = snapshot.lastSeq
+    return index
+  }
+}
+
+/**
+ * The state a batch decides against: committed state plus the effects of the batch's earlier commands,
+ * without touching the committed index (which readers see) until the batch is durable.
+ */
+export class BatchOverlay {
+  private readonly pending = new Map<string, { versions: Map<string, VersionView>; production: SemVer | undefined }>()
+
+  constructor(
+    private readonly index: RegistryIndex,
+    private readonly rules: Lifecycle = lifecycle,
+  ) {}
+
+  view(name: string): ModelView | undefined {
+    const committed = this.index.model(name)
+    const overlay = this.pending.get(name)
+    if (overlay === undefined) return committed
+    return {
+      version: (version) => overlay.versions.get(version) ?? committed?.version(version),
+      production: overlay.production,
+    }
+  }
+
+  apply(event: EventBody): void {
+    const name = event._tag === "Registered" ? event.metadata.name : event.name
+    let overlay = this.pending.get(name)
+    if (overlay === undefined) {
+      overlay = { versions: new Map(), production: this.index.model(name)?.production }
+      this.pending.set(name, overlay)
+    }
+    const view = this.view(name)
+    for (const change of this.rules.evolve(event)) {
+      const metadata = change.metadata ?? view?.version(change.version)?.metadata
+      if (metadata === undefined) throw new Error(`change to unknown version ${change.version}`)
+      overlay.versions.set(change.version, { metadata, state: change.state })
+      if (change.state === "production") overlay.production = change.version
+      else if (overlay.production === change.version) overlay.production = undefined
+    }
+  }
+
+  clear(): void {
+    this.pending.clear()
+  }
+}

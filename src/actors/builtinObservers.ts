@@ -1,0 +1,59 @@
+/**
+ * The built-in observers (DESIGN.md §8): an NDJSON audit log and Effect metrics by event type. Both are plain
+ * deliveries run by the supervised ObserverActor, so they get cursors, retries and dead letters like any
+ * user observer, and can never slow the registry.
+ */
+import { Effect, Metric } from "effect"
+import type { StorageFailed } from "../domain/errors.ts"
+import type { RegistryEvent } from "../domain/RegistryEvent.ts"
+import type { AppendSink } from "../storage/AppendSink.ts"
+import type { Delivery } from "./ObserverActor.ts"
+
+export const eventsCounter = Metric.counter("registry_events_total", {
+  description: "committed events, by type, as seen by the metrics observer",
+})
+
+const utf8Encoder = new TextEncoder()
+const utf8Decoder = new TextDecoder()
+
+/** The seq on the last complete line of an NDJSON audit file (0 when empty). */
+const lastSeqIn = (bytes: Uint8Array): number => {
+  const lines = utf8Decoder
+    .decode(bytes)
+    .split("\n")
+    .filter((line) => line.length > 0)
+  const last = lines[lines.length - 1]
+  if (last === undefined) return 0
+  const parsed: unknown = JSON.parse(last)
+  return typeof parsed === "object" && parsed !== null && "seq" in parsed && typeof parsed.seq === "number"
+    ? parsed.seq
+    : 0
+}
+
+/**
+ * One line per event, appended and fsynced once per chunk. Redelivery after a crash is deduplicated by seq
+ * against the file's last line, so the file is exactly the event stream: no gap, no duplicate.
+ */
+export const auditLog = (sink: AppendSink, file: string): Delivery<StorageFailed> => {
+  let written: number | undefined
+  return {
+    _tag: "Chunk",
+    handle: (events: ReadonlyArray<RegistryEvent>) =>
+      Effect.gen(function* () {
+        written ??= lastSeqIn(yield* sink.readAll(file))
+        const fresh = events.filter((event) => event.seq > written!)
+        if (fresh.length === 0) return
+        yield* sink.append(file, utf8Encoder.encode(fresh.map((event) => `${JSON.stringify(event)}\n`).join("")))
+        written = fresh[fresh.length - 1]!.seq
+      }),
+  }
+}
+
+/** Counts events by type in `registry_events_total{type=…}`. */
+export const metrics: Delivery<never> = {
+  _tag: "Chunk",
+  handle: (events) =>
+    Effect.forEach(events, (event) => Metric.update(eventsCounter.pipe(Metric.tagged("type", event._tag)), 1), {
+      discard: true,
+    }),
+}

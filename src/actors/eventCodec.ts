@@ -1,0 +1,69 @@
+/**
+ * Events as WAL records: the record type byte names the event, the payload is its JSON without `seq`
+ * (the record header carries the seq, so it is stored once). Decoding validates with the same schemas
+ * as the API's input, so a record that passed its checksum but holds nonsense is still refused.
+ */
+import { Either, ParseResult, Schema } from "effect"
+import { WalCorrupt } from "../domain/errors.ts"
+import { RegistryEvent } from "../domain/RegistryEvent.ts"
+import type { IndexSnapshot } from "./RegistryIndex.ts"
+
+export const recordTypes = { Registered: 1, Promoted: 2, Deprecated: 3 } as const
+const tagOfType = ["", "Registered", "Promoted", "Deprecated"] as const
+
+const utf8Encoder = new TextEncoder()
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true })
+
+export const encodeEventPayload = (event: RegistryEvent): Uint8Array => {
+  const { seq: _seq, _tag: _t, ...rest } = event
+  return utf8Encoder.encode(JSON.stringify(rest))
+}
+
+const validateEvent = Schema.decodeUnknownEither(RegistryEvent, { onExcessProperty: "error" })
+
+export const decodeEventPayload = (
+  seq: number,
+  type: number,
+  payload: Uint8Array,
+): Either.Either<RegistryEvent, WalCorrupt> => {
+  const corrupt = (reason: string) => Either.left(new WalCorrupt({ file: "(record)", offset: -1, seq, reason }))
+  const tag = tagOfType[type]
+  if (tag === undefined || tag === "") return corrupt(`unknown record type ${type}`)
+  let body: unknown
+  try {
+    body = JSON.parse(utf8Decoder.decode(payload))
+  } catch (error) {
+    return corrupt(`payload is not UTF-8 JSON: ${String(error)}`)
+  }
+  if (typeof body !== "object" || body === null) return corrupt("payload is not a JSON object")
+  return Either.mapLeft(
+    validateEvent({ ...body, _tag: tag, seq }),
+    (error) =>
+      new WalCorrupt({ file: "(record)", offset: -1, seq, reason: ParseResult.TreeFormatter.formatErrorSync(error) }),
+  )
+}
+
+const SnapshotSchema = Schema.parseJson(
+  Schema.Struct({
+    lastSeq: Schema.NonNegativeInt,
+    versions: Schema.Array(
+      Schema.extend(
+        RegistryEvent.members[0].fields.metadata,
+        Schema.Struct({ state: Schema.Literal("registered", "production", "deprecated") }),
+      ),
+    ),
+  }),
+)
+const decodeSnapshotJson = Schema.decodeUnknownEither(SnapshotSchema)
+
+export const encodeSnapshot = (snapshot: IndexSnapshot): Uint8Array => utf8Encoder.encode(JSON.stringify(snapshot))
+
+export const decodeSnapshot = (bytes: Uint8Array): Either.Either<IndexSnapshot, string> => {
+  let text: string
+  try {
+    text = utf8Decoder.decode(bytes)
+  } catch {
+    return Either.left("snapshot is not UTF-8")
+  }
+  return Either.mapLeft(decodeSnapshotJson(text), (error) => ParseResult.TreeFormatter.formatErrorSync(error))
+}

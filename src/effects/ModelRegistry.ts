@@ -1,0 +1,296 @@
+/**
+ * The public Effect API (DESIGN.md §9): the `ModelRegistry` service and its layers.
+ *
+ * Promises: a write resolves only after its event is fsynced; readers and observers never see an event
+ * before that. Reads see committed state only and never wait behind writes. Every failure is a tagged error.
+ */
+import { Clock, Context, Effect, Either, Layer, Option, type Scope, type Stream } from "effect"
+import { auditLog, metrics } from "../actors/builtinObservers.ts"
+import type { Command } from "../actors/lifecycle.ts"
+import { type Delivery, type ObserverHandle, type ObserverOptions, startObserver } from "../actors/ObserverActor.ts"
+import { type ActorMutations, type CompactReport, makeRegistryActor, type Outcome } from "../actors/RegistryActor.ts"
+import type { ModelEntry } from "../actors/RegistryIndex.ts"
+import { type SubscribeError, subscribe } from "../actors/subscription.ts"
+import { decodeModelName, decoder, decodeSemVer } from "../domain/decode.ts"
+import {
+  type DirectoryLocked,
+  type InvalidInput,
+  type InvalidTransition,
+  ModelNotFound,
+  type Overloaded,
+  type StorageFailed,
+  type VersionConflict,
+  VersionNotFound,
+  type WalCorrupt,
+} from "../domain/errors.ts"
+import { RegisterInput } from "../domain/ModelMetadata.ts"
+import type { ModelName } from "../domain/ModelName.ts"
+import type { ModelSummary, ModelVersion } from "../domain/ModelVersion.ts"
+import type { RegistryEvent } from "../domain/RegistryEvent.ts"
+import type { SemVer } from "../domain/SemVer.ts"
+import * as AppendSinkModule from "../storage/AppendSink.ts"
+import { AppendSink } from "../storage/AppendSink.ts"
+import * as CursorStoreModule from "../storage/CursorStore.ts"
+import { CursorStore } from "../storage/CursorStore.ts"
+import * as FileStorage from "../storage/FileStorage.ts"
+import type { StorageLimits } from "../storage/Limits.ts"
+import type { MemoryStore } from "../storage/MemoryStorage.ts"
+import * as Storage from "../storage/MemoryStorage.ts"
+import { SnapshotStore } from "../storage/SnapshotStore.ts"
+import { Wal } from "../storage/Wal.ts"
+import * as IdGeneratorLayer from "./IdGenerator.ts"
+import { IdGenerator } from "./IdGenerator.ts"
+import { type RegistryLimits, resolveLimits } from "./RegistryConfig.ts"
+
+export type { CompactReport, ObserverHandle, ObserverOptions, Outcome }
+
+export interface WriteOptions {
+  /** When the mailbox is full: wait for room (default) or fail at once with `Overloaded`. */
+  readonly wait?: boolean
+}
+
+export interface RegistryStats {
+  readonly lastSeq: number
+  readonly versions: number
+  readonly mailboxDepth: number
+  readonly batches: number
+  readonly appendedRecords: number
+  readonly compactions: number
+}
+
+export interface ModelRegistry {
+  /**
+   * Registers a version. Resolves once the `Registered` event is durable, with `event` set; an identical
+   * re-send (same content, and the same id/createdAt where given) resolves with `event: null` and writes nothing.
+   */
+  readonly register: (
+    input: RegisterInput,
+    options?: WriteOptions,
+  ) => Effect.Effect<Outcome, InvalidInput | VersionConflict | Overloaded | StorageFailed>
+  /** Moves a version to production, superseding the current one in the same durable event. */
+  readonly promote: (name: string, version: string, options?: WriteOptions) => Effect.Effect<Outcome, LifecycleError>
+  /** Deprecates a version (terminal); deprecating the production version leaves the model with none. */
+  readonly deprecate: (name: string, version: string, options?: WriteOptions) => Effect.Effect<Outcome, LifecycleError>
+  readonly get: (
+    name: string,
+    version: string,
+  ) => Effect.Effect<ModelVersion, InvalidInput | ModelNotFound | VersionNotFound>
+  /** Every version of a model, in semver precedence order. */
+  readonly listVersions: (name: string) => Effect.Effect<ReadonlyArray<ModelVersion>, InvalidInput | ModelNotFound>
+  readonly listModels: Effect.Effect<ReadonlyArray<ModelSummary>>
+  readonly production: (name: string) => Effect.Effect<Option.Option<ModelVersion>, InvalidInput | ModelNotFound>
+  /** Committed events from `from` (default: the next one), replayed from the log if needed, then live. */
+  readonly subscribe: (options?: { readonly from?: number }) => Stream.Stream<RegistryEvent, SubscribeError>
+  /** Snapshots the full state and deletes the log segments it covers. Runs between batches. */
+  readonly compact: Effect.Effect<CompactReport, StorageFailed>
+  readonly stats: Effect.Effect<RegistryStats>
+  /**
+   * Runs `handler` for every committed event, in order, at least once, in its own supervised fiber, until the
+   * scope closes. Its durable cursor (per `name`) survives restarts; failures are retried and then dead-lettered.
+   */
+  readonly observe: <E>(
+    name: string,
+    handler: (event: RegistryEvent) => Effect.Effect<void, E>,
+    options?: ObserverOptions,
+  ) => Effect.Effect<ObserverHandle, InvalidInput | StorageFailed, Scope.Scope>
+  /** The built-in audit observer: every event as one NDJSON line in `file` (default `audit.ndjson`). */
+  readonly auditLog: (
+    options?: ObserverOptions & { readonly file?: string },
+  ) => Effect.Effect<ObserverHandle, InvalidInput | StorageFailed, Scope.Scope>
+  /** The built-in metrics observer: `registry_events_total{type}` and the lag gauge. */
+  readonly metrics: (
+    options?: ObserverOptions,
+  ) => Effect.Effect<ObserverHandle, InvalidInput | StorageFailed, Scope.Scope>
+}
+
+type LifecycleError = InvalidInput | ModelNotFound | VersionNotFound | InvalidTransition | Overloaded | StorageFailed
+
+export const ModelRegistry = Context.GenericTag<ModelRegistry>("@visutility/model-registry/ModelRegistry")
+
+export interface RegistryOptions extends Partial<RegistryLimits> {
+  /** Test-only: re-introduces one of the seed's bugs (see ActorMutations). */
+  readonly mutations?: ActorMutations
+}
+
+const decodeRegister = decoder(RegisterInput)
+
+/** Builds the registry over whatever storage ports are provided; closing the scope drains and stops it. */
+export const make = (
+  options: RegistryOptions = {},
+): Effect.Effect<
+  ModelRegistry,
+  InvalidInput | StorageFailed | WalCorrupt,
+  Wal | SnapshotStore | CursorStore | AppendSink | IdGenerator | Scope.Scope
+> =>
+  Effect.gen(function* () {
+    const { mutations, ...given } = options
+    const limits = yield* resolveLimits(given)
+    const wal = yield* Wal
+    const snapshots = yield* SnapshotStore
+    const ids = yield* IdGenerator
+    const cursors = yield* CursorStore
+    const sink = yield* AppendSink
+    const actor = yield* makeRegistryActor({ wal, snapshots, limits, ...(mutations ? { mutations } : {}) })
+    const { index } = actor
+
+    const nameAndVersion = (name: string, version: string) =>
+      Either.flatMap(decodeModelName(name), (n) => Either.map(decodeSemVer(version), (v) => [n, v] as const))
+
+    const lifecycleCommand =
+      (tag: "Promote" | "Deprecate", span: string) => (name: string, version: string, writeOptions?: WriteOptions) =>
+        Effect.suspend((): Effect.Effect<Outcome, LifecycleError> => {
+          const decoded = nameAndVersion(name, version)
+          if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
+          const [n, v] = decoded.right
+          const command: Command = { _tag: tag, name: n, version: v }
+          return actor.submit(command, writeOptions?.wait ?? true) as Effect.Effect<Outcome, LifecycleError>
+        }).pipe(Effect.withSpan(span, { attributes: { model: name, version } }))
+
+    const register: ModelRegistry["register"] = (input, writeOptions) =>
+      Effect.suspend((): Effect.Effect<Outcome, InvalidInput | VersionConflict | Overloaded | StorageFailed> => {
+        const decoded = decodeRegister(input)
+        if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
+        const given = decoded.right
+        return Effect.flatMap(given.id === undefined ? ids.next : Effect.succeed(given.id), (id) =>
+          Effect.flatMap(
+            given.createdAt === undefined
+              ? Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
+              : Effect.succeed(given.createdAt),
+            (createdAt) =>
+              actor.submit(
+                {
+                  _tag: "Register",
+                  metadata: {
+                    id,
+                    name: given.name,
+                    version: given.version,
+                    createdAt,
+                    metrics: given.metrics ?? {},
+                    tags: given.tags ?? {},
+                  },
+                  compareId: given.id !== undefined,
+                  compareCreatedAt: given.createdAt !== undefined,
+                },
+                writeOptions?.wait ?? true,
+              ) as Effect.Effect<Outcome, VersionConflict | Overloaded | StorageFailed>,
+          ),
+        )
+      }).pipe(Effect.withSpan("ModelRegistry.register"))
+
+    const modelOf = (name: string) =>
+      Effect.suspend((): Effect.Effect<ModelEntry, InvalidInput | ModelNotFound> => {
+        const model = index.model(name)
+        if (model) return Effect.succeed(model)
+        return Either.match(decodeModelName(name), {
+          onLeft: Effect.fail,
+          onRight: (n: ModelName) => Effect.fail(new ModelNotFound({ name: n })),
+        })
+      })
+
+    const observeWith = <E>(name: string, delivery: Delivery<E>, settings: ObserverOptions = {}) =>
+      startObserver({
+        name,
+        delivery,
+        settings,
+        subscribe: (from) => subscribe(actor, wal, { from }),
+        committedSeq: () => index.lastSeq,
+        cursors,
+        sink,
+        retain: actor.retainFrom,
+      })
+
+    const registry: ModelRegistry = {
+      register,
+      promote: lifecycleCommand("Promote", "ModelRegistry.promote"),
+      deprecate: lifecycleCommand("Deprecate", "ModelRegistry.deprecate"),
+      get: (name, version) =>
+        Effect.suspend((): Effect.Effect<ModelVersion, InvalidInput | ModelNotFound | VersionNotFound> => {
+          const found = index.get(name, version)
+          if (found) return Effect.succeed(found)
+          const decoded = nameAndVersion(name, version)
+          if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
+          const [n, v] = decoded.right
+          return index.model(n)
+            ? Effect.fail(new VersionNotFound({ name: n, version: v as SemVer }))
+            : Effect.fail(new ModelNotFound({ name: n }))
+        }),
+      listVersions: (name) => Effect.map(modelOf(name), (model) => model.list()),
+      listModels: Effect.sync(() => index.listModels()),
+      production: (name) =>
+        Effect.flatMap(modelOf(name), () => Effect.sync(() => Option.fromNullable(index.production(name)))),
+      subscribe: (subscribeOptions) => subscribe(actor, wal, subscribeOptions),
+      compact: actor.compact.pipe(Effect.withSpan("ModelRegistry.compact")),
+      observe: (name, handler, settings) => observeWith(name, { _tag: "Event", handle: handler }, settings),
+      auditLog: (settings = {}) => {
+        const { file, ...rest } = settings
+        return observeWith("audit", auditLog(sink, file ?? "audit.ndjson"), rest)
+      },
+      metrics: (settings) => observeWith("metrics", metrics, settings),
+      stats: Effect.sync(() => ({
+        lastSeq: index.lastSeq,
+        versions: index.versionCount,
+        mailboxDepth: actor.mailboxDepth(),
+        ...actor.stats,
+      })),
+    }
+    return registry
+  })
+
+export const layer = (options: RegistryOptions = {}) => Layer.scoped(ModelRegistry, make(options))
+
+export interface FileSystemRegistryOptions extends RegistryOptions, Partial<StorageLimits> {
+  /** The data directory (created if missing). One process at a time: it is locked while open. */
+  readonly directory: string
+}
+
+/**
+ * The registry on any `FileSystem` (the real one, or the test kit's simulated disk): WAL, snapshots, observer
+ * cursors and sinks all under `directory`. Runtime-neutral: the runtime provides FileSystem, Path, ProcessInfo,
+ * IdGenerator and, optionally, a faster Checksum.
+ */
+export const layerFileSystem = (options: FileSystemRegistryOptions) => {
+  const { directory, segmentBytesMax, recordBytesMax, ...registryOptions } = options
+  const storage = FileStorage.layerFileSystem({
+    directory,
+    ...(segmentBytesMax === undefined ? {} : { segmentBytesMax }),
+    ...(recordBytesMax === undefined ? {} : { recordBytesMax }),
+  })
+  const observers = Layer.merge(
+    CursorStoreModule.layerFileSystem({ directory }),
+    AppendSinkModule.layerFileSystem({ directory }),
+  )
+  return layer(registryOptions).pipe(Layer.provide(Layer.merge(storage, observers)))
+}
+
+/**
+ * The registry on in-memory storage (tests, edge runtimes). Pass the same `store` again to model a reopen:
+ * it survives close, like a directory would.
+ */
+export const layerMemory = (
+  options: RegistryOptions & { readonly store?: MemoryRegistryStore } = {},
+): Layer.Layer<ModelRegistry, InvalidInput | StorageFailed | WalCorrupt | DirectoryLocked> => {
+  const { store = makeMemoryRegistryStore(), ...registryOptions } = options
+  return layer(registryOptions).pipe(
+    Layer.provide(
+      Layer.mergeAll(
+        Storage.layerMemory(store.wal),
+        CursorStoreModule.layerMemory(store.cursors),
+        AppendSinkModule.layerMemory(store.files),
+        IdGeneratorLayer.layerRandom,
+      ),
+    ),
+  )
+}
+
+/** Everything a memory registry keeps, outliving its layer so that tests can reopen it. */
+export interface MemoryRegistryStore {
+  readonly wal: MemoryStore
+  readonly cursors: CursorStoreModule.MemoryCursors
+  readonly files: AppendSinkModule.MemoryFiles
+}
+
+export const makeMemoryRegistryStore = (): MemoryRegistryStore => ({
+  wal: Storage.makeMemoryStore(),
+  cursors: new Map(),
+  files: new Map(),
+})

@@ -1,0 +1,13 @@
+/**
+ * The runtime-neutral public API. Node users import "@visutility/model-registry/node" for the file-backed
+ * layer and the Promise facade; this entry imports no runtime module.
+ */
+
+export { lifecycle, lifecycleMachine } from "./actors/lifecycle.ts"
+export * from "./domain/index.ts"
+export * as IdGenerator from "./effects/IdGenerator.ts"
+export type { CompactReport, Outcome, RegistryStats, WriteOptions } from "./effects/ModelRegistry.ts"
+export * as ModelRegistry from "./effects/ModelRegistry.ts"
+export { ModelRegistry as ModelRegistryTag } from "./effects/ModelRegistry.ts"
+export { openPromiseRegistry, type PromiseRegistry } from "./effects/promise.ts"
+export { defaultLimits, type RegistryLimits } from "./effects/RegistryConfig.ts"

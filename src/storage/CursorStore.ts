@@ -1,0 +1,113 @@
+/**
+ * Durable cursors for observer actors: the highest seq an observer has handled, per name. Observers never do IO
+ * themselves (only storage does, so the simulated disk sees every write); they save their position through this port.
+ */
+import { FileSystem, Path } from "@effect/platform"
+import { Context, Effect, Layer, Option } from "effect"
+import { StorageFailed } from "../domain/errors.ts"
+import { atomicReplace, syncDirectory } from "./Directory.ts"
+import { relativeComponents } from "./RelativePath.ts"
+import { io, portFailed } from "./StorageError.ts"
+
+export interface CursorStore {
+  /** The last seq saved under `name` (a relative file name such as `observers/audit.cursor`), if any. */
+  readonly get: (name: string) => Effect.Effect<Option.Option<number>, StorageFailed>
+  /**
+   * Saves `seq` under `name` atomically: after it resolves the new value survives a crash, and a crash during it
+   * leaves the old value (tmp file, fsync, rename, directory fsync). A failed fsync fails the port for good.
+   */
+  readonly set: (name: string, seq: number) => Effect.Effect<void, StorageFailed>
+}
+
+export const CursorStore = Context.GenericTag<CursorStore>("@visutility/model-registry/CursorStore")
+
+const encode = (seq: number) => new TextEncoder().encode(`${seq}\n`)
+
+const assertSeq = (seq: number) => {
+  if (!Number.isSafeInteger(seq) || seq < 0) throw new Error(`cursor seq must be a non-negative integer, got ${seq}`)
+}
+
+/** Cursor files under `directory` (usually the data directory). */
+export const makeFileSystem = (options: {
+  readonly directory: string
+}): Effect.Effect<CursorStore, never, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    let failed: StorageFailed | undefined
+    const madeDirectories = new Set<string>()
+    const ensureDirectory = (directory: string): Effect.Effect<void, StorageFailed> =>
+      madeDirectories.has(directory)
+        ? Effect.void
+        : Effect.gen(function* () {
+            const existed = yield* io("exists", directory, fs.exists(directory))
+            if (!existed) {
+              yield* io("make-directory", directory, fs.makeDirectory(directory, { recursive: true }))
+              yield* syncDirectory(fs, path.dirname(directory))
+            }
+            madeDirectories.add(directory)
+          })
+    const resolve = (name: string) => path.join(options.directory, ...relativeComponents(name))
+    return {
+      get: (name) =>
+        Effect.gen(function* () {
+          if (failed !== undefined) return yield* portFailed("cursor-get", name, failed)
+          const file = resolve(name)
+          const text = yield* io("read", file, fs.readFileString(file)).pipe(
+            Effect.map(Option.some),
+            Effect.catchIf(
+              (e) => e.reason === "NotFound",
+              () => Effect.succeed(Option.none<string>()),
+            ),
+          )
+          if (Option.isNone(text)) return Option.none()
+          if (!/^\d+\n$/.test(text.value))
+            return yield* new StorageFailed({
+              operation: "cursor-get",
+              path: file,
+              reason: "InvalidData",
+              message: `cursor file ${file} does not hold a seq`,
+            })
+          return Option.some(Number(text.value.trim()))
+        }),
+      set: (name, seq) =>
+        Effect.gen(function* () {
+          if (failed !== undefined) return yield* portFailed("cursor-set", name, failed)
+          assertSeq(seq)
+          const file = resolve(name)
+          yield* ensureDirectory(path.dirname(file))
+          yield* atomicReplace(fs, path.dirname(file), file, encode(seq)).pipe(
+            Effect.tapError((e) =>
+              Effect.sync(() => {
+                if (e.operation.startsWith("fsync")) failed ??= e
+              }),
+            ),
+          )
+        }),
+    }
+  })
+
+/** A store of cursors that outlives layers, to model restarts in tests. */
+export type MemoryCursors = Map<string, number>
+
+export const makeMemory = (cursors: MemoryCursors = new Map()): CursorStore => ({
+  get: (name) =>
+    Effect.sync(() => {
+      relativeComponents(name)
+      return Option.fromNullable(cursors.get(name))
+    }),
+  set: (name, seq) =>
+    Effect.sync(() => {
+      relativeComponents(name)
+      assertSeq(seq)
+      cursors.set(name, seq)
+    }),
+})
+
+export const layerFileSystem = (options: {
+  readonly directory: string
+}): Layer.Layer<CursorStore, never, FileSystem.FileSystem | Path.Path> =>
+  Layer.effect(CursorStore, makeFileSystem(options))
+
+export const layerMemory = (cursors: MemoryCursors = new Map()): Layer.Layer<CursorStore> =>
+  Layer.sync(CursorStore, () => makeMemory(cursors))

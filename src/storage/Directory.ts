@@ -1,0 +1,61 @@
+/**
+ * Durable directory operations. A created, renamed or deleted file is only durable once its directory is fsynced
+ * (the seed's log and renames could vanish after a crash), so every such operation here is followed by one.
+ */
+import type { FileSystem } from "@effect/platform"
+import { Effect } from "effect"
+import type { StorageFailed } from "../domain/errors.ts"
+import { io } from "./StorageError.ts"
+
+/** fsync a directory: open it read-only and sync the handle (works on Linux with Node and Deno). */
+export const syncDirectory = (fs: FileSystem.FileSystem, directory: string): Effect.Effect<void, StorageFailed> =>
+  io("fsync-directory", directory, Effect.scoped(Effect.flatMap(fs.open(directory, { flag: "r" }), (d) => d.sync)))
+
+/** Writes `bytes` to a new file with one write and fsyncs it. The file is not yet durable in its directory. */
+export const writeAndSync = (
+  fs: FileSystem.FileSystem,
+  path: string,
+  bytes: Uint8Array,
+  flag: "w" | "wx" = "w",
+): Effect.Effect<void, StorageFailed> =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const file = yield* io("open", path, fs.open(path, { flag }))
+      yield* io("write", path, file.writeAll(bytes))
+      yield* io("fsync", path, file.sync)
+    }),
+  )
+
+/**
+ * Atomically replaces `path` with `bytes`: tmp file, one write, fsync, rename, directory fsync. After a crash the
+ * file holds either the old or the new content, never a mix; a leftover tmp file is removed by the next open.
+ */
+export const atomicReplace = (
+  fs: FileSystem.FileSystem,
+  directory: string,
+  path: string,
+  bytes: Uint8Array,
+): Effect.Effect<void, StorageFailed> => {
+  const tmp = `${path}.tmp`
+  return Effect.zipRight(
+    writeAndSync(fs, tmp, bytes),
+    Effect.zipRight(io("rename", tmp, fs.rename(tmp, path)), syncDirectory(fs, directory)),
+  )
+}
+
+/** Removes a file and fsyncs its directory. */
+export const removeDurably = (
+  fs: FileSystem.FileSystem,
+  directory: string,
+  path: string,
+): Effect.Effect<void, StorageFailed> =>
+  Effect.zipRight(io("remove", path, fs.remove(path)), syncDirectory(fs, directory))
+
+/** Renames a file and fsyncs its directory. */
+export const renameDurably = (
+  fs: FileSystem.FileSystem,
+  directory: string,
+  from: string,
+  to: string,
+): Effect.Effect<void, StorageFailed> =>
+  Effect.zipRight(io("rename", from, fs.rename(from, to)), syncDirectory(fs, directory))

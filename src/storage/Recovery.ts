@@ -1,0 +1,181 @@
+/**
+ * Open-time recovery of the log: validates every segment, repairs a torn tail, and refuses anything else.
+ *
+ * Only one kind of damage can come from a crash: a torn tail, i.e. the newest segment ends in a partial or garbled
+ * record (or zero fill) after which no valid higher record exists. It is copied aside to `*.broken`, truncated,
+ * fsynced and reported. Every other defect (a bad record with valid records after it, a bad record in a sealed
+ * segment, a missing segment, a wrong header, a foreign registry id) fails with `WalCorrupt` and touches nothing.
+ */
+import type { FileSystem, Path } from "@effect/platform"
+import { Effect, Option, Random } from "effect"
+import { type StorageFailed, WalCorrupt } from "../domain/errors.ts"
+import type { Checksum } from "./Checksum.ts"
+import { syncDirectory, writeAndSync } from "./Directory.ts"
+import { brokenSuffix, segmentFileName, tmpSuffix } from "./FileNames.ts"
+import type { StorageLimits } from "./Limits.ts"
+import { findValidRecordAfter, type ScanOptions, scanRecords } from "./RecordCodec.ts"
+import {
+  decodeSegmentHeader,
+  encodeSegmentHeader,
+  registryIdBytes,
+  registryIdHex,
+  sameRegistryId,
+  segmentHeaderBytes,
+} from "./SegmentHeader.ts"
+import { io } from "./StorageError.ts"
+import type { TornTail } from "./Wal.ts"
+
+/** A validated segment. `lastSeq` is `firstSeq - 1` while it holds no records. */
+export interface SegmentFile {
+  readonly name: string
+  readonly path: string
+  readonly firstSeq: number
+  lastSeq: number
+  bytes: number
+  readonly salt: number
+}
+
+export interface RecoveredLog {
+  readonly registryId: Uint8Array
+  readonly segments: Array<SegmentFile>
+  readonly tornTail: Option.Option<TornTail>
+  readonly records: number
+}
+
+const randomBytes = (n: number) =>
+  Effect.map(Effect.all(Array.from({ length: n }, () => Random.nextIntBetween(0, 256))), (xs) => new Uint8Array(xs))
+
+/** A fresh salt for a new segment, from Effect's Random (deterministic under a seeded Random). */
+export const randomSalt: Effect.Effect<number> = Effect.map(randomBytes(4), (b) => new DataView(b.buffer).getUint32(0))
+
+/** A fresh registry id. */
+export const randomRegistryId: Effect.Effect<Uint8Array> = randomBytes(registryIdBytes)
+
+/**
+ * Creates a segment durably: header to a tmp file, fsync, rename, directory fsync. After a crash the segment either
+ * exists with a complete header or not at all (its tmp file is removed at the next open).
+ */
+export const createSegment = (
+  fs: FileSystem.FileSystem,
+  path: Path.Path,
+  directory: string,
+  registryId: Uint8Array,
+  firstSeq: number,
+  checksum: Checksum,
+): Effect.Effect<SegmentFile, StorageFailed> =>
+  Effect.gen(function* () {
+    const salt = yield* randomSalt
+    const name = segmentFileName(firstSeq)
+    const target = path.join(directory, name)
+    yield* writeAndSync(fs, target + tmpSuffix, encodeSegmentHeader({ registryId, salt, firstSeq }, checksum))
+    yield* io("rename", target + tmpSuffix, fs.rename(target + tmpSuffix, target))
+    yield* syncDirectory(fs, directory)
+    return { name, path: target, firstSeq, lastSeq: firstSeq - 1, bytes: segmentHeaderBytes, salt }
+  })
+
+const corrupt = (file: string, offset: number, seq: number, reason: string) =>
+  Effect.fail(new WalCorrupt({ file, offset, seq, reason }))
+
+/** Copies the torn bytes aside, truncates the segment to its last good record and fsyncs both. */
+const repairTornTail = (
+  fs: FileSystem.FileSystem,
+  directory: string,
+  segment: SegmentFile,
+  bytes: Uint8Array,
+  offset: number,
+  reason: string,
+  zeros: boolean,
+): Effect.Effect<TornTail, StorageFailed> =>
+  Effect.gen(function* () {
+    const brokenFile = `${segment.path}.${offset}${brokenSuffix}`
+    yield* writeAndSync(fs, brokenFile, bytes.subarray(offset))
+    yield* syncDirectory(fs, directory)
+    yield* Effect.scoped(
+      Effect.gen(function* () {
+        const file = yield* io("open", segment.path, fs.open(segment.path, { flag: "r+" }))
+        yield* io("truncate", segment.path, file.truncate(offset))
+        yield* io("fsync", segment.path, file.sync)
+      }),
+    )
+    return {
+      file: segment.path,
+      offset,
+      bytesDropped: bytes.length - offset,
+      recordsDropped: zeros ? 0 : 1,
+      brokenFile,
+      reason,
+    }
+  })
+
+/**
+ * Validates the segments named (already sorted by first seq) and repairs a torn tail of the newest one.
+ * Nothing is modified unless every defect found is a torn tail.
+ */
+export const recoverSegments = (
+  fs: FileSystem.FileSystem,
+  path: Path.Path,
+  directory: string,
+  names: ReadonlyArray<{ readonly name: string; readonly firstSeq: number }>,
+  checksum: Checksum,
+  limits: StorageLimits,
+): Effect.Effect<RecoveredLog, StorageFailed | WalCorrupt> =>
+  Effect.gen(function* () {
+    const segments: Array<SegmentFile> = []
+    let registryId: Uint8Array | undefined
+    let tornTail: Option.Option<TornTail> = Option.none()
+    let records = 0
+    for (let i = 0; i < names.length; i++) {
+      const { name, firstSeq: declaredSeq } = names[i]!
+      const file = path.join(directory, name)
+      const isNewest = i === names.length - 1
+      const bytes = yield* io("read", file, fs.readFile(file))
+      const header = decodeSegmentHeader(bytes, checksum)
+      if (typeof header === "string") return yield* corrupt(file, 0, declaredSeq, header)
+      if (header.firstSeq !== declaredSeq)
+        return yield* corrupt(
+          file,
+          0,
+          declaredSeq,
+          `header says first seq ${header.firstSeq}, name says ${declaredSeq}`,
+        )
+      if (registryId === undefined) registryId = header.registryId
+      else if (!sameRegistryId(registryId, header.registryId))
+        return yield* corrupt(
+          file,
+          0,
+          declaredSeq,
+          `foreign registry id ${registryIdHex(header.registryId)} (expected ${registryIdHex(registryId)})`,
+        )
+      const previous = segments[segments.length - 1]
+      if (previous !== undefined && header.firstSeq !== previous.lastSeq + 1)
+        return yield* corrupt(
+          file,
+          0,
+          header.firstSeq,
+          `missing segment: expected seq ${previous.lastSeq + 1} after ${previous.name}, this segment starts at ${header.firstSeq}`,
+        )
+      const options: ScanOptions = { salt: header.salt, checksum, recordBytesMax: limits.recordBytesMax }
+      const scan = scanRecords(bytes, segmentHeaderBytes, header.firstSeq, options, () => {})
+      const segment: SegmentFile = {
+        name,
+        path: file,
+        firstSeq: header.firstSeq,
+        lastSeq: scan.lastSeq,
+        bytes: scan.end,
+        salt: header.salt,
+      }
+      records += scan.lastSeq - header.firstSeq + 1
+      if (scan.bad !== undefined) {
+        const { offset, reason, zeros, intact } = scan.bad
+        const seq = scan.lastSeq + 1
+        if (!isNewest) return yield* corrupt(file, offset, seq, `${reason} in a sealed segment`)
+        if (intact) return yield* corrupt(file, offset, seq, reason)
+        const later = findValidRecordAfter(bytes, offset + 1, scan.lastSeq, options)
+        if (later !== undefined)
+          return yield* corrupt(file, offset, seq, `${reason}, followed by a valid record at offset ${later}`)
+        tornTail = Option.some(yield* repairTornTail(fs, directory, segment, bytes, offset, reason, zeros))
+      }
+      segments.push(segment)
+    }
+    return { registryId: registryId!, segments, tornTail, records }
+  })

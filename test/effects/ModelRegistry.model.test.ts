@@ -1,0 +1,192 @@
+/**
+ * Model-based test (DESIGN.md §10): random sequences of every operation, including compaction and
+ * close + reopen, run against the registry and against a plain reference model. After every command the
+ * registry's answer matches the model's; after every reopen the whole recovered state equals the model.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Chunk, type Effect, Exit, type Layer, Option, Stream } from "effect"
+import fc from "fast-check"
+import { layerMemory, type ModelRegistry, makeMemoryRegistryStore } from "../../src/effects/ModelRegistry.ts"
+import { layerFile } from "../../src/node.ts"
+import { type Opened, open, tempDirectory } from "../support/harness.ts"
+import { ReferenceModel, type RefResult } from "../support/ReferenceModel.ts"
+
+const names = ["alpha", "beta"] as const
+/** Listed in semver precedence order, which string order would get wrong. */
+const versions = ["1.0.0", "1.2.0", "1.10.0", "2.0.0-rc.1", "2.0.0"] as const
+const idOf = (variant: number) => `00000000-0000-4000-8000-00000000000${variant}`
+
+interface Real {
+  opened: Opened
+  readonly reopen: () => Promise<void>
+}
+
+const failureTag = (exit: Exit.Exit<unknown, unknown>): string => {
+  if (Exit.isSuccess(exit)) return "ok"
+  const failure = exit.cause._tag === "Fail" ? (exit.cause.error as { _tag?: string }) : undefined
+  return failure?._tag ?? `defect: ${String(exit.cause)}`
+}
+
+const expectOutcome = async (real: Real, effect: Effect.Effect<unknown, unknown>, expected: RefResult) => {
+  const exit = await real.opened.runExit(effect)
+  if (!expected.ok) {
+    expect(failureTag(exit)).toBe(expected.tag)
+    return
+  }
+  expect(failureTag(exit)).toBe("ok")
+  const outcome = (exit as Exit.Success<{ version: { state: string }; event: unknown }, never>).value
+  expect(outcome.version.state).toBe(expected.state)
+  expect(outcome.event === null).toBe(!expected.changed)
+}
+
+/** Compares everything a reader can see with the model. */
+const expectSameState = async (real: Real, model: ReferenceModel) => {
+  const { registry, run } = real.opened
+  const summaries = await run(registry.listModels)
+  expect(summaries.map((s) => s.name)).toEqual([...model.models.keys()].sort())
+  for (const [name, expectedVersions] of model.models) {
+    const listed = await run(registry.listVersions(name))
+    const expectedOrder = versions.filter((v) => expectedVersions.has(v))
+    expect(listed.map((v) => [v.version, v.state, v.id])).toEqual(
+      expectedOrder.map((v) => [v, expectedVersions.get(v)!.state, expectedVersions.get(v)!.id]),
+    )
+    const production = await run(registry.production(name))
+    expect(Option.getOrUndefined(Option.map(production, (v) => v.version))).toBe(model.production(name))
+    expect(summaries.find((s) => s.name === name)).toMatchObject({
+      production: model.production(name) ?? null,
+      versionCount: expectedVersions.size,
+    })
+  }
+  expect((await run(registry.stats)).lastSeq).toBe(model.events.length)
+}
+
+type Cmd = fc.AsyncCommand<ReferenceModel, Real>
+
+const command = (label: string, run: (model: ReferenceModel, real: Real) => Promise<void>): Cmd => ({
+  check: () => true,
+  run,
+  toString: () => label,
+})
+
+const nameArb = fc.constantFrom(...names)
+const versionArb = fc.constantFrom(...versions)
+
+const commands = [
+  fc
+    .tuple(nameArb, versionArb, fc.integer({ min: 1, max: 2 }))
+    .map(([name, version, variant]) =>
+      command(`register(${name}, ${version}, v${variant})`, (model, real) =>
+        expectOutcome(
+          real,
+          real.opened.registry.register({ name, version, id: idOf(variant), metrics: { variant } }),
+          model.register(name, version, idOf(variant), { variant }),
+        ),
+      ),
+    ),
+  fc
+    .tuple(nameArb, versionArb)
+    .map(([name, version]) =>
+      command(`promote(${name}, ${version})`, (model, real) =>
+        expectOutcome(real, real.opened.registry.promote(name, version), model.promote(name, version)),
+      ),
+    ),
+  fc
+    .tuple(nameArb, versionArb)
+    .map(([name, version]) =>
+      command(`deprecate(${name}, ${version})`, (model, real) =>
+        expectOutcome(real, real.opened.registry.deprecate(name, version), model.deprecate(name, version)),
+      ),
+    ),
+  fc.tuple(nameArb, versionArb).map(([name, version]) =>
+    command(`get(${name}, ${version})`, async (model, real) => {
+      const exit = await real.opened.runExit(real.opened.registry.get(name, version))
+      const expected = model.models.get(name)?.get(version)
+      if (!model.models.has(name)) expect(failureTag(exit)).toBe("ModelNotFound")
+      else if (!expected) expect(failureTag(exit)).toBe("VersionNotFound")
+      else expect(Exit.isSuccess(exit) && [exit.value.state, exit.value.id]).toEqual([expected.state, expected.id])
+    }),
+  ),
+  fc.constantFrom("../x", "", "a b").map((name) =>
+    command(`register(invalid ${JSON.stringify(name)})`, async (_model, real) => {
+      const exit = await real.opened.runExit(real.opened.registry.register({ name, version: "1.0.0" }))
+      expect(failureTag(exit)).toBe("InvalidInput")
+    }),
+  ),
+  fc.constant(command("listAll", (model, real) => expectSameState(real, model))),
+  fc.nat({ max: 40 }).map((offset) =>
+    command(`subscribe(from end-${offset})`, async (model, real) => {
+      const from = Math.max(1, model.events.length - offset)
+      const expected = model.events.slice(from - 1)
+      const events = await real.opened.run(
+        real.opened.registry.subscribe({ from }).pipe(Stream.take(expected.length), Stream.runCollect),
+      )
+      expect(
+        Chunk.toArray(events).map((e) =>
+          e._tag === "Registered"
+            ? { _tag: e._tag, name: e.metadata.name, version: e.metadata.version, seq: e.seq }
+            : e._tag === "Promoted"
+              ? { _tag: e._tag, name: e.name, version: e.version, supersedes: e.supersedes, seq: e.seq }
+              : { _tag: e._tag, name: e.name, version: e.version, seq: e.seq },
+        ),
+      ).toEqual(expected.map((e, i) => ({ ...e, seq: from + i })))
+    }),
+  ),
+  fc.constant(
+    command("compact", async (model, real) => {
+      const report = await real.opened.run(real.opened.registry.compact)
+      expect(report.snapshotSeq).toBe(model.events.length)
+    }),
+  ),
+  fc.constant(
+    command("close+reopen", async (model, real) => {
+      await real.reopen()
+      await expectSameState(real, model)
+    }),
+  ),
+]
+
+const runModel = async (makeLayer: () => Layer.Layer<ModelRegistry, unknown>, numRuns: number, cleanup = () => {}) => {
+  await fc.assert(
+    fc.asyncProperty(fc.commands(commands, { maxCommands: 40 }), async (cmds) => {
+      const layer = makeLayer()
+      const real: Real = {
+        opened: await open(layer),
+        reopen: async () => {
+          await real.opened.close()
+          real.opened = await open(layer)
+        },
+      }
+      const model = new ReferenceModel()
+      try {
+        await fc.asyncModelRun(() => ({ model, real }), cmds)
+        await real.reopen()
+        await expectSameState(real, model)
+      } finally {
+        await real.opened.close()
+        cleanup()
+      }
+    }),
+    { numRuns, verbose: 1 },
+  )
+}
+
+describe("ModelRegistry (model-based)", () => {
+  it("agrees with the reference model on the memory layer", async () => {
+    await runModel(() => layerMemory({ store: makeMemoryRegistryStore() }), 150)
+  })
+
+  it("agrees with the reference model on the file layer, across real reopens", async () => {
+    const directories: Array<{ remove: () => void }> = []
+    await runModel(
+      () => {
+        const directory = tempDirectory("model")
+        directories.push(directory)
+        return layerFile({ directory: directory.path, segmentBytesMax: 16 * 1024, recordBytesMax: 4096 })
+      },
+      25,
+      () => {
+        for (const d of directories.splice(0)) d.remove()
+      },
+    )
+  })
+})

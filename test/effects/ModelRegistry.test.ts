@@ -1,0 +1,275 @@
+/**
+ * The registry actor through the public API, on real files: group commit, concurrency with an observer
+ * checking the production invariant at every seq, back-pressure and Overloaded, reads that never queue behind
+ * writes, and storage failure semantics (a failed fsync fails the registry for good; ENOSPC fails one batch).
+ */
+import { SystemError } from "@effect/platform/Error"
+import { NodePath } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { Chunk, Deferred, Effect, Exit, Fiber, Layer, Option, Stream } from "effect"
+import * as Registry from "../../src/effects/ModelRegistry.ts"
+import { layerChecksum, layerFile, layerIds, layerProcessInfo } from "../../src/node.ts"
+import { open, tempDirectory } from "../support/harness.ts"
+import { type FileHooks, layerWrapped } from "../support/wrapFileSystem.ts"
+
+const registryOn = (directory: string, hooks: FileHooks, options: Registry.RegistryOptions = {}) =>
+  Registry.layerFileSystem({ directory, ...options }).pipe(
+    Layer.provide(Layer.mergeAll(layerWrapped(hooks), NodePath.layer, layerChecksum, layerProcessInfo, layerIds)),
+  )
+
+const isSegment = (path: string) => path.endsWith(".seg")
+const systemError = (reason: "Unknown", description: string, path: string) =>
+  new SystemError({ module: "FileSystem", method: "sync", reason, description, pathOrDescriptor: path })
+
+const withDirectory =
+  <A>(label: string, body: (path: string) => Promise<A>) =>
+  async () => {
+    const directory = tempDirectory(label)
+    try {
+      return await body(directory.path)
+    } finally {
+      directory.remove()
+    }
+  }
+
+describe("ModelRegistry on files", () => {
+  it(
+    "group-commits: 512 concurrent registers take far fewer than 512 fsyncs",
+    withDirectory("group", async (directory) => {
+      let segmentSyncs = 0
+      const opened = await open(
+        registryOn(directory, {
+          beforeSync: (path) =>
+            Effect.sync(() => {
+              if (isSegment(path)) segmentSyncs++
+            }),
+        }),
+      )
+      const before = segmentSyncs
+      await opened.run(
+        Effect.forEach(
+          Array.from({ length: 512 }, (_, i) => i),
+          (i) => opened.registry.register({ name: "group", version: `1.0.${i}` }),
+          { concurrency: "unbounded", discard: true },
+        ),
+      )
+      const syncs = segmentSyncs - before
+      const stats = await opened.run(opened.registry.stats)
+      await opened.close()
+      console.log(`group commit: 512 registers, ${syncs} segment fsyncs, ${stats.batches} batches`)
+      expect(stats.lastSeq).toBe(512)
+      expect(syncs).toBe(stats.batches)
+      expect(syncs).toBeLessThanOrEqual(16)
+    }),
+  )
+
+  it(
+    "10,000 concurrent registers and promotes: every ack present, seqs 1..n gap-free, one production per model at every seq",
+    withDirectory("concurrency", async (directory) => {
+      const opened = await open(layerFile({ directory }))
+      const { registry } = opened
+      const models = Array.from({ length: 20 }, (_, i) => `model-${i}`)
+      // A live observer, running while the writes happen, checks the invariant at every seq it sees.
+      const live = { seqs: [] as Array<number>, production: new Map<string, string>(), violations: 0 }
+      const observer = Effect.runFork(
+        registry.subscribe({ from: 1 }).pipe(
+          Stream.runForEach((event) =>
+            Effect.sync(() => {
+              live.seqs.push(event.seq)
+              if (event._tag !== "Promoted") return
+              if ((live.production.get(event.name) ?? null) !== event.supersedes) live.violations++
+              live.production.set(event.name, event.version)
+            }),
+          ),
+        ),
+      )
+      const operations = Array.from({ length: 10_000 }, (_, i) => i)
+      const results = await opened.run(
+        Effect.forEach(
+          operations,
+          (i) => {
+            const model = models[i % models.length]!
+            const round = Math.floor(i / models.length)
+            const write: Effect.Effect<Registry.Outcome, { readonly _tag: string }> =
+              round % 5 === 4
+                ? registry.promote(model, `1.${(round * 7919) % round}.0`)
+                : registry.register({ name: model, version: `1.${round}.0` })
+            return Effect.map(Effect.either(write), (result) => ({ model, result }))
+          },
+          { concurrency: 256 },
+        ),
+      )
+      const stats = await opened.run(registry.stats)
+      while (live.seqs.length < stats.lastSeq) await new Promise((resolve) => setTimeout(resolve, 10))
+      await Effect.runPromise(Fiber.interrupt(observer))
+      expect(live.seqs).toEqual(Array.from({ length: stats.lastSeq }, (_, i) => i + 1))
+      expect(live.violations).toBe(0)
+      const events = await opened.run(
+        registry.subscribe({ from: 1 }).pipe(Stream.take(stats.lastSeq), Stream.runCollect),
+      )
+      const seqs = Chunk.toArray(events).map((e) => e.seq)
+      expect(seqs).toEqual(Array.from({ length: stats.lastSeq }, (_, i) => i + 1))
+      const production = new Map<string, string>()
+      for (const event of events)
+        if (event._tag === "Promoted") {
+          expect(event.supersedes).toBe(production.get(event.name) ?? null)
+          production.set(event.name, event.version)
+        }
+      let acked = 0
+      for (const { model, result } of results) {
+        if (result._tag === "Left") {
+          // A promote may race ahead of its version's registration; nothing else may fail.
+          expect(result.left._tag).toBe("VersionNotFound")
+          continue
+        }
+        acked++
+        const stored = await opened.run(registry.get(model, result.right.version.version))
+        expect(stored.id).toBe(result.right.version.id)
+      }
+      for (const model of models) {
+        const listed = await opened.run(registry.listVersions(model))
+        const inProduction = listed.filter((v) => v.state === "production").map((v) => v.version)
+        expect(inProduction).toEqual(production.has(model) ? [production.get(model)] : [])
+      }
+      await opened.close()
+      console.log(
+        `concurrency: ${results.length} operations, ${acked} acknowledged, ${stats.lastSeq} events, ${stats.batches} batches`,
+      )
+      expect(acked).toBeGreaterThan(8_000)
+    }),
+  )
+
+  it(
+    "back-pressure: a full mailbox makes callers wait, or fail with Overloaded when they ask not to wait",
+    withDirectory("overload", async (directory) => {
+      const gate = Effect.runSync(Deferred.make<void>())
+      let gated = false
+      const opened = await open(
+        registryOn(
+          directory,
+          { beforeSync: (path) => (gated && isSegment(path) ? Deferred.await(gate) : Effect.void) },
+          { mailboxCapacity: 4, batchMax: 4 },
+        ),
+      )
+      const { registry } = opened
+      gated = true
+      const first = Effect.runFork(registry.register({ name: "m", version: "1.0.0" }))
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      const queued = Array.from({ length: 4 }, (_, i) =>
+        Effect.runFork(registry.register({ name: "m", version: `2.0.${i}` })),
+      )
+      const waiting = Effect.runFork(registry.register({ name: "m", version: "3.0.0" }))
+      const refused = await opened.runExit(registry.register({ name: "m", version: "4.0.0" }, { wait: false }))
+      expect(Exit.isFailure(refused) && refused.cause._tag === "Fail" && refused.cause.error._tag).toBe("Overloaded")
+      // Reads do not queue behind the blocked batch.
+      expect(
+        Option.isNone(await opened.run(registry.production("m").pipe(Effect.orElseSucceed(() => Option.none())))),
+      ).toBe(true)
+      expect((await opened.run(registry.stats)).mailboxDepth).toBe(5)
+      Effect.runSync(Deferred.succeed(gate, undefined))
+      for (const fiber of [first, ...queued, waiting])
+        expect(Exit.isSuccess(await Effect.runPromise(Fiber.await(fiber)))).toBe(true)
+      expect((await opened.run(registry.listVersions("m"))).map((v) => v.version)).toEqual([
+        "1.0.0",
+        "2.0.0",
+        "2.0.1",
+        "2.0.2",
+        "2.0.3",
+        "3.0.0",
+      ])
+      await opened.close()
+    }),
+  )
+
+  it(
+    "a failed fsync fails the batch and every later command with StorageFailed, never retries, and reopens to the acknowledged state",
+    withDirectory("fsyncgate", async (directory) => {
+      let failSyncs = false
+      let segmentSyncs = 0
+      const opened = await open(
+        registryOn(directory, {
+          beforeSync: (path) =>
+            Effect.suspend(() => {
+              if (!isSegment(path)) return Effect.void
+              segmentSyncs++
+              return failSyncs ? Effect.fail(systemError("Unknown", "EIO: injected", path)) : Effect.void
+            }),
+        }),
+      )
+      const { registry } = opened
+      await opened.run(registry.register({ name: "m", version: "1.0.0" }))
+      failSyncs = true
+      const failed = await opened.runExit(registry.register({ name: "m", version: "2.0.0" }))
+      expect(Exit.isFailure(failed) && failed.cause._tag === "Fail" && failed.cause.error._tag).toBe("StorageFailed")
+      failSyncs = false
+      const syncsAfterFailure = segmentSyncs
+      const later = await opened.runExit(registry.register({ name: "m", version: "3.0.0" }))
+      expect(Exit.isFailure(later) && later.cause._tag === "Fail" && later.cause.error._tag).toBe("StorageFailed")
+      expect(segmentSyncs).toBe(syncsAfterFailure)
+      const subscription = await opened.runExit(registry.subscribe({ from: 1 }).pipe(Stream.runCollect))
+      expect(Exit.isFailure(subscription)).toBe(true)
+      await opened.close()
+
+      const reopened = await open(layerFile({ directory }))
+      const versions = (await reopened.run(reopened.registry.listVersions("m"))).map((v) => v.version)
+      // 1.0.0 was acknowledged; 2.0.0's outcome was unknown (its write may have reached the disk); 3.0.0 never ran.
+      expect(versions[0]).toBe("1.0.0")
+      expect(versions).not.toContain("3.0.0")
+      await reopened.close()
+    }),
+  )
+
+  it(
+    "ENOSPC on write fails that batch only: the WAL truncates back and the registry stays available",
+    withDirectory("enospc", async (directory) => {
+      let failWrites = false
+      const opened = await open(
+        registryOn(directory, {
+          beforeWrite: (path) =>
+            failWrites && isSegment(path)
+              ? Effect.fail(
+                  new SystemError({
+                    module: "FileSystem",
+                    method: "write",
+                    reason: "Unknown",
+                    description: "ENOSPC: no space left on device",
+                    pathOrDescriptor: path,
+                  }),
+                )
+              : Effect.void,
+        }),
+      )
+      const { registry } = opened
+      await opened.run(registry.register({ name: "m", version: "1.0.0" }))
+      failWrites = true
+      const full = await opened.runExit(registry.register({ name: "m", version: "2.0.0" }))
+      expect(Exit.isFailure(full) && full.cause._tag === "Fail" && full.cause.error._tag).toBe("StorageFailed")
+      failWrites = false
+      await opened.run(registry.register({ name: "m", version: "3.0.0" }))
+      expect((await opened.run(registry.listVersions("m"))).map((v) => v.version)).toEqual(["1.0.0", "3.0.0"])
+      await opened.close()
+      const reopened = await open(layerFile({ directory }))
+      expect((await reopened.run(reopened.registry.listVersions("m"))).map((v) => v.version)).toEqual([
+        "1.0.0",
+        "3.0.0",
+      ])
+      expect((await reopened.run(reopened.registry.stats)).lastSeq).toBe(2)
+      await reopened.close()
+    }),
+  )
+
+  it(
+    "a second open of the same directory fails with DirectoryLocked naming the holder",
+    withDirectory("locked", async (directory) => {
+      const first = await open(layerFile({ directory }))
+      const second = await Effect.runPromiseExit(Effect.scoped(Layer.build(layerFile({ directory }))))
+      expect(Exit.isFailure(second) && second.cause._tag === "Fail" && second.cause.error).toMatchObject({
+        _tag: "DirectoryLocked",
+        pid: process.pid,
+      })
+      await first.close()
+      const third = await open(layerFile({ directory }))
+      await third.close()
+    }),
+  )
+})

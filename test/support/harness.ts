@@ -1,0 +1,34 @@
+/**
+ * Opens a registry layer outside a test's own Effect, so model-based tests can close and reopen it between
+ * commands (the layer's scope is the "process"; the store or directory outlives it).
+ */
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { ModelRegistry } from "../../src/effects/ModelRegistry.ts"
+
+export interface Opened {
+  readonly registry: ModelRegistry
+  readonly run: <A, E>(effect: Effect.Effect<A, E>) => Promise<A>
+  readonly runExit: <A, E>(effect: Effect.Effect<A, E>) => Promise<Exit.Exit<A, E>>
+  readonly close: () => Promise<void>
+}
+
+export const open = async <E>(layer: Layer.Layer<ModelRegistry, E>): Promise<Opened> => {
+  const scope = Effect.runSync(Scope.make())
+  const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
+  const registry = Context.get(context, ModelRegistry)
+  return {
+    registry,
+    run: (effect) => Effect.runPromise(effect),
+    runExit: (effect) => Effect.runPromiseExit(effect),
+    close: () => Effect.runPromise(Scope.close(scope, Exit.void)),
+  }
+}
+
+/** A fresh, empty temporary directory; `remove()` deletes it with everything the registry wrote. */
+export const tempDirectory = (label: string) => {
+  const path = mkdtempSync(join(tmpdir(), `registry-${label}-`))
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) }
+}
