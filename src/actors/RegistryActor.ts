@@ -64,6 +64,11 @@ export interface ActorMutations {
   readonly ackBeforeFsync?: boolean
   /** Snapshot only registrations (every version back to `registered`), as the seed's compaction did. */
   readonly compactRegistrationsOnly?: boolean
+  /**
+   * Compact in the background while batches keep committing, then delete the log up to wherever it has got to
+   * (the seed snapshotted, then renamed over a live log that had moved on).
+   */
+  readonly compactionRacesAppends?: boolean
 }
 
 export interface RegistryActor {
@@ -222,6 +227,19 @@ export const makeRegistryActor = (options: {
       let snapshot = index.toSnapshot()
       if (mutations.compactRegistrationsOnly)
         snapshot = { ...snapshot, versions: snapshot.versions.map((v) => ({ ...v, state: "registered" as const })) }
+      if (mutations.compactionRacesAppends) {
+        const state = encodeSnapshot(snapshot)
+        yield* Effect.forkDaemon(
+          Effect.gen(function* () {
+            for (let i = 0; i < 8; i++) yield* Effect.yieldNow()
+            yield* wal.rotate
+            yield* snapshots.write({ lastSeq: snapshotSeq, state })
+            yield* wal.deleteSegmentsUpTo(yield* wal.lastSeq)
+          }).pipe(Effect.ignore),
+        )
+        recordsSinceSnapshot = 0
+        return { snapshotSeq, versions: snapshot.versions.length }
+      }
       yield* wal.rotate
       yield* snapshots.write({ lastSeq: snapshotSeq, state: encodeSnapshot(snapshot) })
       let keepFrom = snapshotSeq + 1
@@ -261,7 +279,15 @@ export const makeRegistryActor = (options: {
           yield* waitForWork
           continue
         }
-        if (queue.length > 0) yield* runBatch(takeBatch())
+        if (queue.length > 0) {
+          const batch = takeBatch()
+          yield* runBatch(batch).pipe(
+            Effect.withSpan("RegistryActor.commit", {
+              attributes: { commands: batch.length },
+              captureStackTrace: false,
+            }),
+          )
+        }
         if (failure) break
         if (compactRequests.length > 0 || recordsSinceSnapshot >= limits.snapshotEveryRecords) {
           const requests = compactRequests

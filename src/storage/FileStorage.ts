@@ -23,6 +23,7 @@ import { removeDurably, renameDurably, syncDirectory, writeAndSync } from "./Dir
 import { brokenSuffix, parseSegmentFileName, parseSnapshotFileName, snapshotFileName, tmpSuffix } from "./FileNames.ts"
 import { mustRoll, type StorageLimits, validateLimits } from "./Limits.ts"
 import { acquireLock } from "./Lock.ts"
+import type { StorageMutations } from "./Mutations.ts"
 import type { ProcessInfo } from "./ProcessInfo.ts"
 import { assertWritable, batchBytes, decodeRecords, encodeBatch } from "./RecordCodec.ts"
 import { createSegment, type RecoveredLog, randomRegistryId, recoverSegments, type SegmentFile } from "./Recovery.ts"
@@ -36,6 +37,8 @@ import { type SnapshotFallback, Wal, type WalRecord } from "./Wal.ts"
 export interface FileStorageOptions extends Partial<StorageLimits> {
   /** The data directory; created if missing. */
   readonly directory: string
+  /** Test-only: re-introduces one of the seed's storage bugs. */
+  readonly mutations?: StorageMutations
 }
 
 /** Both ports over one directory. */
@@ -59,12 +62,15 @@ export const makeFileStorage = (
   options: FileStorageOptions,
 ): Effect.Effect<Storage, OpenError, FileSystem.FileSystem | Path.Path | ProcessInfo | Scope.Scope> =>
   Effect.gen(function* () {
-    const { directory, ...limitInput } = options
+    const { directory, mutations = {}, ...limitInput } = options
     const limits = yield* validateLimits(limitInput)
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const checksum = yield* checksumOrDefault
-    yield* io("make-directory", directory, fs.makeDirectory(directory, { recursive: true }))
+    if (!(yield* io("exists", directory, fs.exists(directory)))) {
+      yield* io("make-directory", directory, fs.makeDirectory(directory, { recursive: true }))
+      yield* syncDirectory(fs, path.dirname(directory))
+    }
     yield* acquireLock(directory)
 
     const names = (yield* io("list", directory, fs.readDirectory(directory))).sort()
@@ -95,10 +101,10 @@ export const makeFileStorage = (
           reason: "snapshots exist but no WAL segment does",
         })
       const registryId = yield* randomRegistryId
-      const first = yield* createSegment(fs, path, directory, registryId, 1, checksum)
+      const first = yield* createSegment(fs, path, directory, registryId, 1, checksum, mutations)
       log = { registryId, segments: [first], tornTail: Option.none(), records: 0 }
     } else {
-      log = yield* recoverSegments(fs, path, directory, segmentNames, checksum, limits)
+      log = yield* recoverSegments(fs, path, directory, segmentNames, checksum, limits, mutations)
     }
     const { registryId, segments } = log
     const lastSegment = () => segments[segments.length - 1]!
@@ -164,7 +170,7 @@ export const makeFileStorage = (
       if (current.lastSeq < current.firstSeq) return Effect.void
       return failPort(
         Effect.gen(function* () {
-          const next = yield* createSegment(fs, path, directory, registryId, state.lastSeq + 1, checksum)
+          const next = yield* createSegment(fs, path, directory, registryId, state.lastSeq + 1, checksum, mutations)
           const scope = yield* Scope.make()
           const file = yield* io("open", next.path, fs.open(next.path, { flag: "a" })).pipe(
             Scope.extend(scope),
@@ -274,7 +280,9 @@ export const makeFileStorage = (
       serialized(
         Effect.gen(function* () {
           yield* checkAvailable("delete-segments")
-          const floor = Math.min(upToSeq, state.retained[snapshotsRetainedCount - 1] ?? 0)
+          const floor = mutations.compactionDeletesUnsnapshottedSegments
+            ? upToSeq
+            : Math.min(upToSeq, state.retained[snapshotsRetainedCount - 1] ?? 0)
           while (segments.length > 1 && segments[0]!.lastSeq <= floor) {
             yield* failOnSyncError(removeDurably(fs, directory, segments[0]!.path))
             segments.shift()
@@ -313,7 +321,7 @@ export const makeFileStorage = (
           const tmp = target + tmpSuffix
           yield* failOnSyncError(writeAndSync(fs, tmp, encodeSnapshot(snapshot, registryId, checksum)))
           yield* io("rename", tmp, fs.rename(tmp, target))
-          yield* failOnSyncError(syncDirectory(fs, directory))
+          if (!mutations.skipDirectorySyncAfterRename) yield* failOnSyncError(syncDirectory(fs, directory))
           state.retained = [snapshot.lastSeq, ...state.retained.filter((s) => s !== snapshot.lastSeq)].sort(
             (a, b) => b - a,
           )

@@ -13,6 +13,7 @@ import type { Checksum } from "./Checksum.ts"
 import { syncDirectory, writeAndSync } from "./Directory.ts"
 import { brokenSuffix, segmentFileName, tmpSuffix } from "./FileNames.ts"
 import type { StorageLimits } from "./Limits.ts"
+import type { StorageMutations } from "./Mutations.ts"
 import { findValidRecordAfter, type ScanOptions, scanRecords } from "./RecordCodec.ts"
 import {
   decodeSegmentHeader,
@@ -62,6 +63,7 @@ export const createSegment = (
   registryId: Uint8Array,
   firstSeq: number,
   checksum: Checksum,
+  mutations: StorageMutations = {},
 ): Effect.Effect<SegmentFile, StorageFailed> =>
   Effect.gen(function* () {
     const salt = yield* randomSalt
@@ -69,7 +71,7 @@ export const createSegment = (
     const target = path.join(directory, name)
     yield* writeAndSync(fs, target + tmpSuffix, encodeSegmentHeader({ registryId, salt, firstSeq }, checksum))
     yield* io("rename", target + tmpSuffix, fs.rename(target + tmpSuffix, target))
-    yield* syncDirectory(fs, directory)
+    if (!mutations.skipDirectorySyncAfterRename) yield* syncDirectory(fs, directory)
     return { name, path: target, firstSeq, lastSeq: firstSeq - 1, bytes: segmentHeaderBytes, salt }
   })
 
@@ -118,6 +120,7 @@ export const recoverSegments = (
   names: ReadonlyArray<{ readonly name: string; readonly firstSeq: number }>,
   checksum: Checksum,
   limits: StorageLimits,
+  mutations: StorageMutations = {},
 ): Effect.Effect<RecoveredLog, StorageFailed | WalCorrupt> =>
   Effect.gen(function* () {
     const segments: Array<SegmentFile> = []
@@ -173,7 +176,8 @@ export const recoverSegments = (
         const later = findValidRecordAfter(bytes, offset + 1, scan.lastSeq, options)
         if (later !== undefined)
           return yield* corrupt(file, offset, seq, `${reason}, followed by a valid record at offset ${later}`)
-        tornTail = Option.some(yield* repairTornTail(fs, directory, segment, bytes, offset, reason, zeros))
+        if (mutations.tornTailNotTruncated) segment.bytes = bytes.length
+        else tornTail = Option.some(yield* repairTornTail(fs, directory, segment, bytes, offset, reason, zeros))
       }
       segments.push(segment)
     }

@@ -1,0 +1,70 @@
+/** Human and machine (`--json`) renderings of command results. Humans get aligned text; machines NDJSON. */
+import { Console, type Effect } from "effect"
+import type { ModelSummary, ModelVersion } from "../domain/ModelVersion.ts"
+import type { RegistryEvent } from "../domain/RegistryEvent.ts"
+import type { Outcome } from "../effects/ModelRegistry.ts"
+import type { ErrorDetail } from "../http/errors.ts"
+
+export const json = (value: unknown) => Console.log(JSON.stringify(value))
+
+const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => row[i]?.length ?? 0))) ?? []
+  return rows
+    .map((row) =>
+      row
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n")
+}
+
+export const versionText = (v: ModelVersion): string => {
+  const lines = [
+    `${v.name} ${v.version}  [${v.state}]`,
+    `  id         ${v.id}`,
+    `  created    ${v.createdAt}`,
+    `  metrics    ${JSON.stringify(v.metrics)}`,
+    `  tags       ${Object.entries(v.tags)
+      .map(([k, value]) => `${k}=${value}`)
+      .join(" ")}`,
+  ]
+  return lines.join("\n")
+}
+
+export const versionsText = (versions: ReadonlyArray<ModelVersion>): string =>
+  versions.length === 0
+    ? "(no versions)"
+    : table([["VERSION", "STATE", "CREATED", "ID"], ...versions.map((v) => [v.version, v.state, v.createdAt, v.id])])
+
+export const modelsText = (models: ReadonlyArray<ModelSummary>): string =>
+  models.length === 0
+    ? "(no models)"
+    : table([
+        ["MODEL", "PRODUCTION", "LATEST", "VERSIONS"],
+        ...models.map((m) => [m.name, m.production ?? "-", m.latest, String(m.versionCount)]),
+      ])
+
+export const eventText = (e: RegistryEvent): string => {
+  switch (e._tag) {
+    case "Registered":
+      return `#${e.seq} ${e.at} Registered ${e.metadata.name} ${e.metadata.version}`
+    case "Promoted":
+      return `#${e.seq} ${e.at} Promoted ${e.name} ${e.version}${e.supersedes ? ` (supersedes ${e.supersedes})` : ""}`
+    case "Deprecated":
+      return `#${e.seq} ${e.at} Deprecated ${e.name} ${e.version}`
+  }
+}
+
+export const outcomeText = (verb: string, outcome: Outcome): string =>
+  outcome.event === null
+    ? `${outcome.version.name} ${outcome.version.version} is already ${outcome.version.state}; nothing written`
+    : `${verb} ${outcome.version.name} ${outcome.version.version}${
+        outcome.event._tag === "Promoted" && outcome.event.supersedes ? ` (supersedes ${outcome.event.supersedes})` : ""
+      } at seq ${outcome.event.seq}`
+
+export const errorOutput = (detail: ErrorDetail, asJson: boolean) =>
+  asJson ? Console.error(JSON.stringify({ error: detail })) : Console.error(`error: ${detail.tag}: ${detail.message}`)
+
+export const print = (asJson: boolean, value: unknown, text: () => string): Effect.Effect<void> =>
+  asJson ? json(value) : Console.log(text())

@@ -1,0 +1,93 @@
+/**
+ * Offline inspection of a data directory through the storage ports: `verify` (every record and the
+ * snapshot, decoded and checked) and `wal dump` (the log as events). Both open the directory the same way
+ * the registry does, so they take the lock, and a torn tail is repaired (and reported) exactly as at open.
+ */
+import { Context, Effect, Either, Layer, Option, Stream } from "effect"
+import { decodeSnapshot } from "../actors/eventCodec.ts"
+import { decodeRecords } from "../actors/replay.ts"
+import { WalCorrupt } from "../domain/errors.ts"
+import type { RegistryEvent } from "../domain/RegistryEvent.ts"
+import { layerNode } from "../node.ts"
+import { layerFileSystem } from "../storage/FileStorage.ts"
+import { SnapshotStore } from "../storage/SnapshotStore.ts"
+import { type RecoveryReport, Wal } from "../storage/Wal.ts"
+
+const openStorage = (directory: string) =>
+  Effect.map(Layer.build(layerFileSystem({ directory }).pipe(Layer.provide(layerNode))), (context) => ({
+    wal: Context.get(context, Wal),
+    snapshots: Context.get(context, SnapshotStore),
+  }))
+
+export interface VerifyReport {
+  readonly directory: string
+  readonly recovery: RecoveryReport
+  readonly snapshot: Option.Option<{ readonly lastSeq: number; readonly versions: number }>
+  readonly firstSeq: number
+  readonly lastSeq: number
+  readonly events: number
+  readonly eventsByType: Readonly<Record<string, number>>
+}
+
+const eventsOf = (wal: Wal, firstSeq: number) =>
+  wal.read(firstSeq).pipe(
+    Stream.chunks,
+    Stream.mapEffect((chunk) => decodeRecords(chunk)),
+    Stream.flattenIterables,
+  )
+
+/** Opens the directory, decodes the newest valid snapshot and every record of the log. */
+export const verify = (directory: string) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const { wal, snapshots } = yield* openStorage(directory)
+      const latest = yield* snapshots.latest
+      const snapshot = yield* Option.match(latest, {
+        onNone: () => Effect.succeed(Option.none()),
+        onSome: (s) =>
+          Either.match(decodeSnapshot(s.state), {
+            onLeft: (reason) => Effect.fail(new WalCorrupt({ file: "(snapshot)", offset: -1, seq: s.lastSeq, reason })),
+            onRight: (state) => Effect.succeed(Option.some({ lastSeq: s.lastSeq, versions: state.versions.length })),
+          }),
+      })
+      const firstSeq = yield* wal.firstSeq
+      const lastSeq = yield* wal.lastSeq
+      const eventsByType: Record<string, number> = {}
+      let events = 0
+      let expected = firstSeq
+      yield* Stream.runForEach(eventsOf(wal, firstSeq), (event) => {
+        if (event.seq !== expected)
+          return Effect.fail(
+            new WalCorrupt({
+              file: "(log)",
+              offset: -1,
+              seq: expected,
+              reason: `expected seq ${expected}, read ${event.seq}`,
+            }),
+          )
+        expected++
+        events++
+        eventsByType[event._tag] = (eventsByType[event._tag] ?? 0) + 1
+        return Effect.void
+      })
+      const report: VerifyReport = {
+        directory,
+        recovery: wal.recovery,
+        snapshot,
+        firstSeq,
+        lastSeq,
+        events,
+        eventsByType,
+      }
+      return report
+    }),
+  )
+
+/** Every event the log holds, oldest first. The directory stays locked while the stream runs. */
+export const dump = (directory: string): Stream.Stream<RegistryEvent, unknown> =>
+  Stream.unwrapScoped(
+    Effect.gen(function* () {
+      const { wal } = yield* openStorage(directory)
+      return eventsOf(wal, yield* wal.firstSeq)
+    }),
+  )

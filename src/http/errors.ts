@@ -1,0 +1,78 @@
+/**
+ * The one table that turns a registry error into what the outside world sees: an HTTP status for the server,
+ * an exit code for the CLI (local or remote), and the wire body `{ "error": { tag, message, ...fields } }`.
+ * The server renders it, the remote CLI client parses it back, and both read statuses and exit codes here.
+ */
+import { HttpServerResponse } from "@effect/platform"
+import { Schema } from "effect"
+
+/** Documented CLI exit codes. */
+export const ExitCode = { ok: 0, usage: 1, notFoundOrConflict: 2, storage: 3 } as const
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]
+
+interface Translation {
+  readonly status: number
+  readonly exit: ExitCode
+}
+
+/**
+ * Registry errors plus the few the HTTP edge raises itself. An unknown tag is a bug somewhere: 500 / exit 3,
+ * never a stack trace on the wire.
+ */
+const table: Readonly<Record<string, Translation>> = {
+  InvalidInput: { status: 400, exit: ExitCode.usage },
+  Unauthorized: { status: 401, exit: ExitCode.usage },
+  ModelNotFound: { status: 404, exit: ExitCode.notFoundOrConflict },
+  VersionNotFound: { status: 404, exit: ExitCode.notFoundOrConflict },
+  RouteNotFound: { status: 404, exit: ExitCode.usage },
+  MethodNotAllowed: { status: 405, exit: ExitCode.usage },
+  VersionConflict: { status: 409, exit: ExitCode.notFoundOrConflict },
+  InvalidTransition: { status: 409, exit: ExitCode.notFoundOrConflict },
+  PayloadTooLarge: { status: 413, exit: ExitCode.usage },
+  UnsupportedMediaType: { status: 415, exit: ExitCode.usage },
+  Overloaded: { status: 429, exit: ExitCode.storage },
+  StorageFailed: { status: 503, exit: ExitCode.storage },
+  WalCorrupt: { status: 503, exit: ExitCode.storage },
+  DirectoryLocked: { status: 503, exit: ExitCode.storage },
+  Unavailable: { status: 503, exit: ExitCode.storage },
+}
+
+const unknownError: Translation = { status: 500, exit: ExitCode.storage }
+
+export const translate = (tag: string): Translation => table[tag] ?? unknownError
+
+/** What travels inside `{ "error": … }`. */
+export interface ErrorDetail {
+  readonly tag: string
+  readonly message: string
+  readonly [field: string]: unknown
+}
+
+export const ErrorDetailSchema = Schema.Struct(
+  { tag: Schema.String, message: Schema.String },
+  Schema.Record({ key: Schema.String, value: Schema.Unknown }),
+)
+
+export const ErrorBody = Schema.Struct({ error: ErrorDetailSchema }).annotations({ identifier: "ErrorBody" })
+
+/** A typed registry error (a `Schema.TaggedError`) or an edge error, flattened to the wire form. */
+export const detailOf = (error: unknown): ErrorDetail => {
+  if (typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string") {
+    const tag = error._tag
+    if (table[tag] === undefined) return { tag: "Internal", message: "internal error" }
+    const fields: Record<string, unknown> = {}
+    for (const [key, value] of Object.entries(error)) if (key !== "_tag" && key !== "message") fields[key] = value
+    const message = "message" in error && typeof error.message === "string" ? error.message : tag
+    return { ...fields, tag, message }
+  }
+  return { tag: "Internal", message: "internal error" }
+}
+
+export const edgeError = (tag: string, message: string, fields: Record<string, unknown> = {}): ErrorDetail => ({
+  ...fields,
+  tag,
+  message,
+})
+
+export const errorResponse = (detail: ErrorDetail, headers: Record<string, string> = {}) =>
+  HttpServerResponse.unsafeJson({ error: detail }, { status: translate(detail.tag).status, headers })

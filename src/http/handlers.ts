@@ -1,0 +1,202 @@
+/**
+ * The API's handlers: each one decodes nothing itself, calls ModelRegistry and renders the result. Every
+ * failure, typed or not, becomes the shared error body, so no input can produce a 500 with a stack trace.
+ */
+import { HttpApiBuilder, type HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Chunk, Context, Deferred, Effect, Either, Metric, Schedule, Schema, Stream } from "effect"
+import { InvalidInput } from "../domain/errors.ts"
+import type { RegisterInput } from "../domain/ModelMetadata.ts"
+import { ModelRegistry } from "../effects/ModelRegistry.ts"
+import { RegistryApi, VersionWire } from "./Api.ts"
+import { detailOf, edgeError, errorResponse } from "./errors.ts"
+import { type Family, familiesOf, renderFamilies } from "./prometheus.ts"
+import { errorFrame, eventFrame, keepAliveFrame, openFrame, resumeFrom } from "./sse.ts"
+
+/** What the handlers need from the server's configuration. */
+export interface ServerSettings {
+  readonly maxBodyBytes: number
+  readonly keepAliveMs: number
+  /** Completed when shutdown starts: open event streams end so the server can close. */
+  readonly stopping: Deferred.Deferred<void>
+}
+
+export const ServerSettings = Context.GenericTag<ServerSettings>("@visutility/model-registry/http/ServerSettings")
+
+/** Turns every failure into the shared error body; the handler's success type is left as is. */
+const answer = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.catchAllCause(effect, (cause) =>
+    Effect.succeed(errorResponse(detailOf(cause._tag === "Fail" ? cause.error : undefined))),
+  )
+
+const isJson = (contentType: string | undefined) =>
+  contentType !== undefined && /^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i.test(contentType.trim())
+
+class TooLarge {
+  readonly _tag = "TooLarge"
+}
+
+/**
+ * Past the limit, bytes are read and dropped (up to `drainBytesMax`) rather than refused mid-stream: stopping
+ * the read destroys the socket, and the client would see a reset instead of the 413.
+ */
+const drainBytesMax = 8 * 1024 * 1024
+
+/** Reads the body with a byte limit: a chunked body has no content-length for the edge to check. */
+const readBody = (request: HttpServerRequest.HttpServerRequest, limit: number) =>
+  Effect.gen(function* () {
+    const chunks: Array<Uint8Array> = []
+    let size = 0
+    yield* Stream.runForEach(request.stream, (chunk) => {
+      size += chunk.length
+      if (size > limit + drainBytesMax) return Effect.fail(new TooLarge())
+      if (size <= limit) chunks.push(chunk)
+      return Effect.void
+    })
+    if (size > limit) return yield* Effect.fail(new TooLarge())
+    const bytes = new Uint8Array(size)
+    let offset = 0
+    for (const chunk of chunks) {
+      bytes.set(chunk, offset)
+      offset += chunk.length
+    }
+    return yield* Effect.try({
+      try: () => new TextDecoder("utf-8", { fatal: true }).decode(bytes),
+      catch: () => new InvalidInput({ field: "body", message: "body: must be UTF-8" }),
+    })
+  })
+
+const parseRegisterBody = (name: string, text: string): Either.Either<Record<string, unknown>, InvalidInput> => {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    return Either.left(new InvalidInput({ field: "body", message: "body: must be valid JSON" }))
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    return Either.left(new InvalidInput({ field: "body", message: "body: must be a JSON object" }))
+  if ("name" in parsed && parsed.name !== name)
+    return Either.left(new InvalidInput({ field: "name", message: "name: the body's name must match the path's" }))
+  return Either.right({ ...parsed, name })
+}
+
+const encodeVersion = Schema.encode(VersionWire)
+
+export const ModelsLive = HttpApiBuilder.group(RegistryApi, "models", (handlers) =>
+  Effect.gen(function* () {
+    const registry = yield* ModelRegistry
+    const settings = yield* ServerSettings
+    return handlers
+      .handleRaw("register", ({ path, request }) =>
+        answer(
+          Effect.gen(function* () {
+            if (!isJson(request.headers["content-type"]))
+              return errorResponse(
+                edgeError("UnsupportedMediaType", "content-type: must be application/json", {
+                  contentType: request.headers["content-type"] ?? null,
+                }),
+              )
+            const text = yield* Effect.either(readBody(request, settings.maxBodyBytes))
+            if (Either.isLeft(text))
+              return text.left instanceof TooLarge
+                ? errorResponse(
+                    edgeError("PayloadTooLarge", `body: must be at most ${settings.maxBodyBytes} bytes`, {
+                      limitBytes: settings.maxBodyBytes,
+                    }),
+                  )
+                : errorResponse(detailOf(text.left))
+            const input = yield* parseRegisterBody(path.name, text.right)
+            // Shape only: the registry decodes and validates every field (InvalidInput names the bad one).
+            const outcome = yield* registry.register(input as unknown as RegisterInput, { wait: false })
+            const body = yield* encodeVersion(outcome.version)
+            return HttpServerResponse.unsafeJson(body, { status: outcome.event === null ? 200 : 201 })
+          }),
+        ),
+      )
+      .handle("listModels", () => registry.listModels)
+      .handle("getModel", ({ path }) =>
+        answer(
+          Effect.map(registry.listVersions(path.name), (versions) => ({
+            name: path.name,
+            production: versions.find((v) => v.state === "production") ?? null,
+            versions,
+          })),
+        ),
+      )
+      .handle("listVersions", ({ path }) => answer(registry.listVersions(path.name)))
+      .handle("getVersion", ({ path }) => answer(registry.get(path.name, path.version)))
+      .handle("promote", ({ path }) => answer(registry.promote(path.name, path.version, { wait: false })))
+      .handle("deprecate", ({ path }) => answer(registry.deprecate(path.name, path.version, { wait: false })))
+  }),
+)
+
+export const EventsLive = HttpApiBuilder.group(RegistryApi, "events", (handlers) =>
+  Effect.gen(function* () {
+    const registry = yield* ModelRegistry
+    const settings = yield* ServerSettings
+    return handlers.handle("events", ({ urlParams, request }) =>
+      answer(
+        Effect.gen(function* () {
+          const from = yield* resumeFrom(urlParams.from, request.headers["last-event-id"])
+          const keepAlive = Stream.fromSchedule(Schedule.spaced(settings.keepAliveMs)).pipe(Stream.as(keepAliveFrame))
+          const frames = registry.subscribe(from === undefined ? {} : { from }).pipe(
+            Stream.map(eventFrame),
+            Stream.catchAll((error) => Stream.make(errorFrame(error))),
+            Stream.merge(keepAlive, { haltStrategy: "left" }),
+            Stream.prepend(Chunk.of(openFrame)),
+            Stream.interruptWhen(Deferred.await(settings.stopping)),
+            Stream.encodeText,
+          )
+          return HttpServerResponse.stream(frames, {
+            contentType: "text/event-stream",
+            headers: { "cache-control": "no-cache", "x-accel-buffering": "no" },
+          })
+        }),
+      ),
+    )
+  }),
+)
+
+/** Registry stats as Prometheus families: they live in the actor, not in Effect's metric registry. */
+const statsFamilies = (stats: Effect.Effect.Success<ModelRegistry["stats"]>): ReadonlyArray<Family> => {
+  const one = (name: string, type: Family["type"], help: string, value: number): Family => ({
+    name,
+    type,
+    help,
+    samples: [{ name, labels: [], value }],
+  })
+  return [
+    one("registry_mailbox_depth", "gauge", "commands waiting in the registry mailbox", stats.mailboxDepth),
+    one("registry_last_seq", "gauge", "seq of the last committed event", stats.lastSeq),
+    one("registry_versions", "gauge", "model versions held", stats.versions),
+    one("registry_batches_total", "counter", "group-commit batches written", stats.batches),
+    one("registry_appended_records_total", "counter", "records appended to the WAL", stats.appendedRecords),
+    one("registry_compactions_total", "counter", "compactions run", stats.compactions),
+  ]
+}
+
+const eventsByType = Metric.counter("registry_events_total", { description: "committed events by type, since start" })
+
+export const OpsLive = HttpApiBuilder.group(RegistryApi, "ops", (handlers) =>
+  Effect.gen(function* () {
+    const registry = yield* ModelRegistry
+    // A live subscription (from the in-memory tail) counts what this process commits; it ends with the registry.
+    yield* registry.subscribe().pipe(
+      Stream.runForEach((event) => Metric.update(eventsByType.pipe(Metric.tagged("type", event._tag)), 1)),
+      Effect.ignore,
+      Effect.forkScoped,
+    )
+    return handlers
+      .handle("healthz", () =>
+        Effect.map(registry.stats, (stats) => ({ status: "ok" as const, lastSeq: stats.lastSeq })),
+      )
+      .handle("metrics", () =>
+        Effect.gen(function* () {
+          const stats = yield* registry.stats
+          const snapshot = yield* Metric.snapshot
+          return HttpServerResponse.text(renderFamilies([...statsFamilies(stats), ...familiesOf(snapshot)]), {
+            contentType: "text/plain; version=0.0.4; charset=utf-8",
+          })
+        }),
+      )
+  }),
+)

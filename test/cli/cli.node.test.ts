@@ -1,0 +1,130 @@
+/**
+ * The CLI through real processes (bin/model-registry.mjs): register, promote, list, get, verify (also on a
+ * deliberately corrupted copy), wal dump, the documented exit codes, and the same commands against a server.
+ */
+import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { describe, expect, it } from "vitest"
+import { runCli, startServer, tempDir } from "../http/serverProcess.ts"
+
+const pad = "x".repeat(2048)
+
+describe("model-registry CLI", () => {
+  it("registers, promotes, lists, verifies, detects corruption and dumps the WAL", async () => {
+    const data = tempDir("cli")
+    const first = await runCli([
+      "register",
+      "--data",
+      data,
+      "resnet",
+      "1.0.0",
+      "--metrics",
+      `{"accuracy":0.9,"pad":"${pad}"}`,
+      "--tag",
+      "team=vision",
+    ])
+    expect(first.code).toBe(0)
+    expect(first.stdout).toMatch(/^registered resnet 1\.0\.0 \(id [0-9a-f-]{36}\)/)
+    const second = await runCli([
+      "register",
+      "--data",
+      data,
+      "--json",
+      "resnet",
+      "1.10.0",
+      "--metrics",
+      `{"pad":"${pad}"}`,
+    ])
+    expect(second.code).toBe(0)
+    expect(JSON.parse(second.stdout)).toMatchObject({
+      created: true,
+      version: { version: "1.10.0", state: "registered" },
+    })
+    const third = await runCli(["register", "--data", data, "resnet", "1.2.0", "--metrics", `{"pad":"${pad}"}`])
+    expect(third.code).toBe(0)
+
+    const promoted = await runCli(["promote", "--data", data, "resnet", "1.2.0"])
+    expect(promoted.code).toBe(0)
+    expect(promoted.stdout).toContain("promoted resnet 1.2.0 at seq 4")
+
+    const missing = await runCli(["promote", "--data", data, "resnet", "9.9.9"])
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toContain("VersionNotFound")
+
+    const list = await runCli(["list", "--data", data])
+    expect(list.code).toBe(0)
+    expect(list.stdout).toMatch(/MODEL\s+PRODUCTION\s+LATEST\s+VERSIONS\nresnet\s+1\.2\.0\s+1\.10\.0\s+3/)
+    const versions = await runCli(["list", "--data", data, "--json", "resnet"])
+    const lines = versions.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { version: string; state: string })
+    expect(lines.map((v) => `${v.version}:${v.state}`)).toEqual([
+      "1.0.0:registered",
+      "1.2.0:production",
+      "1.10.0:registered",
+    ])
+
+    const corrupted = tempDir("cli-corrupt")
+    cpSync(data, corrupted, { recursive: true })
+    const segment = readdirSync(corrupted).find((f) => f.endsWith(".seg"))!
+    const bytes = readFileSync(join(corrupted, segment))
+    const middle = Math.floor(bytes.length / 2)
+    bytes[middle] = bytes[middle]! ^ 0xff
+    writeFileSync(join(corrupted, segment), bytes)
+
+    const [verified, broken, dumped, usage] = await Promise.all([
+      runCli(["verify", "--data", data]),
+      runCli(["verify", "--data", corrupted]),
+      runCli(["wal", "dump", "--data", data]),
+      runCli(["promote", "--data", data, "resnet"]),
+    ])
+    expect(verified.code).toBe(0)
+    expect(verified.stdout).toContain(": OK")
+    expect(verified.stdout).toMatch(/records\s+4 valid \(seq 1\.\.4\)/)
+    expect(broken.code).toBe(3)
+    expect(broken.stderr).toContain("WalCorrupt")
+    const events = dumped.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { _tag: string; seq: number })
+    expect(dumped.code).toBe(0)
+    expect(events.map((e) => `${e.seq}:${e._tag}`)).toEqual([
+      "1:Registered",
+      "2:Registered",
+      "3:Registered",
+      "4:Promoted",
+    ])
+    expect(usage.code).toBe(1)
+    console.log(
+      `cli: verify OK on ${events.length} records; corrupted copy (byte ${middle} of ${bytes.length} flipped) → exit ${broken.code}: ${broken.stderr.trim()}`,
+    )
+  })
+
+  it("runs the same commands against a server with --url and --token", async () => {
+    const server = await startServer(tempDir("cli-remote"), { env: { MODEL_REGISTRY_TOKEN: "t0ken" } })
+    try {
+      const remote = ["--url", server.url, "--token", "t0ken"]
+      const registered = await runCli(["register", ...remote, "--json", "bert", "0.1.0", "--tag", "lang=en"])
+      expect(registered.code).toBe(0)
+      expect(JSON.parse(registered.stdout)).toMatchObject({
+        created: true,
+        version: { name: "bert", tags: { lang: "en" } },
+      })
+      const [promoted, denied] = await Promise.all([
+        runCli(["promote", ...remote, "bert", "0.1.0"]),
+        runCli(["get", "--url", server.url, "--token", "wrong", "bert", "0.1.0"]),
+      ])
+      expect(promoted.code).toBe(0)
+      expect(denied.code).toBe(1)
+      expect(denied.stderr).toContain("Unauthorized")
+      const got = await runCli(["get", ...remote, "--json", "bert", "0.1.0"])
+      expect(JSON.parse(got.stdout)).toMatchObject({ state: "production" })
+      const conflict = await runCli(["register", ...remote, "bert", "0.1.0", "--tag", "lang=de"])
+      expect(conflict.code).toBe(2)
+      expect(conflict.stderr).toContain("VersionConflict")
+    } finally {
+      await server.stop("SIGKILL")
+    }
+  })
+})

@@ -1,0 +1,112 @@
+/**
+ * Runs `model-registry` as a real child process (through bin/, as a user would) and talks to it over HTTP.
+ * Shared by the HTTP, crash and CLI suites.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+export const binPath = fileURLToPath(new URL("../../bin/model-registry.mjs", import.meta.url))
+
+export const tempDir = (prefix: string) => mkdtempSync(join(tmpdir(), `mr-${prefix}-`))
+
+export interface RunResult {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs the CLI to completion. */
+export const runCli = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Promise<RunResult> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [binPath, ...args], { env: { ...process.env, ...env } })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString()
+    })
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString()
+    })
+    child.on("error", reject)
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }))
+  })
+
+export interface ServerProcess {
+  readonly url: string
+  readonly directory: string
+  readonly child: ChildProcess
+  readonly output: () => string
+  /** Resolves with the exit code once the process has exited. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  readonly stop: (signal?: NodeJS.Signals) => Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+}
+
+export interface StartOptions {
+  readonly args?: ReadonlyArray<string>
+  readonly env?: Record<string, string>
+  /** A shell prefix such as `ulimit -f 256;` run before exec'ing the server. */
+  readonly shellPrefix?: string
+}
+
+/** Starts `serve --json` on a free port and resolves once it printed the address it bound. */
+export const startServer = (directory: string, options: StartOptions = {}): Promise<ServerProcess> => {
+  const args = ["serve", "--data", directory, "--port", "0", "--json", ...(options.args ?? [])]
+  const env = { ...process.env, ...options.env }
+  const child = options.shellPrefix
+    ? spawn("bash", ["-c", `${options.shellPrefix} exec "$0" "$@"`, process.execPath, binPath, ...args], { env })
+    : spawn(process.execPath, [binPath, ...args], { env })
+  let output = ""
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on("exit", (code, signal) => resolve({ code, signal })),
+  )
+  return new Promise((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      output += d.toString()
+      const match = /\{"event":"listening","url":"([^"]+)"/.exec(output)
+      if (match)
+        resolve({
+          url: match[1]!,
+          directory,
+          child,
+          output: () => output,
+          exited,
+          stop: (signal = "SIGTERM") => {
+            if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+            return exited
+          },
+        })
+    }
+    child.stdout!.on("data", onData)
+    child.stderr!.on("data", (d: Buffer) => {
+      output += d.toString()
+    })
+    void exited.then(({ code, signal }) =>
+      reject(new Error(`server exited (${code ?? signal}) before listening:\n${output}`)),
+    )
+  })
+}
+
+export const json = async (response: Response): Promise<unknown> => JSON.parse(await response.text())
+
+export const post = (url: string, body?: unknown, headers: Record<string, string> = {}) =>
+  fetch(url, {
+    method: "POST",
+    headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  })
+
+/** mulberry32: a seeded PRNG, so a failing crash run can be replayed from its printed seed. */
+export const prng = (seed: number) => {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
