@@ -14,9 +14,18 @@ const tagOfType = ["", "Registered", "Promoted", "Deprecated"] as const
 const utf8Encoder = new TextEncoder()
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true })
 
+/** Written field by field: a rest-spread copy per event doubled the cost of encoding (bench/). */
 export const encodeEventPayload = (event: RegistryEvent): Uint8Array => {
-  const { seq: _seq, _tag: _t, ...rest } = event
-  return utf8Encoder.encode(JSON.stringify(rest))
+  switch (event._tag) {
+    case "Registered":
+      return utf8Encoder.encode(JSON.stringify({ at: event.at, metadata: event.metadata }))
+    case "Promoted":
+      return utf8Encoder.encode(
+        JSON.stringify({ at: event.at, name: event.name, version: event.version, supersedes: event.supersedes }),
+      )
+    case "Deprecated":
+      return utf8Encoder.encode(JSON.stringify({ at: event.at, name: event.name, version: event.version }))
+  }
 }
 
 const validateEvent = Schema.decodeUnknownEither(RegistryEvent, { onExcessProperty: "error" })

@@ -1,28 +1,52 @@
 /**
- * Where version ids come from. An injected service, so a simulation with a seeded `Random` produces the same
- * ids on every run; the Node composition swaps in `crypto.randomUUID` for speed.
+ * Where version ids come from. An injected service so that a simulation with a seeded `Random` produces the
+ * same ids on every run, while the Node composition uses `crypto.randomUUID`. `next` is a plain function, not
+ * an Effect: it runs once per register, and an Effect per id costs more than the rest of the id (bench/).
  */
 import { Context, Effect, Layer, Random } from "effect"
 
 export interface IdGenerator {
   /** A fresh RFC 4122 version-4 UUID. */
-  readonly next: Effect.Effect<string>
+  readonly next: () => string
 }
 export const IdGenerator = Context.GenericTag<IdGenerator>("@visutility/model-registry/IdGenerator")
 
-const hex = (value: number, digits: number) => value.toString(16).padStart(digits, "0")
+const hex = (value: number, digits: number) => (value >>> 0).toString(16).padStart(digits, "0")
 
-/** A version-4 UUID from four 32-bit draws of Effect's `Random`: deterministic under a seeded Random. */
-export const uuidFromRandom: Effect.Effect<string> = Effect.gen(function* () {
-  const words: Array<number> = []
-  for (let i = 0; i < 4; i++) words.push(yield* Random.nextIntBetween(0, 0x1_0000_0000))
-  const [a, b, c, d] = words as [number, number, number, number]
-  const version = ((b & 0x0fff) | 0x4000) >>> 0
-  const variant = (((c >>> 16) & 0x3fff) | 0x8000) >>> 0
-  return `${hex(a, 8)}-${hex(b >>> 16, 4)}-${hex(version, 4)}-${hex(variant, 4)}-${hex(c & 0xffff, 4)}${hex(d, 8)}`
-})
+/**
+ * xorshift128 seeded with four draws of Effect's `Random` when the layer is built, so ids are reproducible under a
+ * seeded Random and cost no Effect per id. Hand-written: ids need a cheap deterministic stream, not crypto.
+ */
+export const fromSeed = (seed: readonly [number, number, number, number]): IdGenerator => {
+  let [x, y, z, w] = seed.map((word) => word >>> 0) as [number, number, number, number]
+  if ((x | y | z | w) === 0) w = 1
+  const word = () => {
+    const t = x ^ (x << 11)
+    x = y
+    y = z
+    z = w
+    w = (w ^ (w >>> 19) ^ t ^ (t >>> 8)) >>> 0
+    return w
+  }
+  return {
+    next: () => {
+      const a = word()
+      const b = word()
+      const c = word()
+      const d = word()
+      const version = (b & 0x0fff) | 0x4000
+      const variant = ((c >>> 16) & 0x3fff) | 0x8000
+      return `${hex(a, 8)}-${hex(b >>> 16, 4)}-${hex(version, 4)}-${hex(variant, 4)}-${hex(c & 0xffff, 4)}${hex(d, 8)}`
+    },
+  }
+}
 
-export const layerRandom: Layer.Layer<IdGenerator> = Layer.succeed(IdGenerator, { next: uuidFromRandom })
+const draw = Random.nextIntBetween(0, 0x1_0000_0000)
 
-export const layerFrom = (next: () => string): Layer.Layer<IdGenerator> =>
-  Layer.succeed(IdGenerator, { next: Effect.sync(next) })
+/** Ids from a generator seeded by Effect's `Random` (deterministic when Random is seeded). */
+export const layerRandom: Layer.Layer<IdGenerator> = Layer.effect(
+  IdGenerator,
+  Effect.map(Effect.all([draw, draw, draw, draw]), fromSeed),
+)
+
+export const layerFrom = (next: () => string): Layer.Layer<IdGenerator> => Layer.succeed(IdGenerator, { next })

@@ -1,0 +1,245 @@
+/**
+ * Turns results into the Markdown report: one table per scenario, then the ratios of our designs to each baseline
+ * and the issue's targets. Ratios and targets are computed from whatever ran, so they appear on their own once a
+ * design with role "ours" (the registry) is in the target list.
+ */
+import type { Cell, DurableRegistersResult } from "../scenarios/durableRegisters.ts"
+import type { SqliteBatchResult } from "../scenarios/sqliteBatch.ts"
+import { seedWal } from "../targets/seedWal.ts"
+import type { RunOptions } from "./context.ts"
+import type { MachineInfo } from "./machine.ts"
+
+export interface ScenarioResults {
+  "durable-registers"?: DurableRegistersResult
+  "sqlite-batch"?: SqliteBatchResult
+}
+
+/** The design the issue's throughput and latency targets are about. */
+export const primaryTargetName = "registry (Effect API)"
+
+export const formatRate = (perSecond: number): string =>
+  Number.isFinite(perSecond) ? Math.round(perSecond).toLocaleString("en-US") : "n/a"
+
+export const formatLatency = (ms: number): string => {
+  if (!Number.isFinite(ms)) return "n/a"
+  if (ms < 1) return `${Math.round(ms * 1000)} µs`
+  return ms < 100 ? `${ms.toFixed(2)} ms` : `${Math.round(ms)} ms`
+}
+
+const formatRatio = (ratio: number): string =>
+  Number.isFinite(ratio) ? `${ratio >= 10 ? ratio.toFixed(0) : ratio.toFixed(2)}×` : "n/a"
+
+const formatOptional = (value: number | null, digits: number): string =>
+  value === null || !Number.isFinite(value) ? "n/a" : value.toLocaleString("en-US", { maximumFractionDigits: digits })
+
+const spread = (cell: Cell): string => {
+  const rates = cell.repetitions.map((rep) => rep.opsPerSecond)
+  if (rates.length < 2) return "n/a"
+  return `±${Math.round(((Math.max(...rates) - Math.min(...rates)) / 2 / cell.median.opsPerSecond) * 100)}%`
+}
+
+const table = (header: ReadonlyArray<string>, align: string, rows: ReadonlyArray<ReadonlyArray<string>>): string =>
+  [`| ${header.join(" | ")} |`, `|${align}|`, ...rows.map((row) => `| ${row.join(" | ")} |`)].join("\n")
+
+const renderDurable = (result: DurableRegistersResult): string => {
+  const rows = result.cells.map((cell) => [
+    String(cell.concurrency),
+    cell.target,
+    formatRate(cell.median.opsPerSecond),
+    spread(cell),
+    formatLatency(cell.median.p50Ms),
+    formatLatency(cell.median.p99Ms),
+    formatOptional(cell.median.fsyncsPerSecond, 0),
+    formatOptional(cell.median.averageBatch, 1),
+  ])
+  return [
+    "### Durable registers, closed loop (each producer awaits its ack)",
+    "",
+    table(
+      ["in flight", "design", "registers/s", "rep spread", "p50", "p99", "fsyncs/s", "avg batch"],
+      "---:|---|---:|---:|---:|---:|---:|---:",
+      rows,
+    ),
+  ].join("\n")
+}
+
+const renderSqliteBatch = (result: SqliteBatchResult): string =>
+  [
+    `### ${result.name} (one producer, throughput)`,
+    "",
+    table(["records/s", "transaction p50", "transaction p99", "reps (records/s)"], "---:|---:|---:|---", [
+      [
+        formatRate(result.median.recordsPerSecond),
+        formatLatency(result.median.transactionP50Ms),
+        formatLatency(result.median.transactionP99Ms),
+        result.repetitions.map((rep) => formatRate(rep.recordsPerSecond)).join(" / "),
+      ],
+    ]),
+  ].join("\n")
+
+/** Designs compared against the baselines: ours when any are present, else the reference stands in. */
+const subjects = (result: DurableRegistersResult) => {
+  const ours = result.targets.filter((target) => target.role === "ours")
+  return ours.length > 0 ? ours : result.targets.filter((target) => target.role === "reference")
+}
+
+const cellOf = (result: DurableRegistersResult, target: string, concurrency: number) =>
+  result.cells.find((cell) => cell.target === target && cell.concurrency === concurrency)
+
+export interface RatioRow {
+  readonly subject: string
+  readonly concurrency: number
+  /** Subject's registers/s over each baseline's, at the same level (SQLite's batch: its throughput). */
+  readonly versus: ReadonlyArray<{ readonly baseline: string; readonly throughputRatio: number }>
+}
+
+export const computeRatios = (results: ScenarioResults): ReadonlyArray<RatioRow> => {
+  const durable = results["durable-registers"]
+  if (!durable) return []
+  const batch = results["sqlite-batch"]
+  const baselines = durable.targets.filter((target) => target.role === "baseline")
+  return subjects(durable).flatMap((subject) =>
+    durable.levels.flatMap((concurrency) => {
+      const mine = cellOf(durable, subject.name, concurrency)?.median.opsPerSecond
+      if (mine === undefined) return []
+      const versus = baselines.flatMap((baseline) => {
+        const theirs = cellOf(durable, baseline.name, concurrency)?.median.opsPerSecond
+        return theirs === undefined ? [] : [{ baseline: baseline.name, throughputRatio: mine / theirs }]
+      })
+      if (batch) versus.push({ baseline: batch.name, throughputRatio: mine / batch.median.recordsPerSecond })
+      return [{ subject: subject.name, concurrency, versus }]
+    }),
+  )
+}
+
+const renderRatios = (rows: ReadonlyArray<RatioRow>, ours: boolean): string | undefined => {
+  const baselines = [...new Set(rows.flatMap((row) => row.versus.map((ratio) => ratio.baseline)))]
+  if (baselines.length === 0) return undefined
+  const ratioOf = (row: RatioRow, baseline: string) =>
+    row.versus.find((ratio) => ratio.baseline === baseline)?.throughputRatio ?? Number.NaN
+  return [
+    ours
+      ? "### Ratios: our registers/s over each baseline's"
+      : "### Ratios: the reference's registers/s over each baseline's (the registry is not plugged in yet)",
+    "",
+    table(
+      ["design", "in flight", ...baselines.map((name) => `vs ${name}`)],
+      `---|---:|${baselines.map(() => "---:").join("|")}`,
+      rows.map((row) => [
+        row.subject,
+        String(row.concurrency),
+        ...baselines.map((baseline) => formatRatio(ratioOf(row, baseline))),
+      ]),
+    ),
+  ].join("\n")
+}
+
+export interface TargetCheck {
+  readonly subject: string
+  readonly measure: string
+  readonly target: string
+  readonly measured: string
+  readonly met: boolean
+}
+
+/** The issue's targets that the scenarios so far can measure, evaluated for each subject design. */
+export const checkTargets = (results: ScenarioResults): ReadonlyArray<TargetCheck> => {
+  const durable = results["durable-registers"]
+  if (!durable) return []
+  const batch = results["sqlite-batch"]
+  const floor = durable.targets.find((target) => target.role === "floor")
+  const checks: Array<TargetCheck> = []
+  for (const subject of subjects(durable)) {
+    const at = (level: number) => cellOf(durable, subject.name, level)?.median
+    const add = (
+      measure: string,
+      target: string,
+      measured: number | undefined,
+      render: (n: number) => string,
+      met: (n: number) => boolean,
+    ) => {
+      if (measured === undefined || !Number.isFinite(measured)) return
+      checks.push({ subject: subject.name, measure, target, measured: render(measured), met: met(measured) })
+    }
+    const top = at(512)?.opsPerSecond
+    add("registers/s at 512 in flight", "≥ 100,000/s", top, formatRate, (n) => n >= 100_000)
+    if (batch && top !== undefined)
+      add("… over SQLite FULL 1,000/txn", "≥ 3×", top / batch.median.recordsPerSecond, formatRatio, (n) => n >= 3)
+    const seedTop = cellOf(durable, seedWal.name, 512)?.median.opsPerSecond
+    if (seedTop !== undefined && top !== undefined)
+      add("… over the seed-style WAL at 512", "≥ 40×", top / seedTop, formatRatio, (n) => n >= 40)
+    const floorP50 = floor && cellOf(durable, floor.name, 1)?.median.p50Ms
+    const p50 = at(1)?.p50Ms
+    if (floorP50 !== undefined && p50 !== undefined)
+      add(
+        `single-producer p50 over raw fdatasync p50 (${formatLatency(floorP50)})`,
+        "≤ 1.3×",
+        p50 / floorP50,
+        (n) => `${formatRatio(n)} (${formatLatency(p50)})`,
+        (n) => n <= 1.3,
+      )
+    add("p99 at 64 in flight", "≤ 5 ms", at(64)?.p99Ms, formatLatency, (n) => n <= 5)
+  }
+  return checks
+}
+
+const renderTargets = (checks: ReadonlyArray<TargetCheck>): string | undefined =>
+  checks.length === 0
+    ? undefined
+    : [
+        "### Targets from issue 7 that these scenarios measure",
+        "",
+        table(
+          ["design", "measure", "target", "measured", "met"],
+          "---|---|---:|---:|:---:",
+          checks.map((check) => [
+            check.subject,
+            check.measure,
+            check.target,
+            check.measured,
+            check.met ? "yes" : "**no**",
+          ]),
+        ),
+      ].join("\n")
+
+const describeMachine = (machine: MachineInfo): string =>
+  `${machine.cores} × ${machine.cpuModel}, ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB, ` +
+  `${machine.platform} ${machine.kernel}, Node ${machine.node}; ` +
+  `disk ${machine.disk.device} (${machine.disk.filesystem}) at ${machine.disk.path}` +
+  (machine.disk.sameDeviceAsRepository ? ", the repository's device" : ", **not** the repository's device") +
+  `; load average at start ${machine.loadAverageAtStart.join(" / ")}`
+
+export const renderReport = (input: {
+  readonly date: string
+  readonly options: RunOptions
+  readonly machine: MachineInfo
+  readonly results: ScenarioResults
+  readonly notes: ReadonlyArray<string>
+}): string => {
+  const { date, options, machine, results } = input
+  const durable = results["durable-registers"]
+  const ratios = computeRatios(results)
+  const batch = results["sqlite-batch"]
+  const notes = [
+    ...(durable?.targets.map((target) => `- **${target.name}**: ${target.note}`) ?? []),
+    ...(batch ? [`- **${batch.name}**: ${batch.note}`] : []),
+    ...input.notes.map((note) => `- ${note}`),
+  ]
+  const blocks = [
+    `## Model registry benchmarks${options.smoke ? " (smoke run: numbers are meaningless)" : ""}`,
+    `${date.slice(0, 10)}, commit ${machine.commit ?? "unknown"}. ${describeMachine(machine)}.`,
+    `Medians of ${options.repetitions} repetition(s) of ${options.measureSeconds} s, each after a ${options.warmupSeconds} s warm-up ` +
+      "on a fresh instance in a fresh directory, designs alternating within each repetition. " +
+      "Records are identical ~300-byte model versions for every design.",
+    durable && renderDurable(durable),
+    batch && renderSqliteBatch(batch),
+    durable &&
+      renderRatios(
+        ratios,
+        subjects(durable).some((subject) => subject.role === "ours"),
+      ),
+    renderTargets(checkTargets(results)),
+    notes.length > 0 ? ["### Notes", "", ...notes].join("\n") : undefined,
+  ]
+  return `${blocks.filter((block) => block !== undefined).join("\n\n")}\n`
+}

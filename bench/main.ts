@@ -1,0 +1,145 @@
+/**
+ * The benchmark harness: runs the scenarios, prints a Markdown report on stdout and writes the raw numbers to
+ * bench/results/. Start it through bench/run.mjs, which installs bench's own dependencies on first use.
+ *
+ *   node bench/run.mjs [--smoke] [--only=durable-registers,sqlite-batch] [--targets=seed,registry]
+ *                      [--concurrency=1,8,64,512] [--reps=3] [--seconds=2] [--warmup=0.25] [--out=file.json]
+ */
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
+import os from "node:os"
+import { dirname, join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+import { parseArgs } from "node:util"
+import { makeContext, type RunContext, type RunOptions } from "./harness/context.ts"
+import { describeMachine } from "./harness/machine.ts"
+import { checkTargets, computeRatios, renderReport, type ScenarioResults } from "./harness/report.ts"
+import { runDurableRegisters } from "./scenarios/durableRegisters.ts"
+import { runSqliteBatch } from "./scenarios/sqliteBatch.ts"
+import { durableTargets } from "./targets/index.ts"
+
+const benchDirectory = dirname(fileURLToPath(import.meta.url))
+const repository = resolve(benchDirectory, "..")
+
+interface Scenario {
+  readonly id: keyof ScenarioResults
+  run(context: RunContext): Promise<ScenarioResults>
+}
+
+// Later scenarios (recovery, reads, memory, HTTP) go here, each with its key in ScenarioResults and a renderer.
+const scenarios: ReadonlyArray<Scenario> = [
+  {
+    id: "durable-registers",
+    run: async (context) => {
+      const wanted = context.options.targets
+      const selected = durableTargets.filter(
+        (target) =>
+          wanted.length === 0 || wanted.some((part) => target.name.toLowerCase().includes(part.toLowerCase())),
+      )
+      return { "durable-registers": await runDurableRegisters(context, selected) }
+    },
+  },
+  { id: "sqlite-batch", run: async (context) => ({ "sqlite-batch": await runSqliteBatch(context) }) },
+]
+
+const list = (value: string | undefined): ReadonlyArray<string> =>
+  value === undefined
+    ? []
+    : value
+        .split(",")
+        .map((part) => part.trim())
+        .filter((part) => part.length > 0)
+
+const positive = (name: string, value: string | undefined, fallback: number): number => {
+  if (value === undefined) return fallback
+  const parsed = Number(value)
+  if (!Number.isFinite(parsed) || parsed <= 0) throw new Error(`--${name} must be a positive number (got "${value}")`)
+  return parsed
+}
+
+const parseOptions = (): { readonly options: RunOptions; readonly out: string | undefined; readonly dir: string } => {
+  const { values } = parseArgs({
+    options: {
+      smoke: { type: "boolean", default: false },
+      only: { type: "string" },
+      targets: { type: "string" },
+      concurrency: { type: "string" },
+      reps: { type: "string" },
+      seconds: { type: "string" },
+      warmup: { type: "string" },
+      out: { type: "string" },
+      dir: { type: "string" },
+    },
+    strict: true,
+  })
+  const smoke = values.smoke === true
+  const only = list(values.only)
+  const unknown = only.filter((id) => !scenarios.some((scenario) => scenario.id === id))
+  if (unknown.length > 0)
+    throw new Error(`unknown scenario ${unknown.join(", ")}; known: ${scenarios.map((s) => s.id).join(", ")}`)
+  const levels = list(values.concurrency).map((level) => positive("concurrency", level, 1))
+  return {
+    options: {
+      smoke,
+      only,
+      targets: list(values.targets),
+      levels: levels.length > 0 ? levels : [1, 8, 64, 512],
+      // Five short repetitions rather than three long ones: on this shared machine a burst of someone else's
+      // I/O spoils a whole repetition, and a median of five survives two of them. Smoke only proves every path
+      // still runs, so one tiny repetition is enough.
+      repetitions: Math.round(positive("reps", values.reps, smoke ? 1 : 5)),
+      measureSeconds: positive("seconds", values.seconds, smoke ? 0.1 : 1.2),
+      warmupSeconds: positive("warmup", values.warmup, smoke ? 0.02 : 0.25),
+    },
+    out: values.out,
+    dir: values.dir ?? os.tmpdir(),
+  }
+}
+
+const main = async (): Promise<void> => {
+  const { options, out, dir } = parseOptions()
+  const scratchRoot = await mkdtemp(join(dir, "model-registry-bench-"))
+  const cleanUp = () => rm(scratchRoot, { recursive: true, force: true })
+  process.once("SIGINT", () => void cleanUp().finally(() => process.exit(130)))
+  try {
+    const date = new Date().toISOString()
+    const machine = describeMachine(scratchRoot, repository)
+    const context = makeContext(options, scratchRoot)
+    if (!machine.disk.sameDeviceAsRepository)
+      context.log(`warning: ${scratchRoot} is not on the repository's device; pass --dir=<path on that disk>`)
+    const results: ScenarioResults = {}
+    for (const scenario of scenarios) {
+      if (options.only.length > 0 && !options.only.includes(scenario.id)) continue
+      context.log(`${scenario.id}:`)
+      Object.assign(results, await scenario.run(context))
+    }
+    // The machine is shared: a load average well above the core count at the end flags a disturbed run.
+    const loadAverageAtEnd = os.loadavg().map((load) => Math.round(load * 100) / 100)
+    const busy = Math.max(machine.loadAverageAtStart[0] ?? 0, loadAverageAtEnd[0] ?? 0) > machine.cores
+    const notes = [
+      `Load average at the end ${loadAverageAtEnd.join(" / ")} on ${machine.cores} cores.` +
+        (busy ? " **Other work was running: trust the ratios within a level more than any absolute number.**" : ""),
+      `Scratch directories lived under ${scratchRoot} (removed afterwards); libuv thread pool size ${machine.uvThreadpoolSize}.`,
+    ]
+    const markdown = renderReport({ date, options, machine, results, notes })
+    process.stdout.write(markdown)
+    const json = {
+      schemaVersion: 1,
+      date,
+      options,
+      machine,
+      loadAverageAtEnd,
+      results,
+      ratios: computeRatios(results),
+      targets: checkTargets(results),
+    }
+    const jsonPath = resolve(out ?? join(benchDirectory, "results", options.smoke ? "smoke.json" : "latest.json"))
+    await mkdir(dirname(jsonPath), { recursive: true })
+    await writeFile(jsonPath, `${JSON.stringify(json, null, 2)}\n`)
+    await writeFile(jsonPath.replace(/\.json$/, ".md"), markdown)
+    context.log(`wrote ${jsonPath} and its .md`)
+  } finally {
+    await cleanUp()
+  }
+}
+
+await main()

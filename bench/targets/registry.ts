@@ -1,0 +1,62 @@
+/**
+ * The registry itself, measured through its two public entry points: the Effect API (producers are Effect fibers
+ * calling `register`, no Promise per operation) and the Promise facade. One batch is one write + one fdatasync,
+ * so the batch counter is also the fsync counter.
+ */
+import type { Effect } from "effect"
+import { ManagedRuntime } from "effect"
+import { layerFile, ModelRegistryTag, openRegistry, type PromiseRegistry } from "../../src/node.ts"
+import type { DurableTarget, TargetDefinition } from "./DurableTarget.ts"
+
+type Registry = Effect.Effect.Success<typeof ModelRegistryTag>
+
+const effectApi = (): DurableTarget => {
+  let runtime: ManagedRuntime.ManagedRuntime<Registry, unknown> | undefined
+  let registry: Registry | undefined
+  return {
+    open: async (dir) => {
+      runtime = ManagedRuntime.make(layerFile({ directory: dir })) as ManagedRuntime.ManagedRuntime<Registry, unknown>
+      registry = await runtime.runPromise(ModelRegistryTag)
+    },
+    register: (record) => runtime!.runPromise(registry!.register(record)),
+    registerEffect: (record) => registry!.register(record),
+    stats: async () => {
+      const stats = await runtime!.runPromise(registry!.stats)
+      return { fsyncs: stats.batches, batches: stats.batches }
+    },
+    close: async () => {
+      await runtime?.dispose()
+    },
+  }
+}
+
+const promiseFacade = (): DurableTarget => {
+  let registry: PromiseRegistry | undefined
+  return {
+    open: async (dir) => {
+      registry = await openRegistry({ directory: dir })
+    },
+    register: (record) => registry!.register(record),
+    stats: async () => {
+      const stats = await registry!.stats()
+      return { fsyncs: stats.batches, batches: stats.batches }
+    },
+    close: async () => {
+      await registry?.close()
+    },
+  }
+}
+
+export const registryEffect: TargetDefinition = {
+  name: "registry (Effect API)",
+  role: "ours",
+  note: "ModelRegistry.register from Effect fibers, on the file WAL (group commit: one write + one fdatasync per batch).",
+  make: effectApi,
+}
+
+export const registryPromise: TargetDefinition = {
+  name: "registry (Promise facade)",
+  role: "ours",
+  note: "openRegistry(...).register from plain async functions; each call runs its Effect through a ManagedRuntime.",
+  make: promiseFacade,
+}
