@@ -223,6 +223,7 @@ describe("HTTP API against the real server", () => {
       'http_requests_total{method="POST",route="/models/{name}/versions",status="201"}',
       "http_request_duration_seconds_bucket",
       'registry_events_total{type="Registered"}',
+      'registry_observer_lag{observer="metrics"}',
     ])
       expect(metrics).toContain(series)
     const openapi = (await json(await fetch(`${base}/openapi.json`))) as {
