@@ -5,13 +5,16 @@
  */
 
 import { randomUUID } from "node:crypto"
+import { closeSync, fdatasync, ftruncate, openSync, writeSync } from "node:fs"
 import { crc32 as zlibCrc32 } from "node:zlib"
+import { SystemError, type SystemErrorReason } from "@effect/platform/Error"
 import { NodeContext } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import * as IdGenerator from "./effects/IdGenerator.ts"
 import * as ModelRegistry from "./effects/ModelRegistry.ts"
 import { openPromiseRegistry, type PromiseRegistry } from "./effects/promise.ts"
 import { Checksum, makeCrc32 } from "./storage/Checksum.ts"
+import { type ActiveSegmentFile, SegmentAppender } from "./storage/FileStorage.ts"
 import { ProcessInfo } from "./storage/ProcessInfo.ts"
 
 /** CRC-32 (IEEE) via zlib: the same algorithm as the core's table, about 3× faster. */
@@ -36,8 +39,85 @@ export const layerProcessInfo = Layer.succeed(ProcessInfo, {
 
 export const layerIds = IdGenerator.layerFrom(randomUUID)
 
+/** The reasons @effect/platform-node gives the same errno codes, so storage errors read the same on either path. */
+const reasonOf = (code: string | undefined): SystemErrorReason => {
+  switch (code) {
+    case "ENOENT":
+      return "NotFound"
+    case "EACCES":
+      return "PermissionDenied"
+    case "EEXIST":
+      return "AlreadyExists"
+    case "EISDIR":
+    case "ENOTDIR":
+    case "ELOOP":
+      return "BadResource"
+    case "EBUSY":
+      return "Busy"
+    default:
+      return "Unknown"
+  }
+}
+
+const systemError = (method: string, path: string, error: unknown): SystemError => {
+  const errno = error as NodeJS.ErrnoException
+  return new SystemError({
+    reason: reasonOf(errno?.code),
+    module: "FileSystem",
+    method,
+    pathOrDescriptor: path,
+    ...(errno?.syscall === undefined ? {} : { syscall: errno.syscall }),
+    description: errno?.message ?? String(error),
+    cause: error,
+  })
+}
+
+/**
+ * The WAL's active segment as a raw descriptor: `writeSync`, then `fdatasync` on the thread pool. One thread-pool
+ * round trip per batch instead of two (FileSystem's write, then its fsync). The write blocks the event loop only
+ * for a copy into the page cache (~100–200 KB for a batch of 512). fdatasync is enough for an append-only file:
+ * it flushes the size change that makes the new bytes readable.
+ */
+export const layerSegmentAppender = Layer.succeed(SegmentAppender, {
+  open: (path) =>
+    Effect.map(
+      Effect.acquireRelease(
+        Effect.try({ try: () => openSync(path, "a"), catch: (error) => systemError("open", path, error) }),
+        (fd) => Effect.sync(() => closeSync(fd)),
+      ),
+      (fd): ActiveSegmentFile => ({
+        writeAll: (bytes) =>
+          Effect.try({
+            try: () => {
+              for (let written = 0; written < bytes.length; ) {
+                const n = writeSync(fd, bytes, written, bytes.length - written)
+                if (n === 0) throw Object.assign(new Error("write returned 0 bytes written"), { code: "WriteZero" })
+                written += n
+              }
+            },
+            catch: (error) => systemError("writeAll", path, error),
+          }),
+        sync: Effect.async<void, SystemError>((resume) =>
+          fdatasync(fd, (error) => resume(error ? Effect.fail(systemError("sync", path, error)) : Effect.void)),
+        ),
+        truncate: (length) =>
+          Effect.async<void, SystemError>((resume) =>
+            ftruncate(fd, Number(length), (error) =>
+              resume(error ? Effect.fail(systemError("truncate", path, error)) : Effect.void),
+            ),
+          ),
+      }),
+    ),
+})
+
 /** Everything the core needs from Node besides the registry options. */
-export const layerNode = Layer.mergeAll(NodeContext.layer, layerChecksum, layerProcessInfo, layerIds)
+export const layerNode = Layer.mergeAll(
+  NodeContext.layer,
+  layerChecksum,
+  layerProcessInfo,
+  layerIds,
+  layerSegmentAppender,
+)
 
 export type FileRegistryOptions = ModelRegistry.FileSystemRegistryOptions
 

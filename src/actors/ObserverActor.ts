@@ -9,7 +9,7 @@
  */
 import { Cause, type Chunk, Duration, Effect, Fiber, Metric, Option, Schedule, type Scope, Stream } from "effect"
 import { decodeModelName } from "../domain/decode.ts"
-import { InvalidInput, type StorageFailed } from "../domain/errors.ts"
+import { InvalidInput, StorageFailed } from "../domain/errors.ts"
 import type { RegistryEvent } from "../domain/RegistryEvent.ts"
 import type { AppendSink } from "../storage/AppendSink.ts"
 import type { CursorStore } from "../storage/CursorStore.ts"
@@ -18,10 +18,11 @@ import type { SubscribeError } from "./subscription.ts"
 export interface ObserverOptions {
   /** Where a new observer (one with no stored cursor) starts: seq 1 (default) or only events after now. */
   readonly from?: "beginning" | "now"
-  /** Attempts per event (or chunk), the first included, before it is dead-lettered. */
+  /** Attempts per event (or chunk), the first included, before it is dead-lettered; `Infinity` never gives up. */
   readonly maxAttempts?: number
-  /** Delay before the first retry; each later retry doubles it. */
+  /** Delay before the first retry; each later retry doubles it, up to `retryDelayMax`. */
   readonly retryDelay?: Duration.DurationInput
+  readonly retryDelayMax?: Duration.DurationInput
   /** A handler attempt running longer than this counts as failed, so a hanging handler cannot stall forever. */
   readonly attemptTimeout?: Duration.DurationInput
 }
@@ -38,8 +39,12 @@ export interface ObserverStatus {
   readonly delivered: number
   readonly retries: number
   readonly deadLettered: number
-  /** Set if the observer itself stopped (its cursor or dead-letter file could not be written). */
+  /** Set once the observer stopped for good: the registry failed or closed. */
   readonly stopped: Option.Option<StorageFailed | SubscribeError>
+  /** Times the observer resumed from its cursor after its own storage or log read failed. */
+  readonly restarts: number
+  /** The failure behind the latest restart. */
+  readonly lastError: Option.Option<StorageFailed | SubscribeError>
 }
 
 export interface ObserverHandle {
@@ -61,6 +66,14 @@ export const observerPaths = {
 }
 
 const utf8 = new TextEncoder()
+/** Reads of the stored cursor tried before `observe` gives up. */
+const startAttemptsMax = 5
+const closedReason = new StorageFailed({
+  operation: "observe",
+  path: "",
+  reason: "Closed",
+  message: "the registry is closed",
+})
 
 export const startObserver = <E>(options: {
   readonly name: string
@@ -71,18 +84,35 @@ export const startObserver = <E>(options: {
   readonly cursors: CursorStore
   readonly sink: AppendSink
   readonly retain: (provider: () => number) => () => void
+  /** True once the registry failed or closed: then the observer stops instead of resuming. */
+  readonly registryDown: () => boolean
 }): Effect.Effect<ObserverHandle, InvalidInput | StorageFailed, Scope.Scope> =>
   Effect.gen(function* () {
     const { name, delivery, settings, cursors, sink } = options
     if (Option.isNone(Option.getRight(decodeModelName(name))))
       return yield* new InvalidInput({ field: "observer", message: "observer: names follow the model-name rules" })
     const maxAttempts = settings.maxAttempts ?? 5
-    if (!Number.isInteger(maxAttempts) || maxAttempts < 1)
-      return yield* new InvalidInput({ field: "maxAttempts", message: "maxAttempts: must be a positive integer" })
+    if (maxAttempts !== Number.POSITIVE_INFINITY && (!Number.isInteger(maxAttempts) || maxAttempts < 1))
+      return yield* new InvalidInput({
+        field: "maxAttempts",
+        message: "maxAttempts: must be a positive integer or Infinity",
+      })
     const retryDelay = Duration.decode(settings.retryDelay ?? "100 millis")
+    const retryDelayMax = Duration.decode(settings.retryDelayMax ?? "5 seconds")
+    const backoff = Schedule.exponential(retryDelay).pipe(Schedule.either(Schedule.spaced(retryDelayMax)))
+    const handlerRetries: Schedule.Schedule<unknown> =
+      maxAttempts === Number.POSITIVE_INFINITY
+        ? backoff
+        : backoff.pipe(Schedule.intersect(Schedule.recurs(maxAttempts - 1)))
     const attemptTimeout = Duration.decode(settings.attemptTimeout ?? "30 seconds")
 
-    const stored = yield* cursors.get(observerPaths.cursor(name))
+    // A transient read error must not keep the observer from starting: while it is not running it does not hold
+    // back compaction, and the history it has not seen yet could be compacted away (simulator seed 217).
+    const stored = yield* cursors
+      .get(observerPaths.cursor(name))
+      .pipe(
+        Effect.retry(Schedule.exponential("10 millis").pipe(Schedule.intersect(Schedule.recurs(startAttemptsMax - 1)))),
+      )
     let cursor: number = Option.getOrElse(stored, () => (settings.from === "now" ? options.committedSeq() : 0))
     // Compaction keeps every record this observer has not yet made durable in its cursor.
     const release = options.retain(() => cursor + 1)
@@ -92,6 +122,8 @@ export const startObserver = <E>(options: {
     let retries = 0
     let deadLettered = 0
     let stopped: Option.Option<StorageFailed | SubscribeError> = Option.none()
+    let restarts = 0
+    let lastError: Option.Option<StorageFailed | SubscribeError> = Option.none()
     const waiters: Array<{ readonly seq: number; readonly resume: () => void }> = []
     const lag = observerLag.pipe(Metric.tagged("observer", name))
     const deadLetters = deadLetterCounter.pipe(Metric.tagged("observer", name))
@@ -105,7 +137,7 @@ export const startObserver = <E>(options: {
         }),
         Effect.sandbox,
         Effect.tapError(() => Effect.sync(() => retries++)),
-        Effect.retry(Schedule.exponential(retryDelay).pipe(Schedule.intersect(Schedule.recurs(maxAttempts - 1)))),
+        Effect.retry(handlerRetries),
       )
 
     const deadLetter = (events: ReadonlyArray<RegistryEvent>, cause: Cause.Cause<unknown>) =>
@@ -148,20 +180,34 @@ export const startObserver = <E>(options: {
         for (let i = waiters.length - 1; i >= 0; i--) if (waiters[i]!.seq <= cursor) waiters.splice(i, 1)[0]!.resume()
       })
 
+    // Supervision: a failed log read or cursor/dead-letter write (the observer's own storage, not the registry's)
+    // resumes from the durable cursor after a backoff, so nothing is skipped; only a failed or closed registry
+    // stops the observer for good.
+    const supervised = Effect.gen(function* () {
+      const delays = yield* Schedule.driver(backoff)
+      while (true) {
+        const exit = yield* Effect.exit(Stream.runForEachChunk(options.subscribe(cursor + 1), handleChunk))
+        if (exit._tag === "Success") return Option.none<StorageFailed | SubscribeError>()
+        const error = Cause.failureOption(exit.cause)
+        if (Option.isNone(error)) return yield* Effect.failCause(exit.cause as Cause.Cause<never>)
+        if (options.registryDown()) return error
+        lastError = error
+        restarts++
+        yield* Effect.ignore(delays.next(undefined))
+      }
+    })
     const fiber = yield* Effect.forkDaemon(
-      Stream.runForEachChunk(options.subscribe(cursor + 1), handleChunk).pipe(
-        Effect.catchAll((error) =>
-          Effect.sync(() => {
-            stopped = Option.some(error)
-            for (const waiter of waiters.splice(0)) waiter.resume()
-          }),
-        ),
+      Effect.flatMap(supervised, (reason) =>
+        Effect.sync(() => {
+          stopped = Option.orElse(reason, () => Option.some(closedReason))
+          for (const waiter of waiters.splice(0)) waiter.resume()
+        }),
       ),
     )
     yield* Effect.addFinalizer(() => Fiber.interrupt(fiber))
 
     return {
-      status: Effect.sync(() => ({ name, cursor, delivered, retries, deadLettered, stopped })),
+      status: Effect.sync(() => ({ name, cursor, delivered, retries, deadLettered, stopped, restarts, lastError })),
       awaitSeq: (seq) =>
         Effect.async<void>((resume) => {
           if (cursor >= seq || Option.isSome(stopped)) return resume(Effect.void)

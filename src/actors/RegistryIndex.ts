@@ -11,10 +11,58 @@ import type { EventBody } from "../domain/RegistryEvent.ts"
 import { compareParsed, type ParsedSemVer, parseSemVer, type SemVer } from "../domain/SemVer.ts"
 import { type Lifecycle, lifecycle, type ModelView, type VersionChange, type VersionView } from "./lifecycle.ts"
 
-interface VersionEntry {
-  readonly parsed: ParsedSemVer
-  /** Shared with readers, so it is replaced, never mutated. */
-  record: ModelVersion
+/**
+ * A version with what ordering needs. Plain releases (`1.2.3`, by far the common case) are ordered by their three
+ * numbers; anything else is parsed by `semver` on first comparison. Parsing every version with `semver` on insert
+ * cost ~0.8 µs per register (bench records, measured in isolation), a tenth of the per-register budget.
+ */
+class VersionEntry {
+  /** major.minor.patch of a plain release; `major` is -1 for a version with a pre-release or build part. */
+  readonly major: number
+  readonly minor: number
+  readonly patch: number
+  private parsedVersion: ParsedSemVer | undefined = undefined
+
+  constructor(
+    readonly version: SemVer,
+    /** Shared with readers, so it is replaced, never mutated. */
+    public record: ModelVersion,
+  ) {
+    const parts = plainRelease(version)
+    this.major = parts === undefined ? -1 : parts[0]
+    this.minor = parts === undefined ? 0 : parts[1]
+    this.patch = parts === undefined ? 0 : parts[2]
+  }
+
+  get parsed(): ParsedSemVer {
+    this.parsedVersion ??= parseSemVer(this.version)
+    return this.parsedVersion
+  }
+}
+
+/** The three numbers of `d.d.d` (a version already validated as SemVer), or undefined for anything else. */
+const plainRelease = (version: string): [number, number, number] | undefined => {
+  const parts: [number, number, number] = [0, 0, 0]
+  let part = 0
+  let digits = 0
+  for (let i = 0; i < version.length; i++) {
+    const code = version.charCodeAt(i)
+    if (code >= 48 && code <= 57) {
+      parts[part] = parts[part]! * 10 + (code - 48)
+      // Beyond 15 digits a part may not be an exact double; leave such versions to `semver`.
+      if (++digits > 15) return undefined
+    } else if (code === 46 && part < 2 && digits > 0) {
+      part++
+      digits = 0
+    } else return undefined
+  }
+  return part === 2 && digits > 0 ? parts : undefined
+}
+
+/** SemVer precedence (build metadata ignored), as `compareParsed`. */
+const compareEntries = (a: VersionEntry, b: VersionEntry): number => {
+  if (a.major >= 0 && b.major >= 0) return a.major - b.major || a.minor - b.minor || a.patch - b.patch
+  return compareParsed(a.parsed, b.parsed)
 }
 
 export class ModelEntry implements ModelView {
@@ -40,19 +88,25 @@ export class ModelEntry implements ModelView {
     if (metadata === undefined) throw new Error(`change to unknown version ${change.version}`)
     const record = recordOf(metadata, change.state)
     if (existing) existing.record = record
-    else this.insert({ parsed: parseSemVer(change.version), record })
+    else this.insert(new VersionEntry(change.version, record))
     if (change.state === "production") this.production = change.version
     else if (this.production === change.version) this.production = undefined
     this.listed = undefined
   }
 
   private insert(entry: VersionEntry): void {
-    this.versions.set(entry.record.version, entry)
+    this.versions.set(entry.version, entry)
+    const last = this.sorted[this.sorted.length - 1]
+    // Versions mostly arrive in increasing order: then the binary search and the splice are skipped.
+    if (last === undefined || compareEntries(last, entry) <= 0) {
+      this.sorted.push(entry)
+      return
+    }
     let low = 0
     let high = this.sorted.length
     while (low < high) {
       const middle = (low + high) >>> 1
-      if (compareParsed(this.sorted[middle]!.parsed, entry.parsed) <= 0) low = middle + 1
+      if (compareEntries(this.sorted[middle]!, entry) <= 0) low = middle + 1
       else high = middle
     }
     this.sorted.splice(low, 0, entry)
@@ -154,7 +208,7 @@ export class RegistryIndex {
  * without touching the committed index (which readers see) until the batch is durable.
  */
 export class BatchOverlay {
-  private readonly pending = new Map<string, { versions: Map<string, VersionView>; production: SemVer | undefined }>()
+  private readonly pending = new Map<string, OverlayModel>()
 
   constructor(
     private readonly index: RegistryIndex,
@@ -162,25 +216,18 @@ export class BatchOverlay {
   ) {}
 
   view(name: string): ModelView | undefined {
-    const committed = this.index.model(name)
-    const overlay = this.pending.get(name)
-    if (overlay === undefined) return committed
-    return {
-      version: (version) => overlay.versions.get(version) ?? committed?.version(version),
-      production: overlay.production,
-    }
+    return this.pending.get(name) ?? this.index.model(name)
   }
 
   apply(event: EventBody): void {
     const name = event._tag === "Registered" ? event.metadata.name : event.name
     let overlay = this.pending.get(name)
     if (overlay === undefined) {
-      overlay = { versions: new Map(), production: this.index.model(name)?.production }
+      overlay = new OverlayModel(this.index.model(name))
       this.pending.set(name, overlay)
     }
-    const view = this.view(name)
     for (const change of this.rules.evolve(event)) {
-      const metadata = change.metadata ?? view?.version(change.version)?.metadata
+      const metadata = change.metadata ?? overlay.version(change.version)?.metadata
       if (metadata === undefined) throw new Error(`change to unknown version ${change.version}`)
       overlay.versions.set(change.version, { metadata, state: change.state })
       if (change.state === "production") overlay.production = change.version
@@ -191,4 +238,17 @@ export class BatchOverlay {
   clear(): void {
     this.pending.clear()
   }
+}
+
+/** One model as a batch sees it; made once per model per batch, not per lookup (a closure per view showed in profiles). */
+class OverlayModel implements ModelView {
+  readonly versions = new Map<string, VersionView>()
+  production: SemVer | undefined
+
+  constructor(private readonly committed: ModelEntry | undefined) {
+    this.production = committed?.production
+  }
+
+  readonly version = (version: SemVer): VersionView | undefined =>
+    this.versions.get(version) ?? this.committed?.version(version)
 }

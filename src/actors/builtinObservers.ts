@@ -16,18 +16,19 @@ export const eventsCounter = Metric.counter("registry_events_total", {
 const utf8Encoder = new TextEncoder()
 const utf8Decoder = new TextDecoder()
 
-/** The seq on the last complete line of an NDJSON audit file (0 when empty). */
+/** The seq of the newest readable line of an NDJSON audit file (0 when there is none). */
 const lastSeqIn = (bytes: Uint8Array): number => {
-  const lines = utf8Decoder
-    .decode(bytes)
-    .split("\n")
-    .filter((line) => line.length > 0)
-  const last = lines[lines.length - 1]
-  if (last === undefined) return 0
-  const parsed: unknown = JSON.parse(last)
-  return typeof parsed === "object" && parsed !== null && "seq" in parsed && typeof parsed.seq === "number"
-    ? parsed.seq
-    : 0
+  const lines = utf8Decoder.decode(bytes).split("\n")
+  for (let i = lines.length - 1; i >= 0; i--) {
+    try {
+      const parsed: unknown = JSON.parse(lines[i]!)
+      if (typeof parsed === "object" && parsed !== null && "seq" in parsed && typeof parsed.seq === "number")
+        return parsed.seq
+    } catch {
+      // An unfinished line from a crash (the sink cuts it before appending): look further back.
+    }
+  }
+  return 0
 }
 
 /**
