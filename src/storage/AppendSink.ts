@@ -22,6 +22,8 @@ export interface AppendSink {
 
 export const AppendSink = Context.GenericTag<AppendSink>("@visutility/model-registry/AppendSink")
 
+const newline = 0x0a
+
 interface OpenFile {
   readonly file: FileSystem.File
   size: number
@@ -53,8 +55,19 @@ export const makeFileSystem = (options: {
         const existed = yield* io("exists", file, fs.exists(file))
         const handle = yield* io("open", file, fs.open(file, { flag: "a" })).pipe(Scope.extend(scope))
         if (!existed) yield* syncDirectory(fs, directory)
-        const info = yield* io("stat", file, handle.stat)
-        const opened = { file: handle, size: Number(info.size) }
+        let size = Number((yield* io("stat", file, handle.stat)).size)
+        if (existed && size > 0) {
+          // A crash during an append can leave a torn last line (half a record, or zeros). Lines after it would be
+          // unreadable, so the unfinished line is cut before anything is appended (found by the simulator).
+          const bytes = yield* io("read", file, fs.readFile(file))
+          const complete = bytes.lastIndexOf(newline) + 1
+          if (complete < size) {
+            yield* io("truncate", file, handle.truncate(complete))
+            yield* io("fsync", file, handle.sync).pipe(Effect.tapError((e) => Effect.sync(() => (failed ??= e))))
+            size = complete
+          }
+        }
+        const opened = { file: handle, size }
         files.set(file, opened)
         return opened
       })

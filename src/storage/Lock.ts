@@ -1,20 +1,21 @@
 /**
  * The data directory's exclusive lock: nothing else stops two processes from writing the same log (a seed defect).
  *
- * The lock is a file created with O_EXCL ("wx") holding the holder's pid. A lock whose pid is dead is stale. Taking
+ * The lock is a file holding the holder's pid, created atomically (write a private file, fsync, hard-link it to LOCK). A lock whose pid is dead is stale. Taking
  * one over first renames it to a name private to us, so of two processes racing for the same stale lock only one
  * wins the rename, and a live lock grabbed by mistake (its holder re-created it in between) is put back.
- * A lock file with no readable pid (a holder that crashed between create and write, or is in that window now) is
- * treated as held: breaking a live lock is worse than asking an operator to delete a file.
+ * A lock file with no readable pid (only an older version could leave one) is treated as held: breaking a live lock
+ * is worse than asking an operator to delete a file.
  */
 import { FileSystem, Path } from "@effect/platform"
 import { Effect, type Scope } from "effect"
 import { DirectoryLocked, type StorageFailed } from "../domain/errors.ts"
-import { removeDurably, renameDurably, syncDirectory, writeAndSync } from "./Directory.ts"
+import { removeDurably, renameDurably, writeAndSync } from "./Directory.ts"
 import { ProcessInfo } from "./ProcessInfo.ts"
 import { io } from "./StorageError.ts"
 
 export const lockFileName = "LOCK"
+const pendingSuffix = ".pending"
 const attemptsMax = 3
 
 const readPid = (fs: FileSystem.FileSystem, path: string) =>
@@ -38,14 +39,22 @@ export const acquireLock = (
     const path = yield* Path.Path
     const processInfo = yield* ProcessInfo
     const lockPath = path.join(directory, lockFileName)
-    const create = writeAndSync(fs, lockPath, new TextEncoder().encode(`${processInfo.pid}\n`), "wx").pipe(
-      Effect.zipRight(syncDirectory(fs, directory)),
-      Effect.as(true),
-      Effect.catchIf(
-        (e) => e.reason === "AlreadyExists",
-        () => Effect.succeed(false),
-      ),
-    )
+    // The pid is written and fsynced under a private name first, then hard-linked to LOCK (which fails if LOCK
+    // exists): LOCK never exists without its pid. Creating LOCK with "wx" and then writing the pid left an empty,
+    // forever-held lock whenever the write failed or the process died in between (found by the simulator).
+    const pending = path.join(directory, `${lockFileName}.${processInfo.pid}${pendingSuffix}`)
+    const create = Effect.gen(function* () {
+      yield* writeAndSync(fs, pending, new TextEncoder().encode(`${processInfo.pid}\n`))
+      const linked = yield* io("link-lock", lockPath, fs.link(pending, lockPath)).pipe(
+        Effect.as(true),
+        Effect.catchIf(
+          (e) => e.reason === "AlreadyExists",
+          () => Effect.succeed(false),
+        ),
+      )
+      yield* removeDurably(fs, directory, pending)
+      return linked
+    })
     const takeOverIfStale = Effect.gen(function* () {
       const pid = yield* readPid(fs, lockPath).pipe(
         Effect.catchIf(
@@ -79,6 +88,13 @@ export const acquireLock = (
         return yield* new DirectoryLocked({ directory, pid: pid ?? 0 })
       }
       yield* takeOverIfStale
+    }
+    // A holder that died between writing its pending file and linking it left that file behind.
+    for (const name of yield* io("list", directory, fs.readDirectory(directory))) {
+      const match = /^LOCK\.(\d+)\.pending$/.exec(name)
+      const pid = match ? Number(match[1]) : undefined
+      if (pid !== undefined && pid !== processInfo.pid && !(yield* processInfo.isAlive(pid)))
+        yield* removeDurably(fs, directory, path.join(directory, name))
     }
     yield* Effect.addFinalizer(() => Effect.ignore(removeDurably(fs, directory, lockPath)))
   })

@@ -1,7 +1,11 @@
 /**
  * The public test kit (`@visutility/model-registry/testing`): a deterministic faulty disk for running the real
- * storage layer under crashes and injected faults, and the seeded PRNG and POSIX path layer it is built on.
+ * storage layer under crashes and injected faults, the seeded PRNG and POSIX path layer it is built on, the
+ * simulator that runs the whole registry (with your observers) on that disk, and the lifecycle model checker.
  */
+
+export { checkLifecycle, type ModelCheckResult } from "./modelChecker.ts"
 export * from "./Prng.ts"
 export * from "./SimulatedFileSystem.ts"
 export * from "./SimulatedPath.ts"
+export * from "./simulation/index.ts"
