@@ -12,6 +12,19 @@ export interface RunOptions {
   readonly repetitions: number
   readonly measureSeconds: number
   readonly warmupSeconds: number
+  /**
+   * Repetitions of the scenarios that pay a fresh process or a large load per repetition (recovery, memory,
+   * HTTP): `--reps` when given, else 3, since each costs seconds to tens of seconds.
+   */
+  readonly coldRepetitions: number
+  /** Registry sizes (versions) that recovery and memory open. */
+  readonly sizes: ReadonlyArray<number>
+  /** Registers after the compaction in recovery's snapshot + tail directories. */
+  readonly tail: number
+  /** Versions in the registry the reads scenario queries. */
+  readonly readsVersions: number
+  /** Measured seconds per HTTP repetition. */
+  readonly httpSeconds: number
 }
 
 export interface RunContext {

@@ -4,6 +4,10 @@
  * design with role "ours" (the registry) is in the target list.
  */
 import type { Cell, DurableRegistersResult } from "../scenarios/durableRegisters.ts"
+import type { HttpResult } from "../scenarios/http.ts"
+import type { MemoryResult } from "../scenarios/memory.ts"
+import type { ReadsResult } from "../scenarios/reads.ts"
+import type { RecoveryResult } from "../scenarios/recovery.ts"
 import type { SqliteBatchResult } from "../scenarios/sqliteBatch.ts"
 import { seedWal } from "../targets/seedWal.ts"
 import type { RunOptions } from "./context.ts"
@@ -12,6 +16,10 @@ import type { MachineInfo } from "./machine.ts"
 export interface ScenarioResults {
   "durable-registers"?: DurableRegistersResult
   "sqlite-batch"?: SqliteBatchResult
+  recovery?: RecoveryResult
+  memory?: MemoryResult
+  reads?: ReadsResult
+  http?: HttpResult
 }
 
 /** The design the issue's throughput and latency targets are about. */
@@ -77,6 +85,129 @@ const renderSqliteBatch = (result: SqliteBatchResult): string =>
     ]),
   ].join("\n")
 
+const count = (n: number): string => n.toLocaleString("en-US")
+
+const formatBytes = (bytes: number): string =>
+  bytes >= 2 ** 20 ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : `${(bytes / 2 ** 10).toFixed(1)} KiB`
+
+const formatSeconds = (ms: number): string => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`)
+
+const renderRecovery = (result: RecoveryResult): string => {
+  const rows = result.cells.map((cell) => [
+    count(cell.versions),
+    cell.mode === "log" ? "log only" : "snapshot + tail",
+    count(cell.storedVersions),
+    formatBytes(cell.directoryBytes),
+    formatSeconds(cell.median.openMs),
+    cell.repetitions.map((rep) => formatSeconds(rep.openMs)).join(" / "),
+    formatRate(cell.median.versionsPerSecond),
+    formatSeconds(cell.median.sinceProcessStartMs),
+  ])
+  const builds = result.builds.map(
+    (build) =>
+      `${count(build.versions)}: ${build.loadSeconds.toFixed(1)} s (${formatRate(build.loadRegistersPerSecond)}/s), ` +
+      `compact ${formatSeconds(build.compactMs)}`,
+  )
+  return [
+    "### Recovery: opening a registry, one fresh process per open",
+    "",
+    table(
+      [
+        "versions",
+        "from",
+        "held after open",
+        "directory",
+        "open (median)",
+        "reps",
+        "versions/s",
+        "process start → usable",
+      ],
+      "---:|---|---:|---:|---:|---|---:|---:",
+      rows,
+    ),
+    "",
+    "Open: from building `layerFile({ directory })` in a `ManagedRuntime` to the registry answering its first call " +
+      "(`stats`), in a fresh `node --import tsx` process per repetition, after one discarded open per mode; " +
+      "modes alternate. The last column adds module loading (tsx, Effect), which is not the registry's. " +
+      `Directories were built through the Effect API at ${result.loadConcurrency} in flight with automatic ` +
+      `compaction off (load time, registers/s: ${builds.join("; ")}); "snapshot + tail" is a copy of the log-only ` +
+      "directory, opened, compacted (`registry.compact`), then the tail registered. Files are in the page cache, " +
+      "as after a restart on a running machine.",
+  ].join("\n")
+}
+
+const renderMemory = (result: MemoryResult): string =>
+  [
+    "### Memory: heap per stored version",
+    "",
+    table(
+      ["versions", "measured", "samples", "heap delta", "heap/version", "JSON/version", "beyond JSON/version"],
+      "---:|---|---:|---:|---:|---:|---:",
+      result.cells.map((cell) => [
+        count(cell.versions),
+        cell.source === "reopened" ? "reopened from the log (fresh process)" : "after registering (loader process)",
+        String(cell.samples),
+        formatBytes(cell.heapDeltaBytes),
+        `${Math.round(cell.heapBytesPerVersion)} B`,
+        `${Math.round(cell.jsonBytesPerVersion)} B`,
+        `${Math.round(cell.beyondJsonBytesPerVersion)} B`,
+      ]),
+    ),
+    "",
+    "`process.memoryUsage().heapUsed` after two `global.gc()` calls, before and after, with automatic compaction " +
+      "off. Reopened: the log-only directory opened in a fresh process (median); JSON is `JSON.stringify` of each " +
+      "version as `listVersions` returns it. After registering: the loader right after its registers (one sample; " +
+      "it also holds the tail of recent events kept for subscribers); JSON is what the client sent.",
+  ].join("\n")
+
+const renderReads = (result: ReadsResult): string =>
+  [
+    `### Reads: ${count(result.versions)} versions in memory`,
+    "",
+    table(
+      ["operation", "driver", "ops/s (median)", "per op", "reps (ops/s)"],
+      "---|---|---:|---:|---",
+      result.cells.map((cell) => [
+        cell.operation === "get"
+          ? "`get` (random existing pair)"
+          : `\`listVersions\` (${count(result.listedVersions)} versions)`,
+        cell.driver,
+        formatRate(cell.median.opsPerSecond),
+        `${cell.median.microsecondsPerOp.toFixed(3)} µs`,
+        cell.repetitions.map(formatRate).join(" / "),
+      ]),
+    ),
+    "",
+    "Effect loop: one `Effect.runSync` of an `Effect.whileLoop` over the calls, i.e. the API composed inside Effect " +
+      "code; the targets are checked on it. runSync per call: `Effect.runSync(registry.get(...))` per operation, " +
+      "which adds a fiber per call. Pairs are 65,536 random picks from all stored pairs.",
+  ].join("\n")
+
+const renderHttp = (result: HttpResult): string =>
+  [
+    `### HTTP: registers over keep-alive, ${result.connections} connections (autocannon)`,
+    "",
+    table(
+      ["registers/s (median)", "p50", "p99", "reps (registers/s)", "non-2xx", "errors"],
+      "---:|---:|---:|---|---:|---:",
+      [
+        [
+          formatRate(result.median.registersPerSecond),
+          formatLatency(result.median.latencyP50Ms),
+          formatLatency(result.median.latencyP99Ms),
+          result.repetitions.map((rep) => formatRate(rep.registersPerSecond)).join(" / "),
+          count(result.repetitions.reduce((total, rep) => total + rep.non2xx, 0)),
+          count(result.repetitions.reduce((total, rep) => total + rep.errors + rep.timeouts, 0)),
+        ],
+      ],
+    ),
+    "",
+    `\`model-registry serve\` in its own process on a fresh directory per repetition; ${result.seconds} s measured ` +
+      `after a ${result.warmupSeconds} s warm-up on the same server; ` +
+      "every request a new (name, version) with ~300-byte metadata. " +
+      "autocannon runs in the harness process, sharing the machine's cores with the server. Counted: 201 responses.",
+  ].join("\n")
+
 /** Designs compared against the baselines: ours when any are present, else the reference stands in. */
 const subjects = (result: DurableRegistersResult) => {
   const ours = result.targets.filter((target) => target.role === "ours")
@@ -139,11 +270,17 @@ export interface TargetCheck {
   readonly measure: string
   readonly target: string
   readonly measured: string
-  readonly met: boolean
+  /** Null when the run did not measure it (e.g. the 1M registry was left out with --sizes). */
+  readonly met: boolean | null
 }
 
 /** The issue's targets that the scenarios so far can measure, evaluated for each subject design. */
-export const checkTargets = (results: ScenarioResults): ReadonlyArray<TargetCheck> => {
+export const checkTargets = (results: ScenarioResults): ReadonlyArray<TargetCheck> => [
+  ...checkDurableTargets(results),
+  ...checkReadTargets(results),
+]
+
+const checkDurableTargets = (results: ScenarioResults): ReadonlyArray<TargetCheck> => {
   const durable = results["durable-registers"]
   if (!durable) return []
   const batch = results["sqlite-batch"]
@@ -183,6 +320,70 @@ export const checkTargets = (results: ScenarioResults): ReadonlyArray<TargetChec
   return checks
 }
 
+/** The recovery, reads and memory targets, about the registry itself (there is one design to check). */
+const checkReadTargets = (results: ScenarioResults): ReadonlyArray<TargetCheck> => {
+  const checks: Array<TargetCheck> = []
+  const add = (
+    measure: string,
+    target: string,
+    measured: number | undefined,
+    render: (n: number) => string,
+    met: boolean,
+  ) => {
+    if (measured === undefined || !Number.isFinite(measured)) return
+    checks.push({ subject: "registry", measure, target, measured: render(measured), met })
+  }
+  const recovery = results.recovery
+  const issueSize = 1_000_000
+  const open = recovery?.cells.find((cell) => cell.versions === issueSize && cell.mode === "snapshot")
+  if (open)
+    add(
+      `open ${count(open.versions)} versions (snapshot + ${count(open.storedVersions - open.versions)} tail)`,
+      "≤ 2 s",
+      open.median.openMs,
+      formatSeconds,
+      open.median.openMs <= 2000,
+    )
+  else if (recovery)
+    checks.push({
+      subject: "registry",
+      measure: `open ${count(issueSize)} versions (snapshot + tail): not in this run's --sizes`,
+      target: "≤ 2 s",
+      measured: "n/a",
+      met: null,
+    })
+  const reads = results.reads
+  const cellOf = (operation: string) =>
+    reads?.cells.find((cell) => cell.operation === operation && cell.driver === "Effect loop")
+  const get = cellOf("get")
+  if (get && reads)
+    add(
+      `get, ${count(reads.versions)} versions (Effect loop)`,
+      "≥ 1,000,000/s",
+      get.median.opsPerSecond,
+      formatRate,
+      get.median.opsPerSecond >= 1_000_000,
+    )
+  const list = cellOf("listVersions")
+  if (list && reads)
+    add(
+      `list ${count(reads.listedVersions)} versions (Effect loop)`,
+      "≤ 5 µs",
+      list.median.microsecondsPerOp,
+      (n) => `${n.toFixed(3)} µs`,
+      list.median.microsecondsPerOp <= 5,
+    )
+  for (const cell of results.memory?.cells ?? [])
+    add(
+      `memory beyond JSON, ${count(cell.versions)} versions, ${cell.source}`,
+      "≤ 400 B",
+      cell.beyondJsonBytesPerVersion,
+      (n) => `${Math.round(n)} B`,
+      cell.beyondJsonBytesPerVersion <= 400,
+    )
+  return checks
+}
+
 const renderTargets = (checks: ReadonlyArray<TargetCheck>): string | undefined =>
   checks.length === 0
     ? undefined
@@ -197,7 +398,7 @@ const renderTargets = (checks: ReadonlyArray<TargetCheck>): string | undefined =
             check.measure,
             check.target,
             check.measured,
-            check.met ? "yes" : "**no**",
+            check.met === null ? "not measured" : check.met ? "yes" : "**no**",
           ]),
         ),
       ].join("\n")
@@ -230,7 +431,8 @@ export const renderReport = (input: {
     `${date.slice(0, 10)}, commit ${machine.commit ?? "unknown"}. ${describeMachine(machine)}.`,
     `Medians of ${options.repetitions} repetition(s) of ${options.measureSeconds} s, each after a ${options.warmupSeconds} s warm-up ` +
       "on a fresh instance in a fresh directory, designs alternating within each repetition. " +
-      "Records are identical ~300-byte model versions for every design.",
+      "Records are identical ~300-byte model versions for every design. " +
+      `Recovery, memory and HTTP: medians of ${options.coldRepetitions} repetition(s), each in a fresh process.`,
     durable && renderDurable(durable),
     batch && renderSqliteBatch(batch),
     durable &&
@@ -238,6 +440,10 @@ export const renderReport = (input: {
         ratios,
         subjects(durable).some((subject) => subject.role === "ours"),
       ),
+    results.recovery && renderRecovery(results.recovery),
+    results.memory && renderMemory(results.memory),
+    results.reads && renderReads(results.reads),
+    results.http && renderHttp(results.http),
     renderTargets(checkTargets(results)),
     notes.length > 0 ? ["### Notes", "", ...notes].join("\n") : undefined,
   ]
