@@ -10,12 +10,11 @@
  */
 import { Cause, Effect, Exit, Fiber, FiberRef, Option, RuntimeFlags, Stream } from "effect"
 import {
-  type InvalidTransition,
-  type ModelNotFound,
+  type DirectoryLocked,
+  type InvalidInput,
   Overloaded,
+  type RegistryError,
   StorageFailed,
-  type VersionConflict,
-  type VersionNotFound,
   WalCorrupt,
 } from "../domain/errors.ts"
 import type { ModelVersion } from "../domain/ModelVersion.ts"
@@ -35,13 +34,8 @@ export interface Outcome {
   readonly event: RegistryEvent | null
 }
 
-export type CommandError =
-  | ModelNotFound
-  | VersionNotFound
-  | VersionConflict
-  | InvalidTransition
-  | Overloaded
-  | StorageFailed
+/** What a queued command can fail with: every registry error except those of input decoding and of opening. */
+export type CommandError = Exclude<RegistryError, InvalidInput | WalCorrupt | DirectoryLocked>
 
 export interface CompactReport {
   readonly snapshotSeq: number
