@@ -19,13 +19,16 @@ const utf8Decoder = new TextDecoder()
 /** The seq of the newest readable line of an NDJSON audit file (0 when there is none). */
 const lastSeqIn = (bytes: Uint8Array): number => {
   const lines = utf8Decoder.decode(bytes).split("\n")
+  // Only newline-terminated lines count: an unfinished last line (even one that parses) is cut by the sink before
+  // its next append, so its event must be written again.
+  lines.pop()
   for (let i = lines.length - 1; i >= 0; i--) {
     try {
       const parsed: unknown = JSON.parse(lines[i]!)
       if (typeof parsed === "object" && parsed !== null && "seq" in parsed && typeof parsed.seq === "number")
         return parsed.seq
     } catch {
-      // An unfinished line from a crash (the sink cuts it before appending): look further back.
+      // Not JSON: look further back.
     }
   }
   return 0

@@ -7,7 +7,13 @@
 import { Context, Effect, Either, Layer, Option, type Scope, type Stream } from "effect"
 import { auditLog, metrics } from "../actors/builtinObservers.ts"
 import type { Command } from "../actors/lifecycle.ts"
-import { type Delivery, type ObserverHandle, type ObserverOptions, startObserver } from "../actors/ObserverActor.ts"
+import {
+  type Delivery,
+  type ObserverHandle,
+  type ObserverOptions,
+  type ObserverStatus,
+  startObserver,
+} from "../actors/ObserverActor.ts"
 import { type ActorMutations, type CompactReport, makeRegistryActor, type Outcome } from "../actors/RegistryActor.ts"
 import type { ModelEntry } from "../actors/RegistryIndex.ts"
 import { type SubscribeError, subscribe } from "../actors/subscription.ts"
@@ -44,7 +50,7 @@ import * as IdGeneratorLayer from "./IdGenerator.ts"
 import { IdGenerator } from "./IdGenerator.ts"
 import { type RegistryLimits, resolveLimits } from "./RegistryConfig.ts"
 
-export type { CompactReport, ObserverHandle, ObserverOptions, Outcome }
+export type { CompactReport, ObserverHandle, ObserverOptions, ObserverStatus, Outcome }
 
 export interface WriteOptions {
   /** When the mailbox is full: wait for room (default) or fail at once with `Overloaded`. */

@@ -37,6 +37,17 @@ describe("regression seeds", () => {
     },
   )
 
+  // A crash can leave the audit file's last line complete as JSON but without its newline. The audit observer took
+  // that line's seq as written and skipped the event, while the sink cut the unfinished line: the event was gone.
+  it("crash-point enumeration: the audit log re-writes an event whose line lost its newline", () => {
+    const report = enumerateCrashPoints({
+      workloads: canonicalWorkloads.filter((w) => w.name === "audit-log"),
+      tornSeeds: 8,
+      stopAtFirstViolation: false,
+    })
+    expect(report.failures.flatMap((f) => f.violations.map((v) => v.detail))).toEqual([])
+  })
+
   // A kill -9 between creating LOCK and writing the pid leaves an empty lock file: same refusal as seed 111.
   it("crash-point enumeration: a crash right after creating the lock file leaves a directory that reopens", () => {
     const report = enumerateCrashPoints({
