@@ -8,7 +8,7 @@
  * The mailbox is a plain array and each caller waits in `Effect.async`: a Deferred + Queue + fiber per
  * request costs 3–4× more CPU here (../shared/reference/performance-facts.md).
  */
-import { Cause, Effect, Exit, Fiber, FiberRef, Option, RuntimeFlags, Stream } from "effect"
+import { Cause, Effect, Exit, Fiber, FiberRef, Metric, MetricBoundaries, Option, RuntimeFlags, Stream } from "effect"
 import {
   type DirectoryLocked,
   type InvalidInput,
@@ -33,6 +33,13 @@ export interface Outcome {
   readonly version: ModelVersion
   readonly event: RegistryEvent | null
 }
+
+/** One batch's write + fdatasync, as the caller waits for it (Prometheus: registry_wal_append_seconds). */
+export const appendSeconds = Metric.histogram(
+  "registry_wal_append_seconds",
+  MetricBoundaries.exponential({ start: 0.000_05, factor: 2, count: 16 }),
+  "time to make one batch durable: one write and one fdatasync",
+)
 
 /** What a queued command can fail with: every registry error except those of input decoding and of opening. */
 export type CommandError = Exclude<RegistryError, InvalidInput | WalCorrupt | DirectoryLocked>
@@ -259,9 +266,14 @@ export const makeRegistryActor = (options: {
           )
         })
         if (mutations.ackBeforeFsync) return Effect.zipRight(Effect.forkDaemon(wal.append(records)), committed)
+        const started = clock.unsafeCurrentTimeNanos()
         return Effect.matchCauseEffect(wal.append(records), {
           onFailure: (cause) => appendFailed(batch, cause),
-          onSuccess: () => committed,
+          onSuccess: () =>
+            Effect.zipRight(
+              Metric.update(appendSeconds, Number(clock.unsafeCurrentTimeNanos() - started) / 1e9),
+              committed,
+            ),
         })
       })
 

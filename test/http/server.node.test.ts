@@ -224,6 +224,7 @@ describe("HTTP API against the real server", () => {
       "http_request_duration_seconds_bucket",
       'registry_events_total{type="Registered"}',
       'registry_observer_lag{observer="metrics"}',
+      "registry_wal_append_seconds_bucket",
     ])
       expect(metrics).toContain(series)
     const openapi = (await json(await fetch(`${base}/openapi.json`))) as {
