@@ -159,7 +159,7 @@ describe("ModelRegistry on files", () => {
         Effect.runFork(registry.register({ name: "m", version: `2.0.${i}` })),
       )
       const waiting = Effect.runFork(registry.register({ name: "m", version: "3.0.0" }))
-      const refused = await opened.runExit(registry.register({ name: "m", version: "4.0.0" }, { wait: false }))
+      const refused = await opened.exitOf(registry.register({ name: "m", version: "4.0.0" }, { wait: false }))
       expect(Exit.isFailure(refused) && refused.cause._tag === "Fail" && refused.cause.error._tag).toBe("Overloaded")
       // Reads do not queue behind the blocked batch.
       expect(
@@ -199,14 +199,14 @@ describe("ModelRegistry on files", () => {
       const { registry } = opened
       await opened.run(registry.register({ name: "m", version: "1.0.0" }))
       failSyncs = true
-      const failed = await opened.runExit(registry.register({ name: "m", version: "2.0.0" }))
+      const failed = await opened.exitOf(registry.register({ name: "m", version: "2.0.0" }))
       expect(Exit.isFailure(failed) && failed.cause._tag === "Fail" && failed.cause.error._tag).toBe("StorageFailed")
       failSyncs = false
       const syncsAfterFailure = segmentSyncs
-      const later = await opened.runExit(registry.register({ name: "m", version: "3.0.0" }))
+      const later = await opened.exitOf(registry.register({ name: "m", version: "3.0.0" }))
       expect(Exit.isFailure(later) && later.cause._tag === "Fail" && later.cause.error._tag).toBe("StorageFailed")
       expect(segmentSyncs).toBe(syncsAfterFailure)
-      const subscription = await opened.runExit(registry.subscribe({ from: 1 }).pipe(Stream.runCollect))
+      const subscription = await opened.exitOf(registry.subscribe({ from: 1 }).pipe(Stream.runCollect))
       expect(Exit.isFailure(subscription)).toBe(true)
       await opened.close()
 
@@ -242,7 +242,7 @@ describe("ModelRegistry on files", () => {
       const { registry } = opened
       await opened.run(registry.register({ name: "m", version: "1.0.0" }))
       failWrites = true
-      const full = await opened.runExit(registry.register({ name: "m", version: "2.0.0" }))
+      const full = await opened.exitOf(registry.register({ name: "m", version: "2.0.0" }))
       expect(Exit.isFailure(full) && full.cause._tag === "Fail" && full.cause.error._tag).toBe("StorageFailed")
       failWrites = false
       await opened.run(registry.register({ name: "m", version: "3.0.0" }))

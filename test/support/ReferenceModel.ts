@@ -22,6 +22,16 @@ export type RefResult =
 export class ReferenceModel {
   readonly models = new Map<string, Map<string, RefVersion>>()
   readonly events: Array<RefEvent> = []
+  /** The seq each compaction snapshotted, oldest first. */
+  readonly snapshots: Array<number> = []
+
+  /**
+   * History up to this seq may be gone from the log: storage keeps two snapshots and deletes whole segments only
+   * up to the older one (DESIGN §7), so a subscriber from at or below it may be told "Compacted".
+   */
+  compactedUpTo(): number {
+    return this.snapshots.length >= 2 ? this.snapshots[this.snapshots.length - 2]! : 0
+  }
 
   register(name: string, version: string, id: string, metrics: Record<string, unknown>): RefResult {
     const versions = this.models.get(name) ?? new Map<string, RefVersion>()

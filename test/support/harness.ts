@@ -11,7 +11,7 @@ import { ModelRegistry } from "../../src/effects/ModelRegistry.ts"
 export interface Opened {
   readonly registry: ModelRegistry
   readonly run: <A, E>(effect: Effect.Effect<A, E>) => Promise<A>
-  readonly runExit: <A, E>(effect: Effect.Effect<A, E>) => Promise<Exit.Exit<A, E>>
+  readonly exitOf: <A, E>(effect: Effect.Effect<A, E>) => Promise<Exit.Exit<A, E>>
   readonly close: () => Promise<void>
 }
 
@@ -22,7 +22,7 @@ export const open = async <E>(layer: Layer.Layer<ModelRegistry, E>): Promise<Ope
   return {
     registry,
     run: (effect) => Effect.runPromise(effect),
-    runExit: (effect) => Effect.runPromiseExit(effect),
+    exitOf: (effect) => Effect.runPromiseExit(effect),
     close: () => Effect.runPromise(Scope.close(scope, Exit.void)),
   }
 }
