@@ -11,14 +11,9 @@ import {
   SimulationFailure,
   simulate,
 } from "../../src/testing/simulation/index.ts"
+import { smallRegistry } from "./settings.ts"
 
-/** Small limits, so that a short run rolls segments and compacts (fixed, not drawn per seed). */
-const registry: RegistrySettings = {
-  recordBytesMax: 4096,
-  segmentBytesMax: 12 * 1024,
-  snapshotEveryRecords: 6,
-  tailEventsMax: 16,
-}
+const registry = smallRegistry
 
 // The audit observer is off here: its torn-line bug has its own regression seeds (regressions.test.ts).
 const fixed = { steps: 20, audit: false, registry } as const

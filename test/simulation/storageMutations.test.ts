@@ -9,13 +9,9 @@ import {
   type RegistrySettings,
   runSimulation,
 } from "../../src/testing/simulation/index.ts"
+import { smallRegistry } from "./settings.ts"
 
-const registry: RegistrySettings = {
-  recordBytesMax: 4096,
-  segmentBytesMax: 12 * 1024,
-  snapshotEveryRecords: 6,
-  tailEventsMax: 16,
-}
+const registry = smallRegistry
 const fixed = { steps: 20, audit: false } as const
 
 const invariantsOf = (seed: number, storageMutations?: RegistrySettings["storageMutations"]) =>

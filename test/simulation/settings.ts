@@ -1,0 +1,9 @@
+import type { RegistrySettings } from "../../src/testing/simulation/index.ts"
+
+/** Small limits, so that a short run rolls segments and compacts (fixed, not drawn per seed). */
+export const smallRegistry: RegistrySettings = {
+  recordBytesMax: 4096,
+  segmentBytesMax: 12 * 1024,
+  snapshotEveryRecords: 6,
+  tailEventsMax: 16,
+}
