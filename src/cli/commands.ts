@@ -194,17 +194,21 @@ const verifyCommand = Command.make("verify", { data: dataRequired, json }, (o) =
             ...Option.match(report.recovery.tornTail, {
               onNone: () => [],
               onSome: (t) => [
-                `  repaired   torn tail in ${t.file} at offset ${t.offset} (${t.reason}); copy in ${t.brokenFile}`,
+                `  torn tail  in ${t.file} at offset ${t.offset} (${t.reason}), ${t.bytesDropped} bytes: the next open cuts it off`,
               ],
             }),
             ...report.recovery.snapshotFallbacks.map(
-              (f) => `  fallback   snapshot ${f.file} is invalid (${f.reason}); moved to ${f.brokenFile}`,
+              (f) => `  fallback   snapshot ${f.file} is invalid (${f.reason}); the next open moves it aside`,
             ),
           ].join("\n"),
         ),
     }),
   ),
-).pipe(Command.withDescription("check every record and snapshot of a data directory; non-zero exit on corruption"))
+).pipe(
+  Command.withDescription(
+    "check every record and snapshot of a data directory, read-only (no lock needed); non-zero exit on corruption",
+  ),
+)
 
 const compact = Command.make("compact", { data: dataRequired, json }, (o) =>
   reported(
@@ -232,7 +236,7 @@ const walDump = Command.make("dump", { data: dataRequired }, (o) =>
     false,
     Stream.runForEach(Stream.mapError(dump(o.data), failure), (event) => Output.json(event)),
   ),
-).pipe(Command.withDescription("print every event in the log as NDJSON"))
+).pipe(Command.withDescription("print every event in the log as NDJSON (read-only, no lock needed)"))
 
 const wal = Command.make("wal").pipe(
   Command.withDescription("inspect the write-ahead log"),

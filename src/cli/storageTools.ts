@@ -1,7 +1,8 @@
 /**
  * Offline inspection of a data directory through the storage ports: `verify` (every record and the
- * snapshot, decoded and checked) and `wal dump` (the log as events). Both open the directory the same way
- * the registry does, so they take the lock, and a torn tail is repaired (and reported) exactly as at open.
+ * snapshot, decoded and checked) and `wal dump` (the log as events). Both open the directory read-only: they
+ * validate it exactly as the registry's open does, but take no lock and change nothing, so they also work beside a
+ * running server (as a point-in-time view). A torn tail is reported, and left for the next open to repair.
  */
 import { Context, Effect, Either, Layer, Option, Stream } from "effect"
 import { decodeSnapshot } from "../actors/eventCodec.ts"
@@ -14,7 +15,7 @@ import { SnapshotStore } from "../storage/SnapshotStore.ts"
 import { type RecoveryReport, Wal } from "../storage/Wal.ts"
 
 const openStorage = (directory: string) =>
-  Effect.map(Layer.build(layerFileSystem({ directory }).pipe(Layer.provide(layerNode))), (context) => ({
+  Effect.map(Layer.build(layerFileSystem({ directory, readOnly: true }).pipe(Layer.provide(layerNode))), (context) => ({
     wal: Context.get(context, Wal),
     snapshots: Context.get(context, SnapshotStore),
   }))
@@ -83,7 +84,7 @@ export const verify = (directory: string) =>
     }),
   )
 
-/** Every event the log holds, oldest first. The directory stays locked while the stream runs. */
+/** Every event the log holds, oldest first. */
 export const dump = (directory: string): Stream.Stream<RegistryEvent, unknown> =>
   Stream.unwrapScoped(
     Effect.gen(function* () {

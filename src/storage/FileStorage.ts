@@ -61,6 +61,12 @@ export interface FileStorageOptions extends Partial<StorageLimits> {
   readonly directory: string
   /** Test-only: re-introduces one of the seed's storage bugs. */
   readonly mutations?: StorageMutations
+  /**
+   * Inspect without changing anything (for `verify` and `wal dump`, also beside a running registry): no lock, no
+   * directory creation, no tmp-file removal, a torn tail and an invalid newest snapshot are reported and skipped over
+   * instead of repaired, and every write fails with `StorageFailed` (reason "ReadOnly").
+   */
+  readonly readOnly?: boolean
 }
 
 /** Both ports over one directory. */
@@ -84,7 +90,7 @@ export const makeFileStorage = (
   options: FileStorageOptions,
 ): Effect.Effect<Storage, OpenError, FileSystem.FileSystem | Path.Path | ProcessInfo | Scope.Scope> =>
   Effect.gen(function* () {
-    const { directory, mutations = {}, ...limitInput } = options
+    const { directory, mutations = {}, readOnly = false, ...limitInput } = options
     const limits = yield* validateLimits(limitInput)
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
@@ -92,15 +98,27 @@ export const makeFileStorage = (
     const appender = yield* Effect.serviceOption(SegmentAppender)
     const openActive = (file: string): Effect.Effect<ActiveSegmentFile, StorageFailed, Scope.Scope> =>
       io("open", file, Option.isSome(appender) ? appender.value.open(file) : fs.open(file, { flag: "a" }))
-    if (!(yield* io("exists", directory, fs.exists(directory)))) {
-      yield* io("make-directory", directory, fs.makeDirectory(directory, { recursive: true }))
-      yield* syncDirectory(fs, path.dirname(directory))
+    const refuseWrite = (operation: string) =>
+      new StorageFailed({ operation, path: directory, reason: "ReadOnly", message: "opened read-only" })
+    if (readOnly) {
+      if (!(yield* io("exists", directory, fs.exists(directory))))
+        return yield* new StorageFailed({
+          operation: "open",
+          path: directory,
+          reason: "NotFound",
+          message: "no such data directory",
+        })
+    } else {
+      if (!(yield* io("exists", directory, fs.exists(directory)))) {
+        yield* io("make-directory", directory, fs.makeDirectory(directory, { recursive: true }))
+        yield* syncDirectory(fs, path.dirname(directory))
+      }
+      yield* acquireLock(directory)
     }
-    yield* acquireLock(directory)
 
     const names = (yield* io("list", directory, fs.readDirectory(directory))).sort()
     const tmpFilesRemoved: Array<string> = []
-    for (const name of names.filter((n) => n.endsWith(tmpSuffix))) {
+    for (const name of readOnly ? [] : names.filter((n) => n.endsWith(tmpSuffix))) {
       yield* removeDurably(fs, directory, path.join(directory, name))
       tmpFilesRemoved.push(path.join(directory, name))
     }
@@ -118,6 +136,8 @@ export const makeFileStorage = (
 
     let log: RecoveredLog
     if (segmentNames.length === 0) {
+      if (readOnly)
+        return yield* new WalCorrupt({ file: directory, offset: 0, seq: 1, reason: "no WAL segment in the directory" })
       if (snapshotSeqs.length > 0)
         return yield* new WalCorrupt({
           file: snapshotPath(snapshotSeqs[0]!),
@@ -129,7 +149,7 @@ export const makeFileStorage = (
       const first = yield* createSegment(fs, path, directory, registryId, 1, checksum, mutations)
       log = { registryId, segments: [first], tornTail: Option.none(), records: 0 }
     } else {
-      log = yield* recoverSegments(fs, path, directory, segmentNames, checksum, limits, mutations)
+      log = yield* recoverSegments(fs, path, directory, segmentNames, checksum, limits, mutations, !readOnly)
     }
     const { registryId, segments } = log
     const lastSegment = () => segments[segments.length - 1]!
@@ -151,6 +171,10 @@ export const makeFileStorage = (
       })
     const snapshotFallbacks: Array<SnapshotFallback> = []
     for (const broken of selection.corrupt) {
+      if (readOnly) {
+        snapshotFallbacks.push({ file: broken.file, reason: broken.reason })
+        continue
+      }
       const brokenFile = broken.file + brokenSuffix
       yield* renameDurably(fs, directory, broken.file, brokenFile)
       snapshotFallbacks.push({ file: broken.file, reason: broken.reason, brokenFile })
@@ -165,7 +189,7 @@ export const makeFileStorage = (
       active: undefined as unknown as ActiveSegmentFile,
       activeScope: yield* Scope.make(),
     }
-    state.active = yield* openActive(lastSegment().path).pipe(Scope.extend(state.activeScope))
+    if (!readOnly) state.active = yield* openActive(lastSegment().path).pipe(Scope.extend(state.activeScope))
     yield* Effect.addFinalizer(() => Scope.close(state.activeScope, Exit.void))
     const mutex = yield* Effect.makeSemaphore(1)
     const serialized = mutex.withPermits(1)
@@ -174,6 +198,8 @@ export const makeFileStorage = (
       Effect.suspend(() =>
         state.failed === undefined ? Effect.void : Effect.fail(portFailed(operation, directory, state.failed)),
       )
+    const checkWritable = (operation: string) =>
+      readOnly ? Effect.fail(refuseWrite(operation)) : checkAvailable(operation)
     /** fsyncgate: a failed fsync leaves the page cache in an unknown state, so the port never trusts it again. */
     const failOnSyncError = <A, R>(effect: Effect.Effect<A, StorageFailed, R>) =>
       Effect.tapError(effect, (e) =>
@@ -244,6 +270,7 @@ export const makeFileStorage = (
     const append = (records: ReadonlyArray<WalRecord>): Effect.Effect<void, StorageFailed> =>
       serialized(
         Effect.suspend(() => {
+          if (readOnly) return Effect.fail(refuseWrite("append"))
           if (state.failed !== undefined) return Effect.fail(portFailed("append", lastSegment().path, state.failed))
           if (records.length === 0) return Effect.void
           for (let i = 0; i < records.length; i++)
@@ -305,7 +332,7 @@ export const makeFileStorage = (
     const deleteSegmentsUpTo = (upToSeq: number): Effect.Effect<void, StorageFailed> =>
       serialized(
         Effect.gen(function* () {
-          yield* checkAvailable("delete-segments")
+          yield* checkWritable("delete-segments")
           const floor = mutations.compactionDeletesUnsnapshottedSegments
             ? upToSeq
             : Math.min(upToSeq, state.retained[snapshotsRetainedCount - 1] ?? 0)
@@ -321,7 +348,7 @@ export const makeFileStorage = (
       firstSeq: Effect.sync(() => segments[0]!.firstSeq),
       append,
       read,
-      rotate: serialized(Effect.zipRight(checkAvailable("rotate"), rotateUnlocked)),
+      rotate: serialized(Effect.zipRight(checkWritable("rotate"), rotateUnlocked)),
       deleteSegmentsUpTo,
       segments: Effect.sync(() =>
         segments.map((s) => ({ firstSeq: s.firstSeq, lastSeq: s.lastSeq, bytes: s.bytes }) as const),
@@ -338,7 +365,7 @@ export const makeFileStorage = (
     const write = (snapshot: Snapshot): Effect.Effect<void, StorageFailed> =>
       serialized(
         Effect.gen(function* () {
-          yield* checkAvailable("snapshot-write")
+          yield* checkWritable("snapshot-write")
           if (!Number.isSafeInteger(snapshot.lastSeq) || snapshot.lastSeq < 0 || snapshot.lastSeq > state.lastSeq)
             return yield* Effect.dieMessage(
               `snapshot lastSeq ${snapshot.lastSeq} is outside the durable log (0..${state.lastSeq})`,

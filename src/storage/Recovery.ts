@@ -3,7 +3,7 @@
  *
  * Only one kind of damage can come from a crash: a torn tail, i.e. the newest segment ends in a partial or garbled
  * record (or zero fill) after which no valid higher record exists. It is copied aside to `*.broken`, truncated,
- * fsynced and reported. Every other defect (a bad record with valid records after it, a bad record in a sealed
+ * fsynced and reported (or, read-only, only reported and skipped over). Every other defect (a bad record with valid records after it, a bad record in a sealed
  * segment, a missing segment, a wrong header, a foreign registry id) fails with `WalCorrupt` and touches nothing.
  */
 import type { FileSystem, Path } from "@effect/platform"
@@ -82,35 +82,26 @@ const corrupt = (file: string, offset: number, seq: number, reason: string) =>
 const repairTornTail = (
   fs: FileSystem.FileSystem,
   directory: string,
-  segment: SegmentFile,
   bytes: Uint8Array,
-  offset: number,
-  reason: string,
-  zeros: boolean,
+  found: TornTail,
 ): Effect.Effect<TornTail, StorageFailed> =>
   Effect.gen(function* () {
-    const brokenFile = `${segment.path}.${offset}${brokenSuffix}`
-    yield* writeAndSync(fs, brokenFile, bytes.subarray(offset))
+    const brokenFile = `${found.file}.${found.offset}${brokenSuffix}`
+    yield* writeAndSync(fs, brokenFile, bytes.subarray(found.offset))
     yield* syncDirectory(fs, directory)
     yield* Effect.scoped(
       Effect.gen(function* () {
-        const file = yield* io("open", segment.path, fs.open(segment.path, { flag: "r+" }))
-        yield* io("truncate", segment.path, file.truncate(offset))
-        yield* io("fsync", segment.path, file.sync)
+        const file = yield* io("open", found.file, fs.open(found.file, { flag: "r+" }))
+        yield* io("truncate", found.file, file.truncate(found.offset))
+        yield* io("fsync", found.file, file.sync)
       }),
     )
-    return {
-      file: segment.path,
-      offset,
-      bytesDropped: bytes.length - offset,
-      recordsDropped: zeros ? 0 : 1,
-      brokenFile,
-      reason,
-    }
+    return { ...found, brokenFile }
   })
 
 /**
- * Validates the segments named (already sorted by first seq) and repairs a torn tail of the newest one.
+ * Validates the segments named (already sorted by first seq) and repairs a torn tail of the newest one (with
+ * `repair` false it is only reported, and the segment is treated as ending before it).
  * Nothing is modified unless every defect found is a torn tail.
  */
 export const recoverSegments = (
@@ -121,6 +112,7 @@ export const recoverSegments = (
   checksum: Checksum,
   limits: StorageLimits,
   mutations: StorageMutations = {},
+  repair = true,
 ): Effect.Effect<RecoveredLog, StorageFailed | WalCorrupt> =>
   Effect.gen(function* () {
     const segments: Array<SegmentFile> = []
@@ -176,8 +168,15 @@ export const recoverSegments = (
         const later = findValidRecordAfter(bytes, offset + 1, scan.lastSeq, options)
         if (later !== undefined)
           return yield* corrupt(file, offset, seq, `${reason}, followed by a valid record at offset ${later}`)
+        const found: TornTail = {
+          file,
+          offset,
+          bytesDropped: bytes.length - offset,
+          recordsDropped: zeros ? 0 : 1,
+          reason,
+        }
         if (mutations.tornTailNotTruncated) segment.bytes = bytes.length
-        else tornTail = Option.some(yield* repairTornTail(fs, directory, segment, bytes, offset, reason, zeros))
+        else tornTail = Option.some(repair ? yield* repairTornTail(fs, directory, bytes, found) : found)
       }
       segments.push(segment)
     }

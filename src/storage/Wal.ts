@@ -21,8 +21,8 @@ export interface TornTail {
   readonly bytesDropped: number
   /** 1 for a partial or damaged record, 0 when the dropped bytes were only zero fill. */
   readonly recordsDropped: number
-  /** Where the dropped bytes were copied before truncating. */
-  readonly brokenFile: string
+  /** Where the dropped bytes were copied before truncating; absent when opened read-only (nothing was changed). */
+  readonly brokenFile?: string
   readonly reason: string
 }
 
@@ -30,7 +30,8 @@ export interface TornTail {
 export interface SnapshotFallback {
   readonly file: string
   readonly reason: string
-  readonly brokenFile: string
+  /** Where it was moved; absent when opened read-only (it was skipped, not moved). */
+  readonly brokenFile?: string
 }
 
 /** What open-time recovery did. Every repair is listed; nothing is repaired silently. */

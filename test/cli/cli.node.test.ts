@@ -102,7 +102,8 @@ describe("model-registry CLI", () => {
   })
 
   it("runs the same commands against a server with --url and --token", async () => {
-    const server = await startServer(tempDir("cli-remote"), { env: { MODEL_REGISTRY_TOKEN: "t0ken" } })
+    const data = tempDir("cli-remote")
+    const server = await startServer(data, { env: { MODEL_REGISTRY_TOKEN: "t0ken" } })
     try {
       const remote = ["--url", server.url, "--token", "t0ken"]
       const registered = await runCli(["register", ...remote, "--json", "bert", "0.1.0", "--tag", "lang=en"])
@@ -123,6 +124,18 @@ describe("model-registry CLI", () => {
       const conflict = await runCli(["register", ...remote, "bert", "0.1.0", "--tag", "lang=de"])
       expect(conflict.code).toBe(2)
       expect(conflict.stderr).toContain("VersionConflict")
+
+      // verify and wal dump are read-only: they need no lock, so they inspect the server's live directory.
+      const [verified, dumped, locked] = await Promise.all([
+        runCli(["verify", "--data", data]),
+        runCli(["wal", "dump", "--data", data]),
+        runCli(["list", "--data", data]),
+      ])
+      expect(verified.code).toBe(0)
+      expect(verified.stdout).toMatch(/records\s+2 valid \(seq 1\.\.2\)/)
+      expect(dumped.stdout.trim().split("\n").length).toBe(2)
+      expect(locked.code).toBe(3)
+      expect(locked.stderr).toContain("DirectoryLocked")
     } finally {
       await server.stop("SIGKILL")
     }
