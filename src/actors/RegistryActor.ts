@@ -8,7 +8,19 @@
  * The mailbox is a plain array and each caller waits in `Effect.async`: a Deferred + Queue + fiber per
  * request costs 3–4× more CPU here (../shared/reference/performance-facts.md).
  */
-import { Cause, Effect, Exit, Fiber, FiberRef, Metric, MetricBoundaries, Option, RuntimeFlags, Stream } from "effect"
+import {
+  Cause,
+  Effect,
+  Either,
+  Exit,
+  Fiber,
+  FiberRef,
+  Metric,
+  MetricBoundaries,
+  Option,
+  RuntimeFlags,
+  Stream,
+} from "effect"
 import {
   type DirectoryLocked,
   type InvalidInput,
@@ -23,10 +35,11 @@ import type { RegistryLimits } from "../effects/RegistryConfig.ts"
 import type { SnapshotStore } from "../storage/SnapshotStore.ts"
 import type { Wal } from "../storage/Wal.ts"
 import { EventTail } from "./EventTail.ts"
-import { decodeSnapshot, encodeEventRecords, encodeSnapshot } from "./eventCodec.ts"
+import { encodeEventRecords } from "./eventCodec.ts"
 import { type Command, type Lifecycle, lifecycle } from "./lifecycle.ts"
 import { BatchOverlay, RegistryIndex } from "./RegistryIndex.ts"
 import { replayEvents } from "./replay.ts"
+import { encodeSnapshot, restoreIndex } from "./snapshotCodec.ts"
 
 /** What a write returns: the version as committed, and the event recorded (`null` when nothing changed). */
 export interface Outcome {
@@ -431,15 +444,15 @@ const recoverIndex = (wal: Wal, snapshots: SnapshotStore, rules: Lifecycle) =>
     const snapshot = yield* snapshots.latest
     let index = new RegistryIndex(rules)
     if (Option.isSome(snapshot)) {
-      const decoded = decodeSnapshot(snapshot.value.state)
-      if (decoded._tag === "Left")
+      const restored = restoreIndex(snapshot.value.state, rules)
+      if (Either.isLeft(restored))
         return yield* new WalCorrupt({
           file: "snapshot",
           offset: 0,
           seq: snapshot.value.lastSeq,
-          reason: `snapshot passed its checksum but does not decode: ${decoded.left}`,
+          reason: `snapshot passed its checksum but does not restore: ${restored.left}`,
         })
-      index = RegistryIndex.fromSnapshot(decoded.right, rules)
+      index = restored.right
     }
     yield* replayEvents(wal.read(index.lastSeq + 1), (event) => index.apply(event.seq, event))
     return index

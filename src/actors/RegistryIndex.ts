@@ -94,6 +94,22 @@ export class ModelEntry implements ModelView {
     this.listed = undefined
   }
 
+  /**
+   * Adds a version exactly as a snapshot holds it; `record` (a fresh object) becomes the shared record. Returns
+   * why the snapshot cannot be right instead, if the version is already here or a second production version.
+   */
+  restore(record: ModelVersion): string | undefined {
+    if (this.versions.has(record.version)) return `version ${record.version} of ${record.name} appears twice`
+    if (record.state === "production") {
+      if (this.production !== undefined)
+        return `${record.name} has two production versions, ${this.production} and ${record.version}`
+      this.production = record.version
+    }
+    this.insert(new VersionEntry(record.version, Object.freeze(record)))
+    this.listed = undefined
+    return undefined
+  }
+
   private insert(entry: VersionEntry): void {
     this.versions.set(entry.version, entry)
     const last = this.sorted[this.sorted.length - 1]
@@ -187,15 +203,19 @@ export class RegistryIndex {
     return { lastSeq: this.lastSeq, versions }
   }
 
-  static fromSnapshot(snapshot: IndexSnapshot, rules: Lifecycle = lifecycle): RegistryIndex {
+  /** The index a snapshot describes, or why the snapshot breaks an invariant no sequence of events can break. */
+  static fromSnapshot(snapshot: IndexSnapshot, rules: Lifecycle = lifecycle): RegistryIndex | string {
     const index = new RegistryIndex(rules)
-    for (const { state, ...metadata } of snapshot.versions) {
-      let model = index.models.get(metadata.name)
+    // The decoded versions are fresh objects in the record shape, so they become the records as they are:
+    // copying each one twice (split off its state, rebuild the record) showed in recovery profiles.
+    for (const record of snapshot.versions) {
+      let model = index.models.get(record.name)
       if (model === undefined) {
         model = new ModelEntry()
-        index.models.set(metadata.name, model)
+        index.models.set(record.name, model)
       }
-      model.apply({ version: metadata.version, metadata, state })
+      const problem = model.restore(record)
+      if (problem !== undefined) return problem
       index.versionCount++
     }
     index.lastSeq = snapshot.lastSeq

@@ -1,13 +1,14 @@
 /**
  * Events as WAL records: the record type byte names the event, the payload is its JSON without `seq`
- * (the record header carries the seq, so it is stored once). Decoding validates with the same schemas
- * as the API's input, so a record that passed its checksum but holds nonsense is still refused.
+ * (the record header carries the seq, so it is stored once). Decoding validates with the same rules
+ * as the API's input (the fast validator, then the Schema), so a record that passed its checksum but holds
+ * nonsense is still refused.
  */
 import { Either, ParseResult, Schema } from "effect"
 import { WalCorrupt } from "../domain/errors.ts"
+import { decodeEventFastPath } from "../domain/fastDecode.ts"
 import { RegistryEvent } from "../domain/RegistryEvent.ts"
 import type { WalRecord } from "../storage/Wal.ts"
-import type { IndexSnapshot } from "./RegistryIndex.ts"
 
 export const recordTypes = { Registered: 1, Promoted: 2, Deprecated: 3 } as const
 const tagOfType = ["", "Registered", "Promoted", "Deprecated"] as const
@@ -80,34 +81,11 @@ export const decodeEventPayload = (
     return corrupt(`payload is not UTF-8 JSON: ${String(error)}`)
   }
   if (typeof body !== "object" || body === null) return corrupt("payload is not a JSON object")
+  const fast = decodeEventFastPath(tag, seq, body)
+  if (fast !== undefined) return Either.right(fast)
   return Either.mapLeft(
     validateEvent({ ...body, _tag: tag, seq }),
     (error) =>
       new WalCorrupt({ file: "(record)", offset: -1, seq, reason: ParseResult.TreeFormatter.formatErrorSync(error) }),
   )
-}
-
-const SnapshotSchema = Schema.parseJson(
-  Schema.Struct({
-    lastSeq: Schema.NonNegativeInt,
-    versions: Schema.Array(
-      Schema.extend(
-        RegistryEvent.members[0].fields.metadata,
-        Schema.Struct({ state: Schema.Literal("registered", "production", "deprecated") }),
-      ),
-    ),
-  }),
-)
-const decodeSnapshotJson = Schema.decodeUnknownEither(SnapshotSchema)
-
-export const encodeSnapshot = (snapshot: IndexSnapshot): Uint8Array => utf8Encoder.encode(JSON.stringify(snapshot))
-
-export const decodeSnapshot = (bytes: Uint8Array): Either.Either<IndexSnapshot, string> => {
-  let text: string
-  try {
-    text = utf8Decoder.decode(bytes)
-  } catch {
-    return Either.left("snapshot is not UTF-8")
-  }
-  return Either.mapLeft(decodeSnapshotJson(text), (error) => ParseResult.TreeFormatter.formatErrorSync(error))
 }

@@ -5,8 +5,8 @@
  * running server (as a point-in-time view). A torn tail is reported, and left for the next open to repair.
  */
 import { Context, Effect, Either, Layer, Option, Stream } from "effect"
-import { decodeSnapshot } from "../actors/eventCodec.ts"
 import { decodeRecords } from "../actors/replay.ts"
+import { restoreIndex } from "../actors/snapshotCodec.ts"
 import { WalCorrupt } from "../domain/errors.ts"
 import type { RegistryEvent } from "../domain/RegistryEvent.ts"
 import { layerNode } from "../node.ts"
@@ -46,9 +46,9 @@ export const verify = (directory: string) =>
       const snapshot = yield* Option.match(latest, {
         onNone: () => Effect.succeed(Option.none()),
         onSome: (s) =>
-          Either.match(decodeSnapshot(s.state), {
+          Either.match(restoreIndex(s.state), {
             onLeft: (reason) => Effect.fail(new WalCorrupt({ file: "(snapshot)", offset: -1, seq: s.lastSeq, reason })),
-            onRight: (state) => Effect.succeed(Option.some({ lastSeq: s.lastSeq, versions: state.versions.length })),
+            onRight: (index) => Effect.succeed(Option.some({ lastSeq: s.lastSeq, versions: index.versionCount })),
           }),
       })
       const firstSeq = yield* wal.firstSeq

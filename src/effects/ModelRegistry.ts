@@ -29,7 +29,7 @@ import {
   VersionNotFound,
   type WalCorrupt,
 } from "../domain/errors.ts"
-import { decodeRegisterInputFast } from "../domain/fastRegisterInput.ts"
+import { decodeRegisterInputFast } from "../domain/fastDecode.ts"
 import type { RegisterInput } from "../domain/ModelMetadata.ts"
 import type { ModelName } from "../domain/ModelName.ts"
 import type { ModelSummary, ModelVersion } from "../domain/ModelVersion.ts"
@@ -124,7 +124,7 @@ export interface RegistryOptions extends Partial<RegistryLimits> {
 
 /**
  * The hand-written validator, falling back to `decoder(RegisterInput)` for anything it cannot prove valid (same
- * results, see fastRegisterInput.ts): the Schema decoder alone cost ~10.7 µs per register, more than the whole
+ * results, see fastDecode.ts): the Schema decoder alone cost ~10.7 µs per register, more than the whole
  * per-register CPU budget (DESIGN §6).
  */
 const decodeRegister = decodeRegisterInputFast

@@ -4,10 +4,15 @@
  * must never accept what the Schema rejects, and must actually be taken for ordinary valid inputs.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Either } from "effect"
+import { Either, Schema } from "effect"
 import fc from "fast-check"
-import { decodeRegisterInputFast, decodeRegisterInputFastPath } from "../../src/domain/fastRegisterInput.ts"
-import { decoder, forbiddenKeys, InvalidInput, RegisterInput } from "../../src/domain/index.ts"
+import {
+  decodeMetadataFastPath,
+  decodeRegisterInputFast,
+  decodeRegisterInputFastPath,
+  decodeStoredVersionFastPath,
+} from "../../src/domain/fastDecode.ts"
+import { decoder, forbiddenKeys, InvalidInput, ModelMetadata, RegisterInput } from "../../src/domain/index.ts"
 
 const slow = decoder(RegisterInput)
 
@@ -745,5 +750,82 @@ describe("decodeRegisterInputFast, tricky cases", () => {
     for (let i = 0; i < 10_000; i++) deep = { d: deep }
     expect(assertEquivalent({ ...base, metrics: deep })).toBe(false)
     expect(assertEquivalent({ ...base, tags: { k: deep } })).toBe(false)
+  })
+})
+
+// ---------------------------------------------------------------------------------------------------------
+// Stored shapes: what replay and snapshots check. Every field is required, and a snapshot's version has `state`.
+// ---------------------------------------------------------------------------------------------------------
+
+const StoredVersion = Schema.extend(
+  ModelMetadata,
+  Schema.Struct({ state: Schema.Literal("registered", "production", "deprecated") }),
+)
+const storedShapes = [
+  { name: "ModelMetadata", fast: decodeMetadataFastPath, slow: decoder(ModelMetadata), withState: false },
+  { name: "a snapshot's version", fast: decodeStoredVersionFastPath, slow: decoder(StoredVersion), withState: true },
+] as const
+
+const completeInput = fc.record({
+  name: nameArb,
+  version: versionArb,
+  metrics: metricsArb,
+  tags: tagsArb,
+  id: idArb,
+  createdAt: createdAtArb,
+}) as fc.Arbitrary<Input>
+const stateArb = fc.constantFrom("registered", "production", "deprecated")
+const badStateArb = fc.oneof(fc.constantFrom("Registered", "archived", "", null, 1), junk)
+
+describe.each(storedShapes)("the fast path for $name never accepts what Schema rejects", (shape) => {
+  /** Fast answer (if any) ≡ Schema's value, key order included; returns whether the fast path answered. */
+  const agrees = (input: unknown): boolean => {
+    let fast: unknown
+    try {
+      fast = shape.fast(input)
+    } catch {
+      fast = undefined
+    }
+    if (fast === undefined) return false
+    const slow = shape.slow(input)
+    expect(Either.isRight(slow)).toBe(true)
+    const expected = Either.getOrThrow(slow) as Input
+    expect(fast).toStrictEqual(expected)
+    expect(Reflect.ownKeys(fast as Input)).toEqual(Reflect.ownKeys(expected))
+    return true
+  }
+  const withState = (input: Input, state: unknown) => (shape.withState ? { ...input, state } : input)
+
+  it("complete valid inputs: taken, with Schema's value", () => {
+    fc.assert(
+      fc.property(completeInput, stateArb, (input, state) => {
+        const complete = withState(input, state)
+        expect(Either.isRight(shape.slow(complete))).toBe(true)
+        expect(agrees(complete)).toBe(true)
+      }),
+      { numRuns: 2000 },
+    )
+  })
+
+  it("mutated, partial and junk inputs, and bad or missing states: never a different answer", () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(mutatedInput, junkInput, validInput),
+        fc.oneof(stateArb, badStateArb),
+        (input, state) => void agrees(isObject(input) && !Array.isArray(input) ? withState(input, state) : input),
+      ),
+      { numRuns: 6000 },
+    )
+  })
+
+  it.each(fieldNames)("a missing %s is left to Schema, which rejects it", (field) => {
+    fc.assert(
+      fc.property(completeInput, stateArb, (input, state) => {
+        const { [field]: _dropped, ...rest } = withState(input, state)
+        expect(shape.fast(rest)).toBeUndefined()
+        expect(Either.isLeft(shape.slow(rest))).toBe(true)
+      }),
+      { numRuns: 100 },
+    )
   })
 })

@@ -1,17 +1,19 @@
 /**
- * A hand-written, one-pass validator for `RegisterInput`, in front of the Schema decoder.
+ * Hand-written, one-pass validators in front of the Schema decoders, for the three places that check every
+ * version: `register` input, the events replayed from the log, and the versions a snapshot restores.
  *
- * Why it exists: `decoder(RegisterInput)` costs about 10.7 µs per input on the reference machine
+ * Why they exist: `decoder(RegisterInput)` costs about 10.7 µs per input on the reference machine
  * (200k inputs like `{ name: "m7", version: "1.0.123", metrics: { acc, loss, f1 }, tags: { framework, owner } }`),
- * more than the whole ≤ 10 µs CPU budget of a `register`. Schema interprets its AST, builds a parse result per
- * node, and the `semver` package parses every version into an object; none of that is needed to say "valid".
+ * more than the whole ≤ 10 µs CPU budget of a `register`; and Schema-checking every stored version made up most
+ * of opening a large registry. Schema interprets its AST, builds a parse result per node, and the `semver`
+ * package parses every version into an object; none of that is needed to say "valid".
  *
  * Why it is safe: this module only ever answers "definitely valid". It replicates the rules of ModelName.ts,
  * SemVer.ts, ModelMetadata.ts and Json.ts for the common, well-behaved shape of input (plain objects, own data
  * keys, no symbols) and, for anything it does not recognise as valid — every invalid input, and any valid but
  * unusual one (class instances, a 16-digit version part, a forbidden tag key, a polluted prototype, ...) — it
  * calls the Schema decoder itself, so errors (`InvalidInput { field, message }`) are the Schema path's by
- * construction. test/domain/fastRegisterInput.test.ts proves the equivalence with fast-check: for generated
+ * construction. test/domain/fastDecode.test.ts proves the equivalence with fast-check: for generated
  * valid, mutated-invalid and arbitrary junk inputs, the result deep-equals `decoder(RegisterInput)`'s, and the
  * fast path never accepts an input the Schema rejects.
  *
@@ -23,8 +25,18 @@ import { Either } from "effect"
 import { decoder } from "./decode.ts"
 import type { InvalidInput } from "./errors.ts"
 import { forbiddenKeys, jsonDepthMax } from "./Json.ts"
-import { metricsBytesMax, RegisterInput, tagKeyLengthMax, tagsCountMax, tagValueBytesMax } from "./ModelMetadata.ts"
+import { lifecycleStates } from "./Lifecycle.ts"
+import {
+  type ModelMetadata,
+  metricsBytesMax,
+  RegisterInput,
+  tagKeyLengthMax,
+  tagsCountMax,
+  tagValueBytesMax,
+} from "./ModelMetadata.ts"
 import { modelNameLengthMax } from "./ModelName.ts"
+import type { ModelVersion } from "./ModelVersion.ts"
+import type { RegistryEvent } from "./RegistryEvent.ts"
 import { semVerLengthMax } from "./SemVer.ts"
 
 export type RegisterInputDecoded = typeof RegisterInput.Type
@@ -161,10 +173,21 @@ const isValidTimestamp = (value: unknown): value is string =>
   typeof value === "string" && isoTimestampPattern.test(value) && !Number.isNaN(Date.parse(value))
 
 /**
- * The decoded input if it is definitely valid, otherwise `undefined` (which does NOT mean invalid: the caller
- * must then ask the Schema decoder). Exported for the equivalence tests.
+ * Which shape is checked: a register input (name and version required), stored metadata (every field), or a
+ * stored version (metadata plus `state`, as a snapshot holds it).
  */
-export const decodeRegisterInputFastPath = (input: unknown): RegisterInputDecoded | undefined => {
+type Shape = "register-input" | "metadata" | "stored-version"
+const nameBit = 1
+const versionBit = 2
+const metricsBit = 4
+const tagsBit = 8
+const idBit = 16
+const createdAtBit = 32
+const stateBit = 64
+const metadataBits = 63
+const states: ReadonlySet<unknown> = new Set(lifecycleStates)
+
+const fastPath = (input: unknown, shape: Shape): Record<string, unknown> | undefined => {
   if (typeof input !== "object" || input === null) return undefined
   const proto = Object.getPrototypeOf(input)
   if (proto !== objectPrototype && proto !== null) return undefined
@@ -177,59 +200,86 @@ export const decodeRegisterInputFastPath = (input: unknown): RegisterInputDecode
   let tags: unknown
   let id: unknown
   let createdAt: unknown
+  let state: unknown
   let seen = 0
   for (let i = 0; i < keys.length; i++) {
     switch (keys[i]) {
       case "name":
         name = record.name
-        seen |= 1
+        seen |= nameBit
         break
       case "version":
         version = record.version
-        seen |= 2
+        seen |= versionBit
         break
       case "metrics":
         metrics = record.metrics
-        seen |= 4
+        seen |= metricsBit
         break
       case "tags":
         tags = record.tags
-        seen |= 8
+        seen |= tagsBit
         break
       case "id":
         id = record.id
-        seen |= 16
+        seen |= idBit
         break
       case "createdAt":
         createdAt = record.createdAt
-        seen |= 32
+        seen |= createdAtBit
+        break
+      case "state":
+        if (shape !== "stored-version") return undefined
+        state = record.state
+        seen |= stateBit
         break
       default:
         return undefined
     }
   }
-  if ((seen & 3) !== 3 || !isValidName(name) || !isValidSemVer(version)) return undefined
-  // Same keys, same order as Schema's Struct output: name, version, metrics, tags, id, createdAt.
-  const out: Record<string, unknown> = { name, version }
-  if (seen & 4) {
-    if (!isValidMetrics(metrics)) return undefined
-    out.metrics = metrics // Schema.declare passes the caller's object through.
-  }
-  if (seen & 8) {
-    const decodedTags = validTags(tags)
+  const required =
+    shape === "register-input" ? nameBit | versionBit : shape === "metadata" ? metadataBits : metadataBits | stateBit
+  if ((seen & required) !== required || !isValidName(name) || !isValidSemVer(version)) return undefined
+  let decodedTags: Record<string, string> | undefined
+  if (seen & metricsBit && !isValidMetrics(metrics)) return undefined
+  if (seen & tagsBit) {
+    decodedTags = validTags(tags)
     if (decodedTags === undefined) return undefined
-    out.tags = decodedTags
   }
-  if (seen & 16) {
-    if (typeof id !== "string" || !uuidPattern.test(id)) return undefined
-    out.id = id
+  if (seen & idBit && (typeof id !== "string" || !uuidPattern.test(id))) return undefined
+  if (seen & createdAtBit && !isValidTimestamp(createdAt)) return undefined
+  if (shape === "stored-version") {
+    if (!states.has(state)) return undefined
+    return { id, name, version, createdAt, metrics, tags: decodedTags, state }
   }
-  if (seen & 32) {
-    if (!isValidTimestamp(createdAt)) return undefined
-    out.createdAt = createdAt
-  }
-  return out as RegisterInputDecoded
+  // Same keys, same order as Schema's Struct output (metrics passes through: Schema.declare keeps the object).
+  if (shape === "metadata") return { id, name, version, createdAt, metrics, tags: decodedTags }
+  const out: Record<string, unknown> = { name, version }
+  if (seen & metricsBit) out.metrics = metrics
+  if (seen & tagsBit) out.tags = decodedTags
+  if (seen & idBit) out.id = id
+  if (seen & createdAtBit) out.createdAt = createdAt
+  return out
 }
+
+/**
+ * The decoded input if it is definitely valid, otherwise `undefined` (which does NOT mean invalid: the caller
+ * must then ask the Schema decoder). Exported for the equivalence tests.
+ */
+export const decodeRegisterInputFastPath = (input: unknown): RegisterInputDecoded | undefined =>
+  fastPath(input, "register-input") as RegisterInputDecoded | undefined
+
+/**
+ * Stored metadata (`ModelMetadata`, every field required) if definitely valid, else `undefined`: ask the Schema
+ * decoder. Replaying the log and loading snapshots check every stored version; Schema made that the larger part
+ * of opening a registry (bench/ recovery profiles).
+ */
+export const decodeMetadataFastPath = (input: unknown): ModelMetadata | undefined =>
+  fastPath(input, "metadata") as ModelMetadata | undefined
+
+/** A snapshot's version (`ModelMetadata` plus `state`) if definitely valid, else `undefined`: ask Schema. */
+export const decodeStoredVersionFastPath = (input: unknown): ModelVersion | undefined =>
+  fastPath(input, "stored-version") as ModelVersion | undefined
 
 /**
  * Decodes a `register` input with the same result as `decoder(RegisterInput)`: the fast path for inputs it can
@@ -243,4 +293,48 @@ export const decodeRegisterInputFast = (input: unknown): Either.Either<RegisterI
     decoded = undefined // A throwing getter or proxy trap: let the Schema path meet it as it always has.
   }
   return decoded === undefined ? slow(input) : Either.right(decoded)
+}
+
+const eventKeysMatch = (body: Record<string, unknown>, expected: ReadonlyArray<string>): boolean => {
+  const keys = Reflect.ownKeys(body)
+  if (keys.length !== expected.length) return false
+  for (let i = 0; i < keys.length; i++) if (!expected.includes(keys[i] as string)) return false
+  return true
+}
+const registeredKeys = ["at", "metadata"]
+const promotedKeys = ["at", "name", "version", "supersedes"]
+const deprecatedKeys = ["at", "name", "version"]
+
+/**
+ * An event as the log stores it (its JSON body; the tag and seq come from the record header) if definitely valid,
+ * with Schema's keys in Schema's order; otherwise `undefined`: ask the Schema decoder.
+ */
+export const decodeEventFastPath = (
+  tag: RegistryEvent["_tag"],
+  seq: number,
+  body: unknown,
+): RegistryEvent | undefined => {
+  if (typeof body !== "object" || body === null || Object.getPrototypeOf(body) !== objectPrototype) return undefined
+  if (!Number.isSafeInteger(seq) || seq <= 0) return undefined
+  const record = body as Record<string, unknown>
+  const at = record.at
+  if (!isValidTimestamp(at)) return undefined
+  switch (tag) {
+    case "Registered": {
+      if (!eventKeysMatch(record, registeredKeys)) return undefined
+      const metadata = decodeMetadataFastPath(record.metadata)
+      return metadata === undefined ? undefined : { _tag: tag, seq, at, metadata }
+    }
+    case "Promoted": {
+      const { name, version, supersedes } = record
+      if (!eventKeysMatch(record, promotedKeys) || !isValidName(name) || !isValidSemVer(version)) return undefined
+      if (supersedes !== null && !isValidSemVer(supersedes)) return undefined
+      return { _tag: tag, seq, at, name, version, supersedes } as RegistryEvent
+    }
+    case "Deprecated": {
+      const { name, version } = record
+      if (!eventKeysMatch(record, deprecatedKeys) || !isValidName(name) || !isValidSemVer(version)) return undefined
+      return { _tag: tag, seq, at, name, version } as RegistryEvent
+    }
+  }
 }
