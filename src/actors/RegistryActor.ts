@@ -141,6 +141,8 @@ export const makeRegistryActor = (options: {
     let failure: StorageFailed | undefined
     let closing = false
     let recordsSinceSnapshot = 0
+    /** The state the last snapshot wrote (at open: the state recovered, which a snapshot plus its tail held). */
+    let versionsAtSnapshot = index.versionCount
     const retention = new Set<() => number>()
 
     const wake = () => {
@@ -306,6 +308,7 @@ export const makeRegistryActor = (options: {
           }).pipe(Effect.ignore),
         )
         recordsSinceSnapshot = 0
+        versionsAtSnapshot = snapshot.versions.length
         return { snapshotSeq, versions: snapshot.versions.length }
       }
       yield* wal.rotate
@@ -314,6 +317,7 @@ export const makeRegistryActor = (options: {
       for (const provider of retention) keepFrom = Math.min(keepFrom, provider())
       if (keepFrom > 1) yield* wal.deleteSegmentsUpTo(keepFrom - 1)
       recordsSinceSnapshot = 0
+      versionsAtSnapshot = snapshot.versions.length
       stats.compactions++
       return { snapshotSeq, versions: snapshot.versions.length }
     })
@@ -357,7 +361,11 @@ export const makeRegistryActor = (options: {
             : runBatch(batch)
         }
         if (failure) break
-        if (compactRequests.length > 0 || recordsSinceSnapshot >= limits.snapshotEveryRecords) {
+        if (
+          compactRequests.length > 0 ||
+          (recordsSinceSnapshot >= limits.snapshotEveryRecords &&
+            recordsSinceSnapshot >= limits.snapshotLogToStateRatio * versionsAtSnapshot)
+        ) {
           const requests = compactRequests
           compactRequests = []
           yield* compactNow(requests)

@@ -12,6 +12,14 @@ export interface RegistryLimits {
   readonly batchMax: number
   /** Records appended since the last snapshot that trigger a compaction. */
   readonly snapshotEveryRecords: number
+  /**
+   * And at least this many records per version the last snapshot held (0: only `snapshotEveryRecords` counts). A
+   * snapshot writes the whole state, so a fixed interval alone made the snapshot cost per record grow with the
+   * registry: at 1M versions, a ~8 s snapshot every 100k records. With the default 1, the log grows at least as long
+   * as the last snapshot before the next one (as Redis rewrites its AOF after 100 % growth), so compaction costs a
+   * bounded amount per record at every size.
+   */
+  readonly snapshotLogToStateRatio: number
   /** Committed events kept in memory so that live and slightly lagging subscribers do not read the log. */
   readonly tailEventsMax: number
 }
@@ -20,6 +28,7 @@ export const defaultLimits: RegistryLimits = {
   mailboxCapacity: 65_536,
   batchMax: 4_096,
   snapshotEveryRecords: 100_000,
+  snapshotLogToStateRatio: 1,
   tailEventsMax: 65_536,
 }
 
@@ -27,6 +36,7 @@ const bounds: { readonly [K in keyof RegistryLimits]: readonly [min: number, max
   mailboxCapacity: [1, 16_777_216],
   batchMax: [1, 1_048_576],
   snapshotEveryRecords: [1, Number.MAX_SAFE_INTEGER],
+  snapshotLogToStateRatio: [0, 1000],
   tailEventsMax: [1, 16_777_216],
 }
 

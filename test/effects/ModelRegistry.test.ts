@@ -7,6 +7,7 @@ import { SystemError } from "@effect/platform/Error"
 import { NodePath } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Deferred, Effect, Exit, Fiber, Layer, Option, Stream } from "effect"
+import fc from "fast-check"
 import * as Registry from "../../src/effects/ModelRegistry.ts"
 import { layerChecksum, layerFile, layerIds, layerProcessInfo } from "../../src/node.ts"
 import { open, tempDirectory } from "../support/harness.ts"
@@ -31,6 +32,50 @@ const withDirectory =
       directory.remove()
     }
   }
+
+describe("automatic compaction", () => {
+  it("runs after snapshotEveryRecords records, and once the log is snapshotLogToStateRatio × the last snapshot", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 8 }),
+        fc.integer({ min: 0, max: 3 }),
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 60 }),
+        async (everyRecords, ratio, steps) => {
+          const opened = await open(
+            Registry.layerMemory({ snapshotEveryRecords: everyRecords, snapshotLogToStateRatio: ratio, batchMax: 1 }),
+          )
+          // The rule, restated: true = register a new version, false = promote the newest (same version count; a
+          // repeated promotion records nothing).
+          let lastSeq = 0
+          let since = 0
+          let versionsAtSnapshot = 0
+          let versions = 0
+          let expected = 0
+          try {
+            for (const register of steps) {
+              if (register || versions === 0) {
+                await opened.run(opened.registry.register({ name: "m", version: `1.0.${versions}` }))
+                versions++
+              } else await opened.run(opened.registry.promote("m", `1.0.${versions - 1}`))
+              const stats = await opened.run(opened.registry.stats)
+              since += stats.lastSeq - lastSeq
+              lastSeq = stats.lastSeq
+              if (since >= everyRecords && since >= ratio * versionsAtSnapshot) {
+                expected++
+                since = 0
+                versionsAtSnapshot = versions
+              }
+              expect(stats.compactions).toBe(expected)
+            }
+          } finally {
+            await opened.close()
+          }
+        },
+      ),
+      { numRuns: 40 },
+    )
+  })
+})
 
 describe("ModelRegistry on files", () => {
   it(

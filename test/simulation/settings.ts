@@ -5,5 +5,6 @@ export const smallRegistry: RegistrySettings = {
   recordBytesMax: 4096,
   segmentBytesMax: 12 * 1024,
   snapshotEveryRecords: 6,
+  snapshotLogToStateRatio: 0,
   tailEventsMax: 16,
 }

@@ -140,7 +140,7 @@ export const canonicalWorkloads: ReadonlyArray<Workload> = [
       dep("s", "1.0.0"),
       reg("s", "1.2.0"),
     ),
-    { ...base, snapshotEveryRecords: 2 },
+    { ...base, snapshotEveryRecords: 2, snapshotLogToStateRatio: 0 },
   ),
   plain("restarts", [
     ...seq(reg("a", "1.0.0")),
