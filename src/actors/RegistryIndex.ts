@@ -3,6 +3,7 @@
  * order on insert and its production version. Only the registry actor's batch loop mutates it, and only
  * with events that are already durable, so every reader sees committed state and nothing else.
  */
+import { deepFreeze } from "../domain/Json.ts"
 import type { LifecycleState } from "../domain/Lifecycle.ts"
 import type { ModelMetadata } from "../domain/ModelMetadata.ts"
 import type { ModelName } from "../domain/ModelName.ts"
@@ -105,6 +106,8 @@ export class ModelEntry implements ModelView {
         return `${record.name} has two production versions, ${this.production} and ${record.version}`
       this.production = record.version
     }
+    deepFreeze(record.metrics)
+    deepFreeze(record.tags)
     this.insert(new VersionEntry(record.version, Object.freeze(record)))
     this.listed = undefined
     return undefined
@@ -129,14 +132,15 @@ export class ModelEntry implements ModelView {
   }
 }
 
+/** Records are shared with every reader and written into snapshots, so they are frozen all the way down. */
 const recordOf = (metadata: ModelMetadata, state: LifecycleState): ModelVersion =>
   Object.freeze({
     id: metadata.id,
     name: metadata.name,
     version: metadata.version,
     createdAt: metadata.createdAt,
-    metrics: metadata.metrics,
-    tags: metadata.tags,
+    metrics: deepFreeze(metadata.metrics),
+    tags: deepFreeze(metadata.tags),
     state,
   })
 

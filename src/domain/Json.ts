@@ -56,6 +56,29 @@ export const jsonViolation = (value: unknown, path: string, depth = 0): { path: 
 }
 
 /**
+ * A deep copy of an accepted JSON value, every object and array frozen. Records are shared with every reader and
+ * written into snapshots, so a caller that kept its `metrics` object (or a reader that changed a returned one) must
+ * not be able to change what the registry holds: that change would reach the next snapshot, but not the log.
+ * Hand-written: `structuredClone` neither freezes nor exists in every runtime's core.
+ */
+export const frozenCopy = (value: JsonValue): JsonValue => {
+  if (typeof value !== "object" || value === null) return value
+  if (Array.isArray(value)) return Object.freeze(value.map(frozenCopy))
+  const copy: Record<string, JsonValue> = {}
+  const record = value as Record<string, JsonValue>
+  for (const key of Object.keys(record)) copy[key] = frozenCopy(record[key]!)
+  return Object.freeze(copy)
+}
+
+/** Freezes an accepted JSON value that the registry already owns (parsed from its own files), in place. */
+export const deepFreeze = <A extends JsonValue>(value: A): A => {
+  if (typeof value !== "object" || value === null || Object.isFrozen(value)) return value
+  const record = value as Record<string, JsonValue>
+  for (const key of Object.keys(record)) deepFreeze(record[key]!)
+  return Object.freeze(value)
+}
+
+/**
  * Deep equality of two JSON values, ignoring key order (the idempotency check must not depend on how a client
  * happened to order its keys). Hand-written: the core may not use `node:util`, and Effect's `Equal` does not
  * compare plain objects structurally.

@@ -14,12 +14,22 @@ export const tagValueBytesMax = 1024
 
 const utf8 = new TextEncoder()
 
+const isoTimestampPattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/
+
+/**
+ * Whether `text` is an instant as `Date.prototype.toISOString` writes it (milliseconds optional) that names a real
+ * calendar time: `Date.parse` alone rolls 2026-02-31 over to March 3rd and 24:00 to the next day.
+ */
+export const isIsoTimestamp = (text: string): boolean => {
+  if (!isoTimestampPattern.test(text)) return false
+  const time = Date.parse(text)
+  return !Number.isNaN(time) && new Date(time).toISOString().slice(0, 19) === text.slice(0, 19)
+}
+
 /** An ISO-8601 instant in UTC, as `Date.prototype.toISOString` writes it (milliseconds optional). */
 export const IsoTimestamp = Schema.String.pipe(
   Schema.filter(
-    (text) =>
-      (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/.test(text) && !Number.isNaN(Date.parse(text))) ||
-      "must be an ISO-8601 UTC timestamp such as 2026-01-31T12:00:00.000Z",
+    (text) => isIsoTimestamp(text) || "must be an ISO-8601 UTC timestamp such as 2026-01-31T12:00:00.000Z",
     { identifier: "IsoTimestamp" },
   ),
 )
@@ -40,23 +50,34 @@ export const Metrics = Schema.declare((value: unknown): value is JsonObject => m
   message: (issue) => metricsViolation(issue.actual) ?? "must be a JSON object",
 })
 
-/** Tags: at most 64 string labels; keys 1–128 characters, values at most 1 KiB. */
-export const Tags = Schema.Record({ key: Schema.String, value: Schema.String }).pipe(
-  Schema.filter(
-    (tags): boolean | string => {
-      const keys = Object.keys(tags)
-      if (keys.length > tagsCountMax) return `must have at most ${tagsCountMax} tags (got ${keys.length})`
-      for (const key of keys) {
-        if (key.length === 0 || key.length > tagKeyLengthMax)
-          return `tags key "${key.slice(0, 32)}" must be 1–${tagKeyLengthMax} characters`
-        if (forbiddenKeys.has(key)) return `tags key "${key}" is reserved`
-        if (utf8.encode(tags[key]!).length > tagValueBytesMax)
-          return `tags.${key} must be at most ${tagValueBytesMax} bytes`
-      }
-      return true
-    },
-    { identifier: "Tags" },
-  ),
+/**
+ * Why `value` is not acceptable tags, or `undefined`. Checked on the input as given, not after `Schema.Record`,
+ * which silently dropped an own `__proto__` key (JSON.parse makes one) instead of refusing it.
+ */
+export const tagsViolation = (value: unknown): string | undefined => {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return "must be an object of string values"
+  const proto = Object.getPrototypeOf(value)
+  if (proto !== Object.prototype && proto !== null) return "must be a plain object of string values"
+  if (Object.getOwnPropertySymbols(value).length > 0) return "keys must be strings"
+  const tags = value as Record<string, unknown>
+  const keys = Object.keys(tags)
+  if (keys.length > tagsCountMax) return `must have at most ${tagsCountMax} tags (got ${keys.length})`
+  for (const key of keys) {
+    if (key.length === 0 || key.length > tagKeyLengthMax)
+      return `key "${key.slice(0, 32)}" must be 1–${tagKeyLengthMax} characters`
+    if (forbiddenKeys.has(key)) return `key "${key}" is reserved`
+    const tag = tags[key]
+    if (typeof tag !== "string") return `tag "${key.slice(0, 32)}" must be a string`
+    if (tag.length * 3 > tagValueBytesMax && utf8.encode(tag).length > tagValueBytesMax)
+      return `tag "${key.slice(0, 32)}" must be at most ${tagValueBytesMax} bytes`
+  }
+  return undefined
+}
+
+/** Tags: at most 64 string labels; keys 1–128 characters, values at most 1 KiB. A declaration, like Metrics. */
+export const Tags = Schema.declare(
+  (value: unknown): value is { readonly [key: string]: string } => tagsViolation(value) === undefined,
+  { identifier: "Tags", message: (issue) => tagsViolation(issue.actual) ?? "must be an object of string values" },
 )
 export type Tags = typeof Tags.Type
 

@@ -26,14 +26,7 @@ import { decoder } from "./decode.ts"
 import type { InvalidInput } from "./errors.ts"
 import { forbiddenKeys, jsonDepthMax } from "./Json.ts"
 import { lifecycleStates } from "./Lifecycle.ts"
-import {
-  type ModelMetadata,
-  metricsBytesMax,
-  RegisterInput,
-  tagKeyLengthMax,
-  tagsCountMax,
-  tagValueBytesMax,
-} from "./ModelMetadata.ts"
+import { isIsoTimestamp, type ModelMetadata, metricsBytesMax, RegisterInput, tagsViolation } from "./ModelMetadata.ts"
 import { modelNameLengthMax } from "./ModelName.ts"
 import type { ModelVersion } from "./ModelVersion.ts"
 import type { RegistryEvent } from "./RegistryEvent.ts"
@@ -54,15 +47,11 @@ const semVerPattern =
   /^(?:0|[1-9]\d{0,14})\.(?:0|[1-9]\d{0,14})\.(?:0|[1-9]\d{0,14})(?:-(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*)?(?:\+[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*)?$/
 /** `Schema.UUID`'s pattern (effect/src/Schema.ts). */
 const uuidPattern = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/i
-/** `IsoTimestamp`'s pattern (ModelMetadata.ts); `Date.parse` is still called, exactly as there. */
-const isoTimestampPattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/
 
 /** Longest `String(number)` for a finite double is 25 characters (e.g. "-0.0000012345678901234567"). */
 const numberJsonBytesMax = 32
 /** A UTF-16 code unit encodes to at most 6 bytes in JSON (`\u001f`, an escaped lone surrogate; else ≤ 3). */
 const jsonBytesPerCodeUnitMax = 6
-/** A UTF-16 code unit encodes to at most 3 UTF-8 bytes (a surrogate pair: 4 bytes for 2 units). */
-const tagValueLengthAlwaysOk = Math.floor(tagValueBytesMax / 3)
 
 const objectPrototype = Object.prototype
 const arrayPrototype = Array.prototype
@@ -122,55 +111,13 @@ const isValidMetrics = (value: unknown): boolean => {
   return bound <= metricsBytesMax || utf8.encode(JSON.stringify(value)).length <= metricsBytesMax
 }
 
-/** UTF-8 length as `TextEncoder` computes it (a lone surrogate becomes U+FFFD, 3 bytes). */
-const utf8Length = (text: string): number => {
-  let bytes = 0
-  for (let i = 0; i < text.length; i++) {
-    const unit = text.charCodeAt(i)
-    if (unit < 0x80) bytes += 1
-    else if (unit < 0x800) bytes += 2
-    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
-      const next = text.charCodeAt(i + 1)
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        bytes += 4
-        i++
-      } else bytes += 3
-    } else bytes += 3
-  }
-  return bytes
-}
-
-/** The decoded tags (a new object, as Schema's Record builds one), or undefined if not definitely valid. */
-const validTags = (value: unknown): Record<string, string> | undefined => {
-  if (typeof value !== "object" || value === null) return undefined
-  const proto = Object.getPrototypeOf(value)
-  if (proto !== objectPrototype && proto !== null) return undefined
-  // Schema rejects symbol keys (excess property) and ignores non-enumerable string keys, as Object.keys does.
-  if (Object.getOwnPropertySymbols(value).length > 0) return undefined
-  const record = value as Record<string, unknown>
-  const keys = Object.keys(record)
-  if (keys.length > tagsCountMax) return undefined
-  const out: Record<string, string> = {}
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]!
-    if (key.length === 0 || key.length > tagKeyLengthMax || forbiddenKeys.has(key)) return undefined
-    const tag = record[key]
-    if (typeof tag !== "string") return undefined
-    if (tag.length > tagValueLengthAlwaysOk && (tag.length > tagValueBytesMax || utf8Length(tag) > tagValueBytesMax))
-      return undefined
-    out[key] = tag
-  }
-  return out
-}
-
 const isValidName = (value: unknown): value is string =>
   typeof value === "string" && value.length > 0 && value.length <= modelNameLengthMax && namePattern.test(value)
 
 const isValidSemVer = (value: unknown): value is string =>
   typeof value === "string" && value.length <= semVerLengthMax && semVerPattern.test(value)
 
-const isValidTimestamp = (value: unknown): value is string =>
-  typeof value === "string" && isoTimestampPattern.test(value) && !Number.isNaN(Date.parse(value))
+const isValidTimestamp = (value: unknown): value is string => typeof value === "string" && isIsoTimestamp(value)
 
 /**
  * Which shape is checked: a register input (name and version required), stored metadata (every field), or a
@@ -240,23 +187,19 @@ const fastPath = (input: unknown, shape: Shape): Record<string, unknown> | undef
   const required =
     shape === "register-input" ? nameBit | versionBit : shape === "metadata" ? metadataBits : metadataBits | stateBit
   if ((seen & required) !== required || !isValidName(name) || !isValidSemVer(version)) return undefined
-  let decodedTags: Record<string, string> | undefined
   if (seen & metricsBit && !isValidMetrics(metrics)) return undefined
-  if (seen & tagsBit) {
-    decodedTags = validTags(tags)
-    if (decodedTags === undefined) return undefined
-  }
+  if (seen & tagsBit && tagsViolation(tags) !== undefined) return undefined
   if (seen & idBit && (typeof id !== "string" || !uuidPattern.test(id))) return undefined
   if (seen & createdAtBit && !isValidTimestamp(createdAt)) return undefined
   if (shape === "stored-version") {
     if (!states.has(state)) return undefined
-    return { id, name, version, createdAt, metrics, tags: decodedTags, state }
+    return { id, name, version, createdAt, metrics, tags, state }
   }
-  // Same keys, same order as Schema's Struct output (metrics passes through: Schema.declare keeps the object).
-  if (shape === "metadata") return { id, name, version, createdAt, metrics, tags: decodedTags }
+  // Same keys, same order as Schema's Struct output (metrics and tags pass through: Schema.declare keeps them).
+  if (shape === "metadata") return { id, name, version, createdAt, metrics, tags }
   const out: Record<string, unknown> = { name, version }
   if (seen & metricsBit) out.metrics = metrics
-  if (seen & tagsBit) out.tags = decodedTags
+  if (seen & tagsBit) out.tags = tags
   if (seen & idBit) out.id = id
   if (seen & createdAtBit) out.createdAt = createdAt
   return out

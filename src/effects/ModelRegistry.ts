@@ -30,6 +30,7 @@ import {
   type WalCorrupt,
 } from "../domain/errors.ts"
 import { decodeRegisterInputFast } from "../domain/fastDecode.ts"
+import { frozenCopy, type JsonObject } from "../domain/Json.ts"
 import type { RegisterInput } from "../domain/ModelMetadata.ts"
 import type { ModelName } from "../domain/ModelName.ts"
 import type { ModelSummary, ModelVersion } from "../domain/ModelVersion.ts"
@@ -128,6 +129,7 @@ export interface RegistryOptions extends Partial<RegistryLimits> {
  * per-register CPU budget (DESIGN §6).
  */
 const decodeRegister = decodeRegisterInputFast
+const emptyObject = Object.freeze({})
 
 /** Builds the registry over whatever storage ports are provided; closing the scope drains and stops it. */
 export const make = (
@@ -177,8 +179,9 @@ export const make = (
               name: given.name,
               version: given.version,
               createdAt: given.createdAt ?? new Date(clock.unsafeCurrentTimeMillis()).toISOString(),
-              metrics: given.metrics ?? {},
-              tags: given.tags ?? {},
+              // Copies: the caller may keep and change its objects after the call (see frozenCopy).
+              metrics: given.metrics === undefined ? emptyObject : (frozenCopy(given.metrics) as JsonObject),
+              tags: given.tags === undefined ? emptyObject : Object.freeze({ ...given.tags }),
             },
             compareId: given.id !== undefined,
             compareCreatedAt: given.createdAt !== undefined,

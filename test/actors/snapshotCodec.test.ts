@@ -7,6 +7,7 @@ import { Either } from "effect"
 import fc from "fast-check"
 import { RegistryIndex } from "../../src/actors/RegistryIndex.ts"
 import { decodeSnapshot, encodeSnapshot, restoreIndex, versionsPerLine } from "../../src/actors/snapshotCodec.ts"
+import { forbiddenKeys } from "../../src/domain/Json.ts"
 import type { ModelVersion } from "../../src/domain/ModelVersion.ts"
 
 const nameArb = fc.constantFrom("resnet", "bert", "m7", "a.b-c_d", "Z")
@@ -25,12 +26,12 @@ const jsonLeaf = fc.oneof(
   fc.constant(null),
 )
 const metricsArb = fc.dictionary(
-  fc.string({ unit: "grapheme", minLength: 1, maxLength: 10 }).filter((k) => k !== "__proto__"),
+  fc.string({ unit: "grapheme", minLength: 1, maxLength: 10 }).filter((k) => !forbiddenKeys.has(k)),
   fc.oneof(jsonLeaf, fc.array(jsonLeaf, { maxLength: 3 })),
   { maxKeys: 4 },
 )
 const tagsArb = fc.dictionary(
-  fc.string({ unit: "grapheme-ascii", minLength: 1, maxLength: 12 }).filter((k) => k !== "__proto__"),
+  fc.string({ unit: "grapheme-ascii", minLength: 1, maxLength: 12 }).filter((k) => !forbiddenKeys.has(k)),
   fc.string({ unit: "grapheme", maxLength: 30 }),
   { maxKeys: 3 },
 )
@@ -83,7 +84,10 @@ describe("snapshot codec", () => {
         expect(back.toSnapshot()).toEqual(snapshot)
         expect(back.versionCount).toBe(index.versionCount)
         expect(back.listModels()).toEqual(index.listModels())
-        for (const v of snapshot.versions) expect(Object.isFrozen(back.get(v.name, v.version))).toBe(true)
+        for (const v of snapshot.versions) {
+          const record = back.get(v.name, v.version)!
+          for (const part of [record, record.metrics, record.tags]) expect(Object.isFrozen(part)).toBe(true)
+        }
       }),
       { numRuns: 300 },
     )

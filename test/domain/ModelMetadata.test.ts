@@ -34,7 +34,11 @@ describe("RegisterInput", () => {
     [{ ...base, metrics: JSON.parse('{"__proto__": {"polluted": true}}') }, "metrics", "__proto__ is a reserved key"],
     [{ ...base, metrics: { constructor: 1 } }, "metrics", "constructor is a reserved key"],
     [{ ...base, metrics: { blob: "x".repeat(metricsBytesMax) } }, "metrics", `at most ${metricsBytesMax} bytes`],
-    [{ ...base, tags: { k: 1 } }, "tags.k", "Expected string"],
+    [{ ...base, tags: { k: 1 } }, "tags", 'tag "k" must be a string'],
+    [{ ...base, tags: JSON.parse('{"__proto__":"x","a":"b"}') }, "tags", 'key "__proto__" is reserved'],
+    [{ ...base, tags: new Map([["k", "v"]]) }, "tags", "must be a plain object of string values"],
+    [{ ...base, createdAt: "2026-02-31T00:00:00Z" }, "createdAt", "ISO-8601"],
+    [{ ...base, createdAt: "2026-01-31T24:00:00Z" }, "createdAt", "ISO-8601"],
     [{ ...base, tags: { "": "v" } }, "tags", "must be 1–128 characters"],
     [{ ...base, tags: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, "v"])) }, "tags", "at most 64"],
     [{ ...base, tags: { k: "v".repeat(1025) } }, "tags", "at most 1024 bytes"],
@@ -54,7 +58,7 @@ describe("RegisterInput", () => {
     let deep: unknown = 1
     for (let i = 0; i < 10_000; i++) deep = { d: deep }
     expect(failure({ ...base, metrics: deep }).message).toContain("nests deeper than")
-    expect(failure({ ...base, tags: { k: deep } }).field).toBe("input")
+    expect(failure({ ...base, tags: { k: deep } }).message).toBe('tags: tag "k" must be a string')
     let deepArray: unknown = []
     for (let i = 0; i < 10_000; i++) deepArray = [deepArray]
     expect(failure(deepArray).message).toContain("too deeply nested")
