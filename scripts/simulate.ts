@@ -1,5 +1,6 @@
 /**
- * `npm run simulate -- --seeds=N [--seed=S] [--steps=M] [--enumerate] [--fail-nth=ci|all|none] [--workers=W]`
+ * `npm run simulate -- --seeds=N [--seed=S] [--steps=M] [--enumerate] [--fail-nth=ci|all|none] [--workers=W]
+ *   [--workload=NAME]`
  *
  * Runs N random simulation seeds (from S, default 1), and with --enumerate the crash-point enumeration over every
  * canonical and bulk workload plus the fail-the-Nth-I/O loop. Prints the counts the issue asks for; on a broken
@@ -26,6 +27,8 @@ interface Args {
   readonly failNth: "ci" | "all" | "none"
   readonly workers: number
   readonly worker: readonly [index: number, count: number] | undefined
+  /** Only this workload in the enumeration and the fail-the-Nth loop (the reproduce line of a failure). */
+  readonly workload: string | undefined
 }
 
 const parse = (argv: ReadonlyArray<string>): Args => {
@@ -38,18 +41,23 @@ const parse = (argv: ReadonlyArray<string>): Args => {
     return n
   }
   const seedGiven = value("seed") !== undefined
+  const workload = value("workload")
+  if (workload !== undefined && !allWorkloads.some((w) => w.name === workload))
+    throw new Error(`--workload: no workload named ${workload}; known: ${allWorkloads.map((w) => w.name).join(", ")}`)
   const worker = value("worker")?.split("/").map(Number) as [number, number] | undefined
   const failNth = value("fail-nth") ?? "ci"
   if (failNth !== "ci" && failNth !== "all" && failNth !== "none") throw new Error("--fail-nth must be ci, all or none")
   return {
     // --seed=S alone replays that one seed (the reproduce line).
-    seeds: int("seeds", seedGiven ? 1 : 100),
+    // --workload=W alone replays that workload's crash points, without random seeds.
+    seeds: int("seeds", seedGiven ? 1 : workload !== undefined ? 0 : 100),
     seed: int("seed", 1),
     steps: value("steps") === undefined ? undefined : int("steps", 40),
     enumerate: argv.includes("--enumerate"),
     failNth,
     workers: Math.max(1, int("workers", 2)),
     worker,
+    workload,
   }
 }
 
@@ -129,7 +137,8 @@ const runShare = (args: Args, index: number, count: number): Totals => {
   }
   totals.randomCrashStates = [...crashStates]
   if (!args.enumerate) return totals
-  const mine = <A>(xs: ReadonlyArray<A>) => xs.filter((_, i) => i % count === index)
+  const mine = <A extends { readonly name: string }>(xs: ReadonlyArray<A>) =>
+    xs.filter((w) => args.workload === undefined || w.name === args.workload).filter((_, i) => i % count === index)
   const enumeration = enumerateCrashPoints({ workloads: mine(allWorkloads), stopAtFirstViolation: false })
   totals.enumeratedCrashStates = [...enumeration.fingerprints]
   totals.crashPoints += enumeration.crashPoints
@@ -151,7 +160,9 @@ const runShare = (args: Args, index: number, count: number): Totals => {
     )
   if (args.failNth !== "none") {
     const workloads =
-      args.failNth === "all" ? canonicalWorkloads : canonicalWorkloads.filter((w) => failNthCi.has(w.name))
+      args.failNth === "all" || args.workload !== undefined
+        ? canonicalWorkloads
+        : canonicalWorkloads.filter((w) => failNthCi.has(w.name))
     const failNth = failEveryNthIo({ workloads: mine(workloads), stopAtFirstViolation: false })
     totals.failNthRuns += failNth.runs
     totals.failNthFaults += failNth.faultsInjected
@@ -161,6 +172,7 @@ const runShare = (args: Args, index: number, count: number): Totals => {
         [
           `fail-the-Nth-I/O: workload ${failure.workload}, I/O ${failure.crashAfterIo} fails ${failure.mode === "once" ? "once" : "from then on"}:`,
           ...failure.violations.slice(0, 3).map((v) => `  ${v.invariant}: ${v.detail}`),
+          `reproduce: npm run simulate -- --enumerate --workload=${failure.workload}`,
           ...failure.trace.slice(-15).map((line) => `  ${line}`),
         ].join("\n"),
       )
@@ -247,7 +259,7 @@ const main = async () => {
   console.log(`crash states explored:  ${totals.randomCrashStates.length} distinct in random runs`)
   if (args.enumerate) {
     console.log(
-      `crash-point enumeration: ${totals.enumeratedCrashStates.length} distinct crash states (${totals.statesChecked} checked) at ${totals.crashPoints} crash points, ${allWorkloads.length} workloads`,
+      `crash-point enumeration: ${totals.enumeratedCrashStates.length} distinct crash states (${totals.statesChecked} checked) at ${totals.crashPoints} crash points, ${args.workload === undefined ? allWorkloads.length : 1} workload(s)`,
     )
     console.log(`fail-the-Nth-I/O:       ${totals.failNthRuns} runs`)
   }
