@@ -37,9 +37,9 @@ import type { Wal } from "../storage/Wal.ts"
 import { EventTail } from "./EventTail.ts"
 import { encodeEventRecords } from "./eventCodec.ts"
 import { type Command, type Lifecycle, lifecycle } from "./lifecycle.ts"
-import { BatchOverlay, RegistryIndex } from "./RegistryIndex.ts"
+import { BatchOverlay, type IndexSnapshot, RegistryIndex } from "./RegistryIndex.ts"
 import { replayEvents } from "./replay.ts"
-import { encodeSnapshot, restoreIndex } from "./snapshotCodec.ts"
+import { encodeSnapshot, encodeSnapshotCooperatively, restoreIndex } from "./snapshotCodec.ts"
 
 /** What a write returns: the version as committed, and the event recorded (`null` when nothing changed). */
 export interface Outcome {
@@ -144,6 +144,14 @@ export const makeRegistryActor = (options: {
     /** The state the last snapshot wrote (at open: the state recovered, which a snapshot plus its tail held). */
     let versionsAtSnapshot = index.versionCount
     const retention = new Set<() => number>()
+    /** Set while a snapshot is written in the background; the loop starts no other until it is done. */
+    let compacting = false
+    /** Its outcome, handed back to the loop, which alone changes the registry's state. */
+    let compactionDone: Exit.Exit<CompactReport, StorageFailed> | undefined
+    let compactionFiber: Fiber.RuntimeFiber<void> | undefined
+    /** Callers of `compact` waiting for the running compaction; whoever settles them takes them, exactly once. */
+    let compactionWaiters: Array<CompactRequest> = []
+    const takeCompactionWaiters = () => compactionWaiters.splice(0)
 
     const wake = () => {
       const resume = wakeLoop
@@ -197,6 +205,7 @@ export const makeRegistryActor = (options: {
         failAll(error, queue.splice(0))
         failAll(error, blocked.splice(0))
         for (const request of compactRequests.splice(0)) request.resume(Exit.fail(error))
+        for (const request of takeCompactionWaiters()) request.resume(Exit.fail(error))
         return tail.wake
       })
 
@@ -292,59 +301,99 @@ export const makeRegistryActor = (options: {
         })
       })
 
-    const runCompaction = Effect.gen(function* () {
-      const snapshotSeq = index.lastSeq
-      let snapshot = index.toSnapshot()
-      if (mutations.compactRegistrationsOnly)
-        snapshot = { ...snapshot, versions: snapshot.versions.map((v) => ({ ...v, state: "registered" as const })) }
-      if (mutations.compactionRacesAppends) {
-        const state = encodeSnapshot(snapshot)
-        yield* Effect.forkDaemon(
-          Effect.gen(function* () {
-            for (let i = 0; i < 8; i++) yield* Effect.yieldNow()
-            yield* wal.rotate
-            yield* snapshots.write({ lastSeq: snapshotSeq, state })
-            yield* wal.deleteSegmentsUpTo(yield* wal.lastSeq)
-          }).pipe(Effect.ignore),
-        )
+    /** Writes the snapshot and deletes the log it covers, concurrently with the loop's later batches. */
+    const writeSnapshot = (snapshotSeq: number, snapshot: IndexSnapshot) =>
+      Effect.gen(function* () {
+        const state = yield* encodeSnapshotCooperatively(snapshot)
+        yield* snapshots.write({ lastSeq: snapshotSeq, state })
+        let keepFrom = snapshotSeq + 1
+        for (const provider of retention) keepFrom = Math.min(keepFrom, provider())
+        if (keepFrom > 1) yield* wal.deleteSegmentsUpTo(keepFrom - 1)
+        return { snapshotSeq, versions: snapshot.versions.length }
+      })
+
+    /**
+     * Compaction step 1, in the loop between batches: fix the state the snapshot holds (the index's records are
+     * immutable, so the array of them is a consistent copy) and cut the log after it. The snapshot is then written
+     * in the background while batches go on into the new segment: writing the whole state stopped every writer for
+     * 8.3 s at 1M versions (bench/, recovery scenario).
+     */
+    const startCompaction = (requests: ReadonlyArray<CompactRequest>) =>
+      Effect.gen(function* () {
+        const snapshotSeq = index.lastSeq
+        let snapshot = index.toSnapshot()
+        if (mutations.compactRegistrationsOnly)
+          snapshot = { ...snapshot, versions: snapshot.versions.map((v) => ({ ...v, state: "registered" as const })) }
         recordsSinceSnapshot = 0
         versionsAtSnapshot = snapshot.versions.length
-        return { snapshotSeq, versions: snapshot.versions.length }
-      }
-      yield* wal.rotate
-      yield* snapshots.write({ lastSeq: snapshotSeq, state: encodeSnapshot(snapshot) })
-      let keepFrom = snapshotSeq + 1
-      for (const provider of retention) keepFrom = Math.min(keepFrom, provider())
-      if (keepFrom > 1) yield* wal.deleteSegmentsUpTo(keepFrom - 1)
-      recordsSinceSnapshot = 0
-      versionsAtSnapshot = snapshot.versions.length
-      stats.compactions++
-      return { snapshotSeq, versions: snapshot.versions.length }
-    })
+        if (mutations.compactionRacesAppends) {
+          const state = encodeSnapshot(snapshot)
+          yield* Effect.forkDaemon(
+            Effect.gen(function* () {
+              for (let i = 0; i < 8; i++) yield* Effect.yieldNow()
+              yield* wal.rotate
+              yield* snapshots.write({ lastSeq: snapshotSeq, state })
+              yield* wal.deleteSegmentsUpTo(yield* wal.lastSeq)
+            }).pipe(Effect.ignore),
+          )
+          for (const r of requests) r.resume(Exit.succeed({ snapshotSeq, versions: snapshot.versions.length }))
+          return
+        }
+        yield* wal.rotate
+        compacting = true
+        compactionWaiters = [...requests]
+        compactionFiber = yield* Effect.forkDaemon(
+          Effect.flatMap(Effect.exit(writeSnapshot(snapshotSeq, snapshot)), (exit) =>
+            Effect.sync(() => {
+              compactionDone = exit
+              wake()
+            }),
+          ),
+        )
+      })
+
+    const failCompaction = (cause: Cause.Cause<unknown>, requests: ReadonlyArray<CompactRequest>) =>
+      Effect.suspend(() => {
+        const error =
+          squashStorage(cause) ??
+          new StorageFailed({ operation: "compact", path: "", reason: "Unknown", message: "compaction failed" })
+        failure = error
+        for (const r of requests) r.resume(Exit.fail(error))
+        return failEverything(error)
+      })
 
     const compactNow = (requests: ReadonlyArray<CompactRequest>) =>
       Effect.gen(function* () {
-        const result = yield* Effect.exit(runCompaction)
-        if (Exit.isFailure(result)) {
-          const error =
-            squashStorage(result.cause) ??
-            new StorageFailed({ operation: "compact", path: "", reason: "Unknown", message: "compaction failed" })
-          failure = error
-          for (const r of requests) r.resume(Exit.fail(error))
-          yield* failEverything(error)
-          return
-        }
-        for (const r of requests) r.resume(result)
+        const started = yield* Effect.exit(startCompaction(requests))
+        if (Exit.isFailure(started)) yield* failCompaction(started.cause, requests)
       })
 
+    /** Compaction's last step, in the loop: a failed snapshot or deletion fails the registry, as a failed append. */
+    const finishCompaction = Effect.suspend(() => {
+      const done = compactionDone!
+      compactionDone = undefined
+      compacting = false
+      compactionFiber = undefined
+      if (Exit.isFailure(done)) return failCompaction(done.cause, takeCompactionWaiters())
+      stats.compactions++
+      for (const r of takeCompactionWaiters()) r.resume(done)
+      return Effect.void
+    })
+
+    const hasWork = () =>
+      queue.length > 0 || compactionDone !== undefined || (compactRequests.length > 0 && !compacting)
     const waitForWork = Effect.async<void>((resume) => {
-      if (queue.length > 0 || compactRequests.length > 0 || closing) return resume(Effect.void)
+      if (hasWork() || closing) return resume(Effect.void)
       wakeLoop = () => resume(Effect.void)
     })
 
     const loop = Effect.gen(function* () {
       while (failure === undefined) {
-        if (queue.length === 0 && compactRequests.length === 0) {
+        if (compactionDone !== undefined) {
+          yield* finishCompaction
+          continue
+        }
+        if (!hasWork()) {
           if (closing) return
           yield* waitForWork
           continue
@@ -362,9 +411,10 @@ export const makeRegistryActor = (options: {
         }
         if (failure) break
         if (
-          compactRequests.length > 0 ||
-          (recordsSinceSnapshot >= limits.snapshotEveryRecords &&
-            recordsSinceSnapshot >= limits.snapshotLogToStateRatio * versionsAtSnapshot)
+          !compacting &&
+          (compactRequests.length > 0 ||
+            (recordsSinceSnapshot >= limits.snapshotEveryRecords &&
+              recordsSinceSnapshot >= limits.snapshotLogToStateRatio * versionsAtSnapshot))
         ) {
           const requests = compactRequests
           compactRequests = []
@@ -380,6 +430,10 @@ export const makeRegistryActor = (options: {
         closing = true
         wake()
         yield* Fiber.await(loopFiber)
+        // A snapshot still being written is abandoned (its tmp file is removed at the next open); its callers
+        // are told the registry closed.
+        if (compactionFiber !== undefined) yield* Fiber.interrupt(compactionFiber)
+        if (compactionDone !== undefined && failure === undefined) yield* finishCompaction
         yield* failEverything(failure ?? closedError())
       }),
     )

@@ -17,12 +17,16 @@ export const writeAndSync = (
   path: string,
   bytes: Uint8Array,
   flag: "w" | "wx" = "w",
+  syncEveryBytes = Number.POSITIVE_INFINITY,
 ): Effect.Effect<void, StorageFailed> =>
   Effect.scoped(
     Effect.gen(function* () {
       const file = yield* io("open", path, fs.open(path, { flag }))
-      yield* io("write", path, file.writeAll(bytes))
-      yield* io("fsync", path, file.sync)
+      for (let start = 0; start < bytes.length || start === 0; start += syncEveryBytes) {
+        yield* io("write", path, file.writeAll(bytes.subarray(start, Math.min(bytes.length, start + syncEveryBytes))))
+        yield* io("fsync", path, file.sync)
+        if (bytes.length === 0) break
+      }
     }),
   )
 
