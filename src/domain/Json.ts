@@ -56,12 +56,14 @@ export const jsonViolation = (value: unknown, path: string, depth = 0): { path: 
 }
 
 /**
- * A deep copy of an accepted JSON value, every object and array frozen. Records are shared with every reader and
+ * A deep copy of an accepted JSON value as JSON would carry it (-0 becomes 0), every object and array frozen. Records are shared with every reader and
  * written into snapshots, so a caller that kept its `metrics` object (or a reader that changed a returned one) must
  * not be able to change what the registry holds: that change would reach the next snapshot, but not the log.
  * Hand-written: `structuredClone` neither freezes nor exists in every runtime's core.
  */
 export const frozenCopy = (value: JsonValue): JsonValue => {
+  // -0 is written as 0 in the log: keep in memory what a restart would read back.
+  if (value === 0) return 0
   if (typeof value !== "object" || value === null) return value
   if (Array.isArray(value)) return Object.freeze(value.map(frozenCopy))
   const copy: Record<string, JsonValue> = {}

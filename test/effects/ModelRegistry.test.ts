@@ -37,14 +37,15 @@ describe("records are the registry's own", () => {
   it("a caller changing the objects it registered, or a reader changing a returned record, changes nothing", async () => {
     const opened = await open(Registry.layerMemory())
     try {
-      const metrics = { accuracy: 0.9, curve: [0.1, { at: 1 }] }
+      const metrics = { accuracy: 0.9, curve: [0.1, { at: 1 }], delta: -0 }
       const tags: Record<string, string> = { team: "vision" }
       await opened.run(opened.registry.register({ name: "m", version: "1.0.0", metrics, tags }))
       metrics.accuracy = 0.1
       ;(metrics.curve[1] as { at: number }).at = 2
       tags.team = "speech"
       const got = await opened.run(opened.registry.get("m", "1.0.0"))
-      expect(got.metrics).toEqual({ accuracy: 0.9, curve: [0.1, { at: 1 }] })
+      expect(got.metrics).toEqual({ accuracy: 0.9, curve: [0.1, { at: 1 }], delta: 0 })
+      expect(Object.is(got.metrics.delta, 0)).toBe(true) // as the log stores it and a restart reads it back
       expect(got.tags).toEqual({ team: "vision" })
       for (const part of [got, got.metrics, got.tags, got.metrics.curve, (got.metrics.curve as Array<unknown>)[1]])
         expect(Object.isFrozen(part)).toBe(true)
