@@ -145,10 +145,9 @@ export const makeRegistryActor = (options: {
     let versionsAtSnapshot = index.versionCount
     const retention = new Set<() => number>()
     /** Set while a snapshot is written in the background; the loop starts no other until it is done. */
-    let compacting = false
+    let compactionFiber: Fiber.RuntimeFiber<void> | undefined
     /** Its outcome, handed back to the loop, which alone changes the registry's state. */
     let compactionDone: Exit.Exit<CompactReport, StorageFailed> | undefined
-    let compactionFiber: Fiber.RuntimeFiber<void> | undefined
     /** Callers of `compact` waiting for the running compaction; whoever settles them takes them, exactly once. */
     let compactionWaiters: Array<CompactRequest> = []
     const takeCompactionWaiters = () => compactionWaiters.splice(0)
@@ -340,7 +339,6 @@ export const makeRegistryActor = (options: {
           return
         }
         yield* wal.rotate
-        compacting = true
         compactionWaiters = [...requests]
         compactionFiber = yield* Effect.forkDaemon(
           Effect.flatMap(Effect.exit(writeSnapshot(snapshotSeq, snapshot)), (exit) =>
@@ -372,7 +370,6 @@ export const makeRegistryActor = (options: {
     const finishCompaction = Effect.suspend(() => {
       const done = compactionDone!
       compactionDone = undefined
-      compacting = false
       compactionFiber = undefined
       if (Exit.isFailure(done)) return failCompaction(done.cause, takeCompactionWaiters())
       stats.compactions++
@@ -381,7 +378,7 @@ export const makeRegistryActor = (options: {
     })
 
     const hasWork = () =>
-      queue.length > 0 || compactionDone !== undefined || (compactRequests.length > 0 && !compacting)
+      queue.length > 0 || compactionDone !== undefined || (compactRequests.length > 0 && compactionFiber === undefined)
     const waitForWork = Effect.async<void>((resume) => {
       if (hasWork() || closing) return resume(Effect.void)
       wakeLoop = () => resume(Effect.void)
@@ -411,7 +408,7 @@ export const makeRegistryActor = (options: {
         }
         if (failure) break
         if (
-          !compacting &&
+          compactionFiber === undefined &&
           (compactRequests.length > 0 ||
             (recordsSinceSnapshot >= limits.snapshotEveryRecords &&
               recordsSinceSnapshot >= limits.snapshotLogToStateRatio * versionsAtSnapshot))

@@ -3,6 +3,7 @@
  * order on insert and its production version. Only the registry actor's batch loop mutates it, and only
  * with events that are already durable, so every reader sees committed state and nothing else.
  */
+import { Either } from "effect"
 import { deepFreeze } from "../domain/Json.ts"
 import type { LifecycleState } from "../domain/Lifecycle.ts"
 import type { ModelMetadata } from "../domain/ModelMetadata.ts"
@@ -208,7 +209,7 @@ export class RegistryIndex {
   }
 
   /** The index a snapshot describes, or why the snapshot breaks an invariant no sequence of events can break. */
-  static fromSnapshot(snapshot: IndexSnapshot, rules: Lifecycle = lifecycle): RegistryIndex | string {
+  static fromSnapshot(snapshot: IndexSnapshot, rules: Lifecycle = lifecycle): Either.Either<RegistryIndex, string> {
     const index = new RegistryIndex(rules)
     // The decoded versions are fresh objects in the record shape, so they become the records as they are:
     // copying each one twice (split off its state, rebuild the record) showed in recovery profiles.
@@ -219,11 +220,11 @@ export class RegistryIndex {
         index.models.set(record.name, model)
       }
       const problem = model.restore(record)
-      if (problem !== undefined) return problem
+      if (problem !== undefined) return Either.left(problem)
       index.versionCount++
     }
     index.lastSeq = snapshot.lastSeq
-    return index
+    return Either.right(index)
   }
 }
 

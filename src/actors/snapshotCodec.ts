@@ -141,7 +141,4 @@ export const decodeSnapshot = (bytes: Uint8Array): Either.Either<IndexSnapshot, 
 
 /** The index a snapshot's bytes describe, or why they describe none (bad bytes, or a broken invariant). */
 export const restoreIndex = (bytes: Uint8Array, rules?: Lifecycle): Either.Either<RegistryIndex, string> =>
-  Either.flatMap(decodeSnapshot(bytes), (snapshot) => {
-    const index = RegistryIndex.fromSnapshot(snapshot, rules)
-    return typeof index === "string" ? Either.left(index) : Either.right(index)
-  })
+  Either.flatMap(decodeSnapshot(bytes), (snapshot) => RegistryIndex.fromSnapshot(snapshot, rules))

@@ -22,11 +22,12 @@ export const writeAndSync = (
   Effect.scoped(
     Effect.gen(function* () {
       const file = yield* io("open", path, fs.open(path, { flag }))
-      for (let start = 0; start < bytes.length || start === 0; start += syncEveryBytes) {
-        yield* io("write", path, file.writeAll(bytes.subarray(start, Math.min(bytes.length, start + syncEveryBytes))))
+      let start = 0
+      do {
+        yield* io("write", path, file.writeAll(bytes.subarray(start, start + syncEveryBytes)))
         yield* io("fsync", path, file.sync)
-        if (bytes.length === 0) break
-      }
+        start += syncEveryBytes
+      } while (start < bytes.length)
     }),
   )
 

@@ -102,21 +102,18 @@ export const makeFileStorage = (
       io("open", file, Option.isSome(appender) ? appender.value.open(file) : fs.open(file, { flag: "a" }))
     const refuseWrite = (operation: string) =>
       new StorageFailed({ operation, path: directory, reason: "ReadOnly", message: "opened read-only" })
-    if (readOnly) {
-      if (!(yield* io("exists", directory, fs.exists(directory))))
+    if (!(yield* io("exists", directory, fs.exists(directory)))) {
+      if (readOnly)
         return yield* new StorageFailed({
           operation: "open",
           path: directory,
           reason: "NotFound",
           message: "no such data directory",
         })
-    } else {
-      if (!(yield* io("exists", directory, fs.exists(directory)))) {
-        yield* io("make-directory", directory, fs.makeDirectory(directory, { recursive: true }))
-        yield* syncDirectory(fs, path.dirname(directory))
-      }
-      yield* acquireLock(directory)
+      yield* io("make-directory", directory, fs.makeDirectory(directory, { recursive: true }))
+      yield* syncDirectory(fs, path.dirname(directory))
     }
+    if (!readOnly) yield* acquireLock(directory)
 
     const names = (yield* io("list", directory, fs.readDirectory(directory))).sort()
     const tmpFilesRemoved: Array<string> = []

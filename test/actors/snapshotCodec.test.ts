@@ -70,12 +70,10 @@ const indexArb = fc
       }
       return { ...v, state: "registered" as const }
     })
-    const index = RegistryIndex.fromSnapshot({
-      lastSeq: consistent.length,
-      versions: consistent as Array<ModelVersion>,
-    })
-    if (typeof index === "string") throw new Error(index)
-    return index
+    return Either.getOrThrowWith(
+      RegistryIndex.fromSnapshot({ lastSeq: consistent.length, versions: consistent as Array<ModelVersion> }),
+      (reason) => new Error(reason),
+    )
   })
 
 const restore = (bytes: Uint8Array) => Either.getOrThrowWith(restoreIndex(bytes), (reason) => new Error(reason))
@@ -116,8 +114,10 @@ describe("snapshot codec", () => {
           state: "registered",
         }) as unknown as ModelVersion,
     )
-    const index = RegistryIndex.fromSnapshot({ lastSeq: versions.length, versions })
-    if (typeof index === "string") throw new Error(index)
+    const index = Either.getOrThrowWith(
+      RegistryIndex.fromSnapshot({ lastSeq: versions.length, versions }),
+      (reason) => new Error(reason),
+    )
     const bytes = encodeSnapshot(index.toSnapshot())
     expect(new TextDecoder().decode(bytes).split("\n").length).toBe(2 + 3)
     expect(restore(bytes).toSnapshot()).toEqual(index.toSnapshot())
