@@ -369,7 +369,7 @@ describe("ModelRegistry on files", () => {
     "a second open of the same directory fails with DirectoryLocked naming the holder",
     withDirectory("locked", async (directory) => {
       const first = await open(layerFile({ directory }))
-      const second = await Effect.runPromiseExit(Effect.scoped(Layer.build(layerFile({ directory }))))
+      const second = await Effect.runPromise(Effect.scoped(Layer.build(layerFile({ directory }))).pipe(Effect.exit))
       expect(Exit.isFailure(second) && second.cause._tag === "Fail" && second.cause.error).toMatchObject({
         _tag: "DirectoryLocked",
         pid: process.pid,

@@ -5,7 +5,18 @@
 import { describe, expect, it } from "@effect/vitest"
 import { canonicalWorkloads, enumerateCrashPoints, runSimulation } from "../../src/testing/simulation/index.ts"
 
-const violationsOf = (seed: number) => runSimulation({ seed }).violations.map((v) => `${v.invariant}: ${v.detail}`)
+/** The violations the crash-point enumeration finds in one canonical workload. */
+const enumerationViolations = (workload: string, tornSeeds: number) =>
+  enumerateCrashPoints({
+    workloads: canonicalWorkloads.filter((w) => w.name === workload),
+    tornSeeds,
+    stopAtFirstViolation: false,
+  }).failures.flatMap((f) => f.violations.map((v) => v.detail))
+
+const violationsOf = (seed: number, steps?: number) =>
+  runSimulation({ seed, ...(steps === undefined ? {} : { steps }) }).violations.map(
+    (v) => `${v.invariant}: ${v.detail}`,
+  )
 
 describe("regression seeds", () => {
   // The audit observer appends after a torn last line (zeros or a partial JSON line) left by a crash; its
@@ -33,7 +44,7 @@ describe("regression seeds", () => {
   it.each([79, 217, 223])(
     "seed %i (15 steps): observers survive transient read errors; compaction never hangs",
     (seed) => {
-      expect(runSimulation({ seed, steps: 15 }).violations.map((v) => `${v.invariant}: ${v.detail}`)).toEqual([])
+      expect(violationsOf(seed, 15)).toEqual([])
     },
   )
 
@@ -42,28 +53,18 @@ describe("regression seeds", () => {
   it.each([128, 667, 927, 963])(
     "seed %i (15 steps): a failure during a background snapshot fails its callers",
     (seed) => {
-      expect(runSimulation({ seed, steps: 15 }).violations.map((v) => `${v.invariant}: ${v.detail}`)).toEqual([])
+      expect(violationsOf(seed, 15)).toEqual([])
     },
   )
 
   // A crash can leave the audit file's last line complete as JSON but without its newline. The audit observer took
   // that line's seq as written and skipped the event, while the sink cut the unfinished line: the event was gone.
   it("crash-point enumeration: the audit log re-writes an event whose line lost its newline", () => {
-    const report = enumerateCrashPoints({
-      workloads: canonicalWorkloads.filter((w) => w.name === "audit-log"),
-      tornSeeds: 8,
-      stopAtFirstViolation: false,
-    })
-    expect(report.failures.flatMap((f) => f.violations.map((v) => v.detail))).toEqual([])
+    expect(enumerationViolations("audit-log", 8)).toEqual([])
   })
 
   // A kill -9 between creating LOCK and writing the pid leaves an empty lock file: same refusal as seed 111.
   it("crash-point enumeration: a crash right after creating the lock file leaves a directory that reopens", () => {
-    const report = enumerateCrashPoints({
-      workloads: canonicalWorkloads.filter((w) => w.name === "register-one"),
-      tornSeeds: 2,
-      stopAtFirstViolation: false,
-    })
-    expect(report.failures.flatMap((f) => f.violations.map((v) => v.detail))).toEqual([])
+    expect(enumerationViolations("register-one", 2)).toEqual([])
   })
 })

@@ -8,7 +8,7 @@ import { expect, layer } from "@effect/vitest"
 import { Cause, Effect, Exit, Layer, Option } from "effect"
 import { segmentFileName, snapshotFileName } from "../../src/storage/FileNames.ts"
 import { layerFileSystem } from "../../src/storage/FileStorage.ts"
-import { collect, makeTempDirectory, nodeLayer, type Ports, plain, records, withPorts } from "./harness.ts"
+import { collect, listing, makeTempDirectory, nodeLayer, type Ports, plain, records, withPorts } from "./harness.ts"
 
 const openDir = (directory: string) => layerFileSystem({ directory }).pipe(Layer.provide(nodeLayer))
 const withDir = <A, E>(directory: string, f: (ports: Ports) => Effect.Effect<A, E>) => withPorts(openDir(directory), f)
@@ -18,16 +18,6 @@ const openFailure = (directory: string) =>
     const exit = yield* Effect.exit(withDir(directory, () => Effect.void))
     if (Exit.isSuccess(exit)) throw new Error("expected open to fail")
     return Cause.squash(exit.cause)
-  })
-
-/** Every file in the directory with its bytes, to prove a refused open touched nothing. */
-const listing = (directory: string) =>
-  Effect.gen(function* () {
-    const fs = yield* FileSystem.FileSystem
-    const names = (yield* fs.readDirectory(directory)).sort()
-    return yield* Effect.forEach(names, (name) =>
-      Effect.map(fs.readFile(`${directory}/${name}`), (b) => [name, Array.from(b)] as const),
-    )
   })
 
 const seg = (directory: string, firstSeq: number) => `${directory}/${segmentFileName(firstSeq)}`

@@ -9,19 +9,10 @@ import { Cause, Effect, Exit, Layer, Option } from "effect"
 import fc from "fast-check"
 import { segmentFileName } from "../../src/storage/FileNames.ts"
 import { layerFileSystem } from "../../src/storage/FileStorage.ts"
-import { collect, makeTempDirectory, nodeLayer, type Ports, records, withPorts } from "./harness.ts"
+import { collect, listing, makeTempDirectory, nodeLayer, type Ports, records, withPorts } from "./harness.ts"
 
 const open = (directory: string, readOnly: boolean) =>
   layerFileSystem({ directory, readOnly, segmentBytesMax: 512, recordBytesMax: 128 }).pipe(Layer.provide(nodeLayer))
-
-const listing = (directory: string) =>
-  Effect.gen(function* () {
-    const fs = yield* FileSystem.FileSystem
-    const names = (yield* fs.readDirectory(directory)).sort()
-    return yield* Effect.forEach(names, (name) =>
-      Effect.map(fs.readFile(`${directory}/${name}`), (b) => [name, Array.from(b)] as const),
-    )
-  })
 
 /** Everything an opener can observe, with the directory name taken out so two copies compare equal. */
 const observe = (directory: string, readOnly: boolean) =>

@@ -40,7 +40,7 @@ describe("layerSegmentAppender", () => {
   it.effect("fails with the platform's SystemError reasons", () =>
     Effect.gen(function* () {
       const appender = yield* SegmentAppender
-      const exit = yield* Effect.exit(Effect.scoped(appender.open(path.join(tempDir(), "missing", "seg"))))
+      const exit = yield* Effect.scoped(appender.open(path.join(tempDir(), "missing", "seg"))).pipe(Effect.exit)
       expect(Exit.isFailure(exit)).toBe(true)
       if (Exit.isFailure(exit)) expect(exit.cause).toMatchObject({ error: { _tag: "SystemError", reason: "NotFound" } })
     }).pipe(Effect.provide(layerSegmentAppender)),

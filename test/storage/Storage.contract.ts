@@ -92,7 +92,7 @@ export const storageContract = (backend: Backend) =>
               [[record(3, "y".repeat(64))], "recordBytesMax is 64"],
             ]
             for (const [batch, message] of cases) {
-              const exit = yield* Effect.exit(wal.append(batch))
+              const exit = yield* wal.append(batch).pipe(Effect.exit)
               expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
               expect(String(failureOf(exit))).toContain(message)
             }
@@ -113,7 +113,7 @@ export const storageContract = (backend: Backend) =>
           [{ segmentBytesMax: 2 ** 31 }, "segmentBytesMax"],
         ] as const
         for (const [limits, field] of bad) {
-          const error = failureOf(yield* Effect.exit(withPorts(dir.open(limits), () => Effect.void)))
+          const error = failureOf(yield* withPorts(dir.open(limits), () => Effect.void).pipe(Effect.exit))
           expect(error).toMatchObject({ _tag: "InvalidInput", field })
         }
       }),
@@ -230,7 +230,7 @@ export const storageContract = (backend: Backend) =>
         yield* withPorts(dir.open(), ({ wal, snapshots }) =>
           Effect.gen(function* () {
             yield* wal.append(records(1, 2))
-            const exit = yield* Effect.exit(snapshots.write({ lastSeq: 3, state: new Uint8Array() }))
+            const exit = yield* snapshots.write({ lastSeq: 3, state: new Uint8Array() }).pipe(Effect.exit)
             expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
             expect(yield* snapshots.latest).toEqual(Option.none())
           }),

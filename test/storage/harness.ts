@@ -73,6 +73,16 @@ export const withPorts = <A, E, E2>(
     ),
   )
 
+/** Every file in the directory with its bytes, to prove a refused open touched nothing. */
+export const listing = (directory: string) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const names = (yield* fs.readDirectory(directory)).sort()
+    return yield* Effect.forEach(names, (name) =>
+      Effect.map(fs.readFile(`${directory}/${name}`), (b) => [name, Array.from(b)] as const),
+    )
+  })
+
 export const collect = <E>(stream: Stream.Stream<WalRecord, E>): Effect.Effect<Array<WalRecord>, E> =>
   Effect.map(Stream.runCollect(stream), Chunk.toArray)
 
