@@ -68,15 +68,19 @@ const compareEntries = (a: VersionEntry, b: VersionEntry): number => {
 }
 
 export class ModelEntry implements ModelView {
-  readonly versions = new Map<string, VersionEntry>()
+  /**
+   * version → record, the records themselves rather than their entries: `get` over 100k random pairs is bound by
+   * dependent cache misses, and an entry in between was one more (bench/, reads scenario).
+   */
+  readonly records = new Map<string, ModelVersion>()
   /** In semver order, maintained on insert: listing is then a copy, not a sort. */
   readonly sorted: Array<VersionEntry> = []
   production: SemVer | undefined = undefined
   private listed: ReadonlyArray<ModelVersion> | undefined = undefined
 
   readonly version = (version: SemVer): VersionView | undefined => {
-    const entry = this.versions.get(version)
-    return entry && { metadata: entry.record, state: entry.record.state }
+    const record = this.records.get(version)
+    return record && { metadata: record, state: record.state }
   }
 
   list(): ReadonlyArray<ModelVersion> {
@@ -85,12 +89,14 @@ export class ModelEntry implements ModelView {
   }
 
   apply(change: VersionChange): void {
-    const existing = this.versions.get(change.version)
-    const metadata: ModelMetadata | undefined = change.metadata ?? existing?.record
+    const existing = this.records.get(change.version)
+    const metadata: ModelMetadata | undefined = change.metadata ?? existing
     if (metadata === undefined) throw new Error(`change to unknown version ${change.version}`)
     const record = recordOf(metadata, change.state)
-    if (existing) existing.record = record
-    else this.insert(new VersionEntry(change.version, record))
+    if (existing) {
+      this.records.set(change.version, record)
+      this.entryOf(change.version, existing).record = record
+    } else this.insert(new VersionEntry(change.version, record))
     if (change.state === "production") this.production = change.version
     else if (this.production === change.version) this.production = undefined
     this.listed = undefined
@@ -101,7 +107,7 @@ export class ModelEntry implements ModelView {
    * why the snapshot cannot be right instead, if the version is already here or a second production version.
    */
   restore(record: ModelVersion): string | undefined {
-    if (this.versions.has(record.version)) return `version ${record.version} of ${record.name} appears twice`
+    if (this.records.has(record.version)) return `version ${record.version} of ${record.name} appears twice`
     if (record.state === "production") {
       if (this.production !== undefined)
         return `${record.name} has two production versions, ${this.production} and ${record.version}`
@@ -115,21 +121,35 @@ export class ModelEntry implements ModelView {
   }
 
   private insert(entry: VersionEntry): void {
-    this.versions.set(entry.version, entry)
+    this.records.set(entry.version, entry.record)
     const last = this.sorted[this.sorted.length - 1]
     // Versions mostly arrive in increasing order: then the binary search and the splice are skipped.
-    if (last === undefined || compareEntries(last, entry) <= 0) {
-      this.sorted.push(entry)
-      return
-    }
+    if (last === undefined || compareEntries(last, entry) <= 0) this.sorted.push(entry)
+    else this.sorted.splice(this.firstAfter(entry), 0, entry)
+  }
+
+  /** Index of the first entry that sorts after `probe`. */
+  private firstAfter(probe: VersionEntry): number {
     let low = 0
     let high = this.sorted.length
     while (low < high) {
       const middle = (low + high) >>> 1
-      if (compareEntries(this.sorted[middle]!, entry) <= 0) low = middle + 1
+      if (compareEntries(this.sorted[middle]!, probe) <= 0) low = middle + 1
       else high = middle
     }
-    this.sorted.splice(low, 0, entry)
+    return low
+  }
+
+  /**
+   * The entry of a stored version, by binary search: versions equal in precedence (they differ in build metadata
+   * only) sit together just before `firstAfter`, so the search ends with a short scan back for the exact string.
+   */
+  private entryOf(version: SemVer, record: ModelVersion): VersionEntry {
+    for (let i = this.firstAfter(new VersionEntry(version, record)) - 1; i >= 0; i--) {
+      const entry = this.sorted[i]!
+      if (entry.version === version) return entry
+    }
+    throw new Error(`version ${version} is missing from the sorted list`)
   }
 }
 
@@ -163,7 +183,7 @@ export class RegistryIndex {
   }
 
   get(name: string, version: string): ModelVersion | undefined {
-    return this.models.get(name)?.versions.get(version)?.record
+    return this.models.get(name)?.records.get(version)
   }
 
   listVersions(name: string): ReadonlyArray<ModelVersion> | undefined {
@@ -172,7 +192,7 @@ export class RegistryIndex {
 
   production(name: string): ModelVersion | undefined {
     const model = this.models.get(name)
-    return model?.production === undefined ? undefined : model.versions.get(model.production)?.record
+    return model?.production === undefined ? undefined : model.records.get(model.production)
   }
 
   listModels(): ReadonlyArray<ModelSummary> {
@@ -196,7 +216,7 @@ export class RegistryIndex {
       this.models.set(name, model)
     }
     for (const change of this.rules.evolve(event)) {
-      if (!model.versions.has(change.version)) this.versionCount++
+      if (!model.records.has(change.version)) this.versionCount++
       model.apply(change)
     }
     this.lastSeq = seq

@@ -73,3 +73,57 @@ describe("RegistryIndex ordering", () => {
     ])
   })
 })
+
+describe("RegistryIndex state changes", () => {
+  // Versions equal in precedence (build metadata only) sit together in the sorted list; a promotion or
+  // deprecation must find the exact one among them.
+  const twins = fc.uniqueArray(
+    fc.tuple(fc.constantFrom("1.0.0", "1.0.1", "2.0.0-rc.1", "0.9.0"), fc.constantFrom("", "+a", "+b", "+c")),
+    { minLength: 1, maxLength: 12, selector: ([core, build]) => core + build },
+  )
+
+  it("changes exactly the version named, and every read agrees with a plain model of the states", () => {
+    fc.assert(
+      fc.property(
+        twins.chain((pairs) =>
+          fc.tuple(
+            fc.shuffledSubarray(pairs.map(([core, build]) => core + build)),
+            fc.array(fc.tuple(fc.boolean(), fc.nat({ max: pairs.length - 1 })), { maxLength: 20 }),
+          ),
+        ),
+        ([versions, changes]) => {
+          fc.pre(versions.length > 0)
+          const index = new RegistryIndex()
+          const states = new Map<string, string>()
+          let seq = 0
+          versions.forEach((v, i) => {
+            index.apply(++seq, { _tag: "Registered", metadata: metadata(v, i) })
+            states.set(v, "registered")
+          })
+          for (const [promote, pick] of changes) {
+            const v = versions[pick % versions.length]! as SemVer
+            if (states.get(v) === "deprecated") continue
+            if (promote) {
+              const current = [...states].find(([, state]) => state === "production")?.[0] ?? null
+              if (current === v) continue
+              index.apply(++seq, { _tag: "Promoted", name, version: v, supersedes: current as SemVer | null })
+              if (current !== null) states.set(current, "registered")
+              states.set(v, "production")
+            } else {
+              index.apply(++seq, { _tag: "Deprecated", name, version: v })
+              states.set(v, "deprecated")
+            }
+          }
+          for (const [v, state] of states) expect(index.get(name, v)?.state).toBe(state)
+          const listed = new Map(index.listVersions(name)!.map((r) => [r.version as string, r.state as string]))
+          expect(listed).toEqual(states)
+          const snapshot = new Map(index.toSnapshot().versions.map((r) => [r.version as string, r.state as string]))
+          expect(snapshot).toEqual(states)
+          const production = [...states].find(([, state]) => state === "production")?.[0]
+          expect(index.production(name)?.version).toBe(production)
+        },
+      ),
+      { numRuns: 500 },
+    )
+  })
+})
