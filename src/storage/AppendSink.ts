@@ -2,7 +2,8 @@
  * Append-only files for observers: audit NDJSON and dead-letter files. Observers never do IO themselves (only
  * storage does, so the simulated disk sees every write); they append through this port.
  */
-import { FileSystem, Path } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import type { StorageFailed } from "../domain/errors.ts"
 import { syncDirectory } from "./Directory.ts"

@@ -2,7 +2,8 @@
  * Durable cursors for observer actors: the highest seq an observer has handled, per name. Observers never do IO
  * themselves (only storage does, so the simulated disk sees every write); they save their position through this port.
  */
-import { FileSystem, Path } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import { Context, Effect, Layer, Option } from "effect"
 import { StorageFailed } from "../domain/errors.ts"
 import { atomicReplace, syncDirectory } from "./Directory.ts"

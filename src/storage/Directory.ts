@@ -2,7 +2,7 @@
  * Durable directory operations. A created, renamed or deleted file is only durable once its directory is fsynced
  * (the seed's log and renames could vanish after a crash), so every such operation here is followed by one.
  */
-import type { FileSystem } from "@effect/platform"
+import type * as FileSystem from "@effect/platform/FileSystem"
 import { Effect } from "effect"
 import type { StorageFailed } from "../domain/errors.ts"
 import { io } from "./StorageError.ts"

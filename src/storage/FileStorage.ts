@@ -9,8 +9,10 @@
  * Retention: the two newest snapshots are kept, and `deleteSegmentsUpTo` never deletes records newer than the OLDER
  * of them. So if the newest snapshot is found corrupt, the previous one plus the log still rebuild the full history.
  */
-import { FileSystem, Path } from "@effect/platform"
+
 import type { PlatformError } from "@effect/platform/Error"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import { Context, Effect, Exit, Layer, Option, Scope, Stream } from "effect"
 import {
   type DirectoryLocked,

@@ -7,7 +7,8 @@
  * A lock file with no readable pid (only an older version could leave one) is treated as held: breaking a live lock
  * is worse than asking an operator to delete a file.
  */
-import { FileSystem, Path } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import { Effect, type Scope } from "effect"
 import { DirectoryLocked, type StorageFailed } from "../domain/errors.ts"
 import { removeDurably, renameDurably, writeAndSync } from "./Directory.ts"

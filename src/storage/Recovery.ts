@@ -6,7 +6,8 @@
  * fsynced and reported (or, read-only, only reported and skipped over). Every other defect (a bad record with valid records after it, a bad record in a sealed
  * segment, a missing segment, a wrong header, a foreign registry id) fails with `WalCorrupt` and touches nothing.
  */
-import type { FileSystem, Path } from "@effect/platform"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
 import { Effect, Option, Random } from "effect"
 import { type StorageFailed, WalCorrupt } from "../domain/errors.ts"
 import type { Checksum } from "./Checksum.ts"

@@ -3,7 +3,7 @@
  * when the log still holds every record after the older snapshot, so falling back never loses history. When no
  * sound choice exists this fails with `WalCorrupt` naming the file that broke the chain.
  */
-import type { FileSystem } from "@effect/platform"
+import type * as FileSystem from "@effect/platform/FileSystem"
 import { Effect, Option } from "effect"
 import { type StorageFailed, WalCorrupt } from "../domain/errors.ts"
 import type { Checksum } from "./Checksum.ts"
