@@ -14,16 +14,50 @@ export const tagValueBytesMax = 1024
 
 const utf8 = new TextEncoder()
 
-const isoTimestampPattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/
+/** The number written by `count` ASCII digits of `text` from `start`, or -1 if any is not a digit. */
+const digitsAt = (text: string, start: number, count: number): number => {
+  let value = 0
+  for (let i = start; i < start + count; i++) {
+    const digit = text.charCodeAt(i) - 48
+    if (digit < 0 || digit > 9) return -1
+    value = value * 10 + digit
+  }
+  return value
+}
+
+const isLeapYear = (year: number): boolean => year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)
+const daysInMonth = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 
 /**
- * Whether `text` is an instant as `Date.prototype.toISOString` writes it (milliseconds optional) that names a real
- * calendar time: `Date.parse` alone rolls 2026-02-31 over to March 3rd and 24:00 to the next day.
+ * Whether `text` is an instant as `Date.prototype.toISOString` writes it (`YYYY-MM-DDTHH:MM:SS`, then `.` and 1–3
+ * digits optionally, then `Z`) that names a real calendar time: `Date.parse` alone rolls 2026-02-31 over to March
+ * 3rd and 24:00 to the next day. By hand: this runs for every register and for two timestamps of every version
+ * a restart reads, and the regex + `Date.parse` + `toISOString` round trip it replaces was ~1 µs, the largest
+ * single cost of opening a registry after JSON.parse (bench/, recovery profile). test/domain/ModelMetadata.test.ts
+ * checks it against that round trip.
  */
 export const isIsoTimestamp = (text: string): boolean => {
-  if (!isoTimestampPattern.test(text)) return false
-  const time = Date.parse(text)
-  return !Number.isNaN(time) && new Date(time).toISOString().slice(0, 19) === text.slice(0, 19)
+  const length = text.length
+  if (length !== 20 && (length < 22 || length > 24)) return false
+  if (
+    text.charCodeAt(4) !== 45 || // -
+    text.charCodeAt(7) !== 45 ||
+    text.charCodeAt(10) !== 84 || // T
+    text.charCodeAt(13) !== 58 || // :
+    text.charCodeAt(16) !== 58 ||
+    text.charCodeAt(length - 1) !== 90 // Z
+  )
+    return false
+  if (length > 20 && (text.charCodeAt(19) !== 46 || digitsAt(text, 20, length - 21) < 0)) return false
+  const year = digitsAt(text, 0, 4)
+  const month = digitsAt(text, 5, 2)
+  const day = digitsAt(text, 8, 2)
+  const hour = digitsAt(text, 11, 2)
+  const minute = digitsAt(text, 14, 2)
+  const second = digitsAt(text, 17, 2)
+  if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23) return false
+  if (minute < 0 || minute > 59 || second < 0 || second > 59) return false
+  return day <= (month === 2 && isLeapYear(year) ? 29 : daysInMonth[month]!)
 }
 
 /** An ISO-8601 instant in UTC, as `Date.prototype.toISOString` writes it (milliseconds optional). */

@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
 import fc from "fast-check"
 import { decodeModelName, decoder, metricsBytesMax, RegisterInput } from "../../src/domain/index.ts"
+import { isIsoTimestamp } from "../../src/domain/ModelMetadata.ts"
 
 const decodeRegister = decoder(RegisterInput)
 const failure = (input: unknown) => {
@@ -93,5 +94,55 @@ describe("RegisterInput", () => {
         expect(decodeRegister({ ...base, metrics })).toEqual(Either.right({ ...base, metrics }))
       }),
     )
+  })
+})
+
+describe("isIsoTimestamp", () => {
+  // The definition it replaced: the toISOString shape, and a Date round trip that proves a real calendar time.
+  const byDateRoundTrip = (text: string): boolean => {
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/.test(text)) return false
+    const time = Date.parse(text)
+    return !Number.isNaN(time) && new Date(time).toISOString().slice(0, 19) === text.slice(0, 19)
+  }
+  const pad = (value: number, width: number) => String(value).padStart(width, "0")
+  // Near-valid timestamps: every field drawn around and beyond its range, leap years included.
+  const nearValid = fc
+    .record({
+      year: fc.oneof(fc.integer({ min: 0, max: 9999 }), fc.constantFrom(0, 1900, 2000, 2024, 2026, 2100, 2400)),
+      month: fc.integer({ min: 0, max: 13 }),
+      day: fc.integer({ min: 0, max: 32 }),
+      hour: fc.integer({ min: 0, max: 25 }),
+      minute: fc.integer({ min: 0, max: 61 }),
+      second: fc.integer({ min: 0, max: 61 }),
+      fraction: fc.constantFrom("", ".", ".1", ".12", ".123", ".1234", ".x"),
+      zone: fc.constantFrom("Z", "Z", "Z", "z", "+00:00", ""),
+    })
+    .map(
+      (t) =>
+        `${pad(t.year, 4)}-${pad(t.month, 2)}-${pad(t.day, 2)}T${pad(t.hour, 2)}:${pad(t.minute, 2)}:` +
+        `${pad(t.second, 2)}${t.fraction}${t.zone}`,
+    )
+  // Single-character damage anywhere, including digits swapped for other characters.
+  const damaged = fc
+    .tuple(nearValid, fc.nat(), fc.constantFrom("0", "9", "-", ":", "T", " ", "٣", "a", ""))
+    .map(([text, at, replacement]) => {
+      const index = at % text.length
+      return text.slice(0, index) + replacement + text.slice(index + 1)
+    })
+
+  it("agrees with the Date round trip it replaced, on near-valid, damaged and arbitrary strings", () => {
+    fc.assert(
+      fc.property(fc.oneof(nearValid, damaged, fc.string({ maxLength: 30 })), (text) => {
+        expect(isIsoTimestamp(text)).toBe(byDateRoundTrip(text))
+      }),
+      { numRuns: 20_000 },
+    )
+  })
+
+  it("accepts the leap days that exist and refuses those that do not", () => {
+    expect(isIsoTimestamp("2024-02-29T00:00:00Z")).toBe(true)
+    expect(isIsoTimestamp("2000-02-29T23:59:59.999Z")).toBe(true)
+    expect(isIsoTimestamp("1900-02-29T00:00:00Z")).toBe(false)
+    expect(isIsoTimestamp("2026-02-29T00:00:00Z")).toBe(false)
   })
 })
