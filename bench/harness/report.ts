@@ -59,15 +59,20 @@ const renderDurable = (result: DurableRegistersResult): string => {
     formatLatency(cell.median.p99Ms),
     formatOptional(cell.median.fsyncsPerSecond, 0),
     formatOptional(cell.median.averageBatch, 1),
+    `${cell.median.gcPauseMsPerSecond.toFixed(0)} ms/s, max ${formatLatency(cell.median.gcPauseMaxMs)}`,
   ])
   return [
     "### Durable registers, closed loop (each producer awaits its ack)",
     "",
     table(
-      ["in flight", "design", "registers/s", "rep spread", "p50", "p99", "fsyncs/s", "avg batch"],
-      "---:|---|---:|---:|---:|---:|---:|---:",
+      ["in flight", "design", "registers/s", "rep spread", "p50", "p99", "fsyncs/s", "avg batch", "GC pauses"],
+      "---:|---|---:|---:|---:|---:|---:|---:|---:",
       rows,
     ),
+    "",
+    "GC pauses: the whole process's garbage-collector pauses while the design ran (Node `gc` performance entries),",
+    "as milliseconds per second measured and the longest single pause; medians over the repetitions. A p99 a few",
+    "milliseconds above the p50 at the same level usually waits out such a pause rather than the disk.",
   ].join("\n")
 }
 

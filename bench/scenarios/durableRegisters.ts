@@ -6,6 +6,7 @@
  */
 import { type LoopRun, runClosedLoop } from "../harness/closedLoop.ts"
 import { type RunContext, settle } from "../harness/context.ts"
+import { type GcPauses, recordGcPauses } from "../harness/gcPauses.ts"
 import { makeRecordSource } from "../harness/records.ts"
 import { LatencyRecorder, type LatencySummary, median } from "../harness/stats.ts"
 import type { TargetDefinition, TargetRole, WriteStats } from "../targets/DurableTarget.ts"
@@ -18,6 +19,8 @@ export interface Repetition {
   /** Null when the design does not report them. */
   readonly fsyncs: number | null
   readonly batches: number | null
+  /** The process's GC pauses during the measured run. */
+  readonly gc: GcPauses
 }
 
 export interface CellMedians {
@@ -26,6 +29,9 @@ export interface CellMedians {
   readonly p99Ms: number
   readonly fsyncsPerSecond: number | null
   readonly averageBatch: number | null
+  /** Milliseconds of GC pause per second measured, and the longest single pause. */
+  readonly gcPauseMsPerSecond: number
+  readonly gcPauseMaxMs: number
 }
 
 export interface Cell {
@@ -61,7 +67,9 @@ const measureOnce = async (
     await runClosedLoop(target, source, concurrency, context.options.warmupSeconds, undefined)
     const before = await target.stats?.()
     const recorder = new LatencyRecorder()
+    const gcPauses = recordGcPauses()
     const run: LoopRun = await runClosedLoop(target, source, concurrency, measureSeconds, recorder)
+    const gc = await gcPauses.stop()
     const counted = difference(await target.stats?.(), before)
     return {
       operations: run.operations,
@@ -70,6 +78,7 @@ const measureOnce = async (
       latency: recorder.summary(),
       fsyncs: counted?.fsyncs ?? null,
       batches: counted?.batches ?? null,
+      gc,
     }
   } finally {
     await target.close()
@@ -88,6 +97,8 @@ const summarize = (repetitions: ReadonlyArray<Repetition>): CellMedians => ({
   averageBatch: nullableMedian(
     repetitions.map((rep) => (rep.batches === null || rep.batches === 0 ? null : rep.operations / rep.batches)),
   ),
+  gcPauseMsPerSecond: median(repetitions.map((rep) => rep.gc.totalMs / rep.seconds)),
+  gcPauseMaxMs: median(repetitions.map((rep) => rep.gc.maxMs)),
 })
 
 const formatRate = (value: number): string => Math.round(value).toLocaleString("en-US")
