@@ -15,7 +15,7 @@ const withDir = <A, E>(directory: string, f: (ports: Ports) => Effect.Effect<A, 
 
 const openFailure = (directory: string) =>
   Effect.gen(function* () {
-    const exit = yield* Effect.exit(withDir(directory, () => Effect.void))
+    const exit = yield* withDir(directory, () => Effect.void).pipe(Effect.exit)
     if (Exit.isSuccess(exit)) throw new Error("expected open to fail")
     return Cause.squash(exit.cause)
   })

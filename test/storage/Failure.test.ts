@@ -31,7 +31,7 @@ layer(NodeContext.layer)("failure semantics (real disk, injected faults)", (it) 
         Effect.gen(function* () {
           yield* wal.append(records(1, 3))
           control.failSyncOf = ".seg"
-          expect(failureOf(yield* Effect.exit(wal.append(records(4, 2))))).toMatchObject({
+          expect(failureOf(yield* wal.append(records(4, 2)).pipe(Effect.exit))).toMatchObject({
             _tag: "StorageFailed",
             operation: "fsync",
             path: `${directory}/${segmentFileName(1)}`,
@@ -47,7 +47,7 @@ layer(NodeContext.layer)("failure semantics (real disk, injected faults)", (it) 
             snapshots.latest,
           ]
           for (const call of later)
-            expect(failureOf(yield* Effect.exit(call as Effect.Effect<unknown, unknown>))).toMatchObject({
+            expect(failureOf(yield* (call as Effect.Effect<unknown, unknown>).pipe(Effect.exit))).toMatchObject({
               _tag: "StorageFailed",
               reason: "PortFailed",
             })
@@ -71,7 +71,7 @@ layer(NodeContext.layer)("failure semantics (real disk, injected faults)", (it) 
           yield* wal.append(records(1, 3))
           const size = (yield* fs.readFile(file)).length
           control.failWriteOf = ".seg"
-          expect(failureOf(yield* Effect.exit(wal.append(records(4, 4))))).toMatchObject({
+          expect(failureOf(yield* wal.append(records(4, 4)).pipe(Effect.exit))).toMatchObject({
             _tag: "StorageFailed",
             operation: "write",
             path: file,
@@ -102,10 +102,10 @@ layer(NodeContext.layer)("failure semantics (real disk, injected faults)", (it) 
           yield* wal.append(records(1, 3))
           control.failWriteOf = ".seg"
           control.failTruncate = true
-          expect(failureOf(yield* Effect.exit(wal.append(records(4, 3))))).toMatchObject({ operation: "write" })
+          expect(failureOf(yield* wal.append(records(4, 3)).pipe(Effect.exit))).toMatchObject({ operation: "write" })
           control.failWriteOf = undefined
           control.failTruncate = false
-          expect(failureOf(yield* Effect.exit(wal.append(records(4, 1))))).toMatchObject({
+          expect(failureOf(yield* wal.append(records(4, 1)).pipe(Effect.exit))).toMatchObject({
             _tag: "StorageFailed",
             reason: "PortFailed",
           })

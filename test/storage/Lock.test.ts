@@ -14,7 +14,7 @@ const openAs = (directory: string, alive: ReadonlyArray<number>) =>
 
 const openFailure = (directory: string, alive: ReadonlyArray<number>) =>
   Effect.gen(function* () {
-    const exit = yield* Effect.exit(withPorts(openAs(directory, alive), () => Effect.void))
+    const exit = yield* withPorts(openAs(directory, alive), () => Effect.void).pipe(Effect.exit)
     if (Exit.isSuccess(exit)) throw new Error("expected open to fail")
     return Cause.squash(exit.cause)
   })

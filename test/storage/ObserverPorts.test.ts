@@ -96,13 +96,13 @@ layer(NodeContext.layer)("observer ports", (it) => {
         const { cursors, sink } = yield* openPorts()
         for (const name of ["../x.cursor", "/etc/passwd", "a//b", "", "observers/.hidden", "x.tmp", "a/b/c/d/e"]) {
           const exits: Array<Exit.Exit<unknown, unknown>> = [
-            yield* Effect.exit(cursors.set(name, 1)),
-            yield* Effect.exit(cursors.get(name)),
-            yield* Effect.exit(sink.append(name, new Uint8Array([1]))),
+            yield* cursors.set(name, 1).pipe(Effect.exit),
+            yield* cursors.get(name).pipe(Effect.exit),
+            yield* sink.append(name, new Uint8Array([1])).pipe(Effect.exit),
           ]
           for (const exit of exits) expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
         }
-        const negative = yield* Effect.exit(cursors.set("c.cursor", -1))
+        const negative = yield* cursors.set("c.cursor", -1).pipe(Effect.exit)
         expect(Exit.isFailure(negative) && Cause.isDie(negative.cause)).toBe(true)
       }),
     )
@@ -116,19 +116,19 @@ layer(NodeContext.layer)("observer ports", (it) => {
       const sink = yield* AppendSink.makeFileSystem({ directory }).pipe(Effect.provide(faultyLayer(control)))
       yield* sink.append("audit.ndjson", utf8.encode("one\n"))
       control.failWriteOf = "audit"
-      const write = yield* Effect.exit(sink.append("audit.ndjson", utf8.encode("two two two\n")))
+      const write = yield* sink.append("audit.ndjson", utf8.encode("two two two\n")).pipe(Effect.exit)
       expect(Exit.isFailure(write)).toBe(true)
       expect(yield* fs.readFileString(`${directory}/audit.ndjson`)).toBe("one\n")
       control.failWriteOf = undefined
       yield* sink.append("audit.ndjson", utf8.encode("three\n"))
       control.failSyncOf = "audit"
-      const sync = yield* Effect.exit(sink.append("audit.ndjson", utf8.encode("four\n")))
+      const sync = yield* sink.append("audit.ndjson", utf8.encode("four\n")).pipe(Effect.exit)
       expect(Exit.isFailure(sync) && Cause.squash(sync.cause)).toMatchObject({
         _tag: "StorageFailed",
         operation: "fsync",
       })
       control.failSyncOf = undefined
-      const after = yield* Effect.exit(sink.append("audit.ndjson", utf8.encode("five\n")))
+      const after = yield* sink.append("audit.ndjson", utf8.encode("five\n")).pipe(Effect.exit)
       expect(Exit.isFailure(after) && Cause.squash(after.cause)).toMatchObject({ reason: "PortFailed" })
     }),
   )
@@ -140,7 +140,7 @@ layer(NodeContext.layer)("observer ports", (it) => {
       const cursors = yield* CursorStore.makeFileSystem({ directory }).pipe(Effect.provide(faultyLayer(control)))
       yield* cursors.set("observers/o.cursor", 5)
       control.failWriteOf = "o.cursor.tmp"
-      expect(Exit.isFailure(yield* Effect.exit(cursors.set("observers/o.cursor", 6)))).toBe(true)
+      expect(Exit.isFailure(yield* cursors.set("observers/o.cursor", 6).pipe(Effect.exit))).toBe(true)
       control.failWriteOf = undefined
       expect(yield* cursors.get("observers/o.cursor")).toEqual(Option.some(5))
       yield* cursors.set("observers/o.cursor", 6)

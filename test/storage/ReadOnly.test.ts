@@ -17,22 +17,20 @@ const open = (directory: string, readOnly: boolean) =>
 /** Everything an opener can observe, with the directory name taken out so two copies compare equal. */
 const observe = (directory: string, readOnly: boolean) =>
   Effect.gen(function* () {
-    const exit = yield* Effect.exit(
-      withPorts(open(directory, readOnly), ({ wal, snapshots }: Ports) =>
-        Effect.gen(function* () {
-          const firstSeq = yield* wal.firstSeq
-          const { brokenFile: _torn, ...tornTail } = Option.getOrUndefined(wal.recovery.tornTail) ?? {}
-          return {
-            firstSeq,
-            lastSeq: yield* wal.lastSeq,
-            seqs: (yield* collect(wal.read(firstSeq))).map((r) => r.seq),
-            snapshot: Option.getOrUndefined(Option.map(yield* snapshots.latest, (s) => s.lastSeq)),
-            tornTail,
-            fallbacks: wal.recovery.snapshotFallbacks.map(({ brokenFile: _moved, ...f }) => f),
-          }
-        }),
-      ),
-    )
+    const exit = yield* withPorts(open(directory, readOnly), ({ wal, snapshots }: Ports) =>
+      Effect.gen(function* () {
+        const firstSeq = yield* wal.firstSeq
+        const { brokenFile: _torn, ...tornTail } = Option.getOrUndefined(wal.recovery.tornTail) ?? {}
+        return {
+          firstSeq,
+          lastSeq: yield* wal.lastSeq,
+          seqs: (yield* collect(wal.read(firstSeq))).map((r) => r.seq),
+          snapshot: Option.getOrUndefined(Option.map(yield* snapshots.latest, (s) => s.lastSeq)),
+          tornTail,
+          fallbacks: wal.recovery.snapshotFallbacks.map(({ brokenFile: _moved, ...f }) => f),
+        }
+      }),
+    ).pipe(Effect.exit)
     const json = JSON.stringify(Exit.isSuccess(exit) ? exit.value : { failed: Cause.squash(exit.cause) })
     return JSON.parse(json.replaceAll(directory, "<dir>")) as unknown
   })
@@ -176,7 +174,7 @@ layer(NodeContext.layer)("read-only open", (it) => {
     Effect.gen(function* () {
       const fs = yield* FileSystem.FileSystem
       const directory = `${yield* makeTempDirectory}/absent`
-      const exit = yield* Effect.exit(withPorts(open(directory, true), () => Effect.void))
+      const exit = yield* withPorts(open(directory, true), () => Effect.void).pipe(Effect.exit)
       expect(Exit.isFailure(exit) && Cause.squash(exit.cause)).toMatchObject({
         _tag: "StorageFailed",
         reason: "NotFound",
@@ -188,7 +186,7 @@ layer(NodeContext.layer)("read-only open", (it) => {
   it.scoped("a directory without segments is reported, not initialised", () =>
     Effect.gen(function* () {
       const directory = yield* makeTempDirectory
-      const exit = yield* Effect.exit(withPorts(open(directory, true), () => Effect.void))
+      const exit = yield* withPorts(open(directory, true), () => Effect.void).pipe(Effect.exit)
       expect(Exit.isFailure(exit) && Cause.squash(exit.cause)).toMatchObject({ _tag: "WalCorrupt" })
       expect(yield* listing(directory)).toEqual([])
     }),

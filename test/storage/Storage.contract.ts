@@ -267,7 +267,7 @@ export const storageContract = (backend: Backend) =>
               [21, 25],
               [26, 25],
             ])
-            const compacted = failureOf(yield* Effect.exit(collect(wal.read(20))))
+            const compacted = failureOf(yield* collect(wal.read(20)).pipe(Effect.exit))
             expect(compacted).toMatchObject({ _tag: "StorageFailed", reason: "Compacted" })
             expect((yield* collect(wal.read(21))).map((r) => r.seq)).toEqual([21, 22, 23, 24, 25])
           }),
@@ -288,7 +288,7 @@ export const storageContract = (backend: Backend) =>
         yield* withPorts(dir.open(), ({ wal }) =>
           Effect.gen(function* () {
             yield* wal.append(records(1, 1))
-            const error = failureOf(yield* Effect.exit(withPorts(dir.open(), () => Effect.void)))
+            const error = failureOf(yield* withPorts(dir.open(), () => Effect.void).pipe(Effect.exit))
             expect(error).toMatchObject({ _tag: "DirectoryLocked" })
           }),
         )

@@ -22,7 +22,7 @@ export const open = async <E>(layer: Layer.Layer<ModelRegistry, E>): Promise<Ope
   return {
     registry,
     run: (effect) => Effect.runPromise(effect),
-    exitOf: (effect) => Effect.runPromiseExit(effect),
+    exitOf: (effect) => Effect.runPromise(effect.pipe(Effect.exit)),
     close: () => Effect.runPromise(Scope.close(scope, Exit.void)),
   }
 }

@@ -223,7 +223,7 @@ describe("SimulatedFileSystem fault knobs", () => {
       const disk = yield* baseDisk()
       const k = disk.ioCount + 3
       disk.setFaults({ crash: { atIo: k } })
-      const exit = yield* Effect.exit(Effect.forever(fsOf(disk).stat("/f")))
+      const exit = yield* Effect.forever(fsOf(disk).stat("/f")).pipe(Effect.exit)
       expect(exit._tag).toBe("Failure")
       expect(disk.halted).toBe(true)
       expect(disk.ioCount).toBe(k - 1)
@@ -256,7 +256,7 @@ describe("SimulatedFileSystem fault knobs", () => {
       for (let k = 0; k <= total; k++) {
         const disk = makeSimulatedDisk({ seed: k })
         disk.crashAfterIo(k)
-        yield* Effect.exit(on(disk, workload))
+        yield* on(disk, workload).pipe(Effect.exit)
         expect(disk.ioCount).toBe(k)
         for (const variant of crashVariants) {
           const fork = disk.fork()
