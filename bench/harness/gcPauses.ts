@@ -4,7 +4,7 @@
  * its p50 is usually waiting out a scavenge, not the disk. The pauses are the whole process's, so they include
  * the driver's own garbage, which is small next to any design's (bench/harness/closedLoop.ts).
  */
-import { PerformanceObserver } from "node:perf_hooks"
+import { type PerformanceEntry, PerformanceObserver } from "node:perf_hooks"
 
 export interface GcPauses {
   readonly count: number
@@ -21,22 +21,19 @@ export const recordGcPauses = (): GcPauseRecorder => {
   let count = 0
   let totalMs = 0
   let maxMs = 0
-  const observer = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) {
+  const add = (entries: ReadonlyArray<PerformanceEntry>) => {
+    for (const entry of entries) {
       count++
       totalMs += entry.duration
       maxMs = Math.max(maxMs, entry.duration)
     }
-  })
+  }
+  const observer = new PerformanceObserver((list) => add(list.getEntries()))
   observer.observe({ entryTypes: ["gc"] })
   return {
     stop: async () => {
       await new Promise((resolve) => setImmediate(resolve))
-      for (const entry of observer.takeRecords()) {
-        count++
-        totalMs += entry.duration
-        maxMs = Math.max(maxMs, entry.duration)
-      }
+      add(observer.takeRecords())
       observer.disconnect()
       return { count, totalMs, maxMs }
     },

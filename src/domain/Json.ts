@@ -56,9 +56,10 @@ export const jsonViolation = (value: unknown, path: string, depth = 0): { path: 
 }
 
 /**
- * A deep copy of an accepted JSON value as JSON would carry it (-0 becomes 0), every object and array frozen. Records are shared with every reader and
- * written into snapshots, so a caller that kept its `metrics` object (or a reader that changed a returned one) must
- * not be able to change what the registry holds: that change would reach the next snapshot, but not the log.
+ * A deep copy of an accepted JSON value as JSON would carry it (-0 becomes 0), every object and array frozen.
+ * Records are shared with every reader and written into snapshots, so a caller that kept its `metrics` object (or a
+ * reader that changed a returned one) must not be able to change what the registry holds: that change would reach
+ * the next snapshot, but not the log.
  * Hand-written: `structuredClone` neither freezes nor exists in every runtime's core.
  */
 export const frozenCopy = (value: JsonValue): JsonValue => {

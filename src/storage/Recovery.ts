@@ -3,8 +3,9 @@
  *
  * Only one kind of damage can come from a crash: a torn tail, i.e. the newest segment ends in a partial or garbled
  * record (or zero fill) after which no valid higher record exists. It is copied aside to `*.broken`, truncated,
- * fsynced and reported (or, read-only, only reported and skipped over). Every other defect (a bad record with valid records after it, a bad record in a sealed
- * segment, a missing segment, a wrong header, a foreign registry id) fails with `WalCorrupt` and touches nothing.
+ * fsynced and reported (or, read-only, only reported and skipped over). Every other defect (a bad record with valid
+ * records after it, a bad record in a sealed segment, a missing segment, a wrong header, a foreign registry id) fails
+ * with `WalCorrupt` and touches nothing.
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
