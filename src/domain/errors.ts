@@ -66,9 +66,43 @@ export class Overloaded extends Schema.TaggedError<Overloaded>()("Overloaded", {
 export class StorageFailed extends Schema.TaggedError<StorageFailed>()("StorageFailed", {
   operation: Schema.String,
   path: Schema.String,
-  reason: Schema.String,
+  reason: Schema.suspend(() => StorageFailureReason),
   message: Schema.String,
 }) {}
+
+/**
+ * Why storage failed, as a closed set so callers can switch on it exhaustively: the platform's system-error
+ * reasons, plus the registry's own. `PortFailed`: an earlier fsync or truncate failed and the port refuses
+ * everything until reopened. `Compacted`: the seq asked for was compacted away (from the WAL and from a
+ * subscription alike). `ReadOnly`: the storage was opened for inspection. `BadArgument`: the platform rejected
+ * the call's arguments.
+ */
+export const StorageFailureReason = Schema.Literal(
+  "AlreadyExists",
+  "BadResource",
+  "Busy",
+  "InvalidData",
+  "NotFound",
+  "PermissionDenied",
+  "TimedOut",
+  "UnexpectedEof",
+  "Unknown",
+  "WouldBlock",
+  "WriteZero",
+  "BadArgument",
+  "PortFailed",
+  "Compacted",
+  "ReadOnly",
+  "Closed",
+)
+export type StorageFailureReason = typeof StorageFailureReason.Type
+
+/** The registry was closed (its scope ended) before or while the command waited. Nothing of it was written. */
+export class RegistryClosed extends Schema.TaggedError<RegistryClosed>()("RegistryClosed", {}) {
+  override get message() {
+    return "the registry is closed"
+  }
+}
 
 /** A data file is damaged in a way that cannot be a torn tail. Opening refuses rather than guess. */
 export class WalCorrupt extends Schema.TaggedError<WalCorrupt>()("WalCorrupt", {
@@ -99,6 +133,7 @@ export type RegistryError =
   | VersionConflict
   | InvalidTransition
   | Overloaded
+  | RegistryClosed
   | StorageFailed
   | WalCorrupt
   | DirectoryLocked
