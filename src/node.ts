@@ -14,8 +14,8 @@ import * as IdGenerator from "./effects/IdGenerator.ts"
 import * as ModelRegistry from "./effects/ModelRegistry.ts"
 import { openPromiseRegistry, type PromiseRegistry } from "./effects/promise.ts"
 import { Checksum, makeCrc32 } from "./storage/Checksum.ts"
-import { type ActiveSegmentFile, SegmentAppender } from "./storage/FileStorage.ts"
 import { ProcessInfo } from "./storage/ProcessInfo.ts"
+import { type ActiveSegmentFile, SegmentAppender } from "./storage/SegmentAppender.ts"
 
 /** CRC-32 (IEEE) via zlib: the same algorithm as the core's table, about 3× faster. */
 export const layerChecksum = Layer.succeed(

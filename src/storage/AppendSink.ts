@@ -2,13 +2,15 @@
  * Append-only files for observers: audit NDJSON and dead-letter files. Observers never do IO themselves (only
  * storage does, so the simulated disk sees every write); they append through this port.
  */
+import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import type { StorageFailed } from "../domain/errors.ts"
 import { syncDirectory } from "./Directory.ts"
+import * as FailureLatch from "./FailureLatch.ts"
 import { relativeComponents } from "./RelativePath.ts"
-import { fromPlatformError, io, portFailed } from "./StorageError.ts"
+import { DurabilityLost, fromPlatformError, io, syncIo } from "./StorageError.ts"
 
 export interface AppendSink {
   /**
@@ -40,11 +42,11 @@ export const makeFileSystem = (options: {
     const scope = yield* Scope.make()
     yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
     const files = new Map<string, OpenFile>()
-    let failed: StorageFailed | undefined
+    const latch = FailureLatch.make()
     const mutex = yield* Effect.makeSemaphore(1)
     const resolve = (name: string) => path.join(options.directory, ...relativeComponents(name))
 
-    const openFile = (file: string): Effect.Effect<OpenFile, StorageFailed> =>
+    const openFile = (file: string): Effect.Effect<OpenFile, StorageFailed | DurabilityLost> =>
       Effect.gen(function* () {
         const known = files.get(file)
         if (known !== undefined) return known
@@ -64,7 +66,7 @@ export const makeFileSystem = (options: {
           const complete = bytes.lastIndexOf(newline) + 1
           if (complete < size) {
             yield* io("truncate", file, handle.truncate(complete))
-            yield* io("fsync", file, handle.sync).pipe(Effect.tapError((e) => Effect.sync(() => (failed ??= e))))
+            yield* syncIo("fsync", file, handle.sync)
             size = complete
           }
         }
@@ -76,35 +78,21 @@ export const makeFileSystem = (options: {
     const append = (name: string, bytes: Uint8Array) =>
       mutex.withPermits(1)(
         Effect.gen(function* () {
-          if (failed !== undefined) return yield* portFailed("append", name, failed)
+          yield* latch.check("append", name)
           const file = resolve(name)
-          const open = yield* openFile(file).pipe(
-            Effect.tapError((e) =>
-              Effect.sync(() => {
-                if (e.operation.startsWith("fsync")) failed ??= e
-              }),
-            ),
-          )
-          const writeFailed = yield* open.file.writeAll(bytes).pipe(
-            Effect.as(undefined),
-            Effect.catchAll((e) =>
-              open.file.truncate(open.size).pipe(
-                Effect.catchAll((t) =>
-                  Effect.sync(() => {
-                    failed ??= fromPlatformError("truncate", file, t)
-                  }),
-                ),
-                Effect.as(fromPlatformError("write", file, e)),
-              ),
-            ),
-          )
-          if (writeFailed !== undefined) return yield* writeFailed
-          yield* io("fsync", file, open.file.sync).pipe(
-            Effect.tapError((e) =>
-              Effect.sync(() => {
-                failed ??= e
-              }),
-            ),
+          const open = yield* latch.guard(openFile(file))
+          // The cut-back is not synced: a torn line it leaves after a crash is cut at the next open anyway.
+          const cutBack = (e: PlatformError) => {
+            const reported = fromPlatformError("write", file, e)
+            return open.file.truncate(open.size).pipe(
+              Effect.mapError((t) => new DurabilityLost({ failure: fromPlatformError("truncate", file, t), reported })),
+              Effect.zipRight(Effect.fail(reported)),
+            )
+          }
+          yield* latch.guard(
+            open.file
+              .writeAll(bytes)
+              .pipe(Effect.catchAll(cutBack), Effect.zipRight(syncIo("fsync", file, open.file.sync))),
           )
           open.size += bytes.length
         }),
@@ -112,7 +100,7 @@ export const makeFileSystem = (options: {
 
     const readAll = (name: string) =>
       Effect.gen(function* () {
-        if (failed !== undefined) return yield* portFailed("read", name, failed)
+        yield* latch.check("read", name)
         const file = resolve(name)
         return yield* io("read", file, fs.readFile(file)).pipe(
           Effect.map((b) => new Uint8Array(b.buffer, b.byteOffset, b.length)),

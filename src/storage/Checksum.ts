@@ -6,7 +6,7 @@
  * written into every header, so a file never needs guessing. The table-driven CRC-32 here is the runtime-neutral
  * default and the reference the fast implementations must agree with.
  */
-import { Context, Effect, Layer, Option } from "effect"
+import { Context, Effect, Option } from "effect"
 
 /** Algorithm ids as written in file headers. Ids are never reused. */
 export const ChecksumAlgorithm = { crc32Ieee: 1 } as const
@@ -48,9 +48,6 @@ export const makeCrc32 = (compute: (data: Uint8Array, previous: number) => numbe
   algorithm: ChecksumAlgorithm.crc32Ieee,
   compute,
 })
-
-/** Provides the table-driven CRC-32. */
-export const layerCrc32Table: Layer.Layer<Checksum> = Layer.succeed(Checksum, crc32Table)
 
 /** The provided checksum, or the runtime-neutral CRC-32 when none is provided. */
 export const checksumOrDefault: Effect.Effect<Checksum> = Effect.map(Effect.serviceOption(Checksum), (o) =>

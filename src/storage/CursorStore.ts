@@ -7,8 +7,9 @@ import * as Path from "@effect/platform/Path"
 import { Context, Effect, Layer, Option } from "effect"
 import { StorageFailed } from "../domain/errors.ts"
 import { atomicReplace, syncDirectory } from "./Directory.ts"
+import * as FailureLatch from "./FailureLatch.ts"
 import { relativeComponents } from "./RelativePath.ts"
-import { io, portFailed } from "./StorageError.ts"
+import { io } from "./StorageError.ts"
 
 export interface CursorStore {
   /** The last seq saved under `name` (a relative file name such as `observers/audit.cursor`), if any. */
@@ -35,7 +36,7 @@ export const makeFileSystem = (options: {
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
-    let failed: StorageFailed | undefined
+    const latch = FailureLatch.make()
     const madeDirectories = new Set<string>()
     const ensureDirectory = (directory: string): Effect.Effect<void, StorageFailed> =>
       madeDirectories.has(directory)
@@ -44,7 +45,7 @@ export const makeFileSystem = (options: {
             const existed = yield* io("exists", directory, fs.exists(directory))
             if (!existed) {
               yield* io("make-directory", directory, fs.makeDirectory(directory, { recursive: true }))
-              yield* syncDirectory(fs, path.dirname(directory))
+              yield* latch.guard(syncDirectory(fs, path.dirname(directory)))
             }
             madeDirectories.add(directory)
           })
@@ -52,7 +53,7 @@ export const makeFileSystem = (options: {
     return {
       get: (name) =>
         Effect.gen(function* () {
-          if (failed !== undefined) return yield* portFailed("cursor-get", name, failed)
+          yield* latch.check("cursor-get", name)
           const file = resolve(name)
           const text = yield* io("read", file, fs.readFileString(file)).pipe(
             Effect.map(Option.some),
@@ -73,17 +74,11 @@ export const makeFileSystem = (options: {
         }),
       set: (name, seq) =>
         Effect.gen(function* () {
-          if (failed !== undefined) return yield* portFailed("cursor-set", name, failed)
+          yield* latch.check("cursor-set", name)
           assertSeq(seq)
           const file = resolve(name)
           yield* ensureDirectory(path.dirname(file))
-          yield* atomicReplace(fs, path.dirname(file), file, encode(seq)).pipe(
-            Effect.tapError((e) =>
-              Effect.sync(() => {
-                if (e.operation.startsWith("fsync")) failed ??= e
-              }),
-            ),
-          )
+          yield* latch.guard(atomicReplace(fs, path.dirname(file), file, encode(seq)))
         }),
     }
   })

@@ -5,11 +5,14 @@
 import type * as FileSystem from "@effect/platform/FileSystem"
 import { Effect } from "effect"
 import type { StorageFailed } from "../domain/errors.ts"
-import { io } from "./StorageError.ts"
+import { type DurabilityLost, io, syncIo } from "./StorageError.ts"
 
-/** fsync a directory: open it read-only and sync the handle (works on Linux with Node and Deno). */
-export const syncDirectory = (fs: FileSystem.FileSystem, directory: string): Effect.Effect<void, StorageFailed> =>
-  io("fsync-directory", directory, Effect.scoped(Effect.flatMap(fs.open(directory, { flag: "r" }), (d) => d.sync)))
+/**
+ * fsync a directory: open it read-only and sync the handle (works on Linux with Node and Deno). Any failure is
+ * `DurabilityLost`: whether the entries it should make durable are on disk is unknown.
+ */
+export const syncDirectory = (fs: FileSystem.FileSystem, directory: string): Effect.Effect<void, DurabilityLost> =>
+  syncIo("fsync-directory", directory, Effect.scoped(Effect.flatMap(fs.open(directory, { flag: "r" }), (d) => d.sync)))
 
 /** Writes `bytes` to a new file with one write and fsyncs it. The file is not yet durable in its directory. */
 export const writeAndSync = (
@@ -18,14 +21,14 @@ export const writeAndSync = (
   bytes: Uint8Array,
   flag: "w" | "wx" = "w",
   syncEveryBytes = Number.POSITIVE_INFINITY,
-): Effect.Effect<void, StorageFailed> =>
+): Effect.Effect<void, StorageFailed | DurabilityLost> =>
   Effect.scoped(
     Effect.gen(function* () {
       const file = yield* io("open", path, fs.open(path, { flag }))
       let start = 0
       do {
         yield* io("write", path, file.writeAll(bytes.subarray(start, start + syncEveryBytes)))
-        yield* io("fsync", path, file.sync)
+        yield* syncIo("fsync", path, file.sync)
         start += syncEveryBytes
       } while (start < bytes.length)
     }),
@@ -40,7 +43,7 @@ export const atomicReplace = (
   directory: string,
   path: string,
   bytes: Uint8Array,
-): Effect.Effect<void, StorageFailed> => {
+): Effect.Effect<void, StorageFailed | DurabilityLost> => {
   const tmp = `${path}.tmp`
   return Effect.zipRight(
     writeAndSync(fs, tmp, bytes),
@@ -53,7 +56,7 @@ export const removeDurably = (
   fs: FileSystem.FileSystem,
   directory: string,
   path: string,
-): Effect.Effect<void, StorageFailed> =>
+): Effect.Effect<void, StorageFailed | DurabilityLost> =>
   Effect.zipRight(io("remove", path, fs.remove(path)), syncDirectory(fs, directory))
 
 /** Renames a file and fsyncs its directory. */
@@ -62,5 +65,5 @@ export const renameDurably = (
   directory: string,
   from: string,
   to: string,
-): Effect.Effect<void, StorageFailed> =>
+): Effect.Effect<void, StorageFailed | DurabilityLost> =>
   Effect.zipRight(io("rename", from, fs.rename(from, to)), syncDirectory(fs, directory))

@@ -13,7 +13,7 @@ import { Effect, type Scope } from "effect"
 import { DirectoryLocked, type StorageFailed } from "../domain/errors.ts"
 import { removeDurably, renameDurably, writeAndSync } from "./Directory.ts"
 import { ProcessInfo } from "./ProcessInfo.ts"
-import { io } from "./StorageError.ts"
+import { io, plainFailure } from "./StorageError.ts"
 
 export const lockFileName = "LOCK"
 const pendingSuffix = ".pending"
@@ -35,67 +35,70 @@ export const acquireLock = (
   StorageFailed | DirectoryLocked,
   FileSystem.FileSystem | Path.Path | ProcessInfo | Scope.Scope
 > =>
-  Effect.gen(function* () {
-    const fs = yield* FileSystem.FileSystem
-    const path = yield* Path.Path
-    const processInfo = yield* ProcessInfo
-    const lockPath = path.join(directory, lockFileName)
-    // The pid is written and fsynced under a private name first, then hard-linked to LOCK (which fails if LOCK
-    // exists): LOCK never exists without its pid. Creating LOCK with "wx" and then writing the pid left an empty,
-    // forever-held lock whenever the write failed or the process died in between (found by the simulator).
-    const pending = path.join(directory, `${lockFileName}.${processInfo.pid}${pendingSuffix}`)
-    const create = Effect.gen(function* () {
-      yield* writeAndSync(fs, pending, new TextEncoder().encode(`${processInfo.pid}\n`))
-      const linked = yield* io("link-lock", lockPath, fs.link(pending, lockPath)).pipe(
-        Effect.as(true),
-        Effect.catchIf(
-          (e) => e.reason === "AlreadyExists",
-          () => Effect.succeed(false),
-        ),
-      )
-      yield* removeDurably(fs, directory, pending)
-      return linked
-    })
-    const takeOverIfStale = Effect.gen(function* () {
-      const pid = yield* readPid(fs, lockPath).pipe(
-        Effect.catchIf(
-          (e) => e.reason === "NotFound",
-          () => Effect.succeed(-1),
-        ),
-      )
-      if (pid === -1) return // released meanwhile: just try again
-      if (pid === undefined || pid === processInfo.pid || (yield* processInfo.isAlive(pid)))
-        return yield* new DirectoryLocked({ directory, pid: pid ?? 0 })
-      const claim = path.join(directory, `${lockFileName}.stale-${processInfo.pid}`)
-      const claimed = yield* renameDurably(fs, directory, lockPath, claim).pipe(
-        Effect.as(true),
-        Effect.catchIf(
-          (e) => e.reason === "NotFound",
-          () => Effect.succeed(false),
-        ),
-      )
-      if (!claimed) return
-      const claimedPid = yield* readPid(fs, claim)
-      if (claimedPid !== pid) {
-        yield* renameDurably(fs, directory, claim, lockPath)
-        return yield* new DirectoryLocked({ directory, pid: claimedPid ?? 0 })
+  // Opening fails as a whole on any failure, so whether durability was lost does not matter here.
+  plainFailure(
+    Effect.gen(function* () {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const processInfo = yield* ProcessInfo
+      const lockPath = path.join(directory, lockFileName)
+      // The pid is written and fsynced under a private name first, then hard-linked to LOCK (which fails if LOCK
+      // exists): LOCK never exists without its pid. Creating LOCK with "wx" and then writing the pid left an empty,
+      // forever-held lock whenever the write failed or the process died in between (found by the simulator).
+      const pending = path.join(directory, `${lockFileName}.${processInfo.pid}${pendingSuffix}`)
+      const create = Effect.gen(function* () {
+        yield* writeAndSync(fs, pending, new TextEncoder().encode(`${processInfo.pid}\n`))
+        const linked = yield* io("link-lock", lockPath, fs.link(pending, lockPath)).pipe(
+          Effect.as(true),
+          Effect.catchIf(
+            (e) => e.reason === "AlreadyExists",
+            () => Effect.succeed(false),
+          ),
+        )
+        yield* removeDurably(fs, directory, pending)
+        return linked
+      })
+      const takeOverIfStale = Effect.gen(function* () {
+        const pid = yield* readPid(fs, lockPath).pipe(
+          Effect.catchIf(
+            (e) => e.reason === "NotFound",
+            () => Effect.succeed(-1),
+          ),
+        )
+        if (pid === -1) return // released meanwhile: just try again
+        if (pid === undefined || pid === processInfo.pid || (yield* processInfo.isAlive(pid)))
+          return yield* new DirectoryLocked({ directory, pid: pid ?? 0 })
+        const claim = path.join(directory, `${lockFileName}.stale-${processInfo.pid}`)
+        const claimed = yield* plainFailure(renameDurably(fs, directory, lockPath, claim)).pipe(
+          Effect.as(true),
+          Effect.catchIf(
+            (e) => e.reason === "NotFound",
+            () => Effect.succeed(false),
+          ),
+        )
+        if (!claimed) return
+        const claimedPid = yield* readPid(fs, claim)
+        if (claimedPid !== pid) {
+          yield* renameDurably(fs, directory, claim, lockPath)
+          return yield* new DirectoryLocked({ directory, pid: claimedPid ?? 0 })
+        }
+        yield* removeDurably(fs, directory, claim)
+      })
+      for (let attempt = 0; ; attempt++) {
+        if (yield* create) break
+        if (attempt + 1 >= attemptsMax) {
+          const pid = yield* readPid(fs, lockPath).pipe(Effect.orElseSucceed(() => undefined))
+          return yield* new DirectoryLocked({ directory, pid: pid ?? 0 })
+        }
+        yield* takeOverIfStale
       }
-      yield* removeDurably(fs, directory, claim)
-    })
-    for (let attempt = 0; ; attempt++) {
-      if (yield* create) break
-      if (attempt + 1 >= attemptsMax) {
-        const pid = yield* readPid(fs, lockPath).pipe(Effect.orElseSucceed(() => undefined))
-        return yield* new DirectoryLocked({ directory, pid: pid ?? 0 })
+      // A holder that died between writing its pending file and linking it left that file behind.
+      for (const name of yield* io("list", directory, fs.readDirectory(directory))) {
+        const match = /^LOCK\.(\d+)\.pending$/.exec(name)
+        const pid = match ? Number(match[1]) : undefined
+        if (pid !== undefined && pid !== processInfo.pid && !(yield* processInfo.isAlive(pid)))
+          yield* removeDurably(fs, directory, path.join(directory, name))
       }
-      yield* takeOverIfStale
-    }
-    // A holder that died between writing its pending file and linking it left that file behind.
-    for (const name of yield* io("list", directory, fs.readDirectory(directory))) {
-      const match = /^LOCK\.(\d+)\.pending$/.exec(name)
-      const pid = match ? Number(match[1]) : undefined
-      if (pid !== undefined && pid !== processInfo.pid && !(yield* processInfo.isAlive(pid)))
-        yield* removeDurably(fs, directory, path.join(directory, name))
-    }
-    yield* Effect.addFinalizer(() => Effect.ignore(removeDurably(fs, directory, lockPath)))
-  })
+      yield* Effect.addFinalizer(() => Effect.ignore(removeDurably(fs, directory, lockPath)))
+    }),
+  )

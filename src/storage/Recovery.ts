@@ -15,7 +15,6 @@ import type { Checksum } from "./Checksum.ts"
 import { syncDirectory, writeAndSync } from "./Directory.ts"
 import { brokenSuffix, segmentFileName, tmpSuffix } from "./FileNames.ts"
 import type { StorageLimits } from "./Limits.ts"
-import type { StorageMutations } from "./Mutations.ts"
 import { findValidRecordAfter, type ScanOptions, scanRecords } from "./RecordCodec.ts"
 import {
   decodeSegmentHeader,
@@ -25,22 +24,28 @@ import {
   sameRegistryId,
   segmentHeaderBytes,
 } from "./SegmentHeader.ts"
-import { io } from "./StorageError.ts"
+import { type DurabilityLost, io, plainFailure } from "./StorageError.ts"
 import type { TornTail } from "./Wal.ts"
 
-/** A validated segment. `lastSeq` is `firstSeq - 1` while it holds no records. */
+/** What the file log needs to find and check a segment file. */
 export interface SegmentFile {
   readonly name: string
   readonly path: string
+  /** Seeds every record checksum in the segment, so records copied from another segment never validate. */
+  readonly salt: number
+}
+
+/** A validated segment: records `firstSeq..lastSeq` (`firstSeq - 1` while empty) in its first `bytes` bytes. */
+export interface RecoveredSegment {
+  readonly file: SegmentFile
   readonly firstSeq: number
   lastSeq: number
   bytes: number
-  readonly salt: number
 }
 
 export interface RecoveredLog {
   readonly registryId: Uint8Array
-  readonly segments: Array<SegmentFile>
+  readonly segments: Array<RecoveredSegment>
   readonly tornTail: Option.Option<TornTail>
   readonly records: number
 }
@@ -65,16 +70,15 @@ export const createSegment = (
   registryId: Uint8Array,
   firstSeq: number,
   checksum: Checksum,
-  mutations: StorageMutations = {},
-): Effect.Effect<SegmentFile, StorageFailed> =>
+): Effect.Effect<SegmentFile, StorageFailed | DurabilityLost> =>
   Effect.gen(function* () {
     const salt = yield* randomSalt
     const name = segmentFileName(firstSeq)
     const target = path.join(directory, name)
     yield* writeAndSync(fs, target + tmpSuffix, encodeSegmentHeader({ registryId, salt, firstSeq }, checksum))
     yield* io("rename", target + tmpSuffix, fs.rename(target + tmpSuffix, target))
-    if (!mutations.skipDirectorySyncAfterRename) yield* syncDirectory(fs, directory)
-    return { name, path: target, firstSeq, lastSeq: firstSeq - 1, bytes: segmentHeaderBytes, salt }
+    yield* syncDirectory(fs, directory)
+    return { name, path: target, salt }
   })
 
 const corrupt = (file: string, offset: number, seq: number, reason: string) =>
@@ -87,19 +91,21 @@ const repairTornTail = (
   bytes: Uint8Array,
   found: TornTail,
 ): Effect.Effect<TornTail, StorageFailed> =>
-  Effect.gen(function* () {
-    const brokenFile = `${found.file}.${found.offset}${brokenSuffix}`
-    yield* writeAndSync(fs, brokenFile, bytes.subarray(found.offset))
-    yield* syncDirectory(fs, directory)
-    yield* Effect.scoped(
-      Effect.gen(function* () {
-        const file = yield* io("open", found.file, fs.open(found.file, { flag: "r+" }))
-        yield* io("truncate", found.file, file.truncate(found.offset))
-        yield* io("fsync", found.file, file.sync)
-      }),
-    )
-    return { ...found, brokenFile }
-  })
+  plainFailure(
+    Effect.gen(function* () {
+      const brokenFile = `${found.file}.${found.offset}${brokenSuffix}`
+      yield* writeAndSync(fs, brokenFile, bytes.subarray(found.offset))
+      yield* syncDirectory(fs, directory)
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const file = yield* io("open", found.file, fs.open(found.file, { flag: "r+" }))
+          yield* io("truncate", found.file, file.truncate(found.offset))
+          yield* io("fsync", found.file, file.sync)
+        }),
+      )
+      return { ...found, brokenFile }
+    }),
+  )
 
 /**
  * Validates the segments named (already sorted by first seq) and repairs a torn tail of the newest one (with
@@ -113,11 +119,10 @@ export const recoverSegments = (
   names: ReadonlyArray<{ readonly name: string; readonly firstSeq: number }>,
   checksum: Checksum,
   limits: StorageLimits,
-  mutations: StorageMutations = {},
   repair = true,
 ): Effect.Effect<RecoveredLog, StorageFailed | WalCorrupt> =>
   Effect.gen(function* () {
-    const segments: Array<SegmentFile> = []
+    const segments: Array<RecoveredSegment> = []
     let registryId: Uint8Array | undefined
     let tornTail: Option.Option<TornTail> = Option.none()
     let records = 0
@@ -149,17 +154,15 @@ export const recoverSegments = (
           file,
           0,
           header.firstSeq,
-          `missing segment: expected seq ${previous.lastSeq + 1} after ${previous.name}, this segment starts at ${header.firstSeq}`,
+          `missing segment: expected seq ${previous.lastSeq + 1} after ${previous.file.name}, this segment starts at ${header.firstSeq}`,
         )
       const options: ScanOptions = { salt: header.salt, checksum, recordBytesMax: limits.recordBytesMax }
       const scan = scanRecords(bytes, segmentHeaderBytes, header.firstSeq, options, () => {})
-      const segment: SegmentFile = {
-        name,
-        path: file,
+      const segment: RecoveredSegment = {
+        file: { name, path: file, salt: header.salt },
         firstSeq: header.firstSeq,
         lastSeq: scan.lastSeq,
         bytes: scan.end,
-        salt: header.salt,
       }
       records += scan.lastSeq - header.firstSeq + 1
       if (scan.bad !== undefined) {
@@ -177,8 +180,7 @@ export const recoverSegments = (
           recordsDropped: zeros ? 0 : 1,
           reason,
         }
-        if (mutations.tornTailNotTruncated) segment.bytes = bytes.length
-        else tornTail = Option.some(repair ? yield* repairTornTail(fs, directory, bytes, found) : found)
+        tornTail = Option.some(repair ? yield* repairTornTail(fs, directory, bytes, found) : found)
       }
       segments.push(segment)
     }

@@ -3,7 +3,7 @@
  * failures the same way (operation, path, closed reason) and callers only ever see `StorageFailed`.
  */
 import type { PlatformError } from "@effect/platform/Error"
-import { Effect } from "effect"
+import { Data, Effect } from "effect"
 import { StorageFailed } from "../domain/errors.ts"
 
 /** Maps a platform error raised by `operation` on `path` to `StorageFailed`. */
@@ -30,3 +30,33 @@ export const portFailed = (operation: string, path: string, cause: StorageFailed
     reason: "PortFailed",
     message: `storage is in a failed state since ${cause.operation} ${cause.path} failed (${cause.reason}); reopen to recover`,
   })
+
+/**
+ * A failure after which nobody can tell what is durable: a failed fsync (the kernel may already have dropped the
+ * dirty pages, "fsyncgate") or a failed cut-back of a partial write. Backends report these as this distinct kind,
+ * never by operation name, so that `FailureLatch` alone decides that the port is dead.
+ */
+export class DurabilityLost extends Data.TaggedError("DurabilityLost")<{
+  /** What the port latches on. */
+  readonly failure: StorageFailed
+  /** What the failed call reports, when that is not `failure` (a failed write whose cut-back failed too). */
+  readonly reported?: StorageFailed
+}> {}
+
+/** Runs a platform effect whose failure loses durability (an fsync, a cut-back), as `DurabilityLost`. */
+export const syncIo = <A, R>(
+  operation: string,
+  path: string,
+  effect: Effect.Effect<A, PlatformError, R>,
+): Effect.Effect<A, DurabilityLost, R> =>
+  Effect.mapError(effect, (e) => new DurabilityLost({ failure: fromPlatformError(operation, path, e) }))
+
+/** Forgets the kind, for callers that fail as a whole anyway and hold no port open (opening, the lock). */
+export const plainFailure = <A, E extends { readonly _tag: string }, R>(
+  effect: Effect.Effect<A, E | DurabilityLost, R>,
+): Effect.Effect<A, Exclude<E, DurabilityLost> | StorageFailed, R> =>
+  Effect.catchIf(
+    effect,
+    (e): e is DurabilityLost => e._tag === "DurabilityLost",
+    (e) => Effect.fail(e.reported ?? e.failure),
+  ) as Effect.Effect<A, Exclude<E, DurabilityLost> | StorageFailed, R>

@@ -10,7 +10,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
 import { ModelRegistry } from "../../src/effects/ModelRegistry.ts"
 import { layerFile, layerSegmentAppender } from "../../src/node.ts"
-import { SegmentAppender } from "../../src/storage/FileStorage.ts"
+import { SegmentAppender } from "../../src/storage/SegmentAppender.ts"
 
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "segment-appender-"))
 

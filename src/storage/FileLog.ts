@@ -1,0 +1,147 @@
+/**
+ * The log as segment files (`wal-<first seq>.seg`): open-time recovery of the directory's segments, and the log
+ * primitives the core derives the `Wal` port from (create a segment, append to the newest, read one back, delete
+ * one). Appends go through an `ActiveSegmentFile`: the runtime's `SegmentAppender` when one is provided, else a
+ * `FileSystem` file.
+ */
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import { Effect, Exit, Option, Scope } from "effect"
+import { type StorageFailed, WalCorrupt } from "../domain/errors.ts"
+import type { Checksum } from "./Checksum.ts"
+import { removeDurably } from "./Directory.ts"
+import type { StorageLimits } from "./Limits.ts"
+import { decodeRecords, encodeBatch } from "./RecordCodec.ts"
+import { createSegment, randomRegistryId, recoverSegments, type SegmentFile } from "./Recovery.ts"
+import { type ActiveSegmentFile, appendDurably, SegmentAppender } from "./SegmentAppender.ts"
+import { decodeSegmentHeader, segmentHeaderBytes } from "./SegmentHeader.ts"
+import { io } from "./StorageError.ts"
+import type { TornTail } from "./Wal.ts"
+import type { LogPrimitives, Segment } from "./WalCore.ts"
+
+export interface FileLog {
+  readonly registryId: Uint8Array
+  /** Validated at open, oldest first; empty in a new directory. */
+  readonly segments: Array<Segment<SegmentFile>>
+  readonly tornTail: Option.Option<TornTail>
+  readonly primitives: LogPrimitives<SegmentFile>
+  /** Opens the newest segment for appending (a no-op once open). */
+  readonly openForAppends: Effect.Effect<void, StorageFailed>
+}
+
+export interface FileLogOptions {
+  readonly directory: string
+  /** The segment files found, with the first seq each name declares. */
+  readonly segmentNames: ReadonlyArray<{ readonly name: string; readonly firstSeq: number }>
+  /** The newest snapshot file, if any: a directory with snapshots but no segment lost its log. */
+  readonly newestSnapshot: Option.Option<{ readonly file: string; readonly lastSeq: number }>
+  readonly checksum: Checksum
+  readonly limits: StorageLimits
+  readonly readOnly: boolean
+}
+
+/**
+ * Recovers the segments (repairing a torn tail unless read-only) and returns the log primitives. Closing the
+ * scope closes the active segment.
+ */
+export const open = (
+  options: FileLogOptions,
+): Effect.Effect<FileLog, StorageFailed | WalCorrupt, FileSystem.FileSystem | Path.Path | Scope.Scope> =>
+  Effect.gen(function* () {
+    const { directory, segmentNames, checksum, limits, readOnly } = options
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const appender = yield* Effect.serviceOption(SegmentAppender)
+    const openActive = (file: string): Effect.Effect<ActiveSegmentFile, StorageFailed, Scope.Scope> =>
+      io("open", file, Option.isSome(appender) ? appender.value.open(file) : fs.open(file, { flag: "a" }))
+
+    let registryId: Uint8Array
+    let segments: Array<Segment<SegmentFile>> = []
+    let tornTail: Option.Option<TornTail> = Option.none()
+    if (segmentNames.length === 0) {
+      if (readOnly)
+        return yield* new WalCorrupt({ file: directory, offset: 0, seq: 1, reason: "no WAL segment in the directory" })
+      if (Option.isSome(options.newestSnapshot))
+        return yield* new WalCorrupt({
+          file: options.newestSnapshot.value.file,
+          offset: 0,
+          seq: options.newestSnapshot.value.lastSeq,
+          reason: "snapshots exist but no WAL segment does",
+        })
+      registryId = yield* randomRegistryId
+    } else {
+      const log = yield* recoverSegments(fs, path, directory, segmentNames, checksum, limits, !readOnly)
+      registryId = log.registryId
+      tornTail = log.tornTail
+      segments = log.segments.map((s) => ({ firstSeq: s.firstSeq, lastSeq: s.lastSeq, bytes: s.bytes, handle: s.file }))
+    }
+
+    const active = { file: undefined as ActiveSegmentFile | undefined, scope: yield* Scope.make() }
+    yield* Effect.addFinalizer(() => Scope.close(active.scope, Exit.void))
+    const switchActive = (file: string) =>
+      Effect.gen(function* () {
+        const scope = yield* Scope.make()
+        const opened = yield* openActive(file).pipe(
+          Scope.extend(scope),
+          Effect.onError(() => Scope.close(scope, Exit.void)),
+        )
+        yield* Scope.close(active.scope, Exit.void)
+        active.file = opened
+        active.scope = scope
+      })
+
+    const primitives: LogPrimitives<SegmentFile> = {
+      describe: (segment) => segment.path,
+      create: (firstSeq) =>
+        Effect.flatMap(createSegment(fs, path, directory, registryId, firstSeq, checksum), (segment) =>
+          Effect.as(switchActive(segment.path), segment),
+        ),
+      append: (segment, records) =>
+        appendDurably(
+          active.file!,
+          segment.handle.path,
+          segment.bytes,
+          encodeBatch(records, records[0]!.seq, segment.handle.salt, checksum, limits.recordBytesMax),
+        ),
+      read: (segment, fromSeq, toSeq) => readSegment(fs, checksum, limits, segment, fromSeq, toSeq),
+      remove: (segment) => removeDurably(fs, directory, segment.path),
+    }
+    const openForAppends = Effect.suspend(() =>
+      readOnly || active.file !== undefined || segments.length === 0
+        ? Effect.void
+        : switchActive(segments[segments.length - 1]!.handle.path),
+    )
+    return { registryId, segments, tornTail, primitives, openForAppends }
+  })
+
+/** Reads a segment back, checking its header and every record up to what the log held when the read started. */
+const readSegment = (
+  fs: FileSystem.FileSystem,
+  checksum: Checksum,
+  limits: StorageLimits,
+  segment: Segment<SegmentFile>,
+  fromSeq: number,
+  toSeq: number,
+) =>
+  Effect.gen(function* () {
+    const { path, salt } = segment.handle
+    const bytes = (yield* io("read", path, fs.readFile(path))).subarray(0, segment.bytes)
+    const header = decodeSegmentHeader(bytes, checksum)
+    if (typeof header === "string" || header.salt !== salt)
+      return yield* new WalCorrupt({
+        file: path,
+        offset: 0,
+        seq: segment.firstSeq,
+        reason: typeof header === "string" ? header : "segment header changed since open",
+      })
+    const options = { salt, checksum, recordBytesMax: limits.recordBytesMax }
+    const { records, result } = decodeRecords(bytes, segmentHeaderBytes, segment.firstSeq, options, fromSeq, toSeq)
+    if (result.lastSeq < Math.min(segment.lastSeq, toSeq))
+      return yield* new WalCorrupt({
+        file: path,
+        offset: result.end,
+        seq: result.lastSeq + 1,
+        reason: result.bad?.reason ?? "segment shorter than at open",
+      })
+    return records
+  })

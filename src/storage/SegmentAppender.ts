@@ -1,0 +1,54 @@
+/**
+ * How the file log appends to its active segment. Every runtime supplies the same three primitives
+ * (`ActiveSegmentFile`); `appendDurably` alone decides what a failure means, so the Node descriptor path and the
+ * `FileSystem` path (the one the simulated disk runs) share every rule but the syscalls themselves.
+ */
+import type { PlatformError } from "@effect/platform/Error"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import { Context, Effect, type Scope } from "effect"
+import type { StorageFailed } from "../domain/errors.ts"
+import { DurabilityLost, fromPlatformError, syncIo } from "./StorageError.ts"
+
+/** What the WAL does with its active segment: append whole batches, make them durable, cut back a failed write. */
+export interface ActiveSegmentFile {
+  /** Appends every byte (a short write is continued, never dropped). */
+  readonly writeAll: (bytes: Uint8Array) => Effect.Effect<void, PlatformError>
+  /** Makes the appended bytes durable (fsync or fdatasync). */
+  readonly sync: Effect.Effect<void, PlatformError>
+  readonly truncate: (length: FileSystem.SizeInput) => Effect.Effect<void, PlatformError>
+}
+
+/**
+ * An optional, runtime-specific way to open the active segment for appending. Without it the segment is a
+ * `FileSystem` file, whose `writeAll` and `sync` are each a thread-pool round trip. A runtime can plug in a
+ * synchronous write followed by an asynchronous fdatasync: one round trip per batch, at the latency of a fully
+ * synchronous path (an asynchronous write as well cost noticeably more with one producer; see bench/results).
+ * Closing the scope closes the file.
+ */
+export interface SegmentAppender {
+  readonly open: (path: string) => Effect.Effect<ActiveSegmentFile, PlatformError, Scope.Scope>
+}
+export const SegmentAppender = Context.GenericTag<SegmentAppender>("@visutility/model-registry/SegmentAppender")
+
+/**
+ * Appends `bytes` at `length` (the file's current size) and syncs. A failed write fails with `StorageFailed`
+ * after the file is cut back to `length` and that cut synced; otherwise a crash could bring the partial write
+ * back after a later rotation sealed the segment, where it reads as corruption, not as a torn tail (found by the
+ * simulator). A failed sync or cut-back is `DurabilityLost`.
+ */
+export const appendDurably = (
+  file: ActiveSegmentFile,
+  path: string,
+  length: number,
+  bytes: Uint8Array,
+): Effect.Effect<void, StorageFailed | DurabilityLost> =>
+  file.writeAll(bytes).pipe(
+    Effect.catchAll((e) => {
+      const reported = fromPlatformError("write", path, e)
+      return syncIo("truncate", path, Effect.zipRight(file.truncate(length), file.sync)).pipe(
+        Effect.mapError((lost) => new DurabilityLost({ failure: lost.failure, reported })),
+        Effect.zipRight(Effect.fail(reported)),
+      )
+    }),
+    Effect.zipRight(syncIo("fsync", path, file.sync)),
+  )
