@@ -44,7 +44,6 @@ import * as FileStorage from "../storage/FileStorage.ts"
 import type { StorageLimits } from "../storage/Limits.ts"
 import type { MemoryStore } from "../storage/MemoryStorage.ts"
 import * as Storage from "../storage/MemoryStorage.ts"
-import type { StorageMutations } from "../storage/Mutations.ts"
 import { SnapshotStore } from "../storage/SnapshotStore.ts"
 import { Wal } from "../storage/Wal.ts"
 import * as IdGeneratorLayer from "./IdGenerator.ts"
@@ -265,8 +264,6 @@ export const layer = (options: RegistryOptions = {}) => Layer.scoped(ModelRegist
 export interface FileSystemRegistryOptions extends RegistryOptions, Partial<StorageLimits> {
   /** The data directory (created if missing). One process at a time: it is locked while open. */
   readonly directory: string
-  /** Test-only: re-introduces one of the seed's storage bugs. */
-  readonly storageMutations?: StorageMutations
 }
 
 /**
@@ -275,25 +272,17 @@ export interface FileSystemRegistryOptions extends RegistryOptions, Partial<Stor
  * IdGenerator and, optionally, a faster Checksum.
  */
 export const layerFileSystem = (options: FileSystemRegistryOptions) => {
-  const { directory, segmentBytesMax, recordBytesMax, storageMutations, ...registryOptions } = options
+  const { directory, segmentBytesMax, recordBytesMax, ...registryOptions } = options
   const storage = FileStorage.layerFileSystem({
     directory,
     ...(segmentBytesMax === undefined ? {} : { segmentBytesMax }),
     ...(recordBytesMax === undefined ? {} : { recordBytesMax }),
-    ...(storageMutations === undefined ? {} : { mutations: storageMutations }),
   })
-  // The seed's lost-append compaction needs both halves of its race: a background compaction and a log that lets
-  // it delete what no snapshot covers.
-  const mutations = storageMutations?.compactionDeletesUnsnapshottedSegments
-    ? { ...registryOptions.mutations, compactionRacesAppends: true }
-    : registryOptions.mutations
   const observers = Layer.merge(
     CursorStoreModule.layerFileSystem({ directory }),
     AppendSinkModule.layerFileSystem({ directory }),
   )
-  return layer({ ...registryOptions, ...(mutations ? { mutations } : {}) }).pipe(
-    Layer.provide(Layer.merge(storage, observers)),
-  )
+  return layer(registryOptions).pipe(Layer.provide(Layer.merge(storage, observers)))
 }
 
 /**

@@ -5,6 +5,7 @@
  * Effect meant to run under the deterministic runtime (runtime.ts), so waiting has virtual deadlines: a call or a
  * shutdown that never completes is reported as hung after `hangAfter` of virtual time, at no real cost.
  */
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Cause, Chunk, Context, Duration, Effect, Exit, Layer, Option, Scope, Stream } from "effect"
 import type { RegistryEvent } from "../../domain/RegistryEvent.ts"
 import * as IdGenerator from "../../effects/IdGenerator.ts"
@@ -25,10 +26,16 @@ import {
   type FaultStats,
   type SimulatedDisk,
 } from "../SimulatedFileSystem.ts"
+import { layerSimulatedPath } from "../SimulatedPath.ts"
+import type { StorageMutation } from "../storageMutations.ts"
+import * as StorageMutations from "../storageMutations.ts"
 import { canonical, eventLabel, Oracle, type Submission } from "./oracle.ts"
 
 /** Registry options for a simulated run (everything `layerFileSystem` takes except the directory). */
-export type RegistrySettings = Omit<FileSystemRegistryOptions, "directory">
+export type RegistrySettings = Omit<FileSystemRegistryOptions, "directory"> & {
+  /** Test-only: re-introduces one of the seed's storage bugs by decorating the simulated disk. */
+  readonly storageMutation?: StorageMutation
+}
 
 /**
  * A user observer run under the simulator. Its handler runs inside the simulated runtime, so it must not wait on
@@ -152,10 +159,25 @@ const processInfo = (pid: number) =>
   // A crashed "process" is dead for good, so its lock is stale and the next one takes it over.
   Layer.succeed(ProcessInfo, { pid, isAlive: (other: number) => Effect.succeed(other === pid) })
 
-const registryLayer = (world: World, pid: number) =>
-  layerFileSystem({ directory: dataDirectory, ...world.options.registry }).pipe(
-    Layer.provide(Layer.mergeAll(world.disk.layerWithPath, IdGenerator.layerRandom, processInfo(pid))),
+const registryLayer = (world: World, pid: number) => {
+  const { storageMutation, ...registry } = world.options.registry
+  // The seed's lost-append compaction needs both halves of its race: a background compaction and a log that lets
+  // it delete what no snapshot covers.
+  const options =
+    storageMutation === "compactionDeletesUnsnapshottedSegments"
+      ? { ...registry, mutations: { ...registry.mutations, compactionRacesAppends: true } }
+      : registry
+  const disk =
+    storageMutation === undefined
+      ? world.disk.layerWithPath
+      : Layer.merge(
+          Layer.succeed(FileSystem.FileSystem, StorageMutations.apply(storageMutation, world.disk.fileSystem)),
+          layerSimulatedPath,
+        )
+  return layerFileSystem({ directory: dataDirectory, ...options }).pipe(
+    Layer.provide(Layer.mergeAll(disk, IdGenerator.layerRandom, processInfo(pid))),
   )
+}
 
 /** Reads every model's versions, as a reader would see them. */
 const readState = (registry: ModelRegistry) =>
