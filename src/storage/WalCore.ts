@@ -107,6 +107,32 @@ export interface Opened<S> {
 
 const snapshotsRetainedCount = 2
 
+/** What every derived operation shares: the backend, the segment list, the latch and the two locks. */
+interface Core<S> {
+  readonly opened: Opened<S>
+  readonly log: LogPrimitives<S>
+  readonly snapshotFiles: SnapshotPrimitives
+  readonly segments: Array<Segment<S>>
+  readonly latch: FailureLatch.FailureLatch
+  readonly state: {
+    chosenAtOpen: Option.Option<Snapshot>
+    /** Snapshot seqs published, newest first. */
+    retained: ReadonlyArray<number>
+  }
+  /** Appends and rotation: the active segment and the end of `segments`. */
+  readonly serialized: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /** Publishing snapshots, retention, and deleting from the front of `segments`. */
+  readonly serializedCompaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+}
+
+const last = <S>(core: Core<S>) => core.segments[core.segments.length - 1]!
+
+const refuseWrite = <S>(core: Core<S>, operation: string) =>
+  new StorageFailed({ operation, path: core.opened.location, reason: "ReadOnly", message: "opened read-only" })
+
+const checkWritable = <S>(core: Core<S>, operation: string) =>
+  core.opened.readOnly ? Effect.fail(refuseWrite(core, operation)) : core.latch.check(operation, core.opened.location)
+
 /**
  * Derives both ports from a backend's primitives and what it found at open. Fails with `WalCorrupt` when the
  * chosen snapshot claims records the log does not hold, before any repair is made.
@@ -117,165 +143,180 @@ export const make = <S>(
   snapshotFiles: SnapshotPrimitives,
 ): Effect.Effect<Storage, StorageFailed | WalCorrupt> =>
   Effect.gen(function* () {
-    const { location, limits, readOnly, segments } = opened
+    const { segments } = opened
     const latch = FailureLatch.make()
-    const last = () => segments[segments.length - 1]!
-    const refuseWrite = (operation: string) =>
-      new StorageFailed({ operation, path: location, reason: "ReadOnly", message: "opened read-only" })
-    const checkWritable = (operation: string) =>
-      readOnly ? Effect.fail(refuseWrite(operation)) : latch.check(operation, location)
-
     if (segments.length === 0) {
       const handle = yield* latch.guardAll(log.create(1))
       segments.push({ firstSeq: 1, lastSeq: 0, bytes: segmentHeaderBytes, handle })
     }
+    const newest = segments[segments.length - 1]!
     const chosen = Option.getOrUndefined(opened.chosenSnapshot)
-    if (chosen !== undefined && chosen.lastSeq > last().lastSeq)
+    if (chosen !== undefined && chosen.lastSeq > newest.lastSeq)
       return yield* new WalCorrupt({
-        file: log.describe(last().handle),
-        offset: last().bytes,
-        seq: last().lastSeq + 1,
-        reason: `${snapshotFiles.describe(chosen.lastSeq)} covers seq ${chosen.lastSeq} but the log ends at seq ${last().lastSeq}`,
+        file: log.describe(newest.handle),
+        offset: newest.bytes,
+        seq: newest.lastSeq + 1,
+        reason: `${snapshotFiles.describe(chosen.lastSeq)} covers seq ${chosen.lastSeq} but the log ends at seq ${newest.lastSeq}`,
       })
     const snapshotFallbacks = yield* latch.guard(opened.finish)
-    const state = {
-      chosenAtOpen: opened.chosenSnapshot,
-      /** Snapshot seqs published, newest first. */
-      retained: opened.snapshotSeqs,
+    // Compaction's steps have their own lock: Effect's semaphore lets a running fiber take a free permit before a
+    // woken waiter runs, so under a steady stream of appends a compaction queued on their lock never got it.
+    const core: Core<S> = {
+      opened,
+      log,
+      snapshotFiles,
+      segments,
+      latch,
+      state: { chosenAtOpen: opened.chosenSnapshot, retained: opened.snapshotSeqs },
+      serialized: (yield* Effect.makeSemaphore(1)).withPermits(1),
+      serializedCompaction: (yield* Effect.makeSemaphore(1)).withPermits(1),
     }
-    // Appends and rotation share a lock: the active segment and the end of `segments`. Compaction's steps
-    // (publishing snapshots, retention, deleting from the front of `segments`) have their own: Effect's semaphore
-    // lets a running fiber take a free permit before a woken waiter runs, so under a steady stream of appends a
-    // compaction queued on their lock never got it.
-    const serialized = (yield* Effect.makeSemaphore(1)).withPermits(1)
-    const serializedCompaction = (yield* Effect.makeSemaphore(1)).withPermits(1)
-
-    const rotateUnlocked = Effect.suspend(() => {
-      const current = last()
-      if (current.lastSeq < current.firstSeq) return Effect.void
-      const firstSeq = current.lastSeq + 1
-      return Effect.map(latch.guardAll(log.create(firstSeq)), (handle) => {
-        segments.push({ firstSeq, lastSeq: firstSeq - 1, bytes: segmentHeaderBytes, handle })
-      })
-    })
-
-    // Per batch: plain combinators, no generator, and the size computed once for the roll rule and the count.
-    const appendTo = (segment: Segment<S>, records: ReadonlyArray<WalRecord>, size: number) =>
-      Effect.zipRight(
-        latch.guard(log.append(segment, records)),
-        Effect.sync(() => {
-          segment.bytes += size
-          segment.lastSeq += records.length
-        }),
-      )
-    const append = (records: ReadonlyArray<WalRecord>): Effect.Effect<void, StorageFailed> =>
-      serialized(
-        Effect.suspend(() => {
-          if (readOnly) return Effect.fail(refuseWrite("append"))
-          const failed = latch.failure()
-          if (failed !== undefined) return Effect.fail(portFailed("append", log.describe(last().handle), failed))
-          if (records.length === 0) return Effect.void
-          const current = last()
-          for (let i = 0; i < records.length; i++)
-            assertWritable(records[i]!, current.lastSeq + 1 + i, limits.recordBytesMax)
-          const size = batchBytes(records)
-          if (!mustRoll(limits, current.bytes, current.lastSeq >= current.firstSeq, size))
-            return appendTo(current, records, size)
-          return Effect.zipRight(
-            rotateUnlocked,
-            Effect.suspend(() => appendTo(last(), records, size)),
-          )
-        }),
-      )
-
-    const read = (fromSeq: number): Stream.Stream<WalRecord, StorageFailed | WalCorrupt> =>
-      Stream.unwrap(
-        Effect.suspend(() => {
-          const failed = latch.failure()
-          if (failed !== undefined) return Effect.fail(portFailed("read", location, failed))
-          const first = segments[0]!
-          if (Math.max(fromSeq, 1) < first.firstSeq)
-            return Effect.fail(
-              new StorageFailed({
-                operation: "read",
-                path: log.describe(first.handle),
-                reason: "Compacted",
-                message: `seq ${fromSeq} was compacted away; the log starts at seq ${first.firstSeq}`,
-              }),
-            )
-          const toSeq = last().lastSeq
-          // Copies: the stream reads each segment as it was when it started, whatever appends do meanwhile.
-          const wanted = segments.filter((s) => s.lastSeq >= fromSeq && s.firstSeq <= toSeq).map((s) => ({ ...s }))
-          return Effect.succeed(
-            Stream.fromIterable(wanted).pipe(
-              Stream.mapEffect((s) => log.read(s, fromSeq, toSeq)),
-              Stream.flattenIterables,
-            ),
-          )
-        }),
-      )
-
-    const deleteSegmentsUpTo = (upToSeq: number): Effect.Effect<void, StorageFailed> =>
-      serializedCompaction(
-        Effect.gen(function* () {
-          yield* checkWritable("delete-segments")
-          const floor = Math.min(upToSeq, state.retained[snapshotsRetainedCount - 1] ?? 0)
-          while (segments.length > 1 && segments[0]!.lastSeq <= floor) {
-            yield* latch.guard(log.remove(segments[0]!.handle))
-            segments.shift()
-          }
-        }),
-      )
-
-    const wal: Wal = {
-      lastSeq: Effect.sync(() => last().lastSeq),
-      firstSeq: Effect.sync(() => segments[0]!.firstSeq),
-      append,
-      read,
-      rotate: serialized(Effect.zipRight(checkWritable("rotate"), rotateUnlocked)),
-      deleteSegmentsUpTo,
-      segments: Effect.sync(() =>
-        segments.map((s) => ({ firstSeq: s.firstSeq, lastSeq: s.lastSeq, bytes: s.bytes }) as const),
-      ),
-      recovery: recoveryReport(opened, segments, snapshotFallbacks),
-    }
-
-    const publish = (lastSeq: number, step: Effect.Effect<void, PrimitiveError>) =>
-      serializedCompaction(
-        Effect.gen(function* () {
-          yield* checkWritable("snapshot-write")
-          yield* latch.guard(step)
-          state.chosenAtOpen = Option.none()
-          state.retained = [lastSeq, ...state.retained.filter((s) => s !== lastSeq)].sort((a, b) => b - a)
-          while (state.retained.length > snapshotsRetainedCount) {
-            yield* latch.guard(snapshotFiles.remove(state.retained.at(-1)!))
-            state.retained = state.retained.slice(0, -1)
-          }
-        }),
-      )
-
-    const snapshots: SnapshotStore = {
-      write: (snapshot) =>
-        Effect.gen(function* () {
-          yield* checkWritable("snapshot-write")
-          const lastSeq = last().lastSeq
-          if (!Number.isSafeInteger(snapshot.lastSeq) || snapshot.lastSeq < 0 || snapshot.lastSeq > lastSeq)
-            return yield* Effect.dieMessage(
-              `snapshot lastSeq ${snapshot.lastSeq} is outside the durable log (0..${lastSeq})`,
-            )
-          yield* publish(snapshot.lastSeq, yield* latch.guard(snapshotFiles.stage(snapshot)))
-        }),
-      latest: Effect.gen(function* () {
-        yield* latch.check("snapshot-latest", location)
-        const chosenAtOpen = state.chosenAtOpen
-        state.chosenAtOpen = Option.none()
-        if (Option.isSome(chosenAtOpen)) return chosenAtOpen
-        const first = segments[0]!
-        return yield* snapshotFiles.readLatest(state.retained, first.firstSeq, log.describe(first.handle))
-      }),
-    }
-    return { wal, snapshots }
+    return { wal: makeWal(core, snapshotFallbacks), snapshots: makeSnapshotStore(core) }
   })
+
+const makeWal = <S>(core: Core<S>, snapshotFallbacks: ReadonlyArray<SnapshotFallback>): Wal => {
+  const { segments, serialized } = core
+  const rotateUnlocked = rotate(core)
+  return {
+    lastSeq: Effect.sync(() => last(core).lastSeq),
+    firstSeq: Effect.sync(() => segments[0]!.firstSeq),
+    append: append(core, rotateUnlocked),
+    read: read(core),
+    rotate: serialized(Effect.zipRight(checkWritable(core, "rotate"), rotateUnlocked)),
+    deleteSegmentsUpTo: deleteSegmentsUpTo(core),
+    segments: Effect.sync(() =>
+      segments.map((s) => ({ firstSeq: s.firstSeq, lastSeq: s.lastSeq, bytes: s.bytes }) as const),
+    ),
+    recovery: recoveryReport(core.opened, segments, snapshotFallbacks),
+  }
+}
+
+/** Seals the newest segment and starts the next one; a no-op while the newest holds no records. */
+const rotate = <S>(core: Core<S>): Effect.Effect<void, StorageFailed> =>
+  Effect.suspend(() => {
+    const current = last(core)
+    if (current.lastSeq < current.firstSeq) return Effect.void
+    const firstSeq = current.lastSeq + 1
+    return Effect.map(core.latch.guardAll(core.log.create(firstSeq)), (handle) => {
+      core.segments.push({ firstSeq, lastSeq: firstSeq - 1, bytes: segmentHeaderBytes, handle })
+    })
+  })
+
+/** The hot path: plain combinators, no generator, and the batch size computed once for the roll rule and count. */
+const append = <S>(core: Core<S>, rotateUnlocked: Effect.Effect<void, StorageFailed>) => {
+  const { latch, log, opened } = core
+  const { limits, readOnly } = opened
+  const appendTo = (segment: Segment<S>, records: ReadonlyArray<WalRecord>, size: number) =>
+    Effect.zipRight(
+      latch.guard(log.append(segment, records)),
+      Effect.sync(() => {
+        segment.bytes += size
+        segment.lastSeq += records.length
+      }),
+    )
+  return (records: ReadonlyArray<WalRecord>): Effect.Effect<void, StorageFailed> =>
+    core.serialized(
+      Effect.suspend(() => {
+        if (readOnly) return Effect.fail(refuseWrite(core, "append"))
+        const failed = latch.failure()
+        if (failed !== undefined) return Effect.fail(portFailed("append", log.describe(last(core).handle), failed))
+        if (records.length === 0) return Effect.void
+        const current = last(core)
+        for (let i = 0; i < records.length; i++)
+          assertWritable(records[i]!, current.lastSeq + 1 + i, limits.recordBytesMax)
+        const size = batchBytes(records)
+        if (!mustRoll(limits, current.bytes, current.lastSeq >= current.firstSeq, size))
+          return appendTo(current, records, size)
+        return Effect.zipRight(
+          rotateUnlocked,
+          Effect.suspend(() => appendTo(last(core), records, size)),
+        )
+      }),
+    )
+}
+
+const read =
+  <S>(core: Core<S>) =>
+  (fromSeq: number): Stream.Stream<WalRecord, StorageFailed | WalCorrupt> =>
+    Stream.unwrap(
+      Effect.suspend(() => {
+        const failed = core.latch.failure()
+        if (failed !== undefined) return Effect.fail(portFailed("read", core.opened.location, failed))
+        const first = core.segments[0]!
+        if (Math.max(fromSeq, 1) < first.firstSeq)
+          return Effect.fail(
+            new StorageFailed({
+              operation: "read",
+              path: core.log.describe(first.handle),
+              reason: "Compacted",
+              message: `seq ${fromSeq} was compacted away; the log starts at seq ${first.firstSeq}`,
+            }),
+          )
+        const toSeq = last(core).lastSeq
+        // Copies: the stream reads each segment as it was when it started, whatever appends do meanwhile.
+        const wanted = core.segments.filter((s) => s.lastSeq >= fromSeq && s.firstSeq <= toSeq).map((s) => ({ ...s }))
+        return Effect.succeed(
+          Stream.fromIterable(wanted).pipe(
+            Stream.mapEffect((s) => core.log.read(s, fromSeq, toSeq)),
+            Stream.flattenIterables,
+          ),
+        )
+      }),
+    )
+
+/** Never past the older retained snapshot, so a corrupt newest one can still fall back to it plus the log. */
+const deleteSegmentsUpTo =
+  <S>(core: Core<S>) =>
+  (upToSeq: number): Effect.Effect<void, StorageFailed> =>
+    core.serializedCompaction(
+      Effect.gen(function* () {
+        yield* checkWritable(core, "delete-segments")
+        const { segments } = core
+        const floor = Math.min(upToSeq, core.state.retained[snapshotsRetainedCount - 1] ?? 0)
+        while (segments.length > 1 && segments[0]!.lastSeq <= floor) {
+          yield* core.latch.guard(core.log.remove(segments[0]!.handle))
+          segments.shift()
+        }
+      }),
+    )
+
+const makeSnapshotStore = <S>(core: Core<S>): SnapshotStore => {
+  const { latch, snapshotFiles, state } = core
+  const publish = (lastSeq: number, step: Effect.Effect<void, PrimitiveError>) =>
+    core.serializedCompaction(
+      Effect.gen(function* () {
+        yield* checkWritable(core, "snapshot-write")
+        yield* latch.guard(step)
+        state.chosenAtOpen = Option.none()
+        state.retained = [lastSeq, ...state.retained.filter((s) => s !== lastSeq)].sort((a, b) => b - a)
+        while (state.retained.length > snapshotsRetainedCount) {
+          yield* latch.guard(snapshotFiles.remove(state.retained.at(-1)!))
+          state.retained = state.retained.slice(0, -1)
+        }
+      }),
+    )
+  return {
+    write: (snapshot) =>
+      Effect.gen(function* () {
+        yield* checkWritable(core, "snapshot-write")
+        const lastSeq = last(core).lastSeq
+        if (!Number.isSafeInteger(snapshot.lastSeq) || snapshot.lastSeq < 0 || snapshot.lastSeq > lastSeq)
+          return yield* Effect.dieMessage(
+            `snapshot lastSeq ${snapshot.lastSeq} is outside the durable log (0..${lastSeq})`,
+          )
+        // Staged outside every lock, so appends go on while a large snapshot is written.
+        yield* publish(snapshot.lastSeq, yield* latch.guard(snapshotFiles.stage(snapshot)))
+      }),
+    latest: Effect.gen(function* () {
+      yield* latch.check("snapshot-latest", core.opened.location)
+      const chosenAtOpen = state.chosenAtOpen
+      state.chosenAtOpen = Option.none()
+      if (Option.isSome(chosenAtOpen)) return chosenAtOpen
+      const first = core.segments[0]!
+      return yield* snapshotFiles.readLatest(state.retained, first.firstSeq, core.log.describe(first.handle))
+    }),
+  }
+}
 
 const recoveryReport = <S>(
   opened: Opened<S>,
