@@ -75,8 +75,9 @@ const systemError = (method: string, path: string, error: unknown): SystemError 
 /**
  * The WAL's active segment as a raw descriptor: `writeSync`, then `fdatasync` on the thread pool. One thread-pool
  * round trip per batch instead of two (FileSystem's write, then its fsync). The write blocks the event loop only
- * for a copy into the page cache (~100–200 KB for a batch of 512). fdatasync is enough for an append-only file:
- * it flushes the size change that makes the new bytes readable.
+ * for a copy of one batch into the page cache. fdatasync is enough for an append-only file: it flushes the size
+ * change that makes the new bytes readable. What a failure means (cut back, sync, latch) is decided by
+ * `appendDurably`, shared with the `FileSystem` path the simulator runs; only the syscalls live here.
  */
 export const layerSegmentAppender = Layer.succeed(SegmentAppender, {
   open: (path) =>

@@ -1,5 +1,5 @@
 /**
- * The binary framing of WAL records (DESIGN.md §7), little-endian:
+ * The binary framing of WAL records (see docs/architecture.md), little-endian:
  * `u32 payload length | u32 checksum | u64 seq | u8 type | payload`.
  *
  * The checksum covers seq, type and payload and is seeded with the segment's salt. Type 0 is invalid, so zero-filled

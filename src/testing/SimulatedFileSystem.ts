@@ -1106,6 +1106,8 @@ class SimulatedFile implements FileSystem.File {
   }
 }
 
+// Table-like: one entry per `FileSystem` method, each a few lines over the shared gate and resolver. It is long
+// only because the interface is wide; splitting it would scatter the one place that shows every method's faults.
 function makeFileSystem(state: DiskState, log: (line: string) => void): FileSystem.FileSystem {
   const ctx: FsContext = { state, log }
   const site = (method: string, syscall: string, target: string, dest?: string): ErrorSite =>

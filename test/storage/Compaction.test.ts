@@ -79,7 +79,7 @@ layer(NodeContext.layer)("compaction crash points (real files)", (it) => {
         expect(yield* withPorts(reopen(directory), recoveredSeqs)).toEqual(expected)
         crashPoints++
       }
-      // The stop points covered, in order: each step of DESIGN.md §7's compaction sequence.
+      // The stop points covered, in order: each step of the compaction sequence (docs/architecture.md).
       expect(fullRun).toEqual([
         "open wal-0000000000000021.seg.tmp w", // 1. rotate: the new segment's header, durably created
         "write wal-0000000000000021.seg.tmp",
