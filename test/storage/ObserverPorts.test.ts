@@ -1,14 +1,14 @@
 /**
  * `CursorStore` and `AppendSink`, file (real temp directories) and memory, through one shared set of cases:
- * values survive a "reopen", names cannot escape the directory, and failures follow the fsync rules.
+ * values survive a "reopen", names cannot escape the directory, and failures (injected by the simulated disk)
+ * follow the fsync rules.
  */
-import { FileSystem, Path } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { expect, layer } from "@effect/vitest"
-import { Cause, Effect, Exit, Layer, Option, type Scope } from "effect"
+import { Cause, Effect, Exit, Option, type Scope } from "effect"
 import * as AppendSink from "../../src/storage/AppendSink.ts"
 import * as CursorStore from "../../src/storage/CursorStore.ts"
-import { type FaultControl, faultyFileSystem } from "./faultyFileSystem.ts"
+import { makeSimulatedDisk } from "../../src/testing/SimulatedFileSystem.ts"
 import { makeTempDirectory } from "./harness.ts"
 
 interface Backend {
@@ -41,10 +41,6 @@ const memoryBackend: Backend = {
     return () => Effect.succeed({ cursors: CursorStore.makeMemory(cursors), sink: AppendSink.makeMemory(files) })
   }),
 }
-
-/** The real disk behind the fault injector, plus Path. */
-const faultyLayer = (control: FaultControl) =>
-  Layer.merge(Layer.provide(faultyFileSystem(control), NodeContext.layer), Path.layer)
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
 const utf8 = new TextEncoder()
@@ -110,38 +106,38 @@ layer(NodeContext.layer)("observer ports", (it) => {
 
   it.scoped("file: a failed write leaves no partial line; a failed fsync fails the sink for good", () =>
     Effect.gen(function* () {
-      const fs = yield* FileSystem.FileSystem
-      const directory = yield* makeTempDirectory
-      const control: FaultControl = { log: [] }
-      const sink = yield* AppendSink.makeFileSystem({ directory }).pipe(Effect.provide(faultyLayer(control)))
+      const disk = makeSimulatedDisk({ seed: 1 })
+      const sink = yield* AppendSink.makeFileSystem({ directory: "/obs" }).pipe(Effect.provide(disk.layerWithPath))
+      const fromNext = () => ({ fromIo: disk.ioCount + 1 })
       yield* sink.append("audit.ndjson", utf8.encode("one\n"))
-      control.failWriteOf = "audit"
+      disk.setFaults({ enospcOnWrite: fromNext() })
       const write = yield* sink.append("audit.ndjson", utf8.encode("two two two\n")).pipe(Effect.exit)
       expect(Exit.isFailure(write)).toBe(true)
-      expect(yield* fs.readFileString(`${directory}/audit.ndjson`)).toBe("one\n")
-      control.failWriteOf = undefined
+      expect(disk.faults.enospcOnWrite).toBe(1)
+      expect(text(yield* disk.fileSystem.readFile("/obs/audit.ndjson"))).toBe("one\n")
+      disk.setFaults({})
       yield* sink.append("audit.ndjson", utf8.encode("three\n"))
-      control.failSyncOf = "audit"
+      disk.setFaults({ eioOnSync: fromNext() })
       const sync = yield* sink.append("audit.ndjson", utf8.encode("four\n")).pipe(Effect.exit)
       expect(Exit.isFailure(sync) && Cause.squash(sync.cause)).toMatchObject({
         _tag: "StorageFailed",
         operation: "fsync",
       })
-      control.failSyncOf = undefined
+      disk.setFaults({})
       const after = yield* sink.append("audit.ndjson", utf8.encode("five\n")).pipe(Effect.exit)
       expect(Exit.isFailure(after) && Cause.squash(after.cause)).toMatchObject({ reason: "PortFailed" })
     }),
   )
 
-  it.scoped("file: a cursor set that fails before the rename keeps the old value", () =>
+  it.effect("file: a cursor set that fails before the rename keeps the old value", () =>
     Effect.gen(function* () {
-      const directory = yield* makeTempDirectory
-      const control: FaultControl = { log: [] }
-      const cursors = yield* CursorStore.makeFileSystem({ directory }).pipe(Effect.provide(faultyLayer(control)))
+      const disk = makeSimulatedDisk({ seed: 1 })
+      const cursors = yield* CursorStore.makeFileSystem({ directory: "/obs" }).pipe(Effect.provide(disk.layerWithPath))
       yield* cursors.set("observers/o.cursor", 5)
-      control.failWriteOf = "o.cursor.tmp"
+      disk.setFaults({ eioOnWrite: { fromIo: disk.ioCount + 1 } })
       expect(Exit.isFailure(yield* cursors.set("observers/o.cursor", 6).pipe(Effect.exit))).toBe(true)
-      control.failWriteOf = undefined
+      expect(disk.faults.eioOnWrite).toBe(1)
+      disk.setFaults({})
       expect(yield* cursors.get("observers/o.cursor")).toEqual(Option.some(5))
       yield* cursors.set("observers/o.cursor", 6)
       expect(yield* cursors.get("observers/o.cursor")).toEqual(Option.some(6))
