@@ -1,29 +1,23 @@
 /**
  * Compaction crash test: the sequence rotate → snapshot tmp write → fsync → rename → directory fsync → delete old
- * segments is stopped after every one of its file operations (the later ones never happen, as when the process
- * dies there), then the directory is reopened by a new process and the recovered state (snapshot + replayed log)
- * must be exactly the acknowledged history.
+ * segments is stopped before every one of its I/Os (a power cut on the simulated disk: the later steps never
+ * happen), the disk crashes in every variant it models, and a new process reopens the directory: the recovered
+ * state (snapshot + replayed log) must be exactly the acknowledged history.
  */
-import { FileSystem } from "@effect/platform"
-import { NodeContext } from "@effect/platform-node"
-import { expect, layer } from "@effect/vitest"
-import { Effect, Layer, Option } from "effect"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Either, Layer, Option } from "effect"
+import { segmentFileName, snapshotFileName } from "../../src/storage/FileNames.ts"
 import { layerFileSystem } from "../../src/storage/FileStorage.ts"
-import { type FaultControl, faultyFileSystem } from "./faultyFileSystem.ts"
-import { collect, makeTempDirectory, type Ports, processInfo, records, testPid, withPorts } from "./harness.ts"
+import { crashVariants, makeSimulatedDisk, type SimulatedDisk } from "../../src/testing/SimulatedFileSystem.ts"
+import { collect, type Ports, processInfo, records, testPid, withPorts } from "./harness.ts"
 
 const utf8 = new TextEncoder()
 const stateAt = (seq: number) => utf8.encode(JSON.stringify(Array.from({ length: seq }, (_, i) => i + 1)))
+const directory = "/data"
 
-const open = (directory: string, control: FaultControl) =>
-  layerFileSystem({ directory }).pipe(
-    Layer.provide(faultyFileSystem(control)),
-    Layer.provide(Layer.merge(NodeContext.layer, processInfo())),
-  )
-
-/** A new process (another pid; the crashed one is dead, its lock stale) opening the directory. */
-const reopen = (directory: string) =>
-  layerFileSystem({ directory }).pipe(Layer.provide(Layer.merge(NodeContext.layer, processInfo([], testPid + 1))))
+/** A process (pid) opening the directory; a crashed one is dead, so its lock is stale for the next. */
+const open = (disk: SimulatedDisk, pid = testPid) =>
+  layerFileSystem({ directory }).pipe(Layer.provide(Layer.merge(disk.layerWithPath, processInfo([], pid))))
 
 /** Snapshot state followed by the replayed log, as seqs. */
 const recoveredSeqs = ({ wal, snapshots }: Ports) =>
@@ -45,13 +39,12 @@ const compact = ({ wal, snapshots }: Ports, lastSeq: number) =>
     yield* wal.deleteSegmentsUpTo(lastSeq)
   })
 
-layer(NodeContext.layer)("compaction crash points (real files)", (it) => {
-  it.scoped("every stop point of a compaction recovers exactly the acknowledged history", () =>
+describe("compaction crash points (simulated disk)", () => {
+  it.effect("every stop point of a compaction, in every crash variant, recovers exactly the acknowledged history", () =>
     Effect.gen(function* () {
-      const fs = yield* FileSystem.FileSystem
-      const template = yield* makeTempDirectory
+      const template = makeSimulatedDisk({ seed: 7 })
       // History: 1..10, a first compaction at 10 (so the second one has a segment to delete), then 11..20.
-      yield* withPorts(open(template, { log: [] }), (ports) =>
+      yield* withPorts(open(template), (ports) =>
         Effect.gen(function* () {
           yield* ports.wal.append(records(1, 10))
           yield* compact(ports, 10)
@@ -59,43 +52,52 @@ layer(NodeContext.layer)("compaction crash points (real files)", (it) => {
         }),
       )
       const expected = Array.from({ length: 20 }, (_, i) => i + 1)
-      let fullRun: Array<string> | undefined
-      let crashPoints = 0
+      const crashStates = new Set<string>()
+      let fullRun: ReadonlyArray<string> | undefined
+      let stopPoints = 0
       for (let haltAt = 0; fullRun === undefined; haltAt++) {
-        const directory = yield* makeTempDirectory
-        yield* fs.copy(template, directory, { overwrite: true })
-        const control: FaultControl = { log: [] }
-        const outcome = yield* withPorts(open(directory, control), (ports) =>
+        const disk = template.fork()
+        const outcome = yield* withPorts(open(disk), (ports) =>
           Effect.gen(function* () {
-            control.haltAt = haltAt
+            const start = disk.trace.length
+            disk.crashAfterIo(disk.ioCount + haltAt)
             const result = yield* Effect.either(compact(ports, 20))
-            return { result, ops: [...control.log] }
+            return { result, trace: disk.trace.slice(start) }
           }),
         )
-        if (outcome.result._tag === "Right")
-          fullRun = outcome.ops.map((op) => op.replace(directory.slice(directory.lastIndexOf("/") + 1), "<dir>"))
-        else expect(outcome.ops.length).toBe(haltAt)
-        // The crashed process left its lock behind; the new process finds it stale and takes over.
-        expect(yield* withPorts(reopen(directory), recoveredSeqs)).toEqual(expected)
-        crashPoints++
+        if (Either.isRight(outcome.result)) fullRun = outcome.trace
+        else expect(disk.halted).toBe(true)
+        stopPoints++
+        for (const variant of crashVariants) {
+          const crashed = disk.fork()
+          crashed.crash(variant)
+          crashStates.add(crashed.fingerprint("volatile"))
+          expect(yield* withPorts(open(crashed, testPid + 1), recoveredSeqs)).toEqual(expected)
+        }
       }
       // The stop points covered, in order: each step of the compaction sequence (docs/architecture.md).
-      expect(fullRun).toEqual([
-        "open wal-0000000000000021.seg.tmp w", // 1. rotate: the new segment's header, durably created
-        "write wal-0000000000000021.seg.tmp",
-        "sync wal-0000000000000021.seg.tmp",
-        "rename wal-0000000000000021.seg.tmp -> wal-0000000000000021.seg",
-        "sync <dir>",
-        "open wal-0000000000000021.seg a",
-        "open snap-0000000000000020.snap.tmp w", // 2. snapshot: tmp, write, fsync, rename, directory fsync
-        "write snap-0000000000000020.snap.tmp",
-        "sync snap-0000000000000020.snap.tmp",
-        "rename snap-0000000000000020.snap.tmp -> snap-0000000000000020.snap",
-        "sync <dir>",
-        "remove wal-0000000000000001.seg", // 3. only then delete the segment the older snapshot covers
-        "sync <dir>",
+      const seg = `${directory}/${segmentFileName(21)}`
+      const snap = `${directory}/${snapshotFileName(20)}`
+      expect(fullRun!.map((line) => line.replace(/^\d+ /, ""))).toEqual([
+        `open ${seg}.tmp w`, // 1. rotate: the new segment's header, durably created
+        `write ${seg}.tmp @0 +64`,
+        `fsync ${seg}.tmp`,
+        `rename ${seg}.tmp ${seg}`,
+        `open ${directory} r`,
+        `fsync ${directory} dir`,
+        `open ${seg} a`,
+        `open ${snap}.tmp w`, // 2. snapshot: tmp, write, fsync, rename, directory fsync
+        `write ${snap}.tmp @0 +100`,
+        `fsync ${snap}.tmp`,
+        `rename ${snap}.tmp ${snap}`,
+        `open ${directory} r`,
+        `fsync ${directory} dir`,
+        `rm ${directory}/${segmentFileName(1)}`, // 3. only then delete the segment the older snapshot covers
+        `open ${directory} r`,
+        `fsync ${directory} dir`,
       ])
-      expect(crashPoints).toBe(fullRun!.length + 1)
+      expect(stopPoints).toBe(fullRun!.length + 1)
+      expect(crashStates.size).toBeGreaterThan(stopPoints)
     }),
   )
 })
