@@ -1,16 +1,18 @@
 /**
  * The Node composition's segment appender (writeSync, then fdatasync on the thread pool): appends every byte,
  * truncates back, maps errors to the same `SystemError` reasons as @effect/platform-node, and is what the file
- * WAL uses when the Node layer is provided, so a registry reopened from it replays what it acknowledged.
+ * WAL uses when the Node layer is provided, so a registry reopened from it replays what it acknowledged. And
+ * `appendDurably`, the rule both that appender and the `FileSystem` path follow: what each failure means.
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { SystemError } from "@effect/platform/Error"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit } from "effect"
+import { Cause, Effect, Exit } from "effect"
 import { ModelRegistry } from "../../src/effects/ModelRegistry.ts"
 import { layerFile, layerSegmentAppender } from "../../src/node.ts"
-import { SegmentAppender } from "../../src/storage/SegmentAppender.ts"
+import { type ActiveSegmentFile, appendDurably, SegmentAppender } from "../../src/storage/SegmentAppender.ts"
 
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "segment-appender-"))
 
@@ -62,4 +64,81 @@ describe("layerSegmentAppender", () => {
     expect(versions.versions).toBe(200)
     expect(versions.lastSeq).toBe(200)
   })
+})
+
+/** An active file over an array of bytes whose next write, truncate or sync can be made to fail. */
+const scriptedFile = (fail: { write?: boolean; truncate?: boolean; sync?: boolean }) => {
+  const calls: Array<string> = []
+  let content: Array<number> = []
+  const error = (method: string) =>
+    new SystemError({ module: "FileSystem", method, reason: "Unknown", description: `injected ${method} failure` })
+  const file: ActiveSegmentFile = {
+    writeAll: (bytes) =>
+      Effect.suspend(() => {
+        calls.push("write")
+        // Half lands before the failure, like ENOSPC.
+        content = [...content, ...(fail.write ? bytes.subarray(0, bytes.length >> 1) : bytes)]
+        return fail.write ? Effect.fail(error("writeAll")) : Effect.void
+      }),
+    sync: Effect.suspend(() => {
+      calls.push("sync")
+      return fail.sync ? Effect.fail(error("sync")) : Effect.void
+    }),
+    truncate: (length) =>
+      Effect.suspend(() => {
+        calls.push(`truncate ${length}`)
+        if (fail.truncate) return Effect.fail(error("truncate"))
+        content = content.slice(0, Number(length))
+        return Effect.void
+      }),
+  }
+  return { file, calls, content: () => content }
+}
+
+const failureOf = <A, E>(exit: Exit.Exit<A, E>) => {
+  if (Exit.isSuccess(exit)) throw new Error("expected a failure")
+  return Cause.squash(exit.cause)
+}
+
+describe("appendDurably", () => {
+  const bytes = new Uint8Array([1, 2, 3, 4])
+
+  it.effect("writes, then syncs", () =>
+    Effect.gen(function* () {
+      const { file, calls, content } = scriptedFile({})
+      yield* appendDurably(file, "seg", 0, bytes)
+      expect(calls).toEqual(["write", "sync"])
+      expect(content()).toEqual([1, 2, 3, 4])
+    }),
+  )
+
+  it.effect("a failed write is cut back to the old length and the cut synced; only the write is reported", () =>
+    Effect.gen(function* () {
+      const { file, calls, content } = scriptedFile({ write: true })
+      const failure = failureOf(yield* appendDurably(file, "seg", 0, bytes).pipe(Effect.exit))
+      expect(failure).toMatchObject({ _tag: "StorageFailed", operation: "write", path: "seg" })
+      expect(calls).toEqual(["write", "truncate 0", "sync"])
+      expect(content()).toEqual([])
+    }),
+  )
+
+  it.effect("a failed cut-back loses durability but still reports the write", () =>
+    Effect.gen(function* () {
+      const { file } = scriptedFile({ write: true, truncate: true })
+      const failure = failureOf(yield* appendDurably(file, "seg", 0, bytes).pipe(Effect.exit))
+      expect(failure).toMatchObject({
+        _tag: "DurabilityLost",
+        failure: { operation: "truncate" },
+        reported: { operation: "write" },
+      })
+    }),
+  )
+
+  it.effect("a failed sync loses durability", () =>
+    Effect.gen(function* () {
+      const { file } = scriptedFile({ sync: true })
+      const failure = failureOf(yield* appendDurably(file, "seg", 0, bytes).pipe(Effect.exit))
+      expect(failure).toMatchObject({ _tag: "DurabilityLost", failure: { operation: "fsync", path: "seg" } })
+    }),
+  )
 })
