@@ -15,7 +15,7 @@ import * as ModelRegistry from "./effects/ModelRegistry.ts"
 import { openPromiseRegistry, type PromiseRegistry } from "./effects/promise.ts"
 import { Checksum, makeCrc32 } from "./storage/Checksum.ts"
 import { ProcessInfo } from "./storage/ProcessInfo.ts"
-import { type ActiveSegmentFile, SegmentAppender } from "./storage/SegmentAppender.ts"
+import { type ActiveSegmentFile, SegmentAppender, writeFully } from "./storage/SegmentAppender.ts"
 
 /** CRC-32 (IEEE) via zlib: the same algorithm as the core's table, about 3× faster. */
 export const layerChecksum = Layer.succeed(
@@ -86,28 +86,26 @@ export const layerSegmentAppender = Layer.succeed(SegmentAppender, {
         Effect.try({ try: () => openSync(path, "a"), catch: (error) => systemError("open", path, error) }),
         (fd) => Effect.sync(() => closeSync(fd)),
       ),
-      (fd): ActiveSegmentFile => ({
-        writeAll: (bytes) =>
-          Effect.try({
-            try: () => {
-              for (let written = 0; written < bytes.length; ) {
-                const n = writeSync(fd, bytes, written, bytes.length - written)
-                if (n === 0) throw Object.assign(new Error("write returned 0 bytes written"), { code: "WriteZero" })
-                written += n
-              }
-            },
-            catch: (error) => systemError("writeAll", path, error),
-          }),
-        sync: Effect.async<void, SystemError>((resume) =>
-          fdatasync(fd, (error) => resume(error ? Effect.fail(systemError("sync", path, error)) : Effect.void)),
-        ),
-        truncate: (length) =>
-          Effect.async<void, SystemError>((resume) =>
-            ftruncate(fd, Number(length), (error) =>
-              resume(error ? Effect.fail(systemError("truncate", path, error)) : Effect.void),
-            ),
+      (fd): ActiveSegmentFile => {
+        // Made once per file, not per batch: the append path allocates nothing it can avoid.
+        const writeSome = (bytes: Uint8Array, offset: number, length: number) => writeSync(fd, bytes, offset, length)
+        return {
+          writeAll: (bytes) =>
+            Effect.try({
+              try: () => writeFully(bytes, writeSome),
+              catch: (error) => systemError("writeAll", path, error),
+            }),
+          sync: Effect.async<void, SystemError>((resume) =>
+            fdatasync(fd, (error) => resume(error ? Effect.fail(systemError("sync", path, error)) : Effect.void)),
           ),
-      }),
+          truncate: (length) =>
+            Effect.async<void, SystemError>((resume) =>
+              ftruncate(fd, Number(length), (error) =>
+                resume(error ? Effect.fail(systemError("truncate", path, error)) : Effect.void),
+              ),
+            ),
+        }
+      },
     ),
 })
 

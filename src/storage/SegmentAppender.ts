@@ -31,6 +31,22 @@ export interface SegmentAppender {
 export const SegmentAppender = Context.GenericTag<SegmentAppender>("@visutility/model-registry/SegmentAppender")
 
 /**
+ * Writes every byte through a synchronous `writeSome` (returns how many bytes it wrote), for runtimes that append
+ * with a blocking write: a short write is continued, and a write of zero bytes throws an error whose `code` is
+ * "WriteZero" (as Node's own `writeAll` reports it), since looping on it would never end.
+ */
+export const writeFully = (
+  bytes: Uint8Array,
+  writeSome: (bytes: Uint8Array, offset: number, length: number) => number,
+): void => {
+  for (let written = 0; written < bytes.length; ) {
+    const n = writeSome(bytes, written, bytes.length - written)
+    if (n === 0) throw Object.assign(new Error("write returned 0 bytes written"), { code: "WriteZero" })
+    written += n
+  }
+}
+
+/**
  * Appends `bytes` at `length` (the file's current size) and syncs. A failed write fails with `StorageFailed`
  * after the file is cut back to `length` and that cut synced; otherwise a crash could bring the partial write
  * back after a later rotation sealed the segment, where it reads as corruption, not as a torn tail (found by the

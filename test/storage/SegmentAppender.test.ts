@@ -12,7 +12,12 @@ import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit } from "effect"
 import { ModelRegistry } from "../../src/effects/ModelRegistry.ts"
 import { layerFile, layerSegmentAppender } from "../../src/node.ts"
-import { type ActiveSegmentFile, appendDurably, SegmentAppender } from "../../src/storage/SegmentAppender.ts"
+import {
+  type ActiveSegmentFile,
+  appendDurably,
+  SegmentAppender,
+  writeFully,
+} from "../../src/storage/SegmentAppender.ts"
 
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "segment-appender-"))
 
@@ -141,4 +146,27 @@ describe("appendDurably", () => {
       expect(failure).toMatchObject({ _tag: "DurabilityLost", failure: { operation: "fsync", path: "seg" } })
     }),
   )
+})
+
+describe("writeFully", () => {
+  it("continues short writes until every byte is written", () => {
+    const out: Array<number> = []
+    const calls: Array<[number, number]> = []
+    writeFully(new Uint8Array([1, 2, 3, 4, 5]), (bytes, offset, length) => {
+      calls.push([offset, length])
+      const n = Math.min(2, length)
+      out.push(...bytes.subarray(offset, offset + n))
+      return n
+    })
+    expect(out).toEqual([1, 2, 3, 4, 5])
+    expect(calls).toEqual([
+      [0, 5],
+      [2, 3],
+      [4, 1],
+    ])
+  })
+
+  it("throws WriteZero instead of looping when a write makes no progress", () => {
+    expect(() => writeFully(new Uint8Array([1]), () => 0)).toThrow(expect.objectContaining({ code: "WriteZero" }))
+  })
 })
