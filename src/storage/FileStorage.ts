@@ -20,6 +20,7 @@ import { snapshotFileName } from "./FileNames.ts"
 import * as FileSnapshots from "./FileSnapshots.ts"
 import { type StorageLimits, validateLimits } from "./Limits.ts"
 import type { ProcessInfo } from "./ProcessInfo.ts"
+import type { SegmentFile } from "./Recovery.ts"
 import { SnapshotStore } from "./SnapshotStore.ts"
 import { Wal } from "./Wal.ts"
 import * as WalCore from "./WalCore.ts"
@@ -76,7 +77,7 @@ export const makeFileStorage = (
       first?.firstSeq ?? 1,
       first?.handle.path ?? directory,
     )
-    const opened: WalCore.Opened<FileLog.FileLog["segments"][number]["handle"]> = {
+    const opened: WalCore.Opened<SegmentFile> = {
       location: directory,
       limits,
       readOnly,

@@ -1,7 +1,7 @@
 /**
- * The write-ahead log port: the registry's only durable history. The registry actor codes against this interface;
- * the file implementation (`FileStorage.ts`) and the memory implementation (`MemoryStorage.ts`) both satisfy the
- * contract suite in `test/storage/Storage.contract.ts`.
+ * The write-ahead log port: the registry's only durable history. The registry actor codes against this interface.
+ * `WalCore.make` derives it from a backend's primitives (files: `FileStorage.ts`, memory: `MemoryStorage.ts`), so
+ * every backend keeps the same rules; the contract suite in `test/storage/Storage.contract.ts` runs against each.
  */
 import { Context, type Effect, type Option, type Stream } from "effect"
 import type { StorageFailed, WalCorrupt } from "../domain/errors.ts"

@@ -36,7 +36,7 @@ export interface Segment<S> {
 }
 
 /** Failures of a primitive: `DurabilityLost` latches the port, `StorageFailed` fails that call only. */
-type PrimitiveError = StorageFailed | DurabilityLost
+export type PrimitiveError = StorageFailed | DurabilityLost
 
 export interface LogPrimitives<S> {
   /** Names a segment in errors. */
