@@ -6,18 +6,50 @@
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
-import { Effect, Exit, Option, Scope } from "effect"
+import { Effect, Exit, Option, Random, Scope } from "effect"
 import { type StorageFailed, WalCorrupt } from "../domain/errors.ts"
 import type { Checksum } from "./Checksum.ts"
-import { removeDurably } from "./Directory.ts"
+import { removeDurably, syncDirectory, writeAndSync } from "./Directory.ts"
+import { segmentFileName, tmpSuffix } from "./FileNames.ts"
 import type { StorageLimits } from "./Limits.ts"
 import { decodeRecords, encodeBatch } from "./RecordCodec.ts"
-import { createSegment, randomRegistryId, recoverSegments, type SegmentFile } from "./Recovery.ts"
+import { recoverSegments, type SegmentFile } from "./Recovery.ts"
 import { type ActiveSegmentFile, appendDurably, SegmentAppender } from "./SegmentAppender.ts"
-import { decodeSegmentHeader, segmentHeaderBytes } from "./SegmentHeader.ts"
-import { io } from "./StorageError.ts"
+import { decodeSegmentHeader, encodeSegmentHeader, registryIdBytes, segmentHeaderBytes } from "./SegmentHeader.ts"
+import { type DurabilityLost, io } from "./StorageError.ts"
 import type { TornTail } from "./Wal.ts"
 import type { LogPrimitives, Segment } from "./WalCore.ts"
+
+const randomBytes = (n: number) =>
+  Effect.map(Effect.all(Array.from({ length: n }, () => Random.nextIntBetween(0, 256))), (xs) => new Uint8Array(xs))
+
+/** A fresh salt for a new segment, from Effect's Random (deterministic under a seeded Random). */
+export const randomSalt: Effect.Effect<number> = Effect.map(randomBytes(4), (b) => new DataView(b.buffer).getUint32(0))
+
+/** A fresh registry id. */
+export const randomRegistryId: Effect.Effect<Uint8Array> = randomBytes(registryIdBytes)
+
+/**
+ * Creates a segment durably: header to a tmp file, fsync, rename, directory fsync. After a crash the segment either
+ * exists with a complete header or not at all (its tmp file is removed at the next open).
+ */
+export const createSegment = (
+  fs: FileSystem.FileSystem,
+  path: Path.Path,
+  directory: string,
+  registryId: Uint8Array,
+  firstSeq: number,
+  checksum: Checksum,
+): Effect.Effect<SegmentFile, StorageFailed | DurabilityLost> =>
+  Effect.gen(function* () {
+    const salt = yield* randomSalt
+    const name = segmentFileName(firstSeq)
+    const target = path.join(directory, name)
+    yield* writeAndSync(fs, target + tmpSuffix, encodeSegmentHeader({ registryId, salt, firstSeq }, checksum))
+    yield* io("rename", target + tmpSuffix, fs.rename(target + tmpSuffix, target))
+    yield* syncDirectory(fs, directory)
+    return { name, path: target, salt }
+  })
 
 export interface FileLog {
   readonly registryId: Uint8Array

@@ -9,22 +9,15 @@
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
-import { Effect, Option, Random } from "effect"
+import { Effect, Option } from "effect"
 import { type StorageFailed, WalCorrupt } from "../domain/errors.ts"
 import type { Checksum } from "./Checksum.ts"
 import { syncDirectory, writeAndSync } from "./Directory.ts"
-import { brokenSuffix, segmentFileName, tmpSuffix } from "./FileNames.ts"
+import { brokenSuffix } from "./FileNames.ts"
 import type { StorageLimits } from "./Limits.ts"
 import { findValidRecordAfter, type ScanOptions, scanRecords } from "./RecordCodec.ts"
-import {
-  decodeSegmentHeader,
-  encodeSegmentHeader,
-  registryIdBytes,
-  registryIdHex,
-  sameRegistryId,
-  segmentHeaderBytes,
-} from "./SegmentHeader.ts"
-import { type DurabilityLost, io, plainFailure } from "./StorageError.ts"
+import { decodeSegmentHeader, registryIdHex, sameRegistryId, segmentHeaderBytes } from "./SegmentHeader.ts"
+import { io, plainFailure } from "./StorageError.ts"
 import type { TornTail } from "./Wal.ts"
 
 /** What the file log needs to find and check a segment file. */
@@ -49,37 +42,6 @@ export interface RecoveredLog {
   readonly tornTail: Option.Option<TornTail>
   readonly records: number
 }
-
-const randomBytes = (n: number) =>
-  Effect.map(Effect.all(Array.from({ length: n }, () => Random.nextIntBetween(0, 256))), (xs) => new Uint8Array(xs))
-
-/** A fresh salt for a new segment, from Effect's Random (deterministic under a seeded Random). */
-export const randomSalt: Effect.Effect<number> = Effect.map(randomBytes(4), (b) => new DataView(b.buffer).getUint32(0))
-
-/** A fresh registry id. */
-export const randomRegistryId: Effect.Effect<Uint8Array> = randomBytes(registryIdBytes)
-
-/**
- * Creates a segment durably: header to a tmp file, fsync, rename, directory fsync. After a crash the segment either
- * exists with a complete header or not at all (its tmp file is removed at the next open).
- */
-export const createSegment = (
-  fs: FileSystem.FileSystem,
-  path: Path.Path,
-  directory: string,
-  registryId: Uint8Array,
-  firstSeq: number,
-  checksum: Checksum,
-): Effect.Effect<SegmentFile, StorageFailed | DurabilityLost> =>
-  Effect.gen(function* () {
-    const salt = yield* randomSalt
-    const name = segmentFileName(firstSeq)
-    const target = path.join(directory, name)
-    yield* writeAndSync(fs, target + tmpSuffix, encodeSegmentHeader({ registryId, salt, firstSeq }, checksum))
-    yield* io("rename", target + tmpSuffix, fs.rename(target + tmpSuffix, target))
-    yield* syncDirectory(fs, directory)
-    return { name, path: target, salt }
-  })
 
 const corrupt = (file: string, offset: number, seq: number, reason: string) =>
   Effect.fail(new WalCorrupt({ file, offset, seq, reason }))
