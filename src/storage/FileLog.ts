@@ -24,16 +24,16 @@ const randomBytes = (n: number) =>
   Effect.map(Effect.all(Array.from({ length: n }, () => Random.nextIntBetween(0, 256))), (xs) => new Uint8Array(xs))
 
 /** A fresh salt for a new segment, from Effect's Random (deterministic under a seeded Random). */
-export const randomSalt: Effect.Effect<number> = Effect.map(randomBytes(4), (b) => new DataView(b.buffer).getUint32(0))
+const randomSalt: Effect.Effect<number> = Effect.map(randomBytes(4), (b) => new DataView(b.buffer).getUint32(0))
 
 /** A fresh registry id. */
-export const randomRegistryId: Effect.Effect<Uint8Array> = randomBytes(registryIdBytes)
+const randomRegistryId: Effect.Effect<Uint8Array> = randomBytes(registryIdBytes)
 
 /**
  * Creates a segment durably: header to a tmp file, fsync, rename, directory fsync. After a crash the segment either
  * exists with a complete header or not at all (its tmp file is removed at the next open).
  */
-export const createSegment = (
+const createSegment = (
   fs: FileSystem.FileSystem,
   path: Path.Path,
   directory: string,
