@@ -1,6 +1,6 @@
 /**
  * The single writer (DESIGN.md §6). One fiber owns the batch loop, the only place where registry state
- * changes: take everything queued (up to `batchMax`), decide each command against committed state plus the
+ * changes: take everything queued (up to `batchCommandsMax`), decide each command against committed state plus the
  * batch's earlier commands, make the accepted events durable with one append (one write, one fsync), then
  * apply them to the index, publish them, and complete the callers. Group commit needs no timer: while one
  * batch is being synced, the next one collects.
@@ -31,15 +31,15 @@ import {
 } from "../domain/errors.ts"
 import type { ModelVersion } from "../domain/ModelVersion.ts"
 import type { EventBody, RegistryEvent } from "../domain/RegistryEvent.ts"
-import type { RegistryLimits } from "../effects/RegistryConfig.ts"
+import type { RegistryLimits } from "../storage/Limits.ts"
 import type { SnapshotStore } from "../storage/SnapshotStore.ts"
 import type { Wal } from "../storage/Wal.ts"
 import { EventTail } from "./EventTail.ts"
 import { encodeEventRecords } from "./eventCodec.ts"
-import { type Command, type Lifecycle, lifecycle } from "./lifecycle.ts"
+import { type Command, type Lifecycle, lifecycle } from "./lifecycleRules.ts"
 import { BatchOverlay, type IndexSnapshot, RegistryIndex } from "./RegistryIndex.ts"
 import { replayEvents } from "./replay.ts"
-import { encodeSnapshot, encodeSnapshotCooperatively, restoreIndex } from "./snapshotCodec.ts"
+import { encodeIndexState, encodeIndexStateCooperatively, restoreIndex } from "./snapshotCodec.ts"
 
 /** What a write returns: the version as committed, and the event recorded (`null` when nothing changed). */
 export interface Outcome {
@@ -173,21 +173,21 @@ export const makeRegistryActor = (options: {
             result: undefined,
             rejection: undefined,
           }
-          if (queue.length < limits.mailboxCapacity) queue.push(pending)
+          if (queue.length < limits.mailboxCommandsMax) queue.push(pending)
           else if (wait) blocked.push(pending)
-          else return resume(Exit.fail(new Overloaded({ capacity: limits.mailboxCapacity })))
+          else return resume(Exit.fail(new Overloaded({ capacity: limits.mailboxCommandsMax })))
           wake()
         }),
       )
 
     const takeBatch = (): Array<Pending> => {
       let batch: Array<Pending>
-      if (queue.length <= limits.batchMax) {
+      if (queue.length <= limits.batchCommandsMax) {
         // Swapping arrays instead of splicing: the common case takes the whole mailbox.
         batch = queue
         queue = []
-      } else batch = queue.splice(0, limits.batchMax)
-      if (blocked.length > 0) queue.push(...blocked.splice(0, limits.mailboxCapacity - queue.length))
+      } else batch = queue.splice(0, limits.batchCommandsMax)
+      if (blocked.length > 0) queue.push(...blocked.splice(0, limits.mailboxCommandsMax - queue.length))
       return batch
     }
 
@@ -303,7 +303,7 @@ export const makeRegistryActor = (options: {
     /** Writes the snapshot and deletes the log it covers, concurrently with the loop's later batches. */
     const writeSnapshot = (snapshotSeq: number, snapshot: IndexSnapshot) =>
       Effect.gen(function* () {
-        const state = yield* encodeSnapshotCooperatively(snapshot)
+        const state = yield* encodeIndexStateCooperatively(snapshot)
         yield* snapshots.write({ lastSeq: snapshotSeq, state })
         let keepFrom = snapshotSeq + 1
         for (const provider of retention) keepFrom = Math.min(keepFrom, provider())
@@ -326,7 +326,7 @@ export const makeRegistryActor = (options: {
         recordsSinceSnapshot = 0
         versionsAtSnapshot = snapshot.versions.length
         if (mutations.compactionRacesAppends) {
-          const state = encodeSnapshot(snapshot)
+          const state = encodeIndexState(snapshot)
           yield* Effect.forkDaemon(
             Effect.gen(function* () {
               for (let i = 0; i < 8; i++) yield* Effect.yieldNow()
@@ -410,8 +410,8 @@ export const makeRegistryActor = (options: {
         if (
           compactionFiber === undefined &&
           (compactRequests.length > 0 ||
-            (recordsSinceSnapshot >= limits.snapshotEveryRecords &&
-              recordsSinceSnapshot >= limits.snapshotLogToStateRatio * versionsAtSnapshot))
+            (recordsSinceSnapshot >= limits.snapshotThresholdRecords &&
+              recordsSinceSnapshot >= limits.snapshotThresholdLogToStateRatio * versionsAtSnapshot))
         ) {
           const requests = compactRequests
           compactRequests = []

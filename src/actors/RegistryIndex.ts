@@ -11,7 +11,7 @@ import type { ModelName } from "../domain/ModelName.ts"
 import type { ModelSummary, ModelVersion } from "../domain/ModelVersion.ts"
 import type { EventBody } from "../domain/RegistryEvent.ts"
 import { compareParsed, type ParsedSemVer, parseSemVer, type SemVer } from "../domain/SemVer.ts"
-import { type Lifecycle, lifecycle, type ModelView, type VersionChange, type VersionView } from "./lifecycle.ts"
+import { type Lifecycle, lifecycle, type ModelView, type VersionChange, type VersionView } from "./lifecycleRules.ts"
 
 /**
  * A version with what ordering needs. Plain releases (`1.2.3`, by far the common case) are ordered by their three

@@ -17,7 +17,7 @@ import { decodeStoredVersionFastPath } from "../domain/fastDecode.ts"
 import { lifecycleStates } from "../domain/Lifecycle.ts"
 import { ModelMetadata } from "../domain/ModelMetadata.ts"
 import type { ModelVersion } from "../domain/ModelVersion.ts"
-import type { Lifecycle } from "./lifecycle.ts"
+import type { Lifecycle } from "./lifecycleRules.ts"
 import { type IndexSnapshot, RegistryIndex } from "./RegistryIndex.ts"
 
 /** About 1.3 MB of JSON per line with the bench's ~330-byte versions. */
@@ -64,7 +64,7 @@ class LineBuffer {
   }
 }
 
-export const encodeSnapshot = (snapshot: IndexSnapshot, perLine = versionsPerLine): Uint8Array => {
+export const encodeIndexState = (snapshot: IndexSnapshot, perLine = versionsPerLine): Uint8Array => {
   const buffer = new LineBuffer()
   for (const line of snapshotLines(snapshot, perLine)) buffer.add(line)
   return buffer.contents()
@@ -77,7 +77,7 @@ export const encodeSnapshot = (snapshot: IndexSnapshot, perLine = versionsPerLin
  * for the whole encoding (1.5 s at 300k versions, measured). A zero sleep goes through the Clock: a macrotask in a
  * real runtime, a virtual timer under the simulator.
  */
-export const encodeSnapshotCooperatively = (snapshot: IndexSnapshot): Effect.Effect<Uint8Array> =>
+export const encodeIndexStateCooperatively = (snapshot: IndexSnapshot): Effect.Effect<Uint8Array> =>
   Effect.gen(function* () {
     const buffer = new LineBuffer()
     for (const line of snapshotLines(snapshot, versionsPerLine)) {
@@ -106,7 +106,7 @@ const parseLines = (bytes: Uint8Array): Array<unknown> | string => {
 
 const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0
 
-export const decodeSnapshot = (bytes: Uint8Array): Either.Either<IndexSnapshot, string> => {
+export const decodeIndexState = (bytes: Uint8Array): Either.Either<IndexSnapshot, string> => {
   const lines = parseLines(bytes)
   if (typeof lines === "string") return Either.left(lines)
   const header = lines[0] as { lastSeq?: unknown; versions?: unknown } | undefined
@@ -141,4 +141,4 @@ export const decodeSnapshot = (bytes: Uint8Array): Either.Either<IndexSnapshot, 
 
 /** The index a snapshot's bytes describe, or why they describe none (bad bytes, or a broken invariant). */
 export const restoreIndex = (bytes: Uint8Array, rules?: Lifecycle): Either.Either<RegistryIndex, string> =>
-  Either.flatMap(decodeSnapshot(bytes), (snapshot) => RegistryIndex.fromSnapshot(snapshot, rules))
+  Either.flatMap(decodeIndexState(bytes), (snapshot) => RegistryIndex.fromSnapshot(snapshot, rules))

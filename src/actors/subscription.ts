@@ -9,7 +9,7 @@ import { InvalidInput, type StorageFailed, WalCorrupt } from "../domain/errors.t
 import type { RegistryEvent } from "../domain/RegistryEvent.ts"
 import type { Wal } from "../storage/Wal.ts"
 import type { RegistryActor } from "./RegistryActor.ts"
-import { decodeRecords } from "./replay.ts"
+import { decodeEvents } from "./replay.ts"
 
 /** Events handed to a subscriber per pull: large enough to amortize a log read, small enough to bound memory. */
 export const subscriptionChunkMax = 4_096
@@ -30,7 +30,7 @@ export const subscribe = (
       Stream.takeWhile((record) => record.seq <= upTo),
       Stream.take(subscriptionChunkMax),
       Stream.runCollect,
-      Effect.flatMap((records) => decodeRecords(Chunk.toReadonlyArray(records))),
+      Effect.flatMap((records) => decodeEvents(Chunk.toReadonlyArray(records))),
       Effect.flatMap((events) =>
         events[0]?.seq === next
           ? Effect.succeed(events)

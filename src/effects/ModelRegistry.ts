@@ -6,7 +6,7 @@
  */
 import { Context, Effect, Either, Layer, Option, type Scope, type Stream } from "effect"
 import { auditLog, metrics } from "../actors/builtinObservers.ts"
-import type { Command } from "../actors/lifecycle.ts"
+import type { Command } from "../actors/lifecycleRules.ts"
 import {
   type Delivery,
   type ObserverHandle,
@@ -41,7 +41,7 @@ import { AppendSink } from "../storage/AppendSink.ts"
 import * as CursorStoreModule from "../storage/CursorStore.ts"
 import { CursorStore } from "../storage/CursorStore.ts"
 import * as FileStorage from "../storage/FileStorage.ts"
-import type { StorageLimits } from "../storage/Limits.ts"
+import { type RegistryLimits, type StorageLimits, validateLimits } from "../storage/Limits.ts"
 import type { MemoryStore } from "../storage/MemoryStorage.ts"
 import * as Storage from "../storage/MemoryStorage.ts"
 import type { StorageMutations } from "../storage/Mutations.ts"
@@ -49,7 +49,6 @@ import { SnapshotStore } from "../storage/SnapshotStore.ts"
 import { Wal } from "../storage/Wal.ts"
 import * as IdGeneratorLayer from "./IdGenerator.ts"
 import { IdGenerator } from "./IdGenerator.ts"
-import { type RegistryLimits, resolveLimits } from "./RegistryConfig.ts"
 
 export type { CompactReport, ObserverHandle, ObserverOptions, ObserverStatus, Outcome }
 
@@ -141,7 +140,7 @@ export const make = (
 > =>
   Effect.gen(function* () {
     const { mutations, traceRegisters: _traceRegisters, ...given } = options
-    const limits = yield* resolveLimits(given)
+    const limits = yield* validateLimits(given)
     const wal = yield* Wal
     const snapshots = yield* SnapshotStore
     const ids = yield* IdGenerator

@@ -13,7 +13,7 @@ import {
   type Lifecycle,
   type ModelView,
   type VersionView,
-} from "../actors/lifecycle.ts"
+} from "../actors/lifecycleRules.ts"
 import type { ModelMetadata } from "../domain/ModelMetadata.ts"
 import type { ModelName } from "../domain/ModelName.ts"
 import { type EventBody, RegistryEvent } from "../domain/RegistryEvent.ts"

@@ -59,7 +59,7 @@ describe("records are the registry's own", () => {
 })
 
 describe("automatic compaction", () => {
-  it("runs after snapshotEveryRecords records, and once the log is snapshotLogToStateRatio × the last snapshot", async () => {
+  it("runs after snapshotThresholdRecords records, and once the log is snapshotThresholdLogToStateRatio × the last snapshot", async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 8 }),
@@ -67,7 +67,11 @@ describe("automatic compaction", () => {
         fc.array(fc.boolean(), { minLength: 1, maxLength: 60 }),
         async (everyRecords, ratio, steps) => {
           const opened = await open(
-            Registry.layerMemory({ snapshotEveryRecords: everyRecords, snapshotLogToStateRatio: ratio, batchMax: 1 }),
+            Registry.layerMemory({
+              snapshotThresholdRecords: everyRecords,
+              snapshotThresholdLogToStateRatio: ratio,
+              batchCommandsMax: 1,
+            }),
           )
           // The rule, restated: true = register a new version, false = promote the newest (same version count; a
           // repeated promotion records nothing).
@@ -255,7 +259,7 @@ describe("ModelRegistry on files", () => {
         registryOn(
           directory,
           { beforeSync: (path) => (gated && isSegment(path) ? Deferred.await(gate) : Effect.void) },
-          { mailboxCapacity: 4, batchMax: 4 },
+          { mailboxCommandsMax: 4, batchCommandsMax: 4 },
         ),
       )
       const { registry } = opened

@@ -136,11 +136,11 @@ export const formatFailure = (result: SimulationResult): string =>
 const drawRegistry = (prng: Prng): RegistrySettings => ({
   recordBytesMax: 4096,
   segmentBytesMax: [6 * 1024, 12 * 1024, 64 * 1024][prng.int(3)]!,
-  snapshotEveryRecords: [6, 20, 1000][prng.int(3)]!,
+  snapshotThresholdRecords: [6, 20, 1000][prng.int(3)]!,
   // Compact on the fixed interval alone: the seeds' schedules (and the regression seeds) predate the ratio.
-  snapshotLogToStateRatio: 0,
+  snapshotThresholdLogToStateRatio: 0,
   tailEventsMax: [2, 16, 1024][prng.int(3)]!,
-  batchMax: [1, 3, 64][prng.int(3)]!,
+  batchCommandsMax: [1, 3, 64][prng.int(3)]!,
 })
 
 /** The default observer: records deliveries, and fails the first attempt at every fifth seq. */

@@ -7,7 +7,7 @@ import {
   type ModelView,
   transitionTableOf,
   type VersionView,
-} from "../../src/actors/lifecycle.ts"
+} from "../../src/actors/lifecycleRules.ts"
 import type { EventBody, ModelMetadata, ModelName, SemVer } from "../../src/domain/index.ts"
 
 const name = "resnet" as ModelName
