@@ -9,7 +9,7 @@
  */
 import { Cause, type Chunk, Duration, Effect, Fiber, Metric, Option, Schedule, type Scope, Stream } from "effect"
 import { decodeModelName } from "../domain/decode.ts"
-import { InvalidInput, StorageFailed } from "../domain/errors.ts"
+import { InvalidInput, RegistryClosed, type StorageFailed } from "../domain/errors.ts"
 import type { RegistryEvent } from "../domain/RegistryEvent.ts"
 import type { AppendSink } from "../storage/AppendSink.ts"
 import type { CursorStore } from "../storage/CursorStore.ts"
@@ -40,11 +40,11 @@ export interface ObserverStatus {
   readonly retries: number
   readonly deadLettered: number
   /** Set once the observer stopped for good: the registry failed or closed. */
-  readonly stopped: Option.Option<StorageFailed | SubscribeError>
+  readonly stopped: Option.Option<StorageFailed | RegistryClosed | SubscribeError>
   /** Times the observer resumed from its cursor after its own storage or log read failed. */
   readonly restarts: number
   /** The failure behind the latest restart. */
-  readonly lastError: Option.Option<StorageFailed | SubscribeError>
+  readonly lastError: Option.Option<StorageFailed | RegistryClosed | SubscribeError>
 }
 
 export interface ObserverHandle {
@@ -68,12 +68,7 @@ export const observerPaths = {
 const utf8 = new TextEncoder()
 /** Reads of the stored cursor tried before `observe` gives up. */
 const startAttemptsMax = 5
-const closedReason = new StorageFailed({
-  operation: "observe",
-  path: "",
-  reason: "Closed",
-  message: "the registry is closed",
-})
+const closedReason = new RegistryClosed()
 
 export const startObserver = <E>(options: {
   readonly name: string
@@ -121,9 +116,9 @@ export const startObserver = <E>(options: {
     let delivered = 0
     let retries = 0
     let deadLettered = 0
-    let stopped: Option.Option<StorageFailed | SubscribeError> = Option.none()
+    let stopped: Option.Option<StorageFailed | RegistryClosed | SubscribeError> = Option.none()
     let restarts = 0
-    let lastError: Option.Option<StorageFailed | SubscribeError> = Option.none()
+    let lastError: Option.Option<StorageFailed | RegistryClosed | SubscribeError> = Option.none()
     const waiters: Array<{ readonly seq: number; readonly resume: () => void }> = []
     const lag = observerLag.pipe(Metric.tagged("observer", name))
     const deadLetters = deadLetterCounter.pipe(Metric.tagged("observer", name))
@@ -187,7 +182,7 @@ export const startObserver = <E>(options: {
       const delays = yield* Schedule.driver(backoff)
       while (true) {
         const exit = yield* Effect.exit(Stream.runForEachChunk(options.subscribe(cursor + 1), handleChunk))
-        if (exit._tag === "Success") return Option.none<StorageFailed | SubscribeError>()
+        if (exit._tag === "Success") return Option.none<StorageFailed | RegistryClosed | SubscribeError>()
         const error = Cause.failureOption(exit.cause)
         if (Option.isNone(error)) return yield* Effect.failCause(exit.cause as Cause.Cause<never>)
         if (options.registryDown()) return error

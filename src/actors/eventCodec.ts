@@ -28,8 +28,6 @@ const payloadText = (event: RegistryEvent): string => {
   }
 }
 
-export const encodeEventPayload = (event: RegistryEvent): Uint8Array => utf8Encoder.encode(payloadText(event))
-
 /** Reused across batches; grows to the largest batch seen. Each batch's bytes are copied out of it. */
 let scratch = new Uint8Array(1 << 16)
 

@@ -10,13 +10,13 @@ import type { RegistryEvent } from "../../domain/RegistryEvent.ts"
 import * as IdGenerator from "../../effects/IdGenerator.ts"
 import {
   type FileSystemRegistryOptions,
-  layerFileSystem,
   ModelRegistry,
   type ObserverHandle,
   type ObserverOptions,
   type ObserverStatus,
 } from "../../effects/ModelRegistry.ts"
 import { ProcessInfo } from "../../storage/ProcessInfo.ts"
+import { type ActorMutations, layerFileSystemMutated } from "../actorMutations.ts"
 import {
   type CrashVariant,
   crashVariants,
@@ -28,7 +28,10 @@ import {
 import { canonical, eventLabel, Oracle, type Submission } from "./oracle.ts"
 
 /** Registry options for a simulated run (everything `layerFileSystem` takes except the directory). */
-export type RegistrySettings = Omit<FileSystemRegistryOptions, "directory">
+export interface RegistrySettings extends Omit<FileSystemRegistryOptions, "directory"> {
+  /** Test-only: re-introduces one of the seed's actor-level bugs (see actorMutations.ts). */
+  readonly mutations?: ActorMutations
+}
 
 /**
  * A user observer run under the simulator. Its handler runs inside the simulated runtime, so it must not wait on
@@ -152,10 +155,12 @@ const processInfo = (pid: number) =>
   // A crashed "process" is dead for good, so its lock is stale and the next one takes it over.
   Layer.succeed(ProcessInfo, { pid, isAlive: (other: number) => Effect.succeed(other === pid) })
 
-const registryLayer = (world: World, pid: number) =>
-  layerFileSystem({ directory: dataDirectory, ...world.options.registry }).pipe(
+const registryLayer = (world: World, pid: number) => {
+  const { mutations = {}, ...settings } = world.options.registry
+  return layerFileSystemMutated({ directory: dataDirectory, ...settings }, mutations).pipe(
     Layer.provide(Layer.mergeAll(world.disk.layerWithPath, IdGenerator.layerRandom, processInfo(pid))),
   )
+}
 
 /** Reads every model's versions, as a reader would see them. */
 const readState = (registry: ModelRegistry) =>
