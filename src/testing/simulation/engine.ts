@@ -17,6 +17,7 @@ import {
 } from "../../effects/ModelRegistry.ts"
 import { ProcessInfo } from "../../storage/ProcessInfo.ts"
 import { type ActorMutations, layerFileSystemMutated } from "../actorMutations.ts"
+import { failureTag } from "../exits.ts"
 import {
   type CrashVariant,
   crashVariants,
@@ -138,15 +139,6 @@ export class World {
     return copy
   }
 }
-
-const errorTag = (cause: unknown): string | undefined =>
-  typeof cause === "object" && cause !== null && "_tag" in cause && typeof cause._tag === "string"
-    ? cause._tag
-    : undefined
-
-/** The tag of a typed failure (undefined for success, a defect or an interruption). */
-const failureTag = (exit: Exit.Exit<unknown, unknown>): string | undefined =>
-  Exit.isFailure(exit) ? errorTag(Option.getOrUndefined(Cause.failureOption(exit.cause))) : undefined
 
 const describeExit = (exit: Exit.Exit<unknown, unknown>): string =>
   Exit.isSuccess(exit) ? "ok" : Cause.pretty(exit.cause).split("\n")[0]!.slice(0, 300)
