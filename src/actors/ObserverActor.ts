@@ -1,5 +1,5 @@
 /**
- * Supervised observers (DESIGN.md §8). Each observer is its own fiber reading its own subscription, so a
+ * Supervised observers. Each observer is its own fiber reading its own subscription, so a
  * throwing, hanging or slow handler only ever delays itself: the registry's batch loop never waits for it.
  *
  * Delivery is at-least-once and in seq order. The cursor is made durable (through the `CursorStore` port)

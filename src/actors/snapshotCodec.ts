@@ -2,7 +2,7 @@
  * The registry's state as snapshot bytes (the storage layer wraps them with its header and checksum).
  *
  * Format (UTF-8 lines): a header `{"lastSeq":N,"versions":COUNT}`, then the versions in index order as JSON arrays
- * of at most `versionsPerLine` each, one array per line. It used to be one JSON document: its string passes V8's
+ * of at most `versionsPerLine` each, one array per line, not one JSON document: that string would pass V8's
  * maximum string length (2^29 - 24 characters) at about 1.6M versions, where compaction would throw, and a restart
  * could not read it back. Lines of a few thousand versions keep every string small, and parsing an array per line
  * costs what one big document did (per-version lines were slower).
@@ -71,10 +71,9 @@ export const encodeIndexState = (snapshot: IndexSnapshot, perLine = versionsPerL
 }
 
 /**
- * The same bytes, giving way to everything else after every line (a few milliseconds of work each), so that a large
- * snapshot does not hold up the registry's writers: encoding 1M versions takes seconds. `Effect.yieldNow` is not
- * enough: Effect's scheduler resumes a yielding fiber in a microtask, so I/O callbacks (the log's fdatasync) waited
- * for the whole encoding (1.5 s at 300k versions, measured). A zero sleep goes through the Clock: a macrotask in a
+ * The same bytes, giving way to everything else after every line, so that a large snapshot does not hold up the
+ * registry's writers (bench/results). `Effect.yieldNow` is not enough: Effect's scheduler resumes a yielding fiber
+ * in a microtask, so I/O callbacks (the log's fdatasync) would wait for the whole encoding. A zero sleep goes through the Clock: a macrotask in a
  * real runtime, a virtual timer under the simulator.
  */
 export const encodeIndexStateCooperatively = (snapshot: IndexSnapshot): Effect.Effect<Uint8Array> =>

@@ -1,5 +1,5 @@
 /**
- * An exhaustive model checker for the lifecycle of one model with up to N versions (DESIGN.md §5).
+ * An exhaustive model checker for the lifecycle of one model with up to N versions.
  *
  * Breadth-first search over every reachable model state under every command (register with the canonical
  * content, register with conflicting content, promote, deprecate; on every version, valid or not). The

@@ -1,5 +1,5 @@
 /**
- * The random simulator (DESIGN.md §10, in the spirit of FoundationDB's simulator and TigerBeetle's VOPR): one seed
+ * The random simulator (in the spirit of FoundationDB's simulator and TigerBeetle's VOPR): one seed
  * drives a workload of concurrent clients, the disk's faults, crashes at random I/Os with a random power-loss
  * variant, the interleaving of every fiber and the ids the registry generates. After every reopen the oracle
  * checks the recovered registry; at the end every observer must have caught up. The same seed replays the same
