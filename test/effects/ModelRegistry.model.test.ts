@@ -8,8 +8,8 @@ import { Chunk, type Effect, Exit, type Layer, Option, Stream } from "effect"
 import fc from "fast-check"
 import { layerMemory, type ModelRegistry, makeMemoryRegistryStore } from "../../src/effects/ModelRegistry.ts"
 import { layerFile } from "../../src/node.ts"
+import { ReferenceModel, type RefResult } from "../../src/testing/ReferenceModel.ts"
 import { type Opened, open, tempDirectory } from "../support/harness.ts"
-import { ReferenceModel, type RefResult } from "../support/ReferenceModel.ts"
 
 const names = ["alpha", "beta"] as const
 /** Listed in semver precedence order, which string order would get wrong. */
