@@ -70,7 +70,6 @@ export const makeRegistryActor = (options: {
   Effect.gen(function* () {
     const { wal, snapshots, limits } = options
     const rules = options.lifecycle ?? lifecycle
-
     const clock = yield* Effect.clock
     // The commit span is made only when a tracer that can export it is installed: under Effect's built-in tracer a
     // span reaches no one, yet its random trace ids and context FiberRefs cost more than the rest of a small batch.
@@ -79,16 +78,8 @@ export const makeRegistryActor = (options: {
     const tail = new EventTail(limits.tailEventsMax, index.lastSeq)
     const stats = { batches: 0, appendedRecords: 0, compactions: 0 }
     const mailbox = new Mailbox<Pending>(limits)
-
-    let wakeLoop: (() => void) | undefined
-    let failure: StorageFailed | undefined
-    let closing = false
-    const wake = () => {
-      const resume = wakeLoop
-      wakeLoop = undefined
-      resume?.()
-    }
-    const compactor = new Compactor({ wal, snapshots, index, limits, wake })
+    const status = new ActorStatus()
+    const compactor = new Compactor({ wal, snapshots, index, limits, wake: status.wake })
 
     /**
      * Every waiting caller, queued or blocked, and every pending compaction gets `error`, and subscribers wake to
@@ -104,7 +95,7 @@ export const makeRegistryActor = (options: {
     /** Latches the registry failed: nothing more is written until it is reopened. */
     const failRegistry = (error: StorageFailed) =>
       Effect.suspend(() => {
-        failure = error
+        status.failure = error
         return failEverything(error)
       })
 
@@ -113,107 +104,40 @@ export const makeRegistryActor = (options: {
         const error = storageFailure(cause, "append")
         // The outcome of this batch is unknown to its callers; whether the registry goes on depends on
         // whether the WAL could restore its last good state (ENOSPC) or is failed (fsync, EIO).
-        if (!(yield* walStillHealthy(wal, index.lastSeq))) failure = error
+        if (!(yield* walStillHealthy(wal, index.lastSeq))) status.failure = error
         for (const pending of batch) pending.resume(Exit.fail(error))
-        if (failure) yield* failEverything(failure)
+        if (status.failure) yield* failEverything(status.failure)
       })
 
-    const commit = makeCommit({
-      wal,
-      index,
-      overlay: new BatchOverlay(index, rules),
-      tail,
-      rules,
-      clock,
-      stats,
-      appended: (records) => compactor.appended(records),
-      appendFailed,
-    })
-
-    /** Why a command cannot be queued now, if it cannot. */
-    const refusal = (): StorageFailed | RegistryClosed | undefined =>
-      failure ?? (closing ? new RegistryClosed() : undefined)
-
-    // No canceler is returned from `Effect.async`: one makes Effect wrap the wait in `onInterrupt`, which cost more
-    // than the rest of a request with hundreds in flight. Interruption is detected instead from the caller's fiber
-    // when the loop takes the command (commitBatch.ts, `wasInterrupted`). `pendingOf` is a module-level function,
-    // not a closure, so queuing allocates only the Pending itself.
-    const enqueue = <C, E>(
-      command: C,
-      wait: boolean,
-      pendingOf: (command: C, resume: Resume<E>, caller: Caller) => Pending,
-    ): Effect.Effect<Outcome, E | SubmitError> =>
-      Effect.withFiberRuntime((fiber, status) =>
-        Effect.async<Outcome, E | SubmitError>((resume) => {
-          const refused = refusal()
-          if (refused) return resume(Exit.fail(refused))
-          const caller = RuntimeFlags.interruptible(status.runtimeFlags) ? fiber : undefined
-          if (mailbox.offer(pendingOf(command, resume, caller), wait) === "refused")
-            return resume(Exit.fail(new Overloaded({ capacity: limits.mailboxCommandsMax })))
-          wake()
-        }),
-      )
-
-    const hasWork = () => !mailbox.isEmpty || compactor.hasWork
-    const waitForWork = Effect.async<void>((resume) => {
-      if (hasWork() || closing) return resume(Effect.void)
-      wakeLoop = () => resume(Effect.void)
-    })
-
-    const commitTraced = (batch: ReadonlyArray<Pending>) =>
-      commit(batch).pipe(
-        Effect.withSpan("RegistryActor.commit", { attributes: { commands: batch.length }, captureStackTrace: false }),
-      )
-
-    const finishCompaction = Effect.map(compactor.finish(failRegistry), (completed) => {
-      if (completed) stats.compactions++
-    })
-
-    const loop = Effect.gen(function* () {
-      while (failure === undefined) {
-        if (compactor.finished) {
-          yield* finishCompaction
-          continue
-        }
-        if (!hasWork()) {
-          if (closing) return
-          yield* waitForWork
-          continue
-        }
-        if (!mailbox.isEmpty) {
-          const batch = mailbox.take()
-          yield* traced ? commitTraced(batch) : commit(batch)
-        }
-        if (failure === undefined && compactor.due) yield* compactor.start(failRegistry)
-      }
-    })
-
+    const overlay = new BatchOverlay(index, rules)
+    const appended = (records: number) => compactor.appended(records)
+    const commit = makeCommit({ wal, index, overlay, tail, rules, clock, stats, appended, appendFailed })
+    const loop = batchLoop({ mailbox, compactor, status, stats, failRegistry, commit, traced })
     const loopFiber = yield* Effect.forkDaemon(loop)
 
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
-        closing = true
-        wake()
+        status.closing = true
+        status.wake()
         yield* Fiber.await(loopFiber)
-        if (failure === undefined && (yield* compactor.stop(failRegistry))) stats.compactions++
-        yield* failEverything(failure ?? new RegistryClosed())
+        if (status.failure === undefined && (yield* compactor.stop(failRegistry))) stats.compactions++
+        yield* failEverything(status.failure ?? new RegistryClosed())
       }),
     )
 
-    const compact = Effect.async<CompactReport, CompactError>((resume) => {
-      const refused = refusal()
-      if (refused) return resume(Exit.fail(refused))
-      compactor.request(resume)
-    })
-
+    const enqueue = makeEnqueue(mailbox, status, limits)
     const actor: RegistryActor = {
       index,
       tail,
       register: (command, wait) => enqueue(command, wait, registerPending),
       change: (command, wait) => enqueue(command, wait, changePending),
-      compact,
-      failure: () => failure,
-      closed: () => closing,
+      compact: Effect.async<CompactReport, CompactError>((resume) => {
+        const refused = status.refusal()
+        if (refused) return resume(Exit.fail(refused))
+        compactor.request(resume)
+      }),
+      failure: () => status.failure,
+      closed: () => status.closing,
       mailboxDepth: () => mailbox.size,
       retainFrom: (provider) => compactor.retainFrom(provider),
       stats,
@@ -221,32 +145,110 @@ export const makeRegistryActor = (options: {
     return actor
   })
 
+/** Whether the registry failed or is closing, and the wake-up of the loop waiting for work. */
+class ActorStatus {
+  failure: StorageFailed | undefined = undefined
+  closing = false
+  private wakeLoop: (() => void) | undefined = undefined
+
+  readonly wake = (): void => {
+    const resume = this.wakeLoop
+    this.wakeLoop = undefined
+    resume?.()
+  }
+
+  /** Resumes when `hasWork` or on close; each `wake` re-checks. */
+  waitForWork(hasWork: () => boolean): Effect.Effect<void> {
+    return Effect.async<void>((resume) => {
+      if (hasWork() || this.closing) return resume(Effect.void)
+      this.wakeLoop = () => resume(Effect.void)
+    })
+  }
+
+  /** Why a command cannot be queued now, if it cannot. */
+  refusal(): StorageFailed | RegistryClosed | undefined {
+    return this.failure ?? (this.closing ? new RegistryClosed() : undefined)
+  }
+}
+
+/**
+ * Queues a command and waits for its batch. No canceler is returned from `Effect.async`: one makes Effect wrap the
+ * wait in `onInterrupt`, which cost more than the rest of a request with hundreds in flight. Interruption is
+ * detected instead from the caller's fiber when the loop takes the command (commitBatch.ts, `wasInterrupted`).
+ * `pendingOf` is a module-level function, not a closure, so queuing allocates only the Pending itself.
+ */
+const makeEnqueue =
+  (mailbox: Mailbox<Pending>, status: ActorStatus, limits: RegistryLimits) =>
+  <C, E>(
+    command: C,
+    wait: boolean,
+    pendingOf: (command: C, resume: Resume<E>, caller: Caller) => Pending,
+  ): Effect.Effect<Outcome, E | SubmitError> =>
+    Effect.withFiberRuntime((fiber, runtime) =>
+      Effect.async<Outcome, E | SubmitError>((resume) => {
+        const refused = status.refusal()
+        if (refused) return resume(Exit.fail(refused))
+        const caller = RuntimeFlags.interruptible(runtime.runtimeFlags) ? fiber : undefined
+        if (mailbox.offer(pendingOf(command, resume, caller), wait) === "refused")
+          return resume(Exit.fail(new Overloaded({ capacity: limits.mailboxCommandsMax })))
+        status.wake()
+      }),
+    )
+
+/**
+ * The batch loop, the only fiber that changes registry state: commit a batch, then let the compactor start or
+ * finish a snapshot, until the registry fails or closes with nothing left to do.
+ */
+const batchLoop = (deps: {
+  readonly mailbox: Mailbox<Pending>
+  readonly compactor: Compactor
+  readonly status: ActorStatus
+  readonly stats: { compactions: number }
+  readonly failRegistry: (error: StorageFailed) => Effect.Effect<void>
+  readonly commit: (batch: ReadonlyArray<Pending>) => Effect.Effect<void>
+  readonly traced: boolean
+}) => {
+  const { mailbox, compactor, status, stats, failRegistry, commit, traced } = deps
+  const hasWork = () => !mailbox.isEmpty || compactor.hasWork
+  const waitForWork = status.waitForWork(hasWork)
+  const commitTraced = (batch: ReadonlyArray<Pending>) =>
+    commit(batch).pipe(
+      Effect.withSpan("RegistryActor.commit", { attributes: { commands: batch.length }, captureStackTrace: false }),
+    )
+  const finishCompaction = Effect.map(compactor.finish(failRegistry), (completed) => {
+    if (completed) stats.compactions++
+  })
+  return Effect.gen(function* () {
+    while (status.failure === undefined) {
+      if (compactor.finished) {
+        yield* finishCompaction
+        continue
+      }
+      if (!hasWork()) {
+        if (status.closing) return
+        yield* waitForWork
+        continue
+      }
+      if (!mailbox.isEmpty) {
+        const batch = mailbox.take()
+        yield* traced ? commitTraced(batch) : commit(batch)
+      }
+      if (status.failure === undefined && compactor.due) yield* compactor.start(failRegistry)
+    }
+  })
+}
+
 type Caller = Fiber.RuntimeFiber<unknown, unknown> | undefined
 type Resume<E> = (exit: Exit.Exit<Outcome, E | SubmitError>) => void
 
-const registerPending = (
-  command: RegisterCommand,
-  resume: Resume<RegisterDecideError>,
-  caller: Caller,
-): RegisterPending => ({
-  kind: "Register",
-  command,
-  resume,
-  caller,
-  version: undefined,
-  event: null,
-  rejection: undefined,
-})
+/** A Pending's result fields before its batch sets them. */
+const unsettled = { version: undefined, event: null, rejection: undefined } as const
 
-const changePending = (command: ChangeCommand, resume: Resume<ChangeDecideError>, caller: Caller): ChangePending => ({
-  kind: "Change",
-  command,
-  resume,
-  caller,
-  version: undefined,
-  event: null,
-  rejection: undefined,
-})
+const registerPending = (command: RegisterCommand, resume: Resume<RegisterDecideError>, caller: Caller) =>
+  ({ kind: "Register", command, resume, caller, ...unsettled }) satisfies RegisterPending
+
+const changePending = (command: ChangeCommand, resume: Resume<ChangeDecideError>, caller: Caller) =>
+  ({ kind: "Change", command, resume, caller, ...unsettled }) satisfies ChangePending
 
 /** Effect's default tracer, which keeps spans in memory only. */
 const builtinTracer = Effect.runSync(Effect.tracer)

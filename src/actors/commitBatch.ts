@@ -84,79 +84,7 @@ export const makeCommit = (deps: {
   readonly appended: (records: number) => void
   readonly appendFailed: (batch: ReadonlyArray<Pending>, cause: Cause.Cause<StorageFailed>) => Effect.Effect<void>
 }) => {
-  const { wal, index, overlay, tail, rules, clock, stats } = deps
-
-  /** The event a decision accepted, applied to the overlay; `undefined` when nothing changes. */
-  const accepted = <E>(decision: Decision<E>): EventBody | undefined => {
-    if (decision._tag === "Accept") {
-      overlay.apply(decision.event)
-      return decision.event
-    }
-    return undefined
-  }
-
-  /** Decides every command of the batch against committed state plus the batch's earlier events. */
-  const decideBatch = (batch: ReadonlyArray<Pending>): Array<RegistryEvent> => {
-    overlay.clear()
-    const events: Array<RegistryEvent> = []
-    // One clock read per batch: the commit time of its events and the createdAt of registrations that gave none.
-    const at = new Date(clock.unsafeCurrentTimeMillis()).toISOString()
-    let seq = index.lastSeq
-    for (let i = 0; i < batch.length; i++) {
-      const pending = batch[i]!
-      pending.version = undefined
-      pending.event = null
-      pending.rejection = undefined
-      if (wasInterrupted(pending)) continue
-      let body: EventBody | undefined
-      let name: string
-      let version: string
-      if (pending.kind === "Register") {
-        const command = pending.command
-        name = command.metadata.name
-        version = command.metadata.version
-        const decision = rules.decideRegister(overlay.view(name), command, at)
-        if (decision._tag === "Reject") {
-          pending.rejection = decision.error
-          continue
-        }
-        body = accepted(decision)
-      } else {
-        const command = pending.command
-        name = command.name
-        version = command.version
-        const decision = rules.decideChange(overlay.view(name), command)
-        if (decision._tag === "Reject") {
-          pending.rejection = decision.error
-          continue
-        }
-        body = accepted(decision)
-      }
-      if (body !== undefined) {
-        const event = stampEvent(body, ++seq, at)
-        events.push(event)
-        pending.event = event
-      }
-      // The version as this command left it, not as the end of the batch does: a later command may change it.
-      pending.version = overlay.record(name, version)
-    }
-    return events
-  }
-
-  /**
-   * Callers are completed only after the append: even a no-op or a rejection may rest on an earlier, not yet
-   * durable command of the same batch.
-   */
-  const completeBatch = (batch: ReadonlyArray<Pending>) => {
-    for (let i = 0; i < batch.length; i++) {
-      const pending = batch[i]!
-      if (pending.rejection !== undefined) {
-        if (pending.kind === "Register") pending.resume(Exit.fail(pending.rejection))
-        else pending.resume(Exit.fail(pending.rejection))
-      } else if (pending.version !== undefined)
-        pending.resume(Exit.succeed({ version: pending.version, event: pending.event }))
-    }
-  }
+  const { wal, index, overlay, tail, clock, stats } = deps
 
   const publish = (batch: ReadonlyArray<Pending>, events: ReadonlyArray<RegistryEvent>) =>
     Effect.suspend(() => {
@@ -173,7 +101,7 @@ export const makeCommit = (deps: {
 
   return (batch: ReadonlyArray<Pending>): Effect.Effect<void> =>
     Effect.suspend(() => {
-      const events = decideBatch(batch)
+      const events = decideBatch(batch, deps)
       if (events.length === 0) {
         completeBatch(batch)
         return Effect.void
@@ -189,6 +117,88 @@ export const makeCommit = (deps: {
           ),
       })
     })
+}
+
+interface DecideContext {
+  readonly index: RegistryIndex
+  readonly overlay: BatchOverlay
+  readonly rules: Lifecycle
+  readonly clock: Clock.Clock
+}
+
+/** The event a decision accepted, applied to the overlay; `undefined` when nothing changes. */
+const accepted = <E>(overlay: BatchOverlay, decision: Decision<E>): EventBody | undefined => {
+  if (decision._tag === "Accept") {
+    overlay.apply(decision.event)
+    return decision.event
+  }
+  return undefined
+}
+
+/** Decides every command of the batch against committed state plus the batch's earlier events. */
+const decideBatch = (
+  batch: ReadonlyArray<Pending>,
+  { index, overlay, rules, clock }: DecideContext,
+): Array<RegistryEvent> => {
+  overlay.clear()
+  const events: Array<RegistryEvent> = []
+  // One clock read per batch: the commit time of its events and the createdAt of registrations that gave none.
+  const at = new Date(clock.unsafeCurrentTimeMillis()).toISOString()
+  let seq = index.lastSeq
+  for (let i = 0; i < batch.length; i++) {
+    const pending = batch[i]!
+    pending.version = undefined
+    pending.event = null
+    pending.rejection = undefined
+    if (wasInterrupted(pending)) continue
+    let body: EventBody | undefined
+    let name: string
+    let version: string
+    if (pending.kind === "Register") {
+      const command = pending.command
+      name = command.metadata.name
+      version = command.metadata.version
+      const decision = rules.decideRegister(overlay.view(name), command, at)
+      if (decision._tag === "Reject") {
+        pending.rejection = decision.error
+        continue
+      }
+      body = accepted(overlay, decision)
+    } else {
+      const command = pending.command
+      name = command.name
+      version = command.version
+      const decision = rules.decideChange(overlay.view(name), command)
+      if (decision._tag === "Reject") {
+        pending.rejection = decision.error
+        continue
+      }
+      body = accepted(overlay, decision)
+    }
+    if (body !== undefined) {
+      const event = stampEvent(body, ++seq, at)
+      events.push(event)
+      pending.event = event
+    }
+    // The version as this command left it, not as the end of the batch does: a later command may change it.
+    pending.version = overlay.record(name, version)
+  }
+  return events
+}
+
+/**
+ * Callers are completed only after the append: even a no-op or a rejection may rest on an earlier, not yet
+ * durable command of the same batch.
+ */
+const completeBatch = (batch: ReadonlyArray<Pending>) => {
+  for (let i = 0; i < batch.length; i++) {
+    const pending = batch[i]!
+    if (pending.rejection !== undefined) {
+      if (pending.kind === "Register") pending.resume(Exit.fail(pending.rejection))
+      else pending.resume(Exit.fail(pending.rejection))
+    } else if (pending.version !== undefined)
+      pending.resume(Exit.succeed({ version: pending.version, event: pending.event }))
+  }
 }
 
 /** The event with its seq and commit time, built field by field: a spread copy per event showed in profiles. */

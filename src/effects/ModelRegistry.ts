@@ -21,8 +21,9 @@ import {
   makeRegistryActor,
   type Outcome,
   type RegisterError,
+  type RegistryActor,
 } from "../actors/RegistryActor.ts"
-import type { ModelEntry } from "../actors/RegistryIndex.ts"
+import type { ModelEntry, RegistryIndex } from "../actors/RegistryIndex.ts"
 import { type SubscribeError, subscribe } from "../actors/subscription.ts"
 import { decodeModelName, decodeSemVer } from "../domain/decode.ts"
 import {
@@ -167,112 +168,12 @@ export const make = (
     const sink = yield* AppendSink
     const actor = yield* makeRegistryActor({ wal, snapshots, limits })
     const { index } = actor
-
-    const nameAndVersion = (name: string, version: string) =>
-      Either.flatMap(decodeModelName(name), (n) => Either.map(decodeSemVer(version), (v) => [n, v] as const))
-
-    const lifecycleCommand =
-      (tag: "Promote" | "Deprecate", span: string) => (name: string, version: string, writeOptions?: WriteOptions) =>
-        Effect.suspend((): Effect.Effect<Outcome, LifecycleError> => {
-          const decoded = nameAndVersion(name, version)
-          if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
-          const [n, v] = decoded.right
-          const command: ChangeCommand = { _tag: tag, name: n, version: v }
-          return actor.change(command, writeOptions?.wait ?? true)
-        }).pipe(Effect.withSpan(span, { attributes: { model: name, version } }))
-
-    const registerDecoded: ModelRegistry["registerDecoded"] = (given, writeOptions) =>
-      // Ids are filled synchronously from a service captured at start-up, and createdAt by the batch's one clock
-      // read: one Effect per register (the mailbox wait) instead of three.
-      actor.register(
-        {
-          _tag: "Register",
-          metadata: {
-            id: given.id ?? ids.next(),
-            name: given.name,
-            version: given.version,
-            createdAt: given.createdAt,
-            // Copies: the caller may keep and change its objects after the call (see frozenCopy).
-            metrics: given.metrics === undefined ? emptyObject : (frozenCopy(given.metrics) as JsonObject),
-            // Not `Object.freeze({ ...tags })`: once optimized, that gave every copy a hidden class of its own
-            // (heap snapshot; test/effects/hiddenClasses.node.test.ts).
-            tags: given.tags === undefined ? emptyObject : (frozenCopy(given.tags) as Tags),
-          },
-          compareId: given.id !== undefined,
-        },
-        writeOptions?.wait ?? true,
-      )
-
-    const register: ModelRegistry["register"] = (input, writeOptions) =>
-      Effect.suspend((): Effect.Effect<Outcome, InvalidInput | RegisterError> => {
-        const decoded = decodeRegister(input)
-        return Either.isLeft(decoded) ? Effect.fail(decoded.left) : registerDecoded(decoded.right, writeOptions)
-      })
-    // A span costs more CPU per call than the rest of a register (bench/results), so registers are
-    // traced per batch by the actor and per call only on request.
-    const registerTraced: ModelRegistry["register"] = (input, writeOptions) =>
-      register(input, writeOptions).pipe(Effect.withSpan("ModelRegistry.register", { captureStackTrace: false }))
-
-    const modelOf = (name: string) =>
-      Effect.suspend((): Effect.Effect<ModelEntry, InvalidInput | ModelNotFound> => {
-        const model = index.model(name)
-        if (model) return Effect.succeed(model)
-        return Either.match(decodeModelName(name), {
-          onLeft: Effect.fail,
-          onRight: (n: ModelName) => Effect.fail(new ModelNotFound({ name: n })),
-        })
-      })
-
-    const observeWith = <E>(name: string, delivery: Delivery<E>, settings: ObserverOptions = {}) =>
-      startObserver({
-        name,
-        delivery,
-        settings,
-        subscribe: (from) => subscribe(actor, wal, { from }),
-        committedSeq: () => index.lastSeq,
-        cursors,
-        sink,
-        retain: actor.retainFrom,
-        registryDown: () => actor.failure() !== undefined || actor.closed(),
-      })
-
     const registry: ModelRegistry = {
-      register: traceRegisters ? registerTraced : register,
-      registerDecoded: traceRegisters
-        ? (input, writeOptions) =>
-            registerDecoded(input, writeOptions).pipe(
-              Effect.withSpan("ModelRegistry.register", { captureStackTrace: false }),
-            )
-        : registerDecoded,
-      promote: lifecycleCommand("Promote", "ModelRegistry.promote"),
-      deprecate: lifecycleCommand("Deprecate", "ModelRegistry.deprecate"),
-      get: (name, version) =>
-        Effect.suspend((): Effect.Effect<ModelVersion, InvalidInput | ModelNotFound | VersionNotFound> => {
-          const found = index.get(name, version)
-          if (found) return Effect.succeed(found)
-          const decoded = nameAndVersion(name, version)
-          if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
-          const [n, v] = decoded.right
-          return index.model(n)
-            ? Effect.fail(new VersionNotFound({ name: n, version: v as SemVer }))
-            : Effect.fail(new ModelNotFound({ name: n }))
-        }),
-      listVersions: (name) => Effect.map(modelOf(name), (model) => model.list()),
-      listModels: Effect.sync(() => index.listModels()),
-      production: (name) =>
-        Effect.flatMap(modelOf(name), () => Effect.sync(() => Option.fromNullable(index.production(name)))),
+      ...writes(actor, ids, traceRegisters ?? false),
+      ...reads(index),
+      ...observers(actor, wal, cursors, sink),
       subscribe: (subscribeOptions) => subscribe(actor, wal, subscribeOptions),
       compact: actor.compact.pipe(Effect.withSpan("ModelRegistry.compact")),
-      observe: (name, handler, settings) => observeWith(name, { _tag: "Event", handle: handler }, settings),
-      auditLog: (settings = {}) => {
-        const { file, ...rest } = settings
-        // The audit log is a system of record: it retries until the file takes the event, never dead-letters it.
-        return observeWith("audit", auditLog(sink, file ?? "audit.ndjson"), {
-          maxAttempts: Number.POSITIVE_INFINITY,
-          ...rest,
-        })
-      },
-      metrics: (settings) => observeWith("metrics", metrics, settings),
       stats: Effect.sync(() => ({
         lastSeq: index.lastSeq,
         versions: index.versionCount,
@@ -282,6 +183,131 @@ export const make = (
     }
     return registry
   })
+
+const nameAndVersion = (name: string, version: string) =>
+  Either.flatMap(decodeModelName(name), (n) => Either.map(decodeSemVer(version), (v) => [n, v] as const))
+
+/**
+ * A span costs more CPU per call than the rest of a register (bench/results), so registers are traced per batch by
+ * the actor and per call only on request.
+ */
+const registerSpan = <A, E>(effect: Effect.Effect<A, E>) =>
+  Effect.withSpan(effect, "ModelRegistry.register", { captureStackTrace: false })
+
+const writes = (
+  actor: RegistryActor,
+  ids: IdGenerator,
+  traced: boolean,
+): Pick<ModelRegistry, "register" | "registerDecoded" | "promote" | "deprecate"> => {
+  const lifecycleCommand =
+    (tag: "Promote" | "Deprecate", span: string) => (name: string, version: string, writeOptions?: WriteOptions) =>
+      Effect.suspend((): Effect.Effect<Outcome, LifecycleError> => {
+        const decoded = nameAndVersion(name, version)
+        if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
+        const [n, v] = decoded.right
+        const command: ChangeCommand = { _tag: tag, name: n, version: v }
+        return actor.change(command, writeOptions?.wait ?? true)
+      }).pipe(Effect.withSpan(span, { attributes: { model: name, version } }))
+
+  const registerDecoded: ModelRegistry["registerDecoded"] = (given, writeOptions) =>
+    // Ids are filled synchronously from a service captured at start-up, and createdAt by the batch's one clock
+    // read: one Effect per register (the mailbox wait) instead of three.
+    actor.register(
+      {
+        _tag: "Register",
+        metadata: {
+          id: given.id ?? ids.next(),
+          name: given.name,
+          version: given.version,
+          createdAt: given.createdAt,
+          // Copies: the caller may keep and change its objects after the call (see frozenCopy).
+          metrics: given.metrics === undefined ? emptyObject : (frozenCopy(given.metrics) as JsonObject),
+          // Not `Object.freeze({ ...tags })`: once optimized, that gave every copy a hidden class of its own
+          // (heap snapshot; test/effects/hiddenClasses.node.test.ts).
+          tags: given.tags === undefined ? emptyObject : (frozenCopy(given.tags) as Tags),
+        },
+        compareId: given.id !== undefined,
+      },
+      writeOptions?.wait ?? true,
+    )
+
+  const register: ModelRegistry["register"] = (input, writeOptions) =>
+    Effect.suspend((): Effect.Effect<Outcome, InvalidInput | RegisterError> => {
+      const decoded = decodeRegister(input)
+      return Either.isLeft(decoded) ? Effect.fail(decoded.left) : registerDecoded(decoded.right, writeOptions)
+    })
+
+  return {
+    register: traced ? (input, writeOptions) => registerSpan(register(input, writeOptions)) : register,
+    registerDecoded: traced
+      ? (input, writeOptions) => registerSpan(registerDecoded(input, writeOptions))
+      : registerDecoded,
+    promote: lifecycleCommand("Promote", "ModelRegistry.promote"),
+    deprecate: lifecycleCommand("Deprecate", "ModelRegistry.deprecate"),
+  }
+}
+
+/** Reads answer from the committed index directly: they never queue behind writes. */
+const reads = (index: RegistryIndex): Pick<ModelRegistry, "get" | "listVersions" | "listModels" | "production"> => {
+  const modelOf = (name: string) =>
+    Effect.suspend((): Effect.Effect<ModelEntry, InvalidInput | ModelNotFound> => {
+      const model = index.model(name)
+      if (model) return Effect.succeed(model)
+      return Either.match(decodeModelName(name), {
+        onLeft: Effect.fail,
+        onRight: (n: ModelName) => Effect.fail(new ModelNotFound({ name: n })),
+      })
+    })
+  return {
+    get: (name, version) =>
+      Effect.suspend((): Effect.Effect<ModelVersion, InvalidInput | ModelNotFound | VersionNotFound> => {
+        const found = index.get(name, version)
+        if (found) return Effect.succeed(found)
+        const decoded = nameAndVersion(name, version)
+        if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
+        const [n, v] = decoded.right
+        return index.model(n)
+          ? Effect.fail(new VersionNotFound({ name: n, version: v as SemVer }))
+          : Effect.fail(new ModelNotFound({ name: n }))
+      }),
+    listVersions: (name) => Effect.map(modelOf(name), (model) => model.list()),
+    listModels: Effect.sync(() => index.listModels()),
+    production: (name) =>
+      Effect.flatMap(modelOf(name), () => Effect.sync(() => Option.fromNullable(index.production(name)))),
+  }
+}
+
+const observers = (
+  actor: RegistryActor,
+  wal: Wal,
+  cursors: CursorStore,
+  sink: AppendSink,
+): Pick<ModelRegistry, "observe" | "auditLog" | "metrics"> => {
+  const observeWith = <E>(name: string, delivery: Delivery<E>, settings: ObserverOptions = {}) =>
+    startObserver({
+      name,
+      delivery,
+      settings,
+      subscribe: (from) => subscribe(actor, wal, { from }),
+      committedSeq: () => actor.index.lastSeq,
+      cursors,
+      sink,
+      retain: actor.retainFrom,
+      registryDown: () => actor.failure() !== undefined || actor.closed(),
+    })
+  return {
+    observe: (name, handler, settings) => observeWith(name, { _tag: "Event", handle: handler }, settings),
+    auditLog: (settings = {}) => {
+      const { file, ...rest } = settings
+      // The audit log is a system of record: it retries until the file takes the event, never dead-letters it.
+      return observeWith("audit", auditLog(sink, file ?? "audit.ndjson"), {
+        maxAttempts: Number.POSITIVE_INFINITY,
+        ...rest,
+      })
+    },
+    metrics: (settings) => observeWith("metrics", metrics, settings),
+  }
+}
 
 export const layer = (options: RegistryOptions = {}) => Layer.scoped(ModelRegistry, make(options))
 
