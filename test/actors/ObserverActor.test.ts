@@ -9,7 +9,7 @@ import { observerPaths } from "../../src/actors/ObserverActor.ts"
 import type { RegistryEvent } from "../../src/domain/index.ts"
 import { layerMemory, makeMemoryRegistryStore } from "../../src/effects/ModelRegistry.ts"
 import { layerFile } from "../../src/node.ts"
-import { open, tempDirectory } from "../support/harness.ts"
+import { open, tempDirectory, until } from "../support/harness.ts"
 
 const register = (count: number, model = "m") =>
   Effect.succeed(Array.from({ length: count }, (_, i) => ({ name: model, version: `1.0.${i}` })))
@@ -39,7 +39,7 @@ describe("ObserverActor", () => {
         )
         .pipe(Scope.extend(scope)),
     )
-    while (seen.length < 3) await new Promise((resolve) => setTimeout(resolve, 5))
+    await until(() => seen.length >= 3)
     // The "crash": the process goes away while event 4 is being handled, before its cursor write.
     await Effect.runPromise(Scope.close(scope, Exit.void))
     await first.close()

@@ -11,7 +11,7 @@ import fc from "fast-check"
 import * as Registry from "../../src/effects/ModelRegistry.ts"
 import { layerChecksum, layerFile, layerIds, layerProcessInfo } from "../../src/node.ts"
 import { failureTag } from "../../src/testing/exits.ts"
-import { open, tempDirectory } from "../support/harness.ts"
+import { open, tempDirectory, until } from "../support/harness.ts"
 import { type FileHooks, layerWrapped } from "../support/wrapFileSystem.ts"
 
 const registryOn = (directory: string, hooks: FileHooks, options: Registry.RegistryOptions = {}) =>
@@ -96,8 +96,7 @@ describe("automatic compaction", () => {
                 versionsAtSnapshot = versions
               }
               // The snapshot is written in the background: wait for it to be counted, then check it is the only one.
-              for (let i = 0; i < 100 && (await opened.run(opened.registry.stats)).compactions < expected; i++)
-                await new Promise((resolve) => setTimeout(resolve, 1))
+              await until(async () => (await opened.run(opened.registry.stats)).compactions >= expected)
               expect((await opened.run(opened.registry.stats)).compactions).toBe(expected)
             }
           } finally {
@@ -212,7 +211,7 @@ describe("ModelRegistry on files", () => {
         ),
       )
       const stats = await opened.run(registry.stats)
-      while (live.seqs.length < stats.lastSeq) await new Promise((resolve) => setTimeout(resolve, 10))
+      await until(() => live.seqs.length >= stats.lastSeq)
       await Effect.runPromise(Fiber.interrupt(observer))
       expect(live.seqs).toEqual(Array.from({ length: stats.lastSeq }, (_, i) => i + 1))
       expect(live.violations).toBe(0)
