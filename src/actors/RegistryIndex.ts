@@ -9,7 +9,7 @@ import type { LifecycleState } from "../domain/Lifecycle.ts"
 import type { ModelMetadata } from "../domain/ModelMetadata.ts"
 import type { ModelName } from "../domain/ModelName.ts"
 import type { ModelSummary, ModelVersion } from "../domain/ModelVersion.ts"
-import type { EventBody } from "../domain/RegistryEvent.ts"
+import { type EventBody, eventModelName } from "../domain/RegistryEvent.ts"
 import { compareParsed, type ParsedSemVer, parseSemVer, type SemVer } from "../domain/SemVer.ts"
 import { type Lifecycle, lifecycle, type ModelView, type VersionChange, type VersionView } from "./lifecycleRules.ts"
 
@@ -213,7 +213,7 @@ export class RegistryIndex {
   /** Applies a committed event. Seqs must arrive in order: the WAL guarantees it, and this asserts it. */
   apply(seq: number, event: EventBody): void {
     if (seq !== this.lastSeq + 1) throw new Error(`index expected seq ${this.lastSeq + 1}, got ${seq}`)
-    const name = event._tag === "Registered" ? event.metadata.name : event.name
+    const name = eventModelName(event)
     let model = this.models.get(name)
     if (model === undefined) {
       model = new ModelEntry()
@@ -295,7 +295,7 @@ export class BatchOverlay {
   }
 
   apply(event: EventBody): void {
-    const name = event._tag === "Registered" ? event.metadata.name : event.name
+    const name = eventModelName(event)
     let overlay = this.pending.get(name)
     if (overlay === undefined) {
       overlay = new OverlayModel(this.index.model(name))
