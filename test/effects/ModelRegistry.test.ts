@@ -10,7 +10,7 @@ import { Chunk, Deferred, Effect, Exit, Fiber, Layer, Option, Stream } from "eff
 import fc from "fast-check"
 import * as Registry from "../../src/effects/ModelRegistry.ts"
 import { layerChecksum, layerFile, layerIds, layerProcessInfo } from "../../src/node.ts"
-import { failureTag } from "../../src/testing/exits.ts"
+import { failureOf, failureTag } from "../../src/testing/exits.ts"
 import { open, tempDirectory, until } from "../support/harness.ts"
 import { type FileHooks, layerWrapped } from "../support/wrapFileSystem.ts"
 
@@ -384,7 +384,7 @@ describe("ModelRegistry on files", () => {
     withDirectory("locked", async (directory) => {
       const first = await open(layerFile({ directory }))
       const second = await Effect.runPromise(Effect.scoped(Layer.build(layerFile({ directory }))).pipe(Effect.exit))
-      expect(Exit.isFailure(second) && second.cause._tag === "Fail" && second.cause.error).toMatchObject({
+      expect(failureOf(second)).toMatchObject({
         _tag: "DirectoryLocked",
         pid: process.pid,
       })
