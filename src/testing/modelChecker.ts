@@ -9,9 +9,12 @@
 import { Schema } from "effect"
 import {
   type Command,
+  type DecideError,
   lifecycle as defaultLifecycle,
   type Lifecycle,
+  type LifecycleEventType,
   type ModelView,
+  type TransitionTable,
   type VersionView,
 } from "../actors/lifecycleRules.ts"
 import type { ModelMetadata } from "../domain/ModelMetadata.ts"
@@ -65,6 +68,21 @@ const committedAt = "2026-01-01T00:00:00.000Z"
 
 const decodeEvent = Schema.decodeUnknownSync(Schema.parseJson(RegistryEvent))
 const encodeEvent = Schema.encodeSync(Schema.parseJson(RegistryEvent))
+
+/** Whether the state explains a rejection: the model or version is missing, the content differs, or no transition. */
+const justified = (error: DecideError, state: ModelState, command: Command, table: TransitionTable): boolean => {
+  const existing = state.get(command._tag === "Register" ? command.metadata.version : command.version)
+  switch (error._tag) {
+    case "ModelNotFound":
+      return state.size === 0
+    case "VersionNotFound":
+      return existing === undefined
+    case "VersionConflict":
+      return existing !== undefined && command._tag === "Register"
+    case "InvalidTransition":
+      return existing !== undefined && !table.get(existing.state)?.has(error.event as LifecycleEventType)
+  }
+}
 
 export const checkLifecycle = (options: {
   readonly versions: number
@@ -125,16 +143,7 @@ export const checkLifecycle = (options: {
       if (decision._tag === "Reject") {
         rejected++
         const { error } = decision
-        const existing = state.get(command._tag === "Register" ? command.metadata.version : command.version)
-        const justified =
-          error._tag === "ModelNotFound"
-            ? state.size === 0
-            : error._tag === "VersionNotFound"
-              ? existing === undefined
-              : error._tag === "VersionConflict"
-                ? existing !== undefined && command._tag === "Register"
-                : existing !== undefined && !table.get(existing.state)?.has(error.event as "promote")
-        if (!justified) violations.push(`unjustified ${error._tag} at ${step}`)
+        if (!justified(error, state, command, table)) violations.push(`unjustified ${error._tag} at ${step}`)
         continue
       }
       if (decision._tag === "Unchanged") {
