@@ -3,7 +3,7 @@
  * maxAttempts, isolation from hanging handlers, and the built-in audit log (exactly the event stream).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Metric, Scope } from "effect"
+import { Deferred, Effect, Exit, Metric, Option, Scope } from "effect"
 import { eventsCounter } from "../../src/actors/builtinObservers.ts"
 import { observerPaths } from "../../src/actors/ObserverActor.ts"
 import type { RegistryEvent } from "../../src/domain/index.ts"
@@ -158,5 +158,19 @@ describe("ObserverActor", () => {
     } finally {
       directory.remove()
     }
+  })
+
+  it("stops with RegistryClosed when the registry closes", async () => {
+    const opened = await open(layerMemory())
+    const scope = Effect.runSync(Scope.make())
+    const handle = await opened.run(opened.registry.observe("o", () => Effect.void).pipe(Scope.extend(scope)))
+    await opened.run(opened.registry.register({ name: "m", version: "1.0.0" }))
+    await Effect.runPromise(handle.awaitSeq(1))
+    await opened.close()
+    // awaitSeq also returns once the observer stopped for good.
+    await Effect.runPromise(handle.awaitSeq(Number.MAX_SAFE_INTEGER))
+    const status = await Effect.runPromise(handle.status)
+    expect(Option.getOrUndefined(status.stopped)?._tag).toBe("RegistryClosed")
+    await Effect.runPromise(Scope.close(scope, Exit.void))
   })
 })
