@@ -8,10 +8,10 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Console, Effect, Fiber, Stream } from "effect"
-import { layerFile, ModelRegistryTag as ModelRegistry } from "../src/node.ts"
+import { layerFile, ModelRegistry } from "../src/node.ts"
 
 const program = Effect.gen(function* () {
-  const registry = yield* ModelRegistry
+  const registry = yield* ModelRegistry.ModelRegistry
   const printer = yield* registry.subscribe({ from: 1 }).pipe(
     Stream.take(4),
     Stream.runForEach((event) => Console.log(`event ${event.seq}: ${event._tag}`)),

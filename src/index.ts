@@ -3,11 +3,10 @@
  * layer and the Promise facade; this entry imports no runtime module.
  */
 
-export { lifecycle, lifecycleMachine } from "./actors/lifecycle.ts"
+export { lifecycle, lifecycleMachine } from "./actors/lifecycleRules.ts"
 export * from "./domain/index.ts"
 export * as IdGenerator from "./effects/IdGenerator.ts"
 export type { CompactReport, Outcome, RegistryStats, WriteOptions } from "./effects/ModelRegistry.ts"
 export * as ModelRegistry from "./effects/ModelRegistry.ts"
-export { ModelRegistry as ModelRegistryTag } from "./effects/ModelRegistry.ts"
 export { openPromiseRegistry, type PromiseRegistry } from "./effects/promise.ts"
-export { defaultLimits, type RegistryLimits } from "./effects/RegistryConfig.ts"
+export { defaultLimits, type Limits, type RegistryLimits, type StorageLimits } from "./storage/Limits.ts"

@@ -120,7 +120,10 @@ export const layerNode = Layer.mergeAll(
 
 export type FileRegistryOptions = ModelRegistry.FileSystemRegistryOptions
 
-/** The registry on a data directory: `Layer.provide(layerFile({ directory }))`, then `yield* ModelRegistry`. */
+/**
+ * The registry on a data directory: `Layer.provide(layerFile({ directory }))`, then
+ * `yield* ModelRegistry.ModelRegistry`.
+ */
 export const layerFile = (options: FileRegistryOptions) =>
   ModelRegistry.layerFileSystem(options).pipe(Layer.provide(layerNode))
 

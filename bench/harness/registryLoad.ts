@@ -4,16 +4,16 @@
  * loaded this way, so what they open is what a real writer would have left on disk.
  */
 import { Effect, ManagedRuntime } from "effect"
-import { layerFile, ModelRegistryTag } from "../../src/node.ts"
+import { layerFile, ModelRegistry } from "../../src/node.ts"
 import type { BenchRecord, RecordSource } from "./records.ts"
 
-export type Registry = Effect.Effect.Success<typeof ModelRegistryTag>
+export type Registry = Effect.Effect.Success<typeof ModelRegistry.ModelRegistry>
 
 /**
  * Automatic compaction off: the scenarios decide when a snapshot exists, and an open must never compact in the
  * background (it would turn a log-only directory into a snapshot one between repetitions).
  */
-export const noAutomaticSnapshots = { snapshotEveryRecords: Number.MAX_SAFE_INTEGER } as const
+export const noAutomaticSnapshots = { snapshotThresholdRecords: Number.MAX_SAFE_INTEGER } as const
 
 export interface OpenRegistry {
   readonly registry: Registry
@@ -25,7 +25,7 @@ export const openRegistryAt = async (directory: string): Promise<OpenRegistry> =
   const runtime = ManagedRuntime.make(
     layerFile({ directory, ...noAutomaticSnapshots }),
   ) as ManagedRuntime.ManagedRuntime<Registry, unknown>
-  const registry = await runtime.runPromise(ModelRegistryTag)
+  const registry = await runtime.runPromise(ModelRegistry.ModelRegistry)
   return { registry, run: (effect) => runtime.runPromise(effect), close: () => runtime.dispose() }
 }
 

@@ -5,10 +5,10 @@
  */
 import type { Effect } from "effect"
 import { ManagedRuntime } from "effect"
-import { layerFile, ModelRegistryTag, openRegistry, type PromiseRegistry } from "../../src/node.ts"
+import { layerFile, ModelRegistry, openRegistry, type PromiseRegistry } from "../../src/node.ts"
 import type { DurableTarget, TargetDefinition } from "./DurableTarget.ts"
 
-type Registry = Effect.Effect.Success<typeof ModelRegistryTag>
+type Registry = Effect.Effect.Success<typeof ModelRegistry.ModelRegistry>
 
 const effectApi = (): DurableTarget => {
   let runtime: ManagedRuntime.ManagedRuntime<Registry, unknown> | undefined
@@ -16,7 +16,7 @@ const effectApi = (): DurableTarget => {
   return {
     open: async (dir) => {
       runtime = ManagedRuntime.make(layerFile({ directory: dir })) as ManagedRuntime.ManagedRuntime<Registry, unknown>
-      registry = await runtime.runPromise(ModelRegistryTag)
+      registry = await runtime.runPromise(ModelRegistry.ModelRegistry)
     },
     register: (record) => runtime!.runPromise(registry!.register(record)),
     registerEffect: (record) => registry!.register(record),

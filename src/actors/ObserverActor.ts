@@ -1,5 +1,5 @@
 /**
- * Supervised observers (DESIGN.md §8). Each observer is its own fiber reading its own subscription, so a
+ * Supervised observers. Each observer is its own fiber reading its own subscription, so a
  * throwing, hanging or slow handler only ever delays itself: the registry's batch loop never waits for it.
  *
  * Delivery is at-least-once and in seq order. The cursor is made durable (through the `CursorStore` port)
@@ -9,7 +9,7 @@
  */
 import { Cause, type Chunk, Duration, Effect, Fiber, Metric, Option, Schedule, type Scope, Stream } from "effect"
 import { decodeModelName } from "../domain/decode.ts"
-import { InvalidInput, StorageFailed } from "../domain/errors.ts"
+import { InvalidInput, RegistryClosed, type StorageFailed } from "../domain/errors.ts"
 import type { RegistryEvent } from "../domain/RegistryEvent.ts"
 import type { AppendSink } from "../storage/AppendSink.ts"
 import type { CursorStore } from "../storage/CursorStore.ts"
@@ -40,11 +40,11 @@ export interface ObserverStatus {
   readonly retries: number
   readonly deadLettered: number
   /** Set once the observer stopped for good: the registry failed or closed. */
-  readonly stopped: Option.Option<StorageFailed | SubscribeError>
+  readonly stopped: Option.Option<StorageFailed | RegistryClosed | SubscribeError>
   /** Times the observer resumed from its cursor after its own storage or log read failed. */
   readonly restarts: number
   /** The failure behind the latest restart. */
-  readonly lastError: Option.Option<StorageFailed | SubscribeError>
+  readonly lastError: Option.Option<StorageFailed | RegistryClosed | SubscribeError>
 }
 
 export interface ObserverHandle {
@@ -68,27 +68,13 @@ export const observerPaths = {
 const utf8 = new TextEncoder()
 /** Reads of the stored cursor tried before `observe` gives up. */
 const startAttemptsMax = 5
-const closedReason = new StorageFailed({
-  operation: "observe",
-  path: "",
-  reason: "Closed",
-  message: "the registry is closed",
-})
+const closedReason = new RegistryClosed()
 
-export const startObserver = <E>(options: {
-  readonly name: string
-  readonly delivery: Delivery<E>
-  readonly settings: ObserverOptions
-  readonly subscribe: (from: number) => Stream.Stream<RegistryEvent, SubscribeError>
-  readonly committedSeq: () => number
-  readonly cursors: CursorStore
-  readonly sink: AppendSink
-  readonly retain: (provider: () => number) => () => void
-  /** True once the registry failed or closed: then the observer stops instead of resuming. */
-  readonly registryDown: () => boolean
-}): Effect.Effect<ObserverHandle, InvalidInput | StorageFailed, Scope.Scope> =>
+type StopReason = StorageFailed | RegistryClosed | SubscribeError
+
+/** The observer's retry and timeout settings, checked. */
+const retryPolicy = (name: string, settings: ObserverOptions) =>
   Effect.gen(function* () {
-    const { name, delivery, settings, cursors, sink } = options
     if (Option.isNone(Option.getRight(decodeModelName(name))))
       return yield* new InvalidInput({ field: "observer", message: "observer: names follow the model-name rules" })
     const maxAttempts = settings.maxAttempts ?? 5
@@ -105,54 +91,113 @@ export const startObserver = <E>(options: {
         ? backoff
         : backoff.pipe(Schedule.intersect(Schedule.recurs(maxAttempts - 1)))
     const attemptTimeout = Duration.decode(settings.attemptTimeout ?? "30 seconds")
+    return { maxAttempts, backoff, handlerRetries, attemptTimeout }
+  })
 
-    // A transient read error must not keep the observer from starting: while it is not running it does not hold
-    // back compaction, and the history it has not seen yet could be compacted away (simulator seed 217).
-    const stored = yield* cursors
-      .get(observerPaths.cursor(name))
-      .pipe(
-        Effect.retry(Schedule.exponential("10 millis").pipe(Schedule.intersect(Schedule.recurs(startAttemptsMax - 1)))),
+interface Counts {
+  delivered: number
+  retries: number
+  deadLettered: number
+  restarts: number
+}
+
+/** Runs a handler attempt until it succeeds or the retries are spent; a throw or a timeout counts as a failure. */
+const retrying =
+  (attemptTimeout: Duration.Duration, retries: Schedule.Schedule<unknown>, counts: Counts) =>
+  <E>(attempt: Effect.Effect<void, E>) =>
+    Effect.suspend(() => attempt).pipe(
+      Effect.timeoutFail({
+        duration: attemptTimeout,
+        onTimeout: () => `timed out after ${Duration.format(attemptTimeout)}`,
+      }),
+      Effect.sandbox,
+      Effect.tapError(() => Effect.sync(() => counts.retries++)),
+      Effect.retry(retries),
+    )
+
+/** Writes events the handler gave up on to the observer's dead-letter file. */
+const deadLetterer = (name: string, maxAttempts: number, sink: AppendSink, counts: Counts) => {
+  const deadLetters = deadLetterCounter.pipe(Metric.tagged("observer", name))
+  return (events: ReadonlyArray<RegistryEvent>, cause: Cause.Cause<unknown>) =>
+    Effect.gen(function* () {
+      // The handler's own failure, not ours. An interruption (shutdown) is passed on, never dead-lettered.
+      if (Cause.isInterruptedOnly(cause)) return yield* Effect.failCause(cause as Cause.Cause<never>)
+      counts.retries -= 1
+      const error = Cause.pretty(cause).slice(0, 4_096)
+      const lines = events.map(
+        (event) => `${JSON.stringify({ observer: name, seq: event.seq, attempts: maxAttempts, error, event })}\n`,
       )
+      yield* sink.append(observerPaths.deadLetters(name), utf8.encode(lines.join("")))
+      yield* Metric.update(deadLetters, events.length)
+      counts.deadLettered += events.length
+    })
+}
+
+/**
+ * The stored cursor. A transient read error must not keep the observer from starting: while it is not running it
+ * does not hold back compaction, and the history it has not seen yet could be compacted away (simulator seed 217).
+ */
+const readCursor = (cursors: CursorStore, name: string) =>
+  cursors
+    .get(observerPaths.cursor(name))
+    .pipe(
+      Effect.retry(Schedule.exponential("10 millis").pipe(Schedule.intersect(Schedule.recurs(startAttemptsMax - 1)))),
+    )
+
+/**
+ * Supervision: a failed log read or cursor/dead-letter write (the observer's own storage, not the registry's)
+ * resumes from the durable cursor after a backoff, so nothing is skipped; only a failed or closed registry stops
+ * the observer for good. Returns why it stopped (none: the subscription ended because the registry closed).
+ */
+const supervise = (options: {
+  readonly run: () => Effect.Effect<void, StopReason>
+  readonly backoff: Schedule.Schedule<unknown>
+  readonly registryDown: () => boolean
+  readonly restarted: (error: StopReason) => void
+}) =>
+  Effect.gen(function* () {
+    const delays = yield* Schedule.driver(options.backoff)
+    while (true) {
+      const exit = yield* Effect.exit(options.run())
+      if (exit._tag === "Success") return Option.none<StopReason>()
+      const error = Cause.failureOption(exit.cause)
+      if (Option.isNone(error)) return yield* Effect.failCause(exit.cause as Cause.Cause<never>)
+      if (options.registryDown()) return error
+      options.restarted(error.value)
+      yield* Effect.ignore(delays.next(undefined))
+    }
+  })
+
+export const startObserver = <E>(options: {
+  readonly name: string
+  readonly delivery: Delivery<E>
+  readonly settings: ObserverOptions
+  readonly subscribe: (from: number) => Stream.Stream<RegistryEvent, SubscribeError>
+  readonly committedSeq: () => number
+  readonly cursors: CursorStore
+  readonly sink: AppendSink
+  readonly retain: (provider: () => number) => () => void
+  /** True once the registry failed or closed: then the observer stops instead of resuming. */
+  readonly registryDown: () => boolean
+}): Effect.Effect<ObserverHandle, InvalidInput | StorageFailed, Scope.Scope> =>
+  Effect.gen(function* () {
+    const { name, delivery, settings, cursors, sink } = options
+    const { maxAttempts, backoff, handlerRetries, attemptTimeout } = yield* retryPolicy(name, settings)
+
+    const stored = yield* readCursor(cursors, name)
     let cursor: number = Option.getOrElse(stored, () => (settings.from === "now" ? options.committedSeq() : 0))
     // Compaction keeps every record this observer has not yet made durable in its cursor.
     const release = options.retain(() => cursor + 1)
     yield* Effect.addFinalizer(() => Effect.sync(release))
 
-    let delivered = 0
-    let retries = 0
-    let deadLettered = 0
-    let stopped: Option.Option<StorageFailed | SubscribeError> = Option.none()
-    let restarts = 0
-    let lastError: Option.Option<StorageFailed | SubscribeError> = Option.none()
+    const counts = { delivered: 0, retries: 0, deadLettered: 0, restarts: 0 }
+    let stopped: Option.Option<StopReason> = Option.none()
+    let lastError: Option.Option<StopReason> = Option.none()
     const waiters: Array<{ readonly seq: number; readonly resume: () => void }> = []
     const lag = observerLag.pipe(Metric.tagged("observer", name))
-    const deadLetters = deadLetterCounter.pipe(Metric.tagged("observer", name))
 
-    /** Runs the handler until it succeeds or `maxAttempts` is spent; a throw or a timeout counts as a failure. */
-    const withRetries = (attempt: Effect.Effect<void, E>) =>
-      Effect.suspend(() => attempt).pipe(
-        Effect.timeoutFail({
-          duration: attemptTimeout,
-          onTimeout: () => `timed out after ${Duration.format(attemptTimeout)}`,
-        }),
-        Effect.sandbox,
-        Effect.tapError(() => Effect.sync(() => retries++)),
-        Effect.retry(handlerRetries),
-      )
-
-    const deadLetter = (events: ReadonlyArray<RegistryEvent>, cause: Cause.Cause<unknown>) =>
-      Effect.gen(function* () {
-        // The handler's own failure, not ours. An interruption (shutdown) is passed on, never dead-lettered.
-        if (Cause.isInterruptedOnly(cause)) return yield* Effect.failCause(cause as Cause.Cause<never>)
-        retries -= 1
-        const error = Cause.pretty(cause).slice(0, 4_096)
-        const lines = events.map(
-          (event) => `${JSON.stringify({ observer: name, seq: event.seq, attempts: maxAttempts, error, event })}\n`,
-        )
-        yield* sink.append(observerPaths.deadLetters(name), utf8.encode(lines.join("")))
-        yield* Metric.update(deadLetters, events.length)
-        deadLettered += events.length
-      })
+    const withRetries = retrying(attemptTimeout, handlerRetries, counts)
+    const deadLetter = deadLetterer(name, maxAttempts, sink, counts)
 
     const handleChunk = (chunk: Chunk.Chunk<RegistryEvent>) =>
       Effect.gen(function* () {
@@ -160,7 +205,7 @@ export const startObserver = <E>(options: {
         if (delivery._tag === "Chunk") {
           yield* withRetries(delivery.handle(events)).pipe(
             Effect.matchCauseEffect({
-              onSuccess: () => Effect.sync(() => (delivered += events.length)),
+              onSuccess: () => Effect.sync(() => (counts.delivered += events.length)),
               onFailure: (cause) => deadLetter(events, Cause.flatten(cause)),
             }),
           )
@@ -168,7 +213,7 @@ export const startObserver = <E>(options: {
           for (const event of events)
             yield* withRetries(delivery.handle(event)).pipe(
               Effect.matchCauseEffect({
-                onSuccess: () => Effect.sync(() => delivered++),
+                onSuccess: () => Effect.sync(() => counts.delivered++),
                 onFailure: (cause) => deadLetter([event], Cause.flatten(cause)),
               }),
             )
@@ -180,21 +225,14 @@ export const startObserver = <E>(options: {
         for (let i = waiters.length - 1; i >= 0; i--) if (waiters[i]!.seq <= cursor) waiters.splice(i, 1)[0]!.resume()
       })
 
-    // Supervision: a failed log read or cursor/dead-letter write (the observer's own storage, not the registry's)
-    // resumes from the durable cursor after a backoff, so nothing is skipped; only a failed or closed registry
-    // stops the observer for good.
-    const supervised = Effect.gen(function* () {
-      const delays = yield* Schedule.driver(backoff)
-      while (true) {
-        const exit = yield* Effect.exit(Stream.runForEachChunk(options.subscribe(cursor + 1), handleChunk))
-        if (exit._tag === "Success") return Option.none<StorageFailed | SubscribeError>()
-        const error = Cause.failureOption(exit.cause)
-        if (Option.isNone(error)) return yield* Effect.failCause(exit.cause as Cause.Cause<never>)
-        if (options.registryDown()) return error
-        lastError = error
-        restarts++
-        yield* Effect.ignore(delays.next(undefined))
-      }
+    const supervised = supervise({
+      run: () => Stream.runForEachChunk(options.subscribe(cursor + 1), handleChunk),
+      backoff,
+      registryDown: options.registryDown,
+      restarted: (error) => {
+        lastError = Option.some(error)
+        counts.restarts++
+      },
     })
     const fiber = yield* Effect.forkDaemon(
       Effect.flatMap(supervised, (reason) =>
@@ -207,7 +245,7 @@ export const startObserver = <E>(options: {
     yield* Effect.addFinalizer(() => Fiber.interrupt(fiber))
 
     return {
-      status: Effect.sync(() => ({ name, cursor, delivered, retries, deadLettered, stopped, restarts, lastError })),
+      status: Effect.sync(() => ({ name, cursor, ...counts, stopped, lastError })),
       awaitSeq: (seq) =>
         Effect.async<void>((resume) => {
           if (cursor >= seq || Option.isSome(stopped)) return resume(Effect.void)

@@ -9,14 +9,14 @@ import type { LifecycleState } from "../domain/Lifecycle.ts"
 import type { ModelMetadata } from "../domain/ModelMetadata.ts"
 import type { ModelName } from "../domain/ModelName.ts"
 import type { ModelSummary, ModelVersion } from "../domain/ModelVersion.ts"
-import type { EventBody } from "../domain/RegistryEvent.ts"
+import { type EventBody, eventModelName } from "../domain/RegistryEvent.ts"
 import { compareParsed, type ParsedSemVer, parseSemVer, type SemVer } from "../domain/SemVer.ts"
-import { type Lifecycle, lifecycle, type ModelView, type VersionChange, type VersionView } from "./lifecycle.ts"
+import { type Lifecycle, lifecycle, type ModelView, type VersionChange, type VersionView } from "./lifecycleRules.ts"
 
 /**
  * A version with what ordering needs. Plain releases (`1.2.3`, by far the common case) are ordered by their three
  * numbers; anything else is parsed by `semver` on first comparison. Parsing every version with `semver` on insert
- * cost ~0.8 µs per register (bench records, measured in isolation), a tenth of the per-register budget.
+ * was a tenth of a register's CPU budget (bench/results).
  */
 class VersionEntry {
   /** major.minor.patch of a plain release; `major` is -1 for a version with a pre-release or build part. */
@@ -89,16 +89,20 @@ export class ModelEntry implements ModelView {
   }
 
   apply(change: VersionChange): void {
-    const existing = this.records.get(change.version)
-    const metadata: ModelMetadata | undefined = change.metadata ?? existing
+    const metadata: ModelMetadata | undefined = change.metadata ?? this.records.get(change.version)
     if (metadata === undefined) throw new Error(`change to unknown version ${change.version}`)
-    const record = recordOf(metadata, change.state)
+    this.put(recordOf(metadata, change.state))
+  }
+
+  /** Stores `record` as its version's committed record (new or replacing), and keeps `production` in step. */
+  put(record: ModelVersion): void {
+    const existing = this.records.get(record.version)
     if (existing) {
-      this.records.set(change.version, record)
-      this.entryOf(change.version, existing).record = record
-    } else this.insert(new VersionEntry(change.version, record))
-    if (change.state === "production") this.production = change.version
-    else if (this.production === change.version) this.production = undefined
+      this.records.set(record.version, record)
+      this.entryOf(record.version, existing).record = record
+    } else this.insert(new VersionEntry(record.version, record))
+    if (record.state === "production") this.production = record.version
+    else if (this.production === record.version) this.production = undefined
     this.listed = undefined
   }
 
@@ -154,7 +158,7 @@ export class ModelEntry implements ModelView {
 }
 
 /** Records are shared with every reader and written into snapshots, so they are frozen all the way down. */
-const recordOf = (metadata: ModelMetadata, state: LifecycleState): ModelVersion =>
+export const recordOf = (metadata: ModelMetadata, state: LifecycleState): ModelVersion =>
   Object.freeze({
     id: metadata.id,
     name: metadata.name,
@@ -209,7 +213,7 @@ export class RegistryIndex {
   /** Applies a committed event. Seqs must arrive in order: the WAL guarantees it, and this asserts it. */
   apply(seq: number, event: EventBody): void {
     if (seq !== this.lastSeq + 1) throw new Error(`index expected seq ${this.lastSeq + 1}, got ${seq}`)
-    const name = event._tag === "Registered" ? event.metadata.name : event.name
+    const name = eventModelName(event)
     let model = this.models.get(name)
     if (model === undefined) {
       model = new ModelEntry()
@@ -220,6 +224,26 @@ export class RegistryIndex {
       model.apply(change)
     }
     this.lastSeq = seq
+  }
+
+  /**
+   * Makes a durable batch's decided state the committed state: the overlay already evolved every event once and
+   * built the records, so they are moved in as they are.
+   */
+  commit(overlay: BatchOverlay, lastSeq: number): void {
+    for (const [name, decided] of overlay.models()) {
+      let model = this.models.get(name)
+      if (model === undefined) {
+        model = new ModelEntry()
+        this.models.set(name, model)
+      }
+      for (const record of decided.versions.values()) {
+        if (!model.records.has(record.version)) this.versionCount++
+        model.put(record)
+      }
+      model.production = decided.production
+    }
+    this.lastSeq = lastSeq
   }
 
   toSnapshot(): IndexSnapshot {
@@ -250,7 +274,8 @@ export class RegistryIndex {
 
 /**
  * The state a batch decides against: committed state plus the effects of the batch's earlier commands,
- * without touching the committed index (which readers see) until the batch is durable.
+ * without touching the committed index (which readers see) until the batch is durable. Each event is evolved
+ * here once, into the records the index takes over at commit and the callers get as their result.
  */
 export class BatchOverlay {
   private readonly pending = new Map<string, OverlayModel>()
@@ -264,8 +289,13 @@ export class BatchOverlay {
     return this.pending.get(name) ?? this.index.model(name)
   }
 
+  /** The version as the batch has decided it so far (committed state if the batch has not touched it). */
+  record(name: string, version: string): ModelVersion | undefined {
+    return this.pending.get(name)?.versions.get(version) ?? this.index.get(name, version)
+  }
+
   apply(event: EventBody): void {
-    const name = event._tag === "Registered" ? event.metadata.name : event.name
+    const name = eventModelName(event)
     let overlay = this.pending.get(name)
     if (overlay === undefined) {
       overlay = new OverlayModel(this.index.model(name))
@@ -274,10 +304,14 @@ export class BatchOverlay {
     for (const change of this.rules.evolve(event)) {
       const metadata = change.metadata ?? overlay.version(change.version)?.metadata
       if (metadata === undefined) throw new Error(`change to unknown version ${change.version}`)
-      overlay.versions.set(change.version, { metadata, state: change.state })
+      overlay.versions.set(change.version, recordOf(metadata, change.state))
       if (change.state === "production") overlay.production = change.version
       else if (overlay.production === change.version) overlay.production = undefined
     }
+  }
+
+  models(): IterableIterator<[string, OverlayModel]> {
+    return this.pending.entries()
   }
 
   clear(): void {
@@ -287,13 +321,16 @@ export class BatchOverlay {
 
 /** One model as a batch sees it; made once per model per batch, not per lookup (a closure per view showed in profiles). */
 class OverlayModel implements ModelView {
-  readonly versions = new Map<string, VersionView>()
+  /** The records the batch has decided, by version. */
+  readonly versions = new Map<string, ModelVersion>()
   production: SemVer | undefined
 
   constructor(private readonly committed: ModelEntry | undefined) {
     this.production = committed?.production
   }
 
-  readonly version = (version: SemVer): VersionView | undefined =>
-    this.versions.get(version) ?? this.committed?.version(version)
+  readonly version = (version: SemVer): VersionView | undefined => {
+    const record = this.versions.get(version)
+    return record === undefined ? this.committed?.version(version) : { metadata: record, state: record.state }
+  }
 }

@@ -1,5 +1,5 @@
 /**
- * The built-in observers (DESIGN.md §8): an NDJSON audit log and Effect metrics by event type. Both are plain
+ * The built-in observers: an NDJSON audit log and Effect metrics by event type. Both are plain
  * deliveries run by the supervised ObserverActor, so they get cursors, retries and dead letters like any
  * user observer, and can never slow the registry.
  */

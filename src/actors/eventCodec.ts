@@ -28,15 +28,12 @@ const payloadText = (event: RegistryEvent): string => {
   }
 }
 
-export const encodeEventPayload = (event: RegistryEvent): Uint8Array => utf8Encoder.encode(payloadText(event))
-
 /** Reused across batches; grows to the largest batch seen. Each batch's bytes are copied out of it. */
 let scratch = new Uint8Array(1 << 16)
 
 /**
  * The records of a batch, their payloads as views into ONE buffer per batch: a `TextEncoder.encode` per event
- * allocated an ArrayBuffer per register, and ArrayBuffers are the costliest garbage on this path (GC was 20–35 %
- * of a register's CPU at 512 in flight). The buffer is fresh per batch, so a Wal may keep the payloads.
+ * would allocate an ArrayBuffer per register, and ArrayBuffers are the costliest garbage on this path (bench/results). The buffer is fresh per batch, so a Wal may keep the payloads.
  */
 export const encodeEventRecords = (events: ReadonlyArray<RegistryEvent>): Array<WalRecord> => {
   const texts: Array<string> = new Array(events.length)

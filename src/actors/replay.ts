@@ -9,7 +9,7 @@ import type { WalRecord } from "../storage/Wal.ts"
 import { decodeEventPayload } from "./eventCodec.ts"
 
 /** Decodes a chunk of records synchronously: recovery is CPU-bound, and per-record Effects would double its cost. */
-export const decodeRecords = (records: Iterable<WalRecord>): Either.Either<Array<RegistryEvent>, WalCorrupt> => {
+export const decodeEvents = (records: Iterable<WalRecord>): Either.Either<Array<RegistryEvent>, WalCorrupt> => {
   const events: Array<RegistryEvent> = []
   for (const record of records) {
     const decoded = decodeEventPayload(record.seq, record.type, record.payload)
@@ -24,7 +24,7 @@ export const replayEvents = (
   apply: (event: RegistryEvent) => void,
 ): Effect.Effect<void, StorageFailed | WalCorrupt> =>
   Stream.runForEachChunk(records, (chunk) =>
-    Effect.map(decodeRecords(chunk), (events) => {
+    Effect.map(decodeEvents(chunk), (events) => {
       for (const event of events) apply(event)
     }),
   )

@@ -2,7 +2,7 @@
  * The registry's state as snapshot bytes (the storage layer wraps them with its header and checksum).
  *
  * Format (UTF-8 lines): a header `{"lastSeq":N,"versions":COUNT}`, then the versions in index order as JSON arrays
- * of at most `versionsPerLine` each, one array per line. It used to be one JSON document: its string passes V8's
+ * of at most `versionsPerLine` each, one array per line, not one JSON document: that string would pass V8's
  * maximum string length (2^29 - 24 characters) at about 1.6M versions, where compaction would throw, and a restart
  * could not read it back. Lines of a few thousand versions keep every string small, and parsing an array per line
  * costs what one big document did (per-version lines were slower).
@@ -17,7 +17,7 @@ import { decodeStoredVersionFastPath } from "../domain/fastDecode.ts"
 import { lifecycleStates } from "../domain/Lifecycle.ts"
 import { ModelMetadata } from "../domain/ModelMetadata.ts"
 import type { ModelVersion } from "../domain/ModelVersion.ts"
-import type { Lifecycle } from "./lifecycle.ts"
+import type { Lifecycle } from "./lifecycleRules.ts"
 import { type IndexSnapshot, RegistryIndex } from "./RegistryIndex.ts"
 
 /** About 1.3 MB of JSON per line with the bench's ~330-byte versions. */
@@ -64,20 +64,19 @@ class LineBuffer {
   }
 }
 
-export const encodeSnapshot = (snapshot: IndexSnapshot, perLine = versionsPerLine): Uint8Array => {
+export const encodeIndexState = (snapshot: IndexSnapshot, perLine = versionsPerLine): Uint8Array => {
   const buffer = new LineBuffer()
   for (const line of snapshotLines(snapshot, perLine)) buffer.add(line)
   return buffer.contents()
 }
 
 /**
- * The same bytes, giving way to everything else after every line (a few milliseconds of work each), so that a large
- * snapshot does not hold up the registry's writers: encoding 1M versions takes seconds. `Effect.yieldNow` is not
- * enough: Effect's scheduler resumes a yielding fiber in a microtask, so I/O callbacks (the log's fdatasync) waited
- * for the whole encoding (1.5 s at 300k versions, measured). A zero sleep goes through the Clock: a macrotask in a
+ * The same bytes, giving way to everything else after every line, so that a large snapshot does not hold up the
+ * registry's writers (bench/results). `Effect.yieldNow` is not enough: Effect's scheduler resumes a yielding fiber
+ * in a microtask, so I/O callbacks (the log's fdatasync) would wait for the whole encoding. A zero sleep goes through the Clock: a macrotask in a
  * real runtime, a virtual timer under the simulator.
  */
-export const encodeSnapshotCooperatively = (snapshot: IndexSnapshot): Effect.Effect<Uint8Array> =>
+export const encodeIndexStateCooperatively = (snapshot: IndexSnapshot): Effect.Effect<Uint8Array> =>
   Effect.gen(function* () {
     const buffer = new LineBuffer()
     for (const line of snapshotLines(snapshot, versionsPerLine)) {
@@ -106,7 +105,7 @@ const parseLines = (bytes: Uint8Array): Array<unknown> | string => {
 
 const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0
 
-export const decodeSnapshot = (bytes: Uint8Array): Either.Either<IndexSnapshot, string> => {
+export const decodeIndexState = (bytes: Uint8Array): Either.Either<IndexSnapshot, string> => {
   const lines = parseLines(bytes)
   if (typeof lines === "string") return Either.left(lines)
   const header = lines[0] as { lastSeq?: unknown; versions?: unknown } | undefined
@@ -141,4 +140,4 @@ export const decodeSnapshot = (bytes: Uint8Array): Either.Either<IndexSnapshot, 
 
 /** The index a snapshot's bytes describe, or why they describe none (bad bytes, or a broken invariant). */
 export const restoreIndex = (bytes: Uint8Array, rules?: Lifecycle): Either.Either<RegistryIndex, string> =>
-  Either.flatMap(decodeSnapshot(bytes), (snapshot) => RegistryIndex.fromSnapshot(snapshot, rules))
+  Either.flatMap(decodeIndexState(bytes), (snapshot) => RegistryIndex.fromSnapshot(snapshot, rules))

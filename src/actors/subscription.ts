@@ -2,14 +2,15 @@
  * `subscribe({ from })`: every committed event from `from` on, in seq order, with no gap and no duplicate,
  * then live. A subscriber is a cursor, not a queue: it reads from the in-memory tail when the tail still holds
  * its next seq and from the WAL otherwise, so a slow subscriber costs the registry nothing and is never
- * skipped ahead. If the log no longer holds its next seq (compacted away), the stream fails loudly.
+ * skipped ahead. If the log no longer holds its next seq (compacted away), the stream fails with
+ * `StorageFailed { reason: "Compacted" }`, as the WAL does.
  */
 import { Chunk, Deferred, Effect, Option, Stream } from "effect"
-import { InvalidInput, type StorageFailed, WalCorrupt } from "../domain/errors.ts"
+import { InvalidInput, StorageFailed, type WalCorrupt } from "../domain/errors.ts"
 import type { RegistryEvent } from "../domain/RegistryEvent.ts"
 import type { Wal } from "../storage/Wal.ts"
 import type { RegistryActor } from "./RegistryActor.ts"
-import { decodeRecords } from "./replay.ts"
+import { decodeEvents } from "./replay.ts"
 
 /** Events handed to a subscriber per pull: large enough to amortize a log read, small enough to bound memory. */
 export const subscriptionChunkMax = 4_096
@@ -30,16 +31,16 @@ export const subscribe = (
       Stream.takeWhile((record) => record.seq <= upTo),
       Stream.take(subscriptionChunkMax),
       Stream.runCollect,
-      Effect.flatMap((records) => decodeRecords(Chunk.toReadonlyArray(records))),
+      Effect.flatMap((records) => decodeEvents(Chunk.toReadonlyArray(records))),
       Effect.flatMap((events) =>
         events[0]?.seq === next
           ? Effect.succeed(events)
           : Effect.fail(
-              new WalCorrupt({
-                file: "(log)",
-                offset: -1,
-                seq: next,
-                reason: `the log no longer holds seq ${next} (compacted); oldest available is ${events[0]?.seq ?? "none"}`,
+              new StorageFailed({
+                operation: "read",
+                path: "",
+                reason: "Compacted",
+                message: `seq ${next} was compacted away; the log starts at seq ${events[0]?.seq ?? "none"}`,
               }),
             ),
       ),

@@ -257,11 +257,14 @@ const serve = Command.make(
       Options.withDescription("largest request body accepted"),
       Options.withDefault(Server.defaultMaxBodyBytes),
     ),
-    mailboxCapacity: Options.integer("mailbox-capacity").pipe(
+    mailboxCommandsMax: Options.integer("mailbox-capacity").pipe(
       Options.withDescription("commands queued before the server answers 429"),
       Options.optional,
     ),
-    batchMax: Options.integer("batch-max").pipe(Options.withDescription("commands per group commit"), Options.optional),
+    batchCommandsMax: Options.integer("batch-max").pipe(
+      Options.withDescription("commands per group commit"),
+      Options.optional,
+    ),
     keepAliveMs: Options.integer("keep-alive-ms").pipe(
       Options.withDescription("interval of SSE keep-alive comments"),
       Options.withDefault(Server.defaultKeepAliveMs),
@@ -287,11 +290,14 @@ const serve = Command.make(
           yield* Effect.addFinalizer(() => (o.json ? Output.json({ event: "stopped" }) : Console.log("stopped")))
           const registry = layerFile({
             directory: o.data,
-            ...Option.match(o.mailboxCapacity, {
+            ...Option.match(o.mailboxCommandsMax, {
               onNone: () => ({}),
-              onSome: (mailboxCapacity) => ({ mailboxCapacity }),
+              onSome: (mailboxCommandsMax) => ({ mailboxCommandsMax }),
             }),
-            ...Option.match(o.batchMax, { onNone: () => ({}), onSome: (batchMax) => ({ batchMax }) }),
+            ...Option.match(o.batchCommandsMax, {
+              onNone: () => ({}),
+              onSome: (batchCommandsMax) => ({ batchCommandsMax }),
+            }),
           })
           const settings = Layer.succeed(Server.ServerSettings, {
             maxBodyBytes: options.maxBodyBytes,

@@ -5,7 +5,7 @@
  * running server (as a point-in-time view). A torn tail is reported, and left for the next open to repair.
  */
 import { Context, Effect, Either, Layer, Option, Stream } from "effect"
-import { decodeRecords } from "../actors/replay.ts"
+import { decodeEvents } from "../actors/replay.ts"
 import { restoreIndex } from "../actors/snapshotCodec.ts"
 import { WalCorrupt } from "../domain/errors.ts"
 import type { RegistryEvent } from "../domain/RegistryEvent.ts"
@@ -33,7 +33,7 @@ export interface VerifyReport {
 const eventsOf = (wal: Wal, firstSeq: number) =>
   wal.read(firstSeq).pipe(
     Stream.chunks,
-    Stream.mapEffect((chunk) => decodeRecords(chunk)),
+    Stream.mapEffect((chunk) => decodeEvents(chunk)),
     Stream.flattenIterables,
   )
 

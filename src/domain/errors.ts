@@ -93,7 +93,6 @@ export const StorageFailureReason = Schema.Literal(
   "PortFailed",
   "Compacted",
   "ReadOnly",
-  "Closed",
 )
 export type StorageFailureReason = typeof StorageFailureReason.Type
 

@@ -1,5 +1,5 @@
 /**
- * The Promise facade for plain TypeScript (DESIGN.md §9): the same operations as `ModelRegistry`, as
+ * The Promise facade for plain TypeScript: the same operations as `ModelRegistry`, as
  * Promises. A failure rejects with the tagged error itself (an `Error` with `_tag` and its fields), never a
  * fiber wrapper, so `catch (e) { if (e._tag === "VersionConflict") … }` works.
  */

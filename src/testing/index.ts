@@ -4,6 +4,8 @@
  * simulator that runs the whole registry (with your observers) on that disk, and the lifecycle model checker.
  */
 
+export type { ActorMutations } from "./actorMutations.ts"
+export { failureOf, failureTag } from "./exits.ts"
 export { checkLifecycle, type ModelCheckResult } from "./modelChecker.ts"
 export * from "./Prng.ts"
 export * from "./SimulatedFileSystem.ts"

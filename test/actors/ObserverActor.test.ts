@@ -3,13 +3,13 @@
  * maxAttempts, isolation from hanging handlers, and the built-in audit log (exactly the event stream).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Metric, Scope } from "effect"
+import { Deferred, Effect, Exit, Metric, Option, Scope } from "effect"
 import { eventsCounter } from "../../src/actors/builtinObservers.ts"
 import { observerPaths } from "../../src/actors/ObserverActor.ts"
 import type { RegistryEvent } from "../../src/domain/index.ts"
 import { layerMemory, makeMemoryRegistryStore } from "../../src/effects/ModelRegistry.ts"
 import { layerFile } from "../../src/node.ts"
-import { open, tempDirectory } from "../support/harness.ts"
+import { open, tempDirectory, until } from "../support/harness.ts"
 
 const register = (count: number, model = "m") =>
   Effect.succeed(Array.from({ length: count }, (_, i) => ({ name: model, version: `1.0.${i}` })))
@@ -39,7 +39,7 @@ describe("ObserverActor", () => {
         )
         .pipe(Scope.extend(scope)),
     )
-    while (seen.length < 3) await new Promise((resolve) => setTimeout(resolve, 5))
+    await until(() => seen.length >= 3)
     // The "crash": the process goes away while event 4 is being handled, before its cursor write.
     await Effect.runPromise(Scope.close(scope, Exit.void))
     await first.close()
@@ -158,5 +158,19 @@ describe("ObserverActor", () => {
     } finally {
       directory.remove()
     }
+  })
+
+  it("stops with RegistryClosed when the registry closes", async () => {
+    const opened = await open(layerMemory())
+    const scope = Effect.runSync(Scope.make())
+    const handle = await opened.run(opened.registry.observe("o", () => Effect.void).pipe(Scope.extend(scope)))
+    await opened.run(opened.registry.register({ name: "m", version: "1.0.0" }))
+    await Effect.runPromise(handle.awaitSeq(1))
+    await opened.close()
+    // awaitSeq also returns once the observer stopped for good.
+    await Effect.runPromise(handle.awaitSeq(Number.MAX_SAFE_INTEGER))
+    const status = await Effect.runPromise(handle.status)
+    expect(Option.getOrUndefined(status.stopped)?._tag).toBe("RegistryClosed")
+    await Effect.runPromise(Scope.close(scope, Exit.void))
   })
 })

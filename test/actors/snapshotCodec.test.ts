@@ -7,9 +7,9 @@ import { Effect, Either } from "effect"
 import fc from "fast-check"
 import { RegistryIndex } from "../../src/actors/RegistryIndex.ts"
 import {
-  decodeSnapshot,
-  encodeSnapshot,
-  encodeSnapshotCooperatively,
+  decodeIndexState,
+  encodeIndexState,
+  encodeIndexStateCooperatively,
   restoreIndex,
   versionsPerLine,
 } from "../../src/actors/snapshotCodec.ts"
@@ -83,7 +83,7 @@ describe("snapshot codec", () => {
     fc.assert(
       fc.property(indexArb, fc.integer({ min: 1, max: 7 }), (index, perLine) => {
         const snapshot = index.toSnapshot()
-        const bytes = encodeSnapshot(snapshot, perLine)
+        const bytes = encodeIndexState(snapshot, perLine)
         const lines = new TextDecoder().decode(bytes).split("\n")
         expect(lines.at(-1)).toBe("") // every line ends with a newline
         expect(lines.length).toBe(2 + Math.ceil(snapshot.versions.length / perLine))
@@ -118,17 +118,17 @@ describe("snapshot codec", () => {
       RegistryIndex.fromSnapshot({ lastSeq: versions.length, versions }),
       (reason) => new Error(reason),
     )
-    const bytes = encodeSnapshot(index.toSnapshot())
+    const bytes = encodeIndexState(index.toSnapshot())
     expect(new TextDecoder().decode(bytes).split("\n").length).toBe(2 + 3)
     expect(restore(bytes).toSnapshot()).toEqual(index.toSnapshot())
     // The background compaction's encoder yields between lines and writes the same bytes.
-    expect(await Effect.runPromise(encodeSnapshotCooperatively(index.toSnapshot()))).toEqual(bytes)
+    expect(await Effect.runPromise(encodeIndexStateCooperatively(index.toSnapshot()))).toEqual(bytes)
   })
 
   it("a snapshot cut at any byte, or with any byte changed, is refused with a reason or still valid; never a throw", () => {
     fc.assert(
       fc.property(indexArb, fc.integer({ min: 1, max: 3 }), fc.nat(), fc.nat(255), (index, perLine, at, value) => {
-        const bytes = encodeSnapshot(index.toSnapshot(), perLine)
+        const bytes = encodeIndexState(index.toSnapshot(), perLine)
         const cut = bytes.subarray(0, at % bytes.length)
         const cutResult = restoreIndex(cut)
         expect(Either.isLeft(cutResult)).toBe(true)
@@ -154,7 +154,7 @@ describe("snapshot codec", () => {
     ["invalid UTF-8", '{"lastSeq":0,"versions":0}\n\xff\n', "line 2 is not UTF-8 JSON"],
   ])("%s is refused", (_, text, reason) => {
     const bytes = Uint8Array.from(text, (c) => c.charCodeAt(0))
-    const decoded = decodeSnapshot(bytes)
+    const decoded = decodeIndexState(bytes)
     expect(Either.isLeft(decoded) && decoded.left).toContain(reason)
   })
 

@@ -8,8 +8,9 @@ import { Chunk, type Effect, Exit, type Layer, Option, Stream } from "effect"
 import fc from "fast-check"
 import { layerMemory, type ModelRegistry, makeMemoryRegistryStore } from "../../src/effects/ModelRegistry.ts"
 import { layerFile } from "../../src/node.ts"
+import { failureOf, failureTag } from "../../src/testing/exits.ts"
+import { ReferenceModel, type RefResult } from "../../src/testing/ReferenceModel.ts"
 import { type Opened, open, tempDirectory } from "../support/harness.ts"
-import { ReferenceModel, type RefResult } from "../support/ReferenceModel.ts"
 
 const names = ["alpha", "beta"] as const
 /** Listed in semver precedence order, which string order would get wrong. */
@@ -21,19 +22,13 @@ interface Real {
   readonly reopen: () => Promise<void>
 }
 
-const failureTag = (exit: Exit.Exit<unknown, unknown>): string => {
-  if (Exit.isSuccess(exit)) return "ok"
-  const failure = exit.cause._tag === "Fail" ? (exit.cause.error as { _tag?: string }) : undefined
-  return failure?._tag ?? `defect: ${String(exit.cause)}`
-}
-
 const expectOutcome = async (real: Real, effect: Effect.Effect<unknown, unknown>, expected: RefResult) => {
   const exit = await real.opened.exitOf(effect)
   if (!expected.ok) {
     expect(failureTag(exit)).toBe(expected.tag)
     return
   }
-  expect(failureTag(exit)).toBe("ok")
+  expect(Exit.isSuccess(exit) ? "ok" : (failureTag(exit) ?? "defect")).toBe("ok")
   const outcome = (exit as Exit.Success<{ version: { state: string }; event: unknown }, never>).value
   expect(outcome.version.state).toBe(expected.state)
   expect(outcome.event === null).toBe(!expected.changed)
@@ -122,7 +117,7 @@ const commands = [
       )
       if (Exit.isFailure(exit)) {
         // Only history that compaction may have deleted can be refused, and only loudly, never skipped.
-        expect(exit.cause._tag === "Fail" && exit.cause.error).toMatchObject({
+        expect(failureOf(exit)).toMatchObject({
           _tag: "StorageFailed",
           reason: "Compacted",
         })

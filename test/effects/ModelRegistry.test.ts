@@ -10,7 +10,8 @@ import { Chunk, Deferred, Effect, Exit, Fiber, Layer, Option, Stream } from "eff
 import fc from "fast-check"
 import * as Registry from "../../src/effects/ModelRegistry.ts"
 import { layerChecksum, layerFile, layerIds, layerProcessInfo } from "../../src/node.ts"
-import { open, tempDirectory } from "../support/harness.ts"
+import { failureOf, failureTag } from "../../src/testing/exits.ts"
+import { open, tempDirectory, until } from "../support/harness.ts"
 import { type FileHooks, layerWrapped } from "../support/wrapFileSystem.ts"
 
 const registryOn = (directory: string, hooks: FileHooks, options: Registry.RegistryOptions = {}) =>
@@ -59,7 +60,7 @@ describe("records are the registry's own", () => {
 })
 
 describe("automatic compaction", () => {
-  it("runs after snapshotEveryRecords records, and once the log is snapshotLogToStateRatio × the last snapshot", async () => {
+  it("runs after snapshotThresholdRecords records, and once the log is snapshotThresholdLogToStateRatio × the last snapshot", async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 8 }),
@@ -67,7 +68,11 @@ describe("automatic compaction", () => {
         fc.array(fc.boolean(), { minLength: 1, maxLength: 60 }),
         async (everyRecords, ratio, steps) => {
           const opened = await open(
-            Registry.layerMemory({ snapshotEveryRecords: everyRecords, snapshotLogToStateRatio: ratio, batchMax: 1 }),
+            Registry.layerMemory({
+              snapshotThresholdRecords: everyRecords,
+              snapshotThresholdLogToStateRatio: ratio,
+              batchCommandsMax: 1,
+            }),
           )
           // The rule, restated: true = register a new version, false = promote the newest (same version count; a
           // repeated promotion records nothing).
@@ -91,8 +96,7 @@ describe("automatic compaction", () => {
                 versionsAtSnapshot = versions
               }
               // The snapshot is written in the background: wait for it to be counted, then check it is the only one.
-              for (let i = 0; i < 100 && (await opened.run(opened.registry.stats)).compactions < expected; i++)
-                await new Promise((resolve) => setTimeout(resolve, 1))
+              await until(async () => (await opened.run(opened.registry.stats)).compactions >= expected)
               expect((await opened.run(opened.registry.stats)).compactions).toBe(expected)
             }
           } finally {
@@ -207,7 +211,7 @@ describe("ModelRegistry on files", () => {
         ),
       )
       const stats = await opened.run(registry.stats)
-      while (live.seqs.length < stats.lastSeq) await new Promise((resolve) => setTimeout(resolve, 10))
+      await until(() => live.seqs.length >= stats.lastSeq)
       await Effect.runPromise(Fiber.interrupt(observer))
       expect(live.seqs).toEqual(Array.from({ length: stats.lastSeq }, (_, i) => i + 1))
       expect(live.violations).toBe(0)
@@ -247,27 +251,37 @@ describe("ModelRegistry on files", () => {
   )
 
   it(
-    "back-pressure: a full mailbox makes callers wait, or fail with Overloaded when they ask not to wait",
+    "back-pressure: a full mailbox makes callers wait (up to blockedCommandsMax), or fail with Overloaded",
     withDirectory("overload", async (directory) => {
       const gate = Effect.runSync(Deferred.make<void>())
+      const syncing = Effect.runSync(Deferred.make<void>())
       let gated = false
       const opened = await open(
         registryOn(
           directory,
-          { beforeSync: (path) => (gated && isSegment(path) ? Deferred.await(gate) : Effect.void) },
-          { mailboxCapacity: 4, batchMax: 4 },
+          {
+            beforeSync: (path) =>
+              gated && isSegment(path)
+                ? Effect.zipRight(Deferred.succeed(syncing, undefined), Deferred.await(gate))
+                : Effect.void,
+          },
+          { mailboxCommandsMax: 4, batchCommandsMax: 4, blockedCommandsMax: 1 },
         ),
       )
       const { registry } = opened
       gated = true
       const first = Effect.runFork(registry.register({ name: "m", version: "1.0.0" }))
-      await new Promise((resolve) => setTimeout(resolve, 50))
+      // The loop has taken the first batch and is stuck in its fsync: the mailbox is empty again.
+      await Effect.runPromise(Deferred.await(syncing))
       const queued = Array.from({ length: 4 }, (_, i) =>
         Effect.runFork(registry.register({ name: "m", version: `2.0.${i}` })),
       )
       const waiting = Effect.runFork(registry.register({ name: "m", version: "3.0.0" }))
       const refused = await opened.exitOf(registry.register({ name: "m", version: "4.0.0" }, { wait: false }))
-      expect(Exit.isFailure(refused) && refused.cause._tag === "Fail" && refused.cause.error._tag).toBe("Overloaded")
+      expect(failureTag(refused)).toBe("Overloaded")
+      // One caller may wait for room; the next one is refused, so a stalled disk cannot grow the waiters.
+      const beyondBlocked = await opened.exitOf(registry.register({ name: "m", version: "5.0.0" }))
+      expect(failureTag(beyondBlocked)).toBe("Overloaded")
       // Reads do not queue behind the blocked batch.
       expect(
         Option.isNone(await opened.run(registry.production("m").pipe(Effect.orElseSucceed(() => Option.none())))),
@@ -307,11 +321,11 @@ describe("ModelRegistry on files", () => {
       await opened.run(registry.register({ name: "m", version: "1.0.0" }))
       failSyncs = true
       const failed = await opened.exitOf(registry.register({ name: "m", version: "2.0.0" }))
-      expect(Exit.isFailure(failed) && failed.cause._tag === "Fail" && failed.cause.error._tag).toBe("StorageFailed")
+      expect(failureTag(failed)).toBe("StorageFailed")
       failSyncs = false
       const syncsAfterFailure = segmentSyncs
       const later = await opened.exitOf(registry.register({ name: "m", version: "3.0.0" }))
-      expect(Exit.isFailure(later) && later.cause._tag === "Fail" && later.cause.error._tag).toBe("StorageFailed")
+      expect(failureTag(later)).toBe("StorageFailed")
       expect(segmentSyncs).toBe(syncsAfterFailure)
       const subscription = await opened.exitOf(registry.subscribe({ from: 1 }).pipe(Stream.runCollect))
       expect(Exit.isFailure(subscription)).toBe(true)
@@ -350,7 +364,7 @@ describe("ModelRegistry on files", () => {
       await opened.run(registry.register({ name: "m", version: "1.0.0" }))
       failWrites = true
       const full = await opened.exitOf(registry.register({ name: "m", version: "2.0.0" }))
-      expect(Exit.isFailure(full) && full.cause._tag === "Fail" && full.cause.error._tag).toBe("StorageFailed")
+      expect(failureTag(full)).toBe("StorageFailed")
       failWrites = false
       await opened.run(registry.register({ name: "m", version: "3.0.0" }))
       expect((await opened.run(registry.listVersions("m"))).map((v) => v.version)).toEqual(["1.0.0", "3.0.0"])
@@ -370,7 +384,7 @@ describe("ModelRegistry on files", () => {
     withDirectory("locked", async (directory) => {
       const first = await open(layerFile({ directory }))
       const second = await Effect.runPromise(Effect.scoped(Layer.build(layerFile({ directory }))).pipe(Effect.exit))
-      expect(Exit.isFailure(second) && second.cause._tag === "Fail" && second.cause.error).toMatchObject({
+      expect(failureOf(second)).toMatchObject({
         _tag: "DirectoryLocked",
         pid: process.pid,
       })

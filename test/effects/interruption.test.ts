@@ -18,19 +18,14 @@ describe("interrupted callers", () => {
     try {
       const gate = Effect.runSync(Deferred.make<void>())
       let hold = false
-      let held = false
+      const held = Effect.runSync(Deferred.make<void>())
       const layer = Registry.layerFileSystem({ directory: directory.path }).pipe(
         Layer.provide(
           Layer.mergeAll(
             layerWrapped({
               beforeSync: (path) =>
                 hold && path.endsWith(".seg")
-                  ? Effect.zipRight(
-                      Effect.sync(() => {
-                        held = true
-                      }),
-                      Deferred.await(gate),
-                    )
+                  ? Effect.zipRight(Deferred.succeed(held, undefined), Deferred.await(gate))
                   : Effect.void,
             }),
             NodePath.layer,
@@ -46,10 +41,10 @@ describe("interrupted callers", () => {
           hold = true
           // The first batch is held in its fsync; the next commands queue behind it.
           const first = yield* Effect.fork(registry.register({ name: "m", version: "1.0.0" }))
-          while (!held) yield* Effect.sleep(1)
+          yield* Deferred.await(held)
           const skipped = yield* Effect.fork(registry.register({ name: "m", version: "2.0.0" }))
           const kept = yield* Effect.fork(Effect.uninterruptible(registry.register({ name: "m", version: "3.0.0" })))
-          while ((yield* registry.stats).mailboxDepth < 2) yield* Effect.sleep(1)
+          while ((yield* registry.stats).mailboxDepth < 2) yield* Effect.yieldNow()
           const interrupted = yield* Effect.fork(Fiber.interrupt(skipped))
           yield* Fiber.interruptFork(kept)
           yield* Fiber.await(interrupted)

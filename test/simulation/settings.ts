@@ -4,7 +4,7 @@ import type { RegistrySettings } from "../../src/testing/simulation/index.ts"
 export const smallRegistry: RegistrySettings = {
   recordBytesMax: 4096,
   segmentBytesMax: 12 * 1024,
-  snapshotEveryRecords: 6,
-  snapshotLogToStateRatio: 0,
+  snapshotThresholdRecords: 6,
+  snapshotThresholdLogToStateRatio: 0,
   tailEventsMax: 16,
 }

@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { setImmediate } from "node:timers"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { ModelRegistry } from "../../src/effects/ModelRegistry.ts"
 
@@ -31,4 +32,13 @@ export const open = async <E>(layer: Layer.Layer<ModelRegistry, E>): Promise<Ope
 export const tempDirectory = (label: string) => {
   const path = mkdtempSync(join(tmpdir(), `registry-${label}-`))
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) }
+}
+
+/**
+ * Waits until `condition` holds, for work the registry finishes in the background (a snapshot, an observer's
+ * deliveries). It yields to the event loop between checks instead of sleeping, so it waits exactly as long as the
+ * work takes; a condition that never holds fails by the test's timeout.
+ */
+export const until = async (condition: () => boolean | Promise<boolean>): Promise<void> => {
+  while (!(await condition())) await new Promise((resolve) => setImmediate(resolve))
 }

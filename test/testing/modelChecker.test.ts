@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { setup } from "xstate"
-import { type LifecycleEventType, makeLifecycle } from "../../src/actors/lifecycle.ts"
+import { type LifecycleEventType, makeLifecycle } from "../../src/actors/lifecycleRules.ts"
 import { checkLifecycle } from "../../src/testing/modelChecker.ts"
 
 /** The seed-era mistake the checker must catch: a deprecated version that can be promoted again. */

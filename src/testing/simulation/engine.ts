@@ -11,13 +11,14 @@ import type { RegistryEvent } from "../../domain/RegistryEvent.ts"
 import * as IdGenerator from "../../effects/IdGenerator.ts"
 import {
   type FileSystemRegistryOptions,
-  layerFileSystem,
   ModelRegistry,
   type ObserverHandle,
   type ObserverOptions,
   type ObserverStatus,
 } from "../../effects/ModelRegistry.ts"
 import { ProcessInfo } from "../../storage/ProcessInfo.ts"
+import { type ActorMutations, layerFileSystemMutated } from "../actorMutations.ts"
+import { failureTag } from "../exits.ts"
 import {
   type CrashVariant,
   crashVariants,
@@ -32,7 +33,9 @@ import * as StorageMutations from "../storageMutations.ts"
 import { canonical, eventLabel, Oracle, type Submission } from "./oracle.ts"
 
 /** Registry options for a simulated run (everything `layerFileSystem` takes except the directory). */
-export type RegistrySettings = Omit<FileSystemRegistryOptions, "directory"> & {
+export interface RegistrySettings extends Omit<FileSystemRegistryOptions, "directory"> {
+  /** Test-only: re-introduces one of the seed's actor-level bugs (see actorMutations.ts). */
+  readonly mutations?: ActorMutations
   /** Test-only: re-introduces one of the seed's storage bugs by decorating the simulated disk. */
   readonly storageMutation?: StorageMutation
 }
@@ -143,15 +146,6 @@ export class World {
   }
 }
 
-const errorTag = (cause: unknown): string | undefined =>
-  typeof cause === "object" && cause !== null && "_tag" in cause && typeof cause._tag === "string"
-    ? cause._tag
-    : undefined
-
-/** The tag of a typed failure (undefined for success, a defect or an interruption). */
-const failureTag = (exit: Exit.Exit<unknown, unknown>): string | undefined =>
-  Exit.isFailure(exit) ? errorTag(Option.getOrUndefined(Cause.failureOption(exit.cause))) : undefined
-
 const describeExit = (exit: Exit.Exit<unknown, unknown>): string =>
   Exit.isSuccess(exit) ? "ok" : Cause.pretty(exit.cause).split("\n")[0]!.slice(0, 300)
 
@@ -160,13 +154,13 @@ const processInfo = (pid: number) =>
   Layer.succeed(ProcessInfo, { pid, isAlive: (other: number) => Effect.succeed(other === pid) })
 
 const registryLayer = (world: World, pid: number) => {
-  const { storageMutation, ...registry } = world.options.registry
-  // The seed's lost-append compaction needs both halves of its race: a background compaction and a log that lets
-  // it delete what no snapshot covers.
-  const options =
+  const { mutations = {}, storageMutation, ...settings } = world.options.registry
+  // The seed's lost-append compaction needs both halves of its race: a compaction that races the appends, and a
+  // log that lets it delete what no snapshot covers.
+  const actorMutations =
     storageMutation === "compactionDeletesUnsnapshottedSegments"
-      ? { ...registry, mutations: { ...registry.mutations, compactionRacesAppends: true } }
-      : registry
+      ? { ...mutations, compactionRacesAppends: true }
+      : mutations
   const disk =
     storageMutation === undefined
       ? world.disk.layerWithPath
@@ -174,7 +168,7 @@ const registryLayer = (world: World, pid: number) => {
           Layer.succeed(FileSystem.FileSystem, StorageMutations.apply(storageMutation, world.disk.fileSystem)),
           layerSimulatedPath,
         )
-  return layerFileSystem({ directory: dataDirectory, ...options }).pipe(
+  return layerFileSystemMutated({ directory: dataDirectory, ...settings }, actorMutations).pipe(
     Layer.provide(Layer.mergeAll(disk, IdGenerator.layerRandom, processInfo(pid))),
   )
 }

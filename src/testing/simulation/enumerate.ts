@@ -148,107 +148,129 @@ const variantsOf = (tornSeeds: number): ReadonlyArray<readonly [CrashVariant, nu
   ...Array.from({ length: tornSeeds }, (_, i) => ["torn4096", i] as const),
 ]
 
+/** What the enumeration has found so far, across workloads. */
+interface Tally {
+  readonly distinct: Set<string>
+  readonly failures: Array<EnumerationFailure>
+  invariantsChecked: number
+  ackedWritesChecked: number
+  statesChecked: number
+  crashPoints: number
+}
+
+const failureIn = (
+  world: World,
+  workload: Workload,
+  crashAfterIo: number,
+  variant: CrashVariant,
+  tornSeed: number,
+): EnumerationFailure => ({
+  workload: workload.name,
+  crashAfterIo,
+  variant,
+  tornSeed,
+  violations: world.oracle.violations,
+  trace: world.traceTail(),
+})
+
+/**
+ * Recovers from every power-loss variant of the disk halted after io `k`, skipping durable images already checked
+ * with the same acknowledged writes (`checkedHere`). Returns how many states it checked.
+ */
+const exploreCrashPoint = (
+  context: { readonly workload: Workload; readonly options: EnumerationOptions; readonly tally: Tally },
+  k: number,
+  variants: ReadonlyArray<readonly [CrashVariant, number]>,
+  checkedHere: Set<string>,
+): number => {
+  const { workload, options, tally } = context
+  const rewriteSeeds = options.rewriteSeeds ?? 2
+  const disk = makeSimulatedDisk({ seed: 1, traceMax: 8 })
+  disk.crashAfterIo(k)
+  const world = makeWorld(workload, disk, options.registry)
+  settle(world, runWorkload(world, workload).pipe(Effect.zipRight(closeProcess(world))), 1)
+  tally.invariantsChecked += world.oracle.invariantsChecked
+  if (world.oracle.violations.length > 0) {
+    tally.failures.push(failureIn(world, workload, k, "drop", 0))
+    return 0
+  }
+  let checked = 0
+  let pending = true
+  for (const [variant, tornSeed] of variants) {
+    // With nothing unsynced, every variant is the same image: try the torn ones only when something is pending.
+    if (!pending && variant.startsWith("torn")) break
+    const forked = disk.fork()
+    const crash = forked.crash(variant, { seed: tornSeed })
+    if (variant === "drop") pending = crash.filePieces > 0 || crash.dirOps > 0
+    const fingerprint = forked.fingerprint("durable")
+    tally.distinct.add(fingerprint)
+    const key = `${fingerprint}:${world.oracle.acks.size}:${world.oracle.history.length}`
+    if (checkedHere.has(key)) continue
+    checkedHere.add(key)
+    const trial = world.fork(forked)
+    trial.log(
+      `${workload.name}: crash after io ${k}, ${variant}${variant.startsWith("torn") ? ` seed ${tornSeed}` : ""}`,
+    )
+    const before = trial.oracle.invariantsChecked
+    // Writing again after recovery costs a second open, so it is done where it can find something: after every
+    // drop and keep, and after torn crashes that tore a write, for the first `rewriteSeeds` seeds.
+    const writeAgain = !variant.startsWith("torn") || (crash.tornPieces > 0 && tornSeed < rewriteSeeds)
+    settle(trial, afterRecovery(trial, writeAgain), 2)
+    tally.statesChecked++
+    checked++
+    tally.invariantsChecked += trial.oracle.invariantsChecked - before
+    tally.ackedWritesChecked += trial.oracle.ackedWritesChecked
+    if (trial.oracle.violations.length > 0) {
+      tally.failures.push(failureIn(trial, workload, k, variant, tornSeed))
+      if (options.stopAtFirstViolation ?? true) break
+    }
+  }
+  return checked
+}
+
 /** The crash-point enumeration over `workloads` (default: the canonical ones). */
 export const enumerateCrashPoints = (options: EnumerationOptions = {}): EnumerationReport => {
   const workloads = options.workloads ?? allWorkloads
   const variants = variantsOf(options.tornSeeds ?? 64)
-  const rewriteSeeds = options.rewriteSeeds ?? 2
   const stopEarly = options.stopAtFirstViolation ?? true
-  const distinct = new Set<string>()
+  const tally: Tally = {
+    distinct: new Set<string>(),
+    failures: [],
+    invariantsChecked: 0,
+    ackedWritesChecked: 0,
+    statesChecked: 0,
+    crashPoints: 0,
+  }
   const reports: Array<WorkloadReport> = []
-  const failures: Array<EnumerationFailure> = []
-  let invariantsChecked = 0
-  let ackedWritesChecked = 0
-  let statesChecked = 0
-  let crashPoints = 0
 
   for (const workload of workloads) {
-    if (stopEarly && failures.length > 0) break
+    if (stopEarly && tally.failures.length > 0) break
     const clean = makeWorld(workload, makeSimulatedDisk({ seed: 1, traceMax: 8 }), options.registry)
     settle(clean, runWorkload(clean, workload), 1)
     if (clean.oracle.violations.length > 0) {
-      failures.push({
-        workload: workload.name,
-        crashAfterIo: -1,
-        variant: "keep",
-        tornSeed: 0,
-        violations: clean.oracle.violations,
-        trace: clean.traceTail(),
-      })
+      tally.failures.push(failureIn(clean, workload, -1, "keep", 0))
       continue
     }
     const ios = clean.disk.ioCount
     let checked = 0
     // A durable image already checked with the same acknowledged writes needs no second check.
     const checkedHere = new Set<string>()
-    for (let k = 0; k < ios && !(stopEarly && failures.length > 0); k++) {
-      crashPoints++
-      const disk = makeSimulatedDisk({ seed: 1, traceMax: 8 })
-      disk.crashAfterIo(k)
-      const world = makeWorld(workload, disk, options.registry)
-      settle(world, runWorkload(world, workload).pipe(Effect.zipRight(closeProcess(world))), 1)
-      invariantsChecked += world.oracle.invariantsChecked
-      if (world.oracle.violations.length > 0) {
-        failures.push({
-          workload: workload.name,
-          crashAfterIo: k,
-          variant: "drop",
-          tornSeed: 0,
-          violations: world.oracle.violations,
-          trace: world.traceTail(),
-        })
-        continue
-      }
-      let pending = true
-      for (const [variant, tornSeed] of variants) {
-        // With nothing unsynced, every variant is the same image: try the torn ones only when something is pending.
-        if (!pending && variant.startsWith("torn")) break
-        const forked = disk.fork()
-        const crash = forked.crash(variant, { seed: tornSeed })
-        if (variant === "drop") pending = crash.filePieces > 0 || crash.dirOps > 0
-        const fingerprint = forked.fingerprint("durable")
-        distinct.add(fingerprint)
-        const key = `${fingerprint}:${world.oracle.acks.size}:${world.oracle.history.length}`
-        if (checkedHere.has(key)) continue
-        checkedHere.add(key)
-        const trial = world.fork(forked)
-        trial.log(
-          `${workload.name}: crash after io ${k}, ${variant}${variant.startsWith("torn") ? ` seed ${tornSeed}` : ""}`,
-        )
-        const before = trial.oracle.invariantsChecked
-        // Writing again after recovery costs a second open, so it is done where it can find something: after every
-        // drop and keep, and after torn crashes that tore a write, for the first `rewriteSeeds` seeds.
-        const writeAgain = !variant.startsWith("torn") || (crash.tornPieces > 0 && tornSeed < rewriteSeeds)
-        settle(trial, afterRecovery(trial, writeAgain), 2)
-        statesChecked++
-        checked++
-        invariantsChecked += trial.oracle.invariantsChecked - before
-        ackedWritesChecked += trial.oracle.ackedWritesChecked
-        if (trial.oracle.violations.length > 0) {
-          failures.push({
-            workload: workload.name,
-            crashAfterIo: k,
-            variant,
-            tornSeed,
-            violations: trial.oracle.violations,
-            trace: trial.traceTail(),
-          })
-          if (stopEarly) break
-        }
-      }
+    for (let k = 0; k < ios && !(stopEarly && tally.failures.length > 0); k++) {
+      tally.crashPoints++
+      checked += exploreCrashPoint({ workload, options, tally }, k, variants, checkedHere)
     }
     reports.push({ workload: workload.name, ios, crashPoints: ios, statesChecked: checked })
   }
   return {
-    ok: failures.length === 0,
+    ok: tally.failures.length === 0,
     workloads: reports,
-    distinctCrashStates: distinct.size,
-    fingerprints: distinct,
-    crashPoints,
-    statesChecked,
-    invariantsChecked,
-    ackedWritesChecked,
-    failures,
+    distinctCrashStates: tally.distinct.size,
+    fingerprints: tally.distinct,
+    crashPoints: tally.crashPoints,
+    statesChecked: tally.statesChecked,
+    invariantsChecked: tally.invariantsChecked,
+    ackedWritesChecked: tally.ackedWritesChecked,
+    failures: tally.failures,
   }
 }
 
@@ -301,16 +323,7 @@ export const failEveryNthIo = (options: FailNthOptions = {}): FailNthReport => {
         )
         faultsInjected += disk.faults.eio
         invariantsChecked += world.oracle.invariantsChecked
-        if (world.oracle.violations.length > 0)
-          failures.push({
-            workload: workload.name,
-            crashAfterIo: k,
-            variant: "keep",
-            tornSeed: 0,
-            mode,
-            violations: world.oracle.violations,
-            trace: world.traceTail(),
-          })
+        if (world.oracle.violations.length > 0) failures.push({ ...failureIn(world, workload, k, "keep", 0), mode })
       }
     }
   }

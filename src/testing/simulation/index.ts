@@ -1,5 +1,5 @@
 /**
- * The deterministic simulator (DESIGN.md §10): the registry on the simulated faulty disk, under a deterministic
+ * The deterministic simulator: the registry on the simulated faulty disk, under a deterministic
  * runtime, with seeded clients, crashes and faults, judged by an oracle after every reopen.
  */
 export {

@@ -12,6 +12,9 @@
  */
 import type { ModelVersion } from "../../domain/ModelVersion.ts"
 import type { RegistryEvent } from "../../domain/RegistryEvent.ts"
+import { canonical, ReferenceModel, type RefVersion } from "../ReferenceModel.ts"
+
+export { canonical }
 
 /** One broken invariant: which one, and the evidence. */
 export interface Violation {
@@ -24,16 +27,6 @@ export type Submission =
   | { readonly _tag: "register"; readonly name: string; readonly version: string; readonly metrics: object }
   | { readonly _tag: "promote"; readonly name: string; readonly version: string }
   | { readonly _tag: "deprecate"; readonly name: string; readonly version: string }
-
-type State = "registered" | "production" | "deprecated"
-
-/** JSON with object keys sorted, so that equal content compares equal whatever path (memory, disk) built it. */
-export const canonical = (value: unknown): string =>
-  JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)))
-      : v,
-  )
 
 const submissionKey = (s: Submission): string =>
   s._tag === "register" ? `register ${s.name} ${s.version} ${canonical(s.metrics)}` : `${s._tag} ${s.name} ${s.version}`
@@ -50,44 +43,6 @@ export const eventLabel = (e: RegistryEvent): string =>
       ? `#${e.seq} Promoted ${e.name}@${e.version}${e.supersedes === null ? "" : ` over ${e.supersedes}`}`
       : `#${e.seq} Deprecated ${e.name}@${e.version}`
 
-interface RefVersion {
-  readonly metadata: string
-  readonly metadataValue: object
-  state: State
-}
-
-/** The reference model: a Map and the lifecycle rules. Returns why `event` is not a legal next step, if it is not. */
-class Reference {
-  readonly models = new Map<string, Map<string, RefVersion>>()
-
-  apply(e: RegistryEvent): string | undefined {
-    if (e._tag === "Registered") {
-      const { name, version } = e.metadata
-      const versions = this.models.get(name) ?? new Map<string, RefVersion>()
-      if (versions.has(version)) return `${name}@${version} registered twice`
-      versions.set(version, { metadata: canonical(e.metadata), metadataValue: e.metadata, state: "registered" })
-      this.models.set(name, versions)
-      return undefined
-    }
-    const versions = this.models.get(e.name)
-    const target = versions?.get(e.version)
-    if (versions === undefined || target === undefined) return `${e._tag} of unknown version ${e.name}@${e.version}`
-    if (e._tag === "Deprecated") {
-      if (target.state === "deprecated") return `${e.name}@${e.version} deprecated twice`
-      target.state = "deprecated"
-      return undefined
-    }
-    if (target.state !== "registered") return `promotion of ${e.name}@${e.version} while ${target.state}`
-    let production: string | null = null
-    for (const [v, entry] of versions) if (entry.state === "production") production = v
-    if (production !== e.supersedes)
-      return `promotion of ${e.name}@${e.version} says it supersedes ${e.supersedes}, but production was ${production}`
-    if (production !== null) versions.get(production)!.state = "registered"
-    target.state = "production"
-    return undefined
-  }
-}
-
 /** One observer's deliveries, per process lifetime ("epoch"). */
 interface ObserverLog {
   readonly epochs: Array<Array<RegistryEvent>>
@@ -96,7 +51,7 @@ interface ObserverLog {
 export class Oracle {
   /** The verified history: `history[s - 1]` is the event with seq s. */
   history: Array<RegistryEvent> = []
-  private reference = new Reference()
+  private reference = new ReferenceModel()
   private readonly submitted = new Map<string, number>()
   private used = new Map<string, number>()
   /** seq → canonical event, for every acknowledged write that changed something. */
@@ -160,7 +115,7 @@ export class Oracle {
     this.check((this.used.get(key) ?? 0) < (this.submitted.get(key) ?? 0), "no phantom", () => {
       return `${source} gave ${eventLabel(event)}, which matches no submitted command left (${key})`
     })
-    const illegal = this.reference.apply(event)
+    const illegal = this.reference.applyEvent(event)
     this.check(
       illegal === undefined,
       "every event is a legal step",
@@ -171,10 +126,10 @@ export class Oracle {
   }
 
   private rebuild() {
-    this.reference = new Reference()
+    this.reference = new ReferenceModel()
     this.used = new Map()
     for (const event of this.history) {
-      this.reference.apply(event)
+      this.reference.applyEvent(event)
       const key = eventKey(event)
       this.used.set(key, (this.used.get(key) ?? 0) + 1)
     }

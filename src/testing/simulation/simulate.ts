@@ -1,5 +1,5 @@
 /**
- * The random simulator (DESIGN.md §10, in the spirit of FoundationDB's simulator and TigerBeetle's VOPR): one seed
+ * The random simulator (in the spirit of FoundationDB's simulator and TigerBeetle's VOPR): one seed
  * drives a workload of concurrent clients, the disk's faults, crashes at random I/Os with a random power-loss
  * variant, the interleaving of every fiber and the ids the registry generates. After every reopen the oracle
  * checks the recovered registry; at the end every observer must have caught up. The same seed replays the same
@@ -136,11 +136,11 @@ export const formatFailure = (result: SimulationResult): string =>
 const drawRegistry = (prng: Prng): RegistrySettings => ({
   recordBytesMax: 4096,
   segmentBytesMax: [6 * 1024, 12 * 1024, 64 * 1024][prng.int(3)]!,
-  snapshotEveryRecords: [6, 20, 1000][prng.int(3)]!,
+  snapshotThresholdRecords: [6, 20, 1000][prng.int(3)]!,
   // Compact on the fixed interval alone: the seeds' schedules (and the regression seeds) predate the ratio.
-  snapshotLogToStateRatio: 0,
+  snapshotThresholdLogToStateRatio: 0,
   tailEventsMax: [2, 16, 1024][prng.int(3)]!,
-  batchMax: [1, 3, 64][prng.int(3)]!,
+  batchCommandsMax: [1, 3, 64][prng.int(3)]!,
 })
 
 /** The default observer: records deliveries, and fails the first attempt at every fifth seq. */
@@ -206,6 +206,62 @@ const pickNameVersion = (t: { name: string; version: string }) => ({ name: t.nam
 
 const drawVariant = (prng: Prng): CrashVariant => crashVariants[prng.int(crashVariants.length)]!
 
+interface StepContext {
+  readonly world: World
+  readonly workload: Workload
+  readonly prng: Prng
+  readonly mix: WorkloadMix
+}
+
+/**
+ * One step: maybe arm a crash, run a few concurrent calls, let virtual time pass, then reboot after a crash or an
+ * injected fault. Returns whether the run goes on (false: the registry could not be reopened).
+ */
+const runStep = ({ world, workload, prng, mix }: StepContext, step: number) =>
+  Effect.gen(function* () {
+    const disk = world.disk
+    if (prng.chance(mix.crashProbability)) {
+      const at = disk.ioCount + 1 + prng.int(48)
+      disk.crashAfterIo(at)
+      world.log(`s${step} crash armed after io ${at}`)
+    }
+    const faultsBefore = failingFaultCount(disk.faults)
+    const calls = Array.from({ length: 1 + prng.int(mix.concurrencyMax) }, () => ({
+      op: workload.next(),
+      yields: prng.int(4),
+      delayMs: prng.chance(0.25) ? prng.int(20) : 0,
+    }))
+    yield* runConcurrently(world, calls, `s${step}`)
+    yield* Effect.sleep(Duration.millis(prng.int(400)))
+    let result: string | undefined
+    if (disk.halted) result = yield* crashAndReopen(world, drawVariant(prng), prng.nextU32())
+    else if (failingFaultCount(disk.faults) > faultsBefore) {
+      // After an injected I/O error the registry may be failed for good (it never retries an fsync): reboot
+      // the machine, as a real operator's supervisor would, with whatever power-loss variant the seed picks.
+      world.restarts++
+      result = yield* crashAndReopen(world, drawVariant(prng), prng.nextU32())
+    } else if (world.process === undefined) result = yield* restart(world)
+    return result === undefined || result === "open"
+  })
+
+/** The end: a healthy disk, so every observer must catch up, and a clean restart must lose nothing. */
+const finish = (world: World, prng: Prng) =>
+  Effect.gen(function* () {
+    const disk = world.disk
+    disk.crashAfterIo(undefined)
+    world.setFaults({})
+    if (disk.halted) {
+      if ((yield* crashAndReopen(world, "drop", prng.nextU32())) !== "open") return
+    }
+    if ((yield* restart(world)) !== "open") return
+    yield* awaitObservers(world)
+    if ((yield* restart(world)) !== "open") return
+    yield* awaitObservers(world)
+    yield* closeProcess(world)
+    world.oracle.checkDeliveries()
+    checkAuditFile(world)
+  })
+
 /** Runs one seeded simulation and returns what it found (never throws for a broken invariant). */
 export const runSimulation = (options: SimulationOptions): SimulationResult => {
   const { seed } = options
@@ -237,43 +293,10 @@ export const runSimulation = (options: SimulationOptions): SimulationResult => {
     if (opened !== "open") return
     for (let step = 1; step <= steps && world.oracle.violations.length === 0; step++) {
       stepsRun = step
-      if (workloadPrng.chance(mix.crashProbability)) {
-        const at = disk.ioCount + 1 + workloadPrng.int(48)
-        disk.crashAfterIo(at)
-        world.log(`s${step} crash armed after io ${at}`)
-      }
-      const faultsBefore = failingFaultCount(disk.faults)
-      const calls = Array.from({ length: 1 + workloadPrng.int(mix.concurrencyMax) }, () => ({
-        op: workload.next(),
-        yields: workloadPrng.int(4),
-        delayMs: workloadPrng.chance(0.25) ? workloadPrng.int(20) : 0,
-      }))
-      yield* runConcurrently(world, calls, `s${step}`)
-      yield* Effect.sleep(Duration.millis(workloadPrng.int(400)))
-      let result: string | undefined
-      if (disk.halted) result = yield* crashAndReopen(world, drawVariant(workloadPrng), workloadPrng.nextU32())
-      else if (failingFaultCount(disk.faults) > faultsBefore) {
-        // After an injected I/O error the registry may be failed for good (it never retries an fsync): reboot
-        // the machine, as a real operator's supervisor would, with whatever power-loss variant the seed picks.
-        world.restarts++
-        result = yield* crashAndReopen(world, drawVariant(workloadPrng), workloadPrng.nextU32())
-      } else if (world.process === undefined) result = yield* restart(world)
-      if (result !== undefined && result !== "open") return
+      if (!(yield* runStep({ world, workload, prng: workloadPrng, mix }, step))) return
     }
     if (world.oracle.violations.length > 0) return
-    // The end: a healthy disk, so every observer must catch up, and a clean restart must lose nothing.
-    disk.crashAfterIo(undefined)
-    world.setFaults({})
-    if (disk.halted) {
-      if ((yield* crashAndReopen(world, "drop", workloadPrng.nextU32())) !== "open") return
-    }
-    if ((yield* restart(world)) !== "open") return
-    yield* awaitObservers(world)
-    if ((yield* restart(world)) !== "open") return
-    yield* awaitObservers(world)
-    yield* closeProcess(world)
-    world.oracle.checkDeliveries()
-    checkAuditFile(world)
+    yield* finish(world, workloadPrng)
   }).pipe(Effect.withRandom(Random.make(seed)))
 
   const run = runtime.run(program)

@@ -140,7 +140,7 @@ export const canonicalWorkloads: ReadonlyArray<Workload> = [
       dep("s", "1.0.0"),
       reg("s", "1.2.0"),
     ),
-    { ...base, snapshotEveryRecords: 2, snapshotLogToStateRatio: 0 },
+    { ...base, snapshotThresholdRecords: 2, snapshotThresholdLogToStateRatio: 0 },
   ),
   plain("restarts", [
     ...seq(reg("a", "1.0.0")),
@@ -172,7 +172,7 @@ export const canonicalWorkloads: ReadonlyArray<Workload> = [
   },
   {
     name: "observers-group-commit",
-    registry: { ...base, batchMax: 2 },
+    registry: { ...base, batchCommandsMax: 2 },
     observer: true,
     audit: true,
     steps: [
@@ -211,7 +211,7 @@ export const canonicalWorkloads: ReadonlyArray<Workload> = [
   ),
   {
     name: "bulk-observers",
-    registry: { ...bulk, batchMax: 3 },
+    registry: { ...bulk, batchCommandsMax: 3 },
     observer: true,
     audit: true,
     steps: [
@@ -240,7 +240,7 @@ export const bulkWorkloads: ReadonlyArray<Workload> = Array.from({ length: 16 },
   }
   return {
     name,
-    registry: { ...bulk, segmentBytesMax: w % 2 === 0 ? 256 * 1024 : 16 * 1024, batchMax: 2 + (w % 8) },
+    registry: { ...bulk, segmentBytesMax: w % 2 === 0 ? 256 * 1024 : 16 * 1024, batchCommandsMax: 2 + (w % 8) },
     observer: w % 4 === 3,
     audit: false,
     steps,

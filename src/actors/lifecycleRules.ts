@@ -1,5 +1,5 @@
 /**
- * The version lifecycle (DESIGN.md §5) as an XState machine, and the model-level decider built on it.
+ * The version lifecycle as an XState machine, and the model-level decider built on it.
  *
  * The machine is the single source of the rules. It stays pure: at load time we derive a transition table
  * from it with xstate's pure `transition()`, and `decide` consults the table, so the hot path costs a
@@ -58,24 +58,33 @@ export interface VersionView {
   readonly state: LifecycleState
 }
 
-export type Command =
-  | {
-      readonly _tag: "Register"
-      readonly metadata: ModelMetadata
-      /** Fields the caller did not give (and the registry filled) are not compared for idempotency. */
-      readonly compareId: boolean
-      readonly compareCreatedAt: boolean
-    }
-  | { readonly _tag: "Promote"; readonly name: ModelName; readonly version: SemVer }
-  | { readonly _tag: "Deprecate"; readonly name: ModelName; readonly version: SemVer }
+/** What `register` asks for: the caller's metadata, with `createdAt` left to the batch's commit time when not given. */
+export interface RegisterMetadata extends Omit<ModelMetadata, "createdAt"> {
+  readonly createdAt: string | undefined
+}
 
-export type DecideError = ModelNotFound | VersionNotFound | VersionConflict | InvalidTransition
+export interface RegisterCommand {
+  readonly _tag: "Register"
+  readonly metadata: RegisterMetadata
+  /** Fields the caller did not give (and the registry filled) are not compared for idempotency. */
+  readonly compareId: boolean
+}
+export interface ChangeCommand {
+  readonly _tag: "Promote" | "Deprecate"
+  readonly name: ModelName
+  readonly version: SemVer
+}
+export type Command = RegisterCommand | ChangeCommand
+
+export type RegisterDecideError = VersionConflict
+export type ChangeDecideError = ModelNotFound | VersionNotFound | InvalidTransition
+export type DecideError = RegisterDecideError | ChangeDecideError
 
 /** `Unchanged`: the command asks for what is already true, so it succeeds and writes nothing (retries are safe). */
-export type Decision =
+export type Decision<E = DecideError> =
   | { readonly _tag: "Accept"; readonly event: EventBody }
   | { readonly _tag: "Unchanged"; readonly current: VersionView }
-  | { readonly _tag: "Reject"; readonly error: DecideError }
+  | { readonly _tag: "Reject"; readonly error: E }
 
 /** The version-level effect of an event: its new state (and metadata, for a registration). */
 export interface VersionChange {
@@ -86,18 +95,25 @@ export interface VersionChange {
 
 export interface Lifecycle {
   readonly table: TransitionTable
-  readonly decide: (model: ModelView | undefined, command: Command) => Decision
+  /** `at` is the commit time, the registration's `createdAt` when the caller gave none. */
+  readonly decide: (model: ModelView | undefined, command: Command, at: string) => Decision
+  readonly decideRegister: (
+    model: ModelView | undefined,
+    command: RegisterCommand,
+    at: string,
+  ) => Decision<RegisterDecideError>
+  readonly decideChange: (model: ModelView | undefined, command: ChangeCommand) => Decision<ChangeDecideError>
   readonly evolve: (event: EventBody) => ReadonlyArray<VersionChange>
 }
 
 const commandEvent = { Promote: "promote", Deprecate: "deprecate" } as const
 const commandTarget = { Promote: "production", Deprecate: "deprecated" } as const
 
-const sameContent = (stored: ModelMetadata, command: Extract<Command, { _tag: "Register" }>): boolean => {
+const sameContent = (stored: ModelMetadata, command: RegisterCommand): boolean => {
   const given = command.metadata
   return (
     (!command.compareId || stored.id === given.id) &&
-    (!command.compareCreatedAt || stored.createdAt === given.createdAt) &&
+    (given.createdAt === undefined || stored.createdAt === given.createdAt) &&
     jsonEqual(stored.metrics, given.metrics) &&
     jsonEqual(stored.tags, given.tags)
   )
@@ -108,15 +124,31 @@ export const makeLifecycle = (machine: typeof lifecycleMachine): Lifecycle => {
   const target = (from: LifecycleState, event: LifecycleEventType) => table.get(from)?.get(event)
   const initial = machine.resolveState({ value: "registered", context: {} }).value as LifecycleState
 
-  const decide = (model: ModelView | undefined, command: Command): Decision => {
-    if (command._tag === "Register") {
-      const { name, version } = command.metadata
-      const existing = model?.version(version)
-      if (existing === undefined) return { _tag: "Accept", event: { _tag: "Registered", metadata: command.metadata } }
-      return sameContent(existing.metadata, command)
-        ? { _tag: "Unchanged", current: existing }
-        : { _tag: "Reject", error: new Errors.VersionConflict({ name, version }) }
+  const decideRegister = (
+    model: ModelView | undefined,
+    command: RegisterCommand,
+    at: string,
+  ): Decision<RegisterDecideError> => {
+    const given = command.metadata
+    const existing = model?.version(given.version)
+    if (existing === undefined) {
+      // Built field by field, not spread: this runs once per register.
+      const metadata: ModelMetadata = {
+        id: given.id,
+        name: given.name,
+        version: given.version,
+        createdAt: given.createdAt ?? at,
+        metrics: given.metrics,
+        tags: given.tags,
+      }
+      return { _tag: "Accept", event: { _tag: "Registered", metadata } }
     }
+    return sameContent(existing.metadata, command)
+      ? { _tag: "Unchanged", current: existing }
+      : { _tag: "Reject", error: new Errors.VersionConflict({ name: given.name, version: given.version }) }
+  }
+
+  const decideChange = (model: ModelView | undefined, command: ChangeCommand): Decision<ChangeDecideError> => {
     const { name, version } = command
     if (model === undefined) return { _tag: "Reject", error: new Errors.ModelNotFound({ name }) }
     const current = model.version(version)
@@ -129,6 +161,9 @@ export const makeLifecycle = (machine: typeof lifecycleMachine): Lifecycle => {
     const supersedes = model.production !== undefined && model.production !== version ? model.production : null
     return { _tag: "Accept", event: { _tag: "Promoted", name, version, supersedes } }
   }
+
+  const decide = (model: ModelView | undefined, command: Command, at: string): Decision =>
+    command._tag === "Register" ? decideRegister(model, command, at) : decideChange(model, command)
 
   const evolve = (event: EventBody): ReadonlyArray<VersionChange> => {
     switch (event._tag) {
@@ -144,7 +179,7 @@ export const makeLifecycle = (machine: typeof lifecycleMachine): Lifecycle => {
     }
   }
 
-  return { table, decide, evolve }
+  return { table, decide, decideRegister, decideChange, evolve }
 }
 
 /** The lifecycle the registry runs. */

@@ -7,7 +7,7 @@ import {
   type ModelView,
   transitionTableOf,
   type VersionView,
-} from "../../src/actors/lifecycle.ts"
+} from "../../src/actors/lifecycleRules.ts"
 import type { EventBody, ModelMetadata, ModelName, SemVer } from "../../src/domain/index.ts"
 
 const name = "resnet" as ModelName
@@ -24,7 +24,6 @@ const register = (version: string, metrics?: Record<string, number>): Command =>
   _tag: "Register",
   metadata: metadata(version, metrics),
   compareId: true,
-  compareCreatedAt: true,
 })
 const promote = (version: string): Command => ({ _tag: "Promote", name, version: version as SemVer })
 const deprecate = (version: string): Command => ({ _tag: "Deprecate", name, version: version as SemVer })
@@ -41,7 +40,7 @@ const given = (...events: ReadonlyArray<EventBody>) => ({
         })
     const production = [...versions].find(([, v]) => v.state === "production")?.[0]
     const view: ModelView | undefined = versions.size ? { version: (v) => versions.get(v), production } : undefined
-    return lifecycle.decide(view, command)
+    return lifecycle.decide(view, command, "2026-11-28T00:00:00.000Z")
   },
 })
 const accepted = (event: EventBody) => ({ _tag: "Accept", event })
