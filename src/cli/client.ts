@@ -1,14 +1,14 @@
 /**
  * What the data commands need from a registry, with two implementations: local (the data directory, opened
  * and locked for the command's duration) and remote (the HTTP API). Both report failures as the same
- * `CliFailure` carrying the wire error detail, so one table (http/errors.ts) gives every exit code.
+ * `CliFailure` carrying the wire error detail, so one table (effects/errorStatus.ts) gives every exit code.
  */
 import { Context, Data, Effect, Layer, Option, Stream } from "effect"
 import type { RegisterInput } from "../domain/ModelMetadata.ts"
 import type { ModelSummary, ModelVersion } from "../domain/ModelVersion.ts"
 import type { RegistryEvent } from "../domain/RegistryEvent.ts"
+import { detailOf, type ErrorDetail, edgeError } from "../effects/errorStatus.ts"
 import { ModelRegistry, type Outcome } from "../effects/ModelRegistry.ts"
-import { detailOf, type ErrorDetail, edgeError } from "../http/errors.ts"
 import { layerFile } from "../node.ts"
 
 export class CliFailure extends Data.TaggedError("CliFailure")<{ readonly detail: ErrorDetail }> {}

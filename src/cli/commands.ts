@@ -7,13 +7,13 @@ import { Args, Command, Options } from "@effect/cli"
 import { HttpServer } from "@effect/platform"
 import { Config, Console, Context, Data, Deferred, Effect, HashMap, Layer, Option, Stream } from "effect"
 import type { RegisterInput } from "../domain/ModelMetadata.ts"
+import { translate } from "../effects/errorStatus.ts"
+import { dump, verify } from "../effects/Inspection.ts"
 import { ModelRegistry } from "../effects/ModelRegistry.ts"
-import { ExitCode, translate } from "../http/errors.ts"
 import * as Server from "../http/Server.ts"
-import { layerFile } from "../node.ts"
+import { layerFile, layerNode } from "../node.ts"
 import { CliFailure, type Connection, failure, openLocal, type RegistryClient, remote } from "./client.ts"
 import * as Output from "./output.ts"
-import { dump, verify } from "./storageTools.ts"
 
 /** Ends the program with this exit code after the command printed its own message. */
 export class ExitWith extends Data.TaggedError("ExitWith")<{ readonly code: number }> {}
@@ -174,7 +174,7 @@ const watch = Command.make(
 const verifyCommand = Command.make("verify", { data: dataRequired, json }, (o) =>
   reported(
     o.json,
-    Effect.matchEffect(verify(o.data), {
+    Effect.matchEffect(Effect.provide(verify(o.data), layerNode), {
       onFailure: (error) => Effect.fail(failure(error)),
       onSuccess: (report) =>
         Output.print(o.json, { ok: true, ...report, snapshot: Option.getOrNull(report.snapshot) }, () =>
@@ -234,7 +234,9 @@ const compact = Command.make("compact", { data: dataRequired, json }, (o) =>
 const walDump = Command.make("dump", { data: dataRequired }, (o) =>
   reported(
     false,
-    Stream.runForEach(Stream.mapError(dump(o.data), failure), (event) => Output.json(event)),
+    Stream.runForEach(Stream.mapError(Stream.provideLayer(dump(o.data), layerNode), failure), (event) =>
+      Output.json(event),
+    ),
   ),
 ).pipe(Command.withDescription("print every event in the log as NDJSON (read-only, no lock needed)"))
 
@@ -326,5 +328,3 @@ export const root = Command.make("model-registry").pipe(
   ),
   Command.withSubcommands([serve, register, promote, deprecate, get, list, watch, verifyCommand, compact, wal]),
 )
-
-export { ExitCode }

@@ -7,7 +7,8 @@
 import { Command } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, Effect, Exit } from "effect"
-import { ExitCode, ExitWith, root } from "./commands.ts"
+import { ExitCode } from "../effects/errorStatus.ts"
+import { ExitWith, root } from "./commands.ts"
 
 let exitCode: number = ExitCode.ok
 

@@ -2,8 +2,8 @@
 import { Console, type Effect } from "effect"
 import type { ModelSummary, ModelVersion } from "../domain/ModelVersion.ts"
 import type { RegistryEvent } from "../domain/RegistryEvent.ts"
+import type { ErrorDetail } from "../effects/errorStatus.ts"
 import type { Outcome } from "../effects/ModelRegistry.ts"
-import type { ErrorDetail } from "../http/errors.ts"
 
 export const json = (value: unknown) => Console.log(JSON.stringify(value))
 

@@ -14,8 +14,9 @@ import {
 import { NodeHttpServer } from "@effect/platform-node"
 import { Clock, Effect, Either, Layer, Metric, MetricBoundaries, Option } from "effect"
 import { InvalidInput } from "../domain/errors.ts"
+import { edgeError } from "../effects/errorStatus.ts"
 import { RegistryApi } from "./Api.ts"
-import { edgeError, errorResponse } from "./errors.ts"
+import { errorResponse } from "./errorResponse.ts"
 import { EventsLive, ModelsLive, OpsLive, ServerSettings } from "./handlers.ts"
 
 export interface ServerOptions {

@@ -6,9 +6,10 @@ import { HttpApiBuilder, type HttpServerRequest, HttpServerResponse } from "@eff
 import { Chunk, Context, Deferred, Effect, Either, Metric, Schedule, Schema, Stream } from "effect"
 import { InvalidInput } from "../domain/errors.ts"
 import type { RegisterInput } from "../domain/ModelMetadata.ts"
+import { detailOf, edgeError } from "../effects/errorStatus.ts"
 import { ModelRegistry } from "../effects/ModelRegistry.ts"
 import { RegistryApi, VersionWire } from "./Api.ts"
-import { detailOf, edgeError, errorResponse } from "./errors.ts"
+import { errorResponse } from "./errorResponse.ts"
 import { type Family, familiesOf, renderFamilies } from "./prometheus.ts"
 import { errorFrame, eventFrame, keepAliveFrame, openFrame, resumeFrom } from "./sse.ts"
 
