@@ -6,14 +6,15 @@
 import { Args, Command, Options } from "@effect/cli"
 import { HttpServer } from "@effect/platform"
 import { Config, Console, Context, Data, Deferred, Effect, HashMap, Layer, Option, Stream } from "effect"
-import type { RegisterInput } from "../domain/ModelMetadata.ts"
+import { decodeRegisterInputFast } from "../domain/fastDecode.ts"
 import { translate } from "../effects/errorStatus.ts"
 import { dump, verify } from "../effects/Inspection.ts"
 import { ModelRegistry } from "../effects/ModelRegistry.ts"
 import * as Server from "../http/Server.ts"
 import { layerFile, layerNode } from "../node.ts"
-import { CliFailure, type Connection, failure, openLocal, type RegistryClient, remote } from "./client.ts"
+import { CliFailure, failure, openLocal, type RegistryClient } from "./client.ts"
 import * as Output from "./output.ts"
+import { remote } from "./remoteClient.ts"
 
 /** Ends the program with this exit code after the command printed its own message. */
 export class ExitWith extends Data.TaggedError("ExitWith")<{ readonly code: number }> {}
@@ -37,6 +38,10 @@ const connection = { data, url, token, json }
 
 const name = Args.text({ name: "name" }).pipe(Args.withDescription("model name"))
 const version = Args.text({ name: "version" }).pipe(Args.withDescription("SemVer 2.0.0 version, e.g. 1.2.0"))
+
+type Connection =
+  | { readonly _tag: "Local"; readonly directory: string }
+  | { readonly _tag: "Remote"; readonly url: string; readonly token: Option.Option<string> }
 
 const usage = (message: string) => new CliFailure({ detail: { tag: "InvalidInput", message } })
 
@@ -69,17 +74,17 @@ const withClient = <A>(
     options.json,
     Effect.scoped(
       Effect.flatMap(connectionOf(options), (c) =>
-        Effect.flatMap(c._tag === "Remote" ? Effect.succeed(remote(c.url, c.token)) : openLocal(c.directory), use),
+        Effect.flatMap(c._tag === "Remote" ? remote(c.url, c.token) : openLocal(c.directory), use),
       ),
     ),
   )
 
-const parseMetrics = (text: Option.Option<string>): Effect.Effect<Record<string, unknown> | undefined, CliFailure> =>
+const parseMetrics = (text: Option.Option<string>): Effect.Effect<unknown, CliFailure> =>
   Option.match(text, {
     onNone: () => Effect.succeed(undefined),
     onSome: (t) =>
       Effect.try({
-        try: () => JSON.parse(t) as Record<string, unknown>,
+        try: (): unknown => JSON.parse(t),
         catch: () => usage("--metrics: must be a JSON object, e.g. '{\"accuracy\":0.93}'"),
       }),
   })
@@ -99,13 +104,18 @@ const register = Command.make(
       Effect.gen(function* () {
         const metrics = yield* parseMetrics(o.metrics)
         const tags = Option.map(o.tags, (map) => Object.fromEntries(HashMap.toEntries(map)))
-        const result = yield* client.register({
-          name: o.name,
-          version: o.version,
-          ...(metrics === undefined ? {} : { metrics: metrics as RegisterInput["metrics"] & {} }),
-          ...(Option.isSome(tags) ? { tags: tags.value } : {}),
-          ...(Option.isSome(o.id) ? { id: o.id.value } : {}),
-        })
+        // Decoded here, by the registry's own decoder, so local and remote refuse bad input alike.
+        const input = yield* Effect.mapError(
+          decodeRegisterInputFast({
+            name: o.name,
+            version: o.version,
+            ...(metrics === undefined ? {} : { metrics }),
+            ...(Option.isSome(tags) ? { tags: tags.value } : {}),
+            ...(Option.isSome(o.id) ? { id: o.id.value } : {}),
+          }),
+          failure,
+        )
+        const result = yield* client.register(input)
         yield* Output.print(o.json, result, () =>
           result.created
             ? `registered ${result.version.name} ${result.version.version} (id ${result.version.id})`

@@ -32,9 +32,9 @@ const daysInMonth = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
  * Whether `text` is an instant as `Date.prototype.toISOString` writes it (`YYYY-MM-DDTHH:MM:SS`, then `.` and 1–3
  * digits optionally, then `Z`) that names a real calendar time: `Date.parse` alone rolls 2026-02-31 over to March
  * 3rd and 24:00 to the next day. By hand: this runs for every register and for two timestamps of every version
- * a restart reads, and the regex + `Date.parse` + `toISOString` round trip it replaces was ~1 µs, the largest
- * single cost of opening a registry after JSON.parse (bench/, recovery profile). test/domain/ModelMetadata.test.ts
- * checks it against that round trip.
+ * a restart reads, and a regex + `Date.parse` + `toISOString` round trip would be the largest single cost of
+ * opening a registry after JSON.parse (bench/, recovery profile). test/domain/ModelMetadata.test.ts checks it
+ * against that round trip.
  */
 export const isIsoTimestamp = (text: string): boolean => {
   const length = text.length

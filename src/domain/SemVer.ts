@@ -1,6 +1,6 @@
 /**
- * Semantic versions, parsed once on the way in and ordered by SemVer 2.0.0 precedence (never string order:
- * the seed sorted "1.10.0" before "1.2.0"). Parsing and precedence come from the `semver` package, which is
+ * Semantic versions, parsed once on the way in and ordered by SemVer 2.0.0 precedence (never string order,
+ * which sorts "1.10.0" before "1.2.0"). Parsing and precedence come from the `semver` package, which is
  * the reference implementation npm itself uses and imports nothing runtime-specific.
  */
 import { Schema } from "effect"

@@ -86,15 +86,16 @@ export class ModelsGroup extends HttpApiGroup.make("models")
   .add(HttpApiEndpoint.post("promote")`/models/${name}/versions/${version}/promote`.addSuccess(OutcomeWire))
   .add(HttpApiEndpoint.post("deprecate")`/models/${name}/versions/${version}/deprecate`.addSuccess(OutcomeWire)) {}
 
-export class EventsGroup extends HttpApiGroup.make("events").add(
-  HttpApiEndpoint.get("events", "/events")
-    .setUrlParams(Schema.Struct({ from: Schema.optional(Schema.String) }))
-    .addSuccess(eventStream)
-    .annotate(
-      OpenApi.Description,
-      "Server-Sent Events from seq `from` (or after `Last-Event-ID`), replayed from the log, then live",
-    ),
-) {}
+/** The event stream; the remote CLI reads its path here, since an SSE body cannot go through the typed client. */
+export const eventsEndpoint = HttpApiEndpoint.get("events", "/events")
+  .setUrlParams(Schema.Struct({ from: Schema.optional(Schema.String) }))
+  .addSuccess(eventStream)
+  .annotate(
+    OpenApi.Description,
+    "Server-Sent Events from seq `from` (or after `Last-Event-ID`), replayed from the log, then live",
+  )
+
+export class EventsGroup extends HttpApiGroup.make("events").add(eventsEndpoint) {}
 
 export class OpsGroup extends HttpApiGroup.make("ops")
   .add(

@@ -12,10 +12,11 @@ import {
   type HttpServerResponse,
 } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Clock, Effect, Either, Layer, Metric, MetricBoundaries, Option } from "effect"
+import { Clock, Context, Effect, Either, Layer, Metric, MetricBoundaries, Option, Tracer } from "effect"
 import { InvalidInput } from "../domain/errors.ts"
 import { edgeError } from "../effects/errorStatus.ts"
 import { RegistryApi } from "./Api.ts"
+import { declaresTooLarge, payloadTooLarge } from "./bodyLimit.ts"
 import { errorResponse } from "./errorResponse.ts"
 import { EventsLive, ModelsLive, OpsLive, ServerSettings } from "./handlers.ts"
 
@@ -81,19 +82,25 @@ const latency = Metric.histogram(
   "time to the response headers (for /events: until the stream opens)",
 )
 
-/** A route template for metric labels: model names and versions would make the label set unbounded. */
-export const routeOf = (path: string): string => {
-  const known = ["/models", "/events", "/healthz", "/metrics", "/openapi.json", "/docs"]
-  if (known.includes(path)) return path
-  const parts = path.split("/")
-  if (parts[1] !== "models") return path.startsWith("/docs") ? "/docs" : "other"
-  if (parts.length === 3) return "/models/{name}"
-  if (parts.length === 4 && parts[3] === "versions") return "/models/{name}/versions"
-  if (parts.length === 5 && parts[3] === "versions") return "/models/{name}/versions/{version}"
-  if (parts.length === 6 && parts[3] === "versions" && (parts[5] === "promote" || parts[5] === "deprecate"))
-    return `/models/{name}/versions/{version}/${parts[5]}`
-  return "other"
+/**
+ * The metric label of the route that answered: the router records the matched route's path on the request's
+ * span (`http.route`, e.g. "/models/:name/versions"), so the label comes from the API declaration rather than
+ * from parsing the URL again; model names and versions would make the label set unbounded. Labels are cached
+ * per route path (there are as many as routes).
+ */
+const routeLabels = new Map<string, string>()
+const routeLabelOf = (span: Tracer.AnySpan | undefined): string => {
+  const path = span?._tag === "Span" ? span.attributes.get("http.route") : undefined
+  if (typeof path !== "string" || path === "*") return "other"
+  let label = routeLabels.get(path)
+  if (label === undefined) {
+    label = path.replace(/:(\w+)/g, "{$1}")
+    routeLabels.set(path, label)
+  }
+  return label
 }
+
+const noSpan = (): undefined => undefined
 
 const bearer = /^Bearer\s+(.+)$/i
 
@@ -105,9 +112,7 @@ const edge =
       const started = yield* Clock.currentTimeMillis
       const response = yield* guarded(options, app, request)
       const elapsed = ((yield* Clock.currentTimeMillis) - started) / 1000
-      const url = request.url
-      const path = url.split("?")[0] ?? url
-      const route = routeOf(path)
+      const route = routeLabelOf(Context.getOrElse(yield* Effect.context<never>(), Tracer.ParentSpan, noSpan))
       yield* Metric.update(
         requests.pipe(
           Metric.tagged("method", request.method),
@@ -135,19 +140,11 @@ const guarded = <E, R>(
         }),
       )
   }
-  const length = request.headers["content-length"]
-  if (length !== undefined && !(Number(length) <= options.maxBodyBytes))
-    return Effect.succeed(
-      errorResponse(
-        edgeError("PayloadTooLarge", `body: must be at most ${options.maxBodyBytes} bytes`, {
-          limitBytes: options.maxBodyBytes,
-        }),
-      ),
-    )
+  if (declaresTooLarge(request, options.maxBodyBytes)) return Effect.succeed(payloadTooLarge(options.maxBodyBytes))
   // Failures were already answered inside `app` (handlers render their own errors, the fallback route
   // answers unknown paths); what is left here is logged so that metrics and logs see it.
   return app.pipe(
-    // The register handler counts body bytes itself and answers 413; the platform's own limit would instead
+    // The register handler counts a chunked body's bytes itself and answers 413; the platform's own limit would instead
     // destroy the socket mid-request, which a client sees as a reset rather than an answer.
     HttpServerRequest.withMaxBodySize(Option.none()),
     Effect.catchAllCause((cause) =>
