@@ -1,7 +1,7 @@
 /** Server-Sent Events parsing for the remote `watch`: text in, `{ event, data }` frames out. */
 import { Stream } from "effect"
 
-export interface Frame {
+interface Frame {
   readonly event: string
   readonly data: string
 }

@@ -11,7 +11,7 @@ import { Schema } from "effect"
 export const ExitCode = { ok: 0, usage: 1, notFoundOrConflict: 2, storage: 3 } as const
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]
 
-export interface Translation {
+interface Translation {
   readonly status: number
   readonly exit: ExitCode
 }
@@ -51,7 +51,7 @@ export interface ErrorDetail {
   readonly [field: string]: unknown
 }
 
-export const ErrorDetailSchema = Schema.Struct(
+const ErrorDetailSchema = Schema.Struct(
   { tag: Schema.String, message: Schema.String },
   Schema.Record({ key: Schema.String, value: Schema.Unknown }),
 )

@@ -1,8 +1,9 @@
 /**
  * The HTTP API as an `HttpApi` value: routes, parameters and wire schemas, from which `/openapi.json` and
- * `/docs` are generated. The wire schemas are deliberately loose (plain strings, JSON objects): validation
- * belongs to ModelRegistry, which answers bad input with `InvalidInput`, so that every rejection carries the
- * same error body instead of the framework's own decode error.
+ * `/docs` are generated, the remote CLI's client is made, and the server's route labels come. The wire schemas
+ * are deliberately loose (plain strings, JSON objects): validation belongs to the domain's decoders, which answer
+ * bad input with `InvalidInput`, so that every rejection carries the same error body instead of the framework's
+ * own decode error.
  */
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
@@ -50,7 +51,10 @@ export const ModelWire = Schema.Struct({
   versions: Schema.Array(VersionWire),
 }).annotations({ identifier: "Model" })
 
-/** Documents the register body; the handler reads it raw and the registry validates it. */
+/**
+ * Documents the register body. The handler reads it raw (its own body limit, content type and error bodies) and
+ * decodes it with the registry's fast decoder (domain/fastDecode.ts), so every field error is `InvalidInput`.
+ */
 export const RegisterBody = Schema.Struct({
   version: Schema.String,
   metrics: Schema.optional(JsonObject),

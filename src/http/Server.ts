@@ -32,7 +32,7 @@ export interface ServerOptions {
 }
 
 export const defaultMaxBodyBytes = 1024 * 1024
-export const maxBodyBytesMax = 64 * 1024 * 1024
+const maxBodyBytesMax = 64 * 1024 * 1024
 export const defaultKeepAliveMs = 15_000
 
 const loopback = new Set(["127.0.0.1", "::1", "localhost"])
@@ -67,7 +67,7 @@ const utf8 = new TextEncoder()
  * Compares without an early exit, so the time taken does not reveal how much of a guess was right. The
  * length of the expected token is not secret-bearing enough to hide (it is fixed by configuration).
  */
-export const constantTimeEqual = (given: string, expected: string): boolean => {
+const constantTimeEqual = (given: string, expected: string): boolean => {
   const a = utf8.encode(given)
   const b = utf8.encode(expected)
   let difference = a.length ^ b.length

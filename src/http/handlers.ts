@@ -1,6 +1,7 @@
 /**
- * The API's handlers: each one decodes nothing itself, calls ModelRegistry and renders the result. Every
- * failure, typed or not, becomes the shared error body, so no input can produce a 500 with a stack trace.
+ * The API's handlers: each one calls ModelRegistry and renders the result; only `register` reads and decodes its
+ * body itself (the registry's fast decoder, once). Every failure, typed or not, becomes the shared error body, so
+ * no input can produce a 500 with a stack trace.
  */
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { Chunk, Context, Deferred, Effect, Either, Metric, Schedule, Schema, Stream } from "effect"
