@@ -8,7 +8,8 @@ import { Command } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, Effect, Exit } from "effect"
 import { ExitCode } from "../effects/errorStatus.ts"
-import { ExitWith, root } from "./commands.ts"
+import { root } from "./commands.ts"
+import { ExitWith } from "./shared.ts"
 
 let exitCode: number = ExitCode.ok
 

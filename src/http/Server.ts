@@ -12,13 +12,15 @@ import {
   type HttpServerResponse,
 } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Clock, Context, Effect, Either, Layer, Metric, MetricBoundaries, Option, Tracer } from "effect"
+import { Clock, Effect, Either, Layer, Option } from "effect"
 import { InvalidInput } from "../domain/errors.ts"
 import { edgeError } from "../effects/errorStatus.ts"
 import { RegistryApi } from "./Api.ts"
+import { bearerMatches, unauthorized } from "./bearerToken.ts"
 import { declaresTooLarge, payloadTooLarge } from "./bodyLimit.ts"
 import { errorResponse } from "./errorResponse.ts"
 import { EventsLive, ModelsLive, OpsLive, ServerSettings } from "./handlers.ts"
+import { recordRequest } from "./requestMetrics.ts"
 
 export interface ServerOptions {
   readonly host: string
@@ -61,49 +63,6 @@ export const validateOptions = (options: ServerOptions): Either.Either<ServerOpt
   return Either.right(options)
 }
 
-const utf8 = new TextEncoder()
-
-/**
- * Compares without an early exit, so the time taken does not reveal how much of a guess was right. The
- * length of the expected token is not secret-bearing enough to hide (it is fixed by configuration).
- */
-const constantTimeEqual = (given: string, expected: string): boolean => {
-  const a = utf8.encode(given)
-  const b = utf8.encode(expected)
-  let difference = a.length ^ b.length
-  for (let i = 0; i < b.length; i++) difference |= (a[i % Math.max(a.length, 1)] ?? 0) ^ b[i]!
-  return difference === 0
-}
-
-const requests = Metric.counter("http_requests_total", { description: "HTTP requests by method, route and status" })
-const latency = Metric.histogram(
-  "http_request_duration_seconds",
-  MetricBoundaries.exponential({ start: 0.0005, factor: 2, count: 14 }),
-  "time to the response headers (for /events: until the stream opens)",
-)
-
-/**
- * The metric label of the route that answered: the router records the matched route's path on the request's
- * span (`http.route`, e.g. "/models/:name/versions"), so the label comes from the API declaration rather than
- * from parsing the URL again; model names and versions would make the label set unbounded. Labels are cached
- * per route path (there are as many as routes).
- */
-const routeLabels = new Map<string, string>()
-const routeLabelOf = (span: Tracer.AnySpan | undefined): string => {
-  const path = span?._tag === "Span" ? span.attributes.get("http.route") : undefined
-  if (typeof path !== "string" || path === "*") return "other"
-  let label = routeLabels.get(path)
-  if (label === undefined) {
-    label = path.replace(/:(\w+)/g, "{$1}")
-    routeLabels.set(path, label)
-  }
-  return label
-}
-
-const noSpan = (): undefined => undefined
-
-const bearer = /^Bearer\s+(.+)$/i
-
 const edge =
   (options: ServerOptions) =>
   <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
@@ -111,17 +70,7 @@ const edge =
       const request = yield* HttpServerRequest.HttpServerRequest
       const started = yield* Clock.currentTimeMillis
       const response = yield* guarded(options, app, request)
-      const elapsed = ((yield* Clock.currentTimeMillis) - started) / 1000
-      const route = routeLabelOf(Context.getOrElse(yield* Effect.context<never>(), Tracer.ParentSpan, noSpan))
-      yield* Metric.update(
-        requests.pipe(
-          Metric.tagged("method", request.method),
-          Metric.tagged("route", route),
-          Metric.tagged("status", String(response.status)),
-        ),
-        1,
-      )
-      yield* Metric.update(latency.pipe(Metric.tagged("route", route)), elapsed)
+      yield* recordRequest(request, response, started)
       return response
     })
 
@@ -131,15 +80,7 @@ const guarded = <E, R>(
   request: HttpServerRequest.HttpServerRequest,
 ) => {
   const token = Option.getOrUndefined(options.token)
-  if (token !== undefined) {
-    const given = bearer.exec(request.headers.authorization ?? "")?.[1]
-    if (given === undefined || !constantTimeEqual(given.trim(), token))
-      return Effect.succeed(
-        errorResponse(edgeError("Unauthorized", "a valid Authorization: Bearer <token> header is required"), {
-          "www-authenticate": 'Bearer realm="model-registry"',
-        }),
-      )
-  }
+  if (token !== undefined && !bearerMatches(request, token)) return Effect.succeed(unauthorized())
   if (declaresTooLarge(request, options.maxBodyBytes)) return Effect.succeed(payloadTooLarge(options.maxBodyBytes))
   // Failures were already answered inside `app` (handlers render their own errors, the fallback route
   // answers unknown paths); what is left here is logged so that metrics and logs see it.
