@@ -7,7 +7,9 @@
 import { Command } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, Effect, Exit } from "effect"
-import { ExitCode, ExitWith, root } from "./commands.ts"
+import { ExitCode } from "../effects/errorStatus.ts"
+import { root } from "./commands.ts"
+import { ExitWith } from "./shared.ts"
 
 let exitCode: number = ExitCode.ok
 

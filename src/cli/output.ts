@@ -1,9 +1,7 @@
 /** Human and machine (`--json`) renderings of command results. Humans get aligned text; machines NDJSON. */
 import { Console, type Effect } from "effect"
-import type { ModelSummary, ModelVersion } from "../domain/ModelVersion.ts"
-import type { RegistryEvent } from "../domain/RegistryEvent.ts"
-import type { Outcome } from "../effects/ModelRegistry.ts"
-import type { ErrorDetail } from "../http/errors.ts"
+import type { ErrorDetail } from "../effects/errorStatus.ts"
+import type { Event, Outcome, Summary, Version } from "./client.ts"
 
 export const json = (value: unknown) => Console.log(JSON.stringify(value))
 
@@ -19,7 +17,7 @@ const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
     .join("\n")
 }
 
-export const versionText = (v: ModelVersion): string => {
+export const versionText = (v: Version): string => {
   const lines = [
     `${v.name} ${v.version}  [${v.state}]`,
     `  id         ${v.id}`,
@@ -32,12 +30,12 @@ export const versionText = (v: ModelVersion): string => {
   return lines.join("\n")
 }
 
-export const versionsText = (versions: ReadonlyArray<ModelVersion>): string =>
+export const versionsText = (versions: ReadonlyArray<Version>): string =>
   versions.length === 0
     ? "(no versions)"
     : table([["VERSION", "STATE", "CREATED", "ID"], ...versions.map((v) => [v.version, v.state, v.createdAt, v.id])])
 
-export const modelsText = (models: ReadonlyArray<ModelSummary>): string =>
+export const modelsText = (models: ReadonlyArray<Summary>): string =>
   models.length === 0
     ? "(no models)"
     : table([
@@ -45,7 +43,7 @@ export const modelsText = (models: ReadonlyArray<ModelSummary>): string =>
         ...models.map((m) => [m.name, m.production ?? "-", m.latest, String(m.versionCount)]),
       ])
 
-export const eventText = (e: RegistryEvent): string => {
+export const eventText = (e: Event): string => {
   switch (e._tag) {
     case "Registered":
       return `#${e.seq} ${e.at} Registered ${e.metadata.name} ${e.metadata.version}`

@@ -32,9 +32,9 @@ const daysInMonth = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
  * Whether `text` is an instant as `Date.prototype.toISOString` writes it (`YYYY-MM-DDTHH:MM:SS`, then `.` and 1–3
  * digits optionally, then `Z`) that names a real calendar time: `Date.parse` alone rolls 2026-02-31 over to March
  * 3rd and 24:00 to the next day. By hand: this runs for every register and for two timestamps of every version
- * a restart reads, and the regex + `Date.parse` + `toISOString` round trip it replaces was ~1 µs, the largest
- * single cost of opening a registry after JSON.parse (bench/, recovery profile). test/domain/ModelMetadata.test.ts
- * checks it against that round trip.
+ * a restart reads, and a regex + `Date.parse` + `toISOString` round trip would be the largest single cost of
+ * opening a registry after JSON.parse (bench/, recovery profile). test/domain/ModelMetadata.test.ts checks it
+ * against that round trip.
  */
 export const isIsoTimestamp = (text: string): boolean => {
   const length = text.length
@@ -66,6 +66,23 @@ export const IsoTimestamp = Schema.String.pipe(
     (text) => isIsoTimestamp(text) || "must be an ISO-8601 UTC timestamp such as 2026-01-31T12:00:00.000Z",
     { identifier: "IsoTimestamp" },
   ),
+)
+
+const uuidPattern = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/
+
+/** Whether `value` is a UUID string (any version), as `Schema.UUID` accepts it. */
+export const isUuid = (value: unknown): value is string => typeof value === "string" && uuidPattern.test(value)
+
+/**
+ * A version's id. Declared over `isUuid` rather than as `Schema.UUID`, so that the Schema and the fast decoders
+ * share one rule; the annotations keep `Schema.UUID`'s error message and JSON Schema.
+ */
+export const Uuid = Schema.String.pipe(
+  Schema.filter(isUuid, {
+    identifier: "UUID",
+    description: "a Universally Unique Identifier",
+    jsonSchema: { format: "uuid", pattern: uuidPattern.source },
+  }),
 )
 
 /** Metrics: a JSON object of finite numbers, strings, booleans, null, arrays and nested objects, at most 64 KiB encoded. */
@@ -116,7 +133,7 @@ export const Tags = Schema.declare(
 export type Tags = typeof Tags.Type
 
 export const ModelMetadata = Schema.Struct({
-  id: Schema.UUID,
+  id: Uuid,
   name: ModelName,
   version: SemVer,
   createdAt: IsoTimestamp,
@@ -131,7 +148,7 @@ export const RegisterInput = Schema.Struct({
   version: SemVer,
   metrics: Schema.optionalWith(Metrics, { exact: true }),
   tags: Schema.optionalWith(Tags, { exact: true }),
-  id: Schema.optionalWith(Schema.UUID, { exact: true }),
+  id: Schema.optionalWith(Uuid, { exact: true }),
   createdAt: Schema.optionalWith(IsoTimestamp, { exact: true }),
 })
 export type RegisterInput = typeof RegisterInput.Encoded

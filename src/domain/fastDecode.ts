@@ -2,20 +2,18 @@
  * Hand-written, one-pass validators in front of the Schema decoders, for the three places that check every
  * version: `register` input, the events replayed from the log, and the versions a snapshot restores.
  *
- * Why they exist: `decoder(RegisterInput)` costs about 10.7 µs per input on the reference machine
- * (200k inputs like `{ name: "m7", version: "1.0.123", metrics: { acc, loss, f1 }, tags: { framework, owner } }`),
- * more than the whole ≤ 10 µs CPU budget of a `register`; and Schema-checking every stored version made up most
- * of opening a large registry. Schema interprets its AST, builds a parse result per node, and the `semver`
- * package parses every version into an object; none of that is needed to say "valid".
+ * Why they exist: the Schema decode of a `register` input costs more CPU than the rest of a `register` together
+ * (bench/ measures both), and Schema-checking every stored version made up most of opening a large registry.
+ * Schema interprets its AST and builds a parse result per node; none of that is needed to say "valid".
  *
- * Why it is safe: this module only ever answers "definitely valid". It replicates the rules of ModelName.ts,
- * SemVer.ts, ModelMetadata.ts and Json.ts for the common, well-behaved shape of input (plain objects, own data
- * keys, no symbols) and, for anything it does not recognise as valid — every invalid input, and any valid but
- * unusual one (class instances, a 16-digit version part, a forbidden tag key, a polluted prototype, ...) — it
- * calls the Schema decoder itself, so errors (`InvalidInput { field, message }`) are the Schema path's by
- * construction. test/domain/fastDecode.test.ts proves the equivalence with fast-check: for generated
- * valid, mutated-invalid and arbitrary junk inputs, the result deep-equals `decoder(RegisterInput)`'s, and the
- * fast path never accepts an input the Schema rejects.
+ * Why it is safe: each field rule has one statement, a predicate beside its Schema (`isModelName`, `isCommonSemVer`,
+ * `isUuid`, `isIsoTimestamp`, `tagsViolation`), and the Schema is declared over it; this module only adds the
+ * walk over the record and a fast upper bound of the metrics' encoded size. It only ever answers "definitely
+ * valid": for anything it does not recognise as valid (every invalid input, and any valid but unusual one: class
+ * instances, a forbidden key, a polluted prototype, ...) it calls the Schema decoder itself, so errors
+ * (`InvalidInput { field, message }`) are the Schema path's by construction. test/domain/fastDecode.test.ts
+ * proves the equivalence with fast-check: for generated valid, mutated-invalid and arbitrary junk inputs, the
+ * result deep-equals `decoder(RegisterInput)`'s, and the fast path never accepts an input the Schema rejects.
  *
  * Known limit (shared in spirit with the Schema path): values are read through their getters/proxies; an
  * impure getter inside `metrics` (returning different values on different reads) may be judged differently,
@@ -26,27 +24,23 @@ import { decoder } from "./decode.ts"
 import type { InvalidInput } from "./errors.ts"
 import { forbiddenKeys, jsonDepthMax } from "./Json.ts"
 import { lifecycleStates } from "./Lifecycle.ts"
-import { isIsoTimestamp, type ModelMetadata, metricsBytesMax, RegisterInput, tagsViolation } from "./ModelMetadata.ts"
-import { modelNameLengthMax } from "./ModelName.ts"
+import {
+  isIsoTimestamp,
+  isUuid,
+  type ModelMetadata,
+  metricsBytesMax,
+  RegisterInput,
+  tagsViolation,
+} from "./ModelMetadata.ts"
+import { isModelName } from "./ModelName.ts"
 import type { ModelVersion } from "./ModelVersion.ts"
 import type { RegistryEvent } from "./RegistryEvent.ts"
-import { semVerLengthMax } from "./SemVer.ts"
+import { isCommonSemVer } from "./SemVer.ts"
 
 export type RegisterInputDecoded = typeof RegisterInput.Type
 
 const slow = decoder(RegisterInput)
 const utf8 = new TextEncoder()
-
-const namePattern = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
-/**
- * The official SemVer 2.0.0 regex (semver.org), except that major/minor/patch are limited to 15 digits: the
- * `semver` package rejects parts above Number.MAX_SAFE_INTEGER (16 digits), so longer ones go to the slow path.
- * Pre-release numeric identifiers of any size are accepted by `semver` (kept as strings), and so here.
- */
-const semVerPattern =
-  /^(?:0|[1-9]\d{0,14})\.(?:0|[1-9]\d{0,14})\.(?:0|[1-9]\d{0,14})(?:-(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*)?(?:\+[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*)?$/
-/** `Schema.UUID`'s pattern (effect/src/Schema.ts). */
-const uuidPattern = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/i
 
 /** Longest `String(number)` for a finite double is 25 characters (e.g. "-0.0000012345678901234567"). */
 const numberJsonBytesMax = 32
@@ -110,12 +104,6 @@ const isValidMetrics = (value: unknown): boolean => {
   if (bound < 0) return false
   return bound <= metricsBytesMax || utf8.encode(JSON.stringify(value)).length <= metricsBytesMax
 }
-
-const isValidName = (value: unknown): value is string =>
-  typeof value === "string" && value.length > 0 && value.length <= modelNameLengthMax && namePattern.test(value)
-
-const isValidSemVer = (value: unknown): value is string =>
-  typeof value === "string" && value.length <= semVerLengthMax && semVerPattern.test(value)
 
 const isValidTimestamp = (value: unknown): value is string => typeof value === "string" && isIsoTimestamp(value)
 
@@ -186,10 +174,10 @@ const fastPath = (input: unknown, shape: Shape): Record<string, unknown> | undef
   }
   const required =
     shape === "register-input" ? nameBit | versionBit : shape === "metadata" ? metadataBits : metadataBits | stateBit
-  if ((seen & required) !== required || !isValidName(name) || !isValidSemVer(version)) return undefined
+  if ((seen & required) !== required || !isModelName(name) || !isCommonSemVer(version)) return undefined
   if (seen & metricsBit && !isValidMetrics(metrics)) return undefined
   if (seen & tagsBit && tagsViolation(tags) !== undefined) return undefined
-  if (seen & idBit && (typeof id !== "string" || !uuidPattern.test(id))) return undefined
+  if (seen & idBit && !isUuid(id)) return undefined
   if (seen & createdAtBit && !isValidTimestamp(createdAt)) return undefined
   if (shape === "stored-version") {
     if (!states.has(state)) return undefined
@@ -270,13 +258,13 @@ export const decodeEventFastPath = (
     }
     case "Promoted": {
       const { name, version, supersedes } = record
-      if (!eventKeysMatch(record, promotedKeys) || !isValidName(name) || !isValidSemVer(version)) return undefined
-      if (supersedes !== null && !isValidSemVer(supersedes)) return undefined
+      if (!eventKeysMatch(record, promotedKeys) || !isModelName(name) || !isCommonSemVer(version)) return undefined
+      if (supersedes !== null && !isCommonSemVer(supersedes)) return undefined
       return { _tag: tag, seq, at, name, version, supersedes } as RegistryEvent
     }
     case "Deprecated": {
       const { name, version } = record
-      if (!eventKeysMatch(record, deprecatedKeys) || !isValidName(name) || !isValidSemVer(version)) return undefined
+      if (!eventKeysMatch(record, deprecatedKeys) || !isModelName(name) || !isCommonSemVer(version)) return undefined
       return { _tag: tag, seq, at, name, version } as RegistryEvent
     }
   }

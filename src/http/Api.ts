@@ -1,12 +1,13 @@
 /**
  * The HTTP API as an `HttpApi` value: routes, parameters and wire schemas, from which `/openapi.json` and
- * `/docs` are generated. The wire schemas are deliberately loose (plain strings, JSON objects): validation
- * belongs to ModelRegistry, which answers bad input with `InvalidInput`, so that every rejection carries the
- * same error body instead of the framework's own decode error.
+ * `/docs` are generated, the remote CLI's client is made, and the server's route labels come. The wire schemas
+ * are deliberately loose (plain strings, JSON objects): validation belongs to the domain's decoders, which answer
+ * bad input with `InvalidInput`, so that every rejection carries the same error body instead of the framework's
+ * own decode error.
  */
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
-import { ErrorBody } from "./errors.ts"
+import { ErrorBody } from "../effects/errorStatus.ts"
 
 const JsonObject = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 
@@ -50,7 +51,10 @@ export const ModelWire = Schema.Struct({
   versions: Schema.Array(VersionWire),
 }).annotations({ identifier: "Model" })
 
-/** Documents the register body; the handler reads it raw and the registry validates it. */
+/**
+ * Documents the register body. The handler reads it raw (its own body limit, content type and error bodies) and
+ * decodes it with the registry's fast decoder (domain/fastDecode.ts), so every field error is `InvalidInput`.
+ */
 export const RegisterBody = Schema.Struct({
   version: Schema.String,
   metrics: Schema.optional(JsonObject),
@@ -86,15 +90,16 @@ export class ModelsGroup extends HttpApiGroup.make("models")
   .add(HttpApiEndpoint.post("promote")`/models/${name}/versions/${version}/promote`.addSuccess(OutcomeWire))
   .add(HttpApiEndpoint.post("deprecate")`/models/${name}/versions/${version}/deprecate`.addSuccess(OutcomeWire)) {}
 
-export class EventsGroup extends HttpApiGroup.make("events").add(
-  HttpApiEndpoint.get("events", "/events")
-    .setUrlParams(Schema.Struct({ from: Schema.optional(Schema.String) }))
-    .addSuccess(eventStream)
-    .annotate(
-      OpenApi.Description,
-      "Server-Sent Events from seq `from` (or after `Last-Event-ID`), replayed from the log, then live",
-    ),
-) {}
+/** The event stream; the remote CLI reads its path here, since an SSE body cannot go through the typed client. */
+export const eventsEndpoint = HttpApiEndpoint.get("events", "/events")
+  .setUrlParams(Schema.Struct({ from: Schema.optional(Schema.String) }))
+  .addSuccess(eventStream)
+  .annotate(
+    OpenApi.Description,
+    "Server-Sent Events from seq `from` (or after `Last-Event-ID`), replayed from the log, then live",
+  )
+
+export class EventsGroup extends HttpApiGroup.make("events").add(eventsEndpoint) {}
 
 export class OpsGroup extends HttpApiGroup.make("ops")
   .add(

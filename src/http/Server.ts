@@ -12,11 +12,15 @@ import {
   type HttpServerResponse,
 } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Clock, Effect, Either, Layer, Metric, MetricBoundaries, Option } from "effect"
+import { Clock, Effect, Either, Layer, Option } from "effect"
 import { InvalidInput } from "../domain/errors.ts"
+import { edgeError } from "../effects/errorStatus.ts"
 import { RegistryApi } from "./Api.ts"
-import { edgeError, errorResponse } from "./errors.ts"
+import { bearerMatches, unauthorized } from "./bearerToken.ts"
+import { declaresTooLarge, payloadTooLarge } from "./bodyLimit.ts"
+import { errorResponse } from "./errorResponse.ts"
 import { EventsLive, ModelsLive, OpsLive, ServerSettings } from "./handlers.ts"
+import { recordRequest } from "./requestMetrics.ts"
 
 export interface ServerOptions {
   readonly host: string
@@ -24,13 +28,13 @@ export interface ServerOptions {
   readonly port: number
   /** Required unless `host` is a loopback address. */
   readonly token: Option.Option<string>
-  readonly maxBodyBytes: number
+  readonly bodyBytesMax: number
   /** Interval of SSE keep-alive comments, so proxies do not drop idle streams. */
   readonly keepAliveMs: number
 }
 
-export const defaultMaxBodyBytes = 1024 * 1024
-export const maxBodyBytesMax = 64 * 1024 * 1024
+export const defaultBodyBytesMax = 1024 * 1024
+const bodyBytesMaxLimit = 64 * 1024 * 1024
 export const defaultKeepAliveMs = 15_000
 
 const loopback = new Set(["127.0.0.1", "::1", "localhost"])
@@ -49,52 +53,15 @@ export const validateOptions = (options: ServerOptions): Either.Either<ServerOpt
     )
   if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65_535)
     return Either.left(new InvalidInput({ field: "port", message: "port: must be an integer from 0 to 65535" }))
-  if (!Number.isInteger(options.maxBodyBytes) || options.maxBodyBytes < 1 || options.maxBodyBytes > maxBodyBytesMax)
+  if (!Number.isInteger(options.bodyBytesMax) || options.bodyBytesMax < 1 || options.bodyBytesMax > bodyBytesMaxLimit)
     return Either.left(
       new InvalidInput({
-        field: "maxBodyBytes",
-        message: `maxBodyBytes: must be an integer from 1 to ${maxBodyBytesMax}`,
+        field: "bodyBytesMax",
+        message: `bodyBytesMax: must be an integer from 1 to ${bodyBytesMaxLimit}`,
       }),
     )
   return Either.right(options)
 }
-
-const utf8 = new TextEncoder()
-
-/**
- * Compares without an early exit, so the time taken does not reveal how much of a guess was right. The
- * length of the expected token is not secret-bearing enough to hide (it is fixed by configuration).
- */
-export const constantTimeEqual = (given: string, expected: string): boolean => {
-  const a = utf8.encode(given)
-  const b = utf8.encode(expected)
-  let difference = a.length ^ b.length
-  for (let i = 0; i < b.length; i++) difference |= (a[i % Math.max(a.length, 1)] ?? 0) ^ b[i]!
-  return difference === 0
-}
-
-const requests = Metric.counter("http_requests_total", { description: "HTTP requests by method, route and status" })
-const latency = Metric.histogram(
-  "http_request_duration_seconds",
-  MetricBoundaries.exponential({ start: 0.0005, factor: 2, count: 14 }),
-  "time to the response headers (for /events: until the stream opens)",
-)
-
-/** A route template for metric labels: model names and versions would make the label set unbounded. */
-export const routeOf = (path: string): string => {
-  const known = ["/models", "/events", "/healthz", "/metrics", "/openapi.json", "/docs"]
-  if (known.includes(path)) return path
-  const parts = path.split("/")
-  if (parts[1] !== "models") return path.startsWith("/docs") ? "/docs" : "other"
-  if (parts.length === 3) return "/models/{name}"
-  if (parts.length === 4 && parts[3] === "versions") return "/models/{name}/versions"
-  if (parts.length === 5 && parts[3] === "versions") return "/models/{name}/versions/{version}"
-  if (parts.length === 6 && parts[3] === "versions" && (parts[5] === "promote" || parts[5] === "deprecate"))
-    return `/models/{name}/versions/{version}/${parts[5]}`
-  return "other"
-}
-
-const bearer = /^Bearer\s+(.+)$/i
 
 const edge =
   (options: ServerOptions) =>
@@ -103,19 +70,7 @@ const edge =
       const request = yield* HttpServerRequest.HttpServerRequest
       const started = yield* Clock.currentTimeMillis
       const response = yield* guarded(options, app, request)
-      const elapsed = ((yield* Clock.currentTimeMillis) - started) / 1000
-      const url = request.url
-      const path = url.split("?")[0] ?? url
-      const route = routeOf(path)
-      yield* Metric.update(
-        requests.pipe(
-          Metric.tagged("method", request.method),
-          Metric.tagged("route", route),
-          Metric.tagged("status", String(response.status)),
-        ),
-        1,
-      )
-      yield* Metric.update(latency.pipe(Metric.tagged("route", route)), elapsed)
+      yield* recordRequest(request, response, started)
       return response
     })
 
@@ -125,28 +80,12 @@ const guarded = <E, R>(
   request: HttpServerRequest.HttpServerRequest,
 ) => {
   const token = Option.getOrUndefined(options.token)
-  if (token !== undefined) {
-    const given = bearer.exec(request.headers.authorization ?? "")?.[1]
-    if (given === undefined || !constantTimeEqual(given.trim(), token))
-      return Effect.succeed(
-        errorResponse(edgeError("Unauthorized", "a valid Authorization: Bearer <token> header is required"), {
-          "www-authenticate": 'Bearer realm="model-registry"',
-        }),
-      )
-  }
-  const length = request.headers["content-length"]
-  if (length !== undefined && !(Number(length) <= options.maxBodyBytes))
-    return Effect.succeed(
-      errorResponse(
-        edgeError("PayloadTooLarge", `body: must be at most ${options.maxBodyBytes} bytes`, {
-          limitBytes: options.maxBodyBytes,
-        }),
-      ),
-    )
+  if (token !== undefined && !bearerMatches(request, token)) return Effect.succeed(unauthorized())
+  if (declaresTooLarge(request, options.bodyBytesMax)) return Effect.succeed(payloadTooLarge(options.bodyBytesMax))
   // Failures were already answered inside `app` (handlers render their own errors, the fallback route
   // answers unknown paths); what is left here is logged so that metrics and logs see it.
   return app.pipe(
-    // The register handler counts body bytes itself and answers 413; the platform's own limit would instead
+    // The register handler counts a chunked body's bytes itself and answers 413; the platform's own limit would instead
     // destroy the socket mid-request, which a client sees as a reset rather than an answer.
     HttpServerRequest.withMaxBodySize(Option.none()),
     Effect.catchAllCause((cause) =>

@@ -1,20 +1,23 @@
 /**
- * The API's handlers: each one decodes nothing itself, calls ModelRegistry and renders the result. Every
- * failure, typed or not, becomes the shared error body, so no input can produce a 500 with a stack trace.
+ * The API's handlers: each one calls ModelRegistry and renders the result; only `register` reads and decodes its
+ * body itself (the registry's fast decoder, once). Every failure, typed or not, becomes the shared error body, so
+ * no input can produce a 500 with a stack trace.
  */
-import { HttpApiBuilder, type HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { Chunk, Context, Deferred, Effect, Either, Metric, Schedule, Schema, Stream } from "effect"
 import { InvalidInput } from "../domain/errors.ts"
-import type { RegisterInput } from "../domain/ModelMetadata.ts"
+import { decodeRegisterInputFast } from "../domain/fastDecode.ts"
+import { detailOf, edgeError } from "../effects/errorStatus.ts"
 import { ModelRegistry } from "../effects/ModelRegistry.ts"
 import { RegistryApi, VersionWire } from "./Api.ts"
-import { detailOf, edgeError, errorResponse } from "./errors.ts"
+import { payloadTooLarge, readBody, TooLarge } from "./bodyLimit.ts"
+import { errorResponse } from "./errorResponse.ts"
 import { type Family, familiesOf, renderFamilies } from "./prometheus.ts"
 import { errorFrame, eventFrame, keepAliveFrame, openFrame, resumeFrom } from "./sse.ts"
 
 /** What the handlers need from the server's configuration. */
 export interface ServerSettings {
-  readonly maxBodyBytes: number
+  readonly bodyBytesMax: number
   readonly keepAliveMs: number
   /** Completed when shutdown starts: open event streams end so the server can close. */
   readonly stopping: Deferred.Deferred<void>
@@ -30,40 +33,6 @@ const answer = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 
 const isJson = (contentType: string | undefined) =>
   contentType !== undefined && /^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i.test(contentType.trim())
-
-class TooLarge {
-  readonly _tag = "TooLarge"
-}
-
-/**
- * Past the limit, bytes are read and dropped (up to `drainBytesMax`) rather than refused mid-stream: stopping
- * the read destroys the socket, and the client would see a reset instead of the 413.
- */
-const drainBytesMax = 8 * 1024 * 1024
-
-/** Reads the body with a byte limit: a chunked body has no content-length for the edge to check. */
-const readBody = (request: HttpServerRequest.HttpServerRequest, limit: number) =>
-  Effect.gen(function* () {
-    const chunks: Array<Uint8Array> = []
-    let size = 0
-    yield* Stream.runForEach(request.stream, (chunk) => {
-      size += chunk.length
-      if (size > limit + drainBytesMax) return Effect.fail(new TooLarge())
-      if (size <= limit) chunks.push(chunk)
-      return Effect.void
-    })
-    if (size > limit) return yield* Effect.fail(new TooLarge())
-    const bytes = new Uint8Array(size)
-    let offset = 0
-    for (const chunk of chunks) {
-      bytes.set(chunk, offset)
-      offset += chunk.length
-    }
-    return yield* Effect.try({
-      try: () => new TextDecoder("utf-8", { fatal: true }).decode(bytes),
-      catch: () => new InvalidInput({ field: "body", message: "body: must be UTF-8" }),
-    })
-  })
 
 const parseRegisterBody = (name: string, text: string): Either.Either<Record<string, unknown>, InvalidInput> => {
   let parsed: unknown
@@ -95,18 +64,13 @@ export const ModelsLive = HttpApiBuilder.group(RegistryApi, "models", (handlers)
                   contentType: request.headers["content-type"] ?? null,
                 }),
               )
-            const text = yield* Effect.either(readBody(request, settings.maxBodyBytes))
+            const text = yield* Effect.either(readBody(request, settings.bodyBytesMax))
             if (Either.isLeft(text))
               return text.left instanceof TooLarge
-                ? errorResponse(
-                    edgeError("PayloadTooLarge", `body: must be at most ${settings.maxBodyBytes} bytes`, {
-                      limitBytes: settings.maxBodyBytes,
-                    }),
-                  )
+                ? payloadTooLarge(settings.bodyBytesMax)
                 : errorResponse(detailOf(text.left))
-            const input = yield* parseRegisterBody(path.name, text.right)
-            // Shape only: the registry decodes and validates every field (InvalidInput names the bad one).
-            const outcome = yield* registry.register(input as unknown as RegisterInput, { wait: false })
+            const input = yield* Either.flatMap(parseRegisterBody(path.name, text.right), decodeRegisterInputFast)
+            const outcome = yield* registry.registerDecoded(input, { wait: false })
             const body = yield* encodeVersion(outcome.version)
             return HttpServerResponse.unsafeJson(body, { status: outcome.event === null ? 200 : 201 })
           }),

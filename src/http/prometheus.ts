@@ -4,7 +4,7 @@
  */
 import { Option } from "effect"
 import type * as MetricPair from "effect/MetricPair"
-import type * as MetricState from "effect/MetricState"
+import * as MetricState from "effect/MetricState"
 
 export interface Sample {
   readonly name: string
@@ -50,8 +50,7 @@ export const familiesOf = (pairs: Iterable<AnyPair>): ReadonlyArray<Family> => {
     const key = pair.metricKey
     const name = metricName(key.name)
     const labels = key.tags.map((tag) => [tag.key, tag.value] as const)
-    const state = pair.metricState as MetricState.MetricState.Untyped
-    const converted = convert(name, labels, state)
+    const converted = convert(name, labels, pair.metricState)
     if (!converted) continue
     const family = byName.get(name) ?? {
       type: converted.type,
@@ -71,9 +70,8 @@ const convert = (
   labels: ReadonlyArray<readonly [string, string]>,
   state: MetricState.MetricState.Untyped,
 ): { type: Family["type"]; samples: Array<Sample> } | undefined => {
-  const s = state as unknown as Record<string, unknown>
-  if ("count" in s && "buckets" in s) {
-    const histogram = state as MetricState.MetricState.Histogram
+  if (MetricState.isHistogramState(state)) {
+    const histogram = state
     const buckets = histogram.buckets
     const samples: Array<Sample> = buckets
       .filter(([bound]) => bound !== Infinity)
@@ -87,8 +85,8 @@ const convert = (
     samples.push({ name: `${name}_count`, labels, value: histogram.count })
     return { type: "histogram", samples }
   }
-  if ("quantiles" in s) {
-    const summary = state as MetricState.MetricState.Summary
+  if (MetricState.isSummaryState(state)) {
+    const summary = state
     const samples: Array<Sample> = summary.quantiles.flatMap(
       ([q, value]): Array<Sample> =>
         Option.isSome(value)
@@ -99,8 +97,8 @@ const convert = (
     samples.push({ name: `${name}_count`, labels, value: summary.count })
     return { type: "summary", samples }
   }
-  if ("occurrences" in s) {
-    const frequency = state as MetricState.MetricState.Frequency
+  if (MetricState.isFrequencyState(state)) {
+    const frequency = state
     const samples = [...frequency.occurrences.entries()].map(([word, count]) => ({
       name,
       labels: [...labels, ["key", word] as const],
@@ -108,12 +106,12 @@ const convert = (
     }))
     return { type: "counter", samples }
   }
-  if ("count" in s) {
-    const value = (state as MetricState.MetricState.Counter<number | bigint>).count
+  if (MetricState.isCounterState(state)) {
+    const value = state.count
     return { type: "counter", samples: [{ name, labels, value: Number(value) }] }
   }
-  if ("value" in s) {
-    const value = (state as MetricState.MetricState.Gauge<number | bigint>).value
+  if (MetricState.isGaugeState(state)) {
+    const value = state.value
     return { type: "gauge", samples: [{ name, labels, value: Number(value) }] }
   }
   return undefined

@@ -5,7 +5,7 @@
 import { Either } from "effect"
 import { InvalidInput } from "../domain/errors.ts"
 import type { RegistryEvent } from "../domain/RegistryEvent.ts"
-import { detailOf } from "./errors.ts"
+import { detailOf } from "../effects/errorStatus.ts"
 
 const positiveInteger = /^[1-9][0-9]{0,15}$/
 

@@ -2,10 +2,32 @@
  * The CLI through real processes (bin/model-registry.mjs): register, promote, list, get, verify (also on a
  * deliberately corrupted copy), wal dump, the documented exit codes, and the same commands against a server.
  */
+import { spawn } from "node:child_process"
 import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { runCli, startServer, tempDir } from "../http/serverProcess.ts"
+import { binPath, runCli, startServer, tempDir } from "../http/serverProcess.ts"
+
+/** Runs `watch` until it has printed `lines` lines, then interrupts it; resolves with those lines. */
+const watchLines = (args: ReadonlyArray<string>, lines: number): Promise<ReadonlyArray<string>> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [binPath, "watch", ...args])
+    let stdout = ""
+    let stderr = ""
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString()
+    })
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString()
+      if (stdout.split("\n").length > lines) child.kill("SIGINT")
+    })
+    child.on("error", reject)
+    child.on("close", () => {
+      const got = stdout.split("\n").filter((line) => line.length > 0)
+      if (got.length >= lines) resolve(got)
+      else reject(new Error(`watch ended after ${got.length} lines: ${stderr}`))
+    })
+  })
 
 const pad = "x".repeat(2048)
 
@@ -136,6 +158,31 @@ describe("model-registry CLI", () => {
       expect(dumped.stdout.trim().split("\n").length).toBe(2)
       expect(locked.code).toBe(3)
       expect(locked.stderr).toContain("DirectoryLocked")
+    } finally {
+      await server.stop("SIGKILL")
+    }
+  })
+
+  it("decodes what the server sends: watch --url streams the events, bad input is refused before sending", async () => {
+    const data = tempDir("cli-watch")
+    const server = await startServer(data)
+    try {
+      const remote = ["--url", server.url]
+      expect((await runCli(["register", ...remote, "gpt", "1.0.0"])).code).toBe(0)
+      expect((await runCli(["promote", ...remote, "gpt", "1.0.0"])).code).toBe(0)
+      const [events, invalid, unknown] = await Promise.all([
+        watchLines([...remote, "--json", "--from", "1"], 2),
+        runCli(["register", ...remote, "gpt", "not-semver"]),
+        runCli(["get", ...remote, "gpt", "9.9.9"]),
+      ])
+      expect(events.map((line) => (JSON.parse(line) as { _tag: string; seq: number })._tag)).toEqual([
+        "Registered",
+        "Promoted",
+      ])
+      expect(invalid.code).toBe(1)
+      expect(invalid.stderr).toContain("InvalidInput: version: must be a SemVer 2.0.0 version")
+      expect(unknown.code).toBe(2)
+      expect(unknown.stderr).toContain("VersionNotFound")
     } finally {
       await server.stop("SIGKILL")
     }

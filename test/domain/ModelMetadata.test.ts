@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Either } from "effect"
+import { Either, JSONSchema, ParseResult, Schema } from "effect"
 import fc from "fast-check"
 import { decodeModelName, decoder, metricsBytesMax, RegisterInput } from "../../src/domain/index.ts"
-import { isIsoTimestamp } from "../../src/domain/ModelMetadata.ts"
+import { isIsoTimestamp, isUuid, Uuid } from "../../src/domain/ModelMetadata.ts"
 
 const decodeRegister = decoder(RegisterInput)
 const failure = (input: unknown) => {
@@ -144,5 +144,32 @@ describe("isIsoTimestamp", () => {
     expect(isIsoTimestamp("2000-02-29T23:59:59.999Z")).toBe(true)
     expect(isIsoTimestamp("1900-02-29T00:00:00Z")).toBe(false)
     expect(isIsoTimestamp("2026-02-29T00:00:00Z")).toBe(false)
+  })
+})
+
+describe("Uuid: declared over isUuid, as Schema.UUID behaves", () => {
+  const messageOf = (schema: Schema.Schema<string>, value: unknown) => {
+    const result = Schema.decodeUnknownEither(schema)(value)
+    return Either.isLeft(result) ? ParseResult.ArrayFormatter.formatErrorSync(result.left)[0]?.message : undefined
+  }
+
+  it("accepts and refuses what Schema.UUID does, with its message", () =>
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uuid(),
+          fc.string(),
+          fc.uuid().map((u) => u.toUpperCase()),
+          fc.integer(),
+        ),
+        (value) => {
+          expect(isUuid(value)).toBe(Schema.is(Schema.UUID)(value))
+          expect(messageOf(Uuid, value)).toBe(messageOf(Schema.UUID, value))
+        },
+      ),
+    ))
+
+  it("keeps Schema.UUID's JSON Schema", () => {
+    expect(JSONSchema.make(Uuid)).toEqual(JSONSchema.make(Schema.UUID))
   })
 })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Either } from "effect"
+import { Either, Schema } from "effect"
 import fc from "fast-check"
-import { compareSemVer, decodeSemVer, type SemVer } from "../../src/domain/index.ts"
+import { compareSemVer, decodeSemVer, isCommonSemVer, isSemVer, SemVer } from "../../src/domain/index.ts"
 
 const v = (text: string) => Either.getOrThrow(decodeSemVer(text))
 
@@ -96,5 +96,27 @@ describe("SemVer", () => {
         expect(Math.sign(compareSemVer(v(`1.${a}.0`), v(`1.${b}.0`)))).toBe(Math.sign(a - b))
       }),
     )
+  })
+})
+
+describe("SemVer: one rule for the Schema and the fast path", () => {
+  it("the regex only ever accepts what semver accepts, and semver decides the rest", () =>
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.stringMatching(/^(0|[1-9][0-9]{0,17})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})(-[0-9A-Za-z.-]{1,6})?$/),
+        ),
+        (text) => {
+          if (isCommonSemVer(text)) expect(isSemVer(text)).toBe(true)
+          expect(Schema.is(SemVer)(text)).toBe(isSemVer(text))
+        },
+      ),
+    ))
+
+  it("a 16-digit part is left to semver, which takes it up to MAX_SAFE_INTEGER", () => {
+    expect(isCommonSemVer("9007199254740991.0.0")).toBe(false)
+    expect(isSemVer("9007199254740991.0.0")).toBe(true)
+    expect(isSemVer("9007199254740992.0.0")).toBe(false)
   })
 })

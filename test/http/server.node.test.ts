@@ -57,7 +57,7 @@ describe("HTTP API against the real server", () => {
   let base: string
 
   beforeAll(async () => {
-    server = await startServer(directory, { args: ["--max-body-bytes", "4096", "--keep-alive-ms", "200"] })
+    server = await startServer(directory, { args: ["--body-bytes-max", "4096", "--keep-alive-ms", "200"] })
     base = server.url
   })
   afterAll(async () => {
@@ -221,6 +221,9 @@ describe("HTTP API against the real server", () => {
       "registry_mailbox_depth",
       "registry_last_seq",
       'http_requests_total{method="POST",route="/models/{name}/versions",status="201"}',
+      'http_requests_total{method="POST",route="/models/{name}/versions/{version}/promote",status="200"}',
+      'http_requests_total{method="GET",route="/models/{name}/versions/{version}",status="404"}',
+      'http_requests_total{method="GET",route="other",status="404"}',
       "http_request_duration_seconds_bucket",
       'registry_events_total{type="Registered"}',
       'registry_observer_lag{observer="metrics"}',
@@ -287,7 +290,7 @@ describe("HTTP API against the real server", () => {
     expect(stopped.code).toBe(0)
     expect(existsSync(join(directory, "LOCK"))).toBe(false)
 
-    server = await startServer(directory, { args: ["--max-body-bytes", "4096", "--keep-alive-ms", "200"] })
+    server = await startServer(directory, { args: ["--body-bytes-max", "4096", "--keep-alive-ms", "200"] })
     base = server.url
     expect((await post(`${base}/models/after-restart/versions`, { version: "1.0.0" })).status).toBe(201)
     const resumed = await readEvents(`${base}/events?from=1`, 1, { "last-event-id": String(lastSeen) })
@@ -302,7 +305,9 @@ describe("HTTP API against the real server", () => {
 
 describe("overload and storage failure statuses", () => {
   it("answers 429 Overloaded when the mailbox is full", async () => {
-    const server = await startServer(tempDir("overload"), { args: ["--mailbox-capacity", "1", "--batch-max", "1"] })
+    const server = await startServer(tempDir("overload"), {
+      args: ["--mailbox-commands-max", "1", "--batch-commands-max", "1"],
+    })
     try {
       const responses = await Promise.all(
         Array.from({ length: 200 }, (_, i) => post(`${server.url}/models/busy/versions`, { version: `1.0.${i}` })),

@@ -1,21 +1,28 @@
 /**
- * Offline inspection of a data directory through the storage ports: `verify` (every record and the
- * snapshot, decoded and checked) and `wal dump` (the log as events). Both open the directory read-only: they
- * validate it exactly as the registry's open does, but take no lock and change nothing, so they also work beside a
- * running server (as a point-in-time view). A torn tail is reported, and left for the next open to repair.
+ * Read-only inspection of a data directory through the storage ports, for tools such as the CLI's `verify`
+ * (every record and the snapshot, decoded and checked) and `wal dump` (the log as events), so that they need
+ * neither the registry's internals nor the storage modules. Both open the directory read-only: they validate it
+ * exactly as the registry's open does, but take no lock and change nothing, so they also work beside a running
+ * server (as a point-in-time view). A torn tail is reported, and left for the next open to repair. The runtime's
+ * file system (`FileSystem`, `Path`, `ProcessInfo`) is the caller's to provide.
  */
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
 import { Context, Effect, Either, Layer, Option, Stream } from "effect"
 import { decodeEvents } from "../actors/replay.ts"
 import { restoreIndex } from "../actors/snapshotCodec.ts"
 import { WalCorrupt } from "../domain/errors.ts"
 import type { RegistryEvent } from "../domain/RegistryEvent.ts"
-import { layerNode } from "../node.ts"
 import { layerFileSystem } from "../storage/FileStorage.ts"
+import type { ProcessInfo } from "../storage/ProcessInfo.ts"
 import { SnapshotStore } from "../storage/SnapshotStore.ts"
 import { type RecoveryReport, Wal } from "../storage/Wal.ts"
 
+/** What an inspection needs from the runtime: its file system. */
+export type InspectionRuntime = FileSystem.FileSystem | Path.Path | ProcessInfo
+
 const openStorage = (directory: string) =>
-  Effect.map(Layer.build(layerFileSystem({ directory, readOnly: true }).pipe(Layer.provide(layerNode))), (context) => ({
+  Effect.map(Layer.build(layerFileSystem({ directory, readOnly: true })), (context) => ({
     wal: Context.get(context, Wal),
     snapshots: Context.get(context, SnapshotStore),
   }))
@@ -85,7 +92,7 @@ export const verify = (directory: string) =>
   )
 
 /** Every event the log holds, oldest first. */
-export const dump = (directory: string): Stream.Stream<RegistryEvent, unknown> =>
+export const dump = (directory: string): Stream.Stream<RegistryEvent, unknown, InspectionRuntime> =>
   Stream.unwrapScoped(
     Effect.gen(function* () {
       const { wal } = yield* openStorage(directory)

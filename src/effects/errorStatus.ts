@@ -1,9 +1,10 @@
 /**
  * The one table that turns a registry error into what the outside world sees: an HTTP status for the server,
- * an exit code for the CLI (local or remote), and the wire body `{ "error": { tag, message, ...fields } }`.
- * The server renders it, the remote CLI client parses it back, and both read statuses and exit codes here.
+ * an exit code for the CLI (local or remote), and the wire detail `{ tag, message, ...fields }` that travels
+ * as `{ "error": detail }`. The server renders it, the remote CLI decodes it back, and both read statuses and
+ * exit codes here, so a new error gets its status and exit code in one place. It sits below http and cli, which
+ * both import it, and imports neither.
  */
-import { HttpServerResponse } from "@effect/platform"
 import { Schema } from "effect"
 
 /** Documented CLI exit codes. */
@@ -31,6 +32,8 @@ const table: Readonly<Record<string, Translation>> = {
   PayloadTooLarge: { status: 413, exit: ExitCode.usage },
   UnsupportedMediaType: { status: 415, exit: ExitCode.usage },
   Overloaded: { status: 429, exit: ExitCode.storage },
+  // A closed registry is a server going away, not a fault of the request: retry elsewhere or later.
+  RegistryClosed: { status: 503, exit: ExitCode.storage },
   StorageFailed: { status: 503, exit: ExitCode.storage },
   WalCorrupt: { status: 503, exit: ExitCode.storage },
   DirectoryLocked: { status: 503, exit: ExitCode.storage },
@@ -48,31 +51,31 @@ export interface ErrorDetail {
   readonly [field: string]: unknown
 }
 
-export const ErrorDetailSchema = Schema.Struct(
+const ErrorDetailSchema = Schema.Struct(
   { tag: Schema.String, message: Schema.String },
   Schema.Record({ key: Schema.String, value: Schema.Unknown }),
 )
 
 export const ErrorBody = Schema.Struct({ error: ErrorDetailSchema }).annotations({ identifier: "ErrorBody" })
 
+const internal: ErrorDetail = { tag: "Internal", message: "internal error" }
+
 /** A typed registry error (a `Schema.TaggedError`) or an edge error, flattened to the wire form. */
 export const detailOf = (error: unknown): ErrorDetail => {
   if (typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string") {
     const tag = error._tag
-    if (table[tag] === undefined) return { tag: "Internal", message: "internal error" }
+    if (table[tag] === undefined) return internal
     const fields: Record<string, unknown> = {}
     for (const [key, value] of Object.entries(error)) if (key !== "_tag" && key !== "message") fields[key] = value
     const message = "message" in error && typeof error.message === "string" ? error.message : tag
     return { ...fields, tag, message }
   }
-  return { tag: "Internal", message: "internal error" }
+  return internal
 }
 
+/** An error the edge (HTTP server or CLI) raises itself, in the wire form. */
 export const edgeError = (tag: string, message: string, fields: Record<string, unknown> = {}): ErrorDetail => ({
   ...fields,
   tag,
   message,
 })
-
-export const errorResponse = (detail: ErrorDetail, headers: Record<string, string> = {}) =>
-  HttpServerResponse.unsafeJson({ error: detail }, { status: translate(detail.tag).status, headers })

@@ -1,0 +1,142 @@
+/**
+ * The commands on a registry's data (register, promote, deprecate, get, list, watch). Each one parses its
+ * arguments, asks a RegistryClient (local data directory or remote server) and prints.
+ */
+import { Args, Command, Options } from "@effect/cli"
+import { Console, Effect, HashMap, Option, Stream } from "effect"
+import { decodeRegisterInputFast } from "../domain/fastDecode.ts"
+import { type CliFailure, failure, openLocal, type RegistryClient } from "./client.ts"
+import * as Output from "./output.ts"
+import { remote } from "./remoteClient.ts"
+import { connection, name, reported, usage, version } from "./shared.ts"
+
+type Connection =
+  | { readonly _tag: "Local"; readonly directory: string }
+  | { readonly _tag: "Remote"; readonly url: string; readonly token: Option.Option<string> }
+
+const connectionOf = (options: {
+  readonly data: Option.Option<string>
+  readonly url: Option.Option<string>
+  readonly token: Option.Option<string>
+}): Effect.Effect<Connection, CliFailure> => {
+  if (Option.isSome(options.data) && Option.isSome(options.url))
+    return Effect.fail(usage("give either --data DIR (local) or --url URL (remote), not both"))
+  if (Option.isSome(options.url))
+    return Effect.succeed({ _tag: "Remote", url: options.url.value, token: options.token })
+  return Effect.succeed({ _tag: "Local", directory: Option.getOrElse(options.data, () => "./data") })
+}
+
+const withClient = <A>(
+  options: Parameters<typeof connectionOf>[0] & { readonly json: boolean },
+  use: (client: RegistryClient) => Effect.Effect<A, CliFailure>,
+) =>
+  reported(
+    options.json,
+    Effect.scoped(
+      Effect.flatMap(connectionOf(options), (c) =>
+        Effect.flatMap(c._tag === "Remote" ? remote(c.url, c.token) : openLocal(c.directory), use),
+      ),
+    ),
+  )
+
+const parseMetrics = (text: Option.Option<string>): Effect.Effect<unknown, CliFailure> =>
+  Option.match(text, {
+    onNone: () => Effect.succeed(undefined),
+    onSome: (t) =>
+      Effect.try({
+        try: (): unknown => JSON.parse(t),
+        catch: () => usage("--metrics: must be a JSON object, e.g. '{\"accuracy\":0.93}'"),
+      }),
+  })
+
+export const register = Command.make(
+  "register",
+  {
+    ...connection,
+    name,
+    version,
+    metrics: Options.text("metrics").pipe(Options.withDescription("metrics as a JSON object"), Options.optional),
+    tags: Options.keyValueMap("tag").pipe(Options.withDescription("a tag as key=value (repeatable)"), Options.optional),
+    id: Options.text("id").pipe(Options.withDescription("UUID (default: generated)"), Options.optional),
+  },
+  (o) =>
+    withClient(o, (client) =>
+      Effect.gen(function* () {
+        const metrics = yield* parseMetrics(o.metrics)
+        const tags = Option.map(o.tags, (map) => Object.fromEntries(HashMap.toEntries(map)))
+        // Decoded here, by the registry's own decoder, so local and remote refuse bad input alike.
+        const input = yield* Effect.mapError(
+          decodeRegisterInputFast({
+            name: o.name,
+            version: o.version,
+            ...(metrics === undefined ? {} : { metrics }),
+            ...(Option.isSome(tags) ? { tags: tags.value } : {}),
+            ...(Option.isSome(o.id) ? { id: o.id.value } : {}),
+          }),
+          failure,
+        )
+        const result = yield* client.register(input)
+        yield* Output.print(o.json, result, () =>
+          result.created
+            ? `registered ${result.version.name} ${result.version.version} (id ${result.version.id})`
+            : `${result.version.name} ${result.version.version} was already registered with this content; nothing written`,
+        )
+      }),
+    ),
+).pipe(Command.withDescription("register a model version (idempotent for identical content)"))
+
+const lifecycle = (verb: "promote" | "deprecate", past: string, description: string) =>
+  Command.make(verb, { ...connection, name, version }, (o) =>
+    withClient(o, (client) =>
+      Effect.flatMap(client[verb](o.name, o.version), (outcome) =>
+        Output.print(o.json, outcome, () => Output.outcomeText(past, outcome)),
+      ),
+    ),
+  ).pipe(Command.withDescription(description))
+
+export const promote = lifecycle(
+  "promote",
+  "promoted",
+  "move a version to production (the previous one goes back to registered)",
+)
+export const deprecate = lifecycle("deprecate", "deprecated", "deprecate a version (terminal)")
+
+export const get = Command.make("get", { ...connection, name, version }, (o) =>
+  withClient(o, (client) =>
+    Effect.flatMap(client.get(o.name, o.version), (v) => Output.print(o.json, v, () => Output.versionText(v))),
+  ),
+).pipe(Command.withDescription("show one version with its metadata and lifecycle state"))
+
+export const list = Command.make("list", { ...connection, name: name.pipe(Args.optional) }, (o) =>
+  withClient(o, (client) =>
+    Option.match(o.name, {
+      onNone: () =>
+        Effect.flatMap(client.listModels, (models) =>
+          o.json ? Effect.forEach(models, Output.json, { discard: true }) : Console.log(Output.modelsText(models)),
+        ),
+      onSome: (n) =>
+        Effect.flatMap(client.listVersions(n), (versions) =>
+          o.json
+            ? Effect.forEach(versions, Output.json, { discard: true })
+            : Console.log(Output.versionsText(versions)),
+        ),
+    }),
+  ),
+).pipe(Command.withDescription("list models, or the versions of one model in semver order"))
+
+export const watch = Command.make(
+  "watch",
+  {
+    ...connection,
+    from: Options.integer("from").pipe(
+      Options.withDescription("first event seq (default: only new events)"),
+      Options.optional,
+    ),
+  },
+  (o) =>
+    withClient(o, (client) =>
+      Stream.runForEach(client.watch(o.from), (event) =>
+        o.json ? Output.json(event) : Console.log(Output.eventText(event)),
+      ),
+    ),
+).pipe(Command.withDescription("print events as they are committed (Ctrl-C to stop)"))

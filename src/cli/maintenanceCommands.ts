@@ -1,0 +1,86 @@
+/**
+ * The commands on a data directory itself: `verify` and `wal dump` (read-only, through src/effects/Inspection.ts)
+ * and `compact` (opens the registry, so it takes the directory's lock).
+ */
+import { Command } from "@effect/cli"
+import { Console, Context, Effect, Layer, Option, Stream } from "effect"
+import { dump, verify } from "../effects/Inspection.ts"
+import { ModelRegistry } from "../effects/ModelRegistry.ts"
+import { layerFile, layerNode } from "../node.ts"
+import { failure } from "./client.ts"
+import * as Output from "./output.ts"
+import { dataRequired, json, reported } from "./shared.ts"
+
+export const verifyCommand = Command.make("verify", { data: dataRequired, json }, (o) =>
+  reported(
+    o.json,
+    Effect.matchEffect(Effect.provide(verify(o.data), layerNode), {
+      onFailure: (error) => Effect.fail(failure(error)),
+      onSuccess: (report) =>
+        Output.print(o.json, { ok: true, ...report, snapshot: Option.getOrNull(report.snapshot) }, () =>
+          [
+            `${report.directory}: OK`,
+            `  segments   ${report.recovery.segments}`,
+            `  records    ${report.events} valid (seq ${report.firstSeq}..${report.lastSeq})`,
+            `  events     ${
+              Object.entries(report.eventsByType)
+                .map(([k, n]) => `${k}=${n}`)
+                .join(" ") || "none"
+            }`,
+            `  snapshot   ${Option.match(report.snapshot, {
+              onNone: () => "none",
+              onSome: (s) => `valid, seq ${s.lastSeq}, ${s.versions} versions`,
+            })}`,
+            ...Option.match(report.recovery.tornTail, {
+              onNone: () => [],
+              onSome: (t) => [
+                `  torn tail  in ${t.file} at offset ${t.offset} (${t.reason}), ${t.bytesDropped} bytes: the next open cuts it off`,
+              ],
+            }),
+            ...report.recovery.snapshotFallbacks.map(
+              (f) => `  fallback   snapshot ${f.file} is invalid (${f.reason}); the next open moves it aside`,
+            ),
+          ].join("\n"),
+        ),
+    }),
+  ),
+).pipe(
+  Command.withDescription(
+    "check every record and snapshot of a data directory, read-only (no lock needed); non-zero exit on corruption",
+  ),
+)
+
+export const compact = Command.make("compact", { data: dataRequired, json }, (o) =>
+  reported(
+    o.json,
+    Effect.scoped(
+      Effect.gen(function* () {
+        const progress = (step: string, detail: Record<string, unknown> = {}) =>
+          o.json
+            ? Output.json({ step, ...detail })
+            : Console.log(`${step}${Object.keys(detail).length ? ` ${JSON.stringify(detail)}` : ""}`)
+        yield* progress("opening", { directory: o.data })
+        const context = yield* Effect.mapError(Layer.build(layerFile({ directory: o.data })), failure)
+        const registry = Context.get(context, ModelRegistry)
+        const before = yield* registry.stats
+        yield* progress("compacting", { lastSeq: before.lastSeq, versions: before.versions })
+        const report = yield* Effect.mapError(registry.compact, failure)
+        yield* progress("done", { snapshotSeq: report.snapshotSeq, versions: report.versions })
+      }),
+    ),
+  ),
+).pipe(Command.withDescription("snapshot the full state and delete the log segments it covers"))
+
+const walDump = Command.make("dump", { data: dataRequired }, (o) =>
+  reported(
+    false,
+    Stream.runForEach(Stream.mapError(Stream.provideLayer(dump(o.data), layerNode), failure), (event) =>
+      Output.json(event),
+    ),
+  ),
+).pipe(Command.withDescription("print every event in the log as NDJSON (read-only, no lock needed)"))
+
+export const wal = Command.make("wal").pipe(
+  Command.withDescription("inspect the write-ahead log"),
+  Command.withSubcommands([walDump]),
+)

@@ -1,0 +1,129 @@
+/**
+ * The RegistryClient over the HTTP API, built from the API's declaration (`HttpApiClient.make(RegistryApi)`):
+ * paths, methods and wire schemas come from http/Api.ts, answers are decoded, and the declared error bodies come
+ * back as the wire detail. Only `watch` reads its endpoint as a raw stream (an SSE body never ends, so it cannot
+ * be decoded whole); its path also comes from the declaration.
+ */
+import {
+  FetchHttpClient,
+  HttpApiClient,
+  HttpApiError,
+  HttpClient,
+  HttpClientError,
+  HttpClientRequest,
+  type HttpClientResponse,
+} from "@effect/platform"
+import { Effect, Option, ParseResult, Schema, Stream } from "effect"
+import { ErrorBody, type ErrorDetail, edgeError } from "../effects/errorStatus.ts"
+import { EventWire, eventsEndpoint, RegistryApi } from "../http/Api.ts"
+import { CliFailure, type RegistryClient } from "./client.ts"
+import { frames } from "./sseFrames.ts"
+
+const decodeErrorBody = Schema.decodeUnknownOption(ErrorBody)
+const decodeEventFrame = Schema.decodeUnknown(Schema.parseJson(EventWire))
+const decodeErrorFrame = Schema.decodeUnknown(Schema.parseJson(ErrorBody))
+
+const describe = (error: unknown): string => {
+  const cause = error instanceof HttpClientError.RequestError ? error.cause : error
+  return cause instanceof Error ? cause.message : String(cause)
+}
+
+const unavailable = (url: string, error: unknown) =>
+  new CliFailure({ detail: edgeError("Unavailable", `cannot reach ${url}: ${describe(error)}`) })
+
+/** An answer the API does not declare: its error body if it has one, else what its status says. */
+const undeclared = (response: HttpClientResponse.HttpClientResponse) =>
+  Effect.map(Effect.option(response.json), (json) => {
+    const body = Option.flatMap(json, decodeErrorBody)
+    const detail: ErrorDetail = Option.isSome(body)
+      ? body.value.error
+      : edgeError(
+          response.status === 404 ? "RouteNotFound" : "Unavailable",
+          `HTTP ${response.status} from ${response.request.url}`,
+        )
+    return new CliFailure({ detail })
+  })
+
+type CallError =
+  | { readonly error: ErrorDetail }
+  | HttpApiError.HttpApiDecodeError
+  | HttpClientError.HttpClientError
+  | ParseResult.ParseError
+
+const toFailure =
+  (root: string) =>
+  (error: CallError): Effect.Effect<never, CliFailure> => {
+    if (error instanceof HttpClientError.RequestError) return Effect.fail(unavailable(root, error))
+    if (error instanceof HttpClientError.ResponseError) return Effect.flip(undeclared(error.response))
+    if (error instanceof HttpApiError.HttpApiDecodeError)
+      return Effect.fail(new CliFailure({ detail: edgeError("InvalidInput", error.message) }))
+    if (ParseResult.isParseError(error))
+      return Effect.fail(
+        new CliFailure({ detail: edgeError("Unavailable", `unexpected answer from ${root}: ${error.message}`) }),
+      )
+    return Effect.fail(new CliFailure({ detail: error.error }))
+  }
+
+const eventsPath = eventsEndpoint.path
+
+/** The client for the server at `base`; `token` is sent as a bearer token with every request. */
+export const remote = (base: string, token: Option.Option<string>): Effect.Effect<RegistryClient> =>
+  Effect.gen(function* () {
+    const root = base.replace(/\/+$/, "")
+    const authorized = (client: HttpClient.HttpClient) =>
+      Option.match(token, {
+        onNone: () => client,
+        onSome: (t) => HttpClient.mapRequest(client, HttpClientRequest.bearerToken(t)),
+      })
+    const api = yield* HttpApiClient.make(RegistryApi, { baseUrl: root, transformClient: authorized })
+    const http = authorized(yield* HttpClient.HttpClient)
+    const failed = toFailure(root)
+    const call = <A>(effect: Effect.Effect<A, CallError>) => Effect.catchAll(effect, failed)
+    // The declared paths take the parameters as they are; a name or version outside the URL-safe alphabet
+    // (which the server refuses anyway) must still reach it as one segment.
+    const at = (name: string, version: string) => ({
+      path: { name: encodeURIComponent(name), version: encodeURIComponent(version) },
+    })
+
+    const watch: RegistryClient["watch"] = (from) =>
+      Stream.unwrapScoped(
+        Effect.gen(function* () {
+          const request = HttpClientRequest.get(`${root}${eventsPath}`).pipe(
+            HttpClientRequest.accept("text/event-stream"),
+            Option.isSome(from) ? HttpClientRequest.setUrlParam("from", String(from.value)) : (r) => r,
+          )
+          const response = yield* Effect.catchAll(http.execute(request), failed)
+          if (response.status !== 200) return Stream.fail(yield* undeclared(response))
+          const text = response.stream.pipe(
+            Stream.mapError((error) => unavailable(root, error)),
+            Stream.decodeText(),
+          )
+          return frames(text).pipe(
+            Stream.mapEffect((frame) =>
+              frame.event === "error"
+                ? Effect.flatMap(Effect.catchAll(decodeErrorFrame(frame.data), failed), (body) =>
+                    Effect.fail(new CliFailure({ detail: body.error })),
+                  )
+                : Effect.catchAll(decodeEventFrame(frame.data), failed),
+            ),
+          )
+        }),
+      )
+
+    const client: RegistryClient = {
+      register: ({ name, ...payload }) =>
+        call(
+          Effect.map(
+            api.models.register({ path: { name: encodeURIComponent(name) }, payload, withResponse: true }),
+            ([version, response]) => ({ created: response.status === 201, version }),
+          ),
+        ),
+      promote: (name, version) => call(api.models.promote(at(name, version))),
+      deprecate: (name, version) => call(api.models.deprecate(at(name, version))),
+      get: (name, version) => call(api.models.getVersion(at(name, version))),
+      listModels: call(api.models.listModels()),
+      listVersions: (name) => call(api.models.listVersions({ path: { name: encodeURIComponent(name) } })),
+      watch,
+    }
+    return client
+  }).pipe(Effect.provide(FetchHttpClient.layer))

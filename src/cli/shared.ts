@@ -1,0 +1,43 @@
+/**
+ * What every command shares: the common options and arguments, and how a failure is reported (printed the
+ * way the user asked, then `ExitWith` carries the documented exit code to main).
+ */
+import { Args, Options } from "@effect/cli"
+import { Config, Data, Effect } from "effect"
+import { translate } from "../effects/errorStatus.ts"
+import { CliFailure } from "./client.ts"
+import * as Output from "./output.ts"
+
+/** Ends the program with this exit code after the command printed its own message. */
+export class ExitWith extends Data.TaggedError("ExitWith")<{ readonly code: number }> {}
+
+export const json = Options.boolean("json").pipe(Options.withDescription("machine output: one JSON document per line"))
+const data = Options.text("data").pipe(
+  Options.withDescription("data directory (local mode; takes the directory's lock)"),
+  Options.optional,
+)
+export const dataRequired = Options.text("data").pipe(Options.withDescription("data directory"))
+const url = Options.text("url").pipe(
+  Options.withDescription("server URL, e.g. http://127.0.0.1:8080 (remote mode)"),
+  Options.optional,
+)
+export const token = Options.text("token").pipe(
+  Options.withDescription("bearer token (default: $MODEL_REGISTRY_TOKEN)"),
+  Options.withFallbackConfig(Config.string("MODEL_REGISTRY_TOKEN")),
+  Options.optional,
+)
+export const connection = { data, url, token, json }
+
+export const name = Args.text({ name: "name" }).pipe(Args.withDescription("model name"))
+export const version = Args.text({ name: "version" }).pipe(Args.withDescription("SemVer 2.0.0 version, e.g. 1.2.0"))
+
+export const usage = (message: string) => new CliFailure({ detail: { tag: "InvalidInput", message } })
+
+/** Prints the failure the way the user asked and turns it into the documented exit code. */
+export const reported = <A, R>(asJson: boolean, effect: Effect.Effect<A, CliFailure, R>) =>
+  Effect.catchAll(effect, (error) =>
+    Effect.zipRight(
+      Output.errorOutput(error.detail, asJson),
+      Effect.fail(new ExitWith({ code: translate(error.detail.tag).exit })),
+    ),
+  )
