@@ -135,7 +135,7 @@ const deadLetterer = (name: string, maxAttempts: number, sink: AppendSink, count
 
 /**
  * The stored cursor. A transient read error must not keep the observer from starting: while it is not running it
- * does not hold back compaction, and the history it has not seen yet could be compacted away (simulator seed 217).
+ * does not hold back compaction, and the history it has not seen yet could be compacted away.
  */
 const readCursor = (cursors: CursorStore, name: string) =>
   cursors

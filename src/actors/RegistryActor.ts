@@ -83,7 +83,7 @@ export const makeRegistryActor = (options: {
 
     /**
      * Every waiting caller, queued or blocked, and every pending compaction gets `error`, and subscribers wake to
-     * see it. A compaction left out here would wait until close after a failed append (simulator seed 223).
+     * see it. A compaction left out here would wait until close after a failed append.
      */
     const failEverything = (error: StorageFailed | RegistryClosed) =>
       Effect.suspend(() => {

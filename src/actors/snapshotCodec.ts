@@ -20,7 +20,10 @@ import type { ModelVersion } from "../domain/ModelVersion.ts"
 import type { Lifecycle } from "./lifecycleRules.ts"
 import { type IndexSnapshot, RegistryIndex } from "./RegistryIndex.ts"
 
-/** About 1.3 MB of JSON per line with the bench's ~330-byte versions. */
+/**
+ * Versions per line: enough to amortize a line's parse, few enough that a line stays far below V8's string limit and
+ * the encoder can yield between lines without holding up the batch loop.
+ */
 export const versionsPerLine = 4096
 const newline = 10
 

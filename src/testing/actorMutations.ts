@@ -3,10 +3,10 @@
  * simulator can prove it catches each. They wrap the ports the registry is given; the registry itself has no
  * switch for them.
  */
-import { Effect, Either, Layer } from "effect"
+import { Context, Effect, Either, Layer } from "effect"
 import { decodeIndexState, encodeIndexState } from "../actors/snapshotCodec.ts"
 import * as ModelRegistry from "../effects/ModelRegistry.ts"
-import { SnapshotStore } from "../storage/SnapshotStore.ts"
+import { type Snapshot, SnapshotStore } from "../storage/SnapshotStore.ts"
 import { Wal } from "../storage/Wal.ts"
 
 export interface ActorMutations {
@@ -27,42 +27,47 @@ export const mutateWal = (wal: Wal, mutations: ActorMutations): Wal => ({
   ...(mutations.ackBeforeFsync ? { append: (records) => Effect.asVoid(Effect.forkDaemon(wal.append(records))) } : {}),
   ...(mutations.compactionRacesAppends
     ? {
+        // The cut moves to just before the snapshot is published (see `mutateSnapshots`), and the deletion goes up
+        // to wherever the log has got to, not to the snapshot's seq.
         rotate: Effect.void,
-        deleteSegmentsUpTo: () =>
-          Effect.gen(function* () {
-            // Let batches commit into the segment the snapshot does not cover, then cut and delete it.
-            for (let i = 0; i < 8; i++) yield* Effect.yieldNow()
-            yield* wal.rotate
-            yield* wal.deleteSegmentsUpTo(yield* wal.lastSeq)
-          }),
+        deleteSegmentsUpTo: () => Effect.flatMap(wal.lastSeq, wal.deleteSegmentsUpTo),
       }
     : {}),
 })
 
-/** The snapshot store as the mutations change it. */
-export const mutateSnapshots = (snapshots: SnapshotStore, mutations: ActorMutations): SnapshotStore =>
-  mutations.compactRegistrationsOnly
-    ? {
-        ...snapshots,
-        write: (snapshot) => {
-          const decoded = Either.getOrThrow(decodeIndexState(snapshot.state))
-          const versions = decoded.versions.map((v) => ({ ...v, state: "registered" as const }))
-          return snapshots.write({ ...snapshot, state: encodeIndexState({ ...decoded, versions }) })
-        },
-      }
-    : snapshots
+/** The snapshot store as the mutations change it; `wal` is the undecorated log the snapshots belong to. */
+export const mutateSnapshots = (snapshots: SnapshotStore, wal: Wal, mutations: ActorMutations): SnapshotStore => {
+  const registrationsOnly = (snapshot: Snapshot): Snapshot => {
+    const decoded = Either.getOrThrow(decodeIndexState(snapshot.state))
+    const versions = decoded.versions.map((v) => ({ ...v, state: "registered" as const }))
+    return { ...snapshot, state: encodeIndexState({ ...decoded, versions }) }
+  }
+  const write = (snapshot: Snapshot) =>
+    snapshots.write(mutations.compactRegistrationsOnly ? registrationsOnly(snapshot) : snapshot)
+  if (!mutations.compactionRacesAppends) return { ...snapshots, write }
+  return {
+    ...snapshots,
+    // As the seed did: while the snapshot is written, batches go on committing into the live log; the log is cut
+    // only then, so the sealed segment holds records the snapshot does not cover.
+    write: (snapshot) =>
+      Effect.gen(function* () {
+        for (let i = 0; i < 8; i++) yield* Effect.yieldNow()
+        yield* wal.rotate
+        yield* write(snapshot)
+      }),
+  }
+}
 
 /** Replaces the Wal and SnapshotStore below it with their mutated versions. */
 export const layerActorMutations = (mutations: ActorMutations) =>
-  Layer.merge(
-    Layer.effect(
-      Wal,
-      Effect.map(Wal, (wal) => mutateWal(wal, mutations)),
-    ),
-    Layer.effect(
-      SnapshotStore,
-      Effect.map(SnapshotStore, (snapshots) => mutateSnapshots(snapshots, mutations)),
-    ),
+  Layer.effectContext(
+    Effect.gen(function* () {
+      const wal = yield* Wal
+      const snapshots = yield* SnapshotStore
+      return Context.make(Wal, mutateWal(wal, mutations)).pipe(
+        Context.add(SnapshotStore, mutateSnapshots(snapshots, wal, mutations)),
+      )
+    }),
   )
 
 /** `ModelRegistry.layerFileSystem` with the mutations applied to its storage ports. */
