@@ -1,6 +1,7 @@
 /**
  * The real server in a child process, driven over HTTP: every endpoint, every error status, SSE resume with
- * Last-Event-ID across a restart, the token rules, the body limit, 200 concurrent clients, and a clean SIGTERM.
+ * Last-Event-ID across a restart, the token rules, the body limit, 200 concurrent clients, 50 concurrent promotes
+ * of one model, path limits equal to the domain's, undecodable paths, and a clean SIGTERM.
  */
 import { existsSync } from "node:fs"
 import { join } from "node:path"
@@ -272,6 +273,43 @@ describe("HTTP API against the real server", () => {
     console.log(
       `concurrency: 200 registrations → 201, 200 promotions → 200, 10 models with exactly one production version`,
     )
+  })
+
+  it("answers 50 concurrent promotes of one model each with its own version in production", async () => {
+    const model = `${base}/models/contested`
+    const versions = Array.from({ length: 50 }, (_, i) => `1.0.${i}`)
+    for (const version of versions) expect((await post(`${model}/versions`, { version })).status).toBe(201)
+    const responses = await Promise.all(versions.map((version) => post(`${model}/versions/${version}/promote`)))
+    interface Promoted {
+      readonly version: { readonly version: string; readonly state: string }
+      readonly event: { readonly _tag: string; readonly seq: number; readonly supersedes: string | null }
+    }
+    const answers = await Promise.all(
+      responses.map(async (response, i) => ({
+        asked: versions[i]!,
+        status: response.status,
+        body: await json(response),
+      })),
+    )
+    for (const { asked, status, body } of answers)
+      expect({ asked, status, body }).toEqual({
+        asked,
+        status: 200,
+        body: {
+          version: expect.objectContaining({ version: asked, state: "production" }),
+          event: expect.objectContaining({ _tag: "Promoted", version: asked }),
+        },
+      })
+    // In commit order each promotion supersedes the one before it, and the last one is what stays in production.
+    const inOrder = answers.map(({ body }) => body as Promoted).sort((a, b) => a.event.seq - b.event.seq)
+    expect(inOrder.map((answer) => answer.event.supersedes)).toEqual([
+      null,
+      ...inOrder.slice(0, -1).map((answer) => answer.version.version),
+    ])
+    const final = (await json(await fetch(`${model}/versions`))) as Array<{ version: string; state: string }>
+    expect(final.filter((v) => v.state === "production").map((v) => v.version)).toEqual([
+      inOrder.at(-1)!.version.version,
+    ])
   })
 
   it("streams events as SSE and resumes with Last-Event-ID across a restart", async () => {
