@@ -1,7 +1,8 @@
 /**
  * Semantic versions, parsed once on the way in and ordered by SemVer 2.0.0 precedence (never string order,
- * which sorts "1.10.0" before "1.2.0"). Parsing and precedence come from the `semver` package, which is
- * the reference implementation npm itself uses and imports nothing runtime-specific.
+ * which sorts "1.10.0" before "1.2.0"). Parsing comes from the `semver` package, which is the reference
+ * implementation npm itself uses and imports nothing runtime-specific; the pre-release half of precedence is ours,
+ * because `semver` compares numeric identifiers as doubles.
  */
 import { Schema } from "effect"
 import { SemVer as ParsedSemVer } from "semver"
@@ -57,8 +58,40 @@ export type SemVer = typeof SemVer.Type
 /** The parsed form, for ordering. Throws on an invalid string: callers hold a decoded `SemVer`. */
 export const parseSemVer = (version: SemVer): ParsedSemVer => parseStrict(version)!
 
-/** SemVer precedence: negative, zero or positive. Build metadata is ignored, so 1.0.0+a and 1.0.0+b compare equal. */
-export const compareParsed = (a: ParsedSemVer, b: ParsedSemVer): number => a.compare(b)
+const numericIdentifier = /^[0-9]+$/
+
+/**
+ * Pre-release identifiers by SemVer 2.0.0 rule 11. `semver` turns numeric identifiers into doubles to compare
+ * them, so two beyond 2^53 can compare equal (or in the wrong order); a strictly parsed numeric identifier has no
+ * leading zero, so the longer digit string is the larger number, and equal lengths compare as strings.
+ */
+const compareIdentifiers = (a: string | number, b: string | number): number => {
+  if (typeof a === "number" && typeof b === "number") return a - b
+  const [x, y] = [String(a), String(b)]
+  const [xNumeric, yNumeric] = [numericIdentifier.test(x), numericIdentifier.test(y)]
+  if (xNumeric && yNumeric) return x.length !== y.length ? x.length - y.length : x < y ? -1 : x > y ? 1 : 0
+  if (xNumeric !== yNumeric) return xNumeric ? -1 : 1
+  return x < y ? -1 : x > y ? 1 : 0
+}
+
+const comparePrerelease = (a: ReadonlyArray<string | number>, b: ReadonlyArray<string | number>): number => {
+  // A version without pre-release identifiers outranks every pre-release of it.
+  if (a.length === 0 || b.length === 0) return b.length - a.length
+  const shared = Math.min(a.length, b.length)
+  for (let i = 0; i < shared; i++) {
+    const order = compareIdentifiers(a[i]!, b[i]!)
+    if (order !== 0) return order
+  }
+  return a.length - b.length
+}
+
+/**
+ * SemVer precedence: negative, zero or positive. Build metadata is ignored, so 1.0.0+a and 1.0.0+b compare equal.
+ * Major, minor and patch are exact as `semver` holds them (it refuses any above Number.MAX_SAFE_INTEGER); the
+ * pre-release identifiers are compared here, exactly at any length.
+ */
+export const compareParsed = (a: ParsedSemVer, b: ParsedSemVer): number =>
+  a.compareMain(b) || comparePrerelease(a.prerelease, b.prerelease)
 
 export const compareSemVer = (a: SemVer, b: SemVer): number => compareParsed(parseSemVer(a), parseSemVer(b))
 

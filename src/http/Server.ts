@@ -7,6 +7,7 @@ import { createServer } from "node:http"
 import {
   HttpApiBuilder,
   HttpApiSwagger,
+  HttpRouter,
   type HttpServer,
   HttpServerRequest,
   type HttpServerResponse,
@@ -82,6 +83,10 @@ const guarded = <E, R>(
   const token = Option.getOrUndefined(options.token)
   if (token !== undefined && !bearerMatches(request, token)) return Effect.succeed(unauthorized())
   if (declaresTooLarge(request, options.bodyBytesMax)) return Effect.succeed(payloadTooLarge(options.bodyBytesMax))
+  if (!decodablePath(request.url))
+    return Effect.succeed(
+      errorResponse(edgeError("InvalidInput", "path: must be valid percent-encoded UTF-8", { field: "path" })),
+    )
   // Failures were already answered inside `app` (handlers render their own errors, the fallback route
   // answers unknown paths); what is left here is logged so that metrics and logs see it.
   return app.pipe(
@@ -95,6 +100,30 @@ const guarded = <E, R>(
     ),
   )
 }
+
+/**
+ * Whether the router can decode the path: it splits off the query at the first "?", ";" or "#" and decodes the
+ * rest with `decodeURI`, and a path it cannot decode matches no route, not even the fallback, so the platform would
+ * answer an empty 404 before the edge could render the error body. The edge asks first, with the router's rule.
+ */
+const decodablePath = (url: string): boolean => {
+  const path = url.split(/[?;#]/, 1)[0]!
+  if (!path.includes("%")) return true
+  try {
+    decodeURI(path)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * The router refuses (with an empty 404) any path parameter longer than its `maxParamLength`, 100 by default,
+ * below the domain's limits on names and versions. Lifting it leaves the length rules to the domain's decoders, so
+ * every route accepts exactly what the registry does and answers anything longer with `InvalidInput`. The
+ * request line stays bounded by Node's header size limit, and no route has a regex parameter to be slow on.
+ */
+const routerConfig = { maxParamLength: Number.POSITIVE_INFINITY }
 
 /** Paths outside the API get the error body too, not the router's empty 404. */
 const fallbackRoute = HttpApiBuilder.Router.use((router) =>
@@ -112,6 +141,7 @@ const fallbackRoute = HttpApiBuilder.Router.use((router) =>
  */
 export const layer = (options: ServerOptions) =>
   HttpApiBuilder.serve(edge(options)).pipe(
+    Layer.locally(HttpRouter.currentRouterConfig, routerConfig),
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
     Layer.provide(fallbackRoute),
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),

@@ -81,7 +81,8 @@ describe("SemVer", () => {
     fc.assert(
       fc.property(semVerArb, semVerArb, semVerArb, (a, b, c) => {
         const [x, y, z] = [v(a), v(b), v(c)] as [SemVer, SemVer, SemVer]
-        expect(Math.sign(compareSemVer(x, y))).toBe(-Math.sign(compareSemVer(y, x)))
+        // `+ 0` turns the -0 of an equal pair's negated sign into 0, which `toBe` (Object.is) tells apart.
+        expect(Math.sign(compareSemVer(x, y)) + 0).toBe(-Math.sign(compareSemVer(y, x)) + 0)
         if (compareSemVer(x, y) <= 0 && compareSemVer(y, z) <= 0) expect(compareSemVer(x, z)).toBeLessThanOrEqual(0)
       }),
     )
@@ -97,6 +98,65 @@ describe("SemVer", () => {
       }),
     )
   })
+})
+
+/** SemVer 2.0.0 precedence with every numeric part as a BigInt: the reference for exact ordering at any length. */
+const referenceCompare = (a: string, b: string): number => {
+  const split = (text: string) => {
+    const withoutBuild = text.split("+")[0]!
+    const dash = withoutBuild.indexOf("-")
+    const core = (dash === -1 ? withoutBuild : withoutBuild.slice(0, dash)).split(".").map(BigInt)
+    return { core, pre: dash === -1 ? [] : withoutBuild.slice(dash + 1).split(".") }
+  }
+  const sign = (x: bigint, y: bigint) => (x < y ? -1 : x > y ? 1 : 0)
+  const [x, y] = [split(a), split(b)]
+  for (let i = 0; i < 3; i++) if (x.core[i] !== y.core[i]) return sign(x.core[i]!, y.core[i]!)
+  if (x.pre.length === 0 || y.pre.length === 0) return Math.sign(y.pre.length - x.pre.length)
+  for (let i = 0; i < Math.min(x.pre.length, y.pre.length); i++) {
+    const [p, q] = [x.pre[i]!, y.pre[i]!]
+    const [pNumeric, qNumeric] = [/^\d+$/.test(p), /^\d+$/.test(q)]
+    if (pNumeric && qNumeric && p !== q) return sign(BigInt(p), BigInt(q))
+    if (pNumeric !== qNumeric) return pNumeric ? -1 : 1
+    if (p !== q) return p < q ? -1 : 1
+  }
+  return Math.sign(x.pre.length - y.pre.length)
+}
+
+// Few distinct values per part, so that two draws often share a prefix and differ only where doubles collide.
+const aroundSafeLimit = fc.bigInt({ min: 2n ** 53n - 2n, max: 2n ** 53n + 2n })
+const hugeIdentifier = fc
+  .oneof(
+    { arbitrary: aroundSafeLimit, weight: 4 },
+    fc.bigInt({ min: 10n ** 20n, max: 10n ** 20n + 2n }),
+    fc.bigInt({ min: 0n, max: 10n ** 40n }),
+    fc.bigInt({ min: 0n, max: 2n }),
+  )
+  .map(String)
+const corePart = fc.constantFrom(0n, 1n, 2n ** 53n - 2n, 2n ** 53n - 1n)
+const hugeSemVerArb = fc
+  .record({
+    core: fc.tuple(corePart, fc.constant(0n), corePart),
+    pre: fc.array(fc.oneof({ arbitrary: hugeIdentifier, weight: 4 }, fc.constantFrom("alpha", "0a")), {
+      maxLength: 2,
+    }),
+  })
+  .map(({ core, pre }) => `${core.join(".")}${pre.length ? `-${pre.join(".")}` : ""}`)
+
+describe("SemVer: numeric identifiers compare exactly at any length", () => {
+  it("orders pre-release numbers beyond 2^53 that are equal as doubles", () => {
+    expect(compareSemVer(v("1.0.0-9007199254740992"), v("1.0.0-9007199254740993"))).toBeLessThan(0)
+    expect(compareSemVer(v("1.0.0-9007199254740993"), v("1.0.0-9007199254740992"))).toBeGreaterThan(0)
+    expect(compareSemVer(v("1.0.0-rc.99999999999999999999"), v("1.0.0-rc.100000000000000000000"))).toBeLessThan(0)
+    expect(compareSemVer(v("1.0.0-9007199254740991"), v("1.0.0-9007199254740992"))).toBeLessThan(0)
+  })
+
+  it("property: precedence agrees with a BigInt reference", () =>
+    fc.assert(
+      fc.property(hugeSemVerArb, hugeSemVerArb, (a, b) => {
+        expect(Math.sign(compareSemVer(v(a), v(b)))).toBe(referenceCompare(a, b))
+      }),
+      { numRuns: 2000 },
+    ))
 })
 
 describe("SemVer: one rule for the Schema and the fast path", () => {

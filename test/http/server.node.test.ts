@@ -1,10 +1,12 @@
 /**
  * The real server in a child process, driven over HTTP: every endpoint, every error status, SSE resume with
- * Last-Event-ID across a restart, the token rules, the body limit, 200 concurrent clients, and a clean SIGTERM.
+ * Last-Event-ID across a restart, the token rules, the body limit, 200 concurrent clients, 50 concurrent promotes
+ * of one model, path limits equal to the domain's, undecodable paths, and a clean SIGTERM.
  */
 import { existsSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { modelNameLengthMax, semVerLengthMax } from "../../src/domain/index.ts"
 import { json, post, type ServerProcess, startServer, tempDir } from "./serverProcess.ts"
 
 interface SseEvent {
@@ -273,6 +275,43 @@ describe("HTTP API against the real server", () => {
     )
   })
 
+  it("answers 50 concurrent promotes of one model each with its own version in production", async () => {
+    const model = `${base}/models/contested`
+    const versions = Array.from({ length: 50 }, (_, i) => `1.0.${i}`)
+    for (const version of versions) expect((await post(`${model}/versions`, { version })).status).toBe(201)
+    const responses = await Promise.all(versions.map((version) => post(`${model}/versions/${version}/promote`)))
+    interface Promoted {
+      readonly version: { readonly version: string; readonly state: string }
+      readonly event: { readonly _tag: string; readonly seq: number; readonly supersedes: string | null }
+    }
+    const answers = await Promise.all(
+      responses.map(async (response, i) => ({
+        asked: versions[i]!,
+        status: response.status,
+        body: await json(response),
+      })),
+    )
+    for (const { asked, status, body } of answers)
+      expect({ asked, status, body }).toEqual({
+        asked,
+        status: 200,
+        body: {
+          version: expect.objectContaining({ version: asked, state: "production" }),
+          event: expect.objectContaining({ _tag: "Promoted", version: asked }),
+        },
+      })
+    // In commit order each promotion supersedes the one before it, and the last one is what stays in production.
+    const inOrder = answers.map(({ body }) => body as Promoted).sort((a, b) => a.event.seq - b.event.seq)
+    expect(inOrder.map((answer) => answer.event.supersedes)).toEqual([
+      null,
+      ...inOrder.slice(0, -1).map((answer) => answer.version.version),
+    ])
+    const final = (await json(await fetch(`${model}/versions`))) as Array<{ version: string; state: string }>
+    expect(final.filter((v) => v.state === "production").map((v) => v.version)).toEqual([
+      inOrder.at(-1)!.version.version,
+    ])
+  })
+
   it("streams events as SSE and resumes with Last-Event-ID across a restart", async () => {
     const all = await readEvents(`${base}/events?from=1`, 3)
     expect(all.map((e) => e.id)).toEqual(["1", "2", "3"])
@@ -300,6 +339,110 @@ describe("HTTP API against the real server", () => {
       data: { metadata: { name: "after-restart" } },
     })
     console.log(`SSE: resumed after Last-Event-ID ${lastSeen} on a restarted server at seq ${resumed[0]!.id}`)
+  })
+})
+
+/** Reads a refusal: the status and the typed error body, whatever the route or the reason. */
+const refusal = async (response: Response) => {
+  const text = await response.text()
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch {
+    body = text
+  }
+  return { status: response.status, body }
+}
+const typedError = (status: number, tag: string) => ({
+  status,
+  body: { error: expect.objectContaining({ tag, message: expect.any(String) }) },
+})
+
+describe("every route accepts exactly what the domain accepts", () => {
+  let server: ServerProcess
+  let base: string
+
+  beforeAll(async () => {
+    server = await startServer(tempDir("limits"))
+    base = server.url
+  })
+  afterAll(async () => {
+    await server?.stop("SIGKILL")
+  })
+
+  /** Each route, as a request made when called, so that the order of requests is the test's. */
+  const everyRoute = (name: string, version: string) => {
+    const model = `${base}/models/${name}`
+    const versionPath = `${model}/versions/${encodeURIComponent(version)}`
+    return {
+      register: () => post(`${model}/versions`, { version }),
+      getModel: () => fetch(model),
+      listVersions: () => fetch(`${model}/versions`),
+      getVersion: () => fetch(versionPath),
+      promote: () => post(`${versionPath}/promote`),
+      deprecate: () => post(`${versionPath}/deprecate`),
+    }
+  }
+
+  it(`serves a name of the full ${modelNameLengthMax} characters on every route`, async () => {
+    const statuses: Record<string, number> = {}
+    for (const [route, request] of Object.entries(everyRoute(`n${"a".repeat(modelNameLengthMax - 1)}`, "1.0.0")))
+      statuses[route] = (await request()).status
+    expect(statuses).toEqual({
+      register: 201,
+      getModel: 200,
+      listVersions: 200,
+      getVersion: 200,
+      promote: 200,
+      deprecate: 200,
+    })
+  })
+
+  it(`serves versions of up to ${semVerLengthMax} characters on register, get and promote`, async () => {
+    const versions = [
+      `1.0.0-${"r".repeat(150)}`,
+      `1.0.0-rc.${"9".repeat(100)}+build.${"b".repeat(semVerLengthMax - 116)}`,
+      `1.0.0-${"x".repeat(semVerLengthMax - 6)}`,
+    ]
+    expect(versions.map((v) => v.length)).toEqual([156, semVerLengthMax, semVerLengthMax])
+    for (const version of versions) {
+      const path = `${base}/models/long-versions/versions/${encodeURIComponent(version)}`
+      expect((await post(`${base}/models/long-versions/versions`, { version })).status).toBe(201)
+      const got = await fetch(path)
+      expect({ version, status: got.status }).toEqual({ version, status: 200 })
+      expect(await json(got)).toMatchObject({ version, state: "registered" })
+      const promoted = await post(`${path}/promote`)
+      expect({ version, status: promoted.status }).toEqual({ version, status: 200 })
+      expect(await json(promoted)).toMatchObject({ version: { version, state: "production" } })
+    }
+  })
+
+  it("refuses a name or version beyond the domain's limits with InvalidInput on every route", async () => {
+    const { register, getVersion, promote, deprecate } = everyRoute("m", `1.0.0-${"x".repeat(semVerLengthMax)}`)
+    const routes = {
+      longName: everyRoute(`n${"a".repeat(modelNameLengthMax)}`, "1.0.0"),
+      hugeName: everyRoute(`n${"a".repeat(4000)}`, "1.0.0"),
+      longVersion: { register, getVersion, promote, deprecate },
+    }
+    for (const [input, requests] of Object.entries(routes))
+      for (const [route, request] of Object.entries(requests))
+        expect({ input, route, ...(await refusal(await request())) }).toEqual({
+          input,
+          route,
+          ...typedError(400, "InvalidInput"),
+        })
+  })
+
+  it("answers an undecodable path with the typed error body, never an empty 404", async () => {
+    const cases = {
+      model: fetch(`${base}/models/a%zz`),
+      register: post(`${base}/models/a%zz/versions`, { version: "1.0.0" }),
+      version: fetch(`${base}/models/m/versions/1.0.0%`),
+      promote: post(`${base}/models/m/versions/1.0.0%E0%A4%A/promote`),
+      elsewhere: fetch(`${base}/nothing%zz`),
+    }
+    for (const [label, pending] of Object.entries(cases))
+      expect({ label, ...(await refusal(await pending)) }).toEqual({ label, ...typedError(400, "InvalidInput") })
   })
 })
 
