@@ -3,6 +3,7 @@
  * Last-Event-ID across a restart, the token rules, the body limit, 200 concurrent clients, and a clean SIGTERM.
  */
 import { existsSync } from "node:fs"
+import { request as httpRequest } from "node:http"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { json, post, type ServerProcess, startServer, tempDir } from "./serverProcess.ts"
@@ -212,6 +213,44 @@ describe("HTTP API against the real server", () => {
     } as RequestInit)
     expect(response.status).toBe(413)
     expect((await errorOf(response)).error.tag).toBe("PayloadTooLarge")
+  })
+
+  it("answers a 50 MB chunked body with 413 and the error body, not a connection reset", async () => {
+    const outcome = await new Promise<{ status: number; body: string } | Error>((resolve) => {
+      const { hostname, port } = new URL(base)
+      const request = httpRequest({
+        host: hostname,
+        port,
+        method: "POST",
+        path: "/models/huge/versions",
+        headers: { "content-type": "application/json", "transfer-encoding": "chunked" },
+      })
+      request.on("error", resolve)
+      request.on("response", (response) => {
+        let body = ""
+        response.setEncoding("utf8")
+        response.on("data", (d: string) => {
+          body += d
+        })
+        response.on("end", () => resolve({ status: response.statusCode ?? 0, body }))
+        response.on("error", resolve)
+      })
+      const piece = new Uint8Array(1024 * 1024).fill(0x20)
+      let sent = 0
+      const pump = () => {
+        while (sent < 50) {
+          sent++
+          if (!request.write(piece)) return void request.once("drain", pump)
+        }
+        request.end()
+      }
+      request.write('{"version":"1.0.0","metrics":{"pad":"')
+      pump()
+    })
+    expect(outcome).not.toBeInstanceOf(Error)
+    const { status, body } = outcome as { status: number; body: string }
+    expect(status).toBe(413)
+    expect((JSON.parse(body) as { error: { tag: string } }).error.tag).toBe("PayloadTooLarge")
   })
 
   it("serves health, Prometheus metrics, OpenAPI and Swagger UI", async () => {
