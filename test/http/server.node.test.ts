@@ -2,7 +2,7 @@
  * The real server in a child process, driven over HTTP: every endpoint, every error status, SSE resume with
  * Last-Event-ID across a restart, the token rules, the body limit, 200 concurrent clients, and a clean SIGTERM.
  */
-import { existsSync } from "node:fs"
+import { existsSync, rmSync } from "node:fs"
 import { request as httpRequest } from "node:http"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -376,6 +376,41 @@ describe("overload and storage failure statuses", () => {
       }
       expect(failed?.status).toBe(503)
       expect((await errorOf(failed!)).error.tag).toBe("StorageFailed")
+    } finally {
+      await server.stop("SIGKILL")
+    }
+  })
+})
+
+describe("a data directory removed under the running server", () => {
+  it("fails stop with 503 StorageFailed (Removed) once noticed, and /healthz says so, instead of 201 into the void", async () => {
+    const server = await startServer(tempDir("removed"))
+    try {
+      expect((await post(`${server.url}/models/gone/versions`, { version: "1.0.0" })).status).toBe(201)
+      rmSync(server.directory, { recursive: true, force: true })
+      // Registers taken before the watch notices are lost with the directory; the watch bounds that window, and
+      // none may follow it. The attempts are bounded so that a server that never notices fails here, not by timeout.
+      let first: Response | undefined
+      let lost = 0
+      for (let i = 1; i <= 200 && first === undefined; i++) {
+        const response = await post(`${server.url}/models/gone/versions`, { version: `1.0.${i}` })
+        if (response.status !== 201) first = response
+        else {
+          lost++
+          await new Promise((resolve) => setTimeout(resolve, 50))
+        }
+      }
+      console.log(`removed data directory: ${lost} × 201 before the watch noticed, then 503`)
+      expect(first?.status).toBe(503)
+      expect((await errorOf(first!)).error.tag).toBe("StorageFailed")
+      for (let i = 0; i < 5; i++) {
+        const later = await post(`${server.url}/models/gone/versions`, { version: `2.0.${i}` })
+        expect(later.status).toBe(503)
+        expect((await errorOf(later)).error.tag).toBe("StorageFailed")
+      }
+      const health = await fetch(`${server.url}/healthz`)
+      expect(health.status).toBe(503)
+      expect((await errorOf(health)).error).toMatchObject({ tag: "StorageFailed", reason: "Removed" })
     } finally {
       await server.stop("SIGKILL")
     }
