@@ -14,6 +14,7 @@ import * as IdGenerator from "./effects/IdGenerator.ts"
 import * as ModelRegistry from "./effects/ModelRegistry.ts"
 import { openPromiseRegistry, type PromiseRegistry } from "./effects/promise.ts"
 import { Checksum, makeCrc32 } from "./storage/Checksum.ts"
+import { DirectoryWatch } from "./storage/DirectoryWatch.ts"
 import { ProcessInfo } from "./storage/ProcessInfo.ts"
 import { type ActiveSegmentFile, SegmentAppender, writeFully } from "./storage/SegmentAppender.ts"
 
@@ -109,6 +110,15 @@ export const layerSegmentAppender = Layer.succeed(SegmentAppender, {
     ),
 })
 
+/**
+ * A data directory removed under a running process (a host's clean-up, a mistaken `rm -rf`) is noticed within
+ * this interval, and no write is acknowledged into it after that: two stats per interval cost nothing next to an
+ * fsync, and a second of exposure bounds what such a removal can take with it.
+ */
+export const directoryCheckIntervalMillis = 1000
+
+export const layerDirectoryWatch = Layer.succeed(DirectoryWatch, { intervalMillis: directoryCheckIntervalMillis })
+
 /** Everything the core needs from Node besides the registry options. */
 export const layerNode = Layer.mergeAll(
   NodeContext.layer,
@@ -116,6 +126,7 @@ export const layerNode = Layer.mergeAll(
   layerProcessInfo,
   layerIds,
   layerSegmentAppender,
+  layerDirectoryWatch,
 )
 
 export type FileRegistryOptions = ModelRegistry.FileSystemRegistryOptions

@@ -75,7 +75,8 @@ export class StorageFailed extends Schema.TaggedError<StorageFailed>()("StorageF
  * reasons, plus the registry's own. `PortFailed`: an earlier fsync or truncate failed and the port refuses
  * everything until reopened. `Compacted`: the seq asked for was compacted away (from the WAL and from a
  * subscription alike). `ReadOnly`: the storage was opened for inspection. `BadArgument`: the platform rejected
- * the call's arguments.
+ * the call's arguments. `Removed`: the data directory was removed or replaced while open, so what is written
+ * would not be found at the next start; the port refuses everything from then on, as after `PortFailed`.
  */
 export const StorageFailureReason = Schema.Literal(
   "AlreadyExists",
@@ -93,6 +94,7 @@ export const StorageFailureReason = Schema.Literal(
   "PortFailed",
   "Compacted",
   "ReadOnly",
+  "Removed",
 )
 export type StorageFailureReason = typeof StorageFailureReason.Type
 

@@ -30,6 +30,7 @@ import {
   type DirectoryLocked,
   type InvalidInput,
   ModelNotFound,
+  RegistryClosed,
   type StorageFailed,
   VersionNotFound,
   type WalCorrupt,
@@ -114,6 +115,11 @@ export interface ModelRegistry {
   readonly compact: Effect.Effect<CompactReport, CompactError>
   readonly stats: Effect.Effect<RegistryStats>
   /**
+   * Fails with what stopped the registry from writing: a failed write or fsync, or storage that failed on its own
+   * (its data directory removed). Succeeds while writes can be taken.
+   */
+  readonly health: Effect.Effect<void, StorageFailed | RegistryClosed>
+  /**
    * Runs `handler` for every committed event, in order, at least once, in its own supervised fiber, until the
    * scope closes. Its durable cursor (per `name`) survives restarts; failures are retried and then dead-lettered.
    */
@@ -179,6 +185,15 @@ export const make = (
         mailboxDepth: actor.mailboxDepth(),
         ...actor.stats,
       })),
+      // The WAL's own failure first: it is the cause (a removed directory), where the actor's is what a write saw.
+      health: Effect.zipRight(
+        wal.health,
+        Effect.suspend((): Effect.Effect<void, StorageFailed | RegistryClosed> => {
+          const failed = actor.failure()
+          if (failed !== undefined) return Effect.fail(failed)
+          return actor.closed() ? Effect.fail(new RegistryClosed()) : Effect.void
+        }),
+      ),
     }
     return registry
   })

@@ -3,8 +3,11 @@
  * before anything is read; a body without one (chunked) is counted while the register handler reads it. Each
  * body is so checked once, and both answer the same 413.
  */
+
+import type { IncomingMessage } from "node:http"
 import type { HttpServerRequest } from "@effect/platform"
-import { Effect, Stream } from "effect"
+import { NodeHttpServerRequest } from "@effect/platform-node"
+import { Effect } from "effect"
 import { InvalidInput } from "../domain/errors.ts"
 import { edgeError } from "../effects/errorStatus.ts"
 import { errorResponse } from "./errorResponse.ts"
@@ -23,35 +26,66 @@ export class TooLarge {
 }
 
 /**
- * Past the limit, bytes are read and dropped (up to `drainBytesMax`) rather than refused mid-stream: stopping
- * the read destroys the socket, and the client would see a reset instead of the 413.
+ * A client told 413 while it still streams is left to finish its body, read and dropped, so that it reads the
+ * answer rather than a reset: closing a socket with unread bytes sends a TCP reset, which discards the 413 the
+ * client has not read yet. Past this many dropped bytes the connection is destroyed after all, so a client that
+ * ignores the answer cannot keep the server reading for good.
  */
-const drainBytesMax = 8 * 1024 * 1024
+export const drainBytesMax = 1024 * 1024 * 1024
 
 /**
  * Reads the body as UTF-8 text. Only a body without a declared length is counted against the limit: the edge
- * has already refused a declared one over it.
+ * has already refused a declared one over it. The Node request is read directly, not through the platform's
+ * stream: ending that stream early destroys the request and with it the socket.
  */
 export const readBody = (request: HttpServerRequest.HttpServerRequest, limitBytes: number) =>
-  Effect.gen(function* () {
-    const limit = request.headers["content-length"] === undefined ? limitBytes : Number.POSITIVE_INFINITY
+  Effect.flatMap(
+    readBytes(
+      NodeHttpServerRequest.toIncomingMessage(request),
+      request.headers["content-length"] === undefined ? limitBytes : Number.POSITIVE_INFINITY,
+    ),
+    (bytes) =>
+      Effect.try({
+        try: () => new TextDecoder("utf-8", { fatal: true }).decode(bytes),
+        catch: () => new InvalidInput({ field: "body", message: "body: must be UTF-8" }),
+      }),
+  )
+
+const readBytes = (source: IncomingMessage, limit: number) =>
+  Effect.async<Uint8Array, TooLarge | InvalidInput>((resume) => {
     const chunks: Array<Uint8Array> = []
     let size = 0
-    yield* Stream.runForEach(request.stream, (chunk) => {
+    const onData = (chunk: Uint8Array) => {
       size += chunk.length
-      if (size > limit + drainBytesMax) return Effect.fail(new TooLarge())
-      if (size <= limit) chunks.push(chunk)
-      return Effect.void
-    })
-    if (size > limit) return yield* Effect.fail(new TooLarge())
-    const bytes = new Uint8Array(size)
-    let offset = 0
-    for (const chunk of chunks) {
-      bytes.set(chunk, offset)
-      offset += chunk.length
+      if (size <= limit) return void chunks.push(chunk)
+      // Answered now; the rest is only counted and dropped (see drainBytesMax).
+      source.off("end", onEnd)
+      source.off("error", onError)
+      source.off("data", onData)
+      let dropped = size
+      source.on("data", (more: Uint8Array) => {
+        dropped += more.length
+        if (dropped > limit + drainBytesMax) source.destroy()
+      })
+      source.on("error", () => {})
+      resume(Effect.fail(new TooLarge()))
     }
-    return yield* Effect.try({
-      try: () => new TextDecoder("utf-8", { fatal: true }).decode(bytes),
-      catch: () => new InvalidInput({ field: "body", message: "body: must be UTF-8" }),
-    })
+    const onEnd = () => {
+      source.off("error", onError)
+      const bytes = new Uint8Array(size)
+      let offset = 0
+      for (const chunk of chunks) {
+        bytes.set(chunk, offset)
+        offset += chunk.length
+      }
+      resume(Effect.succeed(bytes))
+    }
+    const onError = () => {
+      source.off("end", onEnd)
+      source.off("data", onData)
+      resume(Effect.fail(new InvalidInput({ field: "body", message: "body: the request was aborted" })))
+    }
+    source.on("data", onData)
+    source.once("end", onEnd)
+    source.once("error", onError)
   })

@@ -146,7 +146,12 @@ export const OpsLive = HttpApiBuilder.group(RegistryApi, "ops", (handlers) =>
     yield* registry.metrics({ from: "now" })
     return handlers
       .handle("healthz", () =>
-        Effect.map(registry.stats, (stats) => ({ status: "ok" as const, lastSeq: stats.lastSeq })),
+        answer(
+          Effect.zipRight(
+            registry.health,
+            Effect.map(registry.stats, (stats) => ({ status: "ok" as const, lastSeq: stats.lastSeq })),
+          ),
+        ),
       )
       .handle("metrics", () =>
         Effect.gen(function* () {

@@ -10,6 +10,7 @@ import { Effect, Exit, Option, Random, Scope } from "effect"
 import { type StorageFailed, WalCorrupt } from "../domain/errors.ts"
 import type { Checksum } from "./Checksum.ts"
 import { removeDurably, syncDirectory, writeAndSync } from "./Directory.ts"
+import { check as checkDirectory, type DirectoryIdentity } from "./DirectoryWatch.ts"
 import { segmentFileName, tmpSuffix } from "./FileNames.ts"
 import type { StorageLimits } from "./Limits.ts"
 import { decodeRecords, encodeBatch } from "./RecordCodec.ts"
@@ -70,6 +71,8 @@ export interface FileLogOptions {
   readonly checksum: Checksum
   readonly limits: StorageLimits
   readonly readOnly: boolean
+  /** What the directory was at open, when its place is to be checked (`DirectoryWatch`). */
+  readonly watched?: DirectoryIdentity
 }
 
 /**
@@ -108,7 +111,11 @@ export const open = (
       segments = log.segments.map((s) => ({ firstSeq: s.firstSeq, lastSeq: s.lastSeq, bytes: s.bytes, handle: s.file }))
     }
 
-    const active = { file: undefined as ActiveSegmentFile | undefined, scope: yield* Scope.make() }
+    const active = {
+      file: undefined as ActiveSegmentFile | undefined,
+      path: undefined as string | undefined,
+      scope: yield* Scope.make(),
+    }
     yield* Effect.addFinalizer(() => Scope.close(active.scope, Exit.void))
     const switchActive = (file: string) =>
       Effect.gen(function* () {
@@ -119,6 +126,7 @@ export const open = (
         )
         yield* Scope.close(active.scope, Exit.void)
         active.file = opened
+        active.path = file
         active.scope = scope
       })
 
@@ -137,6 +145,9 @@ export const open = (
         ),
       read: (segment, fromSeq, toSeq) => readSegment(fs, checksum, limits, segment, fromSeq, toSeq),
       remove: (segment) => removeDurably(fs, directory, segment.path),
+      ...(options.watched === undefined
+        ? {}
+        : { checkPlace: Effect.suspend(() => checkDirectory(fs, directory, options.watched!, active.path)) }),
     }
     const openForAppends = Effect.suspend(() =>
       readOnly || active.file !== undefined || segments.length === 0

@@ -11,10 +11,11 @@
 
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
-import { Context, Effect, Layer, Option, type Scope } from "effect"
+import { Context, Duration, Effect, Layer, Option, type Scope } from "effect"
 import type { DirectoryLocked, InvalidInput, StorageFailed, WalCorrupt } from "../domain/errors.ts"
 import { checksumOrDefault } from "./Checksum.ts"
 import * as DataDirectory from "./DataDirectory.ts"
+import { DirectoryWatch, identify } from "./DirectoryWatch.ts"
 import * as FileLog from "./FileLog.ts"
 import { snapshotFileName } from "./FileNames.ts"
 import * as FileSnapshots from "./FileSnapshots.ts"
@@ -58,6 +59,8 @@ export const makeFileStorage = (
     const path = yield* Path.Path
     const checksum = yield* checksumOrDefault
     const listing = yield* DataDirectory.open(directory, readOnly)
+    const watch = readOnly ? Option.none() : yield* Effect.serviceOption(DirectoryWatch)
+    const watched = Option.isSome(watch) ? yield* identify(fs, directory) : undefined
     const newest = listing.snapshotSeqs[0]
     const log = yield* FileLog.open({
       directory,
@@ -69,6 +72,7 @@ export const makeFileStorage = (
       checksum,
       limits,
       readOnly,
+      ...(watched === undefined ? {} : { watched }),
     })
     const first = log.segments[0]
     const snapshots = yield* FileSnapshots.open(
@@ -88,7 +92,13 @@ export const makeFileStorage = (
       tornTail: log.tornTail,
       tmpFilesRemoved: listing.tmpFilesRemoved,
     }
-    return yield* WalCore.make(opened, log.primitives, snapshots.primitives)
+    const storage = yield* WalCore.make(opened, log.primitives, snapshots.primitives)
+    if (Option.isSome(watch)) {
+      // Ends at the first failure: the port is latched by then, and every later call reports it.
+      const tick = Effect.zipRight(Effect.sleep(Duration.millis(watch.value.intervalMillis)), storage.checkPlace)
+      yield* Effect.forkScoped(Effect.ignore(Effect.forever(tick)))
+    }
+    return storage
   })
 
 /**

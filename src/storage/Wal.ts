@@ -82,6 +82,11 @@ export interface Wal {
   readonly segments: Effect.Effect<ReadonlyArray<SegmentInfo>>
   /** What open-time recovery did. */
   readonly recovery: RecoveryReport
+  /**
+   * Fails with the failure that latched the port (a failed fsync, a removed data directory), if one did; checks
+   * nothing itself, so a health probe costs no IO.
+   */
+  readonly health: Effect.Effect<void, StorageFailed>
 }
 
 /** The WAL service. */

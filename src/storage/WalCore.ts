@@ -21,6 +21,11 @@ import type { RecoveryReport, SnapshotFallback, TornTail, Wal, WalRecord } from 
 export interface Storage {
   readonly wal: Wal
   readonly snapshots: SnapshotStore
+  /**
+   * Runs the backend's `checkPlace` now, or as the first step of the append in progress, and latches the port if
+   * the store is gone; every append that starts after this was called runs after the check.
+   */
+  readonly checkPlace: Effect.Effect<void, StorageFailed>
 }
 
 /**
@@ -60,6 +65,11 @@ export interface LogPrimitives<S> {
   ) => Effect.Effect<Iterable<WalRecord>, StorageFailed | WalCorrupt>
   /** Deletes a sealed segment durably. */
   readonly remove: (segment: S) => Effect.Effect<void, PrimitiveError>
+  /**
+   * For a store that can vanish under the process (a directory): fails with `DurabilityLost` once it is gone or
+   * replaced, since writes would then be acknowledged into nothing. Run before every roll and by `checkPlace`.
+   */
+  readonly checkPlace?: Effect.Effect<void, PrimitiveError>
 }
 
 export interface SnapshotPrimitives {
@@ -118,6 +128,8 @@ interface Core<S> {
     chosenAtOpen: Option.Option<Snapshot>
     /** Snapshot seqs published, newest first. */
     retained: ReadonlyArray<number>
+    /** `checkPlace` was asked for and has not run yet: the next append runs it first. */
+    placeCheckDue: boolean
   }
   /** Appends and rotation: the active segment and the end of `segments`. */
   readonly serialized: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
@@ -167,11 +179,18 @@ export const make = <S>(
       snapshotFiles,
       segments,
       latch,
-      state: { chosenAtOpen: opened.chosenSnapshot, retained: opened.snapshotSeqs },
+      state: { chosenAtOpen: opened.chosenSnapshot, retained: opened.snapshotSeqs, placeCheckDue: false },
       serialized: (yield* Effect.makeSemaphore(1)).withPermits(1),
       serializedCompaction: (yield* Effect.makeSemaphore(1)).withPermits(1),
     }
-    return { wal: makeWal(core, snapshotFallbacks), snapshots: makeSnapshotStore(core) }
+    return {
+      wal: makeWal(core, snapshotFallbacks),
+      snapshots: makeSnapshotStore(core),
+      checkPlace: Effect.suspend(() => {
+        core.state.placeCheckDue = true
+        return core.serialized(Effect.suspend(() => (core.state.placeCheckDue ? checkPlaceNow(core) : Effect.void)))
+      }),
+    }
   })
 
 const makeWal = <S>(core: Core<S>, snapshotFallbacks: ReadonlyArray<SnapshotFallback>): Wal => {
@@ -188,18 +207,38 @@ const makeWal = <S>(core: Core<S>, snapshotFallbacks: ReadonlyArray<SnapshotFall
       segments.map((s) => ({ firstSeq: s.firstSeq, lastSeq: s.lastSeq, bytes: s.bytes }) as const),
     ),
     recovery: recoveryReport(core.opened, segments, snapshotFallbacks),
+    health: Effect.suspend(() => {
+      const failed = core.latch.failure()
+      return failed === undefined ? Effect.void : Effect.fail(failed)
+    }),
   }
 }
 
-/** Seals the newest segment and starts the next one; a no-op while the newest holds no records. */
+/** Runs the backend's place check under the appends' lock; a store found gone latches the port. */
+const checkPlaceNow = <S>(core: Core<S>): Effect.Effect<void, StorageFailed> =>
+  Effect.suspend(() => {
+    core.state.placeCheckDue = false
+    const failed = core.latch.failure()
+    if (failed !== undefined) return Effect.fail(portFailed("check-place", core.opened.location, failed))
+    return core.log.checkPlace === undefined ? Effect.void : core.latch.guard(core.log.checkPlace)
+  })
+
+/**
+ * Seals the newest segment and starts the next one; a no-op while the newest holds no records. The place is
+ * checked first: a new segment in a directory re-created under the same name would be acknowledged into a log
+ * whose earlier segments are gone.
+ */
 const rotate = <S>(core: Core<S>): Effect.Effect<void, StorageFailed> =>
   Effect.suspend(() => {
     const current = last(core)
     if (current.lastSeq < current.firstSeq) return Effect.void
     const firstSeq = current.lastSeq + 1
-    return Effect.map(core.latch.guardAll(core.log.create(firstSeq)), (handle) => {
-      core.segments.push({ firstSeq, lastSeq: firstSeq - 1, bytes: segmentHeaderBytes, handle })
-    })
+    return Effect.zipRight(
+      checkPlaceNow(core),
+      Effect.map(core.latch.guardAll(core.log.create(firstSeq)), (handle) => {
+        core.segments.push({ firstSeq, lastSeq: firstSeq - 1, bytes: segmentHeaderBytes, handle })
+      }),
+    )
   })
 
 /** The hot path: plain combinators, no generator, and the batch size computed once for the roll rule and count. */
@@ -214,6 +253,18 @@ const append = <S>(core: Core<S>, rotateUnlocked: Effect.Effect<void, StorageFai
         segment.lastSeq += records.length
       }),
     )
+  // Plain, not suspended: it runs inside the append's own suspend, and a place check before it changes no segment.
+  const appendChecked = (records: ReadonlyArray<WalRecord>): Effect.Effect<void, StorageFailed> => {
+    const current = last(core)
+    for (let i = 0; i < records.length; i++) assertWritable(records[i]!, current.lastSeq + 1 + i, limits.recordBytesMax)
+    const size = batchBytes(records)
+    if (!mustRoll(limits, current.bytes, current.lastSeq >= current.firstSeq, size))
+      return appendTo(current, records, size)
+    return Effect.zipRight(
+      rotateUnlocked,
+      Effect.suspend(() => appendTo(last(core), records, size)),
+    )
+  }
   return (records: ReadonlyArray<WalRecord>): Effect.Effect<void, StorageFailed> =>
     core.serialized(
       Effect.suspend(() => {
@@ -221,16 +272,8 @@ const append = <S>(core: Core<S>, rotateUnlocked: Effect.Effect<void, StorageFai
         const failed = latch.failure()
         if (failed !== undefined) return Effect.fail(portFailed("append", log.describe(last(core).handle), failed))
         if (records.length === 0) return Effect.void
-        const current = last(core)
-        for (let i = 0; i < records.length; i++)
-          assertWritable(records[i]!, current.lastSeq + 1 + i, limits.recordBytesMax)
-        const size = batchBytes(records)
-        if (!mustRoll(limits, current.bytes, current.lastSeq >= current.firstSeq, size))
-          return appendTo(current, records, size)
-        return Effect.zipRight(
-          rotateUnlocked,
-          Effect.suspend(() => appendTo(last(core), records, size)),
-        )
+        if (core.state.placeCheckDue) return Effect.zipRight(checkPlaceNow(core), appendChecked(records))
+        return appendChecked(records)
       }),
     )
 }

@@ -3,7 +3,8 @@
  * Last-Event-ID across a restart, the token rules, the body limit, 200 concurrent clients, 50 concurrent promotes
  * of one model, path limits equal to the domain's, undecodable paths, and a clean SIGTERM.
  */
-import { existsSync } from "node:fs"
+import { existsSync, rmSync } from "node:fs"
+import { request as httpRequest } from "node:http"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { modelNameLengthMax, semVerLengthMax } from "../../src/domain/index.ts"
@@ -214,6 +215,44 @@ describe("HTTP API against the real server", () => {
     } as RequestInit)
     expect(response.status).toBe(413)
     expect((await errorOf(response)).error.tag).toBe("PayloadTooLarge")
+  })
+
+  it("answers a 50 MB chunked body with 413 and the error body, not a connection reset", async () => {
+    const outcome = await new Promise<{ status: number; body: string } | Error>((resolve) => {
+      const { hostname, port } = new URL(base)
+      const request = httpRequest({
+        host: hostname,
+        port,
+        method: "POST",
+        path: "/models/huge/versions",
+        headers: { "content-type": "application/json", "transfer-encoding": "chunked" },
+      })
+      request.on("error", resolve)
+      request.on("response", (response) => {
+        let body = ""
+        response.setEncoding("utf8")
+        response.on("data", (d: string) => {
+          body += d
+        })
+        response.on("end", () => resolve({ status: response.statusCode ?? 0, body }))
+        response.on("error", resolve)
+      })
+      const piece = new Uint8Array(1024 * 1024).fill(0x20)
+      let sent = 0
+      const pump = () => {
+        while (sent < 50) {
+          sent++
+          if (!request.write(piece)) return void request.once("drain", pump)
+        }
+        request.end()
+      }
+      request.write('{"version":"1.0.0","metrics":{"pad":"')
+      pump()
+    })
+    expect(outcome).not.toBeInstanceOf(Error)
+    const { status, body } = outcome as { status: number; body: string }
+    expect(status).toBe(413)
+    expect((JSON.parse(body) as { error: { tag: string } }).error.tag).toBe("PayloadTooLarge")
   })
 
   it("serves health, Prometheus metrics, OpenAPI and Swagger UI", async () => {
@@ -480,6 +519,41 @@ describe("overload and storage failure statuses", () => {
       }
       expect(failed?.status).toBe(503)
       expect((await errorOf(failed!)).error.tag).toBe("StorageFailed")
+    } finally {
+      await server.stop("SIGKILL")
+    }
+  })
+})
+
+describe("a data directory removed under the running server", () => {
+  it("fails stop with 503 StorageFailed (Removed) once noticed, and /healthz says so, instead of 201 into the void", async () => {
+    const server = await startServer(tempDir("removed"))
+    try {
+      expect((await post(`${server.url}/models/gone/versions`, { version: "1.0.0" })).status).toBe(201)
+      rmSync(server.directory, { recursive: true, force: true })
+      // Registers taken before the watch notices are lost with the directory; the watch bounds that window, and
+      // none may follow it. The attempts are bounded so that a server that never notices fails here, not by timeout.
+      let first: Response | undefined
+      let lost = 0
+      for (let i = 1; i <= 200 && first === undefined; i++) {
+        const response = await post(`${server.url}/models/gone/versions`, { version: `1.0.${i}` })
+        if (response.status !== 201) first = response
+        else {
+          lost++
+          await new Promise((resolve) => setTimeout(resolve, 50))
+        }
+      }
+      console.log(`removed data directory: ${lost} × 201 before the watch noticed, then 503`)
+      expect(first?.status).toBe(503)
+      expect((await errorOf(first!)).error.tag).toBe("StorageFailed")
+      for (let i = 0; i < 5; i++) {
+        const later = await post(`${server.url}/models/gone/versions`, { version: `2.0.${i}` })
+        expect(later.status).toBe(503)
+        expect((await errorOf(later)).error.tag).toBe("StorageFailed")
+      }
+      const health = await fetch(`${server.url}/healthz`)
+      expect(health.status).toBe(503)
+      expect((await errorOf(health)).error).toMatchObject({ tag: "StorageFailed", reason: "Removed" })
     } finally {
       await server.stop("SIGKILL")
     }
