@@ -75,7 +75,8 @@ export class StorageFailed extends Schema.TaggedError<StorageFailed>()("StorageF
  * reasons, plus the registry's own. `PortFailed`: an earlier fsync or truncate failed and the port refuses
  * everything until reopened. `Compacted`: the seq asked for was compacted away (from the WAL and from a
  * subscription alike). `ReadOnly`: the storage was opened for inspection. `BadArgument`: the platform rejected
- * the call's arguments.
+ * the call's arguments. `NoSpace`: the disk or the quota is full (ENOSPC, EDQUOT); the platform reports it as
+ * `Unknown`, yet it is the one failure an operator can fix without a restart, so it gets its own reason.
  */
 export const StorageFailureReason = Schema.Literal(
   "AlreadyExists",
@@ -93,6 +94,7 @@ export const StorageFailureReason = Schema.Literal(
   "PortFailed",
   "Compacted",
   "ReadOnly",
+  "NoSpace",
 )
 export type StorageFailureReason = typeof StorageFailureReason.Type
 
