@@ -30,6 +30,7 @@ import {
   type DirectoryLocked,
   type InvalidInput,
   ModelNotFound,
+  RegistryClosed,
   type StorageFailed,
   VersionNotFound,
   type WalCorrupt,
@@ -114,6 +115,11 @@ export interface ModelRegistry {
   readonly compact: Effect.Effect<CompactReport, CompactError>
   readonly stats: Effect.Effect<RegistryStats>
   /**
+   * Succeeds while writes can succeed; fails with why they cannot: the `StorageFailed` that failed the registry
+   * (until it is reopened), or `RegistryClosed`. A full disk that failed one batch is not a failed registry.
+   */
+  readonly health: Effect.Effect<void, StorageFailed | RegistryClosed>
+  /**
    * Runs `handler` for every committed event, in order, at least once, in its own supervised fiber, until the
    * scope closes. Its durable cursor (per `name`) survives restarts; failures are retried and then dead-lettered.
    */
@@ -179,6 +185,11 @@ export const make = (
         mailboxDepth: actor.mailboxDepth(),
         ...actor.stats,
       })),
+      health: Effect.suspend((): Effect.Effect<void, StorageFailed | RegistryClosed> => {
+        const failure = actor.failure()
+        if (failure !== undefined) return Effect.fail(failure)
+        return actor.closed() ? Effect.fail(new RegistryClosed()) : Effect.void
+      }),
     }
     return registry
   })

@@ -144,9 +144,15 @@ export const OpsLive = HttpApiBuilder.group(RegistryApi, "ops", (handlers) =>
     // The built-in metrics observer feeds registry_events_total{type} and registry_observer_lag; it lives as long
     // as the server, in its own fiber, so a slow /metrics scrape never touches the write path.
     yield* registry.metrics({ from: "now" })
+    // A load balancer reads /healthz to route writes away: "ok" only while a write can succeed.
     return handlers
       .handle("healthz", () =>
-        Effect.map(registry.stats, (stats) => ({ status: "ok" as const, lastSeq: stats.lastSeq })),
+        answer(
+          Effect.zipRight(
+            registry.health,
+            Effect.map(registry.stats, (stats) => ({ status: "ok" as const, lastSeq: stats.lastSeq })),
+          ),
+        ),
       )
       .handle("metrics", () =>
         Effect.gen(function* () {

@@ -43,7 +43,8 @@ export interface LogPrimitives<S> {
   readonly describe: (segment: S) => string
   /**
    * Creates an empty segment for records from `firstSeq` on, durably, and makes it the one `append` writes to.
-   * Any failure latches the port: the log may be left between two segments.
+   * A failure must leave the log as it was (the partial segment removed durably), so the roll can be retried on
+   * the next batch, or fail with `DurabilityLost` if it cannot.
    */
   readonly create: (firstSeq: number) => Effect.Effect<S, PrimitiveError>
   /**
@@ -191,13 +192,17 @@ const makeWal = <S>(core: Core<S>, snapshotFallbacks: ReadonlyArray<SnapshotFall
   }
 }
 
-/** Seals the newest segment and starts the next one; a no-op while the newest holds no records. */
+/**
+ * Seals the newest segment and starts the next one; a no-op while the newest holds no records. A failed creation
+ * that the backend undid (a full disk) fails this call only: the segment list is unchanged, so the next append
+ * rolls again.
+ */
 const rotate = <S>(core: Core<S>): Effect.Effect<void, StorageFailed> =>
   Effect.suspend(() => {
     const current = last(core)
     if (current.lastSeq < current.firstSeq) return Effect.void
     const firstSeq = current.lastSeq + 1
-    return Effect.map(core.latch.guardAll(core.log.create(firstSeq)), (handle) => {
+    return Effect.map(core.latch.guard(core.log.create(firstSeq)), (handle) => {
       core.segments.push({ firstSeq, lastSeq: firstSeq - 1, bytes: segmentHeaderBytes, handle })
     })
   })
