@@ -432,6 +432,47 @@ describe("ModelRegistry on files", () => {
   )
 
   it(
+    "ENOSPC at the roll that starts a compaction fails that compaction only; writes and later compactions go on",
+    withDirectory("enospc-compact", async (directory) => {
+      let diskFull = false
+      const noSpace = (path: string) =>
+        new SystemError({
+          module: "FileSystem",
+          method: "writeAll",
+          reason: "Unknown",
+          description: "ENOSPC: no space left on device, write",
+          pathOrDescriptor: path,
+          cause: Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" }),
+        })
+      const opened = await open(
+        registryOn(directory, {
+          beforeWrite: (path) => (diskFull && path.endsWith(".seg.tmp") ? Effect.fail(noSpace(path)) : Effect.void),
+        }),
+      )
+      const { registry } = opened
+      await opened.run(registry.register({ name: "m", version: "1.0.0" }))
+      diskFull = true
+      expect(failureOf(await opened.exitOf(registry.compact))).toMatchObject({
+        _tag: "StorageFailed",
+        reason: "NoSpace",
+      })
+      expect(Exit.isSuccess(await opened.exitOf(registry.health))).toBe(true)
+      await opened.run(registry.register({ name: "m", version: "2.0.0" }))
+      diskFull = false
+      expect(await opened.run(registry.compact)).toMatchObject({ snapshotSeq: 2, versions: 2 })
+      await opened.run(registry.register({ name: "m", version: "3.0.0" }))
+      await opened.close()
+      const reopened = await open(layerFile({ directory }))
+      expect((await reopened.run(reopened.registry.listVersions("m"))).map((v) => v.version)).toEqual([
+        "1.0.0",
+        "2.0.0",
+        "3.0.0",
+      ])
+      await reopened.close()
+    }),
+  )
+
+  it(
     "a second open of the same directory fails with DirectoryLocked naming the holder",
     withDirectory("locked", async (directory) => {
       const first = await open(layerFile({ directory }))
