@@ -40,7 +40,11 @@ export const layerProcessInfo = Layer.succeed(ProcessInfo, {
 
 export const layerIds = IdGenerator.layerFrom(randomUUID)
 
-/** The reasons @effect/platform-node gives the same errno codes, so storage errors read the same on either path. */
+/**
+ * The reasons @effect/platform-node gives the same errno codes, so storage errors read the same on either path.
+ * ENOSPC stays `Unknown` here because the platform's reasons are closed; the error keeps the errno in its `cause`,
+ * from which src/storage/StorageError.ts makes it `NoSpace`, as it does for the platform's own errors.
+ */
 const reasonOf = (code: string | undefined): SystemErrorReason => {
   switch (code) {
     case "ENOENT":

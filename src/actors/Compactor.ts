@@ -88,7 +88,10 @@ export class Compactor {
     )
   }
 
-  /** Compaction's first step, in the loop between batches. A failure here fails the registry (`failed`). */
+  /**
+   * Compaction's first step, in the loop between batches. Its callers get a failure here; `failed` decides what it
+   * does to the registry.
+   */
   start(failed: (error: StorageFailed) => Effect.Effect<void>): Effect.Effect<void> {
     const waiters = this.requests
     this.requests = []

@@ -109,10 +109,14 @@ export const makeRegistryActor = (options: {
         if (status.failure) yield* failEverything(status.failure)
       })
 
+    /** A compaction that could not start (its roll) fails the registry only if the WAL is failed: a full disk is not. */
+    const compactionStartFailed = (error: StorageFailed) =>
+      Effect.flatMap(walStillHealthy(wal, index.lastSeq), (healthy) => (healthy ? Effect.void : failRegistry(error)))
+
     const overlay = new BatchOverlay(index, rules)
     const appended = (records: number) => compactor.appended(records)
     const commit = makeCommit({ wal, index, overlay, tail, rules, clock, stats, appended, appendFailed })
-    const loop = batchLoop({ mailbox, compactor, status, stats, failRegistry, commit, traced })
+    const loop = batchLoop({ mailbox, compactor, status, stats, failRegistry, compactionStartFailed, commit, traced })
     const loopFiber = yield* Effect.forkDaemon(loop)
 
     yield* Effect.addFinalizer(() =>
@@ -205,10 +209,11 @@ const batchLoop = (deps: {
   readonly status: ActorStatus
   readonly stats: { compactions: number }
   readonly failRegistry: (error: StorageFailed) => Effect.Effect<void>
+  readonly compactionStartFailed: (error: StorageFailed) => Effect.Effect<void>
   readonly commit: (batch: ReadonlyArray<Pending>) => Effect.Effect<void>
   readonly traced: boolean
 }) => {
-  const { mailbox, compactor, status, stats, failRegistry, commit, traced } = deps
+  const { mailbox, compactor, status, stats, failRegistry, compactionStartFailed, commit, traced } = deps
   const hasWork = () => !mailbox.isEmpty || compactor.hasWork
   const waitForWork = status.waitForWork(hasWork)
   const commitTraced = (batch: ReadonlyArray<Pending>) =>
@@ -233,7 +238,7 @@ const batchLoop = (deps: {
         const batch = mailbox.take()
         yield* traced ? commitTraced(batch) : commit(batch)
       }
-      if (status.failure === undefined && compactor.due) yield* compactor.start(failRegistry)
+      if (status.failure === undefined && compactor.due) yield* compactor.start(compactionStartFailed)
     }
   })
 }

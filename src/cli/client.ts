@@ -34,7 +34,7 @@ export interface RegistryClient {
   readonly watch: (from: Option.Option<number>) => Stream.Stream<Event, CliFailure>
 }
 
-export const failure = (error: unknown) => new CliFailure({ detail: detailOf(error) })
+export const failure = (error: unknown) => new CliFailure({ detail: detailOf(error, "local") })
 
 const fromRegistry = (registry: ModelRegistry): RegistryClient => {
   const wrap = <A, E>(effect: Effect.Effect<A, E>) => Effect.mapError(effect, failure)

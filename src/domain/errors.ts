@@ -77,6 +77,8 @@ export class StorageFailed extends Schema.TaggedError<StorageFailed>()("StorageF
  * subscription alike). `ReadOnly`: the storage was opened for inspection. `BadArgument`: the platform rejected
  * the call's arguments. `Removed`: the data directory was removed or replaced while open, so what is written
  * would not be found at the next start; the port refuses everything from then on, as after `PortFailed`.
+ * `NoSpace`: the disk or the quota is full (ENOSPC, EDQUOT); the platform reports it as `Unknown`, yet it is the
+ * one failure an operator can fix without a restart, so it gets its own reason.
  */
 export const StorageFailureReason = Schema.Literal(
   "AlreadyExists",
@@ -95,6 +97,7 @@ export const StorageFailureReason = Schema.Literal(
   "Compacted",
   "ReadOnly",
   "Removed",
+  "NoSpace",
 )
 export type StorageFailureReason = typeof StorageFailureReason.Type
 

@@ -115,8 +115,9 @@ export interface ModelRegistry {
   readonly compact: Effect.Effect<CompactReport, CompactError>
   readonly stats: Effect.Effect<RegistryStats>
   /**
-   * Fails with what stopped the registry from writing: a failed write or fsync, or storage that failed on its own
-   * (its data directory removed). Succeeds while writes can be taken.
+   * Succeeds while writes can succeed; fails with why they cannot: what stopped the registry from writing (a
+   * failed fsync, storage that failed on its own such as a removed data directory) until it is reopened, or
+   * `RegistryClosed`. A full disk that failed one batch is not a failed registry.
    */
   readonly health: Effect.Effect<void, StorageFailed | RegistryClosed>
   /**

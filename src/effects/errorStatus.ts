@@ -60,15 +60,47 @@ export const ErrorBody = Schema.Struct({ error: ErrorDetailSchema }).annotations
 
 const internal: ErrorDetail = { tag: "Internal", message: "internal error" }
 
+/**
+ * Who reads a detail. `"wire"` is anyone who can reach the server: it gets no server path (a client has no use
+ * for the data directory's location, and a hostile one learns the host's layout from it). `"local"` is the
+ * operator running the CLI on the data directory itself, who needs the file that failed.
+ */
+export type Audience = "wire" | "local"
+
+/** Any absolute path in a text, cut to its last segment: damage is still named by file, never by location. */
+const withoutDirectories = (text: string) => text.replace(/(?:[A-Za-z]:)?[\\/][^\s'"()]*[\\/]/g, "")
+
+/** The wire form of the errors that carry a server path; the others go out as they are. */
+const forWire = (tag: string, fields: Record<string, unknown>, message: string): ErrorDetail => {
+  switch (tag) {
+    case "StorageFailed": {
+      const { operation, reason } = fields
+      return { tag, operation, reason, message: `storage ${String(operation)} failed: ${String(reason)}` }
+    }
+    case "WalCorrupt":
+      return {
+        ...fields,
+        file: withoutDirectories(String(fields.file)),
+        reason: withoutDirectories(String(fields.reason)),
+        tag,
+        message: withoutDirectories(message),
+      }
+    case "DirectoryLocked":
+      return { tag, pid: fields.pid, message: `the data directory is locked by process ${String(fields.pid)}` }
+    default:
+      return { ...fields, tag, message }
+  }
+}
+
 /** A typed registry error (a `Schema.TaggedError`) or an edge error, flattened to the wire form. */
-export const detailOf = (error: unknown): ErrorDetail => {
+export const detailOf = (error: unknown, audience: Audience = "wire"): ErrorDetail => {
   if (typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string") {
     const tag = error._tag
     if (table[tag] === undefined) return internal
     const fields: Record<string, unknown> = {}
     for (const [key, value] of Object.entries(error)) if (key !== "_tag" && key !== "message") fields[key] = value
     const message = "message" in error && typeof error.message === "string" ? error.message : tag
-    return { ...fields, tag, message }
+    return audience === "local" ? { ...fields, tag, message } : forWire(tag, fields, message)
   }
   return internal
 }

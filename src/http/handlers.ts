@@ -144,6 +144,7 @@ export const OpsLive = HttpApiBuilder.group(RegistryApi, "ops", (handlers) =>
     // The built-in metrics observer feeds registry_events_total{type} and registry_observer_lag; it lives as long
     // as the server, in its own fiber, so a slow /metrics scrape never touches the write path.
     yield* registry.metrics({ from: "now" })
+    // A load balancer reads /healthz to route writes away: "ok" only while a write can succeed.
     return handlers
       .handle("healthz", () =>
         answer(

@@ -17,7 +17,7 @@ import { decodeRecords, encodeBatch } from "./RecordCodec.ts"
 import { recoverSegments, type SegmentFile } from "./Recovery.ts"
 import { type ActiveSegmentFile, appendDurably, SegmentAppender } from "./SegmentAppender.ts"
 import { decodeSegmentHeader, encodeSegmentHeader, registryIdBytes, segmentHeaderBytes } from "./SegmentHeader.ts"
-import { type DurabilityLost, io } from "./StorageError.ts"
+import { DurabilityLost, io } from "./StorageError.ts"
 import type { TornTail } from "./Wal.ts"
 import type { LogPrimitives, Segment } from "./WalCore.ts"
 
@@ -33,6 +33,11 @@ const randomRegistryId: Effect.Effect<Uint8Array> = randomBytes(registryIdBytes)
 /**
  * Creates a segment durably: header to a tmp file, fsync, rename, directory fsync. After a crash the segment either
  * exists with a complete header or not at all (its tmp file is removed at the next open).
+ *
+ * A failure before the directory fsync (a full disk, most often) is undone: the tmp file, and the segment if the
+ * rename happened, are removed and the directory fsynced, so the log is exactly as it was and the roll can be
+ * tried again. A failed header fsync is undone too: it concerns bytes nobody was told of, and the file goes. Only
+ * a failed directory fsync, or a failed undo, leaves the directory in an unknown state (`DurabilityLost`).
  */
 const createSegment = (
   fs: FileSystem.FileSystem,
@@ -46,11 +51,39 @@ const createSegment = (
     const salt = yield* randomSalt
     const name = segmentFileName(firstSeq)
     const target = path.join(directory, name)
-    yield* writeAndSync(fs, target + tmpSuffix, encodeSegmentHeader({ registryId, salt, firstSeq }, checksum))
-    yield* io("rename", target + tmpSuffix, fs.rename(target + tmpSuffix, target))
+    const tmp = target + tmpSuffix
+    yield* Effect.catchAll(
+      Effect.zipRight(
+        writeAndSync(fs, tmp, encodeSegmentHeader({ registryId, salt, firstSeq }, checksum)),
+        io("rename", tmp, fs.rename(tmp, target)),
+      ),
+      (error) => Effect.zipRight(undoCreate(fs, directory, [tmp, target]), Effect.fail(reportedOf(error))),
+    )
     yield* syncDirectory(fs, directory)
     return { name, path: target, salt }
   })
+
+const reportedOf = (error: StorageFailed | DurabilityLost): StorageFailed =>
+  error._tag === "DurabilityLost" ? (error.reported ?? error.failure) : error
+
+/** Removes what a failed creation may have left, durably; a failure here leaves the log's shape unknown. */
+const undoCreate = (
+  fs: FileSystem.FileSystem,
+  directory: string,
+  paths: ReadonlyArray<string>,
+): Effect.Effect<void, DurabilityLost> =>
+  Effect.zipRight(
+    Effect.forEach(
+      paths,
+      (file) =>
+        Effect.mapError(
+          io("remove", file, fs.remove(file, { force: true })),
+          (failure) => new DurabilityLost({ failure }),
+        ),
+      { discard: true },
+    ),
+    syncDirectory(fs, directory),
+  )
 
 export interface FileLog {
   readonly registryId: Uint8Array
@@ -134,7 +167,14 @@ export const open = (
       describe: (segment) => segment.path,
       create: (firstSeq) =>
         Effect.flatMap(createSegment(fs, path, directory, registryId, firstSeq, checksum), (segment) =>
-          Effect.as(switchActive(segment.path), segment),
+          Effect.as(
+            // The segment is durable but the core never learns of it unless it opens: undone, so a retried roll
+            // starts from the log as the core knows it.
+            Effect.catchAll(switchActive(segment.path), (error) =>
+              Effect.zipRight(undoCreate(fs, directory, [segment.path]), Effect.fail(error)),
+            ),
+            segment,
+          ),
         ),
       append: (segment, records) =>
         appendDurably(

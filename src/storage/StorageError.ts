@@ -4,16 +4,33 @@
  */
 import type { PlatformError } from "@effect/platform/Error"
 import { Data, Effect } from "effect"
-import { StorageFailed } from "../domain/errors.ts"
+import { StorageFailed, type StorageFailureReason } from "../domain/errors.ts"
 
 /** Maps a platform error raised by `operation` on `path` to `StorageFailed`. */
 export const fromPlatformError = (operation: string, path: string, error: PlatformError): StorageFailed =>
   new StorageFailed({
     operation,
     path,
-    reason: error._tag === "SystemError" ? error.reason : "BadArgument",
+    reason: reasonOf(error),
     message: `${operation} ${path}: ${error.message}`,
   })
+
+const noSpaceCodes = new Set(["ENOSPC", "EDQUOT"])
+
+/**
+ * The platform's closed reasons have no "disk full" (@effect/platform-node reports ENOSPC as `Unknown`), so the
+ * errno code is read from the error's cause, or failing that from the front of its description ("ENOSPC: …").
+ */
+const reasonOf = (error: PlatformError): StorageFailureReason => {
+  if (error._tag !== "SystemError") return "BadArgument"
+  if (error.reason !== "Unknown") return error.reason
+  const cause = error.cause as { readonly code?: unknown } | undefined
+  const code =
+    typeof cause === "object" && cause !== null && typeof cause.code === "string"
+      ? cause.code
+      : /^([A-Z][A-Z0-9_]+)\b/.exec(error.description ?? "")?.[1]
+  return code !== undefined && noSpaceCodes.has(code) ? "NoSpace" : "Unknown"
+}
 
 /** Runs a platform effect, mapping its error with `fromPlatformError`. */
 export const io = <A, R>(

@@ -48,7 +48,8 @@ export interface LogPrimitives<S> {
   readonly describe: (segment: S) => string
   /**
    * Creates an empty segment for records from `firstSeq` on, durably, and makes it the one `append` writes to.
-   * Any failure latches the port: the log may be left between two segments.
+   * A failure must leave the log as it was (the partial segment removed durably), so the roll can be retried on
+   * the next batch, or fail with `DurabilityLost` if it cannot.
    */
   readonly create: (firstSeq: number) => Effect.Effect<S, PrimitiveError>
   /**
@@ -226,7 +227,8 @@ const checkPlaceNow = <S>(core: Core<S>): Effect.Effect<void, StorageFailed> =>
 /**
  * Seals the newest segment and starts the next one; a no-op while the newest holds no records. The place is
  * checked first: a new segment in a directory re-created under the same name would be acknowledged into a log
- * whose earlier segments are gone.
+ * whose earlier segments are gone. A failed creation that the backend undid (a full disk) fails this call only:
+ * the segment list is unchanged, so the next append rolls again.
  */
 const rotate = <S>(core: Core<S>): Effect.Effect<void, StorageFailed> =>
   Effect.suspend(() => {
@@ -235,7 +237,7 @@ const rotate = <S>(core: Core<S>): Effect.Effect<void, StorageFailed> =>
     const firstSeq = current.lastSeq + 1
     return Effect.zipRight(
       checkPlaceNow(core),
-      Effect.map(core.latch.guardAll(core.log.create(firstSeq)), (handle) => {
+      Effect.map(core.latch.guard(core.log.create(firstSeq)), (handle) => {
         core.segments.push({ firstSeq, lastSeq: firstSeq - 1, bytes: segmentHeaderBytes, handle })
       }),
     )

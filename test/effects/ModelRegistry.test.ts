@@ -14,7 +14,11 @@ import { failureOf, failureTag } from "../../src/testing/exits.ts"
 import { open, tempDirectory, until } from "../support/harness.ts"
 import { type FileHooks, layerWrapped } from "../support/wrapFileSystem.ts"
 
-const registryOn = (directory: string, hooks: FileHooks, options: Registry.RegistryOptions = {}) =>
+const registryOn = (
+  directory: string,
+  hooks: FileHooks,
+  options: Omit<Registry.FileSystemRegistryOptions, "directory"> = {},
+) =>
   Registry.layerFileSystem({ directory, ...options }).pipe(
     Layer.provide(Layer.mergeAll(layerWrapped(hooks), NodePath.layer, layerChecksum, layerProcessInfo, layerIds)),
   )
@@ -375,6 +379,95 @@ describe("ModelRegistry on files", () => {
         "3.0.0",
       ])
       expect((await reopened.run(reopened.registry.stats)).lastSeq).toBe(2)
+      await reopened.close()
+    }),
+  )
+
+  it(
+    "ENOSPC while rolling to the next segment fails that batch only; once space is freed the next register rolls",
+    withDirectory("enospc-roll", async (directory) => {
+      let diskFull = false
+      const noSpace = (path: string) =>
+        new SystemError({
+          module: "FileSystem",
+          method: "writeAll",
+          reason: "Unknown",
+          description: "ENOSPC: no space left on device, write",
+          pathOrDescriptor: path,
+          cause: Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" }),
+        })
+      const limits = { segmentBytesMax: 64 + 1024, recordBytesMax: 1024 }
+      const opened = await open(
+        registryOn(
+          directory,
+          // Only the new segment's header write fails: the full disk strikes exactly at the roll.
+          { beforeWrite: (path) => (diskFull && path.endsWith(".seg.tmp") ? Effect.fail(noSpace(path)) : Effect.void) },
+          limits,
+        ),
+      )
+      const { registry } = opened
+      diskFull = true
+      const acknowledged: Array<string> = []
+      let refused: Exit.Exit<unknown, unknown> | undefined
+      for (let minor = 0; minor < 100 && refused === undefined; minor++) {
+        const exit = await opened.exitOf(registry.register({ name: "m", version: `1.${minor}.0` }))
+        if (Exit.isSuccess(exit)) acknowledged.push(`1.${minor}.0`)
+        else refused = exit
+      }
+      expect(acknowledged.length).toBeGreaterThan(0)
+      expect(failureOf(refused!)).toMatchObject({ _tag: "StorageFailed", reason: "NoSpace" })
+      // Still full: the roll is tried again and fails again, and the registry is not latched failed.
+      expect(failureOf(await opened.exitOf(registry.register({ name: "m", version: "2.0.0" })))).toMatchObject({
+        reason: "NoSpace",
+      })
+      diskFull = false
+      await opened.run(registry.register({ name: "m", version: "2.0.0" }))
+      acknowledged.push("2.0.0")
+      expect((await opened.run(registry.listVersions("m"))).map((v) => v.version)).toEqual(acknowledged)
+      await opened.close()
+      const reopened = await open(layerFile({ directory, ...limits }))
+      expect((await reopened.run(reopened.registry.listVersions("m"))).map((v) => v.version)).toEqual(acknowledged)
+      await reopened.close()
+    }),
+  )
+
+  it(
+    "ENOSPC at the roll that starts a compaction fails that compaction only; writes and later compactions go on",
+    withDirectory("enospc-compact", async (directory) => {
+      let diskFull = false
+      const noSpace = (path: string) =>
+        new SystemError({
+          module: "FileSystem",
+          method: "writeAll",
+          reason: "Unknown",
+          description: "ENOSPC: no space left on device, write",
+          pathOrDescriptor: path,
+          cause: Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" }),
+        })
+      const opened = await open(
+        registryOn(directory, {
+          beforeWrite: (path) => (diskFull && path.endsWith(".seg.tmp") ? Effect.fail(noSpace(path)) : Effect.void),
+        }),
+      )
+      const { registry } = opened
+      await opened.run(registry.register({ name: "m", version: "1.0.0" }))
+      diskFull = true
+      expect(failureOf(await opened.exitOf(registry.compact))).toMatchObject({
+        _tag: "StorageFailed",
+        reason: "NoSpace",
+      })
+      expect(Exit.isSuccess(await opened.exitOf(registry.health))).toBe(true)
+      await opened.run(registry.register({ name: "m", version: "2.0.0" }))
+      diskFull = false
+      expect(await opened.run(registry.compact)).toMatchObject({ snapshotSeq: 2, versions: 2 })
+      await opened.run(registry.register({ name: "m", version: "3.0.0" }))
+      await opened.close()
+      const reopened = await open(layerFile({ directory }))
+      expect((await reopened.run(reopened.registry.listVersions("m"))).map((v) => v.version)).toEqual([
+        "1.0.0",
+        "2.0.0",
+        "3.0.0",
+      ])
       await reopened.close()
     }),
   )

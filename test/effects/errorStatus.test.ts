@@ -1,11 +1,14 @@
 import { describe, expect, it } from "@effect/vitest"
+import fc from "fast-check"
 import {
   DirectoryLocked,
   InvalidInput,
   ModelNotFound,
   RegistryClosed,
   StorageFailed,
+  StorageFailureReason,
   VersionConflict,
+  WalCorrupt,
 } from "../../src/domain/errors.ts"
 import { detailOf, ExitCode, edgeError, translate } from "../../src/effects/errorStatus.ts"
 
@@ -36,10 +39,44 @@ describe("the error table", () => {
     })
     expect(detailOf(new RegistryClosed())).toEqual({ tag: "RegistryClosed", message: "the registry is closed" })
     expect(detailOf(new VersionConflict({ name: "m", version: "1.0.0" })).tag).toBe("VersionConflict")
-    expect(detailOf(new DirectoryLocked({ directory: "/d", pid: 7 }))).toMatchObject({ directory: "/d", pid: 7 })
+    expect(detailOf(new DirectoryLocked({ directory: "/d", pid: 7 }), "local")).toMatchObject({
+      directory: "/d",
+      pid: 7,
+    })
     expect(
-      detailOf(new StorageFailed({ operation: "append", path: "/d/x", reason: "PortFailed", message: "closed" })),
+      detailOf(
+        new StorageFailed({ operation: "append", path: "/d/x", reason: "PortFailed", message: "closed" }),
+        "local",
+      ),
     ).toEqual({ operation: "append", path: "/d/x", reason: "PortFailed", tag: "StorageFailed", message: "closed" })
+  })
+
+  it("gives the wire no server path: a StorageFailed carries its operation and reason only", () => {
+    const segment = fc.stringMatching(/^[A-Za-z0-9._-]{1,12}$/).filter((s) => s !== "." && s !== "..")
+    fc.assert(
+      fc.property(
+        fc.array(segment, { minLength: 1, maxLength: 5 }),
+        fc.constantFrom(...StorageFailureReason.literals),
+        fc.constantFrom("append", "fsync", "rename", "write"),
+        (parts, reason, operation) => {
+          const directory = `/${parts.join("/")}`
+          const path = `${directory}/wal-0000000000000001.seg`
+          const errors = [
+            new StorageFailed({ operation, path, reason, message: `${operation} ${path}: ENOSPC, write '${path}'` }),
+            new WalCorrupt({ file: path, offset: 64, seq: 3, reason: `${directory}/snap-2.snap covers seq 2` }),
+            new DirectoryLocked({ directory, pid: 7 }),
+          ]
+          for (const error of errors) expect(JSON.stringify(detailOf(error))).not.toContain(`${directory}/`)
+          expect(detailOf(errors[0])).toEqual({
+            tag: "StorageFailed",
+            operation,
+            reason,
+            message: `storage ${operation} failed: ${reason}`,
+          })
+          expect(detailOf(errors[1])).toMatchObject({ tag: "WalCorrupt", file: "wal-0000000000000001.seg", seq: 3 })
+        },
+      ),
+    )
   })
 
   it("never puts an unknown error, or a non-error, on the wire", () => {

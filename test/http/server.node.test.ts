@@ -6,8 +6,16 @@
 import { existsSync, rmSync } from "node:fs"
 import { request as httpRequest } from "node:http"
 import { join } from "node:path"
+import { HttpServer } from "@effect/platform"
+import { SystemError } from "@effect/platform/Error"
+import { NodePath } from "@effect/platform-node"
+import { Context, Deferred, Effect, Exit, Layer, Option, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { modelNameLengthMax, semVerLengthMax } from "../../src/domain/index.ts"
+import * as Registry from "../../src/effects/ModelRegistry.ts"
+import * as Server from "../../src/http/Server.ts"
+import { layerChecksum, layerIds, layerProcessInfo } from "../../src/node.ts"
+import { type FileHooks, layerWrapped } from "../support/wrapFileSystem.ts"
 import { json, post, type ServerProcess, startServer, tempDir } from "./serverProcess.ts"
 
 interface SseEvent {
@@ -556,6 +564,81 @@ describe("a data directory removed under the running server", () => {
       expect((await errorOf(health)).error).toMatchObject({ tag: "StorageFailed", reason: "Removed" })
     } finally {
       await server.stop("SIGKILL")
+    }
+  })
+})
+
+/**
+ * The server in this process over a registry whose file system fails on demand: a child process cannot be made to
+ * fail an fsync, and only a failed fsync (or cut-back) fails the registry for good.
+ */
+const serveInProcess = async (directory: string, hooks: FileHooks) => {
+  const scope = Effect.runSync(Scope.make())
+  const registry = Registry.layerFileSystem({ directory }).pipe(
+    Layer.provide(Layer.mergeAll(layerWrapped(hooks), NodePath.layer, layerChecksum, layerProcessInfo, layerIds)),
+  )
+  const settings = Layer.effect(
+    Server.ServerSettings,
+    Effect.map(Deferred.make<void>(), (stopping) => ({ bodyBytesMax: 1024 * 1024, keepAliveMs: 15_000, stopping })),
+  )
+  const options = { host: "127.0.0.1", port: 0, token: Option.none(), bodyBytesMax: 1024 * 1024, keepAliveMs: 15_000 }
+  const context = await Effect.runPromise(
+    Layer.buildWithScope(Server.layer(options).pipe(Layer.provide(settings), Layer.provide(registry)), scope),
+  )
+  return {
+    url: Server.addressOf(Context.get(context, HttpServer.HttpServer).address),
+    close: () => Effect.runPromise(Scope.close(scope, Exit.void)),
+  }
+}
+
+describe("a failed registry", () => {
+  it("answers /healthz with 503 and the reason, and no error body names a server path", async () => {
+    const directory = tempDir("failed")
+    let failSyncs = false
+    const server = await serveInProcess(directory, {
+      beforeSync: (path) =>
+        failSyncs && path.endsWith(".seg")
+          ? Effect.fail(
+              new SystemError({
+                module: "FileSystem",
+                method: "sync",
+                reason: "Unknown",
+                description: `EIO: i/o error, fsync '${path}'`,
+                pathOrDescriptor: path,
+              }),
+            )
+          : Effect.void,
+    })
+    try {
+      expect((await post(`${server.url}/models/m/versions`, { version: "1.0.0" })).status).toBe(201)
+      const healthy = await fetch(`${server.url}/healthz`)
+      expect(healthy.status).toBe(200)
+      expect(await json(healthy)).toMatchObject({ status: "ok", lastSeq: 1 })
+
+      failSyncs = true
+      const failed = await post(`${server.url}/models/m/versions`, { version: "2.0.0" })
+      expect(failed.status).toBe(503)
+      const failedText = await failed.text()
+      expect(JSON.parse(failedText).error).toMatchObject({
+        tag: "StorageFailed",
+        operation: "fsync",
+        reason: "Unknown",
+      })
+      expect(failedText).not.toContain(directory)
+      failSyncs = false // the disk "recovers"; the registry, rightly, does not until reopened
+
+      const health = await fetch(`${server.url}/healthz`)
+      expect(health.status).toBe(503)
+      const healthText = await health.text()
+      expect(JSON.parse(healthText).error).toMatchObject({ tag: "StorageFailed", reason: "Unknown" })
+      expect(healthText).not.toContain(directory)
+      const later = await post(`${server.url}/models/m/versions`, { version: "3.0.0" })
+      expect(later.status).toBe(503)
+      const laterText = await later.text()
+      expect(JSON.parse(laterText).error).toMatchObject({ tag: "StorageFailed", operation: "fsync" })
+      expect(laterText).not.toContain(directory)
+    } finally {
+      await server.close()
     }
   })
 })

@@ -94,6 +94,50 @@ describe("failure semantics (simulated disk, injected faults)", () => {
     }),
   )
 
+  it.effect(
+    "ENOSPC while creating the next segment fails that batch only: the new file is removed durably and the roll retried",
+    () =>
+      Effect.gen(function* () {
+        const disk = makeSimulatedDisk({ seed: 1 })
+        // Two 24-byte records fill a segment: the third append must roll.
+        const small = (d: SimulatedDisk) =>
+          layerFileSystem({ directory, recordBytesMax: 64, segmentBytesMax: 128 }).pipe(
+            Layer.provide(Layer.merge(d.layerWithPath, processInfo())),
+          )
+        const second = `${directory}/${segmentFileName(3)}`
+        const names = (image: { readonly files: ReadonlyArray<readonly [string, Uint8Array]> }) =>
+          image.files.map(([p]) => p).filter((p) => p.includes("wal-"))
+        yield* withPorts(small(disk), ({ wal }) =>
+          Effect.gen(function* () {
+            yield* wal.append(records(1, 2))
+            disk.setFaults({ enospcOnWrite: { fromIo: disk.ioCount + 1 } })
+            expect(failureOf(yield* wal.append(records(3, 1)).pipe(Effect.exit))).toMatchObject({
+              _tag: "StorageFailed",
+              reason: "NoSpace",
+            })
+            expect(disk.faults.enospcOnWrite).toBeGreaterThan(0)
+            // Undone on disk as in the port: neither the new segment nor its tmp file is left, durably.
+            expect(names(disk.durableImage())).toEqual([file])
+            expect(names(disk.volatileImage())).toEqual([file])
+            expect((yield* wal.segments).length).toBe(1)
+            // Still full: the next batch retries the roll and fails the same way, without latching.
+            expect(failureOf(yield* wal.append(records(3, 1)).pipe(Effect.exit))).toMatchObject({ reason: "NoSpace" })
+            disk.setFaults({}) // space freed
+            yield* wal.append(records(3, 2))
+            expect(names(disk.volatileImage())).toEqual([file, second])
+            expect(plain(yield* collect(wal.read(1)))).toEqual(plain(records(1, 4)))
+          }),
+        )
+        disk.crash("drop")
+        yield* withPorts(small(disk), ({ wal }) =>
+          Effect.gen(function* () {
+            expect(wal.recovery.tornTail).toEqual(Option.none())
+            expect(plain(yield* collect(wal.read(1)))).toEqual(plain(records(1, 4)))
+          }),
+        )
+      }),
+  )
+
   it.effect("a failed write whose truncate also fails fails the port; reopening repairs the torn tail", () =>
     Effect.gen(function* () {
       const disk = makeSimulatedDisk({ seed: 1 })
