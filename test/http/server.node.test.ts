@@ -3,7 +3,7 @@
  * Last-Event-ID across a restart, the token rules, the body limit, 200 concurrent clients, 50 concurrent promotes
  * of one model, path limits equal to the domain's, undecodable paths, and a clean SIGTERM.
  */
-import { existsSync, rmSync } from "node:fs"
+import { existsSync, renameSync, rmSync } from "node:fs"
 import { request as httpRequest } from "node:http"
 import { join } from "node:path"
 import { HttpServer } from "@effect/platform"
@@ -538,7 +538,11 @@ describe("a data directory removed under the running server", () => {
     const server = await startServer(tempDir("removed"))
     try {
       expect((await post(`${server.url}/models/gone/versions`, { version: "1.0.0" })).status).toBe(201)
-      rmSync(server.directory, { recursive: true, force: true })
+      // Moved away in one step, then deleted: a recursive delete races the server's own writes into the directory
+      // (ENOTEMPTY), while to the server a directory renamed away is as gone as a deleted one.
+      const removed = `${server.directory}.removed`
+      renameSync(server.directory, removed)
+      rmSync(removed, { recursive: true, force: true, maxRetries: 20, retryDelay: 10 })
       // Registers taken before the watch notices are lost with the directory; the watch bounds that window, and
       // none may follow it. The attempts are bounded so that a server that never notices fails here, not by timeout.
       let first: Response | undefined
