@@ -75,7 +75,14 @@ export const remote = (base: string, token: Option.Option<string>): Effect.Effec
         onNone: () => client,
         onSome: (t) => HttpClient.mapRequest(client, HttpClientRequest.bearerToken(t)),
       })
-    const api = yield* HttpApiClient.make(RegistryApi, { baseUrl: root, transformClient: authorized })
+    // The server refuses a POST not declared JSON (what a web page can send cross-origin), bodiless ones included.
+    const declaredJson = (client: HttpClient.HttpClient) =>
+      HttpClient.mapRequest(authorized(client), (request) =>
+        request.method === "POST" && request.body._tag === "Empty"
+          ? HttpClientRequest.setHeader(request, "content-type", "application/json")
+          : request,
+      )
+    const api = yield* HttpApiClient.make(RegistryApi, { baseUrl: root, transformClient: declaredJson })
     const http = authorized(yield* HttpClient.HttpClient)
     const failed = toFailure(root)
     const call = <A>(effect: Effect.Effect<A, CallError>) => Effect.catchAll(effect, failed)

@@ -13,6 +13,10 @@ import { json, reported, token } from "./shared.ts"
 const limitGiven = <K extends keyof RegistryLimits>(key: K, value: Option.Option<number>): Partial<RegistryLimits> =>
   Option.match(value, { onNone: () => ({}), onSome: (given) => ({ [key]: given }) })
 
+/** A repeatable flag whose values may also be comma-separated lists. */
+const listed = (values: ReadonlyArray<string>) =>
+  values.flatMap((value) => value.split(",").map((item) => item.trim())).filter((item) => item.length > 0)
+
 export const serve = Command.make(
   "serve",
   {
@@ -39,6 +43,16 @@ export const serve = Command.make(
       Options.withDescription("interval of SSE keep-alive comments"),
       Options.withDefault(Server.defaultKeepAliveMs),
     ),
+    allowOrigin: Options.text("allow-origin").pipe(
+      Options.withDescription(
+        "an origin (http[s]://host[:port]) whose pages may call the server; repeatable or comma-separated",
+      ),
+      Options.repeated,
+    ),
+    allowHost: Options.text("allow-host").pipe(
+      Options.withDescription("a Host name served besides the loopback ones; repeatable or comma-separated"),
+      Options.repeated,
+    ),
     json,
   },
   (o) =>
@@ -53,6 +67,8 @@ export const serve = Command.make(
               token: o.token,
               bodyBytesMax: o.bodyBytesMax,
               keepAliveMs: o.keepAliveMs,
+              allowOrigins: listed(o.allowOrigin),
+              allowHosts: listed(o.allowHost),
             }),
             failure,
           )

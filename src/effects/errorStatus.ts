@@ -23,12 +23,16 @@ interface Translation {
 const table: Readonly<Record<string, Translation>> = {
   InvalidInput: { status: 400, exit: ExitCode.usage },
   Unauthorized: { status: 401, exit: ExitCode.usage },
+  // A web page's request (foreign Origin, or a preflight from one) is refused, not merely unauthenticated.
+  CrossOrigin: { status: 403, exit: ExitCode.usage },
   ModelNotFound: { status: 404, exit: ExitCode.notFoundOrConflict },
   VersionNotFound: { status: 404, exit: ExitCode.notFoundOrConflict },
   RouteNotFound: { status: 404, exit: ExitCode.usage },
   MethodNotAllowed: { status: 405, exit: ExitCode.usage },
   VersionConflict: { status: 409, exit: ExitCode.notFoundOrConflict },
   InvalidTransition: { status: 409, exit: ExitCode.notFoundOrConflict },
+  // A Host the server does not answer to: how a DNS-rebinding page reaches a loopback server.
+  MisdirectedRequest: { status: 421, exit: ExitCode.usage },
   PayloadTooLarge: { status: 413, exit: ExitCode.usage },
   UnsupportedMediaType: { status: 415, exit: ExitCode.usage },
   Overloaded: { status: 429, exit: ExitCode.storage },

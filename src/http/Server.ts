@@ -1,12 +1,14 @@
 /**
- * The HTTP server: the API's handlers behind one edge middleware (token, body limit, request metrics, and
- * the error body for anything the router itself rejects), on Node's http server. Safe defaults: loopback
- * only unless a token is set, 1 MiB bodies, and a shutdown that ends event streams before the registry closes.
+ * The HTTP server: the API's handlers behind one edge middleware (host and origin checks, token, body limit, JSON
+ * on every POST, request metrics, and the error body for anything the router itself rejects), on Node's http
+ * server. Safe defaults: loopback only unless a token is set, loopback host names only and no foreign origins
+ * unless configured, 1 MiB bodies, and a shutdown that ends event streams before the registry closes.
  */
 import { createServer } from "node:http"
 import {
   HttpApiBuilder,
   HttpApiSwagger,
+  HttpApp,
   HttpRouter,
   type HttpServer,
   HttpServerRequest,
@@ -19,6 +21,7 @@ import { edgeError } from "../effects/errorStatus.ts"
 import { RegistryApi } from "./Api.ts"
 import { bearerMatches, unauthorized } from "./bearerToken.ts"
 import { declaresTooLarge, payloadTooLarge } from "./bodyLimit.ts"
+import { crossSiteCheck, crossSiteRules, notJsonPost, parseHost, parseOrigin, withAllowedOrigin } from "./crossSite.ts"
 import { errorResponse } from "./errorResponse.ts"
 import { EventsLive, ModelsLive, OpsLive, ServerSettings } from "./handlers.ts"
 import { recordRequest } from "./requestMetrics.ts"
@@ -32,6 +35,10 @@ export interface ServerOptions {
   readonly bodyBytesMax: number
   /** Interval of SSE keep-alive comments, so proxies do not drop idle streams. */
   readonly keepAliveMs: number
+  /** Origins (`http[s]://host[:port]`) whose pages may call the server besides its own; none by default. */
+  readonly allowOrigins?: ReadonlyArray<string>
+  /** Host names served besides the loopback ones; on a non-loopback bind, giving any turns the host check on. */
+  readonly allowHosts?: ReadonlyArray<string>
 }
 
 export const defaultBodyBytesMax = 1024 * 1024
@@ -52,6 +59,18 @@ export const validateOptions = (options: ServerOptions): Either.Either<ServerOpt
         message: `host: binding to ${options.host} exposes the registry beyond this machine; set --token (or MODEL_REGISTRY_TOKEN)`,
       }),
     )
+  const allowOrigins: Array<string> = []
+  for (const origin of options.allowOrigins ?? []) {
+    const parsed = parseOrigin(origin)
+    if (Either.isLeft(parsed)) return Either.left(parsed.left)
+    allowOrigins.push(parsed.right)
+  }
+  const allowHosts: Array<string> = []
+  for (const host of options.allowHosts ?? []) {
+    const parsed = parseHost(host)
+    if (Either.isLeft(parsed)) return Either.left(parsed.left)
+    allowHosts.push(parsed.right)
+  }
   if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65_535)
     return Either.left(new InvalidInput({ field: "port", message: "port: must be an integer from 0 to 65535" }))
   if (!Number.isInteger(options.bodyBytesMax) || options.bodyBytesMax < 1 || options.bodyBytesMax > bodyBytesMaxLimit)
@@ -61,19 +80,30 @@ export const validateOptions = (options: ServerOptions): Either.Either<ServerOpt
         message: `bodyBytesMax: must be an integer from 1 to ${bodyBytesMaxLimit}`,
       }),
     )
-  return Either.right(options)
+  return Either.right({ ...options, allowOrigins, allowHosts })
 }
 
-const edge =
-  (options: ServerOptions) =>
-  <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+const edge = (options: ServerOptions) => {
+  const rules = crossSiteRules(loopback.has(options.host), options.allowHosts ?? [], options.allowOrigins ?? [])
+  return <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
     Effect.gen(function* () {
       const request = yield* HttpServerRequest.HttpServerRequest
       const started = yield* Clock.currentTimeMillis
-      const response = yield* guarded(options, app, request)
+      const checked = crossSiteCheck(rules, request)
+      if (typeof checked === "string")
+        // A route's answer is sent before the edge sees it, so its header goes on through the pre-response hook;
+        // the edge's own refusals are sent as the edge returns them, so they get it below.
+        yield* HttpApp.appendPreResponseHandler((_, response) => Effect.succeed(withAllowedOrigin(response, checked)))
+      const response =
+        typeof checked === "object"
+          ? checked
+          : checked === undefined
+            ? yield* guarded(options, app, request)
+            : withAllowedOrigin(yield* guarded(options, app, request), checked)
       yield* recordRequest(request, response, started)
       return response
     })
+}
 
 const guarded = <E, R>(
   options: ServerOptions,
@@ -83,6 +113,8 @@ const guarded = <E, R>(
   const token = Option.getOrUndefined(options.token)
   if (token !== undefined && !bearerMatches(request, token)) return Effect.succeed(unauthorized())
   if (declaresTooLarge(request, options.bodyBytesMax)) return Effect.succeed(payloadTooLarge(options.bodyBytesMax))
+  const notJson = notJsonPost(request)
+  if (notJson !== undefined) return Effect.succeed(notJson)
   if (!decodablePath(request.url))
     return Effect.succeed(
       errorResponse(edgeError("InvalidInput", "path: must be valid percent-encoded UTF-8", { field: "path" })),

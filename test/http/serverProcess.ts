@@ -95,7 +95,7 @@ export const json = async (response: Response): Promise<unknown> => JSON.parse(a
 export const post = (url: string, body?: unknown, headers: Record<string, string> = {}) =>
   fetch(url, {
     method: "POST",
-    headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
+    headers: { "content-type": "application/json", ...headers },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   })
 
