@@ -38,6 +38,17 @@ const withDirectory =
     }
   }
 
+/** The error platform-node gives a write on a full disk: reason `Unknown`, the errno only in its cause. */
+const noSpace = (path: string) =>
+  new SystemError({
+    module: "FileSystem",
+    method: "writeAll",
+    reason: "Unknown",
+    description: "ENOSPC: no space left on device, write",
+    pathOrDescriptor: path,
+    cause: Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" }),
+  })
+
 describe("records are the registry's own", () => {
   it("a caller changing the objects it registered, or a reader changing a returned record, changes nothing", async () => {
     const opened = await open(Registry.layerMemory())
@@ -387,15 +398,6 @@ describe("ModelRegistry on files", () => {
     "ENOSPC while rolling to the next segment fails that batch only; once space is freed the next register rolls",
     withDirectory("enospc-roll", async (directory) => {
       let diskFull = false
-      const noSpace = (path: string) =>
-        new SystemError({
-          module: "FileSystem",
-          method: "writeAll",
-          reason: "Unknown",
-          description: "ENOSPC: no space left on device, write",
-          pathOrDescriptor: path,
-          cause: Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" }),
-        })
       const limits = { segmentBytesMax: 64 + 1024, recordBytesMax: 1024 }
       const opened = await open(
         registryOn(
@@ -435,15 +437,6 @@ describe("ModelRegistry on files", () => {
     "ENOSPC at the roll that starts a compaction fails that compaction only; writes and later compactions go on",
     withDirectory("enospc-compact", async (directory) => {
       let diskFull = false
-      const noSpace = (path: string) =>
-        new SystemError({
-          module: "FileSystem",
-          method: "writeAll",
-          reason: "Unknown",
-          description: "ENOSPC: no space left on device, write",
-          pathOrDescriptor: path,
-          cause: Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" }),
-        })
       const opened = await open(
         registryOn(directory, {
           beforeWrite: (path) => (diskFull && path.endsWith(".seg.tmp") ? Effect.fail(noSpace(path)) : Effect.void),
