@@ -7,7 +7,7 @@
  * This module wires those parts together and owns what spans them: the failure latch (after a failed fsync every
  * command fails until reopened) and shutdown (pending callers are told the registry closed).
  */
-import { type Cause, Effect, Either, Exit, Fiber, Option, RuntimeFlags, Stream } from "effect"
+import { type Cause, Effect, Either, Exit, Fiber, Option, RuntimeFlags } from "effect"
 import { Overloaded, RegistryClosed, type StorageFailed, WalCorrupt } from "../domain/errors.ts"
 import type { RegistryLimits } from "../storage/Limits.ts"
 import type { SnapshotStore } from "../storage/SnapshotStore.ts"
@@ -259,14 +259,15 @@ const changePending = (command: ChangeCommand, resume: Resume<ChangeDecideError>
 const builtinTracer = Effect.runSync(Effect.tracer)
 
 /**
- * After a failed append: did the WAL truncate back to its last good state (a failed write, e.g. ENOSPC) or is
- * the port failed (a failed sync or truncate)? A failed port fails every call, so an empty read tells.
+ * After a failed append: did the WAL cut back to its last good state (a failed write, e.g. a full disk) or is the
+ * port latched failed (a failed sync or cut-back)? The port says so itself, without IO.
  */
 const walStillHealthy = (wal: Wal, expectedSeq: number) =>
-  Effect.gen(function* () {
-    if ((yield* wal.lastSeq) !== expectedSeq) return false
-    return Exit.isSuccess(yield* Effect.exit(Stream.runDrain(wal.read(expectedSeq + 1))))
-  })
+  Effect.zipWith(
+    wal.lastSeq,
+    Effect.exit(wal.health),
+    (lastSeq, health) => lastSeq === expectedSeq && Exit.isSuccess(health),
+  )
 
 /** Rebuilds the committed state at open: newest valid snapshot, then every later record, in order. */
 const recoverIndex = (wal: Wal, snapshots: SnapshotStore, rules: Lifecycle) =>
