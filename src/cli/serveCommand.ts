@@ -1,4 +1,7 @@
-/** `serve`: the HTTP API on a data directory, until a signal ends it (event streams first, then the registry). */
+/**
+ * `serve`: the HTTP API on a data directory, until a signal ends it: the server drains (at most `--drain-ms`),
+ * then the registry closes.
+ */
 import { Command, Options } from "@effect/cli"
 import { HttpServer } from "@effect/platform"
 import { Console, Context, Deferred, Effect, Layer, Option } from "effect"
@@ -43,6 +46,12 @@ export const serve = Command.make(
       Options.withDescription("interval of SSE keep-alive comments"),
       Options.withDefault(Server.defaultKeepAliveMs),
     ),
+    drainMs: Options.integer("drain-ms").pipe(
+      Options.withDescription(
+        "on SIGTERM or SIGINT, how long requests in flight may finish before their sockets close",
+      ),
+      Options.withDefault(Server.defaultDrainMs),
+    ),
     allowOrigin: Options.text("allow-origin").pipe(
       Options.withDescription(
         "an origin (http[s]://host[:port]) whose pages may call the server; repeatable or comma-separated",
@@ -69,6 +78,7 @@ export const serve = Command.make(
               keepAliveMs: o.keepAliveMs,
               allowOrigins: listed(o.allowOrigin),
               allowHosts: listed(o.allowHost),
+              drainMs: o.drainMs,
             }),
             failure,
           )
@@ -88,13 +98,10 @@ export const serve = Command.make(
             Layer.build(Server.layer(options).pipe(Layer.provide(settings), Layer.provide(registry))),
             failure,
           )
-          // Finalizers run last-added first: event streams end before the server waits for open connections,
-          // and the server closes before the registry drains, fsyncs and releases the lock.
+          // Finalizers run last-added first: this notice, then the server's drain (event streams end, requests in
+          // flight finish, the sockets left close), then the registry drains its mailbox, fsyncs and releases the lock.
           yield* Effect.addFinalizer(() =>
-            Effect.zipRight(
-              o.json ? Output.json({ event: "stopping" }) : Console.log("shutting down: draining requests"),
-              Deferred.succeed(stopping, undefined),
-            ),
+            o.json ? Output.json({ event: "stopping" }) : Console.log("shutting down: draining requests"),
           )
           const address = Server.addressOf(Context.get(context, HttpServer.HttpServer).address)
           yield* o.json

@@ -48,6 +48,14 @@ const unknownError: Translation = { status: 500, exit: ExitCode.storage }
 
 export const translate = (tag: string): Translation => table[tag] ?? unknownError
 
+/**
+ * The `Retry-After` seconds of a status that means "not now" rather than "no": a full mailbox empties within a
+ * batch or two, and a server going away (shutdown, failed storage) is restarted or replaced on the scale of
+ * seconds. Every 429 and 503 carries one, so a client or proxy backs off instead of retrying at once.
+ */
+export const retryAfterSeconds = (status: number): number | undefined =>
+  status === 429 ? 1 : status === 503 ? 5 : undefined
+
 /** What travels inside `{ "error": … }`. */
 export interface ErrorDetail {
   readonly tag: string

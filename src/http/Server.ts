@@ -2,7 +2,8 @@
  * The HTTP server: the API's handlers behind one edge middleware (host and origin checks, token, body limit, JSON
  * on every POST, request metrics, and the error body for anything the router itself rejects), on Node's http
  * server. Safe defaults: loopback only unless a token is set, loopback host names only and no foreign origins
- * unless configured, 1 MiB bodies, and a shutdown that ends event streams before the registry closes.
+ * unless configured, 1 MiB bodies, and a shutdown bounded by the drain time (src/http/drain.ts) that answers every
+ * request it took before the registry closes.
  */
 import { createServer } from "node:http"
 import {
@@ -14,14 +15,15 @@ import {
   HttpServerRequest,
   type HttpServerResponse,
 } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
-import { Clock, Effect, Either, Layer, Option } from "effect"
-import { InvalidInput } from "../domain/errors.ts"
-import { edgeError } from "../effects/errorStatus.ts"
+import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
+import { Clock, Deferred, Effect, Either, Layer, Option } from "effect"
+import { InvalidInput, RegistryClosed } from "../domain/errors.ts"
+import { detailOf, edgeError } from "../effects/errorStatus.ts"
 import { RegistryApi } from "./Api.ts"
 import { bearerMatches, unauthorized } from "./bearerToken.ts"
 import { declaresTooLarge, payloadTooLarge } from "./bodyLimit.ts"
 import { crossSiteCheck, crossSiteRules, notJsonPost, parseHost, parseOrigin, withAllowedOrigin } from "./crossSite.ts"
+import { Drain } from "./drain.ts"
 import { errorResponse } from "./errorResponse.ts"
 import { EventsLive, ModelsLive, OpsLive, ServerSettings } from "./handlers.ts"
 import { recordRequest } from "./requestMetrics.ts"
@@ -39,11 +41,18 @@ export interface ServerOptions {
   readonly allowOrigins?: ReadonlyArray<string>
   /** Host names served besides the loopback ones; on a non-loopback bind, giving any turns the host check on. */
   readonly allowHosts?: ReadonlyArray<string>
+  /**
+   * How long a stopping server lets requests in flight finish before it destroys the sockets left;
+   * `defaultDrainMs` if not given.
+   */
+  readonly drainMs?: number
 }
 
 export const defaultBodyBytesMax = 1024 * 1024
 const bodyBytesMaxLimit = 64 * 1024 * 1024
 export const defaultKeepAliveMs = 15_000
+export const defaultDrainMs = 5_000
+const drainMsLimit = 10 * 60 * 1000
 
 const loopback = new Set(["127.0.0.1", "::1", "localhost"])
 
@@ -80,15 +89,28 @@ export const validateOptions = (options: ServerOptions): Either.Either<ServerOpt
         message: `bodyBytesMax: must be an integer from 1 to ${bodyBytesMaxLimit}`,
       }),
     )
-  return Either.right({ ...options, allowOrigins, allowHosts })
+  const drainMs = options.drainMs ?? defaultDrainMs
+  if (!Number.isInteger(drainMs) || drainMs < 0 || drainMs > drainMsLimit)
+    return Either.left(
+      new InvalidInput({ field: "drainMs", message: `drainMs: must be an integer from 0 to ${drainMsLimit}` }),
+    )
+  return Either.right({ ...options, allowOrigins, allowHosts, drainMs })
 }
 
-const edge = (options: ServerOptions) => {
+/** A request that arrived after shutdown began: not started, so the client may send it again elsewhere or later. */
+const shuttingDown = () => errorResponse(detailOf(new RegistryClosed()))
+
+const edge = (options: ServerOptions, drain: Drain) => {
   const rules = crossSiteRules(loopback.has(options.host), options.allowHosts ?? [], options.allowOrigins ?? [])
   return <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
     Effect.gen(function* () {
       const request = yield* HttpServerRequest.HttpServerRequest
       const started = yield* Clock.currentTimeMillis
+      if (drain.arrivedLate(NodeHttpServerRequest.toIncomingMessage(request))) {
+        const refused = shuttingDown()
+        yield* recordRequest(request, refused, started)
+        return refused
+      }
       const checked = crossSiteCheck(rules, request)
       if (typeof checked === "string")
         // A route's answer is sent before the edge sees it, so its header goes on through the pre-response hook;
@@ -169,16 +191,30 @@ const fallbackRoute = HttpApiBuilder.Router.use((router) =>
 
 /**
  * The server as a layer over `ModelRegistry` and `ServerSettings`. It exposes `HttpServer.HttpServer`, so
- * the caller can read the bound address.
+ * the caller can read the bound address. Closing it drains (src/http/drain.ts): its finalizer runs before the
+ * platform's, which would stop handling requests and then wait for every socket without bound.
  */
 export const layer = (options: ServerOptions) =>
-  HttpApiBuilder.serve(edge(options)).pipe(
-    Layer.locally(HttpRouter.currentRouterConfig, routerConfig),
-    Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
-    Layer.provide(fallbackRoute),
-    Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
-    Layer.provide(HttpApiBuilder.api(RegistryApi).pipe(Layer.provide([ModelsLive, EventsLive, OpsLive]))),
-    Layer.provideMerge(NodeHttpServer.layer(createServer, { host: options.host, port: options.port })),
+  Layer.unwrapEffect(
+    Effect.sync(() => {
+      const drain = new Drain()
+      const serve = HttpApiBuilder.serve(edge(options, drain)).pipe(
+        Layer.locally(HttpRouter.currentRouterConfig, routerConfig),
+        Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
+        Layer.provide(fallbackRoute),
+        Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
+        Layer.provide(HttpApiBuilder.api(RegistryApi).pipe(Layer.provide([ModelsLive, EventsLive, OpsLive]))),
+        Layer.provideMerge(
+          NodeHttpServer.layer(() => drain.track(createServer()), { host: options.host, port: options.port }),
+        ),
+      )
+      const drainOnClose = Effect.flatMap(ServerSettings, (settings) =>
+        Effect.addFinalizer(() =>
+          drain.run(options.drainMs ?? defaultDrainMs, Deferred.succeed(settings.stopping, undefined)),
+        ),
+      )
+      return Layer.scopedDiscard(drainOnClose).pipe(Layer.provideMerge(serve))
+    }),
   )
 
 export const addressOf = (address: HttpServer.Address): string =>
