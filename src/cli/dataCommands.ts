@@ -5,9 +5,8 @@
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, HashMap, Option, Stream } from "effect"
 import { decodeRegisterInputFast } from "../domain/fastDecode.ts"
-import { type CliFailure, failure, openLocal, type RegistryClient } from "./client.ts"
+import { type CliFailure, failure, type RegistryClient } from "./client.ts"
 import * as Output from "./output.ts"
-import { remote } from "./remoteClient.ts"
 import { connection, name, reported, usage, version } from "./shared.ts"
 
 type Connection =
@@ -34,7 +33,18 @@ const withClient = <A>(
     options.json,
     Effect.scoped(
       Effect.flatMap(connectionOf(options), (c) =>
-        Effect.flatMap(c._tag === "Remote" ? remote(c.url, c.token) : openLocal(c.directory), use),
+        Effect.flatMap(
+          c._tag === "Remote"
+            ? Effect.flatMap(
+                Effect.promise(() => import("./remoteClient.ts")),
+                (m) => m.remote(c.url, c.token),
+              )
+            : Effect.flatMap(
+                Effect.promise(() => import("./localClient.ts")),
+                (m) => m.openLocal(c.directory),
+              ),
+          use,
+        ),
       ),
     ),
   )
