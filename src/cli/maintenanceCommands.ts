@@ -10,15 +10,19 @@ import { dataRequired, json, reported } from "./shared.ts"
 
 /** The storage stack, loaded when a command runs: `--help` and the other commands need none of it. */
 const storage = Effect.promise(() =>
-  Promise.all([import("../effects/Inspection.ts"), import("../effects/ModelRegistry.ts"), import("../node.ts")]).then(
-    ([inspection, registry, node]) => ({
-      verify: inspection.verify,
-      dump: inspection.dump,
-      ModelRegistry: registry.ModelRegistry,
-      layerFile: node.layerFile,
-      layerNode: node.layerNode,
-    }),
-  ),
+  Promise.all([
+    import("../effects/Inspection.ts"),
+    import("../effects/ModelRegistry.ts"),
+    import("../node.ts"),
+    import("./localClient.ts"),
+  ]).then(([inspection, registry, node, local]) => ({
+    verify: inspection.verify,
+    dump: inspection.dump,
+    ModelRegistry: registry.ModelRegistry,
+    layerFile: node.layerFile,
+    layerNode: node.layerNode,
+    requireDirectory: local.requireDirectory,
+  })),
 )
 
 export const verifyCommand = Command.make("verify", { data: dataRequired, json }, (o) =>
@@ -73,7 +77,8 @@ export const compact = Command.make("compact", { data: dataRequired, json }, (o)
             ? Output.json({ step, ...detail })
             : Console.log(`${step}${Object.keys(detail).length ? ` ${JSON.stringify(detail)}` : ""}`)
         yield* progress("opening", { directory: o.data })
-        const { layerFile, ModelRegistry } = yield* storage
+        const { layerFile, ModelRegistry, requireDirectory } = yield* storage
+        yield* Effect.mapError(requireDirectory(o.data), failure)
         const context = yield* Effect.mapError(Layer.build(layerFile({ directory: o.data })), failure)
         const registry = Context.get(context, ModelRegistry)
         const before = yield* registry.stats
