@@ -3,11 +3,10 @@
  * arguments, asks a RegistryClient (local data directory or remote server) and prints.
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Console, Effect, HashMap, Option, Stream } from "effect"
+import { Console, Effect, Option, Stream } from "effect"
 import { decodeRegisterInputFast } from "../domain/fastDecode.ts"
-import { type CliFailure, failure, openLocal, type RegistryClient } from "./client.ts"
+import { type CliFailure, failure, type RegistryClient } from "./client.ts"
 import * as Output from "./output.ts"
-import { remote } from "./remoteClient.ts"
 import { connection, name, reported, usage, version } from "./shared.ts"
 
 type Connection =
@@ -21,20 +20,36 @@ const connectionOf = (options: {
 }): Effect.Effect<Connection, CliFailure> => {
   if (Option.isSome(options.data) && Option.isSome(options.url))
     return Effect.fail(usage("give either --data DIR (local) or --url URL (remote), not both"))
-  if (Option.isSome(options.url))
-    return Effect.succeed({ _tag: "Remote", url: options.url.value, token: options.token })
+  if (Option.isSome(options.url)) {
+    const url = options.url.value
+    if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol))
+      return Effect.fail(usage(`--url: must be an http:// or https:// URL, e.g. http://127.0.0.1:8080 (got "${url}")`))
+    return Effect.succeed({ _tag: "Remote", url, token: options.token })
+  }
   return Effect.succeed({ _tag: "Local", directory: Option.getOrElse(options.data, () => "./data") })
 }
 
 const withClient = <A>(
   options: Parameters<typeof connectionOf>[0] & { readonly json: boolean },
   use: (client: RegistryClient) => Effect.Effect<A, CliFailure>,
+  createsDirectory = false,
 ) =>
   reported(
     options.json,
     Effect.scoped(
       Effect.flatMap(connectionOf(options), (c) =>
-        Effect.flatMap(c._tag === "Remote" ? remote(c.url, c.token) : openLocal(c.directory), use),
+        Effect.flatMap(
+          c._tag === "Remote"
+            ? Effect.flatMap(
+                Effect.promise(() => import("./remoteClient.ts")),
+                (m) => m.remote(c.url, c.token),
+              )
+            : Effect.flatMap(
+                Effect.promise(() => import("./localClient.ts")),
+                (m) => m.openLocal(c.directory, createsDirectory),
+              ),
+          use,
+        ),
       ),
     ),
   )
@@ -49,6 +64,17 @@ const parseMetrics = (text: Option.Option<string>): Effect.Effect<unknown, CliFa
       }),
   })
 
+/** `--tag key=value`, split at the first "=" (a value may contain more); @effect/cli's own key=value option only says "text options do not have a default value" for `--tag team`. */
+const parseTags = (given: ReadonlyArray<string>): Effect.Effect<Record<string, string> | undefined, CliFailure> =>
+  given.length === 0
+    ? Effect.succeed(undefined)
+    : Effect.forEach(given, (tag) => {
+        const at = tag.indexOf("=")
+        return at <= 0
+          ? Effect.fail(usage(`--tag: must be key=value, e.g. --tag team=vision (got "${tag}")`))
+          : Effect.succeed([tag.slice(0, at), tag.slice(at + 1)] as const)
+      }).pipe(Effect.map((pairs) => Object.fromEntries(pairs)))
+
 export const register = Command.make(
   "register",
   {
@@ -56,32 +82,35 @@ export const register = Command.make(
     name,
     version,
     metrics: Options.text("metrics").pipe(Options.withDescription("metrics as a JSON object"), Options.optional),
-    tags: Options.keyValueMap("tag").pipe(Options.withDescription("a tag as key=value (repeatable)"), Options.optional),
+    tags: Options.text("tag").pipe(Options.withDescription("a tag as key=value (repeatable)"), Options.repeated),
     id: Options.text("id").pipe(Options.withDescription("UUID (default: generated)"), Options.optional),
   },
   (o) =>
-    withClient(o, (client) =>
-      Effect.gen(function* () {
-        const metrics = yield* parseMetrics(o.metrics)
-        const tags = Option.map(o.tags, (map) => Object.fromEntries(HashMap.toEntries(map)))
-        // Decoded here, by the registry's own decoder, so local and remote refuse bad input alike.
-        const input = yield* Effect.mapError(
-          decodeRegisterInputFast({
-            name: o.name,
-            version: o.version,
-            ...(metrics === undefined ? {} : { metrics }),
-            ...(Option.isSome(tags) ? { tags: tags.value } : {}),
-            ...(Option.isSome(o.id) ? { id: o.id.value } : {}),
-          }),
-          failure,
-        )
-        const result = yield* client.register(input)
-        yield* Output.print(o.json, result, () =>
-          result.created
-            ? `registered ${result.version.name} ${result.version.version} (id ${result.version.id})`
-            : `${result.version.name} ${result.version.version} was already registered with this content; nothing written`,
-        )
-      }),
+    withClient(
+      o,
+      (client) =>
+        Effect.gen(function* () {
+          const metrics = yield* parseMetrics(o.metrics)
+          const tags = yield* parseTags(o.tags)
+          // Decoded here, by the registry's own decoder, so local and remote refuse bad input alike.
+          const input = yield* Effect.mapError(
+            decodeRegisterInputFast({
+              name: o.name,
+              version: o.version,
+              ...(metrics === undefined ? {} : { metrics }),
+              ...(tags === undefined ? {} : { tags }),
+              ...(Option.isSome(o.id) ? { id: o.id.value } : {}),
+            }),
+            failure,
+          )
+          const result = yield* client.register(input)
+          yield* Output.print(o.json, result, () =>
+            result.created
+              ? `registered ${result.version.name} ${result.version.version} (id ${result.version.id})`
+              : `${result.version.name} ${result.version.version} was already registered with this content; nothing written`,
+          )
+        }),
+      true,
     ),
 ).pipe(Command.withDescription("register a model version (idempotent for identical content)"))
 

@@ -5,13 +5,30 @@
  * and a clean shutdown exits 0.
  */
 import { Command } from "@effect/cli"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Cause, Effect, Exit } from "effect"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import { Cause, type Console, Effect, Exit } from "effect"
 import { ExitCode } from "../effects/errorStatus.ts"
 import { root } from "./commands.ts"
 import { ExitWith } from "./shared.ts"
 
 let exitCode: number = ExitCode.ok
+
+const ansi = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g")
+const strip = (arg: unknown) => (typeof arg === "string" ? arg.replace(ansi, "") : arg)
+
+/**
+ * @effect/cli colours its help and usage errors whatever the output is. Colour is for a person at a terminal, so
+ * it is removed when stdout is not one, and whenever NO_COLOR is set (no-color.org).
+ */
+const colourless = (console: Console.Console): Console.Console => ({
+  ...console,
+  log: (...args) => console.log(...args.map(strip)),
+  error: (...args) => console.error(...args.map(strip)),
+  info: (...args) => console.info(...args.map(strip)),
+  warn: (...args) => console.warn(...args.map(strip)),
+})
+const wantsColour = process.stdout.isTTY === true && (process.env.NO_COLOR ?? "") === ""
 
 const program = Command.run(root, { name: "model-registry", version: "0.1.0" })(process.argv).pipe(
   Effect.catchAll((error) =>
@@ -20,6 +37,8 @@ const program = Command.run(root, { name: "model-registry", version: "0.1.0" })(
       exitCode = error instanceof ExitWith ? error.code : ExitCode.usage
     }),
   ),
+  (cli) =>
+    wantsColour ? cli : Effect.flatMap(Effect.console, (console) => Effect.withConsole(cli, colourless(console))),
   Effect.provide(NodeContext.layer),
 )
 

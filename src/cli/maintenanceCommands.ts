@@ -4,45 +4,62 @@
  */
 import { Command } from "@effect/cli"
 import { Console, Context, Effect, Layer, Option, Stream } from "effect"
-import { dump, verify } from "../effects/Inspection.ts"
-import { ModelRegistry } from "../effects/ModelRegistry.ts"
-import { layerFile, layerNode } from "../node.ts"
 import { failure } from "./client.ts"
 import * as Output from "./output.ts"
 import { dataRequired, json, reported } from "./shared.ts"
 
+/** The storage stack, loaded when a command runs: `--help` and the other commands need none of it. */
+const storage = Effect.promise(() =>
+  Promise.all([
+    import("../effects/Inspection.ts"),
+    import("../effects/ModelRegistry.ts"),
+    import("../node.ts"),
+    import("./localClient.ts"),
+  ]).then(([inspection, registry, node, local]) => ({
+    verify: inspection.verify,
+    dump: inspection.dump,
+    ModelRegistry: registry.ModelRegistry,
+    layerFile: node.layerFile,
+    layerNode: node.layerNode,
+    requireDirectory: local.requireDirectory,
+  })),
+)
+
 export const verifyCommand = Command.make("verify", { data: dataRequired, json }, (o) =>
   reported(
     o.json,
-    Effect.matchEffect(Effect.provide(verify(o.data), layerNode), {
-      onFailure: (error) => Effect.fail(failure(error)),
-      onSuccess: (report) =>
-        Output.print(o.json, { ok: true, ...report, snapshot: Option.getOrNull(report.snapshot) }, () =>
-          [
-            `${report.directory}: OK`,
-            `  segments   ${report.recovery.segments}`,
-            `  records    ${report.events} valid (seq ${report.firstSeq}..${report.lastSeq})`,
-            `  events     ${
-              Object.entries(report.eventsByType)
-                .map(([k, n]) => `${k}=${n}`)
-                .join(" ") || "none"
-            }`,
-            `  snapshot   ${Option.match(report.snapshot, {
-              onNone: () => "none",
-              onSome: (s) => `valid, seq ${s.lastSeq}, ${s.versions} versions`,
-            })}`,
-            ...Option.match(report.recovery.tornTail, {
-              onNone: () => [],
-              onSome: (t) => [
-                `  torn tail  in ${t.file} at offset ${t.offset} (${t.reason}), ${t.bytesDropped} bytes: the next open cuts it off`,
-              ],
-            }),
-            ...report.recovery.snapshotFallbacks.map(
-              (f) => `  fallback   snapshot ${f.file} is invalid (${f.reason}); the next open moves it aside`,
-            ),
-          ].join("\n"),
-        ),
-    }),
+    Effect.matchEffect(
+      Effect.flatMap(storage, ({ verify, layerNode }) => Effect.provide(verify(o.data), layerNode)),
+      {
+        onFailure: (error) => Effect.fail(failure(error)),
+        onSuccess: (report) =>
+          Output.print(o.json, { ok: true, ...report, snapshot: Option.getOrNull(report.snapshot) }, () =>
+            [
+              `${report.directory}: OK`,
+              `  segments   ${report.recovery.segments}`,
+              `  records    ${report.events} valid (seq ${report.firstSeq}..${report.lastSeq})`,
+              `  events     ${
+                Object.entries(report.eventsByType)
+                  .map(([k, n]) => `${k}=${n}`)
+                  .join(" ") || "none"
+              }`,
+              `  snapshot   ${Option.match(report.snapshot, {
+                onNone: () => "none",
+                onSome: (s) => `valid, seq ${s.lastSeq}, ${s.versions} versions`,
+              })}`,
+              ...Option.match(report.recovery.tornTail, {
+                onNone: () => [],
+                onSome: (t) => [
+                  `  torn tail  in ${t.file} at offset ${t.offset} (${t.reason}), ${t.bytesDropped} bytes: the next open cuts it off`,
+                ],
+              }),
+              ...report.recovery.snapshotFallbacks.map(
+                (f) => `  fallback   snapshot ${f.file} is invalid (${f.reason}); the next open moves it aside`,
+              ),
+            ].join("\n"),
+          ),
+      },
+    ),
   ),
 ).pipe(
   Command.withDescription(
@@ -60,6 +77,8 @@ export const compact = Command.make("compact", { data: dataRequired, json }, (o)
             ? Output.json({ step, ...detail })
             : Console.log(`${step}${Object.keys(detail).length ? ` ${JSON.stringify(detail)}` : ""}`)
         yield* progress("opening", { directory: o.data })
+        const { layerFile, ModelRegistry, requireDirectory } = yield* storage
+        yield* Effect.mapError(requireDirectory(o.data), failure)
         const context = yield* Effect.mapError(Layer.build(layerFile({ directory: o.data })), failure)
         const registry = Context.get(context, ModelRegistry)
         const before = yield* registry.stats
@@ -74,8 +93,10 @@ export const compact = Command.make("compact", { data: dataRequired, json }, (o)
 const walDump = Command.make("dump", { data: dataRequired }, (o) =>
   reported(
     false,
-    Stream.runForEach(Stream.mapError(Stream.provideLayer(dump(o.data), layerNode), failure), (event) =>
-      Output.json(event),
+    Effect.flatMap(storage, ({ dump, layerNode }) =>
+      Stream.runForEach(Stream.mapError(Stream.provideLayer(dump(o.data), layerNode), failure), (event) =>
+        Output.json(event),
+      ),
     ),
   ),
 ).pipe(Command.withDescription("print every event in the log as NDJSON (read-only, no lock needed)"))

@@ -61,7 +61,7 @@ export const isIsoTimestamp = (text: string): boolean => {
 }
 
 /** An ISO-8601 instant in UTC, as `Date.prototype.toISOString` writes it (milliseconds optional). */
-export const IsoTimestamp = Schema.String.pipe(
+export const IsoTimestamp: Schema.filter<typeof Schema.String> = Schema.String.pipe(
   Schema.filter(
     (text) => isIsoTimestamp(text) || "must be an ISO-8601 UTC timestamp such as 2026-01-31T12:00:00.000Z",
     { identifier: "IsoTimestamp" },
@@ -77,7 +77,7 @@ export const isUuid = (value: unknown): value is string => typeof value === "str
  * A version's id. Declared over `isUuid` rather than as `Schema.UUID`, so that the Schema and the fast decoders
  * share one rule; the annotations keep `Schema.UUID`'s error message and JSON Schema.
  */
-export const Uuid = Schema.String.pipe(
+export const Uuid: Schema.refine<string, Schema.Schema<unknown, string>> = Schema.String.pipe(
   Schema.filter(isUuid, {
     identifier: "UUID",
     description: "a Universally Unique Identifier",
@@ -96,10 +96,13 @@ const metricsViolation = (value: unknown): string | undefined => {
 
 // A declaration rather than a filter: Effect's error formatter would otherwise render the offending value,
 // recursing through a hostile, deeply nested one until the stack overflows.
-export const Metrics = Schema.declare((value: unknown): value is JsonObject => metricsViolation(value) === undefined, {
-  identifier: "Metrics",
-  message: (issue) => metricsViolation(issue.actual) ?? "must be a JSON object",
-})
+export const Metrics: Schema.declare<JsonObject> = Schema.declare(
+  (value: unknown): value is JsonObject => metricsViolation(value) === undefined,
+  {
+    identifier: "Metrics",
+    message: (issue) => metricsViolation(issue.actual) ?? "must be a JSON object",
+  },
+)
 
 /**
  * Why `value` is not acceptable tags, or `undefined`. Checked on the input as given, not after `Schema.Record`,
@@ -126,13 +129,20 @@ export const tagsViolation = (value: unknown): string | undefined => {
 }
 
 /** Tags: at most 64 string labels; keys 1–128 characters, values at most 1 KiB. A declaration, like Metrics. */
-export const Tags = Schema.declare(
+export const Tags: Schema.declare<{ readonly [key: string]: string }> = Schema.declare(
   (value: unknown): value is { readonly [key: string]: string } => tagsViolation(value) === undefined,
   { identifier: "Tags", message: (issue) => tagsViolation(issue.actual) ?? "must be an object of string values" },
 )
 export type Tags = typeof Tags.Type
 
-export const ModelMetadata = Schema.Struct({
+export const ModelMetadata: Schema.Struct<{
+  id: typeof Uuid
+  name: typeof ModelName
+  version: typeof SemVer
+  createdAt: typeof IsoTimestamp
+  metrics: typeof Metrics
+  tags: typeof Tags
+}> = Schema.Struct({
   id: Uuid,
   name: ModelName,
   version: SemVer,
@@ -143,7 +153,14 @@ export const ModelMetadata = Schema.Struct({
 export type ModelMetadata = typeof ModelMetadata.Type
 
 /** What a caller sends to register a version. A missing id or createdAt is filled by the injected services. */
-export const RegisterInput = Schema.Struct({
+export const RegisterInput: Schema.Struct<{
+  name: typeof ModelName
+  version: typeof SemVer
+  metrics: Schema.optionalWith<typeof Metrics, { exact: true }>
+  tags: Schema.optionalWith<typeof Tags, { exact: true }>
+  id: Schema.optionalWith<typeof Uuid, { exact: true }>
+  createdAt: Schema.optionalWith<typeof IsoTimestamp, { exact: true }>
+}> = Schema.Struct({
   name: ModelName,
   version: SemVer,
   metrics: Schema.optionalWith(Metrics, { exact: true }),

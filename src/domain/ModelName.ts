@@ -23,7 +23,7 @@ export const modelNameViolation = (text: string): string | undefined => {
 export const isModelName = (value: unknown): value is string =>
   typeof value === "string" && modelNameViolation(value) === undefined
 
-export const ModelName = Schema.String.pipe(
+export const ModelName: Schema.brand<Schema.filter<typeof Schema.String>, "ModelName"> = Schema.String.pipe(
   Schema.filter((text) => modelNameViolation(text) ?? true, {
     identifier: "ModelName",
     jsonSchema: { minLength: 1, maxLength: modelNameLengthMax, pattern: modelNamePattern.source },

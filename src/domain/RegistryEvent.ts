@@ -8,18 +8,33 @@ import { IsoTimestamp, ModelMetadata } from "./ModelMetadata.ts"
 import { ModelName } from "./ModelName.ts"
 import { SemVer } from "./SemVer.ts"
 
-const committed = { seq: Schema.Int.pipe(Schema.positive()), at: IsoTimestamp }
+const committed: { seq: Schema.filter<typeof Schema.Int>; at: typeof IsoTimestamp } = {
+  seq: Schema.Int.pipe(Schema.positive()),
+  at: IsoTimestamp,
+}
+type Committed = typeof committed
 
-export const Registered = Schema.TaggedStruct("Registered", { ...committed, metadata: ModelMetadata })
-export const Promoted = Schema.TaggedStruct("Promoted", {
+export const Registered: Schema.TaggedStruct<"Registered", Committed & { metadata: typeof ModelMetadata }> =
+  Schema.TaggedStruct("Registered", { ...committed, metadata: ModelMetadata })
+export const Promoted: Schema.TaggedStruct<
+  "Promoted",
+  Committed & { name: typeof ModelName; version: typeof SemVer; supersedes: Schema.NullOr<typeof SemVer> }
+> = Schema.TaggedStruct("Promoted", {
   ...committed,
   name: ModelName,
   version: SemVer,
   supersedes: Schema.NullOr(SemVer),
 })
-export const Deprecated = Schema.TaggedStruct("Deprecated", { ...committed, name: ModelName, version: SemVer })
+export const Deprecated: Schema.TaggedStruct<
+  "Deprecated",
+  Committed & { name: typeof ModelName; version: typeof SemVer }
+> = Schema.TaggedStruct("Deprecated", { ...committed, name: ModelName, version: SemVer })
 
-export const RegistryEvent = Schema.Union(Registered, Promoted, Deprecated)
+export const RegistryEvent: Schema.Union<[typeof Registered, typeof Promoted, typeof Deprecated]> = Schema.Union(
+  Registered,
+  Promoted,
+  Deprecated,
+)
 export type Registered = typeof Registered.Type
 export type Promoted = typeof Promoted.Type
 export type Deprecated = typeof Deprecated.Type

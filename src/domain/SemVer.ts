@@ -47,7 +47,7 @@ export const isSemVer = (value: unknown): value is string =>
   isCommonSemVer(value) || (typeof value === "string" && parseStrict(value) !== undefined)
 
 /** A SemVer 2.0.0 string, kept exactly as given (build metadata included). */
-export const SemVer = Schema.String.pipe(
+export const SemVer: Schema.brand<Schema.filter<typeof Schema.String>, "SemVer"> = Schema.String.pipe(
   Schema.filter((text) => isSemVer(text) || "must be a SemVer 2.0.0 version such as 1.2.3 or 1.0.0-rc.1", {
     identifier: "SemVer",
   }),

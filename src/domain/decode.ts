@@ -25,11 +25,14 @@ const toInvalidInput = (error: ParseResult.ParseError, root: string): InvalidInp
 }
 
 /** Builds a decoder once (Schema compiles its parser on first use) and reuses it for every input. */
-export const decoder = <A, I>(schema: Schema.Schema<A, I>, root = "") => {
+export const decoder = <A, I>(
+  schema: Schema.Schema<A, I>,
+  root = "",
+): ((input: unknown) => Either.Either<A, InvalidInput>) => {
   const decode = Schema.decodeUnknownEither(schema, { errors: "first", onExcessProperty: "error" })
   return (input: unknown): Either.Either<A, InvalidInput> =>
     Either.mapLeft(decode(input), (error) => toInvalidInput(error, root))
 }
 
-export const decodeModelName = decoder(ModelName, "name")
-export const decodeSemVer = decoder(SemVer, "version")
+export const decodeModelName: (input: unknown) => Either.Either<ModelName, InvalidInput> = decoder(ModelName, "name")
+export const decodeSemVer: (input: unknown) => Either.Either<SemVer, InvalidInput> = decoder(SemVer, "version")

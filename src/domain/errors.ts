@@ -5,70 +5,86 @@
  */
 import { Schema } from "effect"
 
-/** A command or its input broke a rule of the data model. `field` names the offending input path. */
-export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInput", {
-  field: Schema.String,
-  message: Schema.String,
-}) {}
+/**
+ * A tagged error class's base, spelled out: JSR's fast type check cannot infer the type of a class's superclass
+ * expression, so each base is a variable of this declared type.
+ */
+type ErrorBase<Self, Tag extends string, Fields extends Schema.Struct.Fields> = Schema.TaggedErrorClass<
+  Self,
+  Tag,
+  { readonly _tag: Schema.tag<Tag> } & Fields
+>
 
-export class ModelNotFound extends Schema.TaggedError<ModelNotFound>()("ModelNotFound", {
-  name: Schema.String,
-}) {
-  override get message() {
+const InvalidInputBase: ErrorBase<
+  InvalidInput,
+  "InvalidInput",
+  { field: typeof Schema.String; message: typeof Schema.String }
+> = Schema.TaggedError<InvalidInput>()("InvalidInput", { field: Schema.String, message: Schema.String })
+
+/** A command or its input broke a rule of the data model. `field` names the offending input path. */
+export class InvalidInput extends InvalidInputBase {}
+
+const ModelNotFoundBase: ErrorBase<ModelNotFound, "ModelNotFound", { name: typeof Schema.String }> =
+  Schema.TaggedError<ModelNotFound>()("ModelNotFound", { name: Schema.String })
+
+export class ModelNotFound extends ModelNotFoundBase {
+  override get message(): string {
     return `model "${this.name}" not found`
   }
 }
 
-export class VersionNotFound extends Schema.TaggedError<VersionNotFound>()("VersionNotFound", {
-  name: Schema.String,
-  version: Schema.String,
-}) {
-  override get message() {
+const VersionNotFoundBase: ErrorBase<
+  VersionNotFound,
+  "VersionNotFound",
+  { name: typeof Schema.String; version: typeof Schema.String }
+> = Schema.TaggedError<VersionNotFound>()("VersionNotFound", { name: Schema.String, version: Schema.String })
+
+export class VersionNotFound extends VersionNotFoundBase {
+  override get message(): string {
     return `version "${this.version}" of model "${this.name}" not found`
   }
 }
 
 /** `register` of an existing (name, version) with different content. Identical re-sends succeed. */
-export class VersionConflict extends Schema.TaggedError<VersionConflict>()("VersionConflict", {
-  name: Schema.String,
-  version: Schema.String,
-}) {
-  override get message() {
+const VersionConflictBase: ErrorBase<
+  VersionConflict,
+  "VersionConflict",
+  { name: typeof Schema.String; version: typeof Schema.String }
+> = Schema.TaggedError<VersionConflict>()("VersionConflict", { name: Schema.String, version: Schema.String })
+
+export class VersionConflict extends VersionConflictBase {
+  override get message(): string {
     return `version "${this.version}" of model "${this.name}" already exists with different content`
   }
 }
 
 /** The lifecycle forbids this command in the version's current state (e.g. promoting a deprecated version). */
-export class InvalidTransition extends Schema.TaggedError<InvalidTransition>()("InvalidTransition", {
+const InvalidTransitionBase: ErrorBase<
+  InvalidTransition,
+  "InvalidTransition",
+  { name: typeof Schema.String; version: typeof Schema.String; from: typeof Schema.String; event: typeof Schema.String }
+> = Schema.TaggedError<InvalidTransition>()("InvalidTransition", {
   name: Schema.String,
   version: Schema.String,
   from: Schema.String,
   event: Schema.String,
-}) {
-  override get message() {
+})
+
+export class InvalidTransition extends InvalidTransitionBase {
+  override get message(): string {
     return `cannot ${this.event} version "${this.version}" of model "${this.name}": it is ${this.from}`
   }
 }
 
 /** The mailbox is full and the caller asked not to wait. Nothing was written. */
-export class Overloaded extends Schema.TaggedError<Overloaded>()("Overloaded", {
-  capacity: Schema.Number,
-}) {
-  override get message() {
+const OverloadedBase: ErrorBase<Overloaded, "Overloaded", { capacity: typeof Schema.Number }> =
+  Schema.TaggedError<Overloaded>()("Overloaded", { capacity: Schema.Number })
+
+export class Overloaded extends OverloadedBase {
+  override get message(): string {
     return `the registry mailbox is full (${this.capacity} commands); retry later`
   }
 }
-
-/**
- * The disk failed under us. After a failed write or fsync the outcome of the in-flight batch is unknown,
- * and the registry refuses every later command until it is reopened (it never retries an fsync).
- */
-export class StorageFailed extends Schema.TaggedError<StorageFailed>()("StorageFailed", {
-  operation: Schema.String,
-  path: Schema.String,
-  reason: Schema.suspend(() => StorageFailureReason),
-  message: Schema.String,
-}) {}
 
 /**
  * Why storage failed, as a closed set so callers can switch on it exhaustively: the platform's system-error
@@ -80,7 +96,7 @@ export class StorageFailed extends Schema.TaggedError<StorageFailed>()("StorageF
  * `NoSpace`: the disk or the quota is full (ENOSPC, EDQUOT); the platform reports it as `Unknown`, yet it is the
  * one failure an operator can fix without a restart, so it gets its own reason.
  */
-export const StorageFailureReason = Schema.Literal(
+const storageFailureReasons = [
   "AlreadyExists",
   "BadResource",
   "Busy",
@@ -98,34 +114,73 @@ export const StorageFailureReason = Schema.Literal(
   "ReadOnly",
   "Removed",
   "NoSpace",
+] as const
+export const StorageFailureReason: Schema.Literal<typeof storageFailureReasons> = Schema.Literal(
+  ...storageFailureReasons,
 )
 export type StorageFailureReason = typeof StorageFailureReason.Type
 
+/**
+ * The disk failed under us. After a failed write or fsync the outcome of the in-flight batch is unknown,
+ * and the registry refuses every later command until it is reopened (it never retries an fsync).
+ */
+const StorageFailedBase: ErrorBase<
+  StorageFailed,
+  "StorageFailed",
+  {
+    operation: typeof Schema.String
+    path: typeof Schema.String
+    reason: typeof StorageFailureReason
+    message: typeof Schema.String
+  }
+> = Schema.TaggedError<StorageFailed>()("StorageFailed", {
+  operation: Schema.String,
+  path: Schema.String,
+  reason: StorageFailureReason,
+  message: Schema.String,
+})
+
+export class StorageFailed extends StorageFailedBase {}
+
 /** The registry was closed (its scope ended) before or while the command waited. Nothing of it was written. */
-export class RegistryClosed extends Schema.TaggedError<RegistryClosed>()("RegistryClosed", {}) {
-  override get message() {
+const RegistryClosedBase: ErrorBase<RegistryClosed, "RegistryClosed", {}> = Schema.TaggedError<RegistryClosed>()(
+  "RegistryClosed",
+  {},
+)
+
+export class RegistryClosed extends RegistryClosedBase {
+  override get message(): string {
     return "the registry is closed"
   }
 }
 
 /** A data file is damaged in a way that cannot be a torn tail. Opening refuses rather than guess. */
-export class WalCorrupt extends Schema.TaggedError<WalCorrupt>()("WalCorrupt", {
+const WalCorruptBase: ErrorBase<
+  WalCorrupt,
+  "WalCorrupt",
+  { file: typeof Schema.String; offset: typeof Schema.Number; seq: typeof Schema.Number; reason: typeof Schema.String }
+> = Schema.TaggedError<WalCorrupt>()("WalCorrupt", {
   file: Schema.String,
   offset: Schema.Number,
   seq: Schema.Number,
   reason: Schema.String,
-}) {
-  override get message() {
+})
+
+export class WalCorrupt extends WalCorruptBase {
+  override get message(): string {
     return `WAL corrupt in ${this.file} at offset ${this.offset} (seq ${this.seq}): ${this.reason}`
   }
 }
 
 /** Another live process holds the data directory's lock. */
-export class DirectoryLocked extends Schema.TaggedError<DirectoryLocked>()("DirectoryLocked", {
-  directory: Schema.String,
-  pid: Schema.Number,
-}) {
-  override get message() {
+const DirectoryLockedBase: ErrorBase<
+  DirectoryLocked,
+  "DirectoryLocked",
+  { directory: typeof Schema.String; pid: typeof Schema.Number }
+> = Schema.TaggedError<DirectoryLocked>()("DirectoryLocked", { directory: Schema.String, pid: Schema.Number })
+
+export class DirectoryLocked extends DirectoryLockedBase {
+  override get message(): string {
     return `data directory ${this.directory} is locked by process ${this.pid}`
   }
 }

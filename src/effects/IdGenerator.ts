@@ -9,7 +9,9 @@ export interface IdGenerator {
   /** A fresh RFC 4122 version-4 UUID. */
   readonly next: () => string
 }
-export const IdGenerator = Context.GenericTag<IdGenerator>("@visutility/model-registry/IdGenerator")
+export const IdGenerator: Context.Tag<IdGenerator, IdGenerator> = Context.GenericTag<IdGenerator>(
+  "@visutility/model-registry/IdGenerator",
+)
 
 const hex = (value: number, digits: number) => (value >>> 0).toString(16).padStart(digits, "0")
 

@@ -4,6 +4,8 @@
  * Promises: a write resolves only after its event is fsynced; readers and observers never see an event
  * before that. Reads see committed state only and never wait behind writes. Every failure is a tagged error.
  */
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
 import { Context, Effect, Either, Layer, Option, type Scope, type Stream } from "effect"
 import { auditLog, metrics } from "../actors/builtinObservers.ts"
 import type { ChangeCommand } from "../actors/lifecycleRules.ts"
@@ -50,6 +52,7 @@ import * as FileStorage from "../storage/FileStorage.ts"
 import { type RegistryLimits, type StorageLimits, validateLimits } from "../storage/Limits.ts"
 import type { MemoryStore } from "../storage/MemoryStorage.ts"
 import * as Storage from "../storage/MemoryStorage.ts"
+import type { ProcessInfo } from "../storage/ProcessInfo.ts"
 import { SnapshotStore } from "../storage/SnapshotStore.ts"
 import { Wal } from "../storage/Wal.ts"
 import * as IdGeneratorLayer from "./IdGenerator.ts"
@@ -141,7 +144,9 @@ export interface ModelRegistry {
 
 type LifecycleError = InvalidInput | ChangeError
 
-export const ModelRegistry = Context.GenericTag<ModelRegistry>("@visutility/model-registry/ModelRegistry")
+export const ModelRegistry: Context.Tag<ModelRegistry, ModelRegistry> = Context.GenericTag<ModelRegistry>(
+  "@visutility/model-registry/ModelRegistry",
+)
 
 export interface RegistryOptions extends Partial<RegistryLimits> {
   /** Wrap every `register` in its own span (default: only the batch that commits it is traced). */
@@ -324,7 +329,13 @@ const observers = (
   }
 }
 
-export const layer = (options: RegistryOptions = {}) => Layer.scoped(ModelRegistry, make(options))
+export const layer = (
+  options: RegistryOptions = {},
+): Layer.Layer<
+  ModelRegistry,
+  InvalidInput | StorageFailed | WalCorrupt,
+  Wal | SnapshotStore | CursorStore | AppendSink | IdGenerator
+> => Layer.scoped(ModelRegistry, make(options))
 
 export interface FileSystemRegistryOptions extends RegistryOptions, Partial<StorageLimits> {
   /** The data directory (created if missing). One process at a time: it is locked while open. */
@@ -332,7 +343,13 @@ export interface FileSystemRegistryOptions extends RegistryOptions, Partial<Stor
 }
 
 /** The storage a file-system registry runs on: WAL, snapshots, observer cursors and sinks, all under `directory`. */
-export const layerFileSystemStorage = (options: FileSystemRegistryOptions) => {
+export const layerFileSystemStorage = (
+  options: FileSystemRegistryOptions,
+): Layer.Layer<
+  Wal | SnapshotStore | CursorStore | AppendSink,
+  FileStorage.OpenError,
+  FileSystem.FileSystem | Path.Path | ProcessInfo
+> => {
   const { directory, segmentBytesMax, recordBytesMax } = options
   return Layer.mergeAll(
     FileStorage.layerFileSystem({
@@ -356,7 +373,9 @@ export const registryOptionsOf = (options: FileSystemRegistryOptions): RegistryO
  * cursors and sinks all under `directory`. Runtime-neutral: the runtime provides FileSystem, Path, ProcessInfo,
  * IdGenerator and, optionally, a faster Checksum.
  */
-export const layerFileSystem = (options: FileSystemRegistryOptions) =>
+export const layerFileSystem = (
+  options: FileSystemRegistryOptions,
+): Layer.Layer<ModelRegistry, FileStorage.OpenError, IdGenerator | FileSystem.FileSystem | Path.Path | ProcessInfo> =>
   layer(registryOptionsOf(options)).pipe(Layer.provide(layerFileSystemStorage(options)))
 
 /**

@@ -3,7 +3,7 @@
  * Promises. A failure rejects with the tagged error itself (an `Error` with `_tag` and its fields), never a
  * fiber wrapper, so `catch (e) { if (e._tag === "VersionConflict") … }` works.
  */
-import { Cause, Effect, Exit, type Layer, ManagedRuntime, Stream } from "effect"
+import { Cause, Effect, Exit, Fiber, type Layer, ManagedRuntime, Stream } from "effect"
 import type { RegisterInput } from "../domain/ModelMetadata.ts"
 import type { ModelSummary, ModelVersion } from "../domain/ModelVersion.ts"
 import type { RegistryEvent } from "../domain/RegistryEvent.ts"
@@ -24,7 +24,10 @@ export interface PromiseRegistry {
   readonly listModels: () => Promise<ReadonlyArray<ModelSummary>>
   /** The production version, or `undefined` when the model has none. */
   readonly production: (name: string) => Promise<ModelVersion | undefined>
-  /** Events from `from` on, then live, as an async iterator; `return()` (or `break`) unsubscribes. */
+  /**
+   * Events from `from` on, then live, as an async iterator; `return()` (or `break`) unsubscribes. While it is
+   * iterated, the process stays alive; `close()` ends every iteration.
+   */
   readonly subscribe: (options?: { readonly from?: number }) => AsyncIterable<RegistryEvent>
   readonly compact: () => Promise<CompactReport>
   readonly stats: () => Promise<RegistryStats>
@@ -45,6 +48,41 @@ export const openPromiseRegistry = async <E>(layer: Layer.Layer<ModelRegistry, E
   const run = <A, E2>(effect: Effect.Effect<A, E2>): Promise<A> =>
     runtime.runPromiseExit(effect).then((exit) => (Exit.isSuccess(exit) ? exit.value : rejectWith(exit.cause)))
 
+  // An iterator waiting for its next event holds no timer or socket, so Node would exit in the middle of a
+  // `for await` (code 13, "unsettled top-level await") with the registry open and its lock left behind. Each
+  // iteration keeps a fiber running `Effect.never` (which holds a timer) until it ends or the registry closes.
+  const keepers = new Set<Fiber.RuntimeFiber<never, unknown>>()
+  const release = (keeper: Fiber.RuntimeFiber<never, unknown>) => {
+    if (keepers.delete(keeper)) Effect.runFork(Fiber.interrupt(keeper))
+  }
+  const keepingAlive = <A>(iterable: AsyncIterable<A>): AsyncIterable<A> => ({
+    [Symbol.asyncIterator]: () => {
+      const inner = iterable[Symbol.asyncIterator]()
+      const keeper = runtime.runFork(Effect.never)
+      keepers.add(keeper)
+      const ended = <R>(promise: Promise<R>, done: (result: R) => boolean) =>
+        promise.then(
+          (result) => {
+            if (done(result)) release(keeper)
+            return result
+          },
+          (error: unknown) => {
+            release(keeper)
+            throw error
+          },
+        )
+      return {
+        next: () => ended(inner.next(), (result) => result.done === true),
+        return: (value?: unknown) => {
+          release(keeper)
+          return inner.return === undefined
+            ? Promise.resolve({ done: true as const, value: value as A })
+            : ended(inner.return(value), () => true)
+        },
+      }
+    },
+  })
+
   return {
     register: (input, options) => run(registry.register(input, options)),
     promote: (name, version, options) => run(registry.promote(name, version, options)),
@@ -54,9 +92,12 @@ export const openPromiseRegistry = async <E>(layer: Layer.Layer<ModelRegistry, E
     listModels: () => run(registry.listModels),
     production: (name) =>
       run(Effect.map(registry.production(name), (found) => (found._tag === "Some" ? found.value : undefined))),
-    subscribe: (options) => Stream.toAsyncIterable(registry.subscribe(options)),
+    subscribe: (options) => keepingAlive(Stream.toAsyncIterable(registry.subscribe(options))),
     compact: () => run(registry.compact),
     stats: () => run(registry.stats),
-    close: () => runtime.dispose(),
+    close: async () => {
+      for (const keeper of [...keepers]) release(keeper)
+      await runtime.dispose()
+    },
   }
 }

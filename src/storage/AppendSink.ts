@@ -23,7 +23,9 @@ export interface AppendSink {
   readonly readAll: (name: string) => Effect.Effect<Uint8Array, StorageFailed>
 }
 
-export const AppendSink = Context.GenericTag<AppendSink>("@visutility/model-registry/AppendSink")
+export const AppendSink: Context.Tag<AppendSink, AppendSink> = Context.GenericTag<AppendSink>(
+  "@visutility/model-registry/AppendSink",
+)
 
 const newline = 0x0a
 

@@ -21,7 +21,9 @@ export interface Checksum {
   readonly compute: (data: Uint8Array, previous: number) => number
 }
 
-export const Checksum = Context.GenericTag<Checksum>("@visutility/model-registry/Checksum")
+export const Checksum: Context.Tag<Checksum, Checksum> = Context.GenericTag<Checksum>(
+  "@visutility/model-registry/Checksum",
+)
 
 const table = (() => {
   const t = new Uint32Array(256)

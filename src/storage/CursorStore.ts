@@ -21,7 +21,9 @@ export interface CursorStore {
   readonly set: (name: string, seq: number) => Effect.Effect<void, StorageFailed>
 }
 
-export const CursorStore = Context.GenericTag<CursorStore>("@visutility/model-registry/CursorStore")
+export const CursorStore: Context.Tag<CursorStore, CursorStore> = Context.GenericTag<CursorStore>(
+  "@visutility/model-registry/CursorStore",
+)
 
 const encode = (seq: number) => new TextEncoder().encode(`${seq}\n`)
 

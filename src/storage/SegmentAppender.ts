@@ -28,7 +28,9 @@ export interface ActiveSegmentFile {
 export interface SegmentAppender {
   readonly open: (path: string) => Effect.Effect<ActiveSegmentFile, PlatformError, Scope.Scope>
 }
-export const SegmentAppender = Context.GenericTag<SegmentAppender>("@visutility/model-registry/SegmentAppender")
+export const SegmentAppender: Context.Tag<SegmentAppender, SegmentAppender> = Context.GenericTag<SegmentAppender>(
+  "@visutility/model-registry/SegmentAppender",
+)
 
 /**
  * Writes every byte through a synchronous `writeSome` (returns how many bytes it wrote), for runtimes that append

@@ -27,4 +27,6 @@ export interface SnapshotStore {
 }
 
 /** The snapshot store service. */
-export const SnapshotStore = Context.GenericTag<SnapshotStore>("@visutility/model-registry/SnapshotStore")
+export const SnapshotStore: Context.Tag<SnapshotStore, SnapshotStore> = Context.GenericTag<SnapshotStore>(
+  "@visutility/model-registry/SnapshotStore",
+)

@@ -90,4 +90,4 @@ export interface Wal {
 }
 
 /** The WAL service. */
-export const Wal = Context.GenericTag<Wal>("@visutility/model-registry/Wal")
+export const Wal: Context.Tag<Wal, Wal> = Context.GenericTag<Wal>("@visutility/model-registry/Wal")

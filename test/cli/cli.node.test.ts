@@ -187,4 +187,35 @@ describe("model-registry CLI", () => {
       await server.stop("SIGKILL")
     }
   })
+
+  it("says what is wrong with a mistyped directory, URL or tag, changes nothing, and prints no colour when piped", async () => {
+    const parent = tempDir("cli-mistakes")
+    const missing = join(parent, "no-such-dir")
+    const esc = String.fromCharCode(27)
+    const [list, compact, promote, url, tag, help, noColor] = await Promise.all([
+      runCli(["list", "--data", missing]),
+      runCli(["compact", "--data", missing]),
+      runCli(["promote", "--data", missing, "resnet", "1.0.0"]),
+      runCli(["list", "--url", "127.0.0.1:8080"]),
+      runCli(["register", "--data", join(parent, "tagged"), "resnet", "1.0.0", "--tag", "team"]),
+      runCli(["--help"]),
+      runCli(["list", "--bogus-flag"], { NO_COLOR: "1" }),
+    ])
+    for (const refused of [list, compact, promote]) {
+      expect(refused.code).toBe(3)
+      expect(refused.stderr).toContain("no such data directory")
+    }
+    expect(readdirSync(parent)).not.toContain("no-such-dir")
+    expect(url.code).toBe(1)
+    expect(url.stderr).toContain(
+      '--url: must be an http:// or https:// URL, e.g. http://127.0.0.1:8080 (got "127.0.0.1:8080")',
+    )
+    expect(tag.code).toBe(1)
+    expect(tag.stderr).toContain('--tag: must be key=value, e.g. --tag team=vision (got "team")')
+    expect(help.code).toBe(0)
+    expect(help.stdout).toContain("model-registry")
+    expect(help.stdout).not.toContain(esc)
+    expect(noColor.code).toBe(1)
+    expect(noColor.stdout + noColor.stderr).not.toContain(esc)
+  }, 180_000)
 })

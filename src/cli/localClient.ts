@@ -1,0 +1,53 @@
+/** The RegistryClient on a data directory, opened and locked for the command's duration. */
+import * as FileSystem from "@effect/platform/FileSystem"
+import { Context, Effect, Layer, Option, Stream } from "effect"
+import { StorageFailed } from "../domain/errors.ts"
+import { ModelRegistry } from "../effects/ModelRegistry.ts"
+import { layerFile } from "../node.ts"
+import { failure, type RegistryClient } from "./client.ts"
+
+const fromRegistry = (registry: ModelRegistry): RegistryClient => {
+  const wrap = <A, E>(effect: Effect.Effect<A, E>) => Effect.mapError(effect, failure)
+  return {
+    register: (input) =>
+      wrap(Effect.map(registry.register(input), (o) => ({ created: o.event !== null, version: o.version }))),
+    promote: (name, version) => wrap(registry.promote(name, version)),
+    deprecate: (name, version) => wrap(registry.deprecate(name, version)),
+    get: (name, version) => wrap(registry.get(name, version)),
+    listModels: registry.listModels,
+    listVersions: (name) => wrap(registry.listVersions(name)),
+    watch: (from) =>
+      Stream.mapError(
+        registry.subscribe(Option.match(from, { onNone: () => ({}), onSome: (f) => ({ from: f }) })),
+        failure,
+      ),
+  }
+}
+
+/**
+ * Fails unless `directory` exists. Only a command that writes something new (`register`) creates a missing data
+ * directory: a mistyped path given to `list`, `promote` or `compact` would otherwise leave an empty registry
+ * behind and answer as if it were the real one.
+ */
+export const requireDirectory = (directory: string) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    if (!(yield* Effect.orElseSucceed(fs.exists(directory), () => true)))
+      return yield* new StorageFailed({
+        operation: "open",
+        path: directory,
+        reason: "NotFound",
+        message: "no such data directory (only register creates one)",
+      })
+  })
+
+/** The registry on a data directory, open (and locked) for the scope. */
+export const openLocal = (directory: string, create: boolean) =>
+  Effect.mapError(
+    Effect.gen(function* () {
+      if (!create) yield* requireDirectory(directory)
+      const context = yield* Layer.build(layerFile({ directory }))
+      return fromRegistry(Context.get(context, ModelRegistry))
+    }),
+    failure,
+  )
