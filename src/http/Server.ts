@@ -27,6 +27,7 @@ import { Drain } from "./drain.ts"
 import { errorResponse } from "./errorResponse.ts"
 import { EventsLive, ModelsLive, OpsLive, ServerSettings } from "./handlers.ts"
 import { recordRequest } from "./requestMetrics.ts"
+import { answerUntilReady } from "./startGate.ts"
 
 export interface ServerOptions {
   readonly host: string
@@ -205,7 +206,10 @@ export const layer = (options: ServerOptions) =>
         Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
         Layer.provide(HttpApiBuilder.api(RegistryApi).pipe(Layer.provide([ModelsLive, EventsLive, OpsLive]))),
         Layer.provideMerge(
-          NodeHttpServer.layer(() => drain.track(createServer()), { host: options.host, port: options.port }),
+          NodeHttpServer.layer(() => answerUntilReady(drain.track(createServer())), {
+            host: options.host,
+            port: options.port,
+          }),
         ),
       )
       const drainOnClose = Effect.flatMap(ServerSettings, (settings) =>

@@ -54,7 +54,10 @@ export interface StartOptions {
 
 /** Starts `serve --json` on a free port and resolves once it printed the address it bound. */
 export const startServer = (directory: string, options: StartOptions = {}): Promise<ServerProcess> => {
-  const args = ["serve", "--data", directory, "--port", "0", "--json", ...(options.args ?? [])]
+  const given = options.args ?? []
+  // A test's fetch keeps idle keep-alive sockets open, which a stopping server waits for up to its drain time (5 s by default).
+  const drain = given.includes("--drain-ms") ? [] : ["--drain-ms", "500"]
+  const args = ["serve", "--data", directory, "--port", "0", "--json", ...drain, ...given]
   const env = { ...process.env, ...options.env }
   const child = options.shellPrefix
     ? spawn("bash", ["-c", `${options.shellPrefix} exec "$0" "$@"`, process.execPath, binPath, ...args], { env })
