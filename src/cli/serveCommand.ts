@@ -58,6 +58,12 @@ export const serve = Command.make(
       ),
       Options.repeated,
     ),
+    publicRoute: Options.choice("public", ["healthz", "docs", "metrics", "none"]).pipe(
+      Options.withDescription(
+        "with --token, what is served without it: healthz, docs (/docs, /openapi.json), metrics, or none; repeatable (default: healthz and docs)",
+      ),
+      Options.repeated,
+    ),
     allowHost: Options.text("allow-host").pipe(
       Options.withDescription("a Host name served besides the loopback ones; repeatable or comma-separated"),
       Options.repeated,
@@ -79,6 +85,10 @@ export const serve = Command.make(
               allowOrigins: listed(o.allowOrigin),
               allowHosts: listed(o.allowHost),
               drainMs: o.drainMs,
+              publicRoutes:
+                o.publicRoute.length === 0
+                  ? Server.defaultPublicRoutes
+                  : o.publicRoute.filter((route): route is Server.PublicRoute => route !== "none"),
             }),
             failure,
           )

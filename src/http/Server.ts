@@ -47,7 +47,25 @@ export interface ServerOptions {
    * `defaultDrainMs` if not given.
    */
   readonly drainMs?: number
+  /**
+   * What a token does not guard: `healthz` (an orchestrator's probe has no token), `docs` (`/docs` and
+   * `/openapi.json`, which a browser opens without one) and `metrics`. `defaultPublicRoutes` if not given.
+   */
+  readonly publicRoutes?: ReadonlyArray<PublicRoute>
 }
+
+export const publicRouteNames = ["healthz", "docs", "metrics"] as const
+export type PublicRoute = (typeof publicRouteNames)[number]
+export const defaultPublicRoutes: ReadonlyArray<PublicRoute> = ["healthz", "docs"]
+
+const routeOfPath = (path: string): PublicRoute | undefined =>
+  path === "/healthz"
+    ? "healthz"
+    : path === "/metrics"
+      ? "metrics"
+      : path === "/docs" || path.startsWith("/docs/") || path === "/openapi.json"
+        ? "docs"
+        : undefined
 
 export const defaultBodyBytesMax = 1024 * 1024
 const bodyBytesMaxLimit = 64 * 1024 * 1024
@@ -134,7 +152,11 @@ const guarded = <E, R>(
   request: HttpServerRequest.HttpServerRequest,
 ) => {
   const token = Option.getOrUndefined(options.token)
-  if (token !== undefined && !bearerMatches(request, token)) return Effect.succeed(unauthorized())
+  if (token !== undefined && !bearerMatches(request, token)) {
+    const route = request.method === "GET" ? routeOfPath(request.url.split("?", 1)[0]!) : undefined
+    if (route === undefined || !(options.publicRoutes ?? defaultPublicRoutes).includes(route))
+      return Effect.succeed(unauthorized())
+  }
   if (declaresTooLarge(request, options.bodyBytesMax)) return Effect.succeed(payloadTooLarge(options.bodyBytesMax))
   const notJson = notJsonPost(request)
   if (notJson !== undefined) return Effect.succeed(notJson)

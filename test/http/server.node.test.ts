@@ -661,9 +661,13 @@ describe("token rules", () => {
     })
     try {
       const url = server.url.replace("0.0.0.0", "127.0.0.1")
-      const none = await fetch(`${url}/healthz`)
+      const none = await fetch(`${url}/models`)
       expect(none.status).toBe(401)
       expect((await errorOf(none)).error.tag).toBe("Unauthorized")
+      // Probes and docs are public by default, the metrics are not.
+      for (const open of ["/healthz", "/docs", "/openapi.json"]) expect((await fetch(`${url}${open}`)).status).toBe(200)
+      expect((await fetch(`${url}/metrics`)).status).toBe(401)
+      expect((await fetch(`${url}/healthz/../models`)).status).toBe(401)
       for (const wrong of ["Bearer s3cret-tokeN", "Bearer s3cret", "Bearer s3cret-token-longer", "Basic s3cret-token"])
         expect((await fetch(`${url}/models`, { headers: { authorization: wrong } })).status).toBe(401)
       const unauthorizedWrite = await post(`${url}/models/m/versions`, { version: "1.0.0" })
@@ -674,6 +678,21 @@ describe("token rules", () => {
       expect(events.status).toBe(401)
     } finally {
       await server.stop("SIGKILL")
+    }
+  })
+
+  it("serves exactly the routes given with --public without the token", async () => {
+    const closed = await startServer(tempDir("token-closed"), { args: ["--token", "s3cret-token", "--public", "none"] })
+    const metrics = await startServer(tempDir("token-metrics"), {
+      args: ["--token", "s3cret-token", "--public", "metrics"],
+    })
+    try {
+      for (const path of ["/healthz", "/docs", "/openapi.json", "/metrics"])
+        expect((await fetch(`${closed.url}${path}`)).status).toBe(401)
+      expect((await fetch(`${metrics.url}/metrics`)).status).toBe(200)
+      expect((await fetch(`${metrics.url}/healthz`)).status).toBe(401)
+    } finally {
+      await Promise.all([closed.stop("SIGKILL"), metrics.stop("SIGKILL")])
     }
   })
 })
