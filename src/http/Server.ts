@@ -27,6 +27,13 @@ import { Drain } from "./drain.ts"
 import { errorResponse } from "./errorResponse.ts"
 import { EventsLive, ModelsLive, OpsLive, ServerSettings } from "./handlers.ts"
 import { recordRequest } from "./requestMetrics.ts"
+import {
+  defaultBodyBytesMax,
+  defaultDrainMs,
+  defaultKeepAliveMs,
+  defaultPublicRoutes,
+  type PublicRoute,
+} from "./serverDefaults.ts"
 import { answerUntilReady } from "./startGate.ts"
 
 export interface ServerOptions {
@@ -54,10 +61,6 @@ export interface ServerOptions {
   readonly publicRoutes?: ReadonlyArray<PublicRoute>
 }
 
-export const publicRouteNames = ["healthz", "docs", "metrics"] as const
-export type PublicRoute = (typeof publicRouteNames)[number]
-export const defaultPublicRoutes: ReadonlyArray<PublicRoute> = ["healthz", "docs"]
-
 const routeOfPath = (path: string): PublicRoute | undefined =>
   path === "/healthz"
     ? "healthz"
@@ -67,10 +70,7 @@ const routeOfPath = (path: string): PublicRoute | undefined =>
         ? "docs"
         : undefined
 
-export const defaultBodyBytesMax = 1024 * 1024
 const bodyBytesMaxLimit = 64 * 1024 * 1024
-export const defaultKeepAliveMs = 15_000
-export const defaultDrainMs = 5_000
 const drainMsLimit = 10 * 60 * 1000
 
 const loopback = new Set(["127.0.0.1", "::1", "localhost"])
@@ -248,4 +248,11 @@ export const addressOf = (address: HttpServer.Address): string =>
     ? `http://${address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname}:${address.port}`
     : `unix:${address.path}`
 
-export { ServerSettings }
+export {
+  defaultBodyBytesMax,
+  defaultDrainMs,
+  defaultKeepAliveMs,
+  defaultPublicRoutes,
+  type PublicRoute,
+  ServerSettings,
+}

@@ -4,6 +4,7 @@
  */
 import { spawn } from "node:child_process"
 import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { type AddressInfo, createServer as createNetServer } from "node:net"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { binPath, runCli, startServer, tempDir } from "../http/serverProcess.ts"
@@ -218,4 +219,20 @@ describe("model-registry CLI", () => {
     expect(noColor.code).toBe(1)
     expect(noColor.stdout + noColor.stderr).not.toContain(esc)
   }, 180_000)
+
+  it("serve: --port falls back to $PORT, and a port in use is a usage error that says so", async () => {
+    const holder = createNetServer()
+    await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", resolve))
+    const taken = (holder.address() as AddressInfo).port
+    try {
+      const inUse = await runCli(["serve", "--data", tempDir("serve-in-use"), "--port", String(taken)])
+      expect(inUse.code).toBe(1)
+      expect(inUse.stderr).toContain(`--port: 127.0.0.1:${taken} is already in use`)
+      const fromEnv = await runCli(["serve", "--data", tempDir("serve-port-env")], { PORT: String(taken) })
+      expect(fromEnv.code).toBe(1)
+      expect(fromEnv.stderr).toContain(`127.0.0.1:${taken} is already in use`)
+    } finally {
+      holder.close()
+    }
+  }, 120_000)
 })

@@ -1,0 +1,75 @@
+/** What `serve` does once its flags are parsed (serveCommand.ts declares them). */
+import { HttpServer, HttpServerError } from "@effect/platform"
+import { Console, Context, Deferred, Effect, Layer, Option } from "effect"
+import * as Server from "../http/Server.ts"
+import type { RegistryLimits } from "../index.ts"
+import { layerFile } from "../node.ts"
+import { failure } from "./client.ts"
+import * as Output from "./output.ts"
+import type { ServeFlags } from "./serveCommand.ts"
+import { reported, usage } from "./shared.ts"
+
+/** Whether binding failed because another process has the address (the platform wraps Node's error as a `ServeError`). */
+const addressInUse = (error: unknown): boolean =>
+  error instanceof HttpServerError.ServeError &&
+  (error.cause as { readonly code?: unknown } | undefined)?.code === "EADDRINUSE"
+
+/** A limit flag as a registry option: typed by the option's name, so a renamed limit fails to compile here. */
+const limitGiven = <K extends keyof RegistryLimits>(key: K, value: Option.Option<number>): Partial<RegistryLimits> =>
+  Option.match(value, { onNone: () => ({}), onSome: (given) => ({ [key]: given }) })
+
+/** A repeatable flag whose values may also be comma-separated lists. */
+const listed = (values: ReadonlyArray<string>) =>
+  values.flatMap((value) => value.split(",").map((item) => item.trim())).filter((item) => item.length > 0)
+
+export const serve = (o: ServeFlags) =>
+  reported(
+    o.json,
+    Effect.scoped(
+      Effect.gen(function* () {
+        const options = yield* Effect.mapError(
+          Server.validateOptions({
+            host: o.host,
+            port: o.port,
+            token: o.token,
+            bodyBytesMax: o.bodyBytesMax,
+            keepAliveMs: o.keepAliveMs,
+            allowOrigins: listed(o.allowOrigin),
+            allowHosts: listed(o.allowHost),
+            drainMs: o.drainMs,
+            publicRoutes:
+              o.publicRoute.length === 0
+                ? Server.defaultPublicRoutes
+                : o.publicRoute.filter((route): route is Server.PublicRoute => route !== "none"),
+          }),
+          failure,
+        )
+        const stopping = yield* Deferred.make<void>()
+        yield* Effect.addFinalizer(() => (o.json ? Output.json({ event: "stopped" }) : Console.log("stopped")))
+        const registry = layerFile({
+          directory: o.data,
+          ...limitGiven("mailboxCommandsMax", o.mailboxCommandsMax),
+          ...limitGiven("batchCommandsMax", o.batchCommandsMax),
+        })
+        const settings = Layer.succeed(Server.ServerSettings, {
+          bodyBytesMax: options.bodyBytesMax,
+          keepAliveMs: options.keepAliveMs,
+          stopping,
+        })
+        const context = yield* Effect.mapError(
+          Layer.build(Server.layer(options).pipe(Layer.provide(settings), Layer.provide(registry))),
+          (error) => (addressInUse(error) ? usage(`--port: ${o.host}:${o.port} is already in use`) : failure(error)),
+        )
+        // Finalizers run last-added first: this notice, then the server's drain (event streams end, requests in
+        // flight finish, the sockets left close), then the registry drains its mailbox, fsyncs and releases the lock.
+        yield* Effect.addFinalizer(() =>
+          o.json ? Output.json({ event: "stopping" }) : Console.log("shutting down: draining requests"),
+        )
+        const address = Server.addressOf(Context.get(context, HttpServer.HttpServer).address)
+        yield* o.json
+          ? Output.json({ event: "listening", url: address, data: o.data })
+          : Console.log(`model-registry listening on ${address} (data ${o.data})`)
+        return yield* Effect.never
+      }),
+    ),
+  )
