@@ -15,7 +15,7 @@ import {
   type HttpServerResponse,
 } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Clock, Effect, Either, Layer, Option } from "effect"
+import { Effect, Either, Layer, Option } from "effect"
 import { InvalidInput } from "../domain/errors.ts"
 import { edgeError } from "../effects/errorStatus.ts"
 import { RegistryApi } from "./Api.ts"
@@ -24,7 +24,7 @@ import { declaresTooLarge, payloadTooLarge } from "./bodyLimit.ts"
 import { crossSiteCheck, crossSiteRules, notJsonPost, parseHost, parseOrigin, withAllowedOrigin } from "./crossSite.ts"
 import { errorResponse } from "./errorResponse.ts"
 import { EventsLive, ModelsLive, OpsLive, ServerSettings } from "./handlers.ts"
-import { recordRequest } from "./requestMetrics.ts"
+import { startRequest } from "./requestMetrics.ts"
 
 export interface ServerOptions {
   readonly host: string
@@ -88,7 +88,7 @@ const edge = (options: ServerOptions) => {
   return <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
     Effect.gen(function* () {
       const request = yield* HttpServerRequest.HttpServerRequest
-      const started = yield* Clock.currentTimeMillis
+      const record = yield* startRequest
       const checked = crossSiteCheck(rules, request)
       if (typeof checked === "string")
         // A route's answer is sent before the edge sees it, so its header goes on through the pre-response hook;
@@ -100,7 +100,7 @@ const edge = (options: ServerOptions) => {
           : checked === undefined
             ? yield* guarded(options, app, request)
             : withAllowedOrigin(yield* guarded(options, app, request), checked)
-      yield* recordRequest(request, response, started)
+      yield* record(response)
       return response
     })
 }
