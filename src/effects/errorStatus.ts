@@ -14,13 +14,15 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]
 interface Translation {
   readonly status: number
   readonly exit: ExitCode
+  /** Sent as `Retry-After`: when a client may try again. */
+  readonly retryAfterSeconds?: number
 }
 
 /**
  * Registry errors plus the few the HTTP edge raises itself. An unknown tag is a bug somewhere: 500 / exit 3,
  * never a stack trace on the wire.
  */
-const table: Readonly<Record<string, Translation>> = {
+const table = {
   InvalidInput: { status: 400, exit: ExitCode.usage },
   Unauthorized: { status: 401, exit: ExitCode.usage },
   // A web page's request (foreign Origin, or a preflight from one) is refused, not merely unauthenticated.
@@ -35,18 +37,24 @@ const table: Readonly<Record<string, Translation>> = {
   MisdirectedRequest: { status: 421, exit: ExitCode.usage },
   PayloadTooLarge: { status: 413, exit: ExitCode.usage },
   UnsupportedMediaType: { status: 415, exit: ExitCode.usage },
-  Overloaded: { status: 429, exit: ExitCode.storage },
+  // The mailbox drains in a few group commits; a second is long enough and short enough for any client.
+  Overloaded: { status: 429, exit: ExitCode.storage, retryAfterSeconds: 1 },
   // A closed registry is a server going away, not a fault of the request: retry elsewhere or later.
   RegistryClosed: { status: 503, exit: ExitCode.storage },
   StorageFailed: { status: 503, exit: ExitCode.storage },
   WalCorrupt: { status: 503, exit: ExitCode.storage },
   DirectoryLocked: { status: 503, exit: ExitCode.storage },
   Unavailable: { status: 503, exit: ExitCode.storage },
-}
+} as const satisfies Readonly<Record<string, Translation>>
+
+/** Every error tag the table knows. */
+export type ErrorTag = keyof typeof table
 
 const unknownError: Translation = { status: 500, exit: ExitCode.storage }
 
-export const translate = (tag: string): Translation => table[tag] ?? unknownError
+const isErrorTag = (tag: string): tag is ErrorTag => Object.hasOwn(table, tag)
+
+export const translate = (tag: string): Translation => (isErrorTag(tag) ? table[tag] : unknownError)
 
 /** What travels inside `{ "error": … }`. */
 export interface ErrorDetail {
@@ -100,7 +108,7 @@ const forWire = (tag: string, fields: Record<string, unknown>, message: string):
 export const detailOf = (error: unknown, audience: Audience = "wire"): ErrorDetail => {
   if (typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string") {
     const tag = error._tag
-    if (table[tag] === undefined) return internal
+    if (!isErrorTag(tag)) return internal
     const fields: Record<string, unknown> = {}
     for (const [key, value] of Object.entries(error)) if (key !== "_tag" && key !== "message") fields[key] = value
     const message = "message" in error && typeof error.message === "string" ? error.message : tag

@@ -18,7 +18,7 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Either, Layer, Option } from "effect"
 import { InvalidInput } from "../domain/errors.ts"
 import { edgeError } from "../effects/errorStatus.ts"
-import { RegistryApi } from "./Api.ts"
+import { declaredMethods, RegistryApi } from "./Api.ts"
 import { bearerMatches, unauthorized } from "./bearerToken.ts"
 import { declaresTooLarge, payloadTooLarge } from "./bodyLimit.ts"
 import { crossSiteCheck, crossSiteRules, notJsonPost, parseHost, parseOrigin, withAllowedOrigin } from "./crossSite.ts"
@@ -157,13 +157,23 @@ const decodablePath = (url: string): boolean => {
  */
 const routerConfig = { maxParamLength: Number.POSITIVE_INFINITY }
 
-/** Paths outside the API get the error body too, not the router's empty 404. */
+const docsPaths = { openApi: "/openapi.json", swagger: "/docs" } as const
+
+/**
+ * Paths outside the API get the error body too, not the router's empty 404; a known path asked with another method
+ * gets 405 and `Allow`.
+ */
 const fallbackRoute = HttpApiBuilder.Router.use((router) =>
   router.all(
     "*",
-    Effect.map(HttpServerRequest.HttpServerRequest, (request) =>
-      errorResponse(edgeError("RouteNotFound", `no route for ${request.method} ${request.url.split("?")[0]}`)),
-    ),
+    Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
+      const path = request.url.split(/[?;#]/, 1)[0]!
+      const allow = path === docsPaths.openApi || path === docsPaths.swagger ? ["GET"] : declaredMethods(path)
+      if (allow.length === 0) return errorResponse(edgeError("RouteNotFound", `no route for ${request.method} ${path}`))
+      const methods = allow.join(", ")
+      const detail = edgeError("MethodNotAllowed", `${request.method} ${path}: allowed ${methods}`, { allow })
+      return errorResponse(detail, { allow: methods })
+    }),
   ),
 )
 
@@ -174,9 +184,9 @@ const fallbackRoute = HttpApiBuilder.Router.use((router) =>
 export const layer = (options: ServerOptions) =>
   HttpApiBuilder.serve(edge(options)).pipe(
     Layer.locally(HttpRouter.currentRouterConfig, routerConfig),
-    Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
+    Layer.provide(HttpApiSwagger.layer({ path: docsPaths.swagger })),
     Layer.provide(fallbackRoute),
-    Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
+    Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: docsPaths.openApi })),
     Layer.provide(HttpApiBuilder.api(RegistryApi).pipe(Layer.provide([ModelsLive, EventsLive, OpsLive]))),
     Layer.provideMerge(NodeHttpServer.layer(createServer, { host: options.host, port: options.port })),
   )
