@@ -1,9 +1,9 @@
 /**
- * The HTTP API as an `HttpApi` value: routes, parameters and wire schemas, from which `/openapi.json` and
- * `/docs` are generated, the remote CLI's client is made, and the server's route labels come. The wire schemas
- * are deliberately loose (plain strings, JSON objects): validation belongs to the domain's decoders, which answer
- * bad input with `InvalidInput`, so that every rejection carries the same error body instead of the framework's
- * own decode error.
+ * The HTTP API as an `HttpApi` value: routes, parameters, wire schemas and each endpoint's error answers, from which
+ * `/openapi.json` and `/docs` are generated, the remote CLI's client is made, and the server's route labels and
+ * `Allow` headers come. The wire schemas are deliberately loose (strings documented with the domain's JSON Schema,
+ * JSON objects): validation belongs to the domain's decoders, which answer bad input with `InvalidInput`, so that
+ * every rejection carries the same error body instead of the framework's own decode error.
  */
 import {
   HttpApi,
