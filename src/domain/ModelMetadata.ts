@@ -64,7 +64,7 @@ export const isIsoTimestamp = (text: string): boolean => {
 export const IsoTimestamp: Schema.filter<typeof Schema.String> = Schema.String.pipe(
   Schema.filter(
     (text) => isIsoTimestamp(text) || "must be an ISO-8601 UTC timestamp such as 2026-01-31T12:00:00.000Z",
-    { identifier: "IsoTimestamp" },
+    { identifier: "IsoTimestamp", jsonSchema: { format: "date-time" } },
   ),
 )
 

@@ -46,10 +46,14 @@ export const isCommonSemVer = (value: unknown): value is string =>
 export const isSemVer = (value: unknown): value is string =>
   isCommonSemVer(value) || (typeof value === "string" && parseStrict(value) !== undefined)
 
-/** A SemVer 2.0.0 string, kept exactly as given (build metadata included). */
+/**
+ * A SemVer 2.0.0 string, kept exactly as given (build metadata included). Its JSON Schema pattern is semver.org's
+ * regex itself: the 15-digit bound of `semVerPattern` is the fast path's, not the rule's.
+ */
 export const SemVer: Schema.brand<Schema.filter<typeof Schema.String>, "SemVer"> = Schema.String.pipe(
   Schema.filter((text) => isSemVer(text) || "must be a SemVer 2.0.0 version such as 1.2.3 or 1.0.0-rc.1", {
     identifier: "SemVer",
+    jsonSchema: { maxLength: semVerLengthMax, pattern: semVerPattern.source.replaceAll("\\d{0,14}", "\\d*") },
   }),
   Schema.brand("SemVer"),
 )

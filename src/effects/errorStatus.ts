@@ -14,13 +14,15 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]
 interface Translation {
   readonly status: number
   readonly exit: ExitCode
+  /** Sent as `Retry-After`: when a client may try again. */
+  readonly retryAfterSeconds?: number
 }
 
 /**
  * Registry errors plus the few the HTTP edge raises itself. An unknown tag is a bug somewhere: 500 / exit 3,
  * never a stack trace on the wire.
  */
-const table: Readonly<Record<string, Translation>> = {
+const table = {
   InvalidInput: { status: 400, exit: ExitCode.usage },
   Unauthorized: { status: 401, exit: ExitCode.usage },
   // A web page's request (foreign Origin, or a preflight from one) is refused, not merely unauthenticated.
@@ -35,26 +37,25 @@ const table: Readonly<Record<string, Translation>> = {
   MisdirectedRequest: { status: 421, exit: ExitCode.usage },
   PayloadTooLarge: { status: 413, exit: ExitCode.usage },
   UnsupportedMediaType: { status: 415, exit: ExitCode.usage },
-  Overloaded: { status: 429, exit: ExitCode.storage },
-  // A closed registry is a server going away, not a fault of the request: retry elsewhere or later.
-  RegistryClosed: { status: 503, exit: ExitCode.storage },
-  StorageFailed: { status: 503, exit: ExitCode.storage },
-  WalCorrupt: { status: 503, exit: ExitCode.storage },
-  DirectoryLocked: { status: 503, exit: ExitCode.storage },
-  Unavailable: { status: 503, exit: ExitCode.storage },
-}
+  // The mailbox drains in a few group commits; a second is long enough and short enough for any client.
+  Overloaded: { status: 429, exit: ExitCode.storage, retryAfterSeconds: 1 },
+  // A 503 is a server going away or failed, not a fault of the request (a closed registry: shutdown or start-up;
+  // failed storage: restarted or replaced by an operator): retry elsewhere or later, on the scale of seconds.
+  RegistryClosed: { status: 503, exit: ExitCode.storage, retryAfterSeconds: 5 },
+  StorageFailed: { status: 503, exit: ExitCode.storage, retryAfterSeconds: 5 },
+  WalCorrupt: { status: 503, exit: ExitCode.storage, retryAfterSeconds: 5 },
+  DirectoryLocked: { status: 503, exit: ExitCode.storage, retryAfterSeconds: 5 },
+  Unavailable: { status: 503, exit: ExitCode.storage, retryAfterSeconds: 5 },
+} as const satisfies Readonly<Record<string, Translation>>
+
+/** Every error tag the table knows. */
+export type ErrorTag = keyof typeof table
 
 const unknownError: Translation = { status: 500, exit: ExitCode.storage }
 
-export const translate = (tag: string): Translation => table[tag] ?? unknownError
+const isErrorTag = (tag: string): tag is ErrorTag => Object.hasOwn(table, tag)
 
-/**
- * The `Retry-After` seconds of a status that means "not now" rather than "no": a full mailbox empties within a
- * batch or two, and a server going away (shutdown, failed storage) is restarted or replaced on the scale of
- * seconds. Every 429 and 503 carries one, so a client or proxy backs off instead of retrying at once.
- */
-export const retryAfterSeconds = (status: number): number | undefined =>
-  status === 429 ? 1 : status === 503 ? 5 : undefined
+export const translate = (tag: string): Translation => (isErrorTag(tag) ? table[tag] : unknownError)
 
 /** What travels inside `{ "error": … }`. */
 export interface ErrorDetail {
@@ -108,7 +109,7 @@ const forWire = (tag: string, fields: Record<string, unknown>, message: string):
 export const detailOf = (error: unknown, audience: Audience = "wire"): ErrorDetail => {
   if (typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string") {
     const tag = error._tag
-    if (table[tag] === undefined) return internal
+    if (!isErrorTag(tag)) return internal
     const fields: Record<string, unknown> = {}
     for (const [key, value] of Object.entries(error)) if (key !== "_tag" && key !== "message") fields[key] = value
     const message = "message" in error && typeof error.message === "string" ? error.message : tag

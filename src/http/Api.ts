@@ -1,36 +1,66 @@
 /**
- * The HTTP API as an `HttpApi` value: routes, parameters and wire schemas, from which `/openapi.json` and
- * `/docs` are generated, the remote CLI's client is made, and the server's route labels come. The wire schemas
- * are deliberately loose (plain strings, JSON objects): validation belongs to the domain's decoders, which answer
- * bad input with `InvalidInput`, so that every rejection carries the same error body instead of the framework's
- * own decode error.
+ * The HTTP API as an `HttpApi` value: routes, parameters, wire schemas and each endpoint's error answers, from which
+ * `/openapi.json` and `/docs` are generated, the remote CLI's client is made, and the server's route labels and
+ * `Allow` headers come. The wire schemas are deliberately loose (strings documented with the domain's JSON Schema,
+ * JSON objects): validation belongs to the domain's decoders, which answer bad input with `InvalidInput`, so that
+ * every rejection carries the same error body instead of the framework's own decode error.
  */
-import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
-import { Schema } from "effect"
-import { ErrorBody } from "../effects/errorStatus.ts"
+import {
+  HttpApi,
+  HttpApiEndpoint,
+  HttpApiGroup,
+  HttpApiSchema,
+  type HttpMethod,
+  OpenApi,
+  type OpenApiJsonSchema,
+} from "@effect/platform"
+import { type Effect, type Either, Option, Schema, SchemaAST } from "effect"
+import packageJson from "../../package.json" with { type: "json" }
+import { IsoTimestamp, Uuid } from "../domain/ModelMetadata.ts"
+import { ModelName } from "../domain/ModelName.ts"
+import { SemVer } from "../domain/SemVer.ts"
+import { type ErrorBody, type ErrorTag, translate } from "../effects/errorStatus.ts"
+import type { ModelRegistry } from "../effects/ModelRegistry.ts"
+import type { resumeFrom } from "./sse.ts"
 
 const JsonObject = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 
+/**
+ * A wire string documented with a domain rule's JSON Schema (pattern, format, length). It decodes any string, since
+ * the rule is checked by the domain's decoders, whose `InvalidInput` is the one error body.
+ */
+const documented = (identifier: string, rule: Schema.Schema.Any) =>
+  Schema.String.annotations({
+    identifier,
+    jsonSchema: { type: "string", ...Option.getOrThrow(SchemaAST.getJSONSchemaAnnotation(rule.ast)) },
+  })
+
+const NameWire = documented("ModelName", ModelName)
+const SemVerWire = documented("SemVer", SemVer)
+const UuidWire = documented("Uuid", Uuid)
+const TimestampWire = documented("Timestamp", IsoTimestamp)
+const Seq = Schema.Int.pipe(Schema.positive())
+
 export const VersionWire = Schema.Struct({
-  id: Schema.String,
-  name: Schema.String,
-  version: Schema.String,
-  createdAt: Schema.String,
+  id: UuidWire,
+  name: NameWire,
+  version: SemVerWire,
+  createdAt: TimestampWire,
   metrics: JsonObject,
   tags: Schema.Record({ key: Schema.String, value: Schema.String }),
   state: Schema.Literal("registered", "production", "deprecated"),
 }).annotations({ identifier: "ModelVersion" })
 
-const committed = { seq: Schema.Number, at: Schema.String }
+const committed = { seq: Seq, at: TimestampWire }
 export const EventWire = Schema.Union(
   Schema.TaggedStruct("Registered", { ...committed, metadata: VersionWire.omit("state") }),
   Schema.TaggedStruct("Promoted", {
     ...committed,
-    name: Schema.String,
-    version: Schema.String,
-    supersedes: Schema.NullOr(Schema.String),
+    name: NameWire,
+    version: SemVerWire,
+    supersedes: Schema.NullOr(SemVerWire),
   }),
-  Schema.TaggedStruct("Deprecated", { ...committed, name: Schema.String, version: Schema.String }),
+  Schema.TaggedStruct("Deprecated", { ...committed, name: NameWire, version: SemVerWire }),
 ).annotations({ identifier: "RegistryEvent" })
 
 /** A lifecycle command's answer: the version as committed and the event recorded (`null`: nothing changed). */
@@ -39,14 +69,14 @@ export const OutcomeWire = Schema.Struct({ version: VersionWire, event: Schema.N
 })
 
 export const SummaryWire = Schema.Struct({
-  name: Schema.String,
-  production: Schema.NullOr(Schema.String),
-  versionCount: Schema.Number,
-  latest: Schema.String,
+  name: NameWire,
+  production: Schema.NullOr(SemVerWire),
+  versionCount: Schema.Int.pipe(Schema.positive()),
+  latest: SemVerWire,
 }).annotations({ identifier: "ModelSummary" })
 
 export const ModelWire = Schema.Struct({
-  name: Schema.String,
+  name: NameWire,
   production: Schema.NullOr(VersionWire),
   versions: Schema.Array(VersionWire),
 }).annotations({ identifier: "Model" })
@@ -56,20 +86,147 @@ export const ModelWire = Schema.Struct({
  * decodes it with the registry's fast decoder (domain/fastDecode.ts), so every field error is `InvalidInput`.
  */
 export const RegisterBody = Schema.Struct({
-  version: Schema.String,
+  version: SemVerWire,
   metrics: Schema.optional(JsonObject),
   tags: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
-  id: Schema.optional(Schema.String),
-  createdAt: Schema.optional(Schema.String),
+  id: Schema.optional(UuidWire),
+  createdAt: Schema.optional(TimestampWire),
 }).annotations({ identifier: "RegisterBody" })
 
-const name = HttpApiSchema.param("name", Schema.String)
-const version = HttpApiSchema.param("version", Schema.String)
+const name = HttpApiSchema.param("name", NameWire)
+const version = HttpApiSchema.param("version", SemVerWire)
 
-const eventStream = Schema.String.pipe(HttpApiSchema.withEncoding({ kind: "Text", contentType: "text/event-stream" }))
+const eventStream = Schema.String.pipe(
+  HttpApiSchema.withEncoding({ kind: "Text", contentType: "text/event-stream" }),
+).annotations({ description: "one frame per event: `id: <seq>`, `event: <type>`, `data: <the event as JSON>`" })
 const prometheusText = Schema.String.pipe(
   HttpApiSchema.withEncoding({ kind: "Text", contentType: "text/plain; version=0.0.4" }),
+).annotations({ description: "the Prometheus text exposition format 0.0.4" })
+
+type TagOf<E> = E extends { readonly _tag: infer T extends ErrorTag } ? T : never
+type FailureOf<K extends keyof ModelRegistry> = ModelRegistry[K] extends (
+  ...args: ReadonlyArray<never>
+) => Effect.Effect<unknown, infer E>
+  ? TagOf<E>
+  : ModelRegistry[K] extends Effect.Effect<unknown, infer E>
+    ? TagOf<E>
+    : never
+
+/**
+ * The tags a handler fails with, listed, and checked by the compiler to be exactly `T` (the registry call's error
+ * type): a handler that can fail in a new way fails the build until its endpoint declares it.
+ */
+const exactly =
+  <T extends ErrorTag>() =>
+  <const L extends ReadonlyArray<T>>(
+    ...tags: L & ([Exclude<T, L[number]>] extends [never] ? unknown : { readonly missing: Exclude<T, L[number]> })
+  ): ReadonlyArray<ErrorTag> =>
+    tags
+
+/**
+ * What the edge (src/http/Server.ts) refuses before a handler runs: a path that is not valid percent-encoding (only
+ * a path with parameters can be one of ours and still fail that), a missing token (when one is set), a foreign
+ * origin or host, a declared body over the limit, and a POST not declared JSON.
+ */
+const edgeTags = (method: HttpMethod.HttpMethod, path: string): ReadonlyArray<ErrorTag> => [
+  ...(path.includes(":") ? (["InvalidInput"] as const) : []),
+  "Unauthorized",
+  "CrossOrigin",
+  "MisdirectedRequest",
+  "PayloadTooLarge",
+  ...(method === "POST" ? (["UnsupportedMediaType"] as const) : []),
+]
+
+type ErrorBodyType = typeof ErrorBody.Type
+
+/** The error body of one status, its `tag` one of the tags that answer with it. */
+const errorBodyOf = (tags: ReadonlyArray<ErrorTag>) =>
+  Schema.Struct({
+    error: Schema.Struct(
+      { tag: Schema.Literal(...(tags as [ErrorTag, ...Array<ErrorTag>])), message: Schema.String },
+      Schema.Record({ key: Schema.String, value: Schema.Unknown }),
+    ),
+  }).annotations({ description: tags.join(", ") }) as unknown as Schema.Schema<ErrorBodyType, typeof ErrorBody.Encoded>
+
+const retryAfter: OpenApiJsonSchema.JsonSchema = { type: "integer", minimum: 0 }
+
+/**
+ * Declares an endpoint's errors: its handler's `tags` and the edge's, one error answer per status of the one
+ * table (src/effects/errorStatus.ts), with `Retry-After` where the table gives one.
+ */
+const failingWith =
+  (tags: ReadonlyArray<ErrorTag>) =>
+  <N extends string, M extends HttpMethod.HttpMethod, P, U, B, H, S, E, R, RE>(
+    endpoint: HttpApiEndpoint.HttpApiEndpoint<N, M, P, U, B, H, S, E, R, RE>,
+  ): HttpApiEndpoint.HttpApiEndpoint<N, M, P, U, B, H, S, E | ErrorBodyType, R, RE> => {
+    const byStatus = new Map<number, Array<ErrorTag>>()
+    for (const tag of new Set([...tags, ...edgeTags(endpoint.method, endpoint.path)])) {
+      const status = translate(tag).status
+      byStatus.set(status, [...(byStatus.get(status) ?? []), tag])
+    }
+    let declared = endpoint as HttpApiEndpoint.HttpApiEndpoint<N, M, P, U, B, H, S, E | ErrorBodyType, R, RE>
+    const retried: Array<string> = []
+    for (const [status, statusTags] of [...byStatus].sort(([a], [b]) => a - b)) {
+      declared = declared.addError(errorBodyOf(statusTags), { status })
+      if (statusTags.some((tag) => translate(tag).retryAfterSeconds !== undefined)) retried.push(String(status))
+    }
+    return declared.annotate(OpenApi.Transform, (operation) => {
+      const responses = withoutDecodeError(operation.responses as Responses)
+      for (const status of retried)
+        responses[status] = {
+          ...responses[status],
+          headers: { "Retry-After": { description: "seconds to wait before retrying", schema: retryAfter } },
+        }
+      return { ...operation, responses }
+    })
+  }
+
+interface JsonSchemaRef {
+  readonly $ref?: string
+  readonly description?: string
+  readonly anyOf?: ReadonlyArray<JsonSchemaRef>
+}
+interface Response {
+  readonly content?: Readonly<Record<string, { readonly schema: JsonSchemaRef }>>
+  readonly [field: string]: unknown
+}
+type Responses = Record<string, Response>
+
+/**
+ * The framework declares its own decode error on every operation. No request can get it here: every wire schema a
+ * request is decoded with accepts what it is given, so every refusal is one of the table's errors.
+ */
+const decodeErrorRef = "#/components/schemas/HttpApiDecodeError"
+const withoutDecodeError = (responses: Responses): Responses => {
+  const result: Responses = {}
+  for (const [status, response] of Object.entries(responses)) {
+    const schema = response.content?.["application/json"]?.schema
+    const members = (schema?.anyOf ?? (schema ? [schema] : [])).filter((member) => member.$ref !== decodeErrorRef)
+    if (schema === undefined) result[status] = response
+    else if (members.length === 1)
+      result[status] = {
+        ...response,
+        description: members[0]!.description ?? response.description,
+        content: { "application/json": { schema: members[0]! } },
+      }
+    else if (members.length > 1)
+      result[status] = { ...response, content: { "application/json": { schema: { anyOf: members } } } }
+  }
+  return result
+}
+
+/** Promote and deprecate fail alike (a lifecycle change), `InvalidInput` for their path's name and version. */
+const changeFailures = exactly<FailureOf<"promote"> | FailureOf<"deprecate">>()(
+  "InvalidInput",
+  "ModelNotFound",
+  "VersionNotFound",
+  "InvalidTransition",
+  "Overloaded",
+  "StorageFailed",
+  "RegistryClosed",
 )
+
+const readFailures = exactly<FailureOf<"listVersions">>()("InvalidInput", "ModelNotFound")
 
 export class ModelsGroup extends HttpApiGroup.make("models")
   .add(
@@ -77,54 +234,149 @@ export class ModelsGroup extends HttpApiGroup.make("models")
       .setPayload(RegisterBody)
       .addSuccess(VersionWire, { status: 201 })
       .addSuccess(VersionWire.annotations({ description: "an identical repeat: nothing written" }))
+      .pipe(
+        failingWith([
+          ...exactly<FailureOf<"registerDecoded">>()(
+            "VersionConflict",
+            "Overloaded",
+            "StorageFailed",
+            "RegistryClosed",
+          ),
+          // The body, read and decoded by the handler itself: its size as it arrives, its JSON, its fields.
+          "PayloadTooLarge",
+          "InvalidInput",
+        ]),
+      )
+      .annotate(OpenApi.Summary, "Register a model version")
       .annotate(OpenApi.Description, "201 when recorded, 200 for an idempotent repeat, 409 VersionConflict otherwise"),
   )
-  .add(HttpApiEndpoint.get("listModels", "/models").addSuccess(Schema.Array(SummaryWire)))
-  .add(HttpApiEndpoint.get("getModel")`/models/${name}`.addSuccess(ModelWire))
+  .add(
+    HttpApiEndpoint.get("listModels", "/models")
+      .addSuccess(Schema.Array(SummaryWire))
+      .pipe(failingWith(exactly<FailureOf<"listModels">>()()))
+      .annotate(OpenApi.Summary, "List the models"),
+  )
+  .add(
+    HttpApiEndpoint.get("getModel")`/models/${name}`
+      .addSuccess(ModelWire)
+      .pipe(failingWith(readFailures))
+      .annotate(OpenApi.Summary, "Get a model, its production version and its versions"),
+  )
   .add(
     HttpApiEndpoint.get("listVersions")`/models/${name}/versions`
       .addSuccess(Schema.Array(VersionWire))
+      .pipe(failingWith(readFailures))
+      .annotate(OpenApi.Summary, "List a model's versions")
       .annotate(OpenApi.Description, "in semver precedence order"),
   )
-  .add(HttpApiEndpoint.get("getVersion")`/models/${name}/versions/${version}`.addSuccess(VersionWire))
-  .add(HttpApiEndpoint.post("promote")`/models/${name}/versions/${version}/promote`.addSuccess(OutcomeWire))
-  .add(HttpApiEndpoint.post("deprecate")`/models/${name}/versions/${version}/deprecate`.addSuccess(OutcomeWire)) {}
+  .add(
+    HttpApiEndpoint.get("getVersion")`/models/${name}/versions/${version}`
+      .addSuccess(VersionWire)
+      .pipe(failingWith(exactly<FailureOf<"get">>()("InvalidInput", "ModelNotFound", "VersionNotFound")))
+      .annotate(OpenApi.Summary, "Get a model version"),
+  )
+  .add(
+    HttpApiEndpoint.post("promote")`/models/${name}/versions/${version}/promote`
+      .addSuccess(OutcomeWire)
+      .pipe(failingWith(changeFailures))
+      .annotate(OpenApi.Summary, "Promote a version to production")
+      .annotate(OpenApi.Description, "The model's production version, if another, goes back to registered."),
+  )
+  .add(
+    HttpApiEndpoint.post("deprecate")`/models/${name}/versions/${version}/deprecate`
+      .addSuccess(OutcomeWire)
+      .pipe(failingWith(changeFailures))
+      .annotate(OpenApi.Summary, "Deprecate a version"),
+  )
+  .annotate(OpenApi.Description, "Models, their versions and their lifecycle") {}
+
+/**
+ * `from` as a query gives it: once, a string; repeated, a list, which reaches the handler joined, so that its
+ * decoder refuses it as `InvalidInput` rather than the framework with its own error body.
+ */
+const FromParam = Schema.Union(Schema.String, Schema.Array(Schema.String))
+  .pipe(
+    Schema.transform(Schema.String, {
+      strict: true,
+      decode: (given) => (typeof given === "string" ? given : given.join(",")),
+      encode: (from) => from,
+    }),
+  )
+  .annotations({ jsonSchema: { type: "integer", minimum: 1 }, description: "the seq of the first event to send" })
 
 /** The event stream; the remote CLI reads its path here, since an SSE body cannot go through the typed client. */
 export const eventsEndpoint = HttpApiEndpoint.get("events", "/events")
-  .setUrlParams(Schema.Struct({ from: Schema.optional(Schema.String) }))
+  .setUrlParams(Schema.Struct({ from: Schema.optional(FromParam) }))
+  .setHeaders(
+    Schema.Struct({
+      "last-event-id": Schema.optional(
+        Schema.String.annotations({
+          jsonSchema: { type: "integer", minimum: 0 },
+          description: "the seq of the last event received: the stream resumes after it, whatever `from` says",
+        }),
+      ),
+    }),
+  )
   .addSuccess(eventStream)
+  .pipe(failingWith(exactly<TagOf<Either.Either.Left<ReturnType<typeof resumeFrom>>>>()("InvalidInput")))
+  .annotate(OpenApi.Summary, "Stream the committed events")
   .annotate(
     OpenApi.Description,
-    "Server-Sent Events from seq `from` (or after `Last-Event-ID`), replayed from the log, then live",
+    "Server-Sent Events from seq `from` (or after `Last-Event-ID`), replayed from the log, then live. A stream " +
+      "that cannot go on (e.g. the log no longer holds the requested seq) ends with an `error` event.",
   )
 
-export class EventsGroup extends HttpApiGroup.make("events").add(eventsEndpoint) {}
+export class EventsGroup extends HttpApiGroup.make("events")
+  .add(eventsEndpoint)
+  .annotate(OpenApi.Description, "The committed events, in order and without gaps") {}
 
 export class OpsGroup extends HttpApiGroup.make("ops")
   .add(
-    HttpApiEndpoint.get("healthz", "/healthz").addSuccess(
-      Schema.Struct({ status: Schema.Literal("ok"), lastSeq: Schema.Number }),
-    ),
+    HttpApiEndpoint.get("healthz", "/healthz")
+      .addSuccess(Schema.Struct({ status: Schema.Literal("ok"), lastSeq: Schema.Int.pipe(Schema.nonNegative()) }))
+      .pipe(failingWith(exactly<FailureOf<"health">>()("StorageFailed", "RegistryClosed")))
+      .annotate(OpenApi.Summary, "Whether writes can succeed")
+      .annotate(OpenApi.Description, "200 while a write can succeed; 503 with the failure otherwise"),
   )
-  .add(HttpApiEndpoint.get("metrics", "/metrics").addSuccess(prometheusText)) {}
-
-const errorBody = (status: number) => ErrorBody.annotations({ identifier: `Error${status}` })
+  .add(
+    HttpApiEndpoint.get("metrics", "/metrics")
+      .addSuccess(prometheusText)
+      .pipe(failingWith([]))
+      .annotate(OpenApi.Summary, "Prometheus metrics"),
+  )
+  .annotate(OpenApi.Description, "Health and metrics, for load balancers and monitoring") {}
 
 export class RegistryApi extends HttpApi.make("model-registry")
   .add(ModelsGroup)
   .add(EventsGroup)
   .add(OpsGroup)
-  .addError(errorBody(400), { status: 400 })
-  .addError(errorBody(401), { status: 401 })
-  .addError(errorBody(404), { status: 404 })
-  .addError(errorBody(409), { status: 409 })
-  .addError(errorBody(413), { status: 413 })
-  .addError(errorBody(415), { status: 415 })
-  .addError(errorBody(429), { status: 429 })
-  .addError(errorBody(503), { status: 503 })
   .annotate(OpenApi.Title, "VisuTility Model Registry")
+  .annotate(OpenApi.Version, packageJson.version)
+  .annotate(OpenApi.License, { name: packageJson.license, url: "https://spdx.org/licenses/MIT.html" })
+  .annotate(OpenApi.Servers, [{ url: "/", description: "the server that serves this document" }])
   .annotate(
     OpenApi.Description,
     'Errors answer `{ "error": { "tag", "message", ...fields } }`. With a token configured, send `Authorization: Bearer <token>`.',
-  ) {}
+  )
+  .annotate(OpenApi.Transform, (spec) => {
+    // Only the framework's decode error (see `withoutDecodeError`) used these.
+    const { HttpApiDecodeError: _, Issue: __, PropertyKey: ___, ...schemas } = spec.components.schemas
+    return { ...spec, components: { ...spec.components, schemas } }
+  }) {}
+
+/** A declared path as a pattern: a parameter is one segment, as the router matches it. */
+const pathPattern = (path: string) =>
+  new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/:\w+/g, "[^/]+")}$`)
+
+const declaredRoutes: Array<{ readonly pattern: RegExp; readonly method: string }> = []
+HttpApi.reflect(RegistryApi, {
+  onGroup: () => {},
+  onEndpoint: ({ endpoint }) => {
+    declaredRoutes.push({ pattern: pathPattern(endpoint.path), method: endpoint.method })
+  },
+})
+
+/** The methods the API declares for a request path (without its query); none when no route has that path. */
+export const declaredMethods = (path: string): ReadonlyArray<string> => [
+  ...new Set(declaredRoutes.filter((route) => route.pattern.test(path)).map((route) => route.method)),
+]

@@ -16,17 +16,17 @@ import {
   type HttpServerResponse,
 } from "@effect/platform"
 import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
-import { Clock, Deferred, Effect, Either, Layer, Option } from "effect"
+import { Deferred, Effect, Either, Layer, Option } from "effect"
 import { InvalidInput, RegistryClosed } from "../domain/errors.ts"
 import { detailOf, edgeError } from "../effects/errorStatus.ts"
-import { RegistryApi } from "./Api.ts"
+import { declaredMethods, RegistryApi } from "./Api.ts"
 import { bearerMatches, unauthorized } from "./bearerToken.ts"
 import { declaresTooLarge, payloadTooLarge } from "./bodyLimit.ts"
 import { crossSiteCheck, crossSiteRules, notJsonPost, parseHost, parseOrigin, withAllowedOrigin } from "./crossSite.ts"
 import { Drain } from "./drain.ts"
 import { errorResponse } from "./errorResponse.ts"
 import { EventsLive, ModelsLive, OpsLive, ServerSettings } from "./handlers.ts"
-import { recordRequest } from "./requestMetrics.ts"
+import { startRequest } from "./requestMetrics.ts"
 import {
   defaultBodyBytesMax,
   defaultDrainMs,
@@ -66,7 +66,7 @@ const routeOfPath = (path: string): PublicRoute | undefined =>
     ? "healthz"
     : path === "/metrics"
       ? "metrics"
-      : path === "/docs" || path.startsWith("/docs/") || path === "/openapi.json"
+      : path === docsPaths.swagger || path.startsWith(`${docsPaths.swagger}/`) || path === docsPaths.openApi
         ? "docs"
         : undefined
 
@@ -124,10 +124,10 @@ const edge = (options: ServerOptions, drain: Drain) => {
   return <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
     Effect.gen(function* () {
       const request = yield* HttpServerRequest.HttpServerRequest
-      const started = yield* Clock.currentTimeMillis
+      const record = yield* startRequest
       if (drain.arrivedLate(NodeHttpServerRequest.toIncomingMessage(request))) {
         const refused = shuttingDown()
-        yield* recordRequest(request, refused, started)
+        yield* record(refused)
         return refused
       }
       const checked = crossSiteCheck(rules, request)
@@ -141,7 +141,7 @@ const edge = (options: ServerOptions, drain: Drain) => {
           : checked === undefined
             ? yield* guarded(options, app, request)
             : withAllowedOrigin(yield* guarded(options, app, request), checked)
-      yield* recordRequest(request, response, started)
+      yield* record(response)
       return response
     })
 }
@@ -202,13 +202,23 @@ const decodablePath = (url: string): boolean => {
  */
 const routerConfig = { maxParamLength: Number.POSITIVE_INFINITY }
 
-/** Paths outside the API get the error body too, not the router's empty 404. */
+const docsPaths = { openApi: "/openapi.json", swagger: "/docs" } as const
+
+/**
+ * Paths outside the API get the error body too, not the router's empty 404; a known path asked with another method
+ * gets 405 and `Allow`.
+ */
 const fallbackRoute = HttpApiBuilder.Router.use((router) =>
   router.all(
     "*",
-    Effect.map(HttpServerRequest.HttpServerRequest, (request) =>
-      errorResponse(edgeError("RouteNotFound", `no route for ${request.method} ${request.url.split("?")[0]}`)),
-    ),
+    Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
+      const path = request.url.split(/[?;#]/, 1)[0]!
+      const allow = path === docsPaths.openApi || path === docsPaths.swagger ? ["GET"] : declaredMethods(path)
+      if (allow.length === 0) return errorResponse(edgeError("RouteNotFound", `no route for ${request.method} ${path}`))
+      const methods = allow.join(", ")
+      const detail = edgeError("MethodNotAllowed", `${request.method} ${path}: allowed ${methods}`, { allow })
+      return errorResponse(detail, { allow: methods })
+    }),
   ),
 )
 
@@ -223,9 +233,9 @@ export const layer = (options: ServerOptions) =>
       const drain = new Drain()
       const serve = HttpApiBuilder.serve(edge(options, drain)).pipe(
         Layer.locally(HttpRouter.currentRouterConfig, routerConfig),
-        Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
+        Layer.provide(HttpApiSwagger.layer({ path: docsPaths.swagger })),
         Layer.provide(fallbackRoute),
-        Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
+        Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: docsPaths.openApi })),
         Layer.provide(HttpApiBuilder.api(RegistryApi).pipe(Layer.provide([ModelsLive, EventsLive, OpsLive]))),
         Layer.provideMerge(
           NodeHttpServer.layer(() => answerUntilReady(drain.track(createServer())), {

@@ -12,6 +12,7 @@ import { ModelRegistry } from "../effects/ModelRegistry.ts"
 import { RegistryApi, VersionWire } from "./Api.ts"
 import { payloadTooLarge, readBody, TooLarge } from "./bodyLimit.ts"
 import { errorResponse } from "./errorResponse.ts"
+import { processFamilies } from "./processMetrics.ts"
 import { type Family, familiesOf, renderFamilies } from "./prometheus.ts"
 import { errorFrame, eventFrame, keepAliveFrame, openFrame, resumeFrom } from "./sse.ts"
 
@@ -150,7 +151,8 @@ export const OpsLive = HttpApiBuilder.group(RegistryApi, "ops", (handlers) =>
         Effect.gen(function* () {
           const stats = yield* registry.stats
           const snapshot = yield* Metric.snapshot
-          return HttpServerResponse.text(renderFamilies([...statsFamilies(stats), ...familiesOf(snapshot)]), {
+          const families = [...statsFamilies(stats), ...familiesOf(snapshot), ...processFamilies()]
+          return HttpServerResponse.text(renderFamilies(families), {
             contentType: "text/plain; version=0.0.4; charset=utf-8",
           })
         }),

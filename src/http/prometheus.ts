@@ -1,6 +1,8 @@
 /**
  * Renders Effect's metric registry (`Metric.snapshot`) in the Prometheus text exposition format (0.0.4), so
- * any counter, gauge or histogram the core records shows up on `/metrics` without the server knowing of it.
+ * any counter, gauge or histogram the core records shows up on `/metrics` without the server knowing of it. The
+ * output keeps the rules `promtool check metrics` enforces whatever a metric was declared with: a counter's name
+ * ends in `_total`, and every family has HELP and TYPE.
  */
 import { Option } from "effect"
 import type * as MetricPair from "effect/MetricPair"
@@ -43,21 +45,45 @@ export const renderFamilies = (families: ReadonlyArray<Family>): string => {
 
 type AnyPair = MetricPair.MetricPair.Untyped
 
+/**
+ * Effect's own runtime metrics, as exposed. Effect declares them without `_total` and without a description, and
+ * `effect_fiber_active` is a counter it also decrements, so it goes out as a gauge. Its fiber lifetime histogram
+ * is left out: 33 buckets in milliseconds, up to 50 days, for a figure no dashboard of a registry reads.
+ */
+interface Exposed {
+  readonly name: string
+  readonly type?: Family["type"]
+  readonly help: string
+}
+const effectRuntime: Readonly<Record<string, Exposed | null>> = {
+  effect_fiber_started: { name: "effect_fiber_started_total", help: "Effect fibers started" },
+  effect_fiber_successes: { name: "effect_fiber_successes_total", help: "Effect fibers that completed successfully" },
+  effect_fiber_failures: { name: "effect_fiber_failures_total", help: "Effect fibers that failed" },
+  effect_fiber_active: { name: "effect_fiber_active", type: "gauge", help: "Effect fibers running now" },
+  effect_fiber_lifetimes: null,
+}
+
+/** How any other metric goes out: Prometheus' convention (OpenMetrics' rule) is that a counter's name ends in `_total`. */
+const exposed = (key: MetricPair.MetricPair.Untyped["metricKey"], type: Family["type"]): Exposed => {
+  const name = metricName(key.name)
+  return {
+    name: type === "counter" && !name.endsWith("_total") ? `${name}_total` : name,
+    help: Option.getOrElse(key.description, () => `Effect metric ${key.name} (declared without a description)`),
+  }
+}
+
 /** Groups the snapshot by metric name (each tag set of a metric is its own pair) and converts each state. */
 export const familiesOf = (pairs: Iterable<AnyPair>): ReadonlyArray<Family> => {
   const byName = new Map<string, { type: Family["type"]; help: string; samples: Array<Sample> }>()
   for (const pair of pairs) {
     const key = pair.metricKey
-    const name = metricName(key.name)
+    const declaredType = typeOf(pair.metricState)
+    const runtime = effectRuntime[key.name]
+    if (declaredType === undefined || runtime === null) continue
+    const { name, type = declaredType, help } = runtime ?? exposed(key, declaredType)
     const labels = key.tags.map((tag) => [tag.key, tag.value] as const)
-    const converted = convert(name, labels, pair.metricState)
-    if (!converted) continue
-    const family = byName.get(name) ?? {
-      type: converted.type,
-      help: Option.getOrElse(key.description, () => ""),
-      samples: [],
-    }
-    family.samples.push(...converted.samples)
+    const family = byName.get(name) ?? { type, help, samples: [] }
+    family.samples.push(...samplesOf(name, labels, pair.metricState))
     byName.set(name, family)
   }
   return [...byName.entries()]
@@ -65,54 +91,57 @@ export const familiesOf = (pairs: Iterable<AnyPair>): ReadonlyArray<Family> => {
     .map(([name, family]) => ({ name, ...family }))
 }
 
-const convert = (
+const typeOf = (state: MetricState.MetricState.Untyped): Family["type"] | undefined =>
+  MetricState.isHistogramState(state)
+    ? "histogram"
+    : MetricState.isSummaryState(state)
+      ? "summary"
+      : MetricState.isFrequencyState(state) || MetricState.isCounterState(state)
+        ? "counter"
+        : MetricState.isGaugeState(state)
+          ? "gauge"
+          : undefined
+
+const samplesOf = (
   name: string,
   labels: ReadonlyArray<readonly [string, string]>,
   state: MetricState.MetricState.Untyped,
-): { type: Family["type"]; samples: Array<Sample> } | undefined => {
+): Array<Sample> => {
   if (MetricState.isHistogramState(state)) {
-    const histogram = state
-    const buckets = histogram.buckets
-    const samples: Array<Sample> = buckets
+    const buckets: Array<Sample> = state.buckets
       .filter(([bound]) => bound !== Infinity)
       .map(([bound, cumulative]) => ({
         name: `${name}_bucket`,
         labels: [...labels, ["le", formatNumber(bound)]],
         value: cumulative,
       }))
-    samples.push({ name: `${name}_bucket`, labels: [...labels, ["le", "+Inf"]], value: histogram.count })
-    samples.push({ name: `${name}_sum`, labels, value: histogram.sum })
-    samples.push({ name: `${name}_count`, labels, value: histogram.count })
-    return { type: "histogram", samples }
+    return [
+      ...buckets,
+      { name: `${name}_bucket`, labels: [...labels, ["le", "+Inf"]], value: state.count },
+      { name: `${name}_sum`, labels, value: state.sum },
+      { name: `${name}_count`, labels, value: state.count },
+    ]
   }
   if (MetricState.isSummaryState(state)) {
-    const summary = state
-    const samples: Array<Sample> = summary.quantiles.flatMap(
+    const quantiles = state.quantiles.flatMap(
       ([q, value]): Array<Sample> =>
         Option.isSome(value)
           ? [{ name, labels: [...labels, ["quantile", String(q)] as const], value: value.value }]
           : [],
     )
-    samples.push({ name: `${name}_sum`, labels, value: summary.sum })
-    samples.push({ name: `${name}_count`, labels, value: summary.count })
-    return { type: "summary", samples }
+    return [
+      ...quantiles,
+      { name: `${name}_sum`, labels, value: state.sum },
+      { name: `${name}_count`, labels, value: state.count },
+    ]
   }
-  if (MetricState.isFrequencyState(state)) {
-    const frequency = state
-    const samples = [...frequency.occurrences.entries()].map(([word, count]) => ({
+  if (MetricState.isFrequencyState(state))
+    return [...state.occurrences.entries()].map(([word, count]) => ({
       name,
       labels: [...labels, ["key", word] as const],
       value: count,
     }))
-    return { type: "counter", samples }
-  }
-  if (MetricState.isCounterState(state)) {
-    const value = state.count
-    return { type: "counter", samples: [{ name, labels, value: Number(value) }] }
-  }
-  if (MetricState.isGaugeState(state)) {
-    const value = state.value
-    return { type: "gauge", samples: [{ name, labels, value: Number(value) }] }
-  }
-  return undefined
+  if (MetricState.isCounterState(state)) return [{ name, labels, value: Number(state.count) }]
+  if (MetricState.isGaugeState(state)) return [{ name, labels, value: Number(state.value) }]
+  return []
 }

@@ -1,5 +1,5 @@
 /** Per-request metrics: a counter by method, route and status, and the time to the response headers by route. */
-import type { HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpApp, HttpServerRequest, type HttpServerResponse } from "@effect/platform"
 import { Clock, Context, Effect, Metric, MetricBoundaries, Tracer } from "effect"
 
 const requests = Metric.counter("http_requests_total", { description: "HTTP requests by method, route and status" })
@@ -30,7 +30,7 @@ const routeLabelOf = (span: Tracer.AnySpan | undefined): string => {
 const noSpan = (): undefined => undefined
 
 /** Records a request answered with `response`, which started at `startedMillis`. */
-export const recordRequest = (
+const recordRequest = (
   request: HttpServerRequest.HttpServerRequest,
   response: HttpServerResponse.HttpServerResponse,
   startedMillis: number,
@@ -48,3 +48,23 @@ export const recordRequest = (
     )
     yield* Metric.update(latency.pipe(Metric.tagged("route", route)), elapsed)
   })
+
+/**
+ * Starts measuring the current request; returns the step that records it with its answer, once. A routed answer
+ * is recorded by a pre-response handler, as its headers are about to go out: the platform writes a route's answer,
+ * an event stream's whole body included, before the edge gets it back, so timing it there measured a stream's
+ * lifetime. The edge's own refusals skip pre-response handlers; the edge records those with the returned step.
+ */
+export const startRequest = Effect.gen(function* () {
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const started = yield* Clock.currentTimeMillis
+  let recorded = false
+  const record = (response: HttpServerResponse.HttpServerResponse) =>
+    Effect.suspend(() => {
+      if (recorded) return Effect.void
+      recorded = true
+      return recordRequest(request, response, started)
+    })
+  yield* HttpApp.appendPreResponseHandler((_, response) => Effect.as(record(response), response))
+  return record
+})

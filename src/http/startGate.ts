@@ -9,11 +9,11 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from "node:http"
 import { RegistryClosed } from "../domain/errors.ts"
-import { detailOf, retryAfterSeconds, translate } from "../effects/errorStatus.ts"
+import { detailOf, translate } from "../effects/errorStatus.ts"
 
 export const answerUntilReady = (server: Server): Server => {
   const detail = { ...detailOf(new RegistryClosed()), message: "the server is starting; retry shortly" }
-  const { status } = translate(detail.tag)
+  const { status, retryAfterSeconds } = translate(detail.tag)
   const body = JSON.stringify({ error: detail })
   const ours = server.listenerCount("request") + 1
   const notReady = (_request: IncomingMessage, response: ServerResponse) => {
@@ -21,7 +21,7 @@ export const answerUntilReady = (server: Server): Server => {
     response.writeHead(status, {
       "content-type": "application/json",
       "content-length": Buffer.byteLength(body),
-      "retry-after": String(retryAfterSeconds(status) ?? 1),
+      "retry-after": String(retryAfterSeconds ?? 1),
       connection: "close",
     })
     response.end(body)
