@@ -227,12 +227,13 @@ const renderSseReaders = (result: SseReadersResult): string =>
         "reps (registers/s)",
         "/healthz p99",
         "server RSS idle → peak",
+        "server CPU per register",
         "slowest reader at / last seq",
         "readers cut (reading + stalled)",
         "non-2xx",
         "errors",
       ],
-      "---|---:|---|---:|---:|---:|---:|---:|---:",
+      "---|---:|---|---:|---:|---:|---:|---:|---:|---:",
       result.levels.map((level) => {
         const last = level.repetitions.at(-1)
         return [
@@ -241,6 +242,7 @@ const renderSseReaders = (result: SseReadersResult): string =>
           level.repetitions.map((rep) => formatRate(rep.registersPerSecond)).join(" / "),
           formatLatency(level.median.healthzP99Ms),
           `${Math.round(median(level.repetitions.map((rep) => rep.rssIdleMiB)))} → ${Math.round(level.median.rssPeakMiB)} MiB`,
+          formatLatency(median(level.repetitions.map((rep) => (rep.serverCpu / rep.registersPerSecond) * 1000))),
           last ? `${count(last.slowestReaderLastId)} / ${count(last.lastSeq)}` : "n/a",
           level.repetitions.map((rep) => `${rep.readersClosed} + ${rep.stalledClosed}`).join(" / "),
           count(level.repetitions.reduce((total, rep) => total + rep.non2xx, 0)),
@@ -253,7 +255,8 @@ const renderSseReaders = (result: SseReadersResult): string =>
       `A fresh \`model-registry serve\` per run; ${result.seconds} s measured after ${result.warmupSeconds} s of ` +
       `warm-up with the readers connected; ${Math.round(result.stalledShare * 100)} % of the readers send the ` +
       "request and never read. /healthz is asked every 20 ms during the measured window; RSS is the server's " +
-      "VmRSS, sampled every 250 ms. Readers are raw sockets in the harness process, sharing the cores.",
+      "VmRSS, sampled every 250 ms. Readers are raw sockets in the harness process, sharing the cores. Server CPU " +
+      "per register (CPU time over registers) is the measure a busy machine disturbs least.",
   ].join("\n")
 
 /** Designs compared against the baselines: ours when any are present, else the reference stands in. */
