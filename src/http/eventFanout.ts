@@ -52,7 +52,12 @@ export const pullBytesMax = 64 * 1024
 const catchUpEventsMax = 1_024
 
 export const defaultBufferFramesMax = 16_384
-export const defaultFlushIntervalMs = 100
+/**
+ * Each write to a client costs the server a syscall and the loopback or NIC path (~60 µs here), whatever its size:
+ * at 100 ms, 150 readers still cost ~0.5 ms of server CPU per register at ~350 registers/s; at 250 ms the cost was
+ * within the noise (bench/results/issue-19-sse-readers.md).
+ */
+export const defaultFlushIntervalMs = 250
 const bufferFramesMaxLimit = 1 << 24
 
 const clientsGauge = Metric.gauge("sse_clients", { description: "open /events streams" })

@@ -28,6 +28,8 @@ export interface ServerSettings {
    * `EventFanout.defaultBufferFramesMax` when absent.
    */
   readonly eventBufferFramesMax?: number
+  /** The longest an event waits for the `/events` feed's next step under load; `EventFanout.defaultFlushIntervalMs`. */
+  readonly eventFlushIntervalMs?: number
 }
 
 export const ServerSettings = Context.GenericTag<ServerSettings>("@visutility/model-registry/http/ServerSettings")
@@ -98,6 +100,7 @@ export const EventsLive = HttpApiBuilder.group(RegistryApi, "events", (handlers)
     const settings = yield* ServerSettings
     const fanout = yield* EventFanout.make(registry, {
       bufferFramesMax: settings.eventBufferFramesMax ?? EventFanout.defaultBufferFramesMax,
+      flushIntervalMs: settings.eventFlushIntervalMs ?? EventFanout.defaultFlushIntervalMs,
       keepAliveMs: settings.keepAliveMs,
       stopping: settings.stopping,
     })
