@@ -1,7 +1,7 @@
 /**
- * The server's one live feed of `/events`. A stream per client over the registry's subscription encoded every
- * event once per client and woke every client's fibers per commit: 200 readers took a server from 2,500 to
- * under 100 registers/s (bench/results/issue-19-sse-readers.md). Here one fiber follows the registry, encodes each
+ * The server's one live feed of `/events`. A stream per client over the registry's subscription encodes every
+ * event once per client and wakes every client's fibers on every commit: with 200 readers a server fell from
+ * ~2,000 to ~60 registers/s (bench/results/issue-19-sse-readers.md). Here one fiber follows the registry, encodes each
  * event once into frame bytes, and hands the same bytes to every client's bounded queue; a client drains its
  * queue as fast as its socket takes the bytes. A client whose queue is full is cut (the caller closes its
  * connection): it reconnects with `Last-Event-ID` and catches up from the log, so nothing is lost and nobody waits
@@ -53,9 +53,9 @@ const catchUpEventsMax = 1_024
 
 export const defaultBufferFramesMax = 16_384
 /**
- * Each write to a client costs the server a syscall and the loopback or NIC path (~60 µs here), whatever its size:
- * at 100 ms, 150 readers still cost ~0.5 ms of server CPU per register at ~350 registers/s; at 250 ms the cost was
- * within the noise (bench/results/issue-19-sse-readers.md).
+ * Each write to a client costs the server ~60 µs (a fiber wake, a stream pull, a chunked write, the network path)
+ * whatever its size, so readers cost clients × steps per second, and the interval bounds the steps: at 100 ms,
+ * 150 readers cost ~0.5 ms of server CPU per register at ~350 registers/s (bench/results/issue-19-sse-readers.md).
  */
 export const defaultFlushIntervalMs = 250
 const bufferFramesMaxLimit = 1 << 24
