@@ -5,7 +5,7 @@
  *   node bench/run.mjs [--smoke] [--only=durable-registers,sqlite-batch,recovery,reads,memory,http]
  *                      [--targets=seed,registry] [--concurrency=1,8,64,512] [--reps=3] [--seconds=2]
  *                      [--warmup=0.25] [--sizes=100000,1000000] [--tail=1000] [--reads-versions=100000]
- *                      [--http-seconds=10] [--out=file.json]
+ *                      [--http-seconds=10] [--sse-readers=0,200] [--server-cpu-prof] [--out=file.json]
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
 import os from "node:os"
@@ -21,6 +21,7 @@ import { runMemory } from "./scenarios/memory.ts"
 import { runReads } from "./scenarios/reads.ts"
 import { runRecovery } from "./scenarios/recovery.ts"
 import { runSqliteBatch } from "./scenarios/sqliteBatch.ts"
+import { runSseReaders } from "./scenarios/sseReaders.ts"
 import { durableTargets } from "./targets/index.ts"
 
 const benchDirectory = dirname(fileURLToPath(import.meta.url))
@@ -28,7 +29,13 @@ const repository = resolve(benchDirectory, "..")
 
 interface Scenario {
   readonly id: keyof ScenarioResults
-  run(context: RunContext): Promise<ScenarioResults>
+  run(context: RunContext, extra: ExtraOptions): Promise<ScenarioResults>
+}
+
+/** Options only one scenario reads. */
+interface ExtraOptions {
+  readonly sseReaders: ReadonlyArray<number>
+  readonly serverCpuProf: boolean
 }
 
 const scenarios: ReadonlyArray<Scenario> = [
@@ -49,6 +56,12 @@ const scenarios: ReadonlyArray<Scenario> = [
   { id: "memory", run: async (context) => ({ memory: await runMemory(context) }) },
   { id: "reads", run: async (context) => ({ reads: await runReads(context) }) },
   { id: "http", run: async (context) => ({ http: await runHttp(context) }) },
+  {
+    id: "sse-readers",
+    run: async (context, extra) => ({
+      "sse-readers": await runSseReaders(context, extra.sseReaders, extra.serverCpuProf),
+    }),
+  },
 ]
 
 const list = (value: string | undefined): ReadonlyArray<string> =>
@@ -66,7 +79,12 @@ const positive = (name: string, value: string | undefined, fallback: number): nu
   return parsed
 }
 
-const parseOptions = (): { readonly options: RunOptions; readonly out: string | undefined; readonly dir: string } => {
+const parseOptions = (): {
+  readonly options: RunOptions
+  readonly extra: ExtraOptions
+  readonly out: string | undefined
+  readonly dir: string
+} => {
   const { values } = parseArgs({
     options: {
       smoke: { type: "boolean", default: false },
@@ -80,6 +98,8 @@ const parseOptions = (): { readonly options: RunOptions; readonly out: string | 
       tail: { type: "string" },
       "reads-versions": { type: "string" },
       "http-seconds": { type: "string" },
+      "sse-readers": { type: "string" },
+      "server-cpu-prof": { type: "boolean", default: false },
       out: { type: "string" },
       dir: { type: "string" },
     },
@@ -93,6 +113,9 @@ const parseOptions = (): { readonly options: RunOptions; readonly out: string | 
   const levels = list(values.concurrency).map((level) => positive("concurrency", level, 1))
   const sizes = list(values.sizes).map((size) => Math.round(positive("sizes", size, 1)))
   const readsVersions = Math.round(positive("reads-versions", values["reads-versions"], smoke ? 2000 : 100_000))
+  const sseReaders = list(values["sse-readers"]).map((count) => Math.round(Number(count)))
+  if (sseReaders.some((count) => !Number.isSafeInteger(count) || count < 0))
+    throw new Error(`--sse-readers must list reader counts (got "${values["sse-readers"]}")`)
   if (readsVersions <= 1000) throw new Error("--reads-versions must exceed the 1,000 versions of the listed model")
   return {
     options: {
@@ -115,13 +138,17 @@ const parseOptions = (): { readonly options: RunOptions; readonly out: string | 
       readsVersions,
       httpSeconds: positive("http-seconds", values["http-seconds"], smoke ? 0.5 : 10),
     },
+    extra: {
+      sseReaders: sseReaders.length > 0 ? sseReaders : smoke ? [0, 8] : [0, 200],
+      serverCpuProf: values["server-cpu-prof"] === true,
+    },
     out: values.out,
     dir: values.dir ?? os.tmpdir(),
   }
 }
 
 const main = async (): Promise<void> => {
-  const { options, out, dir } = parseOptions()
+  const { options, extra, out, dir } = parseOptions()
   const scratchRoot = await mkdtemp(join(dir, "model-registry-bench-"))
   const cleanUp = () => rm(scratchRoot, { recursive: true, force: true })
   process.once("SIGINT", () => void cleanUp().finally(() => process.exit(130)))
@@ -135,7 +162,7 @@ const main = async (): Promise<void> => {
     for (const scenario of scenarios) {
       if (options.only.length > 0 && !options.only.includes(scenario.id)) continue
       context.log(`${scenario.id}:`)
-      Object.assign(results, await scenario.run(context))
+      Object.assign(results, await scenario.run(context, extra))
     }
     // The machine is shared: a load average well above the core count at the end flags a disturbed run.
     const loadAverageAtEnd = os.loadavg().map((load) => Math.round(load * 100) / 100)

@@ -9,9 +9,11 @@ import type { MemoryResult } from "../scenarios/memory.ts"
 import type { ReadsResult } from "../scenarios/reads.ts"
 import type { RecoveryResult } from "../scenarios/recovery.ts"
 import type { SqliteBatchResult } from "../scenarios/sqliteBatch.ts"
+import type { SseReadersResult } from "../scenarios/sseReaders.ts"
 import { seedWal } from "../targets/seedWal.ts"
 import type { RunOptions } from "./context.ts"
 import type { MachineInfo } from "./machine.ts"
+import { median } from "./stats.ts"
 
 export interface ScenarioResults {
   "durable-registers"?: DurableRegistersResult
@@ -20,6 +22,7 @@ export interface ScenarioResults {
   memory?: MemoryResult
   reads?: ReadsResult
   http?: HttpResult
+  "sse-readers"?: SseReadersResult
 }
 
 /** The design the issue's throughput and latency targets are about. */
@@ -213,6 +216,49 @@ const renderHttp = (result: HttpResult): string =>
       "autocannon runs in the harness process, sharing the machine's cores with the server. Counted: 201 responses.",
   ].join("\n")
 
+const renderSseReaders = (result: SseReadersResult): string =>
+  [
+    `### HTTP with SSE readers: registers over ${result.connections} connections while clients hold \`/events\` open`,
+    "",
+    table(
+      [
+        "SSE readers (never reading)",
+        "registers/s (median)",
+        "reps (registers/s)",
+        "/healthz p99",
+        "server RSS idle → peak",
+        "server CPU per register",
+        "slowest reader at / last seq",
+        "readers cut (reading + stalled)",
+        "non-2xx",
+        "errors",
+      ],
+      "---|---:|---|---:|---:|---:|---:|---:|---:|---:",
+      result.levels.map((level) => {
+        const last = level.repetitions.at(-1)
+        return [
+          `${level.readers} (${last?.stalled ?? 0})`,
+          formatRate(level.median.registersPerSecond),
+          level.repetitions.map((rep) => formatRate(rep.registersPerSecond)).join(" / "),
+          formatLatency(level.median.healthzP99Ms),
+          `${Math.round(median(level.repetitions.map((rep) => rep.rssIdleMiB)))} → ${Math.round(level.median.rssPeakMiB)} MiB`,
+          formatLatency(median(level.repetitions.map((rep) => (rep.serverCpu / rep.registersPerSecond) * 1000))),
+          last ? `${count(last.slowestReaderLastId)} / ${count(last.lastSeq)}` : "n/a",
+          level.repetitions.map((rep) => `${rep.readersClosed} + ${rep.stalledClosed}`).join(" / "),
+          count(level.repetitions.reduce((total, rep) => total + rep.non2xx, 0)),
+          count(level.repetitions.reduce((total, rep) => total + rep.errors, 0)),
+        ]
+      }),
+    ),
+    "",
+    `Registers/s with the most readers over none: **${formatRatio(result.ratio)}** (issue 19's target: ≥ 0.8×). ` +
+      `A fresh \`model-registry serve\` per run; ${result.seconds} s measured after ${result.warmupSeconds} s of ` +
+      `warm-up with the readers connected; ${Math.round(result.stalledShare * 100)} % of the readers send the ` +
+      "request and never read. /healthz is asked every 20 ms during the measured window; RSS is the server's " +
+      "VmRSS, sampled every 250 ms. Readers are raw sockets in the harness process, sharing the cores. Server CPU " +
+      "per register (CPU time over registers) is the measure a busy machine disturbs least.",
+  ].join("\n")
+
 /** Designs compared against the baselines: ours when any are present, else the reference stands in. */
 const subjects = (result: DurableRegistersResult) => {
   const ours = result.targets.filter((target) => target.role === "ours")
@@ -386,6 +432,16 @@ const checkReadTargets = (results: ScenarioResults): ReadonlyArray<TargetCheck> 
       (n) => `${Math.round(n)} B`,
       cell.beyondJsonBytesPerVersion <= 400,
     )
+  const sse = results["sse-readers"]
+  const mostReaders = sse?.levels.reduce((a, b) => (b.readers > a.readers ? b : a), sse.levels[0]!)
+  if (sse && mostReaders)
+    add(
+      `HTTP registers/s with ${mostReaders.readers} SSE readers over none`,
+      "≥ 0.8×",
+      sse.ratio,
+      formatRatio,
+      sse.ratio >= 0.8,
+    )
   return checks
 }
 
@@ -449,6 +505,7 @@ export const renderReport = (input: {
     results.memory && renderMemory(results.memory),
     results.reads && renderReads(results.reads),
     results.http && renderHttp(results.http),
+    results["sse-readers"] && renderSseReaders(results["sse-readers"]),
     renderTargets(checkTargets(results)),
     notes.length > 0 ? ["### Notes", "", ...notes].join("\n") : undefined,
   ]

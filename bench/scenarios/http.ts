@@ -38,17 +38,36 @@ export interface HttpResult {
 
 const bin = fileURLToPath(new URL("../../bin/model-registry.mjs", import.meta.url))
 
-interface Server {
+export interface Server {
   readonly url: string
+  readonly pid: number
   stop(): Promise<void>
 }
 
-/** Starts `serve --json` on a free port and resolves with the address it prints once listening. */
-const startServer = (directory: string): Promise<Server> =>
+/**
+ * Starts `serve --json` on a free port and resolves with the address it prints once listening. `nodeFlags` go to
+ * the server's node (e.g. `--cpu-prof`), `args` to `serve`.
+ */
+export const startServer = (
+  directory: string,
+  options: { readonly nodeFlags?: ReadonlyArray<string>; readonly args?: ReadonlyArray<string> } = {},
+): Promise<Server> =>
   new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn(process.execPath, [bin, "serve", "--data", directory, "--port", "0", "--json"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    })
+    const child: ChildProcess = spawn(
+      process.execPath,
+      [
+        ...(options.nodeFlags ?? []),
+        bin,
+        "serve",
+        "--data",
+        directory,
+        "--port",
+        "0",
+        "--json",
+        ...(options.args ?? []),
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    )
     let output = ""
     const exited = new Promise<void>((done) => child.once("exit", () => done()))
     void exited.then(() => reject(new Error(`server exited before listening:\n${output}`)))
@@ -61,6 +80,7 @@ const startServer = (directory: string): Promise<Server> =>
       if (match)
         resolve({
           url: match[1]!,
+          pid: child.pid!,
           stop: () => {
             if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
             return exited
@@ -69,7 +89,7 @@ const startServer = (directory: string): Promise<Server> =>
     })
   })
 
-const load = (url: string, source: RecordSource, seconds: number) =>
+export const load = (url: string, source: RecordSource, seconds: number) =>
   autocannon({
     url,
     connections: httpConnections,

@@ -32,6 +32,12 @@ const flags = {
     Options.withDescription("commands per group commit"),
     Options.optional,
   ),
+  eventBufferFrames: Options.integer("event-buffer-frames").pipe(
+    Options.withDescription(
+      "events an /events client may fall behind before it is disconnected (it resumes with Last-Event-ID); default 16384",
+    ),
+    Options.optional,
+  ),
   keepAliveMs: Options.integer("keep-alive-ms").pipe(
     Options.withDescription("interval of SSE keep-alive comments"),
     Options.withDefault(defaultKeepAliveMs),

@@ -55,6 +55,10 @@ export const serve = (o: ServeFlags) =>
           bodyBytesMax: options.bodyBytesMax,
           keepAliveMs: options.keepAliveMs,
           stopping,
+          ...Option.match(o.eventBufferFrames, {
+            onNone: () => ({}),
+            onSome: (eventBufferFramesMax) => ({ eventBufferFramesMax }),
+          }),
         })
         const context = yield* Effect.mapError(
           Layer.build(Server.layer(options).pipe(Layer.provide(settings), Layer.provide(registry))),

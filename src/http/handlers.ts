@@ -4,7 +4,8 @@
  * no input can produce a 500 with a stack trace.
  */
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
-import { Chunk, Context, Deferred, Effect, Either, Metric, Schedule, Schema, Stream } from "effect"
+import { NodeHttpServerRequest } from "@effect/platform-node"
+import { Context, type Deferred, Effect, Either, Metric, Schema } from "effect"
 import { InvalidInput } from "../domain/errors.ts"
 import { decodeRegisterInputFast } from "../domain/fastDecode.ts"
 import { detailOf } from "../effects/errorStatus.ts"
@@ -12,9 +13,10 @@ import { ModelRegistry } from "../effects/ModelRegistry.ts"
 import { RegistryApi, VersionWire } from "./Api.ts"
 import { payloadTooLarge, readBody, TooLarge } from "./bodyLimit.ts"
 import { errorResponse } from "./errorResponse.ts"
+import * as EventFanout from "./eventFanout.ts"
 import { processFamilies } from "./processMetrics.ts"
 import { type Family, familiesOf, renderFamilies } from "./prometheus.ts"
-import { errorFrame, eventFrame, keepAliveFrame, openFrame, resumeFrom } from "./sse.ts"
+import { resumeFrom } from "./sse.ts"
 
 /** What the handlers need from the server's configuration. */
 export interface ServerSettings {
@@ -22,6 +24,13 @@ export interface ServerSettings {
   readonly keepAliveMs: number
   /** Completed when shutdown starts: open event streams end so the server can close. */
   readonly stopping: Deferred.Deferred<void>
+  /**
+   * Frames an `/events` client may fall behind before it is disconnected (it resumes with `Last-Event-ID`);
+   * `EventFanout.defaultBufferFramesMax` when absent.
+   */
+  readonly eventBufferFramesMax?: number
+  /** The longest an event waits for the `/events` feed's next step under load; `EventFanout.defaultFlushIntervalMs`. */
+  readonly eventFlushIntervalMs?: number
 }
 
 export const ServerSettings = Context.GenericTag<ServerSettings>("@visutility/model-registry/http/ServerSettings")
@@ -90,23 +99,26 @@ export const EventsLive = HttpApiBuilder.group(RegistryApi, "events", (handlers)
   Effect.gen(function* () {
     const registry = yield* ModelRegistry
     const settings = yield* ServerSettings
+    const fanout = yield* EventFanout.make(registry, {
+      bufferFramesMax: settings.eventBufferFramesMax ?? EventFanout.defaultBufferFramesMax,
+      flushIntervalMs: settings.eventFlushIntervalMs ?? EventFanout.defaultFlushIntervalMs,
+      keepAliveMs: settings.keepAliveMs,
+      stopping: settings.stopping,
+    })
     return handlers.handle("events", ({ urlParams, request }) =>
       answer(
         Effect.gen(function* () {
           const from = yield* resumeFrom(urlParams.from, request.headers["last-event-id"])
-          const keepAlive = Stream.fromSchedule(Schedule.spaced(settings.keepAliveMs)).pipe(Stream.as(keepAliveFrame))
-          const frames = registry.subscribe(from === undefined ? {} : { from }).pipe(
-            Stream.map(eventFrame),
-            Stream.catchAll((error) => Stream.make(errorFrame(error))),
-            Stream.merge(keepAlive, { haltStrategy: "left" }),
-            Stream.prepend(Chunk.of(openFrame)),
-            Stream.interruptWhen(Deferred.await(settings.stopping)),
-            Stream.encodeText,
+          // A client cut for lagging may be reading nothing: its writer waits for a drain that never comes, so
+          // only closing the connection ends it (and frees what its socket holds).
+          const response = NodeHttpServerRequest.toServerResponse(request)
+          return HttpServerResponse.stream(
+            fanout.frames(from, () => response.destroy()),
+            {
+              contentType: "text/event-stream",
+              headers: { "cache-control": "no-cache", "x-accel-buffering": "no" },
+            },
           )
-          return HttpServerResponse.stream(frames, {
-            contentType: "text/event-stream",
-            headers: { "cache-control": "no-cache", "x-accel-buffering": "no" },
-          })
         }),
       ),
     )

@@ -1,0 +1,157 @@
+/**
+ * `/events` over real sockets, the server in this process (its buffer bound is a setting the CLI does not take):
+ * a client that stops reading is disconnected once its buffer is full, while a reading client gets every event;
+ * after the cut it resumes with `Last-Event-ID` and the two connections together hold every event exactly once,
+ * in order; the feed encodes each event once however many clients listen; and no client's queue passes the bound.
+ */
+import { get, type IncomingMessage } from "node:http"
+import { HttpServer } from "@effect/platform"
+import { Context, Deferred, Effect, Exit, Layer, Option, Scope } from "effect"
+import { afterEach, describe, expect, it } from "vitest"
+import * as Registry from "../../src/effects/ModelRegistry.ts"
+import * as Server from "../../src/http/Server.ts"
+
+const bufferFramesMax = 64
+
+const serve = async () => {
+  const scope = Effect.runSync(Scope.make())
+  const settings = Layer.effect(
+    Server.ServerSettings,
+    Effect.map(Deferred.make<void>(), (stopping) => ({
+      bodyBytesMax: 1024 * 1024,
+      keepAliveMs: 3_600_000,
+      stopping,
+      eventBufferFramesMax: bufferFramesMax,
+    })),
+  )
+  const options = {
+    host: "127.0.0.1",
+    port: 0,
+    token: Option.none(),
+    bodyBytesMax: 1024 * 1024,
+    keepAliveMs: 3_600_000,
+  }
+  const context = await Effect.runPromise(
+    Layer.buildWithScope(
+      Server.layer(options).pipe(Layer.provide(settings), Layer.provideMerge(Registry.layerMemory())),
+      scope,
+    ),
+  )
+  const registry = Context.get(context, Registry.ModelRegistry)
+  let next = 0
+  // ~60 KB per event, so a client that stops reading fills the kernel's socket buffers after a few hundred.
+  const blob = "x".repeat(60_000)
+  return {
+    url: Server.addressOf(Context.get(context, HttpServer.HttpServer).address),
+    commit: (count: number) =>
+      Effect.runPromise(
+        Effect.forEach(
+          Array.from({ length: count }, () => next++),
+          (i) => registry.register({ name: "big", version: `1.0.${i}`, metrics: { blob } }),
+          { concurrency: "unbounded", discard: true },
+        ),
+      ),
+    lastSeq: () => Effect.runPromise(Effect.map(registry.stats, (stats) => stats.lastSeq)),
+    close: () => Effect.runPromise(Scope.close(scope, Exit.void)),
+  }
+}
+
+/** Every client opened, closed before the server: a server waits for its open connections when closing. */
+const opened: Array<IncomingMessage> = []
+
+/** An SSE client over node:http: complete frames only, so a cut mid-frame shows as the last whole event. */
+const listen = (url: string, headers: Record<string, string> = {}) =>
+  new Promise<{ response: IncomingMessage; ids: Array<number>; ended: Promise<void> }>((resolve, reject) => {
+    get(`${url}/events`, { headers }, (response) => {
+      opened.push(response)
+      const ids: Array<number> = []
+      let text = ""
+      response.setEncoding("utf8")
+      response.on("data", (chunk: string) => {
+        text += chunk
+        const end = text.lastIndexOf("\n\n")
+        if (end === -1) return
+        for (const match of text.slice(0, end).matchAll(/^id: (\d+)$/gm)) ids.push(Number(match[1]))
+        text = text.slice(end + 2)
+      })
+      const ended = new Promise<void>((done) => {
+        response.once("end", () => done())
+        response.once("close", () => done())
+        response.once("error", () => done())
+      })
+      resolve({ response, ids, ended })
+    }).once("error", reject)
+  })
+
+const metric = async (url: string, name: string): Promise<number> => {
+  const text = await (await fetch(`${url}/metrics`)).text()
+  // A metric shows once first updated.
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `))
+  return line === undefined ? 0 : Number(line.split(" ")[1])
+}
+
+const until = async (done: () => boolean | Promise<boolean>, what: string, ms = 20_000) => {
+  const deadline = Date.now() + ms
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
+
+describe("/events with clients that stop reading", () => {
+  let server: Awaited<ReturnType<typeof serve>> | undefined
+  afterEach(async () => {
+    for (const response of opened.splice(0)) response.destroy()
+    await server?.close()
+    server = undefined
+  })
+
+  it("cuts a client that stops reading once its buffer is full, keeps the others, and the cut one resumes without a gap", async () => {
+    server = await serve()
+    const url = server.url
+    const cutsBefore = await metric(url, "sse_clients_cut_total")
+    const stalled = await listen(url)
+    stalled.response.pause()
+    const reading = await listen(url)
+    let backlogMax = 0
+    for (let round = 0; (await metric(url, "sse_clients_cut_total")) === cutsBefore; round++) {
+      if (round === 100) throw new Error("the client that stopped reading was never cut")
+      await server.commit(16)
+      const last = await server.lastSeq()
+      await until(() => reading.ids.at(-1) === last, `the reading client to reach seq ${last}`)
+      backlogMax = Math.max(backlogMax, await metric(url, "sse_backlog_frames_max"))
+    }
+    await server.commit(16)
+    const last = await server.lastSeq()
+    await until(() => reading.ids.at(-1) === last, `the reading client to reach seq ${last}`)
+    expect(reading.ids).toEqual(range(1, last))
+    expect(backlogMax).toBeLessThanOrEqual(bufferFramesMax)
+
+    // What the cut client's socket still held arrives, up to where the server stopped; then the stream is over.
+    stalled.response.resume()
+    await stalled.ended
+    const lastSeen = stalled.ids.at(-1) ?? 0
+    expect(stalled.ids).toEqual(range(1, lastSeen))
+    expect(lastSeen).toBeLessThan(last)
+
+    const resumed = await listen(url, { "last-event-id": String(lastSeen) })
+    await until(() => resumed.ids.at(-1) === last, "the resumed client to catch up")
+    expect([...stalled.ids, ...resumed.ids]).toEqual(range(1, last))
+    console.log(`SSE: a client stalled at seq ${lastSeen} was cut and resumed to ${last}; backlog max ${backlogMax}`)
+  })
+
+  it("encodes each event once, however many clients listen", async () => {
+    server = await serve()
+    const url = server.url
+    const clients = await Promise.all([listen(url), listen(url), listen(url), listen(url)])
+    const before = await metric(url, "sse_frames_encoded_total")
+    await server.commit(10)
+    await server.commit(10)
+    const last = await server.lastSeq()
+    await until(() => clients.every((c) => c.ids.at(-1) === last), "every client to get every event")
+    for (const client of clients) expect(client.ids).toEqual(range(1, last))
+    expect((await metric(url, "sse_frames_encoded_total")) - before).toBe(last)
+  })
+})
