@@ -6,7 +6,15 @@
  * few map lookups instead of an actor per version. The model checker builds its decider from the same
  * function, which is how a deliberately broken machine makes the checker fail.
  */
-import { setup, transition } from "xstate"
+import {
+  type EventObject,
+  type MachineContext,
+  type MetaObject,
+  type NonReducibleUnknown,
+  type StateMachine,
+  setup,
+  transition,
+} from "xstate"
 import type { InvalidTransition, ModelNotFound, VersionConflict, VersionNotFound } from "../domain/errors.ts"
 import * as Errors from "../domain/errors.ts"
 import { jsonEqual } from "../domain/Json.ts"
@@ -20,7 +28,26 @@ import type { SemVer } from "../domain/SemVer.ts"
 export type LifecycleEventType = "promote" | "deprecate" | "supersede"
 export const lifecycleEventTypes: ReadonlyArray<LifecycleEventType> = ["promote", "deprecate", "supersede"]
 
-export const lifecycleMachine = setup({
+/** The machine's type, spelled out because JSR's fast type check cannot infer it from `setup(…).createMachine(…)`. */
+export type LifecycleMachine = StateMachine<
+  MachineContext,
+  { type: LifecycleEventType },
+  {},
+  never,
+  never,
+  never,
+  never,
+  LifecycleState,
+  string,
+  NonReducibleUnknown,
+  NonReducibleUnknown,
+  EventObject,
+  MetaObject,
+  { id: "modelVersion"; states: { readonly registered: {}; readonly production: {}; readonly deprecated: {} } },
+  MetaObject
+>
+
+export const lifecycleMachine: LifecycleMachine = setup({
   types: { events: {} as { type: LifecycleEventType } },
 }).createMachine({
   id: "modelVersion",
