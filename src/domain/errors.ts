@@ -78,7 +78,9 @@ export class StorageFailed extends Schema.TaggedError<StorageFailed>()("StorageF
  * the call's arguments. `Removed`: the data directory was removed or replaced while open, so what is written
  * would not be found at the next start; the port refuses everything from then on, as after `PortFailed`.
  * `NoSpace`: the disk or the quota is full (ENOSPC, EDQUOT); the platform reports it as `Unknown`, yet it is the
- * one failure an operator can fix without a restart, so it gets its own reason.
+ * one failure an operator can fix without a restart, so it gets its own reason. `LockLost`: the data directory's
+ * lock was taken over or removed, or could not be renewed within its lease, so another process may be writing the
+ * directory; the port refuses everything from then on, as after `PortFailed`.
  */
 export const StorageFailureReason = Schema.Literal(
   "AlreadyExists",
@@ -98,6 +100,7 @@ export const StorageFailureReason = Schema.Literal(
   "ReadOnly",
   "Removed",
   "NoSpace",
+  "LockLost",
 )
 export type StorageFailureReason = typeof StorageFailureReason.Type
 
