@@ -94,10 +94,11 @@ export const makeFileStorage = (
       tmpFilesRemoved: listing.tmpFilesRemoved,
     }
     const { lock } = listing
+    const guard = lock === undefined ? undefined : preferPlace(lock.guard, log.primitives.checkPlace)
     const storage = yield* WalCore.make(
       opened,
-      lock === undefined ? log.primitives : guardLog(log.primitives, lock.guard),
-      lock === undefined ? snapshots.primitives : guardSnapshots(snapshots.primitives, lock.guard),
+      guard === undefined ? log.primitives : guardLog(log.primitives, guard),
+      guard === undefined ? snapshots.primitives : guardSnapshots(snapshots.primitives, guard),
     )
     // A lost lock latches the port at once, not only at the next write, so health reports it.
     if (lock !== undefined) yield* Effect.forkScoped(Effect.zipRight(lock.lost, Effect.ignore(storage.checkPlace)))
@@ -111,20 +112,29 @@ export const makeFileStorage = (
 
 /**
  * Every step that changes the directory first passes the lock's guard (a clock read while the lease is young), so
- * a holder whose lock was lost or lapsed writes nothing more; the place check runs it too, and latches on it.
+ * a holder whose lock was lost or lapsed writes nothing more; the place check runs it too, and latches on it. A
+ * removed directory takes its LOCK with it, so a lost lock is reported as the removal when the place check finds
+ * one.
  */
-const guardLog = <S>(log: WalCore.LogPrimitives<S>, guard: LockHold["guard"]): WalCore.LogPrimitives<S> => ({
-  ...log,
-  create: (firstSeq) => Effect.zipRight(guard, log.create(firstSeq)),
-  append: (segment, records) => Effect.zipRight(guard, log.append(segment, records)),
-  remove: (segment) => Effect.zipRight(guard, log.remove(segment)),
-  checkPlace: log.checkPlace === undefined ? guard : Effect.zipRight(guard, log.checkPlace),
-})
+type Guard = Effect.Effect<void, WalCore.PrimitiveError>
 
-const guardSnapshots = (
-  snapshots: WalCore.SnapshotPrimitives,
-  guard: LockHold["guard"],
-): WalCore.SnapshotPrimitives => ({
+const guardLog = <S>(log: WalCore.LogPrimitives<S>, guard: Guard): WalCore.LogPrimitives<S> => {
+  const { checkPlace } = log
+  return {
+    ...log,
+    create: (firstSeq) => Effect.zipRight(guard, log.create(firstSeq)),
+    append: (segment, records) => Effect.zipRight(guard, log.append(segment, records)),
+    remove: (segment) => Effect.zipRight(guard, log.remove(segment)),
+    checkPlace: checkPlace === undefined ? guard : Effect.zipRight(checkPlace, guard),
+  }
+}
+
+const preferPlace = (lockGuard: LockHold["guard"], checkPlace: WalCore.LogPrimitives<unknown>["checkPlace"]): Guard =>
+  checkPlace === undefined
+    ? lockGuard
+    : Effect.catchAll(lockGuard, (lost) => Effect.zipRight(checkPlace, Effect.fail(lost)))
+
+const guardSnapshots = (snapshots: WalCore.SnapshotPrimitives, guard: Guard): WalCore.SnapshotPrimitives => ({
   ...snapshots,
   stage: (snapshot) =>
     Effect.zipRight(
