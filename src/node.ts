@@ -5,7 +5,8 @@
  */
 
 import { randomUUID } from "node:crypto"
-import { closeSync, fdatasync, ftruncate, openSync, writeSync } from "node:fs"
+import { closeSync, fdatasync, ftruncate, openSync, readFileSync, readlinkSync, writeSync } from "node:fs"
+import { hostname } from "node:os"
 import { crc32 as zlibCrc32 } from "node:zlib"
 import { SystemError, type SystemErrorReason } from "@effect/platform/Error"
 import * as NodeContext from "@effect/platform-node/NodeContext"
@@ -15,7 +16,8 @@ import * as ModelRegistry from "./effects/ModelRegistry.ts"
 import { openPromiseRegistry, type PromiseRegistry } from "./effects/promise.ts"
 import { Checksum, makeCrc32 } from "./storage/Checksum.ts"
 import { DirectoryWatch } from "./storage/DirectoryWatch.ts"
-import { ProcessInfo } from "./storage/ProcessInfo.ts"
+import type { LockLease, PidState, ProcessIdentity } from "./storage/ProcessInfo.ts"
+import * as ProcessInfo from "./storage/ProcessInfo.ts"
 import { type ActiveSegmentFile, SegmentAppender, writeFully } from "./storage/SegmentAppender.ts"
 
 /** CRC-32 (IEEE) via zlib: the same algorithm as the core's table, about 3× faster. */
@@ -24,19 +26,65 @@ export const layerChecksum = Layer.succeed(
   makeCrc32((data, previous) => zlibCrc32(data, previous)),
 )
 
-export const layerProcessInfo = Layer.succeed(ProcessInfo, {
-  pid: process.pid,
-  isAlive: (pid: number) =>
-    Effect.sync(() => {
-      try {
-        process.kill(pid, 0)
-        return true
-      } catch (error) {
-        // EPERM: the process exists but belongs to someone else. Only ESRCH proves it is gone.
-        return (error as NodeJS.ErrnoException).code !== "ESRCH"
-      }
-    }),
-})
+/** Field 22 of `/proc/<pid>/stat` (start time in ticks since boot); the command name before it may hold spaces. */
+const statFields = (pid: number | "self") => {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  return { pid: Number.parseInt(stat, 10), startTicks: Number(fields[19]) }
+}
+
+const attempt = <A>(read: () => A): A | undefined => {
+  try {
+    return read()
+  } catch {
+    return undefined
+  }
+}
+
+/** The facts Linux gives about this process; elsewhere only the host name and the pid. */
+const nodeIdentity = (): ProcessIdentity => {
+  const bootId = attempt(() => readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim())
+  const pidNamespace = attempt(() => readlinkSync("/proc/self/ns/pid"))
+  const startTicks = attempt(() => statFields("self").startTicks)
+  return {
+    host: hostname(),
+    ...(bootId !== undefined && /^[0-9a-f-]{36}$/.test(bootId) ? { bootId } : {}),
+    ...(pidNamespace !== undefined && /^pid:\[\d+\]$/.test(pidNamespace) ? { pidNamespace } : {}),
+    pid: process.pid,
+    ...(startTicks !== undefined && Number.isSafeInteger(startTicks) ? { startTicks } : {}),
+    token: randomUUID(),
+  }
+}
+
+/**
+ * Whether a pid of our namespace exists (`kill(pid, 0)`: only ESRCH proves it gone, EPERM means someone else's),
+ * and its start time. `/proc` is read for other pids only when it is our namespace's: under `unshare --pid`
+ * without a new `/proc`, `/proc/<pid>` describes the parent namespace's pid of that number.
+ */
+const nodeProbe = (ownProc: boolean) => (pid: number) =>
+  Effect.sync((): PidState => {
+    try {
+      process.kill(pid, 0)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ESRCH") return "gone"
+    }
+    const startTicks = ownProc ? attempt(() => statFields(pid).startTicks) : undefined
+    return { startTicks: startTicks !== undefined && Number.isSafeInteger(startTicks) ? startTicks : undefined }
+  })
+
+/**
+ * A holder renews its lock every second and a contender that cannot judge it by pid (another host or PID
+ * namespace) waits five: a rolling deploy's new process starts at most that much later than a dead one allows.
+ */
+export const lockLease: LockLease = { leaseMillis: 5000, renewIntervalMillis: 1000 }
+
+/** This process's identity, judgment of other holders, and lease; read once, when the layer is built. */
+export const makeLayerProcessInfo = (lease: LockLease = lockLease) =>
+  Layer.sync(ProcessInfo.ProcessInfo, () =>
+    ProcessInfo.make(nodeIdentity(), nodeProbe(attempt(() => statFields("self").pid) === process.pid), lease),
+  )
+
+export const layerProcessInfo = makeLayerProcessInfo()
 
 export const layerIds = IdGenerator.layerFrom(randomUUID)
 

@@ -94,7 +94,9 @@ export class Overloaded extends OverloadedBase {
  * the call's arguments. `Removed`: the data directory was removed or replaced while open, so what is written
  * would not be found at the next start; the port refuses everything from then on, as after `PortFailed`.
  * `NoSpace`: the disk or the quota is full (ENOSPC, EDQUOT); the platform reports it as `Unknown`, yet it is the
- * one failure an operator can fix without a restart, so it gets its own reason.
+ * one failure an operator can fix without a restart, so it gets its own reason. `LockLost`: the data directory's
+ * lock was taken over or removed, or could not be renewed within its lease, so another process may be writing the
+ * directory; the port refuses everything from then on, as after `PortFailed`.
  */
 const storageFailureReasons = [
   "AlreadyExists",
@@ -114,6 +116,7 @@ const storageFailureReasons = [
   "ReadOnly",
   "Removed",
   "NoSpace",
+  "LockLost",
 ] as const
 export const StorageFailureReason: Schema.Literal<typeof storageFailureReasons> = Schema.Literal(
   ...storageFailureReasons,

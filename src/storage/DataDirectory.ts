@@ -2,7 +2,7 @@
  * Opening a data directory: create it if missing, take the lock, remove tmp files a crash left behind, and list
  * what it holds. Read-only opens change nothing: no creation, no lock, no removal.
  *
- * Layout: `LOCK` (holder pid), `wal-<first seq>.seg` segments, `snap-<last seq>.snap` snapshots, and transient
+ * Layout: `LOCK` (who holds the directory, see Lock.ts), `wal-<first seq>.seg` segments, `snap-<last seq>.snap` snapshots, and transient
  * `*.tmp` files (removed here) and `*.broken` copies of repaired damage (kept for forensics).
  */
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -11,7 +11,7 @@ import { Effect, type Scope } from "effect"
 import { type DirectoryLocked, StorageFailed } from "../domain/errors.ts"
 import { removeDurably, syncDirectory } from "./Directory.ts"
 import { parseSegmentFileName, parseSnapshotFileName, tmpSuffix } from "./FileNames.ts"
-import { acquireLock } from "./Lock.ts"
+import { acquireLock, type LockHold } from "./Lock.ts"
 import type { ProcessInfo } from "./ProcessInfo.ts"
 import { io, plainFailure } from "./StorageError.ts"
 
@@ -21,6 +21,8 @@ export interface DirectoryListing {
   readonly segmentNames: ReadonlyArray<{ readonly name: string; readonly firstSeq: number }>
   /** The seqs snapshot file names declare, newest first. */
   readonly snapshotSeqs: ReadonlyArray<number>
+  /** The lock as held, when it is renewed (see `LockHold`); none for read-only opens and unleased processes. */
+  readonly lock: LockHold | undefined
 }
 
 /** Opens `directory` for the current scope; the lock is released when it closes. */
@@ -46,7 +48,7 @@ export const open = (
       yield* io("make-directory", directory, fs.makeDirectory(directory, { recursive: true }))
       yield* plainFailure(syncDirectory(fs, path.dirname(directory)))
     }
-    if (!readOnly) yield* acquireLock(directory)
+    const lock = readOnly ? undefined : yield* acquireLock(directory)
 
     const names = (yield* io("list", directory, fs.readDirectory(directory))).sort()
     const tmpFilesRemoved: Array<string> = []
@@ -64,5 +66,5 @@ export const open = (
         return lastSeq === undefined ? [] : [lastSeq]
       })
       .sort((a, b) => b - a)
-    return { tmpFilesRemoved, segmentNames, snapshotSeqs }
+    return { tmpFilesRemoved, segmentNames, snapshotSeqs, lock }
   })

@@ -20,6 +20,7 @@ import * as FileLog from "./FileLog.ts"
 import { snapshotFileName } from "./FileNames.ts"
 import * as FileSnapshots from "./FileSnapshots.ts"
 import { type StorageLimits, validateLimits } from "./Limits.ts"
+import type { LockHold } from "./Lock.ts"
 import type { ProcessInfo } from "./ProcessInfo.ts"
 import type { SegmentFile } from "./Recovery.ts"
 import { SnapshotStore } from "./SnapshotStore.ts"
@@ -92,7 +93,15 @@ export const makeFileStorage = (
       tornTail: log.tornTail,
       tmpFilesRemoved: listing.tmpFilesRemoved,
     }
-    const storage = yield* WalCore.make(opened, log.primitives, snapshots.primitives)
+    const { lock } = listing
+    const guard = lock === undefined ? undefined : preferPlace(lock.guard, log.primitives.checkPlace)
+    const storage = yield* WalCore.make(
+      opened,
+      guard === undefined ? log.primitives : guardLog(log.primitives, guard),
+      guard === undefined ? snapshots.primitives : guardSnapshots(snapshots.primitives, guard),
+    )
+    // A lost lock latches the port at once, not only at the next write, so health reports it.
+    if (lock !== undefined) yield* Effect.forkScoped(Effect.zipRight(lock.lost, Effect.ignore(storage.checkPlace)))
     if (Option.isSome(watch)) {
       // Ends at the first failure: the port is latched by then, and every later call reports it.
       const tick = Effect.zipRight(Effect.sleep(Duration.millis(watch.value.intervalMillis)), storage.checkPlace)
@@ -100,6 +109,40 @@ export const makeFileStorage = (
     }
     return storage
   })
+
+/**
+ * Every step that changes the directory first passes the lock's guard (a clock read while the lease is young), so
+ * a holder whose lock was lost or lapsed writes nothing more; the place check runs it too, and latches on it. A
+ * removed directory takes its LOCK with it, so a lost lock is reported as the removal when the place check finds
+ * one.
+ */
+type Guard = Effect.Effect<void, WalCore.PrimitiveError>
+
+const guardLog = <S>(log: WalCore.LogPrimitives<S>, guard: Guard): WalCore.LogPrimitives<S> => {
+  const { checkPlace } = log
+  return {
+    ...log,
+    create: (firstSeq) => Effect.zipRight(guard, log.create(firstSeq)),
+    append: (segment, records) => Effect.zipRight(guard, log.append(segment, records)),
+    remove: (segment) => Effect.zipRight(guard, log.remove(segment)),
+    checkPlace: checkPlace === undefined ? guard : Effect.zipRight(checkPlace, guard),
+  }
+}
+
+const preferPlace = (lockGuard: LockHold["guard"], checkPlace: WalCore.LogPrimitives<unknown>["checkPlace"]): Guard =>
+  checkPlace === undefined
+    ? lockGuard
+    : Effect.catchAll(lockGuard, (lost) => Effect.zipRight(checkPlace, Effect.fail(lost)))
+
+const guardSnapshots = (snapshots: WalCore.SnapshotPrimitives, guard: Guard): WalCore.SnapshotPrimitives => ({
+  ...snapshots,
+  stage: (snapshot) =>
+    Effect.zipRight(
+      guard,
+      Effect.map(snapshots.stage(snapshot), (publish) => Effect.zipRight(guard, publish)),
+    ),
+  remove: (lastSeq) => Effect.zipRight(guard, snapshots.remove(lastSeq)),
+})
 
 /**
  * Provides `Wal` and `SnapshotStore` over one data directory (see `makeFileStorage` for what opening does and how

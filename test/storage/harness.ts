@@ -8,7 +8,7 @@ import { Chunk, Context, Effect, Layer, type Scope, Stream } from "effect"
 import { layerFileSystem, type OpenError } from "../../src/storage/FileStorage.ts"
 import type { StorageLimits } from "../../src/storage/Limits.ts"
 import { layerMemory, makeMemoryStore } from "../../src/storage/MemoryStorage.ts"
-import { ProcessInfo } from "../../src/storage/ProcessInfo.ts"
+import { makeSingleNamespace, ProcessInfo } from "../../src/storage/ProcessInfo.ts"
 import { SnapshotStore } from "../../src/storage/SnapshotStore.ts"
 import { Wal, type WalRecord } from "../../src/storage/Wal.ts"
 
@@ -16,10 +16,10 @@ export const testPid = 4242
 
 /** This "process" (pid `self`) is alive; every other pid is dead unless listed. */
 export const processInfo = (alive: ReadonlyArray<number> = [], self = testPid) =>
-  Layer.succeed(ProcessInfo, {
-    pid: self,
-    isAlive: (pid) => Effect.succeed(pid === self || alive.includes(pid)),
-  })
+  Layer.succeed(
+    ProcessInfo,
+    makeSingleNamespace(self, (pid) => alive.includes(pid)),
+  )
 
 export interface Ports {
   readonly wal: Wal

@@ -16,7 +16,7 @@ import {
   type ObserverOptions,
   type ObserverStatus,
 } from "../../effects/ModelRegistry.ts"
-import { ProcessInfo } from "../../storage/ProcessInfo.ts"
+import { makeSingleNamespace, ProcessInfo } from "../../storage/ProcessInfo.ts"
 import { type ActorMutations, layerFileSystemMutated } from "../actorMutations.ts"
 import { failureTag } from "../exits.ts"
 import {
@@ -150,8 +150,12 @@ const describeExit = (exit: Exit.Exit<unknown, unknown>): string =>
   Exit.isSuccess(exit) ? "ok" : Cause.pretty(exit.cause).split("\n")[0]!.slice(0, 300)
 
 const processInfo = (pid: number) =>
-  // A crashed "process" is dead for good, so its lock is stale and the next one takes it over.
-  Layer.succeed(ProcessInfo, { pid, isAlive: (other: number) => Effect.succeed(other === pid) })
+  // One host and namespace: a crashed "process" is provably dead, so the next one takes its lock over at once,
+  // with no lease to wait out (and no renewals to change the disk's IO schedule).
+  Layer.succeed(
+    ProcessInfo,
+    makeSingleNamespace(pid, () => false),
+  )
 
 const registryLayer = (world: World, pid: number) => {
   const { mutations = {}, storageMutation, ...settings } = world.options.registry
