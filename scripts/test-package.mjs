@@ -3,7 +3,7 @@
 // then used the ways the README says: a plain Node ESM script, a strict TypeScript consumer, Deno, the CLI, and
 // every code block of the README (a block that is not meant to run says so in a comment before it:
 // `<!-- readme-blocks: not run: why -->`). Prints what it did; exits non-zero at the first failure.
-import { execFileSync, spawn } from "node:child_process"
+import { execFileSync, spawn, spawnSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -162,6 +162,22 @@ await again.close()
   expectIncludes(run(bin, ["list", "--data", data, "resnet"]), "production", "model-registry list")
   run(bin, ["verify", "--data", data])
   console.log("register, promote, list, verify: ok")
+
+  step("(e) JSR: deno publish --dry-run, without --allow-slow-types")
+  const jsr = spawnSync(deno, ["publish", "--dry-run", "--allow-dirty"], {
+    cwd: root,
+    encoding: "utf8",
+    env: { ...process.env, NO_COLOR: "1" },
+  })
+  if (jsr.status !== 0) throw new Error(`deno publish --dry-run failed:\n${jsr.stdout}${jsr.stderr}`)
+  console.log(
+    indent(
+      `${jsr.stdout}${jsr.stderr}`
+        .split("\n")
+        .filter((line) => !line.includes("file:///"))
+        .join("\n"),
+    ),
+  )
 
   step("the README's shell blocks, against a server from the installed tarball")
   for (const block of shBlocks) await runAgainstServer(bin, block)

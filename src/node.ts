@@ -16,18 +16,19 @@ import * as ModelRegistry from "./effects/ModelRegistry.ts"
 import { openPromiseRegistry, type PromiseRegistry } from "./effects/promise.ts"
 import { Checksum, makeCrc32 } from "./storage/Checksum.ts"
 import { DirectoryWatch } from "./storage/DirectoryWatch.ts"
+import type { OpenError } from "./storage/FileStorage.ts"
 import type { LockLease, PidState, ProcessIdentity } from "./storage/ProcessInfo.ts"
 import * as ProcessInfo from "./storage/ProcessInfo.ts"
 import { type ActiveSegmentFile, SegmentAppender, writeFully } from "./storage/SegmentAppender.ts"
 
 /** CRC-32 (IEEE) via zlib: the same algorithm as the core's table, about 3× faster. */
-export const layerChecksum = Layer.succeed(
+export const layerChecksum: Layer.Layer<Checksum> = Layer.succeed(
   Checksum,
   makeCrc32((data, previous) => zlibCrc32(data, previous)),
 )
 
 /** Field 22 of `/proc/<pid>/stat` (start time in ticks since boot); the command name before it may hold spaces. */
-const statFields = (pid: number | "self") => {
+const statFields = (pid: number | "self"): { readonly pid: number; readonly startTicks: number } => {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
   return { pid: Number.parseInt(stat, 10), startTicks: Number(fields[19]) }
@@ -61,16 +62,18 @@ const nodeIdentity = (): ProcessIdentity => {
  * and its start time. `/proc` is read for other pids only when it is our namespace's: under `unshare --pid`
  * without a new `/proc`, `/proc/<pid>` describes the parent namespace's pid of that number.
  */
-const nodeProbe = (ownProc: boolean) => (pid: number) =>
-  Effect.sync((): PidState => {
-    try {
-      process.kill(pid, 0)
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ESRCH") return "gone"
-    }
-    const startTicks = ownProc ? attempt(() => statFields(pid).startTicks) : undefined
-    return { startTicks: startTicks !== undefined && Number.isSafeInteger(startTicks) ? startTicks : undefined }
-  })
+const nodeProbe =
+  (ownProc: boolean) =>
+  (pid: number): Effect.Effect<PidState> =>
+    Effect.sync((): PidState => {
+      try {
+        process.kill(pid, 0)
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ESRCH") return "gone"
+      }
+      const startTicks = ownProc ? attempt(() => statFields(pid).startTicks) : undefined
+      return { startTicks: startTicks !== undefined && Number.isSafeInteger(startTicks) ? startTicks : undefined }
+    })
 
 /**
  * A holder renews its lock every second and a contender that cannot judge it by pid (another host or PID
@@ -79,14 +82,14 @@ const nodeProbe = (ownProc: boolean) => (pid: number) =>
 export const lockLease: LockLease = { leaseMillis: 5000, renewIntervalMillis: 1000 }
 
 /** This process's identity, judgment of other holders, and lease; read once, when the layer is built. */
-export const makeLayerProcessInfo = (lease: LockLease = lockLease) =>
+export const makeLayerProcessInfo = (lease: LockLease = lockLease): Layer.Layer<ProcessInfo.ProcessInfo> =>
   Layer.sync(ProcessInfo.ProcessInfo, () =>
     ProcessInfo.make(nodeIdentity(), nodeProbe(attempt(() => statFields("self").pid) === process.pid), lease),
   )
 
-export const layerProcessInfo = makeLayerProcessInfo()
+export const layerProcessInfo: Layer.Layer<ProcessInfo.ProcessInfo> = makeLayerProcessInfo()
 
-export const layerIds = IdGenerator.layerFrom(randomUUID)
+export const layerIds: Layer.Layer<IdGenerator.IdGenerator> = IdGenerator.layerFrom(randomUUID)
 
 /**
  * The reasons @effect/platform-node gives the same errno codes, so storage errors read the same on either path.
@@ -132,7 +135,7 @@ const systemError = (method: string, path: string, error: unknown): SystemError 
  * change that makes the new bytes readable. What a failure means (cut back, sync, latch) is decided by
  * `appendDurably`, shared with the `FileSystem` path the simulator runs; only the syscalls live here.
  */
-export const layerSegmentAppender = Layer.succeed(SegmentAppender, {
+export const layerSegmentAppender: Layer.Layer<SegmentAppender> = Layer.succeed(SegmentAppender, {
   open: (path) =>
     Effect.map(
       Effect.acquireRelease(
@@ -169,10 +172,21 @@ export const layerSegmentAppender = Layer.succeed(SegmentAppender, {
  */
 export const directoryCheckIntervalMillis = 1000
 
-export const layerDirectoryWatch = Layer.succeed(DirectoryWatch, { intervalMillis: directoryCheckIntervalMillis })
+export const layerDirectoryWatch: Layer.Layer<DirectoryWatch> = Layer.succeed(DirectoryWatch, {
+  intervalMillis: directoryCheckIntervalMillis,
+})
 
 /** Everything the core needs from Node besides the registry options. */
-export const layerNode = Layer.mergeAll(
+/** What `layerNode` provides. */
+export type NodeServices =
+  | NodeContext.NodeContext
+  | Checksum
+  | ProcessInfo.ProcessInfo
+  | IdGenerator.IdGenerator
+  | SegmentAppender
+  | DirectoryWatch
+
+export const layerNode: Layer.Layer<NodeServices> = Layer.mergeAll(
   NodeContext.layer,
   layerChecksum,
   layerProcessInfo,
@@ -187,7 +201,7 @@ export type FileRegistryOptions = ModelRegistry.FileSystemRegistryOptions
  * The registry on a data directory: `Layer.provide(layerFile({ directory }))`, then
  * `yield* ModelRegistry.ModelRegistry`.
  */
-export const layerFile = (options: FileRegistryOptions) =>
+export const layerFile = (options: FileRegistryOptions): Layer.Layer<ModelRegistry.ModelRegistry, OpenError> =>
   ModelRegistry.layerFileSystem(options).pipe(Layer.provide(layerNode))
 
 /** The Promise facade over a data directory. `close()` drains, fsyncs and releases the lock. */

@@ -15,7 +15,9 @@ import { DurabilityLost, io } from "./StorageError.ts"
 export interface DirectoryWatch {
   readonly intervalMillis: number
 }
-export const DirectoryWatch = Context.GenericTag<DirectoryWatch>("@visutility/model-registry/DirectoryWatch")
+export const DirectoryWatch: Context.Tag<DirectoryWatch, DirectoryWatch> = Context.GenericTag<DirectoryWatch>(
+  "@visutility/model-registry/DirectoryWatch",
+)
 
 /** What identifies a directory while it exists: a removed and re-created one gets another inode. */
 export interface DirectoryIdentity {

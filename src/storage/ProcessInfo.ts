@@ -62,7 +62,9 @@ export interface ProcessInfo {
   readonly lease: LockLease | undefined
 }
 
-export const ProcessInfo = Context.GenericTag<ProcessInfo>("@visutility/model-registry/ProcessInfo")
+export const ProcessInfo: Context.Tag<ProcessInfo, ProcessInfo> = Context.GenericTag<ProcessInfo>(
+  "@visutility/model-registry/ProcessInfo",
+)
 
 /**
  * A boot id alone proves one kernel; another boot id proves nothing (a host name shared by two machines would
