@@ -200,7 +200,7 @@ describe("model-registry CLI", () => {
       runCli(["list", "--url", "127.0.0.1:8080"]),
       runCli(["register", "--data", join(parent, "tagged"), "resnet", "1.0.0", "--tag", "team"]),
       runCli(["--help"]),
-      runCli(["list", "--bogus-flag"], { NO_COLOR: "1" }),
+      runCli(["get", "--data", parent], { NO_COLOR: "1" }),
     ])
     for (const refused of [list, compact, promote]) {
       expect(refused.code).toBe(3)

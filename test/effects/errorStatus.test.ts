@@ -14,16 +14,18 @@ import { detailOf, ExitCode, edgeError, translate } from "../../src/effects/erro
 
 describe("the error table", () => {
   it.each([
-    ["InvalidInput", 400, ExitCode.usage],
-    ["ModelNotFound", 404, ExitCode.notFoundOrConflict],
-    ["VersionConflict", 409, ExitCode.notFoundOrConflict],
-    ["Overloaded", 429, ExitCode.storage],
-    ["RegistryClosed", 503, ExitCode.storage],
-    ["StorageFailed", 503, ExitCode.storage],
-    ["DirectoryLocked", 503, ExitCode.storage],
-    ["SomethingNew", 500, ExitCode.storage],
-  ])("%s answers HTTP %i and exits %i", (tag, status, exit) => {
-    expect(translate(tag)).toEqual({ status, exit })
+    ["InvalidInput", 400, ExitCode.usage, undefined],
+    ["ModelNotFound", 404, ExitCode.notFoundOrConflict, undefined],
+    ["VersionConflict", 409, ExitCode.notFoundOrConflict, undefined],
+    ["Overloaded", 429, ExitCode.storage, 1],
+    ["RegistryClosed", 503, ExitCode.storage, 5],
+    ["StorageFailed", 503, ExitCode.storage, 5],
+    ["DirectoryLocked", 503, ExitCode.storage, 5],
+    ["SomethingNew", 500, ExitCode.storage, undefined],
+  ])("%s answers HTTP %i and exits %i (Retry-After: %s)", (tag, status, exit, retryAfterSeconds) => {
+    expect(translate(tag)).toEqual(
+      retryAfterSeconds === undefined ? { status, exit } : { status, exit, retryAfterSeconds },
+    )
   })
 
   it("flattens a registry error to the wire detail, fields first, message from the error", () => {
