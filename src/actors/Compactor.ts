@@ -138,8 +138,8 @@ export class Compactor {
   }
 
   /**
-   * Compaction's last step, in the loop: settles its callers. A failed snapshot or deletion fails the registry
-   * (`failed`), as a failed append does. Returns whether a compaction completed.
+   * Compaction's last step, in the loop: settles its callers and hands a failed snapshot or deletion to `failed`,
+   * which decides what it does to the registry. Returns whether a compaction completed.
    */
   finish(failed: (error: StorageFailed) => Effect.Effect<void>): Effect.Effect<boolean> {
     return Effect.suspend(() => {

@@ -109,14 +109,17 @@ export const makeRegistryActor = (options: {
         if (status.failure) yield* failEverything(status.failure)
       })
 
-    /** A compaction that could not start (its roll) fails the registry only if the WAL is failed: a full disk is not. */
-    const compactionStartFailed = (error: StorageFailed) =>
+    /**
+     * A compaction that failed (its roll, or its background snapshot write) fails the registry only if the WAL is
+     * failed: the log still holds every acknowledged event, and a full disk is not a failed registry.
+     */
+    const compactionFailed = (error: StorageFailed) =>
       Effect.flatMap(walStillHealthy(wal, index.lastSeq), (healthy) => (healthy ? Effect.void : failRegistry(error)))
 
     const overlay = new BatchOverlay(index, rules)
     const appended = (records: number) => compactor.appended(records)
     const commit = makeCommit({ wal, index, overlay, tail, rules, clock, stats, appended, appendFailed })
-    const loop = batchLoop({ mailbox, compactor, status, stats, failRegistry, compactionStartFailed, commit, traced })
+    const loop = batchLoop({ mailbox, compactor, status, stats, compactionFailed, commit, traced })
     const loopFiber = yield* Effect.forkDaemon(loop)
 
     yield* Effect.addFinalizer(() =>
@@ -124,7 +127,7 @@ export const makeRegistryActor = (options: {
         status.closing = true
         status.wake()
         yield* Fiber.await(loopFiber)
-        if (status.failure === undefined && (yield* compactor.stop(failRegistry))) stats.compactions++
+        if (status.failure === undefined && (yield* compactor.stop(compactionFailed))) stats.compactions++
         yield* failEverything(status.failure ?? new RegistryClosed())
       }),
     )
@@ -208,19 +211,18 @@ const batchLoop = (deps: {
   readonly compactor: Compactor
   readonly status: ActorStatus
   readonly stats: { compactions: number }
-  readonly failRegistry: (error: StorageFailed) => Effect.Effect<void>
-  readonly compactionStartFailed: (error: StorageFailed) => Effect.Effect<void>
+  readonly compactionFailed: (error: StorageFailed) => Effect.Effect<void>
   readonly commit: (batch: ReadonlyArray<Pending>) => Effect.Effect<void>
   readonly traced: boolean
 }) => {
-  const { mailbox, compactor, status, stats, failRegistry, compactionStartFailed, commit, traced } = deps
+  const { mailbox, compactor, status, stats, compactionFailed, commit, traced } = deps
   const hasWork = () => !mailbox.isEmpty || compactor.hasWork
   const waitForWork = status.waitForWork(hasWork)
   const commitTraced = (batch: ReadonlyArray<Pending>) =>
     commit(batch).pipe(
       Effect.withSpan("RegistryActor.commit", { attributes: { commands: batch.length }, captureStackTrace: false }),
     )
-  const finishCompaction = Effect.map(compactor.finish(failRegistry), (completed) => {
+  const finishCompaction = Effect.map(compactor.finish(compactionFailed), (completed) => {
     if (completed) stats.compactions++
   })
   return Effect.gen(function* () {
@@ -238,7 +240,7 @@ const batchLoop = (deps: {
         const batch = mailbox.take()
         yield* traced ? commitTraced(batch) : commit(batch)
       }
-      if (status.failure === undefined && compactor.due) yield* compactor.start(compactionStartFailed)
+      if (status.failure === undefined && compactor.due) yield* compactor.start(compactionFailed)
     }
   })
 }

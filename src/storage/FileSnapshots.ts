@@ -71,8 +71,12 @@ export const open = (
         const target = fileOf(snapshot.lastSeq)
         const tmp = target + tmpSuffix
         const bytes = encodeSnapshot(snapshot, registryId, checksum)
+        // A write that failed (a full disk, most likely) leaves a partial file whose space the disk needs back now;
+        // open removes any tmp file left by a crash, so this removal need not be durable.
         return Effect.as(
-          writeAndSync(fs, tmp, bytes, "w", snapshotSyncEveryBytes),
+          Effect.tapError(writeAndSync(fs, tmp, bytes, "w", snapshotSyncEveryBytes), () =>
+            Effect.ignore(fs.remove(tmp)),
+          ),
           Effect.zipRight(io("rename", tmp, fs.rename(tmp, target)), syncDirectory(fs, directory)),
         )
       },

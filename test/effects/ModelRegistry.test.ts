@@ -3,6 +3,7 @@
  * checking the production invariant at every seq, back-pressure and Overloaded, reads that never queue behind
  * writes, and storage failure semantics (a failed fsync fails the registry for good; ENOSPC fails one batch).
  */
+import { readdirSync } from "node:fs"
 import { SystemError } from "@effect/platform/Error"
 import { NodePath } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
@@ -450,6 +451,39 @@ describe("ModelRegistry on files", () => {
         reason: "NoSpace",
       })
       expect(Exit.isSuccess(await opened.exitOf(registry.health))).toBe(true)
+      await opened.run(registry.register({ name: "m", version: "2.0.0" }))
+      diskFull = false
+      expect(await opened.run(registry.compact)).toMatchObject({ snapshotSeq: 2, versions: 2 })
+      await opened.run(registry.register({ name: "m", version: "3.0.0" }))
+      await opened.close()
+      const reopened = await open(layerFile({ directory }))
+      expect((await reopened.run(reopened.registry.listVersions("m"))).map((v) => v.version)).toEqual([
+        "1.0.0",
+        "2.0.0",
+        "3.0.0",
+      ])
+      await reopened.close()
+    }),
+  )
+
+  it(
+    "ENOSPC while the background snapshot is written fails that compaction only, and its partial file is removed",
+    withDirectory("enospc-snapshot", async (directory) => {
+      let diskFull = false
+      const opened = await open(
+        registryOn(directory, {
+          beforeWrite: (path) => (diskFull && path.endsWith(".snap.tmp") ? Effect.fail(noSpace(path)) : Effect.void),
+        }),
+      )
+      const { registry } = opened
+      await opened.run(registry.register({ name: "m", version: "1.0.0" }))
+      diskFull = true
+      expect(failureOf(await opened.exitOf(registry.compact))).toMatchObject({
+        _tag: "StorageFailed",
+        reason: "NoSpace",
+      })
+      expect(Exit.isSuccess(await opened.exitOf(registry.health))).toBe(true)
+      expect(readdirSync(directory).filter((name) => name.endsWith(".tmp"))).toEqual([])
       await opened.run(registry.register({ name: "m", version: "2.0.0" }))
       diskFull = false
       expect(await opened.run(registry.compact)).toMatchObject({ snapshotSeq: 2, versions: 2 })
