@@ -361,7 +361,20 @@ export class RegistryApi extends HttpApi.make("model-registry")
   .annotate(OpenApi.Transform, (spec) => {
     // Only the framework's decode error (see `withoutDecodeError`) used these.
     const { HttpApiDecodeError: _, Issue: __, PropertyKey: ___, ...schemas } = spec.components.schemas
-    return { ...spec, components: { ...spec.components, schemas } }
+    // The token is the server's choice (`--token`): either the bearer scheme or nothing, as the empty requirement says.
+    const securitySchemes = {
+      ...spec.components.securitySchemes,
+      bearerToken: {
+        type: "http",
+        scheme: "bearer",
+        description: "the token given to `serve --token`; /healthz and the docs need none unless `--public none`",
+      },
+    }
+    return {
+      ...spec,
+      components: { ...spec.components, schemas, securitySchemes },
+      security: [{ bearerToken: [] }, {}],
+    }
   }) {}
 
 /** A declared path as a pattern: a parameter is one segment, as the router matches it. */

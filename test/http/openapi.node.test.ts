@@ -81,6 +81,15 @@ describe("the OpenAPI document", () => {
     expect(doc.info.version).toBe(packageVersion)
   })
 
+  it("declares the bearer scheme, and that a request may also go without it (a server without --token)", () => {
+    const raw = doc as unknown as {
+      components: { securitySchemes?: Record<string, unknown> }
+      security?: ReadonlyArray<Record<string, ReadonlyArray<string>>>
+    }
+    expect(raw.components.securitySchemes?.bearerToken).toMatchObject({ type: "http", scheme: "bearer" })
+    expect(raw.security).toEqual([{ bearerToken: [] }, {}])
+  })
+
   it("declares the domain's patterns and formats", () => {
     const parameter = (id: string, name: string) =>
       resolve(operation(id).parameters.find((p) => p.name === name)!.schema)
