@@ -434,69 +434,41 @@ describe("ModelRegistry on files", () => {
     }),
   )
 
-  it(
-    "ENOSPC at the roll that starts a compaction fails that compaction only; writes and later compactions go on",
-    withDirectory("enospc-compact", async (directory) => {
-      let diskFull = false
-      const opened = await open(
-        registryOn(directory, {
-          beforeWrite: (path) => (diskFull && path.endsWith(".seg.tmp") ? Effect.fail(noSpace(path)) : Effect.void),
-        }),
-      )
-      const { registry } = opened
-      await opened.run(registry.register({ name: "m", version: "1.0.0" }))
-      diskFull = true
-      expect(failureOf(await opened.exitOf(registry.compact))).toMatchObject({
-        _tag: "StorageFailed",
-        reason: "NoSpace",
-      })
-      expect(Exit.isSuccess(await opened.exitOf(registry.health))).toBe(true)
-      await opened.run(registry.register({ name: "m", version: "2.0.0" }))
-      diskFull = false
-      expect(await opened.run(registry.compact)).toMatchObject({ snapshotSeq: 2, versions: 2 })
-      await opened.run(registry.register({ name: "m", version: "3.0.0" }))
-      await opened.close()
-      const reopened = await open(layerFile({ directory }))
-      expect((await reopened.run(reopened.registry.listVersions("m"))).map((v) => v.version)).toEqual([
-        "1.0.0",
-        "2.0.0",
-        "3.0.0",
-      ])
-      await reopened.close()
-    }),
-  )
-
-  it(
-    "ENOSPC while the background snapshot is written fails that compaction only, and its partial file is removed",
-    withDirectory("enospc-snapshot", async (directory) => {
-      let diskFull = false
-      const opened = await open(
-        registryOn(directory, {
-          beforeWrite: (path) => (diskFull && path.endsWith(".snap.tmp") ? Effect.fail(noSpace(path)) : Effect.void),
-        }),
-      )
-      const { registry } = opened
-      await opened.run(registry.register({ name: "m", version: "1.0.0" }))
-      diskFull = true
-      expect(failureOf(await opened.exitOf(registry.compact))).toMatchObject({
-        _tag: "StorageFailed",
-        reason: "NoSpace",
-      })
-      expect(Exit.isSuccess(await opened.exitOf(registry.health))).toBe(true)
-      expect(readdirSync(directory).filter((name) => name.endsWith(".tmp"))).toEqual([])
-      await opened.run(registry.register({ name: "m", version: "2.0.0" }))
-      diskFull = false
-      expect(await opened.run(registry.compact)).toMatchObject({ snapshotSeq: 2, versions: 2 })
-      await opened.run(registry.register({ name: "m", version: "3.0.0" }))
-      await opened.close()
-      const reopened = await open(layerFile({ directory }))
-      expect((await reopened.run(reopened.registry.listVersions("m"))).map((v) => v.version)).toEqual([
-        "1.0.0",
-        "2.0.0",
-        "3.0.0",
-      ])
-      await reopened.close()
-    }),
+  it.each([
+    ["at the roll that starts a compaction", ".seg.tmp", "enospc-compact"],
+    ["while the background snapshot is written", ".snap.tmp", "enospc-snapshot"],
+  ])(
+    "ENOSPC %s fails that compaction only, leaves no partial file, and writes and later compactions go on",
+    (_when, fullAt, label) =>
+      withDirectory(label, async (directory) => {
+        let diskFull = false
+        const opened = await open(
+          registryOn(directory, {
+            beforeWrite: (path) => (diskFull && path.endsWith(fullAt) ? Effect.fail(noSpace(path)) : Effect.void),
+          }),
+        )
+        const { registry } = opened
+        await opened.run(registry.register({ name: "m", version: "1.0.0" }))
+        diskFull = true
+        expect(failureOf(await opened.exitOf(registry.compact))).toMatchObject({
+          _tag: "StorageFailed",
+          reason: "NoSpace",
+        })
+        expect(Exit.isSuccess(await opened.exitOf(registry.health))).toBe(true)
+        expect(readdirSync(directory).filter((name) => name.endsWith(".tmp"))).toEqual([])
+        await opened.run(registry.register({ name: "m", version: "2.0.0" }))
+        diskFull = false
+        expect(await opened.run(registry.compact)).toMatchObject({ snapshotSeq: 2, versions: 2 })
+        await opened.run(registry.register({ name: "m", version: "3.0.0" }))
+        await opened.close()
+        const reopened = await open(layerFile({ directory }))
+        expect((await reopened.run(reopened.registry.listVersions("m"))).map((v) => v.version)).toEqual([
+          "1.0.0",
+          "2.0.0",
+          "3.0.0",
+        ])
+        await reopened.close()
+      })(),
   )
 
   it(
