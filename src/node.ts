@@ -16,7 +16,6 @@ import * as ModelRegistry from "./effects/ModelRegistry.ts"
 import { openPromiseRegistry, type PromiseRegistry } from "./effects/promise.ts"
 import { Checksum, makeCrc32 } from "./storage/Checksum.ts"
 import { DirectoryWatch } from "./storage/DirectoryWatch.ts"
-import type { OpenError } from "./storage/FileStorage.ts"
 import type { LockLease, PidState, ProcessIdentity } from "./storage/ProcessInfo.ts"
 import * as ProcessInfo from "./storage/ProcessInfo.ts"
 import { type ActiveSegmentFile, SegmentAppender, writeFully } from "./storage/SegmentAppender.ts"
@@ -201,7 +200,9 @@ export type FileRegistryOptions = ModelRegistry.FileSystemRegistryOptions
  * The registry on a data directory: `Layer.provide(layerFile({ directory }))`, then
  * `yield* ModelRegistry.ModelRegistry`.
  */
-export const layerFile = (options: FileRegistryOptions): Layer.Layer<ModelRegistry.ModelRegistry, OpenError> =>
+export const layerFile = (
+  options: FileRegistryOptions,
+): Layer.Layer<ModelRegistry.ModelRegistry, ModelRegistry.RegistryOpenError> =>
   ModelRegistry.layerFileSystem(options).pipe(Layer.provide(layerNode))
 
 /** The Promise facade over a data directory. `close()` drains, fsyncs and releases the lock. */

@@ -7,13 +7,17 @@
  * This module wires those parts together and owns what spans them: the failure latch (after a failed fsync every
  * command fails until reopened) and shutdown (pending callers are told the registry closed).
  */
-import { type Cause, Effect, Either, Exit, Fiber, Option, RuntimeFlags } from "effect"
-import { Overloaded, RegistryClosed, type StorageFailed, WalCorrupt } from "../domain/errors.ts"
+import { type Cause, type Clock, Effect, Either, Exit, Fiber, Option, RuntimeFlags } from "effect"
+import { type LifecycleMismatch, Overloaded, RegistryClosed, type StorageFailed, WalCorrupt } from "../domain/errors.ts"
+import type { LifecycleChanged } from "../domain/RegistryEvent.ts"
 import type { RegistryLimits } from "../storage/Limits.ts"
 import type { SnapshotStore } from "../storage/SnapshotStore.ts"
 import type { Wal } from "../storage/Wal.ts"
 import { type CompactError, Compactor, type CompactReport, storageFailure } from "./Compactor.ts"
 import {
+  type AliasError,
+  type AliasOutcome,
+  type AliasPending,
   type ChangeError,
   type ChangePending,
   makeCommit,
@@ -24,7 +28,11 @@ import {
   type SubmitError,
 } from "./commitBatch.ts"
 import { EventTail } from "./EventTail.ts"
+import { encodeEventRecords } from "./eventCodec.ts"
+import { type LifecycleMapping, lifecycleChange } from "./lifecycleBinding.ts"
 import {
+  type AliasCommand,
+  type AliasDecideError,
   type ChangeCommand,
   type ChangeDecideError,
   type Lifecycle,
@@ -38,7 +46,15 @@ import { replayEvents } from "./replay.ts"
 import { restoreIndex } from "./snapshotCodec.ts"
 
 export type { CompactError, CompactReport } from "./Compactor.ts"
-export { appendSeconds, type ChangeError, type Outcome, type RegisterError, type SubmitError } from "./commitBatch.ts"
+export {
+  type AliasError,
+  type AliasOutcome,
+  appendSeconds,
+  type ChangeError,
+  type Outcome,
+  type RegisterError,
+  type SubmitError,
+} from "./commitBatch.ts"
 
 export interface RegistryActor {
   readonly index: RegistryIndex
@@ -48,8 +64,11 @@ export interface RegistryActor {
    * instead of waiting when the mailbox is full.
    */
   readonly register: (command: RegisterCommand, wait: boolean) => Effect.Effect<Outcome, RegisterError>
-  /** Queues a promotion or deprecation, as `register`. */
+  /** Queues a lifecycle event for a version, as `register`. */
   readonly change: (command: ChangeCommand, wait: boolean) => Effect.Effect<Outcome, ChangeError>
+  /** Queues an alias set or removal, as `register`. */
+  readonly alias: (command: AliasCommand, wait: boolean) => Effect.Effect<AliasOutcome, AliasError>
+  readonly rules: Lifecycle
   readonly compact: Effect.Effect<CompactReport, CompactError>
   /** Set once a write or fsync failed: every later command fails with it until the registry is reopened. */
   readonly failure: () => StorageFailed | undefined
@@ -66,6 +85,8 @@ export const makeRegistryActor = (options: {
   readonly snapshots: SnapshotStore
   readonly limits: RegistryLimits
   readonly lifecycle?: Lifecycle
+  /** How to move a directory written under another lifecycle to this one (see lifecycleBinding.ts). */
+  readonly lifecycleMapping?: LifecycleMapping
 }) =>
   Effect.gen(function* () {
     const { wal, snapshots, limits } = options
@@ -74,7 +95,8 @@ export const makeRegistryActor = (options: {
     // The commit span is made only when a tracer that can export it is installed: under Effect's built-in tracer a
     // span reaches no one, yet its random trace ids and context FiberRefs cost more than the rest of a small batch.
     const traced = (yield* Effect.tracer) !== builtinTracer
-    const index = yield* recoverIndex(wal, snapshots, rules)
+    const index = yield* recoverIndex(wal, snapshots)
+    yield* bindLifecycle(wal, index, rules, options.lifecycleMapping, clock)
     const tail = new EventTail(limits.tailEventsMax, index.lastSeq)
     const stats = { batches: 0, appendedRecords: 0, compactions: 0 }
     const mailbox = new Mailbox<Pending>(limits)
@@ -116,7 +138,7 @@ export const makeRegistryActor = (options: {
     const compactionFailed = (error: StorageFailed) =>
       Effect.flatMap(walStillHealthy(wal, index.lastSeq), (healthy) => (healthy ? Effect.void : failRegistry(error)))
 
-    const overlay = new BatchOverlay(index, rules)
+    const overlay = new BatchOverlay(index)
     const appended = (records: number) => compactor.appended(records)
     const commit = makeCommit({ wal, index, overlay, tail, rules, clock, stats, appended, appendFailed })
     const loop = batchLoop({ mailbox, compactor, status, stats, compactionFailed, commit, traced })
@@ -138,6 +160,8 @@ export const makeRegistryActor = (options: {
       tail,
       register: (command, wait) => enqueue(command, wait, registerPending),
       change: (command, wait) => enqueue(command, wait, changePending),
+      alias: (command, wait) => enqueue(command, wait, aliasPending),
+      rules,
       compact: Effect.async<CompactReport, CompactError>((resume) => {
         const refused = status.refusal()
         if (refused) return resume(Exit.fail(refused))
@@ -186,13 +210,13 @@ class ActorStatus {
  */
 const makeEnqueue =
   (mailbox: Mailbox<Pending>, status: ActorStatus, limits: RegistryLimits) =>
-  <C, E>(
+  <C, A, E>(
     command: C,
     wait: boolean,
-    pendingOf: (command: C, resume: Resume<E>, caller: Caller) => Pending,
-  ): Effect.Effect<Outcome, E | SubmitError> =>
+    pendingOf: (command: C, resume: Resume<A, E>, caller: Caller) => Pending,
+  ): Effect.Effect<A, E | SubmitError> =>
     Effect.withFiberRuntime((fiber, runtime) =>
-      Effect.async<Outcome, E | SubmitError>((resume) => {
+      Effect.async<A, E | SubmitError>((resume) => {
         const refused = status.refusal()
         if (refused) return resume(Exit.fail(refused))
         const caller = RuntimeFlags.interruptible(runtime.runtimeFlags) ? fiber : undefined
@@ -246,16 +270,19 @@ const batchLoop = (deps: {
 }
 
 type Caller = Fiber.RuntimeFiber<unknown, unknown> | undefined
-type Resume<E> = (exit: Exit.Exit<Outcome, E | SubmitError>) => void
+type Resume<A, E> = (exit: Exit.Exit<A, E | SubmitError>) => void
 
 /** A Pending's result fields before its batch sets them. */
 const unsettled = { version: undefined, event: null, rejection: undefined } as const
 
-const registerPending = (command: RegisterCommand, resume: Resume<RegisterDecideError>, caller: Caller) =>
+const registerPending = (command: RegisterCommand, resume: Resume<Outcome, RegisterDecideError>, caller: Caller) =>
   ({ kind: "Register", command, resume, caller, ...unsettled }) satisfies RegisterPending
 
-const changePending = (command: ChangeCommand, resume: Resume<ChangeDecideError>, caller: Caller) =>
+const changePending = (command: ChangeCommand, resume: Resume<Outcome, ChangeDecideError>, caller: Caller) =>
   ({ kind: "Change", command, resume, caller, ...unsettled }) satisfies ChangePending
+
+const aliasPending = (command: AliasCommand, resume: Resume<AliasOutcome, AliasDecideError>, caller: Caller) =>
+  ({ kind: "Alias", command, resume, caller, ...unsettled, settled: false }) satisfies AliasPending
 
 /** Effect's default tracer, which keeps spans in memory only. */
 const builtinTracer = Effect.runSync(Effect.tracer)
@@ -272,12 +299,12 @@ const walStillHealthy = (wal: Wal, expectedSeq: number) =>
   )
 
 /** Rebuilds the committed state at open: newest valid snapshot, then every later record, in order. */
-const recoverIndex = (wal: Wal, snapshots: SnapshotStore, rules: Lifecycle) =>
+const recoverIndex = (wal: Wal, snapshots: SnapshotStore) =>
   Effect.gen(function* () {
     const snapshot = yield* snapshots.latest
-    let index = new RegistryIndex(rules)
+    let index = new RegistryIndex()
     if (Option.isSome(snapshot)) {
-      const restored = restoreIndex(snapshot.value.state, rules)
+      const restored = restoreIndex(snapshot.value.state)
       if (Either.isLeft(restored))
         return yield* new WalCorrupt({
           file: "snapshot",
@@ -289,4 +316,28 @@ const recoverIndex = (wal: Wal, snapshots: SnapshotStore, rules: Lifecycle) =>
     }
     yield* replayEvents(wal.read(index.lastSeq + 1), (event) => index.apply(event.seq, event))
     return index
+  })
+
+/**
+ * Makes the recovered directory run under `rules`' lifecycle: nothing to do if it already does, else the
+ * `LifecycleChanged` event is made durable and applied before the first command, or opening fails.
+ */
+const bindLifecycle = (
+  wal: Wal,
+  index: RegistryIndex,
+  rules: Lifecycle,
+  mapping: LifecycleMapping | undefined,
+  clock: Clock.Clock,
+): Effect.Effect<void, LifecycleMismatch | StorageFailed> =>
+  Effect.gen(function* () {
+    const change = lifecycleChange(index, rules.compiled, mapping)
+    if (Either.isLeft(change)) return yield* change.left
+    if (change.right === undefined) return
+    const event: LifecycleChanged = {
+      ...change.right,
+      seq: index.lastSeq + 1,
+      at: new Date(clock.unsafeCurrentTimeMillis()).toISOString(),
+    }
+    yield* wal.append(encodeEventRecords([event]))
+    index.apply(event.seq, event)
   })

@@ -1,17 +1,18 @@
 /**
- * The committed state, in memory: model → version → record, plus each model's versions kept in semver
- * order on insert and its production version. Only the registry actor's batch loop mutates it, and only
- * with events that are already durable, so every reader sees committed state and nothing else.
+ * The committed state, in memory: model → version → record, plus each model's versions kept in semver order on
+ * insert, the holder of each exclusive state, and its aliases. Only the registry actor's batch loop mutates it, and
+ * only with events that are already durable, so every reader sees committed state and nothing else.
  */
 import { Either } from "effect"
 import { deepFreeze } from "../domain/Json.ts"
-import type { LifecycleState } from "../domain/Lifecycle.ts"
+import type { LifecycleBinding, LifecycleState } from "../domain/Lifecycle.ts"
 import type { ModelMetadata } from "../domain/ModelMetadata.ts"
 import type { ModelName } from "../domain/ModelName.ts"
 import type { ModelSummary, ModelVersion } from "../domain/ModelVersion.ts"
-import { type EventBody, eventModelName } from "../domain/RegistryEvent.ts"
+import { type AnyEventBody, type EventBody, eventModelName, type LifecycleChanged } from "../domain/RegistryEvent.ts"
 import { compareParsed, type ParsedSemVer, parseSemVer, type SemVer } from "../domain/SemVer.ts"
-import { type Lifecycle, lifecycle, type ModelView, type VersionChange, type VersionView } from "./lifecycleRules.ts"
+import { compiledDefault } from "./builtinLifecycles.ts"
+import { evolve, type ModelChange, type ModelView, type VersionView } from "./lifecycleRules.ts"
 
 /**
  * A version with what ordering needs. Plain releases (`1.2.3`, by far the common case) are ordered by their three
@@ -67,7 +68,49 @@ const compareEntries = (a: VersionEntry, b: VersionEntry): number => {
   return compareParsed(a.parsed, b.parsed)
 }
 
-export class ModelEntry implements ModelView {
+const noAliases: ReadonlyArray<string> = Object.freeze([])
+
+/**
+ * One model's state as `applyChange` edits it: the committed entry, or a batch's overlay of it. Holders and aliases
+ * are a handful per model, so they are plain maps; the records are what readers share.
+ */
+interface MutableModel extends ModelView {
+  record(version: string): ModelVersion | undefined
+  store(record: ModelVersion): void
+  setHolder(state: LifecycleState, version: SemVer | undefined): void
+  setAlias(alias: string, version: SemVer | undefined): void
+  aliasesOf(version: SemVer): ReadonlyArray<string>
+}
+
+/** Applies an event's change to a model: records replaced, exclusive holders and aliases kept in step. */
+const applyChange = (model: MutableModel, change: ModelChange, exclusive: ReadonlySet<LifecycleState>): void => {
+  for (const moved of change.versions) {
+    const existing = model.record(moved.version)
+    const metadata = moved.metadata ?? existing
+    if (metadata === undefined) throw new Error(`change to unknown version ${moved.version}`)
+    model.store(recordOf(metadata, moved.state, existing?.aliases ?? noAliases))
+    if (existing !== undefined && existing.state !== moved.state && model.holder(existing.state) === moved.version)
+      model.setHolder(existing.state, undefined)
+    if (exclusive.has(moved.state)) model.setHolder(moved.state, moved.version)
+  }
+  for (const { alias, version } of change.aliases) {
+    const previous = model.alias(alias)
+    model.setAlias(alias, version ?? undefined)
+    for (const touched of [previous, version]) {
+      if (touched === undefined || touched === null) continue
+      const record = model.record(touched)
+      if (record !== undefined) model.store(recordOf(record, record.state, model.aliasesOf(touched)))
+    }
+  }
+}
+
+const aliasesNaming = (aliases: ReadonlyMap<string, SemVer>, version: SemVer): ReadonlyArray<string> => {
+  const named: Array<string> = []
+  for (const [alias, target] of aliases) if (target === version) named.push(alias)
+  return named.length === 0 ? noAliases : Object.freeze(named.sort())
+}
+
+export class ModelEntry implements MutableModel {
   /**
    * version → record, the records themselves rather than their entries: `get` over 100k random pairs is bound by
    * dependent cache misses, and an entry in between was one more (bench/, reads scenario).
@@ -75,12 +118,44 @@ export class ModelEntry implements ModelView {
   readonly records = new Map<string, ModelVersion>()
   /** In semver order, maintained on insert: listing is then a copy, not a sort. */
   readonly sorted: Array<VersionEntry> = []
-  production: SemVer | undefined = undefined
+  /** Exclusive state → its holder. Replaced whole by a batch that changed it. */
+  holders = new Map<LifecycleState, SemVer>()
+  /** Alias → version. Replaced whole by a batch that changed it. */
+  aliases = new Map<string, SemVer>()
   private listed: ReadonlyArray<ModelVersion> | undefined = undefined
+
+  get production(): SemVer | undefined {
+    return this.holders.get("production")
+  }
 
   readonly version = (version: SemVer): VersionView | undefined => {
     const record = this.records.get(version)
     return record && { metadata: record, state: record.state }
+  }
+
+  readonly holder = (state: LifecycleState): SemVer | undefined => this.holders.get(state)
+  readonly alias = (alias: string): SemVer | undefined => this.aliases.get(alias)
+
+  record(version: string): ModelVersion | undefined {
+    return this.records.get(version)
+  }
+
+  store(record: ModelVersion): void {
+    this.put(record)
+  }
+
+  setHolder(state: LifecycleState, version: SemVer | undefined): void {
+    if (version === undefined) this.holders.delete(state)
+    else this.holders.set(state, version)
+  }
+
+  setAlias(alias: string, version: SemVer | undefined): void {
+    if (version === undefined) this.aliases.delete(alias)
+    else this.aliases.set(alias, version)
+  }
+
+  aliasesOf(version: SemVer): ReadonlyArray<string> {
+    return aliasesNaming(this.aliases, version)
   }
 
   list(): ReadonlyArray<ModelVersion> {
@@ -88,37 +163,37 @@ export class ModelEntry implements ModelView {
     return this.listed
   }
 
-  apply(change: VersionChange): void {
-    const metadata: ModelMetadata | undefined = change.metadata ?? this.records.get(change.version)
-    if (metadata === undefined) throw new Error(`change to unknown version ${change.version}`)
-    this.put(recordOf(metadata, change.state))
-  }
-
-  /** Stores `record` as its version's committed record (new or replacing), and keeps `production` in step. */
+  /** Stores `record` as its version's committed record (new or replacing). */
   put(record: ModelVersion): void {
     const existing = this.records.get(record.version)
     if (existing) {
       this.records.set(record.version, record)
       this.entryOf(record.version, existing).record = record
     } else this.insert(new VersionEntry(record.version, record))
-    if (record.state === "production") this.production = record.version
-    else if (this.production === record.version) this.production = undefined
     this.listed = undefined
   }
 
   /**
    * Adds a version exactly as a snapshot holds it; `record` (a fresh object) becomes the shared record. Returns
-   * why the snapshot cannot be right instead, if the version is already here or a second production version.
+   * why the snapshot cannot be right instead: the version is already here, a second holder of an exclusive state,
+   * or an alias that names two versions.
    */
-  restore(record: ModelVersion): string | undefined {
+  restore(record: ModelVersion, exclusive: ReadonlySet<LifecycleState>): string | undefined {
     if (this.records.has(record.version)) return `version ${record.version} of ${record.name} appears twice`
-    if (record.state === "production") {
-      if (this.production !== undefined)
-        return `${record.name} has two production versions, ${this.production} and ${record.version}`
-      this.production = record.version
+    if (exclusive.has(record.state)) {
+      const holder = this.holders.get(record.state)
+      if (holder !== undefined)
+        return `${record.name} has two versions in exclusive state ${record.state}, ${holder} and ${record.version}`
+      this.holders.set(record.state, record.version)
+    }
+    for (const alias of record.aliases) {
+      const named = this.aliases.get(alias)
+      if (named !== undefined) return `alias ${alias} of ${record.name} names both ${named} and ${record.version}`
+      this.aliases.set(alias, record.version)
     }
     deepFreeze(record.metrics)
     deepFreeze(record.tags)
+    Object.freeze(record.aliases)
     this.insert(new VersionEntry(record.version, Object.freeze(record)))
     this.listed = undefined
     return undefined
@@ -158,7 +233,11 @@ export class ModelEntry implements ModelView {
 }
 
 /** Records are shared with every reader and written into snapshots, so they are frozen all the way down. */
-export const recordOf = (metadata: ModelMetadata, state: LifecycleState): ModelVersion =>
+export const recordOf = (
+  metadata: ModelMetadata,
+  state: LifecycleState,
+  aliases: ReadonlyArray<string> = noAliases,
+): ModelVersion =>
   Object.freeze({
     id: metadata.id,
     name: metadata.name,
@@ -167,20 +246,26 @@ export const recordOf = (metadata: ModelMetadata, state: LifecycleState): ModelV
     metrics: deepFreeze(metadata.metrics),
     tags: deepFreeze(metadata.tags),
     state,
+    aliases,
   })
 
-/** The full state a snapshot stores: every version with its metadata and lifecycle state. */
+/** The full state a snapshot stores: the lifecycle binding and every version with its state and aliases. */
 export interface IndexSnapshot {
   readonly lastSeq: number
+  readonly lifecycle: LifecycleBinding
   readonly versions: ReadonlyArray<ModelVersion>
 }
+
+const sortedObject = <V>(entries: Iterable<readonly [string, V]>): { readonly [key: string]: V } =>
+  Object.fromEntries([...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
 
 export class RegistryIndex {
   private readonly models = new Map<string, ModelEntry>()
   lastSeq = 0
   versionCount = 0
-
-  constructor(private readonly rules: Lifecycle = lifecycle) {}
+  /** The lifecycle the log is written under: the default until a `LifecycleChanged` event says otherwise. */
+  binding: LifecycleBinding = compiledDefault.binding
+  exclusive: ReadonlySet<LifecycleState> = new Set(compiledDefault.binding.exclusive)
 
   model(name: string): ModelEntry | undefined {
     return this.models.get(name)
@@ -207,23 +292,54 @@ export class RegistryIndex {
         production: model.production ?? null,
         versionCount: model.sorted.length,
         latest: model.sorted[model.sorted.length - 1]!.record.version,
+        holders: sortedObject(model.holders),
+        aliases: sortedObject(model.aliases),
       }))
   }
 
+  /** Every model's versions, in name order then semver order. */
+  *allVersions(): Generator<ModelVersion> {
+    for (const model of this.models.values()) for (const entry of model.sorted) yield entry.record
+  }
+
   /** Applies a committed event. Seqs must arrive in order: the WAL guarantees it, and this asserts it. */
-  apply(seq: number, event: EventBody): void {
+  apply(seq: number, event: AnyEventBody): void {
     if (seq !== this.lastSeq + 1) throw new Error(`index expected seq ${this.lastSeq + 1}, got ${seq}`)
-    const name = eventModelName(event)
-    let model = this.models.get(name)
-    if (model === undefined) {
-      model = new ModelEntry()
-      this.models.set(name, model)
-    }
-    for (const change of this.rules.evolve(event)) {
-      if (!model.records.has(change.version)) this.versionCount++
-      model.apply(change)
+    if (event._tag === "LifecycleChanged") this.changeLifecycle(event)
+    else {
+      const name = eventModelName(event)
+      let model = this.models.get(name)
+      if (model === undefined) {
+        model = new ModelEntry()
+        this.models.set(name, model)
+      }
+      const change = evolve(event)
+      for (const moved of change.versions) if (!model.records.has(moved.version)) this.versionCount++
+      applyChange(model, change, this.exclusive)
     }
     this.lastSeq = seq
+  }
+
+  /** Moves every listed version and drops every listed alias, then finds the new exclusive states' holders. */
+  private changeLifecycle(event: Omit<LifecycleChanged, "seq" | "at">): void {
+    for (const { name, version, to } of event.changes) {
+      const model = this.models.get(name)
+      const record = model?.records.get(version)
+      if (model === undefined || record === undefined) throw new Error(`lifecycle change of unknown ${name} ${version}`)
+      model.put(recordOf(record, to, record.aliases))
+    }
+    for (const { name, alias } of event.aliasesCleared) {
+      const model = this.models.get(name)
+      if (model === undefined) throw new Error(`lifecycle change of unknown model ${name}`)
+      applyChange(model, { versions: [], aliases: [{ alias, version: null }] }, this.exclusive)
+    }
+    this.binding = event.to
+    this.exclusive = new Set(event.to.exclusive)
+    for (const model of this.models.values()) {
+      model.holders = new Map()
+      for (const entry of model.sorted)
+        if (this.exclusive.has(entry.record.state)) model.holders.set(entry.record.state, entry.version)
+    }
   }
 
   /**
@@ -241,20 +357,21 @@ export class RegistryIndex {
         if (!model.records.has(record.version)) this.versionCount++
         model.put(record)
       }
-      model.production = decided.production
+      if (decided.ownHolders !== undefined) model.holders = decided.ownHolders
+      if (decided.ownAliases !== undefined) model.aliases = decided.ownAliases
     }
     this.lastSeq = lastSeq
   }
 
   toSnapshot(): IndexSnapshot {
-    const versions: Array<ModelVersion> = []
-    for (const model of this.models.values()) for (const entry of model.sorted) versions.push(entry.record)
-    return { lastSeq: this.lastSeq, versions }
+    return { lastSeq: this.lastSeq, lifecycle: this.binding, versions: [...this.allVersions()] }
   }
 
   /** The index a snapshot describes, or why the snapshot breaks an invariant no sequence of events can break. */
-  static fromSnapshot(snapshot: IndexSnapshot, rules: Lifecycle = lifecycle): Either.Either<RegistryIndex, string> {
-    const index = new RegistryIndex(rules)
+  static fromSnapshot(snapshot: IndexSnapshot): Either.Either<RegistryIndex, string> {
+    const index = new RegistryIndex()
+    index.binding = snapshot.lifecycle
+    index.exclusive = new Set(snapshot.lifecycle.exclusive)
     // The decoded versions are fresh objects in the record shape, so they become the records as they are:
     // copying each one twice (split off its state, rebuild the record) showed in recovery profiles.
     for (const record of snapshot.versions) {
@@ -263,7 +380,7 @@ export class RegistryIndex {
         model = new ModelEntry()
         index.models.set(record.name, model)
       }
-      const problem = model.restore(record)
+      const problem = model.restore(record, index.exclusive)
       if (problem !== undefined) return Either.left(problem)
       index.versionCount++
     }
@@ -280,10 +397,7 @@ export class RegistryIndex {
 export class BatchOverlay {
   private readonly pending = new Map<string, OverlayModel>()
 
-  constructor(
-    private readonly index: RegistryIndex,
-    private readonly rules: Lifecycle = lifecycle,
-  ) {}
+  constructor(private readonly index: RegistryIndex) {}
 
   view(name: string): ModelView | undefined {
     return this.pending.get(name) ?? this.index.model(name)
@@ -301,13 +415,7 @@ export class BatchOverlay {
       overlay = new OverlayModel(this.index.model(name))
       this.pending.set(name, overlay)
     }
-    for (const change of this.rules.evolve(event)) {
-      const metadata = change.metadata ?? overlay.version(change.version)?.metadata
-      if (metadata === undefined) throw new Error(`change to unknown version ${change.version}`)
-      overlay.versions.set(change.version, recordOf(metadata, change.state))
-      if (change.state === "production") overlay.production = change.version
-      else if (overlay.production === change.version) overlay.production = undefined
-    }
+    applyChange(overlay, evolve(event), this.index.exclusive)
   }
 
   models(): IterableIterator<[string, OverlayModel]> {
@@ -319,18 +427,49 @@ export class BatchOverlay {
   }
 }
 
-/** One model as a batch sees it; made once per model per batch, not per lookup (a closure per view showed in profiles). */
-class OverlayModel implements ModelView {
+/**
+ * One model as a batch sees it; made once per model per batch, not per lookup (a closure per view showed in
+ * profiles). Holders and aliases are copied only by a batch that changes them, which a register does not.
+ */
+class OverlayModel implements MutableModel {
   /** The records the batch has decided, by version. */
   readonly versions = new Map<string, ModelVersion>()
-  production: SemVer | undefined
+  ownHolders: Map<LifecycleState, SemVer> | undefined = undefined
+  ownAliases: Map<string, SemVer> | undefined = undefined
 
-  constructor(private readonly committed: ModelEntry | undefined) {
-    this.production = committed?.production
-  }
+  constructor(private readonly committed: ModelEntry | undefined) {}
 
   readonly version = (version: SemVer): VersionView | undefined => {
     const record = this.versions.get(version)
     return record === undefined ? this.committed?.version(version) : { metadata: record, state: record.state }
+  }
+
+  readonly holder = (state: LifecycleState): SemVer | undefined =>
+    (this.ownHolders ?? this.committed?.holders)?.get(state)
+
+  readonly alias = (alias: string): SemVer | undefined => (this.ownAliases ?? this.committed?.aliases)?.get(alias)
+
+  record(version: string): ModelVersion | undefined {
+    return this.versions.get(version) ?? this.committed?.records.get(version)
+  }
+
+  store(record: ModelVersion): void {
+    this.versions.set(record.version, record)
+  }
+
+  setHolder(state: LifecycleState, version: SemVer | undefined): void {
+    this.ownHolders ??= new Map(this.committed?.holders)
+    if (version === undefined) this.ownHolders.delete(state)
+    else this.ownHolders.set(state, version)
+  }
+
+  setAlias(alias: string, version: SemVer | undefined): void {
+    this.ownAliases ??= new Map(this.committed?.aliases)
+    if (version === undefined) this.ownAliases.delete(alias)
+    else this.ownAliases.set(alias, version)
+  }
+
+  aliasesOf(version: SemVer): ReadonlyArray<string> {
+    return aliasesNaming(this.ownAliases ?? this.committed?.aliases ?? new Map(), version)
   }
 }

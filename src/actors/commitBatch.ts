@@ -9,11 +9,13 @@
 import { Cause, type Clock, Effect, Exit, type Fiber, FiberRef, Metric, MetricBoundaries } from "effect"
 import type { Overloaded, RegistryClosed, StorageFailed } from "../domain/errors.ts"
 import type { ModelVersion } from "../domain/ModelVersion.ts"
-import type { EventBody, RegistryEvent } from "../domain/RegistryEvent.ts"
+import { type EventBody, eventVersion, type RegistryEvent } from "../domain/RegistryEvent.ts"
 import type { Wal } from "../storage/Wal.ts"
 import type { EventTail } from "./EventTail.ts"
 import { encodeEventRecords } from "./eventCodec.ts"
 import type {
+  AliasCommand,
+  AliasDecideError,
   ChangeCommand,
   ChangeDecideError,
   Decision,
@@ -29,10 +31,21 @@ export interface Outcome {
   readonly event: RegistryEvent | null
 }
 
+/**
+ * What an alias command returns: the version the alias names after it (for a removal, the one it named), `null` when
+ * a removal found the alias not set, and its event (`null`: nothing changed).
+ */
+export interface AliasOutcome {
+  readonly alias: string
+  readonly version: ModelVersion | null
+  readonly event: RegistryEvent | null
+}
+
 /** What any queued command can fail with, besides its own rejections. */
 export type SubmitError = Overloaded | StorageFailed | RegistryClosed
 export type RegisterError = RegisterDecideError | SubmitError
 export type ChangeError = ChangeDecideError | SubmitError
+export type AliasError = AliasDecideError | SubmitError
 
 interface PendingBase {
   /** The waiting caller, when it can be interrupted: its command is skipped if it was interrupted before the loop took it. */
@@ -53,11 +66,19 @@ export interface ChangePending extends PendingBase {
   readonly resume: (exit: Exit.Exit<Outcome, ChangeError>) => void
   rejection: ChangeDecideError | undefined
 }
+export interface AliasPending extends PendingBase {
+  readonly kind: "Alias"
+  readonly command: AliasCommand
+  readonly resume: (exit: Exit.Exit<AliasOutcome, AliasError>) => void
+  rejection: AliasDecideError | undefined
+  /** Set by the batch when the command is decided, whether or not it names a version. */
+  settled: boolean
+}
 /**
  * One queued command. The batch writes its result into the same object (no per-command result allocation: GC was a
  * large share of a register's CPU with hundreds in flight).
  */
-export type Pending = RegisterPending | ChangePending
+export type Pending = RegisterPending | ChangePending | AliasPending
 
 /** One batch's write + fdatasync, as the caller waits for it (Prometheus: registry_wal_append_seconds). */
 export const appendSeconds = Metric.histogram(
@@ -150,6 +171,7 @@ const decideBatch = (
     pending.version = undefined
     pending.event = null
     pending.rejection = undefined
+    if (pending.kind === "Alias") pending.settled = false
     if (wasInterrupted(pending)) continue
     let body: EventBody | undefined
     let name: string
@@ -164,7 +186,7 @@ const decideBatch = (
         continue
       }
       body = accepted(overlay, decision)
-    } else {
+    } else if (pending.kind === "Change") {
       const command = pending.command
       name = command.name
       version = command.version
@@ -174,6 +196,25 @@ const decideBatch = (
         continue
       }
       body = accepted(overlay, decision)
+    } else {
+      const command = pending.command
+      name = command.name
+      const decision = rules.decideAlias(overlay.view(name), command)
+      if (decision._tag === "Reject") {
+        pending.rejection = decision.error
+        continue
+      }
+      pending.settled = true
+      body = accepted(overlay, decision)
+      const named =
+        body === undefined ? decision._tag === "Unchanged" && decision.current?.metadata.version : eventVersion(body)
+      if (body !== undefined) {
+        const event = stampEvent(body, ++seq, at)
+        events.push(event)
+        pending.event = event
+      }
+      pending.version = named ? overlay.record(name, named) : undefined
+      continue
     }
     if (body !== undefined) {
       const event = stampEvent(body, ++seq, at)
@@ -193,7 +234,13 @@ const decideBatch = (
 const completeBatch = (batch: ReadonlyArray<Pending>) => {
   for (let i = 0; i < batch.length; i++) {
     const pending = batch[i]!
-    if (pending.rejection !== undefined) {
+    if (pending.kind === "Alias") {
+      if (pending.rejection !== undefined) pending.resume(Exit.fail(pending.rejection))
+      else if (pending.settled)
+        pending.resume(
+          Exit.succeed({ alias: pending.command.alias, version: pending.version ?? null, event: pending.event }),
+        )
+    } else if (pending.rejection !== undefined) {
       if (pending.kind === "Register") pending.resume(Exit.fail(pending.rejection))
       else pending.resume(Exit.fail(pending.rejection))
     } else if (pending.version !== undefined)
@@ -205,11 +252,15 @@ const completeBatch = (batch: ReadonlyArray<Pending>) => {
 const stampEvent = (body: EventBody, seq: number, at: string): RegistryEvent => {
   switch (body._tag) {
     case "Registered":
-      return { _tag: "Registered", seq, at, metadata: body.metadata }
+      return body.state === undefined
+        ? { _tag: "Registered", seq, at, metadata: body.metadata }
+        : { _tag: "Registered", seq, at, metadata: body.metadata, state: body.state }
     case "Promoted":
       return { _tag: "Promoted", seq, at, name: body.name, version: body.version, supersedes: body.supersedes }
     case "Deprecated":
       return { _tag: "Deprecated", seq, at, name: body.name, version: body.version }
+    default:
+      return { ...body, seq, at }
   }
 }
 

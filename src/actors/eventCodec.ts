@@ -10,8 +10,26 @@ import { decodeEventFastPath } from "../domain/fastDecode.ts"
 import { RegistryEvent } from "../domain/RegistryEvent.ts"
 import type { WalRecord } from "../storage/Wal.ts"
 
-export const recordTypes = { Registered: 1, Promoted: 2, Deprecated: 3 } as const
-const tagOfType = ["", "Registered", "Promoted", "Deprecated"] as const
+/** A record type is never reused: 1–3 are what the first release wrote, 4–7 came with user-defined lifecycles. */
+export const recordTypes = {
+  Registered: 1,
+  Promoted: 2,
+  Deprecated: 3,
+  Transitioned: 4,
+  AliasSet: 5,
+  AliasRemoved: 6,
+  LifecycleChanged: 7,
+} as const
+const tagOfType = [
+  "",
+  "Registered",
+  "Promoted",
+  "Deprecated",
+  "Transitioned",
+  "AliasSet",
+  "AliasRemoved",
+  "LifecycleChanged",
+] as const
 
 const utf8Encoder = new TextEncoder()
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true })
@@ -20,11 +38,17 @@ const utf8Decoder = new TextDecoder("utf-8", { fatal: true })
 const payloadText = (event: RegistryEvent): string => {
   switch (event._tag) {
     case "Registered":
-      return JSON.stringify({ at: event.at, metadata: event.metadata })
+      return event.state === undefined
+        ? JSON.stringify({ at: event.at, metadata: event.metadata })
+        : JSON.stringify({ at: event.at, metadata: event.metadata, state: event.state })
     case "Promoted":
       return JSON.stringify({ at: event.at, name: event.name, version: event.version, supersedes: event.supersedes })
     case "Deprecated":
       return JSON.stringify({ at: event.at, name: event.name, version: event.version })
+    default: {
+      const { _tag: _, seq: _seq, ...payload } = event
+      return JSON.stringify(payload)
+    }
   }
 }
 

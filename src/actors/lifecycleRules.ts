@@ -1,84 +1,37 @@
 /**
- * The version lifecycle as an XState machine, and the model-level decider built on it.
+ * The model-level decider over a compiled lifecycle (lifecycleDefinition.ts): which event, if any, a command writes,
+ * given one model's committed state (possibly overlaid with a batch's earlier events); and `evolve`, what an event
+ * does to that state.
  *
- * The machine is the single source of the rules. It stays pure: at load time we derive a transition table
- * from it with xstate's pure `transition()`, and `decide` consults the table, so the hot path costs a
- * few map lookups instead of an actor per version. The model checker builds its decider from the same
- * function, which is how a deliberately broken machine makes the checker fail.
+ * `decide` reads the lifecycle's tables, and runs the machine only for a guarded transition, so the hot path costs a
+ * few map lookups. `evolve` reads only the event: every event names the states it moves versions to, so replay needs
+ * no lifecycle and re-runs no guard. The model checker builds on the same two functions, which is how a broken
+ * lifecycle makes the checker fail.
  */
-import {
-  type EventObject,
-  type MachineContext,
-  type MetaObject,
-  type NonReducibleUnknown,
-  type StateMachine,
-  setup,
-  transition,
-} from "xstate"
-import type { InvalidTransition, ModelNotFound, VersionConflict, VersionNotFound } from "../domain/errors.ts"
+import type {
+  AliasNotAllowed,
+  InvalidTransition,
+  ModelNotFound,
+  VersionConflict,
+  VersionNotFound,
+} from "../domain/errors.ts"
 import * as Errors from "../domain/errors.ts"
 import { jsonEqual } from "../domain/Json.ts"
-import { type LifecycleState, lifecycleStates } from "../domain/Lifecycle.ts"
+import type { AliasName, LifecycleState } from "../domain/Lifecycle.ts"
 import type { ModelMetadata } from "../domain/ModelMetadata.ts"
 import type { ModelName } from "../domain/ModelName.ts"
-import type { EventBody } from "../domain/RegistryEvent.ts"
+import type { ClearedAlias, Displaced, EventBody } from "../domain/RegistryEvent.ts"
 import type { SemVer } from "../domain/SemVer.ts"
-
-/** `supersede` is not a user command: it is what a promotion does to the version it replaces. */
-export type LifecycleEventType = "promote" | "deprecate" | "supersede"
-export const lifecycleEventTypes: ReadonlyArray<LifecycleEventType> = ["promote", "deprecate", "supersede"]
-
-/** The machine's type, spelled out because JSR's fast type check cannot infer it from `setup(…).createMachine(…)`. */
-export type LifecycleMachine = StateMachine<
-  MachineContext,
-  { type: LifecycleEventType },
-  {},
-  never,
-  never,
-  never,
-  never,
-  LifecycleState,
-  string,
-  NonReducibleUnknown,
-  NonReducibleUnknown,
-  EventObject,
-  MetaObject,
-  { id: "modelVersion"; states: { readonly registered: {}; readonly production: {}; readonly deprecated: {} } },
-  MetaObject
->
-
-export const lifecycleMachine: LifecycleMachine = setup({
-  types: { events: {} as { type: LifecycleEventType } },
-}).createMachine({
-  id: "modelVersion",
-  initial: "registered",
-  states: {
-    registered: { on: { promote: "production", deprecate: "deprecated" } },
-    production: { on: { supersede: "registered", deprecate: "deprecated" } },
-    deprecated: {},
-  },
-})
-
-export type TransitionTable = ReadonlyMap<LifecycleState, ReadonlyMap<LifecycleEventType, LifecycleState>>
-
-/** Every (state, event) pair the machine accepts, with its target; pairs it ignores are absent. */
-export const transitionTableOf = (machine: typeof lifecycleMachine): TransitionTable =>
-  new Map(
-    lifecycleStates.map((from) => {
-      const snapshot = machine.resolveState({ value: from, context: {} })
-      const targets = new Map<LifecycleEventType, LifecycleState>()
-      for (const type of lifecycleEventTypes) {
-        const [next] = transition(machine, snapshot, { type })
-        if (next !== snapshot) targets.set(type, next.value as LifecycleState)
-      }
-      return [from, targets] as const
-    }),
-  )
+import { compiledDefault } from "./builtinLifecycles.ts"
+import type { CompiledLifecycle } from "./lifecycleDefinition.ts"
 
 /** What `decide` needs to know about one model: committed state, possibly overlaid with a batch's earlier events. */
 export interface ModelView {
   readonly version: (version: SemVer) => VersionView | undefined
-  readonly production: SemVer | undefined
+  /** The version in an exclusive state, if any. */
+  readonly holder: (state: LifecycleState) => SemVer | undefined
+  /** The version an alias names, if it is set. */
+  readonly alias: (alias: string) => SemVer | undefined
 }
 export interface VersionView {
   readonly metadata: ModelMetadata
@@ -96,32 +49,59 @@ export interface RegisterCommand {
   /** Fields the caller did not give (and the registry filled) are not compared for idempotency. */
   readonly compareId: boolean
 }
+/** A lifecycle event for a version (`promote` and `deprecate` are the default lifecycle's). */
 export interface ChangeCommand {
-  readonly _tag: "Promote" | "Deprecate"
+  readonly _tag: "Transition"
   readonly name: ModelName
   readonly version: SemVer
+  readonly event: string
 }
-export type Command = RegisterCommand | ChangeCommand
+export interface SetAliasCommand {
+  readonly _tag: "SetAlias"
+  readonly name: ModelName
+  readonly alias: AliasName
+  readonly version: SemVer
+}
+export interface RemoveAliasCommand {
+  readonly _tag: "RemoveAlias"
+  readonly name: ModelName
+  readonly alias: AliasName
+}
+export type AliasCommand = SetAliasCommand | RemoveAliasCommand
+export type Command = RegisterCommand | ChangeCommand | AliasCommand
 
 export type RegisterDecideError = VersionConflict
 export type ChangeDecideError = ModelNotFound | VersionNotFound | InvalidTransition
-export type DecideError = RegisterDecideError | ChangeDecideError
+export type AliasDecideError = ModelNotFound | VersionNotFound | AliasNotAllowed
+export type DecideError = RegisterDecideError | ChangeDecideError | AliasDecideError
 
-/** `Unchanged`: the command asks for what is already true, so it succeeds and writes nothing (retries are safe). */
+/**
+ * `Unchanged`: the command asks for what is already true, so it succeeds and writes nothing (retries are safe);
+ * `current` is the version it names, if any (removing an alias that is not set names none).
+ */
 export type Decision<E = DecideError> =
   | { readonly _tag: "Accept"; readonly event: EventBody }
-  | { readonly _tag: "Unchanged"; readonly current: VersionView }
+  | { readonly _tag: "Unchanged"; readonly current: VersionView | undefined }
   | { readonly _tag: "Reject"; readonly error: E }
 
-/** The version-level effect of an event: its new state (and metadata, for a registration). */
+/** What an event does to one model: versions added or moved, aliases set (`version`) or removed (`null`). */
+export interface ModelChange {
+  readonly versions: ReadonlyArray<VersionChange>
+  readonly aliases: ReadonlyArray<AliasChange>
+}
 export interface VersionChange {
   readonly version: SemVer
+  /** Set for a registration only. */
   readonly metadata: ModelMetadata | undefined
   readonly state: LifecycleState
 }
+export interface AliasChange {
+  readonly alias: string
+  readonly version: SemVer | null
+}
 
 export interface Lifecycle {
-  readonly table: TransitionTable
+  readonly compiled: CompiledLifecycle
   /** `at` is the commit time, the registration's `createdAt` when the caller gave none. */
   readonly decide: (model: ModelView | undefined, command: Command, at: string) => Decision
   readonly decideRegister: (
@@ -130,11 +110,43 @@ export interface Lifecycle {
     at: string,
   ) => Decision<RegisterDecideError>
   readonly decideChange: (model: ModelView | undefined, command: ChangeCommand) => Decision<ChangeDecideError>
-  readonly evolve: (event: EventBody) => ReadonlyArray<VersionChange>
+  readonly decideAlias: (model: ModelView | undefined, command: AliasCommand) => Decision<AliasDecideError>
 }
 
-const commandEvent = { Promote: "promote", Deprecate: "deprecate" } as const
-const commandTarget = { Promote: "production", Deprecate: "deprecated" } as const
+const noAliases: ReadonlyArray<AliasChange> = []
+
+/** The effect of a model's event on it; the same for every lifecycle, since the event names every state. */
+export const evolve = (event: EventBody): ModelChange => {
+  switch (event._tag) {
+    case "Registered":
+      return {
+        versions: [{ version: event.metadata.version, metadata: event.metadata, state: event.state ?? "registered" }],
+        aliases: noAliases,
+      }
+    case "Deprecated":
+      return { versions: [{ version: event.version, metadata: undefined, state: "deprecated" }], aliases: noAliases }
+    case "Promoted": {
+      const promoted = { version: event.version, metadata: undefined, state: "production" }
+      if (event.supersedes === null) return { versions: [promoted], aliases: noAliases }
+      return {
+        versions: [{ version: event.supersedes, metadata: undefined, state: "registered" }, promoted],
+        aliases: noAliases,
+      }
+    }
+    case "Transitioned":
+      return {
+        versions: [
+          ...event.displaced.map((d) => ({ version: d.version, metadata: undefined, state: d.to })),
+          { version: event.version, metadata: undefined, state: event.to },
+        ],
+        aliases: event.aliasesCleared.map((cleared) => ({ alias: cleared.alias, version: null })),
+      }
+    case "AliasSet":
+      return { versions: [], aliases: [{ alias: event.alias, version: event.version }] }
+    case "AliasRemoved":
+      return { versions: [], aliases: [{ alias: event.alias, version: null }] }
+  }
+}
 
 const sameContent = (stored: ModelMetadata, command: RegisterCommand): boolean => {
   const given = command.metadata
@@ -146,10 +158,32 @@ const sameContent = (stored: ModelMetadata, command: RegisterCommand): boolean =
   )
 }
 
-export const makeLifecycle = (machine: typeof lifecycleMachine): Lifecycle => {
-  const table = transitionTableOf(machine)
-  const target = (from: LifecycleState, event: LifecycleEventType) => table.get(from)?.get(event)
-  const initial = machine.resolveState({ value: "registered", context: {} }).value as LifecycleState
+/**
+ * Whether the default lifecycle's own events can state this transition: they are what directories written before
+ * lifecycles could be chosen hold, and what their readers (observers, SSE clients) know.
+ */
+const defaultEvent = (
+  lifecycle: CompiledLifecycle,
+  name: ModelName,
+  version: SemVer,
+  event: string,
+  displaced: ReadonlyArray<Displaced>,
+): EventBody | undefined => {
+  if (lifecycle.fingerprint !== compiledDefault.fingerprint) return undefined
+  if (event === "deprecate") return { _tag: "Deprecated", name, version }
+  if (event === "promote") return { _tag: "Promoted", name, version, supersedes: displaced[0]?.version ?? null }
+  return undefined
+}
+
+export const makeLifecycle = (compiled: CompiledLifecycle): Lifecycle => {
+  const { initial, transitions, targetsOf, exclusive, aliases } = compiled
+  const registeredState = initial === "registered" ? undefined : initial
+
+  /** The aliases of `version` that may not point at a version in `state`. */
+  const clearedBy = (model: ModelView, version: SemVer, state: LifecycleState, into: Array<ClearedAlias>) => {
+    for (const [alias, allowed] of aliases)
+      if (!allowed.has(state) && model.alias(alias) === version) into.push({ alias: alias as AliasName, version })
+  }
 
   const decideRegister = (
     model: ModelView | undefined,
@@ -168,7 +202,9 @@ export const makeLifecycle = (machine: typeof lifecycleMachine): Lifecycle => {
         metrics: given.metrics,
         tags: given.tags,
       }
-      return { _tag: "Accept", event: { _tag: "Registered", metadata } }
+      return registeredState === undefined
+        ? { _tag: "Accept", event: { _tag: "Registered", metadata } }
+        : { _tag: "Accept", event: { _tag: "Registered", metadata, state: registeredState } }
     }
     return sameContent(existing.metadata, command)
       ? { _tag: "Unchanged", current: existing }
@@ -176,38 +212,88 @@ export const makeLifecycle = (machine: typeof lifecycleMachine): Lifecycle => {
   }
 
   const decideChange = (model: ModelView | undefined, command: ChangeCommand): Decision<ChangeDecideError> => {
-    const { name, version } = command
+    const { name, version, event } = command
     if (model === undefined) return { _tag: "Reject", error: new Errors.ModelNotFound({ name }) }
     const current = model.version(version)
     if (current === undefined) return { _tag: "Reject", error: new Errors.VersionNotFound({ name, version }) }
-    const event = commandEvent[command._tag]
-    if (current.state === commandTarget[command._tag]) return { _tag: "Unchanged", current }
-    if (target(current.state, event) === undefined)
-      return { _tag: "Reject", error: new Errors.InvalidTransition({ name, version, from: current.state, event }) }
-    if (command._tag === "Deprecate") return { _tag: "Accept", event: { _tag: "Deprecated", name, version } }
-    const supersedes = model.production !== undefined && model.production !== version ? model.production : null
-    return { _tag: "Accept", event: { _tag: "Promoted", name, version, supersedes } }
-  }
-
-  const decide = (model: ModelView | undefined, command: Command, at: string): Decision =>
-    command._tag === "Register" ? decideRegister(model, command, at) : decideChange(model, command)
-
-  const evolve = (event: EventBody): ReadonlyArray<VersionChange> => {
-    switch (event._tag) {
-      case "Registered":
-        return [{ version: event.metadata.version, metadata: event.metadata, state: initial }]
-      case "Deprecated":
-        return [{ version: event.version, metadata: undefined, state: "deprecated" }]
-      case "Promoted": {
-        const promoted = { version: event.version, metadata: undefined, state: "production" as const }
-        if (event.supersedes === null) return [promoted]
-        return [{ version: event.supersedes, metadata: undefined, state: target("production", "supersede")! }, promoted]
-      }
+    const from = current.state
+    const refused = () => ({
+      _tag: "Reject" as const,
+      error: new Errors.InvalidTransition({ name, version, from, event }),
+    })
+    if (transitions.get(from)?.get(event) === undefined)
+      // A version the event could have brought here has had it: the retry of an accepted command is a no-op.
+      return targetsOf.get(event)?.has(from) ? { _tag: "Unchanged", current } : refused()
+    const metadata = current.metadata
+    const to = compiled.evaluate(from, event, {
+      name,
+      version,
+      metrics: metadata.metrics,
+      tags: metadata.tags,
+    })
+    if (to === undefined) return refused()
+    if (to === from) return { _tag: "Unchanged", current }
+    const displaced: Array<Displaced> = []
+    const displacement = exclusive.get(to)
+    const holder = displacement === undefined ? undefined : model.holder(to)
+    if (holder !== undefined && holder !== version) {
+      const held = model.version(holder)!
+      // The model checker proves the displacement is accepted, unguarded, from every exclusive state it guards.
+      const moved = compiled.evaluate(to, displacement!, {
+        name,
+        version: holder,
+        metrics: held.metadata.metrics,
+        tags: held.metadata.tags,
+      })
+      if (moved === undefined) return refused()
+      displaced.push({ version: holder, from: to, to: moved })
+    }
+    const aliasesCleared: Array<ClearedAlias> = []
+    if (aliases.size > 0) {
+      for (const d of displaced) clearedBy(model, d.version, d.to, aliasesCleared)
+      clearedBy(model, version, to, aliasesCleared)
+    }
+    const body = aliasesCleared.length === 0 ? defaultEvent(compiled, name, version, event, displaced) : undefined
+    return {
+      _tag: "Accept",
+      event: body ?? { _tag: "Transitioned", name, version, event, from, to, displaced, aliasesCleared },
     }
   }
 
-  return { table, decide, decideRegister, decideChange, evolve }
+  const decideAlias = (model: ModelView | undefined, command: AliasCommand): Decision<AliasDecideError> => {
+    const { name, alias } = command
+    if (model === undefined) return { _tag: "Reject", error: new Errors.ModelNotFound({ name }) }
+    const pointed = model.alias(alias)
+    if (command._tag === "RemoveAlias") {
+      if (pointed === undefined) return { _tag: "Unchanged", current: undefined }
+      return { _tag: "Accept", event: { _tag: "AliasRemoved", name, alias, version: pointed } }
+    }
+    const { version } = command
+    const current = model.version(version)
+    if (current === undefined) return { _tag: "Reject", error: new Errors.VersionNotFound({ name, version }) }
+    const allowed = aliases.get(alias)
+    if (allowed !== undefined && !allowed.has(current.state))
+      return {
+        _tag: "Reject",
+        error: new Errors.AliasNotAllowed({ name, alias, version, state: current.state, allowed: [...allowed] }),
+      }
+    if (pointed === version) return { _tag: "Unchanged", current }
+    return { _tag: "Accept", event: { _tag: "AliasSet", name, alias, version, previous: pointed ?? null } }
+  }
+
+  const decide = (model: ModelView | undefined, command: Command, at: string): Decision => {
+    switch (command._tag) {
+      case "Register":
+        return decideRegister(model, command, at)
+      case "Transition":
+        return decideChange(model, command)
+      default:
+        return decideAlias(model, command)
+    }
+  }
+
+  return { compiled, decide, decideRegister, decideChange, decideAlias }
 }
 
-/** The lifecycle the registry runs. */
-export const lifecycle: Lifecycle = makeLifecycle(lifecycleMachine)
+/** The default lifecycle, which a registry opened without one runs. */
+export const lifecycle: Lifecycle = makeLifecycle(compiledDefault)

@@ -1,7 +1,8 @@
 /**
  * The registry's state as snapshot bytes (the storage layer wraps them with its header and checksum).
  *
- * Format (UTF-8 lines): a header `{"lastSeq":N,"versions":COUNT}`, then the versions in index order as JSON arrays
+ * Format (UTF-8 lines): a header `{"lastSeq":N,"versions":COUNT,"lifecycle":BINDING}` (snapshots written before
+ * lifecycles could be chosen have no `lifecycle`: the default one), then the versions in index order as JSON arrays
  * of at most `versionsPerLine` each, one array per line, not one JSON document: that string would pass V8's
  * maximum string length (2^29 - 24 characters) at about 1.6M versions, where compaction would throw, and a restart
  * could not read it back. Lines of a few thousand versions keep every string small, and parsing an array per line
@@ -14,10 +15,10 @@
 import { Duration, Effect, Either, Schema } from "effect"
 import { decoder } from "../domain/decode.ts"
 import { decodeStoredVersionFastPath } from "../domain/fastDecode.ts"
-import { lifecycleStates } from "../domain/Lifecycle.ts"
+import { AliasName, LifecycleBinding, LifecycleStateName } from "../domain/Lifecycle.ts"
 import { ModelMetadata } from "../domain/ModelMetadata.ts"
 import type { ModelVersion } from "../domain/ModelVersion.ts"
-import type { Lifecycle } from "./lifecycleRules.ts"
+import { compiledDefault } from "./builtinLifecycles.ts"
 import { type IndexSnapshot, RegistryIndex } from "./RegistryIndex.ts"
 
 /**
@@ -27,15 +28,21 @@ import { type IndexSnapshot, RegistryIndex } from "./RegistryIndex.ts"
 export const versionsPerLine = 4096
 const newline = 10
 
-const StoredVersion = Schema.extend(ModelMetadata, Schema.Struct({ state: Schema.Literal(...lifecycleStates) }))
+/** A version as a snapshot stores it; `aliases` is absent from snapshots written before aliases existed. */
+export const StoredVersion = Schema.Struct({
+  ...ModelMetadata.fields,
+  state: LifecycleStateName,
+  aliases: Schema.optionalWith(Schema.Array(AliasName), { exact: true, default: () => [] }),
+})
 const decodeStoredVersion = decoder(StoredVersion)
+const decodeBinding = decoder(LifecycleBinding)
 const utf8Encoder = new TextEncoder()
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true })
 
 /** The snapshot's lines, without their newlines. `perLine` is for tests: readers accept any line size. */
 function* snapshotLines(snapshot: IndexSnapshot, perLine: number): Generator<string> {
   const { versions } = snapshot
-  yield JSON.stringify({ lastSeq: snapshot.lastSeq, versions: versions.length })
+  yield JSON.stringify({ lastSeq: snapshot.lastSeq, versions: versions.length, lifecycle: snapshot.lifecycle })
   for (let start = 0; start < versions.length; start += perLine)
     yield JSON.stringify(versions.slice(start, start + perLine))
 }
@@ -111,15 +118,17 @@ const isCount = (value: unknown): value is number => Number.isSafeInteger(value)
 export const decodeIndexState = (bytes: Uint8Array): Either.Either<IndexSnapshot, string> => {
   const lines = parseLines(bytes)
   if (typeof lines === "string") return Either.left(lines)
-  const header = lines[0] as { lastSeq?: unknown; versions?: unknown } | undefined
+  const header = lines[0] as { lastSeq?: unknown; versions?: unknown; lifecycle?: unknown } | undefined
   if (
     typeof header !== "object" ||
     header === null ||
-    Object.keys(header).length !== 2 ||
+    Object.keys(header).length !== ("lifecycle" in header ? 3 : 2) ||
     !isCount(header.lastSeq) ||
     !isCount(header.versions)
   )
-    return Either.left('the first line is not {"lastSeq": <count>, "versions": <count>}')
+    return Either.left('the first line is not {"lastSeq": <count>, "versions": <count>, "lifecycle": <binding>}')
+  const binding = "lifecycle" in header ? decodeBinding(header.lifecycle) : Either.right(compiledDefault.binding)
+  if (Either.isLeft(binding)) return Either.left(`the header's lifecycle: ${binding.left.message}`)
   const count = header.versions
   const versions: Array<ModelVersion> = new Array(count)
   let filled = 0
@@ -132,15 +141,15 @@ export const decodeIndexState = (bytes: Uint8Array): Either.Either<IndexSnapshot
       if (version === undefined) {
         const decoded = decodeStoredVersion(chunk[i])
         if (Either.isLeft(decoded)) return Either.left(`version ${filled + 1}: ${decoded.left.message}`)
-        version = decoded.right
+        version = decoded.right as ModelVersion
       }
       versions[filled++] = version
     }
   }
   if (filled !== count) return Either.left(`the header announces ${count} versions, the lines hold ${filled}`)
-  return Either.right({ lastSeq: header.lastSeq, versions })
+  return Either.right({ lastSeq: header.lastSeq, lifecycle: binding.right, versions })
 }
 
 /** The index a snapshot's bytes describe, or why they describe none (bad bytes, or a broken invariant). */
-export const restoreIndex = (bytes: Uint8Array, rules?: Lifecycle): Either.Either<RegistryIndex, string> =>
-  Either.flatMap(decodeIndexState(bytes), (snapshot) => RegistryIndex.fromSnapshot(snapshot, rules))
+export const restoreIndex = (bytes: Uint8Array): Either.Either<RegistryIndex, string> =>
+  Either.flatMap(decodeIndexState(bytes), (snapshot) => RegistryIndex.fromSnapshot(snapshot))

@@ -51,6 +51,16 @@ export const eventText = (e: Event): string => {
       return `#${e.seq} ${e.at} Promoted ${e.name} ${e.version}${e.supersedes ? ` (supersedes ${e.supersedes})` : ""}`
     case "Deprecated":
       return `#${e.seq} ${e.at} Deprecated ${e.name} ${e.version}`
+    case "Transitioned": {
+      const displaced = e.displaced.map((d) => ` (${d.version}: ${d.from} → ${d.to})`).join("")
+      return `#${e.seq} ${e.at} ${e.event} ${e.name} ${e.version}: ${e.from} → ${e.to}${displaced}`
+    }
+    case "AliasSet":
+      return `#${e.seq} ${e.at} AliasSet ${e.name} ${e.alias} → ${e.version}${e.previous ? ` (was ${e.previous})` : ""}`
+    case "AliasRemoved":
+      return `#${e.seq} ${e.at} AliasRemoved ${e.name} ${e.alias} (was ${e.version})`
+    case "LifecycleChanged":
+      return `#${e.seq} ${e.at} LifecycleChanged ${e.from.name} → ${e.to.name} (${e.changes.length} versions moved)`
   }
 }
 

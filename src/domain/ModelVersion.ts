@@ -1,4 +1,4 @@
-/** What readers get back: a version's metadata with its lifecycle state. Immutable; replaced on every change. */
+/** What readers get back: a version's metadata with its lifecycle state and aliases. Immutable; replaced on every change. */
 import type { LifecycleState } from "./Lifecycle.ts"
 import type { ModelMetadata } from "./ModelMetadata.ts"
 import type { ModelName } from "./ModelName.ts"
@@ -6,11 +6,18 @@ import type { SemVer } from "./SemVer.ts"
 
 export interface ModelVersion extends ModelMetadata {
   readonly state: LifecycleState
+  /** The model's aliases that name this version, sorted. */
+  readonly aliases: ReadonlyArray<string>
 }
 
 export interface ModelSummary {
   readonly name: ModelName
+  /** The version in the `production` state, when the lifecycle has one and it is exclusive. */
   readonly production: SemVer | null
   readonly versionCount: number
   readonly latest: SemVer
+  /** Each exclusive state's holder (at most one version per model is in an exclusive state). */
+  readonly holders: { readonly [state: string]: SemVer }
+  /** Every set alias and the version it names. */
+  readonly aliases: { readonly [alias: string]: SemVer }
 }

@@ -76,6 +76,94 @@ export class InvalidTransition extends InvalidTransitionBase {
   }
 }
 
+/** `resolveAlias` of an alias the model does not have. */
+const AliasNotFoundBase: ErrorBase<
+  AliasNotFound,
+  "AliasNotFound",
+  { name: typeof Schema.String; alias: typeof Schema.String }
+> = Schema.TaggedError<AliasNotFound>()("AliasNotFound", { name: Schema.String, alias: Schema.String })
+
+export class AliasNotFound extends AliasNotFoundBase {
+  override get message(): string {
+    return `model "${this.name}" has no alias "${this.alias}"`
+  }
+}
+
+/** The lifecycle declares which states this alias may point at, and the version is in another one. */
+const AliasNotAllowedBase: ErrorBase<
+  AliasNotAllowed,
+  "AliasNotAllowed",
+  {
+    name: typeof Schema.String
+    alias: typeof Schema.String
+    version: typeof Schema.String
+    state: typeof Schema.String
+    allowed: Schema.Array$<typeof Schema.String>
+  }
+> = Schema.TaggedError<AliasNotAllowed>()("AliasNotAllowed", {
+  name: Schema.String,
+  alias: Schema.String,
+  version: Schema.String,
+  state: Schema.String,
+  allowed: Schema.Array(Schema.String),
+})
+
+export class AliasNotAllowed extends AliasNotAllowedBase {
+  override get message(): string {
+    return `alias "${this.alias}" may point only at versions in ${this.allowed.join(", ")}; version "${this.version}" of model "${this.name}" is ${this.state}`
+  }
+}
+
+/**
+ * A lifecycle the registry refuses to run: its machine uses what a lifecycle cannot (nested states, actions, delayed
+ * or eventless transitions), its declarations name unknown states or events, or the model checker found a
+ * violation. `counterexample` is the shortest command path that reaches the violation (empty for a structural one).
+ */
+const InvalidLifecycleBase: ErrorBase<
+  InvalidLifecycle,
+  "InvalidLifecycle",
+  { lifecycle: typeof Schema.String; reason: typeof Schema.String; counterexample: Schema.Array$<typeof Schema.String> }
+> = Schema.TaggedError<InvalidLifecycle>()("InvalidLifecycle", {
+  lifecycle: Schema.String,
+  reason: Schema.String,
+  counterexample: Schema.Array(Schema.String),
+})
+
+export class InvalidLifecycle extends InvalidLifecycleBase {
+  override get message(): string {
+    const path = this.counterexample.length === 0 ? "" : `, after: ${this.counterexample.join(" → ")}`
+    return `lifecycle "${this.lifecycle}" is invalid: ${this.reason}${path}`
+  }
+}
+
+/**
+ * The data directory was written under another lifecycle than the one it is opened with. Open it with the
+ * recorded lifecycle, or give a state mapping to move it (recorded as a `LifecycleChanged` event).
+ */
+const LifecycleMismatchBase: ErrorBase<
+  LifecycleMismatch,
+  "LifecycleMismatch",
+  {
+    recorded: typeof Schema.String
+    recordedFingerprint: typeof Schema.String
+    given: typeof Schema.String
+    givenFingerprint: typeof Schema.String
+    reason: typeof Schema.String
+  }
+> = Schema.TaggedError<LifecycleMismatch>()("LifecycleMismatch", {
+  recorded: Schema.String,
+  recordedFingerprint: Schema.String,
+  given: Schema.String,
+  givenFingerprint: Schema.String,
+  reason: Schema.String,
+})
+
+export class LifecycleMismatch extends LifecycleMismatchBase {
+  override get message(): string {
+    return `the data directory is written under lifecycle "${this.recorded}" (${this.recordedFingerprint}), not "${this.given}" (${this.givenFingerprint}): ${this.reason}`
+  }
+}
+
 /** The mailbox is full and the caller asked not to wait. Nothing was written. */
 const OverloadedBase: ErrorBase<Overloaded, "Overloaded", { capacity: typeof Schema.Number }> =
   Schema.TaggedError<Overloaded>()("Overloaded", { capacity: Schema.Number })
@@ -194,6 +282,10 @@ export type RegistryError =
   | VersionNotFound
   | VersionConflict
   | InvalidTransition
+  | AliasNotFound
+  | AliasNotAllowed
+  | InvalidLifecycle
+  | LifecycleMismatch
   | Overloaded
   | RegistryClosed
   | StorageFailed

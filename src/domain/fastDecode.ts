@@ -121,6 +121,7 @@ const createdAtBit = 32
 const stateBit = 64
 const metadataBits = 63
 const states: ReadonlySet<unknown> = new Set(lifecycleStates)
+const noAliases: ReadonlyArray<string> = Object.freeze([])
 
 const fastPath = (input: unknown, shape: Shape): Record<string, unknown> | undefined => {
   if (typeof input !== "object" || input === null) return undefined
@@ -168,6 +169,11 @@ const fastPath = (input: unknown, shape: Shape): Record<string, unknown> | undef
         state = record.state
         seen |= stateBit
         break
+      case "aliases":
+        // Versions without aliases, nearly all of them, only: the Schema decodes the rest.
+        if (shape !== "stored-version" || !Array.isArray(record.aliases) || record.aliases.length !== 0)
+          return undefined
+        break
       default:
         return undefined
     }
@@ -181,7 +187,7 @@ const fastPath = (input: unknown, shape: Shape): Record<string, unknown> | undef
   if (seen & createdAtBit && !isValidTimestamp(createdAt)) return undefined
   if (shape === "stored-version") {
     if (!states.has(state)) return undefined
-    return { id, name, version, createdAt, metrics, tags, state }
+    return { id, name, version, createdAt, metrics, tags, state, aliases: noAliases }
   }
   // Same keys, same order as Schema's Struct output (metrics and tags pass through: Schema.declare keeps them).
   if (shape === "metadata") return { id, name, version, createdAt, metrics, tags }
@@ -267,5 +273,8 @@ export const decodeEventFastPath = (
       if (!eventKeysMatch(record, deprecatedKeys) || !isModelName(name) || !isCommonSemVer(version)) return undefined
       return { _tag: tag, seq, at, name, version } as RegistryEvent
     }
+    default:
+      // The lifecycle and alias events are rare beside registrations: the Schema decodes them.
+      return undefined
   }
 }

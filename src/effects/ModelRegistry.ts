@@ -8,7 +8,21 @@ import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
 import { Context, Effect, Either, Layer, Option, type Scope, type Stream } from "effect"
 import { auditLog, metrics } from "../actors/builtinObservers.ts"
-import type { ChangeCommand } from "../actors/lifecycleRules.ts"
+import type { LifecycleMapping } from "../actors/lifecycleBinding.ts"
+import { verifyLifecycle } from "../actors/lifecycleChecker.ts"
+import {
+  type CompiledLifecycle,
+  compileLifecycle,
+  describeLifecycle,
+  type LifecycleDefinition,
+  type LifecycleDescription,
+} from "../actors/lifecycleDefinition.ts"
+import {
+  type AliasCommand,
+  type ChangeCommand,
+  lifecycle as defaultRules,
+  makeLifecycle,
+} from "../actors/lifecycleRules.ts"
 import {
   type Delivery,
   type ObserverHandle,
@@ -17,6 +31,8 @@ import {
   startObserver,
 } from "../actors/ObserverActor.ts"
 import {
+  type AliasError,
+  type AliasOutcome,
   type ChangeError,
   type CompactError,
   type CompactReport,
@@ -27,10 +43,13 @@ import {
 } from "../actors/RegistryActor.ts"
 import type { ModelEntry, RegistryIndex } from "../actors/RegistryIndex.ts"
 import { type SubscribeError, subscribe } from "../actors/subscription.ts"
-import { decodeModelName, decodeSemVer } from "../domain/decode.ts"
+import { decodeModelName, decoder, decodeSemVer } from "../domain/decode.ts"
 import {
+  AliasNotFound,
   type DirectoryLocked,
-  type InvalidInput,
+  InvalidInput,
+  type InvalidLifecycle,
+  type LifecycleMismatch,
   ModelNotFound,
   RegistryClosed,
   type StorageFailed,
@@ -39,6 +58,7 @@ import {
 } from "../domain/errors.ts"
 import { decodeRegisterInputFast, type RegisterInputDecoded } from "../domain/fastDecode.ts"
 import { frozenCopy, type JsonObject } from "../domain/Json.ts"
+import { AliasName, lifecycleNameViolation } from "../domain/Lifecycle.ts"
 import type { RegisterInput, Tags } from "../domain/ModelMetadata.ts"
 import type { ModelName } from "../domain/ModelName.ts"
 import type { ModelSummary, ModelVersion } from "../domain/ModelVersion.ts"
@@ -59,9 +79,14 @@ import * as IdGeneratorLayer from "./IdGenerator.ts"
 import { IdGenerator } from "./IdGenerator.ts"
 
 export type {
+  AliasError,
+  AliasOutcome,
   ChangeError,
   CompactError,
   CompactReport,
+  LifecycleDefinition,
+  LifecycleDescription,
+  LifecycleMapping,
   ObserverHandle,
   ObserverOptions,
   ObserverStatus,
@@ -100,10 +125,41 @@ export interface ModelRegistry {
     input: RegisterInputDecoded,
     options?: WriteOptions,
   ) => Effect.Effect<Outcome, RegisterError>
-  /** Moves a version to production, superseding the current one in the same durable event. */
+  /**
+   * Sends a lifecycle event to a version. Resolves once the event is durable, with the version as it left it and the
+   * recorded event (which names any version it displaced from an exclusive state and any alias it cleared); a
+   * version already in a state the event leads to resolves with `event: null` and writes nothing.
+   */
+  readonly transition: (
+    name: string,
+    version: string,
+    event: string,
+    options?: WriteOptions,
+  ) => Effect.Effect<Outcome, LifecycleError>
+  /** `transition(name, version, "promote")`: under the default lifecycle, to production, superseding the current one. */
   readonly promote: (name: string, version: string, options?: WriteOptions) => Effect.Effect<Outcome, LifecycleError>
-  /** Deprecates a version (terminal); deprecating the production version leaves the model with none. */
+  /** `transition(name, version, "deprecate")`: under the default lifecycle, terminal. */
   readonly deprecate: (name: string, version: string, options?: WriteOptions) => Effect.Effect<Outcome, LifecycleError>
+  /** Points an alias at a version (moving it, in one event that names its previous version, if it was set). */
+  readonly setAlias: (
+    name: string,
+    alias: string,
+    version: string,
+    options?: WriteOptions,
+  ) => Effect.Effect<AliasOutcome, InvalidInput | AliasError>
+  /** Removes an alias; removing one that is not set succeeds with `event: null`, so retries are safe. */
+  readonly removeAlias: (
+    name: string,
+    alias: string,
+    options?: WriteOptions,
+  ) => Effect.Effect<AliasOutcome, InvalidInput | AliasError>
+  /** The version an alias names. */
+  readonly resolveAlias: (
+    name: string,
+    alias: string,
+  ) => Effect.Effect<ModelVersion, InvalidInput | ModelNotFound | AliasNotFound>
+  /** The lifecycle this registry runs: states, events, transitions, exclusive states and alias constraints. */
+  readonly lifecycle: LifecycleDescription
   readonly get: (
     name: string,
     version: string,
@@ -144,6 +200,9 @@ export interface ModelRegistry {
 
 type LifecycleError = InvalidInput | ChangeError
 
+/** Why a registry cannot open: its storage, or its lifecycle. */
+export type RegistryOpenError = FileStorage.OpenError | InvalidLifecycle | LifecycleMismatch
+
 export const ModelRegistry: Context.Tag<ModelRegistry, ModelRegistry> = Context.GenericTag<ModelRegistry>(
   "@visutility/model-registry/ModelRegistry",
 )
@@ -151,7 +210,25 @@ export const ModelRegistry: Context.Tag<ModelRegistry, ModelRegistry> = Context.
 export interface RegistryOptions extends Partial<RegistryLimits> {
   /** Wrap every `register` in its own span (default: only the batch that commits it is traced). */
   readonly traceRegisters?: boolean
+  /**
+   * The lifecycle versions follow (default: `defaultLifecycle`). It is checked when the registry opens, which fails
+   * with `InvalidLifecycle` and a counterexample if it is unsound.
+   */
+  readonly lifecycle?: LifecycleDefinition
+  /**
+   * Opening a directory written under another lifecycle fails with `LifecycleMismatch` unless it holds no version,
+   * or this maps the states its versions are in to states of `lifecycle`. The move is recorded as an event.
+   */
+  readonly lifecycleMapping?: LifecycleMapping
 }
+
+/** Compiles a lifecycle and model-checks it (lifecycleChecker.ts `openCheckSize`) for a registry to run. */
+export const prepareLifecycle = (
+  definition: LifecycleDefinition | undefined,
+): Effect.Effect<CompiledLifecycle, InvalidLifecycle> =>
+  definition === undefined
+    ? Effect.succeed(defaultRules.compiled)
+    : Effect.suspend(() => Either.flatMap(compileLifecycle(definition), verifyLifecycle))
 
 /**
  * The hand-written validator, falling back to `decoder(RegisterInput)` for anything it cannot prove valid (same
@@ -166,22 +243,30 @@ export const make = (
   options: RegistryOptions = {},
 ): Effect.Effect<
   ModelRegistry,
-  InvalidInput | StorageFailed | WalCorrupt,
+  InvalidInput | InvalidLifecycle | LifecycleMismatch | StorageFailed | WalCorrupt,
   Wal | SnapshotStore | CursorStore | AppendSink | IdGenerator | Scope.Scope
 > =>
   Effect.gen(function* () {
-    const { traceRegisters, ...given } = options
+    const { traceRegisters, lifecycle: definition, lifecycleMapping, ...given } = options
     const limits = yield* validateLimits(given)
+    const compiled = yield* prepareLifecycle(definition)
     const wal = yield* Wal
     const snapshots = yield* SnapshotStore
     const ids = yield* IdGenerator
     const cursors = yield* CursorStore
     const sink = yield* AppendSink
-    const actor = yield* makeRegistryActor({ wal, snapshots, limits })
+    const actor = yield* makeRegistryActor({
+      wal,
+      snapshots,
+      limits,
+      lifecycle: compiled === defaultRules.compiled ? defaultRules : makeLifecycle(compiled),
+      ...(lifecycleMapping === undefined ? {} : { lifecycleMapping }),
+    })
     const { index } = actor
     const registry: ModelRegistry = {
       ...writes(actor, ids, traceRegisters ?? false),
       ...reads(index),
+      lifecycle: describeLifecycle(compiled),
       ...observers(actor, wal, cursors, sink),
       subscribe: (subscribeOptions) => subscribe(actor, wal, subscribeOptions),
       compact: actor.compact.pipe(Effect.withSpan("ModelRegistry.compact")),
@@ -218,16 +303,43 @@ const writes = (
   actor: RegistryActor,
   ids: IdGenerator,
   traced: boolean,
-): Pick<ModelRegistry, "register" | "registerDecoded" | "promote" | "deprecate"> => {
-  const lifecycleCommand =
-    (tag: "Promote" | "Deprecate", span: string) => (name: string, version: string, writeOptions?: WriteOptions) =>
-      Effect.suspend((): Effect.Effect<Outcome, LifecycleError> => {
-        const decoded = nameAndVersion(name, version)
-        if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
-        const [n, v] = decoded.right
-        const command: ChangeCommand = { _tag: tag, name: n, version: v }
-        return actor.change(command, writeOptions?.wait ?? true)
-      }).pipe(Effect.withSpan(span, { attributes: { model: name, version } }))
+): Pick<
+  ModelRegistry,
+  "register" | "registerDecoded" | "transition" | "promote" | "deprecate" | "setAlias" | "removeAlias"
+> => {
+  const transition = (span: string) => (name: string, version: string, event: string, writeOptions?: WriteOptions) =>
+    Effect.suspend((): Effect.Effect<Outcome, LifecycleError> => {
+      const decoded = nameAndVersion(name, version)
+      if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
+      const problem = typeof event === "string" ? lifecycleNameViolation(event) : "must be a string"
+      if (problem !== undefined) return Effect.fail(new InvalidInput({ field: "event", message: `event: ${problem}` }))
+      const [n, v] = decoded.right
+      const command: ChangeCommand = { _tag: "Transition", name: n, version: v, event }
+      return actor.change(command, writeOptions?.wait ?? true)
+    }).pipe(Effect.withSpan(span, { attributes: { model: name, version, event } }))
+  const named = (span: string, event: string) => (name: string, version: string, writeOptions?: WriteOptions) =>
+    transition(span)(name, version, event, writeOptions)
+
+  const aliasCommand = (
+    name: string,
+    alias: string,
+    version: string | undefined,
+    writeOptions: WriteOptions | undefined,
+  ): Effect.Effect<AliasOutcome, InvalidInput | AliasError> =>
+    Effect.suspend((): Effect.Effect<AliasOutcome, InvalidInput | AliasError> => {
+      const decoded = Either.all([
+        decodeModelName(name),
+        decodeAlias(alias),
+        version === undefined ? Either.right(undefined) : decodeSemVer(version),
+      ])
+      if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
+      const [n, a, v] = decoded.right
+      const command: AliasCommand =
+        v === undefined
+          ? { _tag: "RemoveAlias", name: n, alias: a }
+          : { _tag: "SetAlias", name: n, alias: a, version: v }
+      return actor.alias(command, writeOptions?.wait ?? true)
+    }).pipe(Effect.withSpan(version === undefined ? "ModelRegistry.removeAlias" : "ModelRegistry.setAlias"))
 
   const registerDecoded: ModelRegistry["registerDecoded"] = (given, writeOptions) =>
     // Ids are filled synchronously from a service captured at start-up, and createdAt by the batch's one clock
@@ -262,13 +374,20 @@ const writes = (
     registerDecoded: traced
       ? (input, writeOptions) => registerSpan(registerDecoded(input, writeOptions))
       : registerDecoded,
-    promote: lifecycleCommand("Promote", "ModelRegistry.promote"),
-    deprecate: lifecycleCommand("Deprecate", "ModelRegistry.deprecate"),
+    transition: transition("ModelRegistry.transition"),
+    promote: named("ModelRegistry.promote", "promote"),
+    deprecate: named("ModelRegistry.deprecate", "deprecate"),
+    setAlias: (name, alias, version, writeOptions) => aliasCommand(name, alias, version, writeOptions),
+    removeAlias: (name, alias, writeOptions) => aliasCommand(name, alias, undefined, writeOptions),
   }
 }
 
 /** Reads answer from the committed index directly: they never queue behind writes. */
-const reads = (index: RegistryIndex): Pick<ModelRegistry, "get" | "listVersions" | "listModels" | "production"> => {
+const decodeAlias = decoder(AliasName, "alias")
+
+const reads = (
+  index: RegistryIndex,
+): Pick<ModelRegistry, "get" | "listVersions" | "listModels" | "production" | "resolveAlias"> => {
   const modelOf = (name: string) =>
     Effect.suspend((): Effect.Effect<ModelEntry, InvalidInput | ModelNotFound> => {
       const model = index.model(name)
@@ -294,6 +413,17 @@ const reads = (index: RegistryIndex): Pick<ModelRegistry, "get" | "listVersions"
     listModels: Effect.sync(() => index.listModels()),
     production: (name) =>
       Effect.flatMap(modelOf(name), () => Effect.sync(() => Option.fromNullable(index.production(name)))),
+    resolveAlias: (name, alias) =>
+      Effect.flatMap(modelOf(name), (model) =>
+        Effect.suspend((): Effect.Effect<ModelVersion, InvalidInput | AliasNotFound> => {
+          const version = model.aliases.get(alias)
+          if (version !== undefined) return Effect.succeed(model.records.get(version)!)
+          return Either.match(decodeAlias(alias), {
+            onLeft: Effect.fail,
+            onRight: () => Effect.fail(new AliasNotFound({ name, alias })),
+          })
+        }),
+      ),
   }
 }
 
@@ -333,7 +463,7 @@ export const layer = (
   options: RegistryOptions = {},
 ): Layer.Layer<
   ModelRegistry,
-  InvalidInput | StorageFailed | WalCorrupt,
+  InvalidInput | InvalidLifecycle | LifecycleMismatch | StorageFailed | WalCorrupt,
   Wal | SnapshotStore | CursorStore | AppendSink | IdGenerator
 > => Layer.scoped(ModelRegistry, make(options))
 
@@ -375,7 +505,7 @@ export const registryOptionsOf = (options: FileSystemRegistryOptions): RegistryO
  */
 export const layerFileSystem = (
   options: FileSystemRegistryOptions,
-): Layer.Layer<ModelRegistry, FileStorage.OpenError, IdGenerator | FileSystem.FileSystem | Path.Path | ProcessInfo> =>
+): Layer.Layer<ModelRegistry, RegistryOpenError, IdGenerator | FileSystem.FileSystem | Path.Path | ProcessInfo> =>
   layer(registryOptionsOf(options)).pipe(Layer.provide(layerFileSystemStorage(options)))
 
 /**
@@ -384,7 +514,10 @@ export const layerFileSystem = (
  */
 export const layerMemory = (
   options: RegistryOptions & { readonly store?: MemoryRegistryStore } = {},
-): Layer.Layer<ModelRegistry, InvalidInput | StorageFailed | WalCorrupt | DirectoryLocked> => {
+): Layer.Layer<
+  ModelRegistry,
+  InvalidInput | InvalidLifecycle | LifecycleMismatch | StorageFailed | WalCorrupt | DirectoryLocked
+> => {
   const { store = makeMemoryRegistryStore(), ...registryOptions } = options
   return layer(registryOptions).pipe(
     Layer.provide(

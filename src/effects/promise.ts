@@ -8,7 +8,9 @@ import type { RegisterInput } from "../domain/ModelMetadata.ts"
 import type { ModelSummary, ModelVersion } from "../domain/ModelVersion.ts"
 import type { RegistryEvent } from "../domain/RegistryEvent.ts"
 import {
+  type AliasOutcome,
   type CompactReport,
+  type LifecycleDescription,
   ModelRegistry,
   type Outcome,
   type RegistryStats,
@@ -17,8 +19,13 @@ import {
 
 export interface PromiseRegistry {
   readonly register: (input: RegisterInput, options?: WriteOptions) => Promise<Outcome>
+  readonly transition: (name: string, version: string, event: string, options?: WriteOptions) => Promise<Outcome>
   readonly promote: (name: string, version: string, options?: WriteOptions) => Promise<Outcome>
   readonly deprecate: (name: string, version: string, options?: WriteOptions) => Promise<Outcome>
+  readonly setAlias: (name: string, alias: string, version: string, options?: WriteOptions) => Promise<AliasOutcome>
+  readonly removeAlias: (name: string, alias: string, options?: WriteOptions) => Promise<AliasOutcome>
+  readonly resolveAlias: (name: string, alias: string) => Promise<ModelVersion>
+  readonly lifecycle: LifecycleDescription
   readonly get: (name: string, version: string) => Promise<ModelVersion>
   readonly listVersions: (name: string) => Promise<ReadonlyArray<ModelVersion>>
   readonly listModels: () => Promise<ReadonlyArray<ModelSummary>>
@@ -85,8 +92,13 @@ export const openPromiseRegistry = async <E>(layer: Layer.Layer<ModelRegistry, E
 
   return {
     register: (input, options) => run(registry.register(input, options)),
+    transition: (name, version, event, options) => run(registry.transition(name, version, event, options)),
     promote: (name, version, options) => run(registry.promote(name, version, options)),
     deprecate: (name, version, options) => run(registry.deprecate(name, version, options)),
+    setAlias: (name, alias, version, options) => run(registry.setAlias(name, alias, version, options)),
+    removeAlias: (name, alias, options) => run(registry.removeAlias(name, alias, options)),
+    resolveAlias: (name, alias) => run(registry.resolveAlias(name, alias)),
+    lifecycle: registry.lifecycle,
     get: (name, version) => run(registry.get(name, version)),
     listVersions: (name) => run(registry.listVersions(name)),
     listModels: () => run(registry.listModels),

@@ -16,6 +16,7 @@ import {
 } from "@effect/platform"
 import { type Effect, type Either, Option, Schema, SchemaAST } from "effect"
 import packageJson from "../../package.json" with { type: "json" }
+import { AliasName, LifecycleEventName, LifecycleStateName } from "../domain/Lifecycle.ts"
 import { IsoTimestamp, Uuid } from "../domain/ModelMetadata.ts"
 import { ModelName } from "../domain/ModelName.ts"
 import { SemVer } from "../domain/SemVer.ts"
@@ -40,6 +41,9 @@ const SemVerWire = documented("SemVer", SemVer)
 const UuidWire = documented("Uuid", Uuid)
 const TimestampWire = documented("Timestamp", IsoTimestamp)
 const Seq = Schema.Int.pipe(Schema.positive())
+const StateWire = documented("LifecycleState", LifecycleStateName)
+const EventNameWire = documented("LifecycleEvent", LifecycleEventName)
+const AliasWire = documented("AliasName", AliasName)
 
 export const VersionWire = Schema.Struct({
   id: UuidWire,
@@ -48,12 +52,22 @@ export const VersionWire = Schema.Struct({
   createdAt: TimestampWire,
   metrics: JsonObject,
   tags: Schema.Record({ key: Schema.String, value: Schema.String }),
-  state: Schema.Literal("registered", "production", "deprecated"),
+  state: StateWire,
+  aliases: Schema.Array(AliasWire),
 }).annotations({ identifier: "ModelVersion" })
 
 const committed = { seq: Seq, at: TimestampWire }
+const BindingWire = Schema.Struct({
+  name: Schema.String,
+  fingerprint: Schema.String,
+  exclusive: Schema.Array(StateWire),
+})
 export const EventWire = Schema.Union(
-  Schema.TaggedStruct("Registered", { ...committed, metadata: VersionWire.omit("state") }),
+  Schema.TaggedStruct("Registered", {
+    ...committed,
+    metadata: VersionWire.omit("state", "aliases"),
+    state: Schema.optionalWith(StateWire, { exact: true }),
+  }),
   Schema.TaggedStruct("Promoted", {
     ...committed,
     name: NameWire,
@@ -61,6 +75,32 @@ export const EventWire = Schema.Union(
     supersedes: Schema.NullOr(SemVerWire),
   }),
   Schema.TaggedStruct("Deprecated", { ...committed, name: NameWire, version: SemVerWire }),
+  Schema.TaggedStruct("Transitioned", {
+    ...committed,
+    name: NameWire,
+    version: SemVerWire,
+    event: EventNameWire,
+    from: StateWire,
+    to: StateWire,
+    displaced: Schema.Array(Schema.Struct({ version: SemVerWire, from: StateWire, to: StateWire })),
+    aliasesCleared: Schema.Array(Schema.Struct({ alias: AliasWire, version: SemVerWire })),
+  }),
+  Schema.TaggedStruct("AliasSet", {
+    ...committed,
+    name: NameWire,
+    alias: AliasWire,
+    version: SemVerWire,
+    previous: Schema.NullOr(SemVerWire),
+  }),
+  Schema.TaggedStruct("AliasRemoved", { ...committed, name: NameWire, alias: AliasWire, version: SemVerWire }),
+  Schema.TaggedStruct("LifecycleChanged", {
+    ...committed,
+    from: BindingWire,
+    to: BindingWire,
+    mapping: Schema.Record({ key: StateWire, value: StateWire }),
+    changes: Schema.Array(Schema.Struct({ name: NameWire, version: SemVerWire, from: StateWire, to: StateWire })),
+    aliasesCleared: Schema.Array(Schema.Struct({ name: NameWire, alias: AliasWire, version: SemVerWire })),
+  }),
 ).annotations({ identifier: "RegistryEvent" })
 
 /** A lifecycle command's answer: the version as committed and the event recorded (`null`: nothing changed). */
@@ -73,6 +113,8 @@ export const SummaryWire = Schema.Struct({
   production: Schema.NullOr(SemVerWire),
   versionCount: Schema.Int.pipe(Schema.positive()),
   latest: SemVerWire,
+  holders: Schema.Record({ key: StateWire, value: SemVerWire }),
+  aliases: Schema.Record({ key: AliasWire, value: SemVerWire }),
 }).annotations({ identifier: "ModelSummary" })
 
 export const ModelWire = Schema.Struct({

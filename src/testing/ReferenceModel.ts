@@ -95,6 +95,7 @@ export class ReferenceModel {
       this.add(name, version, { id, metrics, metadata: canonical(e.metadata), state: "registered" })
       return undefined
     }
+    if (e._tag !== "Promoted" && e._tag !== "Deprecated") return `${e._tag} is no event of the default lifecycle`
     const target = this.models.get(e.name)?.get(e.version)
     if (target === undefined) return `${e._tag} of unknown version ${e.name}@${e.version}`
     if (e._tag === "Deprecated") {

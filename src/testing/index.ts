@@ -6,7 +6,7 @@
 
 export type { ActorMutations } from "./actorMutations.ts"
 export { failureOf, failureTag } from "./exits.ts"
-export { checkLifecycle, type ModelCheckResult } from "./modelChecker.ts"
+export * from "./modelChecker.ts"
 export * from "./Prng.ts"
 export * from "./SimulatedFileSystem.ts"
 export * from "./SimulatedPath.ts"

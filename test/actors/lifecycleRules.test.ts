@@ -1,11 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
+import { compiledDefault } from "../../src/actors/builtinLifecycles.ts"
 import {
   type Command,
   type Decision,
+  evolve,
   lifecycle,
-  lifecycleMachine,
   type ModelView,
-  transitionTableOf,
   type VersionView,
 } from "../../src/actors/lifecycleRules.ts"
 import type { EventBody, ModelMetadata, ModelName, SemVer } from "../../src/domain/index.ts"
@@ -25,21 +25,39 @@ const register = (version: string, metrics?: Record<string, number>): Command =>
   metadata: metadata(version, metrics),
   compareId: true,
 })
-const promote = (version: string): Command => ({ _tag: "Promote", name, version: version as SemVer })
-const deprecate = (version: string): Command => ({ _tag: "Deprecate", name, version: version as SemVer })
+const promote = (version: string): Command => ({
+  _tag: "Transition",
+  name,
+  version: version as SemVer,
+  event: "promote",
+})
+const deprecate = (version: string): Command => ({
+  _tag: "Transition",
+  name,
+  version: version as SemVer,
+  event: "deprecate",
+})
 
 /** given(events).when(command): folds the events with `evolve`, then decides. */
 const given = (...events: ReadonlyArray<EventBody>) => ({
   when: (command: Command): Decision => {
     const versions = new Map<SemVer, VersionView>()
-    for (const event of events)
-      for (const change of lifecycle.evolve(event))
-        versions.set(change.version, {
-          metadata: change.metadata ?? versions.get(change.version)!.metadata,
-          state: change.state,
+    const aliases = new Map<string, SemVer>()
+    for (const event of events) {
+      const change = evolve(event)
+      for (const moved of change.versions)
+        versions.set(moved.version, {
+          metadata: moved.metadata ?? versions.get(moved.version)!.metadata,
+          state: moved.state,
         })
-    const production = [...versions].find(([, v]) => v.state === "production")?.[0]
-    const view: ModelView | undefined = versions.size ? { version: (v) => versions.get(v), production } : undefined
+      for (const { alias, version } of change.aliases)
+        if (version === null) aliases.delete(alias)
+        else aliases.set(alias, version)
+    }
+    const holder = (state: string) => [...versions].find(([, v]) => v.state === state)?.[0]
+    const view: ModelView | undefined = versions.size
+      ? { version: (v) => versions.get(v), holder, alias: (a) => aliases.get(a) }
+      : undefined
     return lifecycle.decide(view, command, "2026-11-28T00:00:00.000Z")
   },
 })
@@ -49,10 +67,15 @@ const rejectedWith = (decision: Decision) => (decision._tag === "Reject" ? decis
 describe("lifecycle", () => {
   it("derives its transition table from the xstate machine", () => {
     expect(
-      Object.fromEntries([...transitionTableOf(lifecycleMachine)].map(([s, t]) => [s, Object.fromEntries(t)])),
+      Object.fromEntries(
+        [...compiledDefault.transitions].map(([s, t]) => [
+          s,
+          Object.fromEntries([...t].map(([event, candidates]) => [event, candidates.map((c) => c.target)])),
+        ]),
+      ),
     ).toEqual({
-      registered: { promote: "production", deprecate: "deprecated" },
-      production: { supersede: "registered", deprecate: "deprecated" },
+      registered: { promote: ["production"], deprecate: ["deprecated"] },
+      production: { supersede: ["registered"], deprecate: ["deprecated"] },
       deprecated: {},
     })
   })
@@ -82,7 +105,7 @@ describe("lifecycle", () => {
       accepted({ _tag: "Promoted", name, version: "2.0.0" as SemVer, supersedes: "1.0.0" as SemVer }),
     )
     const second: EventBody = { _tag: "Promoted", name, version: "2.0.0" as SemVer, supersedes: "1.0.0" as SemVer }
-    expect(lifecycle.evolve(second)).toEqual([
+    expect(evolve(second).versions).toEqual([
       { version: "1.0.0", metadata: undefined, state: "registered" },
       { version: "2.0.0", metadata: undefined, state: "production" },
     ])

@@ -5,6 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
 import fc from "fast-check"
+import { compiledDefault } from "../../src/actors/builtinLifecycles.ts"
 import { RegistryIndex } from "../../src/actors/RegistryIndex.ts"
 import {
   decodeIndexState,
@@ -58,6 +59,7 @@ const indexArb = fc
         .date({ min: new Date("2000-01-01"), max: new Date("2100-01-01"), noInvalidDate: true })
         .map((d) => d.toISOString()),
       state: fc.constantFrom("registered", "deprecated", "production"),
+      aliases: fc.constant([] as ReadonlyArray<string>),
     }),
     { selector: (v) => `${v.name}@${v.version}`, maxLength: 40 },
   )
@@ -71,7 +73,11 @@ const indexArb = fc
       return { ...v, state: "registered" as const }
     })
     return Either.getOrThrowWith(
-      RegistryIndex.fromSnapshot({ lastSeq: consistent.length, versions: consistent as Array<ModelVersion> }),
+      RegistryIndex.fromSnapshot({
+        lastSeq: consistent.length,
+        lifecycle: compiledDefault.binding,
+        versions: consistent as Array<ModelVersion>,
+      }),
       (reason) => new Error(reason),
     )
   })
@@ -112,10 +118,11 @@ describe("snapshot codec", () => {
           metrics: { accuracy: i / 10_000, note: "é€😀" },
           tags: { team: "vision" },
           state: "registered",
+          aliases: [],
         }) as unknown as ModelVersion,
     )
     const index = Either.getOrThrowWith(
-      RegistryIndex.fromSnapshot({ lastSeq: versions.length, versions }),
+      RegistryIndex.fromSnapshot({ lastSeq: versions.length, lifecycle: compiledDefault.binding, versions }),
       (reason) => new Error(reason),
     )
     const bytes = encodeIndexState(index.toSnapshot())
@@ -176,7 +183,7 @@ describe("snapshot codec", () => {
       Either.left("version 1.0.0 of m appears twice"),
     )
     expect(restoreIndex(bytes([version("1.0.0", "production"), version("2.0.0", "production")]))).toEqual(
-      Either.left("m has two production versions, 1.0.0 and 2.0.0"),
+      Either.left("m has two versions in exclusive state production, 1.0.0 and 2.0.0"),
     )
     expect(Either.isRight(restoreIndex(bytes([version("1.0.0", "production"), version("2.0.0", "deprecated")])))).toBe(
       true,

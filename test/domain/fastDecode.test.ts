@@ -6,6 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Either, Schema } from "effect"
 import fc from "fast-check"
+import { StoredVersion } from "../../src/actors/snapshotCodec.ts"
 import {
   decodeMetadataFastPath,
   decodeRegisterInputFast,
@@ -762,10 +763,6 @@ describe("decodeRegisterInputFast, tricky cases", () => {
 // Stored shapes: what replay and snapshots check. Every field is required, and a snapshot's version has `state`.
 // ---------------------------------------------------------------------------------------------------------
 
-const StoredVersion = Schema.extend(
-  ModelMetadata,
-  Schema.Struct({ state: Schema.Literal("registered", "production", "deprecated") }),
-)
 const storedShapes = [
   { name: "ModelMetadata", fast: decodeMetadataFastPath, slow: decoder(ModelMetadata), withState: false },
   { name: "a snapshot's version", fast: decodeStoredVersionFastPath, slow: decoder(StoredVersion), withState: true },

@@ -6,6 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, type Effect, Exit, type Layer, Option, Stream } from "effect"
 import fc from "fast-check"
+import type { Deprecated } from "../../src/domain/RegistryEvent.ts"
 import { layerMemory, type ModelRegistry, makeMemoryRegistryStore } from "../../src/effects/ModelRegistry.ts"
 import { layerFile } from "../../src/node.ts"
 import { failureOf, failureTag } from "../../src/testing/exits.ts"
@@ -131,7 +132,7 @@ const commands = [
             ? { _tag: e._tag, name: e.metadata.name, version: e.metadata.version, seq: e.seq }
             : e._tag === "Promoted"
               ? { _tag: e._tag, name: e.name, version: e.version, supersedes: e.supersedes, seq: e.seq }
-              : { _tag: e._tag, name: e.name, version: e.version, seq: e.seq },
+              : { _tag: e._tag, name: (e as Deprecated).name, version: (e as Deprecated).version, seq: e.seq },
         ),
       ).toEqual(expected.map((e, i) => ({ ...e, seq: from + i })))
     }),

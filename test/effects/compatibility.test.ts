@@ -81,6 +81,7 @@ describe("release 0.1.0 data directory", () => {
         metrics: { top1: 0.76, nested: { f1: 0.5, ok: true } },
         tags: { framework: "torch" },
         state: "deprecated",
+        aliases: [],
       })
       expect(await run(r.get("bert", "0.1.0"))).toMatchObject({ id: id(4), tags: { lang: "en", "team.owner": "nlp" } })
       expect(await run(r.get("bulk", "1.0.3"))).toMatchObject({ id: id(9), metrics: { i: 3 } })

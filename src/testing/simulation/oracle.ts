@@ -31,17 +31,33 @@ export type Submission =
 const submissionKey = (s: Submission): string =>
   s._tag === "register" ? `register ${s.name} ${s.version} ${canonical(s.metrics)}` : `${s._tag} ${s.name} ${s.version}`
 
-const eventKey = (e: RegistryEvent): string =>
-  e._tag === "Registered"
-    ? `register ${e.metadata.name} ${e.metadata.version} ${canonical(e.metadata.metrics)}`
-    : `${e._tag === "Promoted" ? "promote" : "deprecate"} ${e.name} ${e.version}`
+const eventKey = (e: RegistryEvent): string => {
+  switch (e._tag) {
+    case "Registered":
+      return `register ${e.metadata.name} ${e.metadata.version} ${canonical(e.metadata.metrics)}`
+    case "Promoted":
+      return `promote ${e.name} ${e.version}`
+    case "Deprecated":
+      return `deprecate ${e.name} ${e.version}`
+    case "LifecycleChanged":
+      return `lifecycle ${e.to.name}`
+    default:
+      return `${e._tag} ${e.name} ${e.version}`
+  }
+}
 
-export const eventLabel = (e: RegistryEvent): string =>
-  e._tag === "Registered"
-    ? `#${e.seq} Registered ${e.metadata.name}@${e.metadata.version}`
-    : e._tag === "Promoted"
-      ? `#${e.seq} Promoted ${e.name}@${e.version}${e.supersedes === null ? "" : ` over ${e.supersedes}`}`
-      : `#${e.seq} Deprecated ${e.name}@${e.version}`
+export const eventLabel = (e: RegistryEvent): string => {
+  switch (e._tag) {
+    case "Registered":
+      return `#${e.seq} Registered ${e.metadata.name}@${e.metadata.version}`
+    case "Promoted":
+      return `#${e.seq} Promoted ${e.name}@${e.version}${e.supersedes === null ? "" : ` over ${e.supersedes}`}`
+    case "LifecycleChanged":
+      return `#${e.seq} LifecycleChanged ${e.from.name} → ${e.to.name}`
+    default:
+      return `#${e.seq} ${e._tag} ${e.name}@${e.version}`
+  }
+}
 
 /** One observer's deliveries, per process lifetime ("epoch"). */
 interface ObserverLog {
@@ -184,7 +200,8 @@ export class Oracle {
       const expected = this.reference.models.get(name) ?? new Map<string, RefVersion>()
       for (const version of actual) {
         const ref = expected.get(version.version)
-        const { state, ...metadata } = version
+        // The default workload sets no alias, so a version's aliases are always empty: they are not metadata.
+        const { state, aliases: _aliases, ...metadata } = version
         this.check(
           ref !== undefined && ref.state === state && ref.metadata === canonical(metadata),
           "recovered state = the state of the prefix",
