@@ -10,6 +10,7 @@
 import { type Cause, Effect, Either, Exit, Fiber, Option, RuntimeFlags } from "effect"
 import { Overloaded, RegistryClosed, type StorageFailed, WalCorrupt } from "../domain/errors.ts"
 import type { RegistryLimits } from "../storage/Limits.ts"
+import { progressRecordsStep, reporter } from "../storage/Progress.ts"
 import type { SnapshotStore } from "../storage/SnapshotStore.ts"
 import type { Wal } from "../storage/Wal.ts"
 import { type CompactError, Compactor, type CompactReport, storageFailure } from "./Compactor.ts"
@@ -271,7 +272,10 @@ const walStillHealthy = (wal: Wal, expectedSeq: number) =>
     (lastSeq, health) => lastSeq === expectedSeq && Exit.isSuccess(health),
   )
 
-/** Rebuilds the committed state at open: newest valid snapshot, then every later record, in order. */
+/**
+ * Rebuilds the committed state at open: newest valid snapshot, then every later record, in order, reported to
+ * `Progress` (phase `replay`).
+ */
 const recoverIndex = (wal: Wal, snapshots: SnapshotStore, rules: Lifecycle) =>
   Effect.gen(function* () {
     const snapshot = yield* snapshots.latest
@@ -287,6 +291,14 @@ const recoverIndex = (wal: Wal, snapshots: SnapshotStore, rules: Lifecycle) =>
         })
       index = restored.right
     }
-    yield* replayEvents(wal.read(index.lastSeq + 1), (event) => index.apply(event.seq, event))
+    const report = yield* reporter
+    const total = (yield* wal.lastSeq) - index.lastSeq
+    let done = 0
+    report({ phase: "replay", done, total })
+    yield* replayEvents(wal.read(index.lastSeq + 1), (event) => {
+      index.apply(event.seq, event)
+      if (++done % progressRecordsStep === 0) report({ phase: "replay", done, total })
+    })
+    report({ phase: "replay", done: total, total })
     return index
   })
