@@ -11,6 +11,7 @@ import { type Cause, type Clock, Effect, Either, Exit, Fiber, Option, RuntimeFla
 import { type LifecycleMismatch, Overloaded, RegistryClosed, type StorageFailed, WalCorrupt } from "../domain/errors.ts"
 import type { LifecycleChanged } from "../domain/RegistryEvent.ts"
 import type { RegistryLimits } from "../storage/Limits.ts"
+import { progressRecordsStep, reporter } from "../storage/Progress.ts"
 import type { SnapshotStore } from "../storage/SnapshotStore.ts"
 import type { Wal } from "../storage/Wal.ts"
 import { type CompactError, Compactor, type CompactReport, storageFailure } from "./Compactor.ts"
@@ -298,7 +299,10 @@ const walStillHealthy = (wal: Wal, expectedSeq: number) =>
     (lastSeq, health) => lastSeq === expectedSeq && Exit.isSuccess(health),
   )
 
-/** Rebuilds the committed state at open: newest valid snapshot, then every later record, in order. */
+/**
+ * Rebuilds the committed state at open: newest valid snapshot, then every later record, in order, reported to
+ * `Progress` (phase `replay`).
+ */
 const recoverIndex = (wal: Wal, snapshots: SnapshotStore) =>
   Effect.gen(function* () {
     const snapshot = yield* snapshots.latest
@@ -314,7 +318,15 @@ const recoverIndex = (wal: Wal, snapshots: SnapshotStore) =>
         })
       index = restored.right
     }
-    yield* replayEvents(wal.read(index.lastSeq + 1), (event) => index.apply(event.seq, event))
+    const report = yield* reporter
+    const total = (yield* wal.lastSeq) - index.lastSeq
+    let done = 0
+    report({ phase: "replay", done, total })
+    yield* replayEvents(wal.read(index.lastSeq + 1), (event) => {
+      index.apply(event.seq, event)
+      if (++done % progressRecordsStep === 0) report({ phase: "replay", done, total })
+    })
+    report({ phase: "replay", done: total, total })
     return index
   })
 

@@ -3,12 +3,16 @@
  * and `compact` (opens the registry, so it takes the directory's lock).
  */
 import { Command } from "@effect/cli"
-import { Console, Context, Effect, Layer, Option, Stream } from "effect"
+import { Chunk, Console, Context, Effect, Layer, Option, Stream } from "effect"
 import { failure } from "./client.ts"
 import * as Output from "./output.ts"
+import { stderrProgress } from "./progress.ts"
 import { dataRequired, json, reported } from "./shared.ts"
 
-/** The storage stack, loaded when a command runs: `--help` and the other commands need none of it. */
+/**
+ * The storage stack, loaded when a command runs: `--help` and the other commands need none of it. Its progress
+ * reports are drawn on stderr when a person watches (see progress.ts).
+ */
 const storage = Effect.promise(() =>
   Promise.all([
     import("../effects/Inspection.ts"),
@@ -18,6 +22,7 @@ const storage = Effect.promise(() =>
   ]).then(([inspection, registry, node, local]) => ({
     verify: inspection.verify,
     dump: inspection.dump,
+    Progress: inspection.Progress,
     ModelRegistry: registry.ModelRegistry,
     layerFile: node.layerFile,
     layerNode: node.layerNode,
@@ -29,7 +34,12 @@ export const verifyCommand = Command.make("verify", { data: dataRequired, json }
   reported(
     o.json,
     Effect.matchEffect(
-      Effect.flatMap(storage, ({ verify, layerNode }) => Effect.provide(verify(o.data), layerNode)),
+      Effect.flatMap(storage, ({ verify, layerNode, Progress }) =>
+        Effect.provide(
+          verify(o.data),
+          Layer.merge(layerNode, stderrProgress(Progress, { json: o.json, streamsStdout: false })),
+        ),
+      ),
       {
         onFailure: (error) => Effect.fail(failure(error)),
         onSuccess: (report) =>
@@ -77,9 +87,13 @@ export const compact = Command.make("compact", { data: dataRequired, json }, (o)
             ? Output.json({ step, ...detail })
             : Console.log(`${step}${Object.keys(detail).length ? ` ${JSON.stringify(detail)}` : ""}`)
         yield* progress("opening", { directory: o.data })
-        const { layerFile, ModelRegistry, requireDirectory } = yield* storage
+        const { layerFile, ModelRegistry, requireDirectory, Progress } = yield* storage
         yield* Effect.mapError(requireDirectory(o.data), failure)
-        const context = yield* Effect.mapError(Layer.build(layerFile({ directory: o.data })), failure)
+        const opening = stderrProgress(Progress, { json: o.json, streamsStdout: false })
+        const context = yield* Effect.mapError(
+          Layer.build(Layer.provide(layerFile({ directory: o.data }), opening)),
+          failure,
+        )
         const registry = Context.get(context, ModelRegistry)
         const before = yield* registry.stats
         yield* progress("compacting", { lastSeq: before.lastSeq, versions: before.versions })
@@ -90,14 +104,22 @@ export const compact = Command.make("compact", { data: dataRequired, json }, (o)
   ),
 ).pipe(Command.withDescription("snapshot the full state and delete the log segments it covers"))
 
+const ndjsonLine = (value: unknown) => `${JSON.stringify(value)}\n`
+
 const walDump = Command.make("dump", { data: dataRequired }, (o) =>
   reported(
     false,
-    Effect.flatMap(storage, ({ dump, layerNode }) =>
-      Stream.runForEach(Stream.mapError(Stream.provideLayer(dump(o.data), layerNode), failure), (event) =>
-        Output.json(event),
-      ),
-    ),
+    Effect.flatMap(storage, ({ dump, layerNode, Progress }) => {
+      const progress = stderrProgress(Progress, { json: false, streamsStdout: true })
+      const write = Output.stdoutWriter()
+      // A chunk of events per write: the dump streams, so what waits in memory is one chunk and the pipe's buffer.
+      // (Not `runForEachWhile`, which keeps every element it was given in Effect 3.22.)
+      return Stream.provideLayer(dump(o.data), Layer.merge(layerNode, progress)).pipe(
+        Stream.mapError(failure),
+        Stream.runForEachChunk((events) => write(Chunk.toReadonlyArray(events).map(ndjsonLine).join(""))),
+        Effect.catchTag("StdoutClosed", () => Effect.void),
+      )
+    }),
   ),
 ).pipe(Command.withDescription("print every event in the log as NDJSON (read-only, no lock needed)"))
 

@@ -1,9 +1,38 @@
 /** Human and machine (`--json`) renderings of command results. Humans get aligned text; machines NDJSON. */
-import { Console, type Effect } from "effect"
+import { Console, Data, Effect } from "effect"
 import type { ErrorDetail } from "../effects/errorStatus.ts"
 import type { Event, Outcome, Summary, Version } from "./client.ts"
 
 export const json = (value: unknown) => Console.log(JSON.stringify(value))
+
+/** stdout was closed under the command: its reader went away (`| head`), so there is no one left to write for. */
+export class StdoutClosed extends Data.TaggedError("StdoutClosed") {}
+
+/**
+ * Writes text to stdout at the pace its reader takes it: a write that fills the stream's buffer waits for it to
+ * drain, so a slow pipe holds the producer back instead of growing memory (`console.log` queues without bound
+ * when a pipe is full, and a long `wal dump | …` ran out of heap). Fails with `StdoutClosed` once stdout is closed,
+ * so the producer stops rather than crash on the broken pipe.
+ */
+export const stdoutWriter = (): ((text: string) => Effect.Effect<void, StdoutClosed>) => {
+  const out = process.stdout
+  let open = true
+  out.on("error", () => {
+    open = false
+  })
+  const closed = Effect.suspend(() => (open ? Effect.void : Effect.fail(new StdoutClosed())))
+  return (text) =>
+    Effect.async<void, StdoutClosed>((resume) => {
+      if (!open || out.write(text)) return resume(closed)
+      const settle = () => {
+        out.off("drain", settle)
+        out.off("close", settle)
+        resume(closed)
+      }
+      out.on("drain", settle)
+      out.on("close", settle)
+    })
+}
 
 const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => row[i]?.length ?? 0))) ?? []

@@ -1,11 +1,13 @@
 /** What `serve` does once its flags are parsed (serveCommand.ts declares them). */
 import { HttpServer, HttpServerError } from "@effect/platform"
 import { Console, Context, Deferred, Effect, Layer, Option } from "effect"
+import { Progress } from "../effects/Inspection.ts"
 import * as Server from "../http/Server.ts"
 import type { RegistryLimits } from "../index.ts"
 import { layerFile } from "../node.ts"
 import { failure } from "./client.ts"
 import * as Output from "./output.ts"
+import { stderrProgress } from "./progress.ts"
 import type { ServeFlags } from "./serveCommand.ts"
 import { reported, usage } from "./shared.ts"
 
@@ -46,11 +48,13 @@ export const serve = (o: ServeFlags) =>
         )
         const stopping = yield* Deferred.make<void>()
         yield* Effect.addFinalizer(() => (o.json ? Output.json({ event: "stopped" }) : Console.log("stopped")))
+        // Opening a large directory (checking its segments, replaying its log) takes seconds before the port is
+        // bound; a person watching the terminal sees how far it has got.
         const registry = layerFile({
           directory: o.data,
           ...limitGiven("mailboxCommandsMax", o.mailboxCommandsMax),
           ...limitGiven("batchCommandsMax", o.batchCommandsMax),
-        })
+        }).pipe(Layer.provide(stderrProgress(Progress, { json: o.json, streamsStdout: false })))
         const settings = Layer.succeed(Server.ServerSettings, {
           bodyBytesMax: options.bodyBytesMax,
           keepAliveMs: options.keepAliveMs,

@@ -4,7 +4,8 @@
  * neither the registry's internals nor the storage modules. Both open the directory read-only: they validate it
  * exactly as the registry's open does, but take no lock and change nothing, so they also work beside a running
  * server (as a point-in-time view). A torn tail is reported, and left for the next open to repair. The runtime's
- * file system (`FileSystem`, `Path`, `ProcessInfo`) is the caller's to provide.
+ * file system (`FileSystem`, `Path`, `ProcessInfo`) is the caller's to provide, and so is `Progress`, which hears
+ * how far the open's check and the walk over the records have got.
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
@@ -15,8 +16,11 @@ import { WalCorrupt } from "../domain/errors.ts"
 import type { RegistryEvent } from "../domain/RegistryEvent.ts"
 import { layerFileSystem } from "../storage/FileStorage.ts"
 import type { ProcessInfo } from "../storage/ProcessInfo.ts"
+import { type ProgressPhase, reporter } from "../storage/Progress.ts"
 import { SnapshotStore } from "../storage/SnapshotStore.ts"
 import { type RecoveryReport, Wal } from "../storage/Wal.ts"
+
+export { Progress, type ProgressPhase, type ProgressReporter, type ProgressUpdate } from "../storage/Progress.ts"
 
 /** What an inspection needs from the runtime: its file system. */
 export type InspectionRuntime = FileSystem.FileSystem | Path.Path | ProcessInfo
@@ -37,11 +41,29 @@ export interface VerifyReport {
   readonly eventsByType: Readonly<Record<string, number>>
 }
 
-const eventsOf = (wal: Wal, firstSeq: number) =>
-  wal.read(firstSeq).pipe(
-    Stream.chunks,
-    Stream.mapEffect((chunk) => decodeEvents(chunk)),
-    Stream.flattenIterables,
+/**
+ * The log's events from `firstSeq`, decoded a chunk of records at a time as the consumer pulls them: only the
+ * segment being read and one chunk of events are in memory. Each chunk is reported to `Progress` under `phase`.
+ */
+const eventsOf = (wal: Wal, firstSeq: number, phase: ProgressPhase) =>
+  Stream.unwrap(
+    Effect.gen(function* () {
+      const report = yield* reporter
+      const total = (yield* wal.lastSeq) - firstSeq + 1
+      let done = 0
+      report({ phase, done, total })
+      return wal.read(firstSeq).pipe(
+        Stream.chunks,
+        Stream.mapEffect((chunk) =>
+          Effect.map(decodeEvents(chunk), (events) => {
+            done += events.length
+            report({ phase, done, total })
+            return events
+          }),
+        ),
+        Stream.flattenIterables,
+      )
+    }),
   )
 
 /** Opens the directory, decodes the newest valid snapshot and every record of the log. */
@@ -63,7 +85,7 @@ export const verify = (directory: string) =>
       const eventsByType: Record<string, number> = {}
       let events = 0
       let expected = firstSeq
-      yield* Stream.runForEach(eventsOf(wal, firstSeq), (event) => {
+      yield* Stream.runForEach(eventsOf(wal, firstSeq, "verify"), (event) => {
         if (event.seq !== expected)
           return Effect.fail(
             new WalCorrupt({
@@ -91,11 +113,14 @@ export const verify = (directory: string) =>
     }),
   )
 
-/** Every event the log holds, oldest first. */
+/**
+ * Every event the log holds, oldest first, decoded as the stream is pulled: memory stays within one segment's bytes
+ * (`segmentBytesMax`) and one chunk of events, whatever the log's length.
+ */
 export const dump = (directory: string): Stream.Stream<RegistryEvent, unknown, InspectionRuntime> =>
   Stream.unwrapScoped(
     Effect.gen(function* () {
       const { wal } = yield* openStorage(directory)
-      return eventsOf(wal, yield* wal.firstSeq)
+      return eventsOf(wal, yield* wal.firstSeq, "dump")
     }),
   )

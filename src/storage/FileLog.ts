@@ -13,7 +13,7 @@ import { removeDurably, syncDirectory, writeAndSync } from "./Directory.ts"
 import { check as checkDirectory, type DirectoryIdentity } from "./DirectoryWatch.ts"
 import { segmentFileName, tmpSuffix } from "./FileNames.ts"
 import type { StorageLimits } from "./Limits.ts"
-import { decodeRecords, encodeBatch } from "./RecordCodec.ts"
+import { encodeBatch, scanRecords, validatedRecords } from "./RecordCodec.ts"
 import { recoverSegments, type SegmentFile } from "./Recovery.ts"
 import { type ActiveSegmentFile, appendDurably, SegmentAppender } from "./SegmentAppender.ts"
 import { decodeSegmentHeader, encodeSegmentHeader, registryIdBytes, segmentHeaderBytes } from "./SegmentHeader.ts"
@@ -197,7 +197,10 @@ export const open = (
     return { registryId, segments, tornTail, primitives, openForAppends }
   })
 
-/** Reads a segment back, checking its header and every record up to what the log held when the read started. */
+/**
+ * Reads a segment back, checking its header and every record up to what the log held when the read started. The
+ * records are then made one at a time as the reader takes them, so a read holds one segment's bytes and no more.
+ */
 const readSegment = (
   fs: FileSystem.FileSystem,
   checksum: Checksum,
@@ -218,7 +221,7 @@ const readSegment = (
         reason: typeof header === "string" ? header : "segment header changed since open",
       })
     const options = { salt, checksum, recordBytesMax: limits.recordBytesMax }
-    const { records, result } = decodeRecords(bytes, segmentHeaderBytes, segment.firstSeq, options, fromSeq, toSeq)
+    const result = scanRecords(bytes, segmentHeaderBytes, segment.firstSeq, options, () => {})
     if (result.lastSeq < Math.min(segment.lastSeq, toSeq))
       return yield* new WalCorrupt({
         file: path,
@@ -226,5 +229,5 @@ const readSegment = (
         seq: result.lastSeq + 1,
         reason: result.bad?.reason ?? "segment shorter than at open",
       })
-    return records
+    return validatedRecords(bytes.subarray(0, result.end), segmentHeaderBytes, segment.firstSeq, fromSeq, toSeq)
   })

@@ -164,23 +164,31 @@ export const findValidRecordAfter = (
   return undefined
 }
 
-/** Decodes every valid record in a buffer with no trailing damage (used after open validated the bytes). */
-export const decodeRecords = (
+/**
+ * The records with seq in `fromSeq..toSeq` from bytes that `scanRecords` found valid (pass them cut at its `end`),
+ * made one at a time as they are iterated, each a view into `bytes`: a reader of a large segment holds its bytes
+ * and the records it has not let go of, never a record object for every record in it. Each iteration walks anew.
+ */
+export const validatedRecords = (
   bytes: Uint8Array,
   start: number,
   expectedSeq: number,
-  options: ScanOptions,
   fromSeq: number,
   toSeq: number,
-): { readonly records: Array<WalRecord>; readonly result: ScanResult } => {
-  const records: Array<WalRecord> = []
-  const result = scanRecords(bytes, start, expectedSeq, options, (seq, type, payloadStart, payloadEnd) => {
-    if (seq >= fromSeq && seq <= toSeq)
-      records.push({
-        seq,
-        type,
-        payload: new Uint8Array(bytes.buffer, bytes.byteOffset + payloadStart, payloadEnd - payloadStart),
-      })
-  })
-  return { records, result }
-}
+): Iterable<WalRecord> => ({
+  *[Symbol.iterator]() {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length)
+    let offset = start
+    for (let seq = expectedSeq; seq <= toSeq && offset < bytes.length; seq++) {
+      const payloadStart = offset + recordHeaderBytes
+      const payloadEnd = payloadStart + view.getUint32(offset, true)
+      if (seq >= fromSeq)
+        yield {
+          seq,
+          type: bytes[offset + 16]!,
+          payload: new Uint8Array(bytes.buffer, bytes.byteOffset + payloadStart, payloadEnd - payloadStart),
+        }
+      offset = payloadEnd
+    }
+  },
+})

@@ -15,6 +15,7 @@ import type { Checksum } from "./Checksum.ts"
 import { syncDirectory, writeAndSync } from "./Directory.ts"
 import { brokenSuffix } from "./FileNames.ts"
 import type { StorageLimits } from "./Limits.ts"
+import { reporter } from "./Progress.ts"
 import { findValidRecordAfter, type ScanOptions, scanRecords } from "./RecordCodec.ts"
 import { decodeSegmentHeader, registryIdHex, sameRegistryId, segmentHeaderBytes } from "./SegmentHeader.ts"
 import { io, plainFailure } from "./StorageError.ts"
@@ -71,7 +72,8 @@ const repairTornTail = (
 
 /**
  * Validates the segments named (already sorted by first seq) and repairs a torn tail of the newest one (with
- * `repair` false it is only reported, and the segment is treated as ending before it).
+ * `repair` false it is only reported, and the segment is treated as ending before it). One segment is in memory at
+ * a time; each one checked is reported to `Progress` (phase `check`).
  * Nothing is modified unless every defect found is a torn tail.
  */
 export const recoverSegments = (
@@ -88,6 +90,8 @@ export const recoverSegments = (
     let registryId: Uint8Array | undefined
     let tornTail: Option.Option<TornTail> = Option.none()
     let records = 0
+    const report = yield* reporter
+    report({ phase: "check", done: 0, total: names.length })
     for (let i = 0; i < names.length; i++) {
       const { name, firstSeq: declaredSeq } = names[i]!
       const file = path.join(directory, name)
@@ -145,6 +149,7 @@ export const recoverSegments = (
         tornTail = Option.some(repair ? yield* repairTornTail(fs, directory, bytes, found) : found)
       }
       segments.push(segment)
+      report({ phase: "check", done: i + 1, total: names.length })
     }
     return { registryId: registryId!, segments, tornTail, records }
   })

@@ -58,7 +58,10 @@ export interface LogPrimitives<S> {
    * with `DurabilityLost` if it cannot.
    */
   readonly append: (segment: Segment<S>, records: ReadonlyArray<WalRecord>) => Effect.Effect<void, PrimitiveError>
-  /** The segment's records with seq in `fromSeq..toSeq`, in order, checked on the way back. */
+  /**
+   * The segment's records with seq in `fromSeq..toSeq`, in order, all checked before the effect succeeds (a bad
+   * one fails it); the iterable may make them as it is walked, so a reader need not hold them all.
+   */
   readonly read: (
     segment: Segment<S>,
     fromSeq: number,
@@ -300,10 +303,12 @@ const read =
         const toSeq = last(core).lastSeq
         // Copies: the stream reads each segment as it was when it started, whatever appends do meanwhile.
         const wanted = core.segments.filter((s) => s.lastSeq >= fromSeq && s.firstSeq <= toSeq).map((s) => ({ ...s }))
+        // One segment at a time, and its records in chunks of Stream's default size: a reader holds a segment's
+        // records as a backend keeps them and a chunk's decoded events, never the whole log's.
         return Effect.succeed(
           Stream.fromIterable(wanted).pipe(
             Stream.mapEffect((s) => core.log.read(s, fromSeq, toSeq)),
-            Stream.flattenIterables,
+            Stream.flatMap((records) => Stream.fromIterable(records)),
           ),
         )
       }),

@@ -6,7 +6,9 @@ import { spawn } from "node:child_process"
 import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { type AddressInfo, createServer as createNetServer } from "node:net"
 import { join } from "node:path"
+import { Context, Effect, Layer } from "effect"
 import { describe, expect, it } from "vitest"
+import { layerFile, ModelRegistry } from "../../src/node.ts"
 import { binPath, runCli, startServer, tempDir } from "../http/serverProcess.ts"
 
 /** Runs `watch` until it has printed `lines` lines, then interrupts it; resolves with those lines. */
@@ -103,6 +105,9 @@ describe("model-registry CLI", () => {
       runCli(["promote", "--data", data, "resnet"]),
     ])
     expect(verified.code).toBe(0)
+    // Piped, as here: no progress line on stderr.
+    expect(verified.stderr).toBe("")
+    expect(dumped.stderr).toBe("")
     expect(verified.stdout).toContain(": OK")
     expect(verified.stdout).toMatch(/records\s+4 valid \(seq 1\.\.4\)/)
     expect(broken.code).toBe(3)
@@ -122,6 +127,34 @@ describe("model-registry CLI", () => {
     console.log(
       `cli: verify OK on ${events.length} records; corrupted copy (byte ${middle} of ${bytes.length} flipped) → exit ${broken.code}: ${broken.stderr.trim()}`,
     )
+  })
+
+  it("wal dump into a pipe whose reader goes away stops quietly: exit 0, nothing on stderr", async () => {
+    const data = tempDir("cli-dump-pipe")
+    // Far more NDJSON than a pipe's buffer holds, so the dump is still writing when the reader leaves.
+    await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const registry = Context.get(yield* Layer.build(layerFile({ directory: data })), ModelRegistry.ModelRegistry)
+          yield* Effect.forEach(
+            Array.from({ length: 2000 }, (_, i) => `1.0.${i}`),
+            (version) => registry.register({ name: "m", version, metrics: { pad } }),
+            { concurrency: "unbounded", discard: true },
+          )
+        }),
+      ),
+    )
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [binPath, "wal", "dump", "--data", data])
+      let stderr = ""
+      child.stderr.on("data", (d: Buffer) => {
+        stderr += d.toString()
+      })
+      child.stdout.once("data", () => child.stdout.destroy())
+      child.on("error", reject)
+      child.on("close", (code) => resolve({ code, stderr }))
+    })
+    expect(result).toEqual({ code: 0, stderr: "" })
   })
 
   it("runs the same commands against a server with --url and --token", async () => {
