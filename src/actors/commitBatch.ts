@@ -206,14 +206,19 @@ const decideBatch = (
       }
       pending.settled = true
       body = accepted(overlay, decision)
+      // The version the alias names after the command (for a removal, the one it named); none if it was not set.
       const named =
-        body === undefined ? decision._tag === "Unchanged" && decision.current?.metadata.version : eventVersion(body)
+        body !== undefined
+          ? eventVersion(body)
+          : decision._tag === "Unchanged"
+            ? decision.current?.metadata.version
+            : undefined
       if (body !== undefined) {
         const event = stampEvent(body, ++seq, at)
         events.push(event)
         pending.event = event
       }
-      pending.version = named ? overlay.record(name, named) : undefined
+      pending.version = named === undefined ? undefined : overlay.record(name, named)
       continue
     }
     if (body !== undefined) {
