@@ -2,7 +2,9 @@
  * `/events` over real sockets, the server in this process (its buffer bound is a setting the CLI does not take):
  * a client that stops reading is disconnected once its buffer is full, while a reading client gets every event;
  * after the cut it resumes with `Last-Event-ID` and the two connections together hold every event exactly once,
- * in order; the feed encodes each event once however many clients listen; and no client's queue passes the bound.
+ * in order; the feed encodes each event once however many clients listen; no client's queue passes the bound; a
+ * start compaction removed is answered 410 with the JSON error body before any stream starts, naming no server
+ * path; and every stream opens with its `retry:` field.
  */
 import { get, type IncomingMessage } from "node:http"
 import { HttpServer } from "@effect/platform"

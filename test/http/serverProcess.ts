@@ -52,12 +52,13 @@ export interface StartOptions {
   readonly shellPrefix?: string
 }
 
-/** Starts `serve --json` on a free port and resolves once it printed the address it bound. */
+/** Starts `serve --json` (on a free port unless `--port` is given) and resolves once it printed the address it bound. */
 export const startServer = (directory: string, options: StartOptions = {}): Promise<ServerProcess> => {
   const given = options.args ?? []
   // A test's fetch keeps idle keep-alive sockets open, which a stopping server waits for up to its drain time (5 s by default).
   const drain = given.includes("--drain-ms") ? [] : ["--drain-ms", "500"]
-  const args = ["serve", "--data", directory, "--port", "0", "--json", ...drain, ...given]
+  const port = given.includes("--port") ? [] : ["--port", "0"]
+  const args = ["serve", "--data", directory, ...port, "--json", ...drain, ...given]
   const env = { ...process.env, ...options.env }
   const child = options.shellPrefix
     ? spawn("bash", ["-c", `${options.shellPrefix} exec "$0" "$@"`, process.execPath, binPath, ...args], { env })
