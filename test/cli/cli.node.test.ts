@@ -3,54 +3,40 @@
  * deliberately corrupted copy), wal dump, the documented exit codes, the same commands against a server, `watch`
  * across a server restart, a server gone for good and a compacted start, and help with full names and defaults.
  */
-import { spawn } from "node:child_process"
 import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { type AddressInfo, createServer as createNetServer } from "node:net"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { binPath, runCli, startServer, tempDir } from "../http/serverProcess.ts"
+import { runCli, spawnCli, startServer, tempDir } from "../http/serverProcess.ts"
 
 /** Runs `watch` until it has printed `lines` lines, then interrupts it; resolves with those lines. */
-const watchLines = (args: ReadonlyArray<string>, lines: number): Promise<ReadonlyArray<string>> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [binPath, "watch", ...args])
-    let stdout = ""
-    let stderr = ""
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString()
-    })
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString()
-      if (stdout.split("\n").length > lines) child.kill("SIGINT")
-    })
-    child.on("error", reject)
-    child.on("close", () => {
-      const got = stdout.split("\n").filter((line) => line.length > 0)
-      if (got.length >= lines) resolve(got)
-      else reject(new Error(`watch ended after ${got.length} lines: ${stderr}`))
-    })
+const watchLines = async (args: ReadonlyArray<string>, lines: number): Promise<ReadonlyArray<string>> => {
+  const watch = spawnCli(["watch", ...args])
+  watch.child.stdout.on("data", () => {
+    if (watch.stdout().split("\n").length > lines) watch.child.kill("SIGINT")
   })
+  const { stdout, stderr } = await watch.closed
+  const got = stdout.split("\n").filter((line) => line.length > 0)
+  if (got.length < lines) throw new Error(`watch ended after ${got.length} lines: ${stderr}`)
+  return got
+}
 
 const pad = "x".repeat(2048)
 
-/** A running `watch`: its stdout lines and stderr so far, and its exit. */
+/** A running `watch`: its stdout lines and stderr so far, and its exit code. */
 const watching = (args: ReadonlyArray<string>) => {
-  const child = spawn(process.execPath, [binPath, "watch", ...args])
-  let stdout = ""
-  let stderr = ""
-  child.stdout.on("data", (d: Buffer) => {
-    stdout += d.toString()
-  })
-  child.stderr.on("data", (d: Buffer) => {
-    stderr += d.toString()
-  })
-  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)))
+  const watch = spawnCli(["watch", ...args])
+  const exited = watch.closed.then(({ code }) => code)
   return {
-    lines: () => stdout.split("\n").filter((line) => line.length > 0),
-    stderr: () => stderr,
+    lines: () =>
+      watch
+        .stdout()
+        .split("\n")
+        .filter((line) => line.length > 0),
+    stderr: watch.stderr,
     exited,
     stop: () => {
-      child.kill("SIGINT")
+      watch.child.kill("SIGINT")
       return exited
     },
   }

@@ -19,21 +19,27 @@ export interface RunResult {
   readonly stderr: string
 }
 
-/** Runs the CLI to completion. */
-export const runCli = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Promise<RunResult> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [binPath, ...args], { env: { ...process.env, ...env } })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString()
-    })
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString()
-    })
+/** Starts the CLI: what it has printed so far, and its outcome once it has exited. */
+export const spawnCli = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
+  const child = spawn(process.execPath, [binPath, ...args], { env: { ...process.env, ...env } })
+  let stdout = ""
+  let stderr = ""
+  child.stdout.on("data", (d: Buffer) => {
+    stdout += d.toString()
+  })
+  child.stderr.on("data", (d: Buffer) => {
+    stderr += d.toString()
+  })
+  const closed = new Promise<RunResult>((resolve, reject) => {
     child.on("error", reject)
     child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }))
   })
+  return { child, stdout: () => stdout, stderr: () => stderr, closed }
+}
+
+/** Runs the CLI to completion. */
+export const runCli = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Promise<RunResult> =>
+  spawnCli(args, env).closed
 
 export interface ServerProcess {
   readonly url: string
