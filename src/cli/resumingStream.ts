@@ -89,7 +89,7 @@ export const resuming = (options: ResumeOptions): Stream.Stream<Frame, CliFailur
       if (previous !== undefined) {
         yield* options.notice(`lost ${options.server}: ${previous.reason}; resuming ${position()}`)
         downSince = yield* Clock.currentTimeMillis
-        yield* Effect.sleep(Math.min(reconnectDelayMs, options.giveUpAfterMs))
+        yield* Effect.sleep(backoff(0, options.giveUpAfterMs))
       }
       const frames = yield* connect(downSince, previous === undefined ? 0 : 1)
       ended = undefined
