@@ -26,6 +26,11 @@ export class EventTail {
     return this.lastSeq
   }
 
+  /** The oldest seq the ring holds (`committedSeq + 1` while it holds none). */
+  get oldestSeq(): number {
+    return this.firstSeq
+  }
+
   covers(seq: number): boolean {
     return seq >= this.firstSeq && seq <= this.lastSeq
   }

@@ -30,7 +30,15 @@ export interface RegistryClient {
   readonly get: (name: string, version: string) => Effect.Effect<Version, CliFailure>
   readonly listModels: Effect.Effect<ReadonlyArray<Summary>, CliFailure>
   readonly listVersions: (name: string) => Effect.Effect<ReadonlyArray<Version>, CliFailure>
-  readonly watch: (from: Option.Option<number>) => Stream.Stream<Event, CliFailure>
+  /**
+   * Committed events from `from` (only new ones when `None`), until interrupted. A remote watch resumes across
+   * dropped connections and fails once the server has been unreachable for `giveUpAfterMs`.
+   */
+  readonly watch: (from: Option.Option<number>, options: WatchOptions) => Stream.Stream<Event, CliFailure>
+}
+
+export interface WatchOptions {
+  readonly giveUpAfterMs: number
 }
 
 export const failure = (error: unknown) => new CliFailure({ detail: detailOf(error, "local") })

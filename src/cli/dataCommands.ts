@@ -7,7 +7,7 @@ import { Console, Effect, Option, Stream } from "effect"
 import { decodeRegisterInputFast } from "../domain/fastDecode.ts"
 import { type CliFailure, failure, type RegistryClient } from "./client.ts"
 import * as Output from "./output.ts"
-import { connection, name, reported, usage, version } from "./shared.ts"
+import { connection, name, reported, usage, version, withShownDefault } from "./shared.ts"
 
 type Connection =
   | { readonly _tag: "Local"; readonly directory: string }
@@ -161,11 +161,20 @@ export const watch = Command.make(
       Options.withDescription("first event seq (default: only new events)"),
       Options.optional,
     ),
+    // A minute outlasts a server's restart (its replay included) and still ends a script whose server is gone.
+    giveUpAfterMs: Options.integer("give-up-after-ms").pipe(
+      Options.withDescription(
+        "with --url: how long the server may stay unreachable before watch exits 3 (it resumes after the last event seen when the server is back)",
+      ),
+      withShownDefault(60_000),
+    ),
   },
   (o) =>
     withClient(o, (client) =>
-      Stream.runForEach(client.watch(o.from), (event) =>
-        o.json ? Output.json(event) : Console.log(Output.eventText(event)),
-      ),
+      o.giveUpAfterMs < 0
+        ? Effect.fail(usage(`--give-up-after-ms: must be 0 or more (got ${o.giveUpAfterMs})`))
+        : Stream.runForEach(client.watch(o.from, { giveUpAfterMs: o.giveUpAfterMs }), (event) =>
+            o.json ? Output.json(event) : Console.log(Output.eventText(event)),
+          ),
     ),
 ).pipe(Command.withDescription("print events as they are committed (Ctrl-C to stop)"))

@@ -14,23 +14,42 @@ import { ExitWith } from "./shared.ts"
 
 let exitCode: number = ExitCode.ok
 
+const name = "model-registry"
 const ansi = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g")
-const strip = (arg: unknown) => (typeof arg === "string" ? arg.replace(ansi, "") : arg)
+const wantsColour = process.stdout.isTTY === true && (process.env.NO_COLOR ?? "") === ""
+const words = process.argv.slice(2)
+const helpAsked = words.includes("--help") || words.includes("-h")
+
+/**
+ * @effect/cli 0.77.2 prints a subcommand's usage under that subcommand's name alone (`$ dump …`), which runs
+ * nothing; the usage line names it in full (`$ model-registry wal dump …`), from the words that chose it.
+ */
+const fullUsage = (text: string) =>
+  text.replace(new RegExp(`^\\$ (?!${name}\\b)(\\S+)`, "m"), (_, leaf: string) => {
+    const at = words.indexOf(leaf)
+    const path = at > 0 && words.slice(0, at).every((word) => !word.startsWith("-")) ? words.slice(0, at) : []
+    return `$ ${[name, ...path, leaf].join(" ")}`
+  })
 
 /**
  * @effect/cli colours its help and usage errors whatever the output is. Colour is for a person at a terminal, so
  * it is removed when stdout is not one, and whenever NO_COLOR is set (no-color.org).
  */
-const colourless = (console: Console.Console): Console.Console => ({
-  ...console,
-  log: (...args) => console.log(...args.map(strip)),
-  error: (...args) => console.error(...args.map(strip)),
-  info: (...args) => console.info(...args.map(strip)),
-  warn: (...args) => console.warn(...args.map(strip)),
-})
-const wantsColour = process.stdout.isTTY === true && (process.env.NO_COLOR ?? "") === ""
+const rendered = (arg: unknown) => {
+  if (typeof arg !== "string") return arg
+  const text = wantsColour ? arg : arg.replace(ansi, "")
+  return helpAsked ? fullUsage(text) : text
+}
 
-const program = Command.run(root, { name: "model-registry", version: "0.1.0" })(process.argv).pipe(
+const helpful = (console: Console.Console): Console.Console => ({
+  ...console,
+  log: (...args) => console.log(...args.map(rendered)),
+  error: (...args) => console.error(...args.map(rendered)),
+  info: (...args) => console.info(...args.map(rendered)),
+  warn: (...args) => console.warn(...args.map(rendered)),
+})
+
+const program = Command.run(root, { name, version: "0.1.0" })(process.argv).pipe(
   Effect.catchAll((error) =>
     Effect.sync(() => {
       // @effect/cli has already printed its own usage errors; ours were printed by the command.
@@ -38,7 +57,9 @@ const program = Command.run(root, { name: "model-registry", version: "0.1.0" })(
     }),
   ),
   (cli) =>
-    wantsColour ? cli : Effect.flatMap(Effect.console, (console) => Effect.withConsole(cli, colourless(console))),
+    wantsColour && !helpAsked
+      ? cli
+      : Effect.flatMap(Effect.console, (console) => Effect.withConsole(cli, helpful(console))),
   Effect.provide(NodeContext.layer),
 )
 

@@ -2,7 +2,8 @@
  * The RegistryClient over the HTTP API, built from the API's declaration (`HttpApiClient.make(RegistryApi)`):
  * paths, methods and wire schemas come from http/Api.ts, answers are decoded, and the declared error bodies come
  * back as the wire detail. Only `watch` reads its endpoint as a raw stream (an SSE body never ends, so it cannot
- * be decoded whole); its path also comes from the declaration.
+ * be decoded whole), and resumes it across dropped connections (resumingStream.ts); its path also comes from the
+ * declaration.
  */
 import {
   FetchHttpClient,
@@ -13,10 +14,12 @@ import {
   HttpClientRequest,
   type HttpClientResponse,
 } from "@effect/platform"
-import { Effect, Option, ParseResult, Schema, Stream } from "effect"
+import { Console, Effect, Option, ParseResult, Schema, Stream } from "effect"
 import { ErrorBody, type ErrorDetail, edgeError } from "../effects/errorStatus.ts"
 import { EventWire, eventsEndpoint, RegistryApi } from "../http/Api.ts"
+import { reconnectDelayMs, streamErrorEvent } from "../http/sse.ts"
 import { CliFailure, type RegistryClient } from "./client.ts"
+import { Dropped, resuming } from "./resumingStream.ts"
 import { frames } from "./sseFrames.ts"
 
 const decodeErrorBody = Schema.decodeUnknownOption(ErrorBody)
@@ -27,6 +30,10 @@ const describe = (error: unknown): string => {
   const cause = error instanceof HttpClientError.RequestError ? error.cause : error
   return cause instanceof Error ? cause.message : String(cause)
 }
+
+/** Why a stream's connection ended: what broke it, not the client's "decode error" for a body cut short. */
+const describeDrop = (error: HttpClientError.HttpClientError): string =>
+  error.cause instanceof Error ? `the connection broke (${error.cause.message})` : "the connection broke"
 
 const unavailable = (url: string, error: unknown) =>
   new CliFailure({ detail: edgeError("Unavailable", `cannot reach ${url}: ${describe(error)}`) })
@@ -66,6 +73,9 @@ const toFailure =
 
 const eventsPath = eventsEndpoint.path
 
+/** Answers that say the server is away for now (restarting, draining, overloaded), not that it refuses. */
+const transientStatuses = new Set([429, 502, 503, 504])
+
 /** The client for the server at `base`; `token` is sent as a bearer token with every request. */
 export const remote = (base: string, token: Option.Option<string>): Effect.Effect<RegistryClient> =>
   Effect.gen(function* () {
@@ -92,29 +102,47 @@ export const remote = (base: string, token: Option.Option<string>): Effect.Effec
       path: { name: encodeURIComponent(name), version: encodeURIComponent(version) },
     })
 
-    const watch: RegistryClient["watch"] = (from) =>
-      Stream.unwrapScoped(
-        Effect.gen(function* () {
-          const request = HttpClientRequest.get(`${root}${eventsPath}`).pipe(
-            HttpClientRequest.accept("text/event-stream"),
-            Option.isSome(from) ? HttpClientRequest.setUrlParam("from", String(from.value)) : (r) => r,
-          )
-          const response = yield* Effect.catchAll(http.execute(request), failed)
-          if (response.status !== 200) return Stream.fail(yield* undeclared(response))
-          const text = response.stream.pipe(
-            Stream.mapError((error) => unavailable(root, error)),
+    /** One connection to the event stream, after `lastEventId` when there is one, else from `from`. */
+    const connect = (from: Option.Option<number>) => (lastEventId: Option.Option<string>) =>
+      Effect.gen(function* () {
+        const request = HttpClientRequest.get(`${root}${eventsPath}`).pipe(
+          HttpClientRequest.accept("text/event-stream"),
+          Option.isSome(from) ? HttpClientRequest.setUrlParam("from", String(from.value)) : (r) => r,
+          Option.isSome(lastEventId) ? HttpClientRequest.setHeader("last-event-id", lastEventId.value) : (r) => r,
+        )
+        const response = yield* Effect.mapError(
+          http.execute(request),
+          (error) => new Dropped({ reason: describe(error) }),
+        )
+        if (response.status !== 200) {
+          const refused = yield* undeclared(response)
+          return yield* transientStatuses.has(response.status)
+            ? Effect.fail(new Dropped({ reason: `${refused.detail.tag}: ${refused.detail.message}` }))
+            : Effect.fail(refused)
+        }
+        return frames(
+          response.stream.pipe(
+            Stream.mapError((error) => new Dropped({ reason: describeDrop(error) })),
             Stream.decodeText(),
-          )
-          return frames(text).pipe(
-            Stream.mapEffect((frame) =>
-              frame.event === "error"
-                ? Effect.flatMap(Effect.catchAll(decodeErrorFrame(frame.data), failed), (body) =>
-                    Effect.fail(new CliFailure({ detail: body.error })),
-                  )
-                : Effect.catchAll(decodeEventFrame(frame.data), failed),
-            ),
-          )
-        }),
+          ),
+        )
+      })
+
+    const watch: RegistryClient["watch"] = (from, options) =>
+      resuming({
+        connect: connect(from),
+        giveUpAfterMs: options.giveUpAfterMs,
+        reconnectDelayMs,
+        notice: (message) => Console.error(`watch: ${message}`),
+        server: root,
+      }).pipe(
+        Stream.mapEffect((frame) =>
+          frame.event === streamErrorEvent
+            ? Effect.flatMap(Effect.catchAll(decodeErrorFrame(frame.data), failed), (body) =>
+                Effect.fail(new CliFailure({ detail: body.error })),
+              )
+            : Effect.catchAll(decodeEventFrame(frame.data), failed),
+        ),
       )
 
     const client: RegistryClient = {

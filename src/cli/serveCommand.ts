@@ -5,46 +5,54 @@
  */
 import { Command, Options } from "@effect/cli"
 import { Config, Effect } from "effect"
-import { defaultBodyBytesMax, defaultDrainMs, defaultKeepAliveMs } from "../http/serverDefaults.ts"
-import { json, token } from "./shared.ts"
+import {
+  defaultBodyBytesMax,
+  defaultBufferFramesMax,
+  defaultDrainMs,
+  defaultKeepAliveMs,
+} from "../http/serverDefaults.ts"
+import { defaultLimits } from "../storage/Limits.ts"
+import { json, token, withShownDefault } from "./shared.ts"
 
 const flags = {
-  data: Options.text("data").pipe(Options.withDescription("data directory"), Options.withDefault("./data")),
+  data: Options.text("data").pipe(Options.withDescription("data directory"), withShownDefault("./data")),
   host: Options.text("host").pipe(
     Options.withDescription("address to bind; anything but loopback requires a token"),
-    Options.withDefault("127.0.0.1"),
+    withShownDefault("127.0.0.1"),
   ),
   port: Options.integer("port").pipe(
     Options.withDescription("port (0: any free port; default: $PORT, else 8080)"),
     Options.withFallbackConfig(Config.integer("PORT")),
-    Options.withDefault(8080),
+    withShownDefault(8080),
   ),
   token,
   bodyBytesMax: Options.integer("body-bytes-max").pipe(
     Options.withDescription("largest request body accepted"),
-    Options.withDefault(defaultBodyBytesMax),
+    withShownDefault(defaultBodyBytesMax),
   ),
   mailboxCommandsMax: Options.integer("mailbox-commands-max").pipe(
-    Options.withDescription("commands queued before the server answers 429"),
+    Options.withDescription(
+      `commands queued before the server answers 429 (default: ${defaultLimits.mailboxCommandsMax})`,
+    ),
     Options.optional,
   ),
   batchCommandsMax: Options.integer("batch-commands-max").pipe(
-    Options.withDescription("commands per group commit"),
+    Options.withDescription(`commands per group commit (default: ${defaultLimits.batchCommandsMax})`),
     Options.optional,
   ),
   eventBufferFrames: Options.integer("event-buffer-frames").pipe(
     Options.withDescription(
-      "events an /events client may fall behind before it is disconnected (it resumes with Last-Event-ID); default 16384",
+      `events an /events client may fall behind before it is disconnected (it resumes with Last-Event-ID; default: ${defaultBufferFramesMax})`,
     ),
     Options.optional,
   ),
   keepAliveMs: Options.integer("keep-alive-ms").pipe(
     Options.withDescription("interval of SSE keep-alive comments"),
-    Options.withDefault(defaultKeepAliveMs),
+    withShownDefault(defaultKeepAliveMs),
   ),
   drainMs: Options.integer("drain-ms").pipe(
     Options.withDescription("on SIGTERM or SIGINT, how long requests in flight may finish before their sockets close"),
-    Options.withDefault(defaultDrainMs),
+    withShownDefault(defaultDrainMs),
   ),
   allowOrigin: Options.text("allow-origin").pipe(
     Options.withDescription(

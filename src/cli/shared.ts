@@ -3,7 +3,7 @@
  * way the user asked, then `ExitWith` carries the documented exit code to main).
  */
 import { Args, Options } from "@effect/cli"
-import { Config, Data, Effect } from "effect"
+import { Config, Data, Effect, Option } from "effect"
 import { translate } from "../effects/errorStatus.ts"
 import { CliFailure } from "./client.ts"
 import * as Output from "./output.ts"
@@ -11,9 +11,21 @@ import * as Output from "./output.ts"
 /** Ends the program with this exit code after the command printed its own message. */
 export class ExitWith extends Data.TaggedError("ExitWith")<{ readonly code: number }> {}
 
+/**
+ * `Options.withDefault` with the default shown in the help: @effect/cli 0.77.2 prints "Defaults to" only for a
+ * fallback that is itself an `Option`, so the default goes in as one and comes out as the value.
+ */
+export const withShownDefault =
+  <A>(fallback: A) =>
+  (self: Options.Options<A>): Options.Options<A> =>
+    self.pipe(
+      Options.withDefault(Option.some(fallback)),
+      Options.map((value) => (Option.isOption(value) ? Option.getOrElse(value, () => fallback) : value)),
+    )
+
 export const json = Options.boolean("json").pipe(Options.withDescription("machine output: one JSON document per line"))
 const data = Options.text("data").pipe(
-  Options.withDescription("data directory (local mode; takes the directory's lock)"),
+  Options.withDescription("data directory (local mode; takes the directory's lock; default: ./data without --url)"),
   Options.optional,
 )
 export const dataRequired = Options.text("data").pipe(Options.withDescription("data directory"))

@@ -276,6 +276,23 @@ export class DirectoryLocked extends DirectoryLockedBase {
   }
 }
 
+/**
+ * A reader asked for events from a seq that compaction has removed (from the log, and from the in-memory tail):
+ * what it missed can no longer be replayed. `firstSeq` is the first event still available, where it may start over
+ * (after re-reading the state it missed, e.g. from a snapshot of the models).
+ */
+const PositionCompactedBase: ErrorBase<
+  PositionCompacted,
+  "PositionCompacted",
+  { from: typeof Schema.Number; firstSeq: typeof Schema.Number }
+> = Schema.TaggedError<PositionCompacted>()("PositionCompacted", { from: Schema.Number, firstSeq: Schema.Number })
+
+export class PositionCompacted extends PositionCompactedBase {
+  override get message(): string {
+    return `seq ${this.from} was compacted away; the first event still available is seq ${this.firstSeq}`
+  }
+}
+
 export type RegistryError =
   | InvalidInput
   | ModelNotFound

@@ -101,6 +101,11 @@ export interface WriteOptions {
 
 export interface RegistryStats {
   readonly lastSeq: number
+  /**
+   * The first seq `subscribe` can still start from: what compaction left of the log, or the in-memory tail where
+   * that reaches further back (`lastSeq + 1` when neither holds an event).
+   */
+  readonly firstSeq: number
   readonly versions: number
   readonly mailboxDepth: number
   readonly batches: number
@@ -270,8 +275,9 @@ export const make = (
       ...observers(actor, wal, cursors, sink),
       subscribe: (subscribeOptions) => subscribe(actor, wal, subscribeOptions),
       compact: actor.compact.pipe(Effect.withSpan("ModelRegistry.compact")),
-      stats: Effect.sync(() => ({
+      stats: Effect.map(wal.firstSeq, (walFirstSeq) => ({
         lastSeq: index.lastSeq,
+        firstSeq: Math.min(walFirstSeq, actor.tail.oldestSeq),
         versions: index.versionCount,
         mailboxDepth: actor.mailboxDepth(),
         ...actor.stats,

@@ -33,6 +33,8 @@ const table = {
   MethodNotAllowed: { status: 405, exit: ExitCode.usage },
   VersionConflict: { status: 409, exit: ExitCode.notFoundOrConflict },
   InvalidTransition: { status: 409, exit: ExitCode.notFoundOrConflict },
+  // The events asked for existed once and never will again: retrying cannot help, starting from `firstSeq` can.
+  PositionCompacted: { status: 410, exit: ExitCode.notFoundOrConflict },
   // A Host the server does not answer to: how a DNS-rebinding page reaches a loopback server.
   MisdirectedRequest: { status: 421, exit: ExitCode.usage },
   PayloadTooLarge: { status: 413, exit: ExitCode.usage },

@@ -140,7 +140,12 @@ const version = HttpApiSchema.param("version", SemVerWire)
 
 const eventStream = Schema.String.pipe(
   HttpApiSchema.withEncoding({ kind: "Text", contentType: "text/event-stream" }),
-).annotations({ description: "one frame per event: `id: <seq>`, `event: <type>`, `data: <the event as JSON>`" })
+).annotations({
+  description:
+    "first `retry: <ms>` and `id: <the seq before the first event sent>` (no data), then one frame per event: " +
+    "`id: <seq>`, `event: <type>`, `data: <the event as JSON>`; a stream that cannot go on ends with a " +
+    "`stream-error` event whose data is the error body",
+})
 const prometheusText = Schema.String.pipe(
   HttpApiSchema.withEncoding({ kind: "Text", contentType: "text/plain; version=0.0.4" }),
 ).annotations({ description: "the Prometheus text exposition format 0.0.4" })
@@ -360,12 +365,21 @@ export const eventsEndpoint = HttpApiEndpoint.get("events", "/events")
     }),
   )
   .addSuccess(eventStream)
-  .pipe(failingWith(exactly<TagOf<Either.Either.Left<ReturnType<typeof resumeFrom>>>>()("InvalidInput")))
+  .pipe(
+    failingWith([
+      ...exactly<TagOf<Either.Either.Left<ReturnType<typeof resumeFrom>>>>()("InvalidInput"),
+      // A start the log no longer holds, checked before the stream starts.
+      "PositionCompacted",
+    ]),
+  )
   .annotate(OpenApi.Summary, "Stream the committed events")
   .annotate(
     OpenApi.Description,
-    "Server-Sent Events from seq `from` (or after `Last-Event-ID`), replayed from the log, then live. A stream " +
-      "that cannot go on (e.g. the log no longer holds the requested seq) ends with an `error` event.",
+    "Server-Sent Events from seq `from` (or after `Last-Event-ID`), replayed from the log, then live; without " +
+      "either, live only. A start compaction has removed is answered 410 `PositionCompacted` with `firstSeq`, the " +
+      "first event still available. A stream that cannot go on (a compaction overtaking a client still catching " +
+      "up, a failed registry) ends with a `stream-error` event (not `error`, which EventSource fires itself on " +
+      "every dropped connection) whose data is the error body.",
   )
 
 export class EventsGroup extends HttpApiGroup.make("events")

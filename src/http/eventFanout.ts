@@ -12,10 +12,10 @@
  * only moves in whole steps between which no client code runs, so the seam has no gap and no duplicate.
  */
 import { Chunk, Deferred, Effect, Metric, Option, Schedule, type Scope, Stream } from "effect"
-import { InvalidInput } from "../domain/errors.ts"
+import { InvalidInput, PositionCompacted } from "../domain/errors.ts"
 import type { RegistryEvent } from "../domain/RegistryEvent.ts"
 import type { ModelRegistry } from "../effects/ModelRegistry.ts"
-import { errorFrame, eventFrame, keepAliveFrame, openFrame } from "./sse.ts"
+import { eventFrame, keepAliveFrame, openFrame, streamErrorFrame } from "./sse.ts"
 
 export interface EventFanoutOptions {
   /** Frames a client may have queued (events and keep-alives) before it is cut. */
@@ -35,9 +35,9 @@ export interface EventFanoutOptions {
 
 export interface EventFanout {
   /**
-   * One client's frames: the open comment, then every event from `from` on (live only when `undefined`), in seq
-   * order, with keep-alive comments between, until shutdown, the registry closing, or a failure (sent as an error
-   * frame, which ends the stream). `cut` is called once if the client falls `bufferFramesMax` frames behind: the
+   * One client's frames: the open frame, then every event from `from` on (live only when `undefined`), in seq
+   * order, with keep-alive comments between, until shutdown, the registry closing, or a failure (sent as a
+   * `stream-error` frame, which ends the stream; a compaction that overtook the client is `PositionCompacted`). `cut` is called once if the client falls `bufferFramesMax` frames behind: the
    * stream is over and the caller must close the connection, since the client may be reading nothing at all.
    */
   readonly frames: (from: number | undefined, cut: () => void) => Stream.Stream<Uint8Array>
@@ -51,7 +51,7 @@ export const pullBytesMax = 64 * 1024
 /** Events a catching-up client reads from the registry per pull. */
 const catchUpEventsMax = 1_024
 
-export const defaultBufferFramesMax = 16_384
+export { defaultBufferFramesMax } from "./serverDefaults.ts"
 /**
  * Each write to a client costs the server ~60 µs (a fiber wake, a stream pull, a chunked write, the network path)
  * whatever its size, so readers cost clients × steps per second, and the interval bounds the steps: at 100 ms,
@@ -72,7 +72,6 @@ const cutCounter = Metric.counter("sse_clients_cut_total", {
 })
 
 const encoder = new TextEncoder()
-const openBytes = encoder.encode(openFrame)
 const keepAliveBytes = encoder.encode(keepAliveFrame)
 const encodeEventDefault = (event: RegistryEvent): Uint8Array => encoder.encode(eventFrame(event))
 
@@ -110,7 +109,7 @@ class Step {
 
 /** One connected client: its queue of shared bytes, where it is, and the fiber waiting to write. */
 class Client {
-  private chunks: Array<Uint8Array> = [openBytes]
+  private chunks: Array<Uint8Array>
   /** Frames in each queued chunk: the bound counts frames. */
   private counts: Array<number> = [1]
   private head = 0
@@ -126,8 +125,10 @@ class Client {
   constructor(
     next: number | undefined,
     readonly cut: () => void,
+    open: Uint8Array,
   ) {
     this.next = next
+    this.chunks = [open]
   }
 
   get queued(): number {
@@ -205,6 +206,8 @@ class Client {
 
 const end = Effect.fail(Option.none())
 
+type SubscribeError = Stream.Stream.Error<ReturnType<ModelRegistry["subscribe"]>>
+
 export const make = (
   registry: Pick<ModelRegistry, "subscribe" | "stats">,
   options: EventFanoutOptions,
@@ -227,6 +230,12 @@ export const make = (
     /** Set when the feed is over; `ending` is the frame every later client gets before its stream ends. */
     let over = false
     let ending: Uint8Array | undefined
+
+    /** A compaction that overtook a reader, told as such: the seq it wanted and where it may start over. */
+    const explained = (error: SubscribeError, from: number): Effect.Effect<unknown> =>
+      error._tag === "StorageFailed" && error.reason === "Compacted"
+        ? Effect.map(registry.stats, ({ firstSeq }) => new PositionCompacted({ from, firstSeq }))
+        : Effect.succeed(error)
 
     const cutOff = (client: Client) => {
       clients.delete(client)
@@ -288,7 +297,8 @@ export const make = (
       ),
       Effect.matchEffect({
         onSuccess: () => finish(undefined),
-        onFailure: (error) => finish(encoder.encode(errorFrame(error))),
+        onFailure: (error) =>
+          Effect.flatMap(explained(error, position + 1), (told) => finish(encoder.encode(streamErrorFrame(told)))),
       }),
       Effect.forkScoped,
     )
@@ -334,16 +344,16 @@ export const make = (
       return registry.subscribe({ from: next }).pipe(
         Stream.take(Math.min(upTo - next + 1, catchUpEventsMax)),
         Stream.runCollect,
-        Effect.match({
+        Effect.matchEffect({
           onSuccess: (events) => {
             const frames = Chunk.toReadonlyArray(events).map(encode)
             client.next = next + frames.length
-            return Chunk.of(concat(frames, 0, frames.length))
+            return Effect.succeed(Chunk.of(concat(frames, 0, frames.length)))
           },
           onFailure: (error) => {
             client.next = undefined
             client.end()
-            return Chunk.of(encoder.encode(errorFrame(error)))
+            return Effect.map(explained(error, next), (told) => Chunk.of(encoder.encode(streamErrorFrame(told))))
           },
         }),
       )
@@ -359,8 +369,9 @@ export const make = (
 
     const frames = (from: number | undefined, cut: () => void): Stream.Stream<Uint8Array> =>
       Stream.suspend(() => {
-        const client = new Client(from, cut)
-        if (from === undefined) join(client, position + 1)
+        const first = from ?? position + 1
+        const client = new Client(from, cut, encoder.encode(openFrame(first)))
+        if (from === undefined) join(client, first)
         return Stream.repeatEffectChunkOption(pull(client)).pipe(
           Stream.ensuring(
             Effect.zipRight(

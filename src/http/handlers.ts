@@ -6,7 +6,7 @@
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Context, type Deferred, Effect, Either, Metric, Schema } from "effect"
-import { InvalidInput } from "../domain/errors.ts"
+import { InvalidInput, PositionCompacted } from "../domain/errors.ts"
 import { decodeRegisterInputFast } from "../domain/fastDecode.ts"
 import { detailOf } from "../effects/errorStatus.ts"
 import { ModelRegistry } from "../effects/ModelRegistry.ts"
@@ -109,6 +109,12 @@ export const EventsLive = HttpApiBuilder.group(RegistryApi, "events", (handlers)
       answer(
         Effect.gen(function* () {
           const from = yield* resumeFrom(urlParams.from, request.headers["last-event-id"])
+          // Refused before the stream starts, so the client gets a status it can act on (an EventSource stops
+          // on it instead of reconnecting forever); a compaction between here and its catch-up ends the stream.
+          if (from !== undefined) {
+            const { firstSeq } = yield* registry.stats
+            if (from < firstSeq) return yield* new PositionCompacted({ from, firstSeq })
+          }
           // A client cut for lagging may be reading nothing: its writer waits for a drain that never comes, so
           // only closing the connection ends it (and frees what its socket holds).
           const response = NodeHttpServerRequest.toServerResponse(request)

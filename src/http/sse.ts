@@ -1,6 +1,6 @@
 /**
  * Server-Sent Events framing for `/events`: where to start (query `from`, or the `Last-Event-ID` a
- * reconnecting client sends), and how an event, a keep-alive and a terminal error look on the wire.
+ * reconnecting client sends), and how the opening, an event, a keep-alive and a terminal error look on the wire.
  */
 import { Either } from "effect"
 import { InvalidInput } from "../domain/errors.ts"
@@ -40,11 +40,31 @@ export const resumeFrom = (
 export const eventFrame = (event: RegistryEvent): string =>
   `id: ${event.seq}\nevent: ${event._tag}\ndata: ${JSON.stringify(event)}\n\n`
 
-/** Sent first: the status line and headers only leave with the first body chunk. */
-export const openFrame = ": connected\n\n"
+/**
+ * How long a client waits before reconnecting, in ms, sent first on every stream. A reconnect is cheap (the client
+ * resumes from the log with `Last-Event-ID`) and the wait is how far a cut client falls behind, so it is short; yet
+ * every client of a restarting server costs it at most one refused connect per second. Browsers' own default
+ * (about 3 s) is longer than either needs.
+ */
+export const reconnectDelayMs = 1_000
+
+/**
+ * Sent first (the status line and headers only leave with the first body chunk): the reconnect delay, and as its
+ * id the seq just before the first event this stream sends. A frame with an id and no data dispatches nothing but
+ * sets the client's last event id, so a live-only client that reconnects before any event resumes exactly where it
+ * was, not from whatever is live by then.
+ */
+export const openFrame = (nextSeq: number): string => `retry: ${reconnectDelayMs}\nid: ${nextSeq - 1}\n: connected\n\n`
 
 export const keepAliveFrame = ": keep-alive\n\n"
 
-/** A stream that cannot continue (e.g. the log no longer holds the requested seq) ends with this frame. */
-export const errorFrame = (error: unknown): string =>
-  `event: error\ndata: ${JSON.stringify({ error: detailOf(error) })}\n\n`
+/**
+ * The event that ends a stream which cannot go on (a compaction that overtook a catching-up client, a failed
+ * registry). Not `error`: EventSource fires its own `error` on every dropped connection, and a listener could not
+ * tell the two apart.
+ */
+export const streamErrorEvent = "stream-error"
+
+/** The last frame of a stream that cannot go on: the wire error body (no server path: see `detailOf`). */
+export const streamErrorFrame = (error: unknown): string =>
+  `event: ${streamErrorEvent}\ndata: ${JSON.stringify({ error: detailOf(error) })}\n\n`

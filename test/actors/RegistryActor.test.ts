@@ -74,4 +74,27 @@ describe("RegistryActor", () => {
     expect(failureOf(exit)).toMatchObject({ _tag: "StorageFailed", reason: "Compacted" })
     await opened.close()
   })
+
+  it("stats name the first seq a subscription can start from: the log's, or the tail's where it reaches further", async () => {
+    const rounds = async (tailEventsMax: number) => {
+      const opened = await open(Registry.layerMemory({ tailEventsMax }))
+      const { registry } = opened
+      const firstSeqs = [(await opened.run(registry.stats)).firstSeq]
+      for (const round of [0, 1, 2]) {
+        for (let i = 0; i < 3; i++) await opened.run(registry.register({ name: "m", version: `${round}.${i}.0` }))
+        await opened.run(registry.compact)
+        firstSeqs.push((await opened.run(registry.stats)).firstSeq)
+      }
+      const firstSeq = firstSeqs.at(-1)!
+      const events = await opened.run(Stream.runCollect(Stream.take(registry.subscribe({ from: firstSeq }), 1)))
+      expect([...events].map((e) => e.seq)).toEqual([firstSeq])
+      const before = await opened.exitOf(Stream.runCollect(Stream.take(registry.subscribe({ from: firstSeq - 1 }), 1)))
+      await opened.close()
+      return { firstSeqs, beforeFails: firstSeq > 1 && Exit.isFailure(before) }
+    }
+    // Each compaction keeps the log from the older of the two last snapshots (seq 3, then 6); a one-event tail adds
+    // nothing to that, and a large one still holds every event.
+    expect(await rounds(1)).toEqual({ firstSeqs: [1, 1, 4, 7], beforeFails: true })
+    expect(await rounds(64)).toEqual({ firstSeqs: [1, 1, 1, 1], beforeFails: false })
+  })
 })

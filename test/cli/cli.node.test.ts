@@ -1,6 +1,7 @@
 /**
  * The CLI through real processes (bin/model-registry.mjs): register, promote, list, get, verify (also on a
- * deliberately corrupted copy), wal dump, the documented exit codes, and the same commands against a server.
+ * deliberately corrupted copy), wal dump, the documented exit codes, the same commands against a server, `watch`
+ * across a server restart, a server gone for good and a compacted start, and help with full names and defaults.
  */
 import { spawn } from "node:child_process"
 import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
@@ -9,30 +10,59 @@ import { join } from "node:path"
 import { Context, Effect, Layer } from "effect"
 import { describe, expect, it } from "vitest"
 import { layerFile, ModelRegistry } from "../../src/node.ts"
-import { binPath, runCli, startServer, tempDir } from "../http/serverProcess.ts"
+import { binPath, runCli, spawnCli, startServer, tempDir } from "../http/serverProcess.ts"
 
 /** Runs `watch` until it has printed `lines` lines, then interrupts it; resolves with those lines. */
-const watchLines = (args: ReadonlyArray<string>, lines: number): Promise<ReadonlyArray<string>> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [binPath, "watch", ...args])
-    let stdout = ""
-    let stderr = ""
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString()
-    })
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString()
-      if (stdout.split("\n").length > lines) child.kill("SIGINT")
-    })
-    child.on("error", reject)
-    child.on("close", () => {
-      const got = stdout.split("\n").filter((line) => line.length > 0)
-      if (got.length >= lines) resolve(got)
-      else reject(new Error(`watch ended after ${got.length} lines: ${stderr}`))
-    })
+const watchLines = async (args: ReadonlyArray<string>, lines: number): Promise<ReadonlyArray<string>> => {
+  const watch = spawnCli(["watch", ...args])
+  watch.child.stdout.on("data", () => {
+    if (watch.stdout().split("\n").length > lines) watch.child.kill("SIGINT")
   })
+  const { stdout, stderr } = await watch.closed
+  const got = stdout.split("\n").filter((line) => line.length > 0)
+  if (got.length < lines) throw new Error(`watch ended after ${got.length} lines: ${stderr}`)
+  return got
+}
 
 const pad = "x".repeat(2048)
+
+/** A running `watch`: its stdout lines and stderr so far, and its exit code. */
+const watching = (args: ReadonlyArray<string>) => {
+  const watch = spawnCli(["watch", ...args])
+  const exited = watch.closed.then(({ code }) => code)
+  return {
+    lines: () =>
+      watch
+        .stdout()
+        .split("\n")
+        .filter((line) => line.length > 0),
+    stderr: watch.stderr,
+    exited,
+    stop: () => {
+      watch.child.kill("SIGINT")
+      return exited
+    },
+  }
+}
+
+/** Waits (bounded) until `done` holds; `what` names it in the failure. */
+const until = async (done: () => boolean, what: () => string, ms = 60_000) => {
+  const deadline = Date.now() + ms
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+const freePort = async () => {
+  const holder = createNetServer()
+  await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", resolve))
+  const { port } = holder.address() as AddressInfo
+  await new Promise((resolve) => holder.close(resolve))
+  return port
+}
+
+const seqsOf = (lines: ReadonlyArray<string>) => lines.map((line) => (JSON.parse(line) as { seq: number }).seq)
 
 describe("model-registry CLI", () => {
   it("registers, promotes, lists, verifies, detects corruption and dumps the WAL", async () => {
@@ -221,6 +251,100 @@ describe("model-registry CLI", () => {
       await server.stop("SIGKILL")
     }
   })
+
+  it("watch --url resumes across a server restart after the last event it printed: no gap, no duplicate", async () => {
+    const data = tempDir("cli-watch-restart")
+    const port = ["--port", String(await freePort())]
+    let server = await startServer(data, { args: port })
+    const watch = watching(["--url", server.url, "--json", "--from", "1"])
+    try {
+      for (const version of ["1.0.0", "1.1.0"])
+        expect((await runCli(["register", "--url", server.url, "m", version])).code).toBe(0)
+      await until(
+        () => watch.lines().length === 2,
+        () => `2 events, got ${watch.lines().length}: ${watch.stderr()}`,
+      )
+      expect((await server.stop("SIGTERM")).code).toBe(0)
+      // Committed while no server runs: only the log has them when watch reconnects.
+      for (const version of ["2.0.0", "2.1.0"])
+        expect((await runCli(["register", "--data", data, "m", version])).code).toBe(0)
+      server = await startServer(data, { args: port })
+      expect((await runCli(["promote", "--url", server.url, "m", "2.1.0"])).code).toBe(0)
+      await until(
+        () => watch.lines().length >= 5,
+        () => `5 events, got ${watch.lines().length}: ${watch.stderr()}`,
+      )
+      expect(await watch.stop()).toBe(0)
+      expect(seqsOf(watch.lines())).toEqual([1, 2, 3, 4, 5])
+      const notices = watch
+        .stderr()
+        .split("\n")
+        .filter((line) => line.length > 0)
+      expect(notices).toHaveLength(1)
+      expect(notices[0]).toMatch(/^watch: lost http:\/\/127\.0\.0\.1:\d+: .*; resuming after seq 2$/)
+    } finally {
+      await watch.stop()
+      await server.stop("SIGKILL")
+    }
+  }, 180_000)
+
+  it("watch --url exits 3 once the server has been gone for --give-up-after-ms, and 2 at once from a compacted seq", async () => {
+    const data = tempDir("cli-watch-gone")
+    // Two compactions delete the log up to the first snapshot (seq 1); a server opened afterwards holds no event
+    // in memory, so seq 2 is the first it can send.
+    for (const step of [
+      ["register", "--data", data, "m", "1.0.0"],
+      ["compact", "--data", data],
+      ["register", "--data", data, "m", "2.0.0"],
+      ["compact", "--data", data],
+    ])
+      expect((await runCli(step)).code).toBe(0)
+    const server = await startServer(data)
+    const watch = watching(["--url", server.url, "--json", "--from", "2", "--give-up-after-ms", "1500"])
+    try {
+      const compacted = await runCli(["watch", "--url", server.url, "--from", "1"])
+      expect(compacted.code).toBe(2)
+      expect(compacted.stdout).toBe("")
+      expect(compacted.stderr).toContain(
+        "PositionCompacted: seq 1 was compacted away; the first event still available is seq 2",
+      )
+      await until(
+        () => watch.lines().length === 1,
+        () => `the event left, got: ${watch.stderr()}`,
+      )
+      await server.stop("SIGKILL")
+      expect(await watch.exited).toBe(3)
+      expect(seqsOf(watch.lines())).toEqual([2])
+      // One notice when the connection drops, then the failure, as JSON since --json asked for it.
+      const [notice, failure] = watch.stderr().trim().split("\n")
+      expect(notice).toMatch(/^watch: lost http:\/\/127\.0\.0\.1:\d+: .+; resuming after seq 2$/)
+      expect(JSON.parse(failure!)).toMatchObject({ error: { tag: "Unavailable" } })
+      expect(JSON.parse(failure!).error.message).toMatch(
+        /^gave up after \d+ s without http:\/\/127\.0\.0\.1:\d+: .+ \(resume after seq 2\)$/,
+      )
+    } finally {
+      await watch.stop()
+      await server.stop("SIGKILL")
+    }
+  }, 180_000)
+
+  it("help names the command in full and shows the defaults", async () => {
+    const [watch, dump, serve] = await Promise.all([
+      runCli(["watch", "--help"]),
+      runCli(["wal", "dump", "--help"]),
+      runCli(["serve", "--help"]),
+    ])
+    expect(watch.code).toBe(0)
+    expect(watch.stdout).toMatch(/^\$ model-registry watch \[--data text\]/m)
+    expect(watch.stdout).toMatch(/--give-up-after-ms integer\n(.*\n)*?.*Defaults to: 60000/)
+    expect(dump.stdout).toMatch(/^\$ model-registry wal dump --data text/m)
+    for (const [flag, fallback] of [
+      ["--port integer", "8080"],
+      ["--drain-ms integer", "5000"],
+      ["--host text", "127.0.0.1"],
+    ] as const)
+      expect(serve.stdout).toMatch(new RegExp(`${flag}\n(.*\n)*?.*Defaults to: ${fallback.replace(/\./g, "\\.")}`))
+  }, 120_000)
 
   it("says what is wrong with a mistyped directory, URL or tag, changes nothing, and prints no colour when piped", async () => {
     const parent = tempDir("cli-mistakes")

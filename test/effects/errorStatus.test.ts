@@ -17,6 +17,7 @@ describe("the error table", () => {
     ["InvalidInput", 400, ExitCode.usage, undefined],
     ["ModelNotFound", 404, ExitCode.notFoundOrConflict, undefined],
     ["VersionConflict", 409, ExitCode.notFoundOrConflict, undefined],
+    ["PositionCompacted", 410, ExitCode.notFoundOrConflict, undefined],
     ["Overloaded", 429, ExitCode.storage, 1],
     ["RegistryClosed", 503, ExitCode.storage, 5],
     ["StorageFailed", 503, ExitCode.storage, 5],

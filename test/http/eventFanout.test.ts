@@ -7,18 +7,23 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Stream } from "effect"
 import * as fc from "fast-check"
+import { StorageFailed } from "../../src/domain/errors.ts"
 import type { RegistryEvent } from "../../src/domain/RegistryEvent.ts"
 import * as Registry from "../../src/effects/ModelRegistry.ts"
 import * as EventFanout from "../../src/http/eventFanout.ts"
-import { eventFrame } from "../../src/http/sse.ts"
+import { eventFrame, reconnectDelayMs } from "../../src/http/sse.ts"
 
 const decoder = new TextDecoder()
 const encoder = new TextEncoder()
 
-/** A client that records every event id it is sent, and how its stream ended. */
+/**
+ * A client that records every event id it is sent, the id of its open frame (the seq before its first event), its
+ * last frame's event name, and how its stream ended.
+ */
 const reader = (fanout: EventFanout.EventFanout, from?: number) =>
   Effect.gen(function* () {
     const ids: Array<number> = []
+    const frames: Array<string> = []
     let text = ""
     let cuts = 0
     const fiber = yield* fanout
@@ -29,13 +34,20 @@ const reader = (fanout: EventFanout.EventFanout, from?: number) =>
         Stream.runForEach((bytes) =>
           Effect.sync(() => {
             text += decoder.decode(bytes)
-            for (const match of text.matchAll(/^id: (\d+)$/gm)) ids.push(Number(match[1]))
-            text = text.slice(text.lastIndexOf("\n\n") + 2)
+            const end = text.lastIndexOf("\n\n")
+            if (end === -1) return
+            for (const frame of text.slice(0, end).split("\n\n")) {
+              frames.push(frame)
+              const id = /^id: (\d+)\nevent: /m.exec(frame)
+              if (id) ids.push(Number(id[1]))
+            }
+            text = text.slice(end + 2)
           }),
         ),
         Effect.fork,
       )
-    return { ids, fiber, cuts: () => cuts }
+    const openId = () => Number(/^id: (\d+)$/m.exec(frames[0] ?? "")?.[1] ?? Number.NaN)
+    return { ids, frames, fiber, openId, cuts: () => cuts }
   })
 
 /** A client that takes its first `taking` writes and then never reads again. */
@@ -159,6 +171,67 @@ describe("EventFanout", () => {
     }).pipe(Effect.provide(Registry.layerMemory())),
   )
 
+  it.scopedLive("starts every stream with the reconnect delay and the id before its first event", () =>
+    Effect.gen(function* () {
+      const { fanout, commit } = yield* feed({ bufferFramesMax: 1_000 })
+      yield* commit(3)
+      const [live, from2] = [yield* reader(fanout), yield* reader(fanout, 2)]
+      yield* commit(1)
+      yield* eventually(() => live.ids.length === 1 && from2.ids.length === 3)
+      expect(live.frames[0]).toBe(`retry: ${reconnectDelayMs}\nid: 3\n: connected`)
+      expect(live.ids).toEqual([4])
+      expect(from2.frames[0]).toBe(`retry: ${reconnectDelayMs}\nid: 1\n: connected`)
+      expect(from2.ids).toEqual([2, 3, 4])
+    }).pipe(Effect.provide(Registry.layerMemory())),
+  )
+
+  it.scoped(
+    "a compaction that overtakes a catching-up client ends its stream with stream-error PositionCompacted, no path",
+    () =>
+      Effect.gen(function* () {
+        const lastSeq = 10
+        const firstSeq = 4
+        const compacted = new StorageFailed({
+          operation: "read",
+          path: "/srv/secret/data/wal-0000000000000001.seg",
+          reason: "Compacted",
+          message: "seq 2 was compacted away; the log starts at seq 4",
+        })
+        // The log as a compaction left it after the client's start was checked: the feed is live at its end, and a
+        // read from before `firstSeq` fails as the registry's subscription does.
+        const registry = {
+          stats: Effect.succeed({
+            lastSeq,
+            firstSeq,
+            versions: 0,
+            mailboxDepth: 0,
+            batches: 0,
+            appendedRecords: 0,
+            compactions: 2,
+          }),
+          subscribe: (options?: { readonly from?: number }) =>
+            (options?.from ?? lastSeq + 1) > lastSeq ? Stream.never : Stream.fail(compacted),
+        }
+        const stopping = yield* Deferred.make<void>()
+        const fanout = yield* EventFanout.make(registry, { bufferFramesMax: 100, keepAliveMs: 3_600_000, stopping })
+        const client = yield* reader(fanout, 2)
+        yield* Fiber.join(client.fiber)
+        expect(client.ids).toEqual([])
+        expect(client.frames).toHaveLength(2)
+        const [event, data] = client.frames[1]!.split("\n")
+        expect(event).toBe("event: stream-error")
+        expect(JSON.parse(data!.slice("data: ".length))).toEqual({
+          error: {
+            tag: "PositionCompacted",
+            from: 2,
+            firstSeq,
+            message: `seq 2 was compacted away; the first event still available is seq ${firstSeq}`,
+          },
+        })
+        expect(client.frames.join("\n")).not.toContain("/srv")
+      }),
+  )
+
   it("joins the feed without a gap or a duplicate, whenever a client connects and from wherever", async () => {
     type Step = { readonly commit: number } | { readonly connect: number | null } | { readonly yields: number }
     const step: fc.Arbitrary<Step> = fc.oneof(
@@ -173,7 +246,11 @@ describe("EventFanout", () => {
           Effect.scoped(
             Effect.gen(function* () {
               const { fanout, commit, registry } = yield* feed({ bufferFramesMax: 1_000 })
-              const clients: Array<{ readonly from: number; readonly ids: Array<number> }> = []
+              const clients: Array<{
+                readonly from: number | undefined
+                readonly ids: Array<number>
+                readonly openId: () => number
+              }> = []
               for (const s of steps) {
                 if ("commit" in s) yield* commit(s.commit)
                 else if ("yields" in s) for (let i = 0; i < s.yields; i++) yield* Effect.yieldNow()
@@ -181,16 +258,17 @@ describe("EventFanout", () => {
                   const last = (yield* registry.stats).lastSeq
                   const from = s.connect === null ? undefined : Math.max(1, last + 1 - s.connect)
                   const client = yield* reader(fanout, from)
-                  // A live-only client starts after what the feed had handed out when it connected: known only
-                  // from its first event, so it is checked for contiguity from there.
-                  clients.push({ from: from ?? Number.NaN, ids: client.ids })
+                  clients.push({ from, ids: client.ids, openId: client.openId })
                 }
               }
               yield* commit(2)
               const last = (yield* registry.stats).lastSeq
               yield* eventually(() => clients.every((c) => c.ids.at(-1) === last))
               for (const c of clients) {
-                const start = Number.isNaN(c.from) ? c.ids[0]! : c.from
+                // A live-only client starts after what the feed had handed out when it connected, which its open
+                // frame names: resuming after that id loses nothing committed since.
+                const start = c.from ?? c.openId() + 1
+                expect(c.openId()).toBe(start - 1)
                 expect(c.ids).toEqual(range(start, last))
               }
             }).pipe(Effect.provide(Registry.layerMemory())),

@@ -2,7 +2,9 @@
  * `/events` over real sockets, the server in this process (its buffer bound is a setting the CLI does not take):
  * a client that stops reading is disconnected once its buffer is full, while a reading client gets every event;
  * after the cut it resumes with `Last-Event-ID` and the two connections together hold every event exactly once,
- * in order; the feed encodes each event once however many clients listen; and no client's queue passes the bound.
+ * in order; the feed encodes each event once however many clients listen; no client's queue passes the bound; a
+ * start compaction removed is answered 410 with the JSON error body before any stream starts, naming no server
+ * path; and every stream opens with its `retry:` field.
  */
 import { get, type IncomingMessage } from "node:http"
 import { HttpServer } from "@effect/platform"
@@ -10,10 +12,11 @@ import { Context, Deferred, Effect, Exit, Layer, Option, Scope } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import * as Registry from "../../src/effects/ModelRegistry.ts"
 import * as Server from "../../src/http/Server.ts"
+import { reconnectDelayMs } from "../../src/http/sse.ts"
 
 const bufferFramesMax = 64
 
-const serve = async () => {
+const serve = async (registryOptions: Registry.RegistryOptions = {}) => {
   const scope = Effect.runSync(Scope.make())
   const settings = Layer.effect(
     Server.ServerSettings,
@@ -33,7 +36,7 @@ const serve = async () => {
   }
   const context = await Effect.runPromise(
     Layer.buildWithScope(
-      Server.layer(options).pipe(Layer.provide(settings), Layer.provideMerge(Registry.layerMemory())),
+      Server.layer(options).pipe(Layer.provide(settings), Layer.provideMerge(Registry.layerMemory(registryOptions))),
       scope,
     ),
   )
@@ -52,6 +55,7 @@ const serve = async () => {
         ),
       ),
     lastSeq: () => Effect.runPromise(Effect.map(registry.stats, (stats) => stats.lastSeq)),
+    compact: () => Effect.runPromise(registry.compact),
     close: () => Effect.runPromise(Scope.close(scope, Exit.void)),
   }
 }
@@ -71,7 +75,8 @@ const listen = (url: string, headers: Record<string, string> = {}) =>
         text += chunk
         const end = text.lastIndexOf("\n\n")
         if (end === -1) return
-        for (const match of text.slice(0, end).matchAll(/^id: (\d+)$/gm)) ids.push(Number(match[1]))
+        // The open frame's id (the seq before the first event) comes without an event.
+        for (const match of text.slice(0, end).matchAll(/^id: (\d+)\nevent: /gm)) ids.push(Number(match[1]))
         text = text.slice(end + 2)
       })
       const ended = new Promise<void>((done) => {
@@ -153,5 +158,61 @@ describe("/events with clients that stop reading", () => {
     await until(() => clients.every((c) => c.ids.at(-1) === last), "every client to get every event")
     for (const client of clients) expect(client.ids).toEqual(range(1, last))
     expect((await metric(url, "sse_frames_encoded_total")) - before).toBe(last)
+  })
+})
+
+describe("/events from a position compaction removed", () => {
+  let server: Awaited<ReturnType<typeof serve>> | undefined
+  afterEach(async () => {
+    for (const response of opened.splice(0)) response.destroy()
+    await server?.close()
+    server = undefined
+  })
+
+  it("answers 410 PositionCompacted with the first seq still available, as JSON, before any stream starts", async () => {
+    // A one-event tail, so that what compaction deleted from the log is gone from memory too.
+    server = await serve({ tailEventsMax: 1 })
+    await server.commit(3)
+    await server.compact()
+    await server.commit(2)
+    // The second compaction deletes the log up to the first snapshot (seq 3): seq 4 is the first one left.
+    await server.compact()
+    const expected = {
+      error: {
+        tag: "PositionCompacted",
+        from: 1,
+        firstSeq: 4,
+        message: "seq 1 was compacted away; the first event still available is seq 4",
+      },
+    }
+    for (const [query, headers] of [
+      ["?from=1", {}],
+      ["", { "last-event-id": "0" }],
+      ["?from=5", { "last-event-id": "0" }],
+    ] as const) {
+      const response = await fetch(`${server.url}/events${query}`, { headers })
+      expect(response.status).toBe(410)
+      expect(response.headers.get("content-type")).toContain("application/json")
+      const text = await response.text()
+      expect(JSON.parse(text)).toEqual(expected)
+      expect(text).not.toMatch(/\/[^\s"]*\//)
+    }
+    expect((await fetch(`${server.url}/events?from=3`)).status).toBe(410)
+
+    // From the first seq still there, the stream starts as usual: the reconnect delay first, then the events.
+    const resumed = await listen(server.url, { "last-event-id": "3" })
+    await until(() => resumed.ids.length === 2, "the events left")
+    expect(resumed.ids).toEqual([4, 5])
+  })
+
+  it("starts every stream with a retry field and the id before its first event", async () => {
+    server = await serve()
+    await server.commit(2)
+    const response = await fetch(`${server.url}/events`)
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader()
+    let text = ""
+    while (!text.includes("\n\n")) text += (await reader.read()).value ?? ""
+    await reader.cancel()
+    expect(text.slice(0, text.indexOf("\n\n"))).toBe(`retry: ${reconnectDelayMs}\nid: 2\n: connected`)
   })
 })

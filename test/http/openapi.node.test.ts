@@ -50,7 +50,7 @@ const expectedErrors: Record<string, ReadonlyArray<string>> = {
   "models.getVersion": [...edge, "400", "404"],
   "models.promote": [...edge, "400", "404", "409", "415", "429", "503"],
   "models.deprecate": [...edge, "400", "404", "409", "415", "429", "503"],
-  "events.events": [...edge, "400"],
+  "events.events": [...edge, "400", "410"],
   "ops.healthz": [...edge, "503"],
   "ops.metrics": edge,
 }
@@ -124,6 +124,7 @@ describe("the OpenAPI document", () => {
     expect(tagsOf("models.register", "409")).toEqual(["VersionConflict"])
     expect(tagsOf("models.promote", "409")).toEqual(["InvalidTransition"])
     expect(tagsOf("ops.healthz", "503").sort()).toEqual(["RegistryClosed", "StorageFailed"])
+    expect(tagsOf("events.events", "410")).toEqual(["PositionCompacted"])
     expect(JSON.stringify(doc)).not.toContain("HttpApiDecodeError")
   })
 
@@ -140,12 +141,16 @@ describe("the OpenAPI document", () => {
       })
   })
 
-  it("declares Last-Event-ID and an integer `from` on the event stream", () => {
+  it("declares Last-Event-ID, an integer `from` and the stream's frames on the event stream", () => {
     const parameters = operation("events.events").parameters
     const from = parameters.find((p) => p.name === "from")!
     expect(from).toMatchObject({ in: "query", schema: { type: "integer", minimum: 1 } })
     const lastEventId = parameters.find((p) => p.name.toLowerCase() === "last-event-id")!
     expect(lastEventId).toMatchObject({ in: "header", schema: { type: "integer", minimum: 0 } })
+    // The event that ends a stream is documented, and is not EventSource's own `error`.
+    const described = JSON.stringify(operation("events.events"))
+    expect(described).toContain("`stream-error`")
+    expect(described).toContain("`retry: <ms>`")
   })
 
   it("passes Redocly's recommended ruleset", () => {

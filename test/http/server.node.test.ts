@@ -596,7 +596,7 @@ const serveInProcess = async (directory: string, hooks: FileHooks) => {
 }
 
 describe("a failed registry", () => {
-  it("answers /healthz with 503 and the reason, and no error body names a server path", async () => {
+  it("answers /healthz with 503 and the reason, ends event streams with stream-error, and names no server path", async () => {
     const directory = tempDir("failed")
     let failSyncs = false
     const server = await serveInProcess(directory, {
@@ -641,6 +641,15 @@ describe("a failed registry", () => {
       const laterText = await later.text()
       expect(JSON.parse(laterText).error).toMatchObject({ tag: "StorageFailed", operation: "fsync" })
       expect(laterText).not.toContain(directory)
+
+      // An event stream ends with the failure under its own event name, never EventSource's `error`, and no path.
+      const events = await fetch(`${server.url}/events?from=1`)
+      expect(events.status).toBe(200)
+      const eventsText = await events.text()
+      expect(eventsText).toMatch(/^retry: \d+\n/)
+      expect(eventsText).toContain('event: stream-error\ndata: {"error":{"tag":"StorageFailed"')
+      expect(eventsText).not.toContain("event: error")
+      expect(eventsText).not.toContain(directory)
     } finally {
       await server.close()
     }

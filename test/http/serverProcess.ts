@@ -19,21 +19,27 @@ export interface RunResult {
   readonly stderr: string
 }
 
-/** Runs the CLI to completion. */
-export const runCli = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Promise<RunResult> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [binPath, ...args], { env: { ...process.env, ...env } })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString()
-    })
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString()
-    })
+/** Starts the CLI: what it has printed so far, and its outcome once it has exited. */
+export const spawnCli = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
+  const child = spawn(process.execPath, [binPath, ...args], { env: { ...process.env, ...env } })
+  let stdout = ""
+  let stderr = ""
+  child.stdout.on("data", (d: Buffer) => {
+    stdout += d.toString()
+  })
+  child.stderr.on("data", (d: Buffer) => {
+    stderr += d.toString()
+  })
+  const closed = new Promise<RunResult>((resolve, reject) => {
     child.on("error", reject)
     child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }))
   })
+  return { child, stdout: () => stdout, stderr: () => stderr, closed }
+}
+
+/** Runs the CLI to completion. */
+export const runCli = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Promise<RunResult> =>
+  spawnCli(args, env).closed
 
 export interface ServerProcess {
   readonly url: string
@@ -52,12 +58,13 @@ export interface StartOptions {
   readonly shellPrefix?: string
 }
 
-/** Starts `serve --json` on a free port and resolves once it printed the address it bound. */
+/** Starts `serve --json` (on a free port unless `--port` is given) and resolves once it printed the address it bound. */
 export const startServer = (directory: string, options: StartOptions = {}): Promise<ServerProcess> => {
   const given = options.args ?? []
   // A test's fetch keeps idle keep-alive sockets open, which a stopping server waits for up to its drain time (5 s by default).
   const drain = given.includes("--drain-ms") ? [] : ["--drain-ms", "500"]
-  const args = ["serve", "--data", directory, "--port", "0", "--json", ...drain, ...given]
+  const port = given.includes("--port") ? [] : ["--port", "0"]
+  const args = ["serve", "--data", directory, ...port, "--json", ...drain, ...given]
   const env = { ...process.env, ...options.env }
   const child = options.shellPrefix
     ? spawn("bash", ["-c", `${options.shellPrefix} exec "$0" "$@"`, process.execPath, binPath, ...args], { env })
