@@ -1,7 +1,9 @@
 /** The RegistryClient on a data directory, opened and locked for the command's duration. */
 import * as FileSystem from "@effect/platform/FileSystem"
 import { Context, Effect, Layer, Option, Stream } from "effect"
-import { StorageFailed } from "../domain/errors.ts"
+import type { SubscribeError } from "../actors/subscription.ts"
+import { PositionCompacted, StorageFailed } from "../domain/errors.ts"
+import type { RegistryEvent } from "../domain/RegistryEvent.ts"
 import { ModelRegistry } from "../effects/ModelRegistry.ts"
 import { layerFile } from "../node.ts"
 import { failure, type RegistryClient } from "./client.ts"
@@ -18,7 +20,16 @@ const fromRegistry = (registry: ModelRegistry): RegistryClient => {
     listVersions: (name) => wrap(registry.listVersions(name)),
     watch: (from) =>
       Stream.mapError(
-        registry.subscribe(Option.match(from, { onNone: () => ({}), onSome: (f) => ({ from: f }) })),
+        Stream.unwrap(
+          Effect.map(
+            registry.stats,
+            ({ firstSeq }): Stream.Stream<RegistryEvent, SubscribeError | PositionCompacted> =>
+              // The same answer as the server's: a start compaction removed names the first one still available.
+              Option.isSome(from) && from.value < firstSeq
+                ? Stream.fail(new PositionCompacted({ from: from.value, firstSeq }))
+                : registry.subscribe(Option.match(from, { onNone: () => ({}), onSome: (f) => ({ from: f }) })),
+          ),
+        ),
         failure,
       ),
   }

@@ -288,7 +288,7 @@ describe("model-registry CLI", () => {
     }
   }, 180_000)
 
-  it("watch --url exits 3 once the server has been gone for --give-up-after-ms, and 2 at once from a compacted seq", async () => {
+  it("watch --url exits 3 once the server has been gone for --give-up-after-ms, and 2 at once from a compacted seq (so does a local watch)", async () => {
     const data = tempDir("cli-watch-gone")
     // Two compactions delete the log up to the first snapshot (seq 1); a server opened afterwards holds no event
     // in memory, so seq 2 is the first it can send.
@@ -299,6 +299,12 @@ describe("model-registry CLI", () => {
       ["compact", "--data", data],
     ])
       expect((await runCli(step)).code).toBe(0)
+    // A local watch answers a compacted start as the server does.
+    const local = await runCli(["watch", "--data", data, "--from", "1"])
+    expect(local.code).toBe(2)
+    expect(local.stderr).toContain(
+      "PositionCompacted: seq 1 was compacted away; the first event still available is seq 2",
+    )
     const server = await startServer(data)
     const watch = watching(["--url", server.url, "--json", "--from", "2", "--give-up-after-ms", "1500"])
     try {
