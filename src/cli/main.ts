@@ -8,6 +8,7 @@ import { Command } from "@effect/cli"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, type Console, Effect, Exit } from "effect"
+import packageJson from "../../package.json" with { type: "json" }
 import { ExitCode } from "../effects/errorStatus.ts"
 import { root } from "./commands.ts"
 import { ExitWith } from "./shared.ts"
@@ -49,7 +50,7 @@ const helpful = (console: Console.Console): Console.Console => ({
   warn: (...args) => console.warn(...args.map(rendered)),
 })
 
-const program = Command.run(root, { name, version: "0.1.0" })(process.argv).pipe(
+const program = Command.run(root, { name, version: packageJson.version })(process.argv).pipe(
   Effect.catchAll((error) =>
     Effect.sync(() => {
       // @effect/cli has already printed its own usage errors; ours were printed by the command.
