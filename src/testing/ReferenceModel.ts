@@ -120,8 +120,9 @@ export class ReferenceModel {
         const previous = this.aliasesOf(e.name).get(e.alias) ?? null
         if (previous !== e.previous)
           return `alias ${e.alias} says it moved from ${e.previous}, but it named ${previous}`
+        // An alias the lifecycle does not declare is unconstrained.
         const allowed = this.lifecycle?.aliases[e.alias]
-        if (this.lifecycle !== undefined && (allowed === undefined || !allowed.includes(target.state)))
+        if (allowed !== undefined && !allowed.includes(target.state))
           return `alias ${e.alias} set on ${e.name}@${e.version}, which is ${target.state}`
         this.aliasesOf(e.name).set(e.alias, e.version)
         return undefined
@@ -214,23 +215,30 @@ export class ReferenceModel {
     return undefined
   }
 
-  /** Removes the aliases an event cleared; with a lifecycle, they must be exactly those now naming a disallowed state. */
+  /**
+   * Removes the aliases an event cleared; with a lifecycle, exactly the declared aliases now naming a state they do not
+   * allow (undeclared aliases are unconstrained).
+   */
   private clearAliases(
     name: string,
     cleared: ReadonlyArray<{ readonly alias: string; readonly version: string }>,
     label: string,
   ): string | undefined {
     const aliases = this.aliasesOf(name)
+    const allowed = this.lifecycle?.aliases
     for (const { alias, version } of cleared) {
       if (aliases.get(alias) !== version)
         return `${label} cleared alias ${alias} from ${version}, which it did not name`
+      const state = this.models.get(name)?.get(version)?.state ?? ""
+      if (allowed !== undefined && allowed[alias]?.includes(state) !== false)
+        return `${label} cleared alias ${alias} from ${version}, which it may still name in ${state}`
       aliases.delete(alias)
     }
-    const allowed = this.lifecycle?.aliases
     if (allowed === undefined) return undefined
     for (const [alias, version] of aliases) {
       const state = this.models.get(name)?.get(version)?.state
-      if (state === undefined || !(allowed[alias] ?? []).includes(state))
+      const states = allowed[alias]
+      if (state === undefined || (states !== undefined && !states.includes(state)))
         return `${label} left alias ${alias} on ${name}@${version}, which is ${state}`
     }
     return undefined

@@ -6,13 +6,14 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { brokenController, controller, invariants } from "../../examples/champion-controller.ts"
-import { mlflowStages } from "../../src/actors/builtinLifecycles.ts"
+import { builtinLifecycles, mlflowStages } from "../../src/actors/builtinLifecycles.ts"
 import {
   type RegistryView,
   runUserSimulation,
   SimulationFailure,
   simulate,
   type UserSimulationOptions,
+  type UserWorkload,
 } from "../../src/testing/simulation/index.ts"
 
 const champion = (workload = controller): UserSimulationOptions => ({
@@ -105,6 +106,33 @@ describe("simulate a user workload", () => {
     expect(result.violations).toEqual([])
     expect(result.trace.some((line) => line.includes("-> InvalidTransition"))).toBe(true)
   })
+
+  // The reference model once constrained aliases the lifecycle does not declare, which the registry leaves free.
+  it.each(builtinLifecycles.map((l) => [l.name, l] as const))(
+    "random events and aliases under %s keep the registry's own invariants",
+    (_name, lifecycle) => {
+      const workload: UserWorkload = (registry, random, step) =>
+        Effect.gen(function* () {
+          const { events, aliases } = registry.lifecycle
+          const names = [...Object.keys(aliases), "undeclared"]
+          for (let i = 0; i < 4; i++) {
+            const version = `1.${random.int(step + 1)}.0`
+            const pick = random.int(10)
+            const call: Effect.Effect<unknown, unknown> =
+              pick < 3
+                ? registry.register({ name: "m", version })
+                : pick < 8
+                  ? registry.transition("m", version, events[random.int(events.length)]!)
+                  : pick < 9
+                    ? registry.setAlias("m", names[random.int(names.length)]!, version)
+                    : registry.removeAlias("m", names[random.int(names.length)]!)
+            yield* Effect.ignore(call)
+          }
+        })
+      for (const seed of [1, 2, 3])
+        expect(runUserSimulation({ lifecycle, workload, seed, steps: 10 }).violations).toEqual([])
+    },
+  )
 
   it("reports an invariant that breaks, under its function's name", () => {
     const result = runUserSimulation({

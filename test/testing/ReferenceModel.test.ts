@@ -73,6 +73,25 @@ describe("ReferenceModel under a user lifecycle", () => {
     expect(given().applyEvent(aliasSet("champion", "2.0.0"))).toMatch(/says it moved from null, but it named 1.0.0/)
   })
 
+  it("refuses clearing an alias that may still name its version", () => {
+    const model = given()
+    expect(model.applyEvent(aliasSet("champion", "2.0.0", "1.0.0"))).toBeUndefined()
+    const promoted = moved("2.0.0", "promote", "staging", "production", {
+      displaced,
+      aliasesCleared: [{ alias: "champion", version: "2.0.0" }],
+    })
+    expect(model.applyEvent(promoted)).toMatch(
+      /cleared alias champion from 2.0.0, which it may still name in production/,
+    )
+  })
+
+  it("leaves an alias the lifecycle does not declare unconstrained", () => {
+    const model = given()
+    expect(model.applyEvent(moved("2.0.0", "archive", "staging", "archived"))).toBeUndefined()
+    expect(model.applyEvent(aliasSet("retired", "2.0.0"))).toBeUndefined()
+    expect(model.aliasesOf("m").get("retired")).toBe("2.0.0")
+  })
+
   it("refuses a registration outside the initial state", () => {
     expect(new ReferenceModel(mlflow).applyEvent(registered("1.0.0", "staging"))).toMatch(/lifecycle starts in none/)
   })

@@ -281,7 +281,8 @@ export class Oracle {
     for (const version of versions)
       for (const alias of version.aliases)
         this.check(
-          (this.lifecycle.aliases[alias] ?? []).includes(version.state),
+          // An alias the lifecycle does not declare is unconstrained.
+          this.lifecycle.aliases[alias]?.includes(version.state) ?? true,
           "an alias names a version in a state it allows",
           () => `${name}: alias ${alias} names ${version.version}, which is ${version.state}`,
         )
