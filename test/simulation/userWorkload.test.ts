@@ -151,12 +151,33 @@ describe("simulate a user workload", () => {
     expect(result.violations[0]).toEqual({ invariant: "atMostOneVersion", detail: "m has 2 versions (after step 2)" })
   })
 
-  it("reports a workload that dies", () => {
+  it.each([
+    ["dies", () => Effect.dieMessage("controller bug")],
+    [
+      "throws",
+      () => {
+        throw new Error("controller bug")
+      },
+    ],
+  ])("reports a workload that %s", (_how, workload) => {
+    const result = runUserSimulation({ seed: 4, steps: 2, workload })
+    expect(result.violations.map((v) => v.invariant)).toEqual(["the workload does not die"])
+  })
+
+  it("reports an invariant that throws", () => {
     const result = runUserSimulation({
       seed: 4,
       steps: 2,
-      workload: () => Effect.dieMessage("controller bug"),
+      workload: () => Effect.void,
+      invariants: [
+        function reads() {
+          throw new Error("no such model")
+        },
+      ],
     })
-    expect(result.violations.map((v) => v.invariant)).toEqual(["the workload does not die"])
+    expect(result.violations[0]).toEqual({
+      invariant: "reads",
+      detail: "the invariant threw: Error: no such model (after open 0)",
+    })
   })
 })

@@ -223,7 +223,9 @@ const checkInvariants = (
     for (const [name, versions] of view.versions) world.oracle.checkLifecycleRules(name, versions)
     for (const [i, invariant] of invariants.entries()) {
       const name = invariant.name === "" ? `invariant #${i + 1}` : invariant.name
-      const answer = invariant(view)
+      const answer = yield* Effect.try(() => invariant(view)).pipe(
+        Effect.catchAll((thrown) => Effect.succeed(`the invariant threw: ${String(thrown.error)}`)),
+      )
       const problem = Effect.isEffect(answer)
         ? yield* answer.pipe(
             Effect.catchAllCause((cause) => Effect.succeed(`the invariant failed: ${Cause.pretty(cause)}`)),
@@ -247,7 +249,11 @@ const runStep = <E>(
     maybeArmCrash(world, prng, options.crashProbability ?? 0.12, step)
     const faultsBefore = failingFaultCount(world.disk.faults)
     const registry = recordingRegistry(world, process.registry, `s${step}`)
-    const exit = yield* options.workload(registry, random, step).pipe(Effect.timeout(hangAfter), Effect.exit)
+    // Suspended, so that a workload that throws instead of returning an Effect is a defect of the step.
+    const exit = yield* Effect.suspend(() => options.workload(registry, random, step)).pipe(
+      Effect.timeout(hangAfter),
+      Effect.exit,
+    )
     const tag = failureTag(exit)
     if (tag === "TimeoutException")
       world.oracle.report("no call hangs", `step ${step} did not complete within ${Duration.format(hangAfter)}`)
@@ -273,7 +279,7 @@ export const runUserSimulation = <E>(
       seed,
       steps: options.steps ?? 20,
       faults: options.faults ?? defaultFaults,
-      registry: options.registry === undefined ? undefined : { ...options.registry },
+      registry: options.registry,
       observers: options.observers ?? [],
       audit: options.audit ?? false,
       traceMax: options.traceMax ?? 60,
