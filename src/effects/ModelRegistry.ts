@@ -227,13 +227,28 @@ export interface RegistryOptions extends Partial<RegistryLimits> {
   readonly lifecycleMapping?: LifecycleMapping
 }
 
+/**
+ * Definitions that passed the check, by identity: the check is a pure function of the definition and costs a few
+ * hundred milliseconds, which a process that reopens its registry (a supervisor, the simulator) pays once.
+ */
+const verified = new WeakMap<LifecycleDefinition, CompiledLifecycle>()
+
 /** Compiles a lifecycle and model-checks it (lifecycleChecker.ts `openCheckSize`) for a registry to run. */
 export const prepareLifecycle = (
   definition: LifecycleDefinition | undefined,
 ): Effect.Effect<CompiledLifecycle, InvalidLifecycle> =>
   definition === undefined
     ? Effect.succeed(defaultRules.compiled)
-    : Effect.suspend(() => Either.flatMap(compileLifecycle(definition), verifyLifecycle))
+    : Effect.suspend(() => {
+        const known = verified.get(definition)
+        if (known !== undefined) return Effect.succeed(known)
+        return Either.flatMap(compileLifecycle(definition), verifyLifecycle).pipe(
+          Either.map((compiled) => {
+            verified.set(definition, compiled)
+            return compiled
+          }),
+        )
+      })
 
 /**
  * The hand-written validator, falling back to `decoder(RegisterInput)` for anything it cannot prove valid (same

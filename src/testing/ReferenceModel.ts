@@ -1,11 +1,14 @@
 /**
  * A deliberately plain reference model of the registry, shared by the model-based test and the simulator's oracle:
  * a Map and the lifecycle rules written out by hand, independent of the production decider, so the two can
- * disagree. Commands (`register`, `promote`, `deprecate`) decide and apply as the registry should; `applyEvent`
- * checks that a committed event is a legal next step and applies it.
+ * disagree. Commands (`register`, `promote`, `deprecate`) decide and apply as the default lifecycle should;
+ * `applyEvent` checks that a committed event of any lifecycle is a legal next step and applies it. For a lifecycle
+ * other than the default it reads the lifecycle as data (its `LifecycleDescription`: transitions, exclusive states,
+ * alias constraints), never through the registry's decider.
  */
+import type { LifecycleDescription } from "../actors/lifecycleDefinition.ts"
 import type { LifecycleState } from "../domain/Lifecycle.ts"
-import type { RegistryEvent } from "../domain/RegistryEvent.ts"
+import type { LifecycleChanged, RegistryEvent, Transitioned } from "../domain/RegistryEvent.ts"
 
 export type State = LifecycleState
 
@@ -36,9 +39,19 @@ export const canonical = (value: unknown): string =>
 
 export class ReferenceModel {
   readonly models = new Map<string, Map<string, RefVersion>>()
+  /** Model → alias → the version it names. */
+  readonly aliases = new Map<string, Map<string, string>>()
+  /** The lifecycle the log is bound to: the default one until a `LifecycleChanged` event. */
+  binding = "default"
   readonly events: Array<RefEvent> = []
   /** The seq each compaction snapshotted, oldest first. */
   readonly snapshots: Array<number> = []
+
+  /**
+   * `lifecycle`: the lifecycle whose events `applyEvent` judges (transitions, exclusive states, aliases). Without
+   * it, events other than the default lifecycle's are checked only for consistency with the state they move.
+   */
+  constructor(readonly lifecycle?: LifecycleDescription) {}
 
   /**
    * History up to this seq may be gone from the log: storage keeps two snapshots and deletes whole segments only
@@ -89,13 +102,46 @@ export class ReferenceModel {
 
   /** Applies a committed event. Returns why it is not a legal next step, if it is not. */
   applyEvent(e: RegistryEvent): string | undefined {
-    if (e._tag === "Registered") {
-      const { name, version, id, metrics } = e.metadata
-      if (this.models.get(name)?.has(version)) return `${name}@${version} registered twice`
-      this.add(name, version, { id, metrics, metadata: canonical(e.metadata), state: "registered" })
-      return undefined
+    switch (e._tag) {
+      case "Registered": {
+        const { name, version, id, metrics } = e.metadata
+        if (this.models.get(name)?.has(version)) return `${name}@${version} registered twice`
+        const state = e.state ?? "registered"
+        const initial = this.lifecycle?.initial ?? "registered"
+        if (state !== initial) return `${name}@${version} registered in ${state}, the lifecycle starts in ${initial}`
+        this.add(name, version, { id, metrics, metadata: canonical(e.metadata), state })
+        return undefined
+      }
+      case "Transitioned":
+        return this.transitioned(e)
+      case "AliasSet": {
+        const target = this.models.get(e.name)?.get(e.version)
+        if (target === undefined) return `alias ${e.alias} set on unknown version ${e.name}@${e.version}`
+        const previous = this.aliasesOf(e.name).get(e.alias) ?? null
+        if (previous !== e.previous)
+          return `alias ${e.alias} says it moved from ${e.previous}, but it named ${previous}`
+        // An alias the lifecycle does not declare is unconstrained.
+        const allowed = this.lifecycle?.aliases[e.alias]
+        if (allowed !== undefined && !allowed.includes(target.state))
+          return `alias ${e.alias} set on ${e.name}@${e.version}, which is ${target.state}`
+        this.aliasesOf(e.name).set(e.alias, e.version)
+        return undefined
+      }
+      case "AliasRemoved": {
+        const current = this.aliasesOf(e.name).get(e.alias)
+        if (current !== e.version)
+          return `alias ${e.alias} removed from ${e.version}, but it named ${current ?? "nothing"}`
+        this.aliasesOf(e.name).delete(e.alias)
+        return undefined
+      }
+      case "LifecycleChanged":
+        return this.lifecycleChanged(e)
+      default:
+        return this.defaultLifecycleEvent(e)
     }
-    if (e._tag !== "Promoted" && e._tag !== "Deprecated") return `${e._tag} is no event of the default lifecycle`
+  }
+
+  private defaultLifecycleEvent(e: RegistryEvent & { readonly _tag: "Promoted" | "Deprecated" }): string | undefined {
     const target = this.models.get(e.name)?.get(e.version)
     if (target === undefined) return `${e._tag} of unknown version ${e.name}@${e.version}`
     if (e._tag === "Deprecated") {
@@ -110,6 +156,105 @@ export class ReferenceModel {
     this.supersede(e.name)
     target.state = "production"
     return undefined
+  }
+
+  /**
+   * A transition must start from the version's state along one of the lifecycle's transitions for its event; entering
+   * an exclusive state must displace exactly its holder, by the state's displacement event; and it must clear
+   * exactly the aliases that may not name their version in its new state.
+   */
+  private transitioned(e: Transitioned): string | undefined {
+    const versions = this.models.get(e.name)
+    const target = versions?.get(e.version)
+    if (versions === undefined || target === undefined) return `Transitioned of unknown version ${e.name}@${e.version}`
+    const label = `${e.name}@${e.version} ${e.event} ${e.from} → ${e.to}`
+    if (target.state !== e.from) return `${label}, but the version was ${target.state}`
+    const lifecycle = this.lifecycle
+    if (lifecycle !== undefined) {
+      if (!lifecycle.transitions.some((t) => t.from === e.from && t.event === e.event && t.to === e.to))
+        return `${label} is no transition of ${lifecycle.name}`
+      const displacement = lifecycle.exclusive[e.to]
+      const holder = [...versions].find(([v, entry]) => v !== e.version && entry.state === e.to)?.[0]
+      const expected =
+        displacement === undefined || holder === undefined
+          ? []
+          : [{ version: holder, from: e.to, to: this.target(e.to, displacement) }]
+      if (canonical(e.displaced) !== canonical(expected))
+        return `${label} displaced ${canonical(e.displaced)}, expected ${canonical(expected)}`
+    }
+    for (const d of e.displaced) {
+      const displaced = versions.get(d.version)
+      if (displaced?.state !== d.from)
+        return `${label} displaced ${d.version} from ${d.from}, but it was ${displaced?.state}`
+      displaced.state = d.to
+    }
+    target.state = e.to
+    return this.clearAliases(e.name, e.aliasesCleared, label)
+  }
+
+  private lifecycleChanged(e: LifecycleChanged): string | undefined {
+    if (e.from.name !== this.binding)
+      return `lifecycle changed from ${e.from.name}, but the log was bound to ${this.binding}`
+    if (this.lifecycle !== undefined && e.to.name !== this.lifecycle.name)
+      return `lifecycle changed to ${e.to.name}, but the registry runs ${this.lifecycle.name}`
+    for (const change of e.changes) {
+      const version = this.models.get(change.name)?.get(change.version)
+      if (version?.state !== change.from)
+        return `lifecycle change moves ${change.name}@${change.version} from ${change.from}, but it was ${version?.state}`
+      version.state = change.to
+    }
+    for (const name of new Set(e.aliasesCleared.map((a) => a.name))) {
+      const problem = this.clearAliases(
+        name,
+        e.aliasesCleared.filter((a) => a.name === name),
+        "lifecycle change",
+      )
+      if (problem !== undefined) return problem
+    }
+    this.binding = e.to.name
+    return undefined
+  }
+
+  /**
+   * Removes the aliases an event cleared; with a lifecycle, exactly the declared aliases now naming a state they do not
+   * allow (undeclared aliases are unconstrained).
+   */
+  private clearAliases(
+    name: string,
+    cleared: ReadonlyArray<{ readonly alias: string; readonly version: string }>,
+    label: string,
+  ): string | undefined {
+    const aliases = this.aliasesOf(name)
+    const allowed = this.lifecycle?.aliases
+    for (const { alias, version } of cleared) {
+      if (aliases.get(alias) !== version)
+        return `${label} cleared alias ${alias} from ${version}, which it did not name`
+      const state = this.models.get(name)?.get(version)?.state ?? ""
+      if (allowed !== undefined && allowed[alias]?.includes(state) !== false)
+        return `${label} cleared alias ${alias} from ${version}, which it may still name in ${state}`
+      aliases.delete(alias)
+    }
+    if (allowed === undefined) return undefined
+    for (const [alias, version] of aliases) {
+      const state = this.models.get(name)?.get(version)?.state
+      const states = allowed[alias]
+      if (state === undefined || (states !== undefined && !states.includes(state)))
+        return `${label} left alias ${alias} on ${name}@${version}, which is ${state}`
+    }
+    return undefined
+  }
+
+  /** Where `event` leads from `state` (the first candidate: displacement events are unguarded). */
+  private target(state: string, event: string): string {
+    return this.lifecycle?.transitions.find((t) => t.from === state && t.event === event)?.to ?? state
+  }
+
+  aliasesOf(name: string): Map<string, string> {
+    const existing = this.aliases.get(name)
+    if (existing !== undefined) return existing
+    const created = new Map<string, string>()
+    this.aliases.set(name, created)
+    return created
   }
 
   private add(name: string, version: string, entry: RefVersion): void {

@@ -27,8 +27,8 @@ import {
   World,
 } from "./engine.ts"
 import type { Violation } from "./oracle.ts"
+import { recordingObserver } from "./run.ts"
 import { makeSimulatedRuntime, type RunResult } from "./runtime.ts"
-import { recordingObserver } from "./simulate.ts"
 import { allWorkloads, canonicalWorkloads, type Workload } from "./workloads.ts"
 
 export interface EnumerationOptions {

@@ -6,10 +6,13 @@
  * commands actually submitted, and after every reopen checks the recovered registry against that history.
  * What it verifies: no acknowledged or published event lost; no phantom (every event matches a submitted command
  * not yet used up); every event a legal step from the state before it; recovered state = the reference state of
- * the recovered prefix; at most one production version per model; observer deliveries in order, gap-free within a
- * process, and at-least-once across crashes. What it does not verify: the order in which concurrent commands were
+ * the recovered prefix (states and aliases); at most one holder per exclusive state and every alias on a state it may
+ * name; observer deliveries in order, gap-free within a process, and at-least-once across crashes. It judges events by
+ * the lifecycle the run opens with (the default one unless given), read as data. What it does not verify: the order in which concurrent commands were
  * serialized (any order is legal), and rejections (whether a command should have been rejected depends on that order).
  */
+import { compiledDefault } from "../../actors/builtinLifecycles.ts"
+import { describeLifecycle, type LifecycleDescription } from "../../actors/lifecycleDefinition.ts"
 import type { ModelVersion } from "../../domain/ModelVersion.ts"
 import type { RegistryEvent } from "../../domain/RegistryEvent.ts"
 import { canonical, ReferenceModel, type RefVersion } from "../ReferenceModel.ts"
@@ -22,27 +25,50 @@ export interface Violation {
   readonly detail: string
 }
 
-/** A command a simulated client submitted (before its outcome is known). */
-export type Submission =
+/** A write the built-in clients make (the default lifecycle's commands). */
+export type ClientSubmission =
   | { readonly _tag: "register"; readonly name: string; readonly version: string; readonly metrics: object }
   | { readonly _tag: "promote"; readonly name: string; readonly version: string }
   | { readonly _tag: "deprecate"; readonly name: string; readonly version: string }
 
-const submissionKey = (s: Submission): string =>
-  s._tag === "register" ? `register ${s.name} ${s.version} ${canonical(s.metrics)}` : `${s._tag} ${s.name} ${s.version}`
+/** A command a simulated client or a user workload submitted (before its outcome is known). */
+export type Submission =
+  | ClientSubmission
+  | { readonly _tag: "transition"; readonly name: string; readonly version: string; readonly event: string }
+  | { readonly _tag: "setAlias"; readonly name: string; readonly alias: string; readonly version: string }
+  | { readonly _tag: "removeAlias"; readonly name: string; readonly alias: string }
+
+const submissionKey = (s: Submission): string => {
+  switch (s._tag) {
+    case "register":
+      return `register ${s.name} ${s.version} ${canonical(s.metrics)}`
+    case "transition":
+      return `event ${s.event} ${s.name} ${s.version}`
+    case "setAlias":
+      return `alias-set ${s.name} ${s.alias} ${s.version}`
+    case "removeAlias":
+      return `alias-remove ${s.name} ${s.alias}`
+    default:
+      return `event ${s._tag} ${s.name} ${s.version}`
+  }
+}
 
 const eventKey = (e: RegistryEvent): string => {
   switch (e._tag) {
     case "Registered":
       return `register ${e.metadata.name} ${e.metadata.version} ${canonical(e.metadata.metrics)}`
     case "Promoted":
-      return `promote ${e.name} ${e.version}`
+      return `event promote ${e.name} ${e.version}`
     case "Deprecated":
-      return `deprecate ${e.name} ${e.version}`
+      return `event deprecate ${e.name} ${e.version}`
+    case "Transitioned":
+      return `event ${e.event} ${e.name} ${e.version}`
+    case "AliasSet":
+      return `alias-set ${e.name} ${e.alias} ${e.version}`
+    case "AliasRemoved":
+      return `alias-remove ${e.name} ${e.alias}`
     case "LifecycleChanged":
       return `lifecycle ${e.to.name}`
-    default:
-      return `${e._tag} ${e.name} ${e.version}`
   }
 }
 
@@ -54,6 +80,12 @@ export const eventLabel = (e: RegistryEvent): string => {
       return `#${e.seq} Promoted ${e.name}@${e.version}${e.supersedes === null ? "" : ` over ${e.supersedes}`}`
     case "LifecycleChanged":
       return `#${e.seq} LifecycleChanged ${e.from.name} → ${e.to.name}`
+    case "Transitioned":
+      return `#${e.seq} ${e.event} ${e.name}@${e.version} ${e.from} → ${e.to}${e.displaced.map((d) => `, ${d.version} → ${d.to}`).join("")}`
+    case "AliasSet":
+      return `#${e.seq} AliasSet ${e.name} ${e.alias} → ${e.version}`
+    case "AliasRemoved":
+      return `#${e.seq} AliasRemoved ${e.name} ${e.alias}`
     default:
       return `#${e.seq} ${e._tag} ${e.name}@${e.version}`
   }
@@ -64,10 +96,12 @@ interface ObserverLog {
   readonly epochs: Array<Array<RegistryEvent>>
 }
 
+const defaultDescription = describeLifecycle(compiledDefault)
+
 export class Oracle {
   /** The verified history: `history[s - 1]` is the event with seq s. */
   history: Array<RegistryEvent> = []
-  private reference = new ReferenceModel()
+  private reference: ReferenceModel
   private readonly submitted = new Map<string, number>()
   private used = new Map<string, number>()
   /** seq → canonical event, for every acknowledged write that changed something. */
@@ -78,6 +112,11 @@ export class Oracle {
   readonly violations: Array<Violation> = []
   invariantsChecked = 0
   ackedWritesChecked = 0
+
+  /** `lifecycle`: the one the registry runs (default: the default lifecycle). */
+  constructor(readonly lifecycle: LifecycleDescription = defaultDescription) {
+    this.reference = new ReferenceModel(lifecycle)
+  }
 
   private fail(invariant: string, detail: string) {
     this.violations.push({ invariant, detail })
@@ -90,7 +129,7 @@ export class Oracle {
 
   /** A deep copy, to check several crash variants of one moment independently. */
   clone(): Oracle {
-    const copy = new Oracle()
+    const copy = new Oracle(this.lifecycle)
     copy.history = [...this.history]
     copy.rebuild()
     for (const [k, v] of this.submitted) copy.submitted.set(k, v)
@@ -112,7 +151,7 @@ export class Oracle {
   /** A write succeeded: `event` is what the registry says it recorded (`null`: nothing changed). */
   acknowledged(s: Submission, event: RegistryEvent | null): void {
     if (event === null) {
-      this.existing.add(`${s.name}@${s.version}`)
+      if ("version" in s) this.existing.add(`${s.name}@${s.version}`)
       return
     }
     this.check(eventKey(event) === submissionKey(s), "acknowledged event matches its command", () => {
@@ -128,7 +167,9 @@ export class Oracle {
     })
     if (event.seq !== this.history.length + 1) return
     const key = eventKey(event)
-    this.check((this.used.get(key) ?? 0) < (this.submitted.get(key) ?? 0), "no phantom", () => {
+    // The registry writes a lifecycle change itself, at open: the reference judges whether it was due.
+    const submitted = event._tag === "LifecycleChanged" ? Number.POSITIVE_INFINITY : (this.submitted.get(key) ?? 0)
+    this.check((this.used.get(key) ?? 0) < submitted, "no phantom", () => {
       return `${source} gave ${eventLabel(event)}, which matches no submitted command left (${key})`
     })
     const illegal = this.reference.applyEvent(event)
@@ -142,7 +183,7 @@ export class Oracle {
   }
 
   private rebuild() {
-    this.reference = new ReferenceModel()
+    this.reference = new ReferenceModel(this.lifecycle)
     this.used = new Map()
     for (const event of this.history) {
       this.reference.applyEvent(event)
@@ -185,7 +226,7 @@ export class Oracle {
     }
   }
 
-  /** Compares everything readers can see (every version of every model) with the reference state. */
+  /** Compares everything readers can see (every version of every model, with its aliases) with the reference state. */
   compareState(versionsByModel: ReadonlyMap<string, ReadonlyArray<ModelVersion>>): void {
     const expectedNames = [...this.reference.models.keys()].sort()
     const actualNames = [...versionsByModel.keys()].sort()
@@ -193,22 +234,23 @@ export class Oracle {
       return `models: expected ${canonical(expectedNames)}, registry has ${canonical(actualNames)}`
     })
     for (const [name, actual] of versionsByModel) {
-      const production = actual.filter((v) => v.state === "production")
-      this.check(production.length <= 1, "at most one production version per model", () => {
-        return `${name} has ${production.map((v) => v.version).join(", ")} in production`
-      })
+      this.checkLifecycleRules(name, actual)
       const expected = this.reference.models.get(name) ?? new Map<string, RefVersion>()
+      const aliases = this.reference.aliasesOf(name)
       for (const version of actual) {
         const ref = expected.get(version.version)
-        // The default workload sets no alias, so a version's aliases are always empty: they are not metadata.
-        const { state, aliases: _aliases, ...metadata } = version
+        const { state, aliases: actualAliases, ...metadata } = version
+        const refAliases = [...aliases].filter(([, v]) => v === version.version).map(([alias]) => alias)
         this.check(
-          ref !== undefined && ref.state === state && ref.metadata === canonical(metadata),
+          ref !== undefined &&
+            ref.state === state &&
+            ref.metadata === canonical(metadata) &&
+            canonical([...actualAliases].sort()) === canonical(refAliases.sort()),
           "recovered state = the state of the prefix",
           () => {
             return ref === undefined
               ? `${name}@${version.version} is in the registry but not in the recovered history`
-              : `${name}@${version.version}: expected ${ref.state} ${ref.metadata}, registry has ${state} ${canonical(metadata)}`
+              : `${name}@${version.version}: expected ${ref.state} ${canonical(refAliases)} ${ref.metadata}, registry has ${state} ${canonical(actualAliases)} ${canonical(metadata)}`
           },
         )
       }
@@ -226,6 +268,24 @@ export class Oracle {
         },
       )
     }
+  }
+
+  /** The lifecycle's own rules over what a reader sees: one holder per exclusive state, aliases on allowed states. */
+  checkLifecycleRules(name: string, versions: ReadonlyArray<ModelVersion>): void {
+    for (const state of Object.keys(this.lifecycle.exclusive)) {
+      const holders = versions.filter((v) => v.state === state)
+      this.check(holders.length <= 1, `at most one ${state} version per model`, () => {
+        return `${name} has ${holders.map((v) => v.version).join(", ")} in ${state}`
+      })
+    }
+    for (const version of versions)
+      for (const alias of version.aliases)
+        this.check(
+          // An alias the lifecycle does not declare is unconstrained.
+          this.lifecycle.aliases[alias]?.includes(version.state) ?? true,
+          "an alias names a version in a state it allows",
+          () => `${name}: alias ${alias} names ${version.version}, which is ${version.state}`,
+        )
   }
 
   /** The observer `name` starts a new process lifetime. */
