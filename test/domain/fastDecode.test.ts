@@ -4,7 +4,7 @@
  * must never accept what the Schema rejects, and must actually be taken for ordinary valid inputs.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Either, Schema } from "effect"
+import { Either } from "effect"
 import fc from "fast-check"
 import { StoredVersion } from "../../src/actors/snapshotCodec.ts"
 import {
