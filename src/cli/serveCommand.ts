@@ -6,6 +6,7 @@
 import { Command, Options } from "@effect/cli"
 import { Config, Effect } from "effect"
 import { defaultBodyBytesMax, defaultDrainMs, defaultKeepAliveMs } from "../http/serverDefaults.ts"
+import { lifecycleFlag, lifecycleMapFlag } from "./lifecycleOption.ts"
 import { json, token } from "./shared.ts"
 
 const flags = {
@@ -62,6 +63,8 @@ const flags = {
     Options.withDescription("a Host name served besides the loopback ones; repeatable or comma-separated"),
     Options.repeated,
   ),
+  lifecycle: lifecycleFlag,
+  lifecycleMap: lifecycleMapFlag,
   json,
 }
 

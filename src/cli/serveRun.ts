@@ -5,6 +5,7 @@ import * as Server from "../http/Server.ts"
 import type { RegistryLimits } from "../index.ts"
 import { layerFile } from "../node.ts"
 import { failure } from "./client.ts"
+import { lifecycleOptions } from "./lifecycleOption.ts"
 import * as Output from "./output.ts"
 import type { ServeFlags } from "./serveCommand.ts"
 import { reported, usage } from "./shared.ts"
@@ -46,8 +47,11 @@ export const serve = (o: ServeFlags) =>
         )
         const stopping = yield* Deferred.make<void>()
         yield* Effect.addFinalizer(() => (o.json ? Output.json({ event: "stopped" }) : Console.log("stopped")))
+        // An unsound lifecycle, or one the directory was not written under, stops the server before it binds.
+        const lifecycle = yield* lifecycleOptions(o)
         const registry = layerFile({
           directory: o.data,
+          ...lifecycle,
           ...limitGiven("mailboxCommandsMax", o.mailboxCommandsMax),
           ...limitGiven("batchCommandsMax", o.batchCommandsMax),
         })

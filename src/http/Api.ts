@@ -483,19 +483,20 @@ const withMermaidAnswer = (responses: Responses): Responses => {
   return { ...responses, "200": { ...ok, content: { ...ok.content, "text/vnd.mermaid": mermaid } } }
 }
 
-export class LifecycleGroup extends HttpApiGroup.make("lifecycle")
-  .add(
-    HttpApiEndpoint.get("describe", "/lifecycle")
-      .setUrlParams(Schema.Struct({ format: Schema.optional(FormatParam) }))
-      .addSuccess(LifecycleWire)
-      .pipe(failingWith(["InvalidInput"], withMermaidAnswer))
-      .annotate(OpenApi.Summary, "Describe the lifecycle the server runs")
-      .annotate(
-        OpenApi.Description,
-        "Its states, events, transitions (guarded or not), terminal and exclusive states and alias constraints; " +
-          "with `format=mermaid`, the same as a Mermaid stateDiagram-v2.",
-      ),
+/** The lifecycle's description; the remote CLI reads its Mermaid form raw, at this path. */
+export const lifecycleEndpoint = HttpApiEndpoint.get("describe", "/lifecycle")
+  .setUrlParams(Schema.Struct({ format: Schema.optional(FormatParam) }))
+  .addSuccess(LifecycleWire)
+  .pipe(failingWith(["InvalidInput"], withMermaidAnswer))
+  .annotate(OpenApi.Summary, "Describe the lifecycle the server runs")
+  .annotate(
+    OpenApi.Description,
+    "Its states, events, transitions (guarded or not), terminal and exclusive states and alias constraints; " +
+      "with `format=mermaid`, the same as a Mermaid stateDiagram-v2.",
   )
+
+export class LifecycleGroup extends HttpApiGroup.make("lifecycle")
+  .add(lifecycleEndpoint)
   .annotate(OpenApi.Description, "The lifecycle versions follow: what the transitions and aliases accept") {}
 
 export class OpsGroup extends HttpApiGroup.make("ops")
