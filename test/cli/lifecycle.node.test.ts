@@ -2,13 +2,14 @@
  * The lifecycle commands through real processes: `lifecycle check` on the three built-in lifecycles (4 versions, 2
  * aliases, counts printed) and on a broken module (refused with its counterexample), `serve --lifecycle` refusing the
  * same module, `transition` and `alias set|get|rm` on a directory under MLflow's stages and against a server running
- * them, a directory opened without its lifecycle (LifecycleMismatch, saying how to open it), and `lifecycle show`.
+ * them, a directory opened without its lifecycle by a command or by `serve` (LifecycleMismatch, saying how to open
+ * it), and `lifecycle show`.
  */
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import { runCli, startServer, tempDir } from "../http/serverProcess.ts"
 
-const broken = fileURLToPath(new URL("../fixtures/lifecycles/broken-stages.mjs", import.meta.url))
+const broken = fileURLToPath(new URL("./fixtures/broken-stages.mjs", import.meta.url))
 const counterexample = "register 1.0.0 → promote 1.0.0 → register 1.1.0 → promote 1.1.0"
 
 describe("model-registry lifecycle commands", () => {
@@ -81,6 +82,7 @@ describe("model-registry lifecycle commands", () => {
     const list = await runCli(["list", ...under])
     const versions = await runCli(["list", ...under, "bert"])
     const mismatch = await runCli(["list", "--data", data])
+    const serveMismatch = await runCli(["serve", "--data", data, "--port", "0"])
     expect(JSON.parse(got.stdout)).toMatchObject({ version: "2.0.0", state: "production", aliases: ["champion"] })
     expect(list.stdout).toMatch(/ALIASES\nbert\s+2\.0\.0\s+2\.0\.0\s+2\s+champion=2\.0\.0/)
     expect(versions.stdout).toMatch(/1\.0\.0\s+archived\s+-\s/)
@@ -90,6 +92,10 @@ describe("model-registry lifecycle commands", () => {
       'LifecycleMismatch: the data directory is written under lifecycle "mlflow-stages"',
     )
     expect(mismatch.stderr).toContain("Open it with --lifecycle mlflow-stages, or move it with --lifecycle default")
+    expect(serveMismatch.code).toBe(2)
+    expect(serveMismatch.stdout).not.toContain("listening")
+    expect(serveMismatch.stderr).toContain('not "default"')
+    expect(serveMismatch.stderr).toContain("--lifecycle-map old=new")
 
     const removed = await runCli(["alias", "rm", ...under, "bert", "champion"])
     expect(removed.stdout.trim()).toMatch(/^bert champion removed \(was 2\.0\.0\) at seq \d+$/)
