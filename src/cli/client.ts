@@ -8,7 +8,7 @@
 import { Data, type Effect, type Option, type Stream } from "effect"
 import type { RegisterInputDecoded } from "../domain/fastDecode.ts"
 import { detailOf, type ErrorDetail } from "../effects/errorStatus.ts"
-import type { EventWire, OutcomeWire, SummaryWire, VersionWire } from "../http/Api.ts"
+import type { AliasOutcomeWire, EventWire, OutcomeWire, SummaryWire, VersionWire } from "../http/Api.ts"
 
 export class CliFailure extends Data.TaggedError("CliFailure")<{ readonly detail: ErrorDetail }> {}
 
@@ -16,6 +16,7 @@ export type Version = typeof VersionWire.Type
 export type Outcome = typeof OutcomeWire.Type
 export type Summary = typeof SummaryWire.Type
 export type Event = typeof EventWire.Type
+export type AliasOutcome = typeof AliasOutcomeWire.Type
 
 export interface RegisterResult {
   /** false: an identical version was already registered and nothing was written. */
@@ -35,10 +36,25 @@ export interface RegistryClient {
    * dropped connections and fails once the server has been unreachable for `giveUpAfterMs`.
    */
   readonly watch: (from: Option.Option<number>, options: WatchOptions) => Stream.Stream<Event, CliFailure>
+  readonly transition: (name: string, version: string, event: string) => Effect.Effect<Outcome, CliFailure>
+  readonly setAlias: (name: string, alias: string, version: string) => Effect.Effect<AliasOutcome, CliFailure>
+  readonly getAlias: (name: string, alias: string) => Effect.Effect<Version, CliFailure>
+  readonly removeAlias: (name: string, alias: string) => Effect.Effect<AliasOutcome, CliFailure>
+  /** The registry's lifecycle as a Mermaid stateDiagram-v2. */
+  readonly lifecycleDiagram: Effect.Effect<string, CliFailure>
 }
 
 export interface WatchOptions {
   readonly giveUpAfterMs: number
 }
 
-export const failure = (error: unknown) => new CliFailure({ detail: detailOf(error, "local") })
+/** What to do about a directory written under another lifecycle, in the CLI's own flags. */
+const mismatchHint = (detail: ErrorDetail): ErrorDetail =>
+  detail.tag === "LifecycleMismatch"
+    ? {
+        ...detail,
+        message: `${detail.message}. Open it with --lifecycle ${String(detail.recorded)}, or move it with --lifecycle ${String(detail.given)} --lifecycle-map old=new,… naming a state of "${String(detail.given)}" for each state its versions are in`,
+      }
+    : detail
+
+export const failure = (error: unknown) => new CliFailure({ detail: mismatchHint(detailOf(error, "local")) })

@@ -3,7 +3,8 @@
  * documented exit code to main.
  */
 import { Command } from "@effect/cli"
-import { deprecate, get, list, promote, register, watch } from "./dataCommands.ts"
+import { aliasCommand, deprecate, get, list, promote, register, transition, watch } from "./dataCommands.ts"
+import { lifecycleCommand } from "./lifecycleCommands.ts"
 import { compact, verifyCommand, wal } from "./maintenanceCommands.ts"
 import { serve } from "./serveCommand.ts"
 
@@ -11,5 +12,19 @@ export const root = Command.make("model-registry").pipe(
   Command.withDescription(
     "a crash-proof registry of ML model versions. Exit codes: 0 ok, 1 usage, 2 not found or conflict, 3 storage error",
   ),
-  Command.withSubcommands([serve, register, promote, deprecate, get, list, watch, verifyCommand, compact, wal]),
+  Command.withSubcommands([
+    serve,
+    register,
+    promote,
+    deprecate,
+    get,
+    list,
+    watch,
+    verifyCommand,
+    compact,
+    wal,
+    transition,
+    aliasCommand,
+    lifecycleCommand,
+  ]),
 )

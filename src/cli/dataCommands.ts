@@ -1,25 +1,38 @@
 /**
- * The commands on a registry's data (register, promote, deprecate, get, list, watch). Each one parses its
- * arguments, asks a RegistryClient (local data directory or remote server) and prints.
+ * The commands on a registry's data (register, promote, deprecate, transition, alias, get, list, watch). Each one
+ * parses its arguments, asks a RegistryClient (local data directory, under its `--lifecycle`, or remote server)
+ * and prints.
  */
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Option, Stream } from "effect"
 import { decodeRegisterInputFast } from "../domain/fastDecode.ts"
 import { type CliFailure, failure, type RegistryClient } from "./client.ts"
+import { lifecycleFlag, lifecycleMapFlag, lifecycleOptions } from "./lifecycleOption.ts"
 import * as Output from "./output.ts"
-import { connection, name, reported, usage, version, withShownDefault } from "./shared.ts"
+import { name, reported, connection as sharedConnection, usage, version, withShownDefault } from "./shared.ts"
+
+/** A data command's connection, and the lifecycle it opens a local directory under. */
+const connection = { ...sharedConnection, lifecycle: lifecycleFlag, lifecycleMap: lifecycleMapFlag }
 
 type Connection =
   | { readonly _tag: "Local"; readonly directory: string }
   | { readonly _tag: "Remote"; readonly url: string; readonly token: Option.Option<string> }
 
-const connectionOf = (options: {
+interface ConnectionFlags {
   readonly data: Option.Option<string>
   readonly url: Option.Option<string>
   readonly token: Option.Option<string>
-}): Effect.Effect<Connection, CliFailure> => {
+  readonly lifecycle: Option.Option<string>
+  readonly lifecycleMap: Option.Option<string>
+}
+
+const connectionOf = (options: ConnectionFlags): Effect.Effect<Connection, CliFailure> => {
   if (Option.isSome(options.data) && Option.isSome(options.url))
     return Effect.fail(usage("give either --data DIR (local) or --url URL (remote), not both"))
+  if (Option.isSome(options.url) && (Option.isSome(options.lifecycle) || Option.isSome(options.lifecycleMap)))
+    return Effect.fail(
+      usage("--lifecycle and --lifecycle-map open a data directory; a server runs its own (GET /lifecycle)"),
+    )
   if (Option.isSome(options.url)) {
     const url = options.url.value
     if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol))
@@ -30,7 +43,7 @@ const connectionOf = (options: {
 }
 
 const withClient = <A>(
-  options: Parameters<typeof connectionOf>[0] & { readonly json: boolean },
+  options: ConnectionFlags & { readonly json: boolean },
   use: (client: RegistryClient) => Effect.Effect<A, CliFailure>,
   createsDirectory = false,
 ) =>
@@ -45,8 +58,8 @@ const withClient = <A>(
                 (m) => m.remote(c.url, c.token),
               )
             : Effect.flatMap(
-                Effect.promise(() => import("./localClient.ts")),
-                (m) => m.openLocal(c.directory, createsDirectory),
+                Effect.all([Effect.promise(() => import("./localClient.ts")), lifecycleOptions(options)]),
+                ([m, lifecycle]) => m.openLocal(c.directory, createsDirectory, lifecycle),
               ),
           use,
         ),
@@ -129,6 +142,51 @@ export const promote = lifecycle(
   "move a version to production (the previous one goes back to registered)",
 )
 export const deprecate = lifecycle("deprecate", "deprecated", "deprecate a version (terminal)")
+
+export const transition = Command.make(
+  "transition",
+  {
+    ...connection,
+    name,
+    version,
+    event: Args.text({ name: "event" }).pipe(Args.withDescription("an event of the lifecycle, e.g. promote, stage")),
+  },
+  (o) =>
+    withClient(o, (client) =>
+      Effect.flatMap(client.transition(o.name, o.version, o.event), (outcome) =>
+        Output.print(o.json, outcome, () => Output.transitionText(outcome)),
+      ),
+    ),
+).pipe(Command.withDescription("send a lifecycle event to a version (see `lifecycle show` for the events)"))
+
+const alias = Args.text({ name: "alias" }).pipe(Args.withDescription("alias name, e.g. champion"))
+
+const aliasSet = Command.make("set", { ...connection, name, alias, version }, (o) =>
+  withClient(o, (client) =>
+    Effect.flatMap(client.setAlias(o.name, o.alias, o.version), (outcome) =>
+      Output.print(o.json, outcome, () => Output.aliasText(o.name, outcome)),
+    ),
+  ),
+).pipe(Command.withDescription("point an alias at a version (moving it if set)"))
+
+const aliasGet = Command.make("get", { ...connection, name, alias }, (o) =>
+  withClient(o, (client) =>
+    Effect.flatMap(client.getAlias(o.name, o.alias), (v) => Output.print(o.json, v, () => Output.versionText(v))),
+  ),
+).pipe(Command.withDescription("show the version an alias names"))
+
+const aliasRm = Command.make("rm", { ...connection, name, alias }, (o) =>
+  withClient(o, (client) =>
+    Effect.flatMap(client.removeAlias(o.name, o.alias), (outcome) =>
+      Output.print(o.json, outcome, () => Output.aliasText(o.name, outcome)),
+    ),
+  ),
+).pipe(Command.withDescription("remove an alias (succeeds, writing nothing, when it is not set)"))
+
+export const aliasCommand = Command.make("alias").pipe(
+  Command.withDescription("a model's aliases: movable names for its versions"),
+  Command.withSubcommands([aliasSet, aliasGet, aliasRm]),
+)
 
 export const get = Command.make("get", { ...connection, name, version }, (o) =>
   withClient(o, (client) =>

@@ -1,10 +1,11 @@
 /** The RegistryClient on a data directory, opened and locked for the command's duration. */
 import * as FileSystem from "@effect/platform/FileSystem"
 import { Context, Effect, Layer, Option, Stream } from "effect"
+import { lifecycleMermaid } from "../actors/lifecycleDiagram.ts"
 import type { SubscribeError } from "../actors/subscription.ts"
 import { PositionCompacted, StorageFailed } from "../domain/errors.ts"
 import type { RegistryEvent } from "../domain/RegistryEvent.ts"
-import { ModelRegistry } from "../effects/ModelRegistry.ts"
+import { ModelRegistry, type RegistryOptions } from "../effects/ModelRegistry.ts"
 import { layerFile } from "../node.ts"
 import { failure, type RegistryClient } from "./client.ts"
 
@@ -32,6 +33,11 @@ const fromRegistry = (registry: ModelRegistry): RegistryClient => {
         ),
         failure,
       ),
+    transition: (name, version, event) => wrap(registry.transition(name, version, event)),
+    setAlias: (name, alias, version) => wrap(registry.setAlias(name, alias, version)),
+    getAlias: (name, alias) => wrap(registry.resolveAlias(name, alias)),
+    removeAlias: (name, alias) => wrap(registry.removeAlias(name, alias)),
+    lifecycleDiagram: Effect.sync(() => lifecycleMermaid(registry.lifecycle)),
   }
 }
 
@@ -52,12 +58,19 @@ export const requireDirectory = (directory: string) =>
       })
   })
 
-/** The registry on a data directory, open (and locked) for the scope. */
-export const openLocal = (directory: string, create: boolean) =>
+/**
+ * The registry on a data directory, open (and locked) for the scope, under the lifecycle the options give (the
+ * default one otherwise): a directory written under another fails with `LifecycleMismatch`.
+ */
+export const openLocal = (
+  directory: string,
+  create: boolean,
+  lifecycle: Pick<RegistryOptions, "lifecycle" | "lifecycleMapping"> = {},
+) =>
   Effect.mapError(
     Effect.gen(function* () {
       if (!create) yield* requireDirectory(directory)
-      const context = yield* Layer.build(layerFile({ directory }))
+      const context = yield* Layer.build(layerFile({ directory, ...lifecycle }))
       return fromRegistry(Context.get(context, ModelRegistry))
     }),
     failure,

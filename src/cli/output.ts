@@ -1,7 +1,7 @@
 /** Human and machine (`--json`) renderings of command results. Humans get aligned text; machines NDJSON. */
 import { Console, Data, Effect } from "effect"
 import type { ErrorDetail } from "../effects/errorStatus.ts"
-import type { Event, Outcome, Summary, Version } from "./client.ts"
+import type { AliasOutcome, Event, Outcome, Summary, Version } from "./client.ts"
 
 export const json = (value: unknown) => Console.log(JSON.stringify(value))
 
@@ -48,7 +48,7 @@ const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
 
 export const versionText = (v: Version): string => {
   const lines = [
-    `${v.name} ${v.version}  [${v.state}]`,
+    `${v.name} ${v.version}  [${v.state}]${v.aliases.length === 0 ? "" : `  aliases: ${v.aliases.join(", ")}`}`,
     `  id         ${v.id}`,
     `  created    ${v.createdAt}`,
     `  metrics    ${JSON.stringify(v.metrics)}`,
@@ -62,14 +62,25 @@ export const versionText = (v: Version): string => {
 export const versionsText = (versions: ReadonlyArray<Version>): string =>
   versions.length === 0
     ? "(no versions)"
-    : table([["VERSION", "STATE", "CREATED", "ID"], ...versions.map((v) => [v.version, v.state, v.createdAt, v.id])])
+    : table([
+        ["VERSION", "STATE", "ALIASES", "CREATED", "ID"],
+        ...versions.map((v) => [v.version, v.state, v.aliases.join(",") || "-", v.createdAt, v.id]),
+      ])
 
 export const modelsText = (models: ReadonlyArray<Summary>): string =>
   models.length === 0
     ? "(no models)"
     : table([
-        ["MODEL", "PRODUCTION", "LATEST", "VERSIONS"],
-        ...models.map((m) => [m.name, m.production ?? "-", m.latest, String(m.versionCount)]),
+        ["MODEL", "PRODUCTION", "LATEST", "VERSIONS", "ALIASES"],
+        ...models.map((m) => [
+          m.name,
+          m.production ?? "-",
+          m.latest,
+          String(m.versionCount),
+          Object.entries(m.aliases)
+            .map(([alias, version]) => `${alias}=${version}`)
+            .join(",") || "-",
+        ]),
       ])
 
 export const eventText = (e: Event): string => {
@@ -99,6 +110,35 @@ export const outcomeText = (verb: string, outcome: Outcome): string =>
     : `${verb} ${outcome.version.name} ${outcome.version.version}${
         outcome.event._tag === "Promoted" && outcome.event.supersedes ? ` (supersedes ${outcome.event.supersedes})` : ""
       } at seq ${outcome.event.seq}`
+
+/** A transition's answer: where the version went, and what its event displaced or cleared on the way. */
+export const transitionText = (outcome: Outcome): string => {
+  const { name, version, state } = outcome.version
+  const event = outcome.event
+  if (event === null) return `${name} ${version} is already ${state}; nothing written`
+  const details =
+    event._tag === "Transitioned"
+      ? [
+          ...event.displaced.map((d) => `${d.version}: ${d.from} → ${d.to}`),
+          ...event.aliasesCleared.map((a) => `alias ${a.alias} cleared from ${a.version}`),
+        ]
+      : event._tag === "Promoted" && event.supersedes !== null
+        ? [`${event.supersedes}: production → registered`]
+        : []
+  const from = event._tag === "Transitioned" ? `${event.from} → ` : ""
+  return `${name} ${version}: ${from}${state}${details.length === 0 ? "" : ` (${details.join("; ")})`} at seq ${event.seq}`
+}
+
+export const aliasText = (name: string, outcome: AliasOutcome): string => {
+  const event = outcome.event
+  if (event?._tag === "AliasSet")
+    return `${name} ${outcome.alias} → ${event.version}${event.previous === null ? "" : ` (was ${event.previous})`} at seq ${event.seq}`
+  if (event?._tag === "AliasRemoved")
+    return `${name} ${outcome.alias} removed (was ${event.version}) at seq ${event.seq}`
+  return outcome.version === null
+    ? `${name} has no alias ${outcome.alias}; nothing written`
+    : `${name} ${outcome.alias} already names ${outcome.version.version}; nothing written`
+}
 
 export const errorOutput = (detail: ErrorDetail, asJson: boolean) =>
   asJson ? Console.error(JSON.stringify({ error: detail })) : Console.error(`error: ${detail.tag}: ${detail.message}`)

@@ -16,7 +16,7 @@ import {
 } from "@effect/platform"
 import { Console, Effect, Option, ParseResult, Schema, Stream } from "effect"
 import { ErrorBody, type ErrorDetail, edgeError } from "../effects/errorStatus.ts"
-import { EventWire, eventsEndpoint, RegistryApi } from "../http/Api.ts"
+import { EventWire, eventsEndpoint, lifecycleEndpoint, RegistryApi } from "../http/Api.ts"
 import { reconnectDelayMs, streamErrorEvent } from "../http/sse.ts"
 import { CliFailure, type RegistryClient } from "./client.ts"
 import { Dropped, resuming } from "./resumingStream.ts"
@@ -72,6 +72,7 @@ const toFailure =
   }
 
 const eventsPath = eventsEndpoint.path
+const lifecyclePath = lifecycleEndpoint.path
 
 /** Answers that say the server is away for now (restarting, draining, overloaded), not that it refuses. */
 const transientStatuses = new Set([429, 502, 503, 504])
@@ -101,6 +102,22 @@ export const remote = (base: string, token: Option.Option<string>): Effect.Effec
     const at = (name: string, version: string) => ({
       path: { name: encodeURIComponent(name), version: encodeURIComponent(version) },
     })
+
+    const named = (name: string, alias: string) => ({
+      path: { name: encodeURIComponent(name), alias: encodeURIComponent(alias) },
+    })
+
+    // Read raw: the declaration's one success body is the JSON description, and this is its Mermaid form.
+    const lifecycleDiagram: RegistryClient["lifecycleDiagram"] = Effect.scoped(
+      Effect.gen(function* () {
+        const request = HttpClientRequest.get(`${root}${lifecyclePath}`).pipe(
+          HttpClientRequest.setUrlParam("format", "mermaid"),
+        )
+        const response = yield* Effect.catchAll(http.execute(request), failed)
+        if (response.status !== 200) return yield* undeclared(response).pipe(Effect.flip)
+        return yield* Effect.catchAll(response.text, failed)
+      }),
+    )
 
     /** One connection to the event stream, after `lastEventId` when there is one, else from `from`. */
     const connect = (from: Option.Option<number>) => (lastEventId: Option.Option<string>) =>
@@ -159,6 +176,12 @@ export const remote = (base: string, token: Option.Option<string>): Effect.Effec
       listModels: call(api.models.listModels()),
       listVersions: (name) => call(api.models.listVersions({ path: { name: encodeURIComponent(name) } })),
       watch,
+      transition: (name, version, event) =>
+        call(api.models.transition({ path: { ...at(name, version).path, event: encodeURIComponent(event) } })),
+      setAlias: (name, alias, version) => call(api.models.setAlias({ ...named(name, alias), payload: { version } })),
+      getAlias: (name, alias) => call(api.models.getAlias(named(name, alias))),
+      removeAlias: (name, alias) => call(api.models.removeAlias(named(name, alias))),
+      lifecycleDiagram,
     }
     return client
   }).pipe(Effect.provide(FetchHttpClient.layer))

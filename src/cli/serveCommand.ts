@@ -12,6 +12,7 @@ import {
   defaultKeepAliveMs,
 } from "../http/serverDefaults.ts"
 import { defaultLimits } from "../storage/Limits.ts"
+import { lifecycleFlag, lifecycleMapFlag } from "./lifecycleOption.ts"
 import { json, token, withShownDefault } from "./shared.ts"
 
 const flags = {
@@ -70,6 +71,8 @@ const flags = {
     Options.withDescription("a Host name served besides the loopback ones; repeatable or comma-separated"),
     Options.repeated,
   ),
+  lifecycle: lifecycleFlag,
+  lifecycleMap: lifecycleMapFlag,
   json,
 }
 

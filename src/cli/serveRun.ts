@@ -6,6 +6,7 @@ import * as Server from "../http/Server.ts"
 import type { RegistryLimits } from "../index.ts"
 import { layerFile } from "../node.ts"
 import { failure } from "./client.ts"
+import { lifecycleOptions } from "./lifecycleOption.ts"
 import * as Output from "./output.ts"
 import { stderrProgress } from "./progress.ts"
 import type { ServeFlags } from "./serveCommand.ts"
@@ -48,10 +49,13 @@ export const serve = (o: ServeFlags) =>
         )
         const stopping = yield* Deferred.make<void>()
         yield* Effect.addFinalizer(() => (o.json ? Output.json({ event: "stopped" }) : Console.log("stopped")))
+        // An unsound lifecycle, or one the directory was not written under, stops the server before it binds.
+        const lifecycle = yield* lifecycleOptions(o)
         // Opening a large directory (checking its segments, replaying its log) takes seconds before the port is
         // bound; a person watching the terminal sees how far it has got.
         const registry = layerFile({
           directory: o.data,
+          ...lifecycle,
           ...limitGiven("mailboxCommandsMax", o.mailboxCommandsMax),
           ...limitGiven("batchCommandsMax", o.batchCommandsMax),
         }).pipe(Layer.provide(stderrProgress(Progress, { json: o.json, streamsStdout: false })))

@@ -29,12 +29,19 @@ const table = {
   CrossOrigin: { status: 403, exit: ExitCode.usage },
   ModelNotFound: { status: 404, exit: ExitCode.notFoundOrConflict },
   VersionNotFound: { status: 404, exit: ExitCode.notFoundOrConflict },
+  AliasNotFound: { status: 404, exit: ExitCode.notFoundOrConflict },
   RouteNotFound: { status: 404, exit: ExitCode.usage },
   MethodNotAllowed: { status: 405, exit: ExitCode.usage },
   VersionConflict: { status: 409, exit: ExitCode.notFoundOrConflict },
   InvalidTransition: { status: 409, exit: ExitCode.notFoundOrConflict },
   // The events asked for existed once and never will again: retrying cannot help, starting from `firstSeq` can.
   PositionCompacted: { status: 410, exit: ExitCode.notFoundOrConflict },
+  AliasNotAllowed: { status: 409, exit: ExitCode.notFoundOrConflict },
+  // The two lifecycle refusals stop a registry from opening, so no request is ever answered with them (the status is
+  // never sent): `serve` and the local commands exit with the code. An unsound lifecycle is the caller's
+  // configuration; a directory written under another lifecycle conflicts with the one given.
+  InvalidLifecycle: { status: 500, exit: ExitCode.usage },
+  LifecycleMismatch: { status: 500, exit: ExitCode.notFoundOrConflict },
   // A Host the server does not answer to: how a DNS-rebinding page reaches a loopback server.
   MisdirectedRequest: { status: 421, exit: ExitCode.usage },
   PayloadTooLarge: { status: 413, exit: ExitCode.usage },

@@ -108,6 +108,32 @@ export const OutcomeWire = Schema.Struct({ version: VersionWire, event: Schema.N
   identifier: "Outcome",
 })
 
+/** An alias command's answer: the version the alias names (for a removal, named; `null`: it was not set). */
+export const AliasOutcomeWire = Schema.Struct({
+  alias: AliasWire,
+  version: Schema.NullOr(VersionWire),
+  event: Schema.NullOr(EventWire),
+}).annotations({ identifier: "AliasOutcome" })
+
+/** The lifecycle the server runs (src/actors/lifecycleDefinition.ts `LifecycleDescription`). */
+export const LifecycleWire = Schema.Struct({
+  name: Schema.String,
+  fingerprint: Schema.String,
+  initial: StateWire,
+  states: Schema.Array(StateWire),
+  events: Schema.Array(EventNameWire),
+  transitions: Schema.Array(
+    Schema.Struct({ from: StateWire, event: EventNameWire, to: StateWire, guarded: Schema.Boolean }),
+  ),
+  terminal: Schema.Array(StateWire),
+  exclusive: Schema.Record({ key: StateWire, value: EventNameWire }).annotations({
+    description: "exclusive state → the event that displaces its holder",
+  }),
+  aliases: Schema.Record({ key: AliasWire, value: Schema.Array(StateWire) }).annotations({
+    description: "declared alias → the states its version may be in (undeclared aliases are unconstrained)",
+  }),
+}).annotations({ identifier: "Lifecycle" })
+
 export const SummaryWire = Schema.Struct({
   name: NameWire,
   production: Schema.NullOr(SemVerWire),
@@ -135,8 +161,13 @@ export const RegisterBody = Schema.Struct({
   createdAt: Schema.optional(TimestampWire),
 }).annotations({ identifier: "RegisterBody" })
 
+/** Documents the alias body; the handler reads and decodes it itself, as register's (so every error is `InvalidInput`). */
+export const SetAliasBody = Schema.Struct({ version: SemVerWire }).annotations({ identifier: "SetAliasBody" })
+
 const name = HttpApiSchema.param("name", NameWire)
 const version = HttpApiSchema.param("version", SemVerWire)
+const event = HttpApiSchema.param("event", EventNameWire)
+const alias = HttpApiSchema.param("alias", AliasWire)
 
 const eventStream = Schema.String.pipe(
   HttpApiSchema.withEncoding({ kind: "Text", contentType: "text/event-stream" }),
@@ -173,7 +204,7 @@ const exactly =
 /**
  * What the edge (src/http/Server.ts) refuses before a handler runs: a path that is not valid percent-encoding (only
  * a path with parameters can be one of ours and still fail that), a missing token (when one is set), a foreign
- * origin or host, a declared body over the limit, and a POST not declared JSON.
+ * origin or host, a declared body over the limit, and a POST or PUT not declared JSON.
  */
 const edgeTags = (method: HttpMethod.HttpMethod, path: string): ReadonlyArray<ErrorTag> => [
   ...(path.includes(":") ? (["InvalidInput"] as const) : []),
@@ -181,7 +212,7 @@ const edgeTags = (method: HttpMethod.HttpMethod, path: string): ReadonlyArray<Er
   "CrossOrigin",
   "MisdirectedRequest",
   "PayloadTooLarge",
-  ...(method === "POST" ? (["UnsupportedMediaType"] as const) : []),
+  ...(method === "POST" || method === "PUT" ? (["UnsupportedMediaType"] as const) : []),
 ]
 
 type ErrorBodyType = typeof ErrorBody.Type
@@ -199,10 +230,11 @@ const retryAfter: OpenApiJsonSchema.JsonSchema = { type: "integer", minimum: 0 }
 
 /**
  * Declares an endpoint's errors: its handler's `tags` and the edge's, one error answer per status of the one
- * table (src/effects/errorStatus.ts), with `Retry-After` where the table gives one.
+ * table (src/effects/errorStatus.ts), with `Retry-After` where the table gives one. `responses` edits the rest of
+ * the operation's answers in the same transform, since an endpoint keeps only its last one.
  */
 const failingWith =
-  (tags: ReadonlyArray<ErrorTag>) =>
+  (tags: ReadonlyArray<ErrorTag>, responsesAlso: (responses: Responses) => Responses = (responses) => responses) =>
   <N extends string, M extends HttpMethod.HttpMethod, P, U, B, H, S, E, R, RE>(
     endpoint: HttpApiEndpoint.HttpApiEndpoint<N, M, P, U, B, H, S, E, R, RE>,
   ): HttpApiEndpoint.HttpApiEndpoint<N, M, P, U, B, H, S, E | ErrorBodyType, R, RE> => {
@@ -218,7 +250,7 @@ const failingWith =
       if (statusTags.some((tag) => translate(tag).retryAfterSeconds !== undefined)) retried.push(String(status))
     }
     return declared.annotate(OpenApi.Transform, (operation) => {
-      const responses = withoutDecodeError(operation.responses as Responses)
+      const responses = responsesAlso(withoutDecodeError(operation.responses as Responses))
       for (const status of retried)
         responses[status] = {
           ...responses[status],
@@ -262,8 +294,11 @@ const withoutDecodeError = (responses: Responses): Responses => {
   return result
 }
 
-/** Promote and deprecate fail alike (a lifecycle change), `InvalidInput` for their path's name and version. */
-const changeFailures = exactly<FailureOf<"promote"> | FailureOf<"deprecate">>()(
+/**
+ * Promote, deprecate and any transition fail alike (a lifecycle change), `InvalidInput` for their path's name,
+ * version and event.
+ */
+const changeFailures = exactly<FailureOf<"promote"> | FailureOf<"deprecate"> | FailureOf<"transition">>()(
   "InvalidInput",
   "ModelNotFound",
   "VersionNotFound",
@@ -274,6 +309,28 @@ const changeFailures = exactly<FailureOf<"promote"> | FailureOf<"deprecate">>()(
 )
 
 const readFailures = exactly<FailureOf<"listVersions">>()("InvalidInput", "ModelNotFound")
+
+const setAliasFailures = exactly<FailureOf<"setAlias">>()(
+  "InvalidInput",
+  "ModelNotFound",
+  "VersionNotFound",
+  "AliasNotAllowed",
+  "Overloaded",
+  "StorageFailed",
+  "RegistryClosed",
+)
+
+/**
+ * A removal names no version and checks no constraint (lifecycleRules.ts `decideAlias`), so of the alias commands'
+ * errors it can meet only these; the type it shares with `setAlias` says more.
+ */
+const removeAliasFailures = exactly<Exclude<FailureOf<"removeAlias">, "VersionNotFound" | "AliasNotAllowed">>()(
+  "InvalidInput",
+  "ModelNotFound",
+  "Overloaded",
+  "StorageFailed",
+  "RegistryClosed",
+)
 
 export class ModelsGroup extends HttpApiGroup.make("models")
   .add(
@@ -335,6 +392,45 @@ export class ModelsGroup extends HttpApiGroup.make("models")
       .pipe(failingWith(changeFailures))
       .annotate(OpenApi.Summary, "Deprecate a version"),
   )
+  .add(
+    HttpApiEndpoint.post("transition")`/models/${name}/versions/${version}/transitions/${event}`
+      .addSuccess(OutcomeWire)
+      .pipe(failingWith(changeFailures))
+      .annotate(OpenApi.Summary, "Send a lifecycle event to a version")
+      .annotate(
+        OpenApi.Description,
+        "Any event of the server's lifecycle (GET /lifecycle). The answer names the versions the event displaced " +
+          "from an exclusive state and the aliases it cleared; `event: null` when the version already had it.",
+      ),
+  )
+  .add(
+    HttpApiEndpoint.put("setAlias")`/models/${name}/aliases/${alias}`
+      .setPayload(SetAliasBody)
+      .addSuccess(AliasOutcomeWire)
+      .pipe(failingWith([...setAliasFailures, "PayloadTooLarge"]))
+      .annotate(OpenApi.Summary, "Point an alias at a version")
+      .annotate(
+        OpenApi.Description,
+        "Moving an alias is one event that names its previous version. 409 AliasNotAllowed when the lifecycle " +
+          "declares the states the alias may point at and the version is in another.",
+      ),
+  )
+  .add(
+    HttpApiEndpoint.get("getAlias")`/models/${name}/aliases/${alias}`
+      .addSuccess(VersionWire)
+      .pipe(failingWith(exactly<FailureOf<"resolveAlias">>()("InvalidInput", "ModelNotFound", "AliasNotFound")))
+      .annotate(OpenApi.Summary, "Get the version an alias names"),
+  )
+  .add(
+    HttpApiEndpoint.del("removeAlias")`/models/${name}/aliases/${alias}`
+      .addSuccess(AliasOutcomeWire)
+      .pipe(failingWith(removeAliasFailures))
+      .annotate(OpenApi.Summary, "Remove an alias")
+      .annotate(
+        OpenApi.Description,
+        "Idempotent: removing an alias that is not set answers 200 with `version: null` and `event: null`.",
+      ),
+  )
   .annotate(OpenApi.Description, "Models, their versions and their lifecycle") {}
 
 /**
@@ -386,6 +482,37 @@ export class EventsGroup extends HttpApiGroup.make("events")
   .add(eventsEndpoint)
   .annotate(OpenApi.Description, "The committed events, in order and without gaps") {}
 
+/** `format` as a query gives it; a repeated one reaches the handler as a list, which it refuses as `InvalidInput`. */
+const FormatParam = Schema.Union(Schema.String, Schema.Array(Schema.String)).annotations({
+  jsonSchema: { type: "string", enum: ["json", "mermaid"], default: "json" },
+  description: "`mermaid`: the lifecycle as a Mermaid stateDiagram-v2 (text/vnd.mermaid) instead of JSON",
+})
+
+export const mermaidContentType = "text/vnd.mermaid; charset=utf-8"
+
+/** The 200's second form, which the handler answers for `format=mermaid` (an endpoint declares one success body). */
+const withMermaidAnswer = (responses: Responses): Responses => {
+  const ok = responses["200"]!
+  const mermaid = { schema: { type: "string", description: "a Mermaid stateDiagram-v2" } as JsonSchemaRef }
+  return { ...responses, "200": { ...ok, content: { ...ok.content, "text/vnd.mermaid": mermaid } } }
+}
+
+/** The lifecycle's description; the remote CLI reads its Mermaid form raw, at this path. */
+export const lifecycleEndpoint = HttpApiEndpoint.get("describe", "/lifecycle")
+  .setUrlParams(Schema.Struct({ format: Schema.optional(FormatParam) }))
+  .addSuccess(LifecycleWire)
+  .pipe(failingWith(["InvalidInput"], withMermaidAnswer))
+  .annotate(OpenApi.Summary, "Describe the lifecycle the server runs")
+  .annotate(
+    OpenApi.Description,
+    "Its states, events, transitions (guarded or not), terminal and exclusive states and alias constraints; " +
+      "with `format=mermaid`, the same as a Mermaid stateDiagram-v2.",
+  )
+
+export class LifecycleGroup extends HttpApiGroup.make("lifecycle")
+  .add(lifecycleEndpoint)
+  .annotate(OpenApi.Description, "The lifecycle versions follow: what the transitions and aliases accept") {}
+
 export class OpsGroup extends HttpApiGroup.make("ops")
   .add(
     HttpApiEndpoint.get("healthz", "/healthz")
@@ -405,6 +532,7 @@ export class OpsGroup extends HttpApiGroup.make("ops")
 export class RegistryApi extends HttpApi.make("model-registry")
   .add(ModelsGroup)
   .add(EventsGroup)
+  .add(LifecycleGroup)
   .add(OpsGroup)
   .annotate(OpenApi.Title, "VisuTility Model Registry")
   .annotate(OpenApi.Version, packageJson.version)

@@ -22,10 +22,10 @@ import { detailOf, edgeError } from "../effects/errorStatus.ts"
 import { declaredMethods, RegistryApi } from "./Api.ts"
 import { bearerMatches, unauthorized } from "./bearerToken.ts"
 import { declaresTooLarge, payloadTooLarge } from "./bodyLimit.ts"
-import { crossSiteCheck, crossSiteRules, notJsonPost, parseHost, parseOrigin, withAllowedOrigin } from "./crossSite.ts"
+import { crossSiteCheck, crossSiteRules, notJsonWrite, parseHost, parseOrigin, withAllowedOrigin } from "./crossSite.ts"
 import { Drain } from "./drain.ts"
 import { errorResponse } from "./errorResponse.ts"
-import { EventsLive, ModelsLive, OpsLive, ServerSettings } from "./handlers.ts"
+import { EventsLive, LifecycleLive, ModelsLive, OpsLive, ServerSettings } from "./handlers.ts"
 import { startRequest } from "./requestMetrics.ts"
 import {
   defaultBodyBytesMax,
@@ -158,7 +158,7 @@ const guarded = <E, R>(
       return Effect.succeed(unauthorized())
   }
   if (declaresTooLarge(request, options.bodyBytesMax)) return Effect.succeed(payloadTooLarge(options.bodyBytesMax))
-  const notJson = notJsonPost(request)
+  const notJson = notJsonWrite(request)
   if (notJson !== undefined) return Effect.succeed(notJson)
   if (!decodablePath(request.url))
     return Effect.succeed(
@@ -236,7 +236,9 @@ export const layer = (options: ServerOptions) =>
         Layer.provide(HttpApiSwagger.layer({ path: docsPaths.swagger })),
         Layer.provide(fallbackRoute),
         Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: docsPaths.openApi })),
-        Layer.provide(HttpApiBuilder.api(RegistryApi).pipe(Layer.provide([ModelsLive, EventsLive, OpsLive]))),
+        Layer.provide(
+          HttpApiBuilder.api(RegistryApi).pipe(Layer.provide([ModelsLive, EventsLive, LifecycleLive, OpsLive])),
+        ),
         Layer.provideMerge(
           NodeHttpServer.layer(() => answerUntilReady(drain.track(createServer())), {
             host: options.host,

@@ -76,7 +76,7 @@ const hostName = (host: string): string => {
 
 const corsHeaders = (origin: string) => ({
   "access-control-allow-origin": origin,
-  "access-control-allow-methods": "GET, POST",
+  "access-control-allow-methods": "GET, POST, PUT, DELETE",
   "access-control-allow-headers": "authorization, content-type, last-event-id",
   "access-control-max-age": "600",
   vary: "Origin",
@@ -116,9 +116,15 @@ export const crossSiteCheck = (
   return allowed
 }
 
-/** The 415 for a POST that does not declare JSON (a form post or a "simple" `fetch`), `undefined` otherwise. */
-export const notJsonPost = (request: HttpServerRequest.HttpServerRequest) =>
-  request.method === "POST" && !isJson(request.headers["content-type"])
+/** The methods whose requests carry a JSON body or none: every one must declare JSON. */
+const jsonMethods = new Set(["POST", "PUT"])
+
+/**
+ * The 415 for a POST or PUT that does not declare JSON (a form post or a "simple" `fetch`; a PUT cannot be sent
+ * cross-origin without a preflight, but its body is JSON all the same), `undefined` otherwise.
+ */
+export const notJsonWrite = (request: HttpServerRequest.HttpServerRequest) =>
+  jsonMethods.has(request.method) && !isJson(request.headers["content-type"])
     ? errorResponse(
         edgeError("UnsupportedMediaType", "content-type: must be application/json", {
           contentType: request.headers["content-type"] ?? null,

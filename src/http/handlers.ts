@@ -3,14 +3,15 @@
  * body itself (the registry's fast decoder, once). Every failure, typed or not, becomes the shared error body, so
  * no input can produce a 500 with a stack trace.
  */
-import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
+import { HttpApiBuilder, type HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Context, type Deferred, Effect, Either, Metric, Schema } from "effect"
+import { lifecycleMermaid } from "../actors/lifecycleDiagram.ts"
 import { InvalidInput, PositionCompacted } from "../domain/errors.ts"
 import { decodeRegisterInputFast } from "../domain/fastDecode.ts"
-import { detailOf } from "../effects/errorStatus.ts"
+import { detailOf, edgeError } from "../effects/errorStatus.ts"
 import { ModelRegistry } from "../effects/ModelRegistry.ts"
-import { RegistryApi, VersionWire } from "./Api.ts"
+import { AliasOutcomeWire, mermaidContentType, RegistryApi, VersionWire } from "./Api.ts"
 import { payloadTooLarge, readBody, TooLarge } from "./bodyLimit.ts"
 import { errorResponse } from "./errorResponse.ts"
 import * as EventFanout from "./eventFanout.ts"
@@ -41,7 +42,7 @@ const answer = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     Effect.succeed(errorResponse(detailOf(cause._tag === "Fail" ? cause.error : undefined))),
   )
 
-const parseRegisterBody = (name: string, text: string): Either.Either<Record<string, unknown>, InvalidInput> => {
+const parseJsonObject = (text: string): Either.Either<Record<string, unknown>, InvalidInput> => {
   let parsed: unknown
   try {
     parsed = JSON.parse(text)
@@ -50,12 +51,35 @@ const parseRegisterBody = (name: string, text: string): Either.Either<Record<str
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
     return Either.left(new InvalidInput({ field: "body", message: "body: must be a JSON object" }))
-  if ("name" in parsed && parsed.name !== name)
-    return Either.left(new InvalidInput({ field: "name", message: "name: the body's name must match the path's" }))
-  return Either.right({ ...parsed, name })
+  return Either.right(parsed as Record<string, unknown>)
 }
 
+const parseRegisterBody = (name: string, text: string): Either.Either<Record<string, unknown>, InvalidInput> =>
+  Either.flatMap(parseJsonObject(text), (parsed) =>
+    "name" in parsed && parsed.name !== name
+      ? Either.left(new InvalidInput({ field: "name", message: "name: the body's name must match the path's" }))
+      : Either.right({ ...parsed, name }),
+  )
+
+/** `{"version": "…"}` and nothing else; the version itself is the registry's to decode. */
+const parseAliasBody = (text: string): Either.Either<string, InvalidInput> =>
+  Either.flatMap(parseJsonObject(text), (parsed) => {
+    const unknown = Object.keys(parsed).find((key) => key !== "version")
+    if (unknown !== undefined)
+      return Either.left(new InvalidInput({ field: unknown, message: `${unknown}: unknown field (only "version")` }))
+    return typeof parsed.version === "string"
+      ? Either.right(parsed.version)
+      : Either.left(new InvalidInput({ field: "version", message: 'version: must be a string, e.g. "1.2.0"' }))
+  })
+
+/** The body, read under the limit (the edge has refused one not declared JSON), or the answer that refuses it. */
+const readLimitedBody = (request: HttpServerRequest.HttpServerRequest, bodyBytesMax: number) =>
+  Effect.mapError(readBody(request, bodyBytesMax), (error) =>
+    error instanceof TooLarge ? payloadTooLarge(bodyBytesMax) : errorResponse(detailOf(error)),
+  )
+
 const encodeVersion = Schema.encode(VersionWire)
+const encodeAliasOutcome = Schema.encode(AliasOutcomeWire)
 
 export const ModelsLive = HttpApiBuilder.group(RegistryApi, "models", (handlers) =>
   Effect.gen(function* () {
@@ -65,12 +89,8 @@ export const ModelsLive = HttpApiBuilder.group(RegistryApi, "models", (handlers)
       .handleRaw("register", ({ path, request }) =>
         answer(
           Effect.gen(function* () {
-            // The edge has refused a body not declared JSON, as on every POST.
-            const text = yield* Effect.either(readBody(request, settings.bodyBytesMax))
-            if (Either.isLeft(text))
-              return text.left instanceof TooLarge
-                ? payloadTooLarge(settings.bodyBytesMax)
-                : errorResponse(detailOf(text.left))
+            const text = yield* Effect.either(readLimitedBody(request, settings.bodyBytesMax))
+            if (Either.isLeft(text)) return text.left
             const input = yield* Either.flatMap(parseRegisterBody(path.name, text.right), decodeRegisterInputFast)
             const outcome = yield* registry.registerDecoded(input, { wait: false })
             const body = yield* encodeVersion(outcome.version)
@@ -92,6 +112,39 @@ export const ModelsLive = HttpApiBuilder.group(RegistryApi, "models", (handlers)
       .handle("getVersion", ({ path }) => answer(registry.get(path.name, path.version)))
       .handle("promote", ({ path }) => answer(registry.promote(path.name, path.version, { wait: false })))
       .handle("deprecate", ({ path }) => answer(registry.deprecate(path.name, path.version, { wait: false })))
+      .handle("transition", ({ path }) =>
+        answer(registry.transition(path.name, path.version, path.event, { wait: false })),
+      )
+      .handleRaw("setAlias", ({ path, request }) =>
+        answer(
+          Effect.gen(function* () {
+            const text = yield* Effect.either(readLimitedBody(request, settings.bodyBytesMax))
+            if (Either.isLeft(text)) return text.left
+            const version = yield* parseAliasBody(text.right)
+            const outcome = yield* registry.setAlias(path.name, path.alias, version, { wait: false })
+            return HttpServerResponse.unsafeJson(yield* encodeAliasOutcome(outcome))
+          }),
+        ),
+      )
+      .handle("getAlias", ({ path }) => answer(registry.resolveAlias(path.name, path.alias)))
+      .handle("removeAlias", ({ path }) => answer(registry.removeAlias(path.name, path.alias, { wait: false })))
+  }),
+)
+
+export const LifecycleLive = HttpApiBuilder.group(RegistryApi, "lifecycle", (handlers) =>
+  Effect.gen(function* () {
+    const registry = yield* ModelRegistry
+    // Drawn once: the lifecycle is fixed for the registry's life.
+    const mermaid = lifecycleMermaid(registry.lifecycle)
+    return handlers.handle("describe", ({ urlParams }) => {
+      const format = urlParams.format
+      if (format === undefined || format === "json") return Effect.succeed(registry.lifecycle)
+      if (format === "mermaid")
+        return Effect.succeed(HttpServerResponse.text(mermaid, { contentType: mermaidContentType }))
+      return Effect.succeed(
+        errorResponse(edgeError("InvalidInput", 'format: must be "json" or "mermaid"', { field: "format" })),
+      )
+    })
   }),
 )
 

@@ -108,7 +108,7 @@ describe("model-registry CLI", () => {
 
     const list = await runCli(["list", "--data", data])
     expect(list.code).toBe(0)
-    expect(list.stdout).toMatch(/MODEL\s+PRODUCTION\s+LATEST\s+VERSIONS\nresnet\s+1\.2\.0\s+1\.10\.0\s+3/)
+    expect(list.stdout).toMatch(/MODEL\s+PRODUCTION\s+LATEST\s+VERSIONS\s+ALIASES\nresnet\s+1\.2\.0\s+1\.10\.0\s+3\s+-/)
     const versions = await runCli(["list", "--data", data, "--json", "resnet"])
     const lines = versions.stdout
       .trim()
@@ -350,6 +350,37 @@ describe("model-registry CLI", () => {
       ["--host text", "127.0.0.1"],
     ] as const)
       expect(serve.stdout).toMatch(new RegExp(`${flag}\n(.*\n)*?.*Defaults to: ${fallback.replace(/\./g, "\\.")}`))
+  }, 120_000)
+
+  it("watch prints a lifecycle's new events, as text and as JSON", async () => {
+    const server = await startServer(tempDir("cli-watch-stages"), { args: ["--lifecycle", "mlflow-stages"] })
+    try {
+      const remote = ["--url", server.url]
+      expect((await runCli(["register", ...remote, "t5", "1.0.0"])).code).toBe(0)
+      expect((await runCli(["transition", ...remote, "t5", "1.0.0", "stage"])).code).toBe(0)
+      expect((await runCli(["alias", "set", ...remote, "t5", "champion", "1.0.0"])).code).toBe(0)
+      expect((await runCli(["alias", "rm", ...remote, "t5", "champion"])).code).toBe(0)
+      const [text, json] = await Promise.all([
+        watchLines([...remote, "--from", "1"], 5),
+        watchLines([...remote, "--json", "--from", "1"], 5),
+      ])
+      expect(text.slice(0, 5).map((line) => line.replace(/^#\d+ \S+ /, ""))).toEqual([
+        "LifecycleChanged default → mlflow-stages (0 versions moved)",
+        "Registered t5 1.0.0",
+        "stage t5 1.0.0: none → staging",
+        "AliasSet t5 champion → 1.0.0",
+        "AliasRemoved t5 champion (was 1.0.0)",
+      ])
+      expect(json.slice(0, 5).map((line) => (JSON.parse(line) as { _tag: string })._tag)).toEqual([
+        "LifecycleChanged",
+        "Registered",
+        "Transitioned",
+        "AliasSet",
+        "AliasRemoved",
+      ])
+    } finally {
+      await server.stop("SIGKILL")
+    }
   }, 120_000)
 
   it("says what is wrong with a mistyped directory, URL or tag, changes nothing, and prints no colour when piped", async () => {

@@ -12,7 +12,8 @@ export interface InProcessServer {
   readonly close: () => Promise<void>
 }
 
-export const serveMemory = async (): Promise<InProcessServer> => {
+/** `registryOptions` configure the memory registry (its lifecycle, say). */
+export const serveMemory = async (registryOptions: Registry.RegistryOptions = {}): Promise<InProcessServer> => {
   const scope = Effect.runSync(Scope.make())
   const options = { host: "127.0.0.1", port: 0, token: Option.none(), bodyBytesMax: 1024 * 1024, keepAliveMs: 15_000 }
   const settings = Layer.effect(
@@ -25,7 +26,7 @@ export const serveMemory = async (): Promise<InProcessServer> => {
   )
   const context = await Effect.runPromise(
     Layer.buildWithScope(
-      Server.layer(options).pipe(Layer.provide(settings), Layer.provide(Registry.layerMemory())),
+      Server.layer(options).pipe(Layer.provide(settings), Layer.provide(Registry.layerMemory(registryOptions))),
       scope,
     ),
   )

@@ -50,6 +50,11 @@ const expectedErrors: Record<string, ReadonlyArray<string>> = {
   "models.getVersion": [...edge, "400", "404"],
   "models.promote": [...edge, "400", "404", "409", "415", "429", "503"],
   "models.deprecate": [...edge, "400", "404", "409", "415", "429", "503"],
+  "models.transition": [...edge, "400", "404", "409", "415", "429", "503"],
+  "models.setAlias": [...edge, "400", "404", "409", "415", "429", "503"],
+  "models.getAlias": [...edge, "400", "404"],
+  "models.removeAlias": [...edge, "400", "404", "429", "503"],
+  "lifecycle.describe": [...edge, "400"],
   "events.events": [...edge, "400", "410"],
   "ops.healthz": [...edge, "503"],
   "ops.metrics": edge,
@@ -108,6 +113,26 @@ describe("the OpenAPI document", () => {
     expect(resolve(stored.createdAt!)).toMatchObject({ type: "string", format: "date-time" })
     expect(resolve(stored.name!)).toEqual(name)
     expect(resolve(stored.version!)).toEqual(version)
+    const alias = parameter("models.getAlias", "alias")
+    const event = parameter("models.transition", "event")
+    for (const rule of [alias, event]) {
+      expect(rule).toMatchObject({ type: "string", minLength: 1, maxLength: 64 })
+      expect(new RegExp(rule.pattern as string).test("champion")).toBe(true)
+      expect(new RegExp(rule.pattern as string).test("1.2.0")).toBe(false)
+    }
+    expect(resolve(stored.state!)).toMatchObject({ type: "string", pattern: alias.pattern })
+  })
+
+  it("declares the lifecycle's two answers: JSON, and Mermaid with format=mermaid", () => {
+    const describe = operation("lifecycle.describe")
+    expect(Object.keys(describe.responses["200"]!.content!).sort()).toEqual(["application/json", "text/vnd.mermaid"])
+    expect(describe.parameters.find((p) => p.name === "format")).toMatchObject({
+      in: "query",
+      schema: { type: "string", enum: ["json", "mermaid"] },
+    })
+    expect(operation("models.setAlias").responses["200"]).toBeDefined()
+    expect(doc.paths["/models/{name}/aliases/{alias}"]).toHaveProperty("put")
+    expect(doc.paths["/models/{name}/aliases/{alias}"]).toHaveProperty("delete")
   })
 
   it("declares exactly the error statuses each operation can answer, each naming its tags", () => {
@@ -123,6 +148,10 @@ describe("the OpenAPI document", () => {
     expect(tagsOf("models.getVersion", "404").sort()).toEqual(["ModelNotFound", "VersionNotFound"])
     expect(tagsOf("models.register", "409")).toEqual(["VersionConflict"])
     expect(tagsOf("models.promote", "409")).toEqual(["InvalidTransition"])
+    expect(tagsOf("models.transition", "409")).toEqual(["InvalidTransition"])
+    expect(tagsOf("models.setAlias", "409")).toEqual(["AliasNotAllowed"])
+    expect(tagsOf("models.getAlias", "404").sort()).toEqual(["AliasNotFound", "ModelNotFound"])
+    expect(tagsOf("models.removeAlias", "404")).toEqual(["ModelNotFound"])
     expect(tagsOf("ops.healthz", "503").sort()).toEqual(["RegistryClosed", "StorageFailed"])
     expect(tagsOf("events.events", "410")).toEqual(["PositionCompacted"])
     expect(JSON.stringify(doc)).not.toContain("HttpApiDecodeError")
@@ -134,6 +163,9 @@ describe("the OpenAPI document", () => {
       "models.deprecate",
       "models.promote",
       "models.register",
+      "models.removeAlias",
+      "models.setAlias",
+      "models.transition",
     ])
     for (const o of overloadable)
       expect(o.responses["429"]!.headers?.["Retry-After"], o.operationId).toMatchObject({
@@ -191,6 +223,9 @@ describe("routing by the declaration", () => {
     ["DELETE", "/models", "GET"],
     ["PUT", "/models/m/versions", "POST, GET"],
     ["GET", "/models/m/versions/1.0.0/promote", "POST"],
+    ["POST", "/models/m/aliases/champion", "PUT, GET, DELETE"],
+    ["GET", "/models/m/versions/1.0.0/transitions/stage", "POST"],
+    ["POST", "/lifecycle", "GET"],
     ["POST", "/healthz", "GET"],
     ["POST", "/openapi.json", "GET"],
   ])("answers %s %s with 405, Allow: %s and the typed error body", async (method, path, allow) => {

@@ -127,7 +127,14 @@ describe("HTTP API against the real server", () => {
     const model = (await json(await fetch(`${base}/models/resnet`))) as Record<string, unknown>
     expect(model).toMatchObject({ name: "resnet", production: { version: "1.10.0" } })
     const models = (await json(await fetch(`${base}/models`))) as Array<Record<string, unknown>>
-    expect(models).toContainEqual({ name: "resnet", production: "1.10.0", versionCount: 4, latest: "2.0.0-rc.1" })
+    expect(models).toContainEqual({
+      name: "resnet",
+      production: "1.10.0",
+      versionCount: 4,
+      latest: "2.0.0-rc.1",
+      holders: { production: "1.10.0" },
+      aliases: {},
+    })
   })
 
   it("answers every client error with the error body and the right status, never a 500", async () => {
