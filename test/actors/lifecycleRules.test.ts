@@ -173,6 +173,21 @@ const run = (rules: Lifecycle, ...commands: ReadonlyArray<Command>): ReadonlyArr
   return events
 }
 
+/** The decision for a transition that displaces 1.0.0 from the exclusive state into `displacedTo`, clearing `alias`. */
+const displacing = (
+  transition: { version: string; event: string; from: string; to: string },
+  displacedTo: string,
+  alias: string,
+) =>
+  accepted({
+    _tag: "Transitioned",
+    name,
+    ...transition,
+    version: v(transition.version),
+    displaced: [{ version: v("1.0.0"), from: transition.to, to: displacedTo }],
+    aliasesCleared: [{ alias: alias as AliasName, version: v("1.0.0") }],
+  })
+
 describe("mlflowStages", () => {
   const stages = makeLifecycle(compileOrThrow(mlflowStages))
   const history = (...commands: ReadonlyArray<Command>) => run(stages, ...commands)
@@ -197,16 +212,7 @@ describe("mlflowStages", () => {
       aliasesCleared: [],
     })
     expect(under(stages)(...events).when(transition("1.1.0", "promote"))).toEqual(
-      accepted({
-        _tag: "Transitioned",
-        name,
-        version: v("1.1.0"),
-        event: "promote",
-        from: "none",
-        to: "production",
-        displaced: [{ version: v("1.0.0"), from: "production", to: "archived" }],
-        aliasesCleared: [{ alias: "champion" as AliasName, version: v("1.0.0") }],
-      }),
+      displacing({ version: "1.1.0", event: "promote", from: "none", to: "production" }, "archived", "champion"),
     )
   })
 
@@ -301,16 +307,7 @@ describe("approval", () => {
     )
     expect(events[0]).toMatchObject({ _tag: "Registered", state: "pendingApproval" })
     expect(under(rules)(...events).when(transition("1.1.0", "deploy"))).toEqual(
-      accepted({
-        _tag: "Transitioned",
-        name,
-        version: v("1.1.0"),
-        event: "deploy",
-        from: "approved",
-        to: "deployed",
-        displaced: [{ version: v("1.0.0"), from: "deployed", to: "retired" }],
-        aliasesCleared: [{ alias: "live" as AliasName, version: v("1.0.0") }],
-      }),
+      displacing({ version: "1.1.0", event: "deploy", from: "approved", to: "deployed" }, "retired", "live"),
     )
   })
 

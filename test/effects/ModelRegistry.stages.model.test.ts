@@ -5,14 +5,14 @@
  * predecessor is archived, and a `champion` alias that only a staging or production version may carry.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { type Effect, Exit, type Layer } from "effect"
+import { type Effect, Exit } from "effect"
 import fc from "fast-check"
 import { mlflowStages } from "../../src/actors/builtinLifecycles.ts"
 import type { RegistryEvent } from "../../src/domain/RegistryEvent.ts"
-import { layerMemory, type ModelRegistry, makeMemoryRegistryStore } from "../../src/effects/ModelRegistry.ts"
+import { layerMemory, makeMemoryRegistryStore } from "../../src/effects/ModelRegistry.ts"
 import { layerFile } from "../../src/node.ts"
 import { failureTag } from "../../src/testing/exits.ts"
-import { type Opened, open, tempDirectory } from "../support/harness.ts"
+import { command as commandOf, type ModelRun, type Real, runModel, temporaryDirectories } from "../support/modelRun.ts"
 
 const names = ["alpha", "beta"] as const
 const versions = ["1.0.0", "1.10.0", "2.0.0"] as const
@@ -102,10 +102,6 @@ class Reference {
   }
 }
 
-interface Real {
-  opened: Opened
-  readonly reopen: () => Promise<void>
-}
 interface Answer {
   readonly version: { readonly version: string } | null
   readonly event: RegistryEvent | null
@@ -157,12 +153,8 @@ const expectSameState = async (real: Real, reference: Reference) => {
   expect((await run(registry.stats)).lastSeq).toBe(reference.lastSeq)
 }
 
-type Cmd = fc.AsyncCommand<Reference, Real>
-const command = (label: string, run: (reference: Reference, real: Real) => Promise<void>): Cmd => ({
-  check: () => true,
-  run,
-  toString: () => label,
-})
+const command = (label: string, run: (reference: Reference, real: Real) => Promise<void>) =>
+  commandOf<Reference>(label, run)
 // Mostly one model, so that displacements and cleared aliases happen often; sometimes one never registered.
 const nameArb = fc.constantFrom("alpha", "alpha", "alpha", "beta", "gamma")
 const versionArb = fc.constantFrom(...versions)
@@ -227,65 +219,41 @@ const [registers, transitions, aliasSets, ...others] = [
 // Transitions and alias moves weigh more: a displacement that clears an alias takes several of them on one model.
 const commands = [registers!, transitions!, transitions!, transitions!, aliasSets!, aliasSets!, ...others]
 
-const runModel = async (
-  makeLayer: () => Layer.Layer<ModelRegistry, unknown>,
-  numRuns: number,
-  cleanup: () => void = () => undefined,
-) => {
-  await fc.assert(
-    fc.asyncProperty(fc.commands(commands, { maxCommands: 40, size: "max" }), async (cmds) => {
-      const layer = makeLayer()
-      const real: Real = {
-        opened: await open(layer),
-        reopen: async () => {
-          await real.opened.close()
-          real.opened = await open(layer)
-        },
-      }
-      const reference = new Reference()
-      try {
-        // Every version registered first, so that most transitions and alias commands find their version.
-        for (const name of names)
-          for (const version of versions)
-            await expectOutcome(
-              real,
-              real.opened.registry.register({ name, version }),
-              reference.register(name, version),
-            )
-        await fc.asyncModelRun(() => ({ model: reference, real }), cmds)
-        await real.reopen()
-        await expectSameState(real, reference)
-      } finally {
-        await real.opened.close()
-        cleanup()
-      }
-    }),
-    { numRuns, verbose: 1 },
-  )
-}
+const run = (layer: ModelRun<Reference>["layer"], numRuns: number, cleanup?: () => void) =>
+  runModel<Reference>({
+    commands,
+    maxCommands: 40,
+    size: "max",
+    numRuns,
+    model: () => new Reference(),
+    layer,
+    // Every version registered first, so that most transitions and alias commands find their version.
+    setup: async (reference, real) => {
+      for (const name of names)
+        for (const version of versions)
+          await expectOutcome(real, real.opened.registry.register({ name, version }), reference.register(name, version))
+    },
+    expectSameState: (reference, real) => expectSameState(real, reference),
+    ...(cleanup === undefined ? {} : { cleanup }),
+  })
 
 describe("ModelRegistry under mlflowStages (model-based)", () => {
   it("agrees with the reference on the memory layer", async () => {
-    await runModel(() => layerMemory({ lifecycle: mlflowStages, store: makeMemoryRegistryStore() }), 60)
+    await run(() => layerMemory({ lifecycle: mlflowStages, store: makeMemoryRegistryStore() }), 40)
   })
 
   it("agrees with the reference on the file layer, across real reopens", async () => {
-    const directories: Array<{ remove: () => void }> = []
-    await runModel(
-      () => {
-        const directory = tempDirectory("stages-model")
-        directories.push(directory)
-        return layerFile({
-          directory: directory.path,
+    const directories = temporaryDirectories("stages-model")
+    await run(
+      () =>
+        layerFile({
+          directory: directories.next(),
           lifecycle: mlflowStages,
           segmentBytesMax: 16 * 1024,
           recordBytesMax: 4096,
-        })
-      },
+        }),
       20,
-      () => {
-        for (const d of directories.splice(0)) d.remove()
-      },
+      directories.cleanup,
     )
   })
 })

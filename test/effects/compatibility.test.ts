@@ -25,6 +25,18 @@ const contents = (directory: string): Record<string, string> =>
       }),
   )
 
+/** Verifies a fixture in place and dumps its log, proving that neither changed a byte of it. */
+const verifyUnchanged = async (fixture: string) => {
+  const directory = join(fixtures, fixture)
+  const before = contents(directory)
+  const report = await Effect.runPromise(verify(directory).pipe(Effect.provide(layerNode)))
+  const events = Chunk.toReadonlyArray(
+    await Effect.runPromise(Stream.runCollect(dump(directory)).pipe(Effect.provide(layerNode))),
+  )
+  expect(contents(directory)).toEqual(before)
+  return { report, events }
+}
+
 const cleanups: Array<() => void> = []
 afterEach(() => {
   for (const cleanup of cleanups.splice(0)) cleanup()
@@ -41,9 +53,7 @@ describe("release 0.1.0 data directory", () => {
   const copy = () => copyOf("release-0.1.0")
 
   it("verifies read-only without changing a byte", async () => {
-    const directory = join(fixtures, "release-0.1.0")
-    const before = contents(directory)
-    const report = await Effect.runPromise(verify(directory).pipe(Effect.provide(layerNode)))
+    const { report, events } = await verifyUnchanged("release-0.1.0")
     expect(report).toMatchObject({
       firstSeq: 6,
       lastSeq: 18,
@@ -51,9 +61,6 @@ describe("release 0.1.0 data directory", () => {
       snapshot: Option.some({ lastSeq: 15, versions: 11 }),
     })
     expect(report.recovery).toMatchObject({ tornTail: Option.none(), snapshotFallbacks: [], segments: 2 })
-    const events = Chunk.toReadonlyArray(
-      await Effect.runPromise(Stream.runCollect(dump(directory)).pipe(Effect.provide(layerNode))),
-    )
     expect(events.map((e) => [e.seq, e._tag])).toEqual([
       [6, "Registered"],
       [7, "Registered"],
@@ -64,7 +71,6 @@ describe("release 0.1.0 data directory", () => {
       [17, "Deprecated"],
       [18, "Promoted"],
     ])
-    expect(contents(directory)).toEqual(before)
   })
 
   it("opens with every version, state and metric it held, and goes on from seq 18", async () => {
@@ -172,9 +178,7 @@ describe("release 0.2.0 data directory, written before lifecycles could be chose
     Stream.runCollect(r.subscribe({ from }).pipe(Stream.take(count))).pipe(Effect.map(Chunk.toReadonlyArray))
 
   it("verifies read-only without changing a byte", async () => {
-    const directory = join(fixtures, fixture)
-    const before = contents(directory)
-    const report = await Effect.runPromise(verify(directory).pipe(Effect.provide(layerNode)))
+    const { report, events } = await verifyUnchanged(fixture)
     expect(report).toMatchObject({
       firstSeq: 11,
       lastSeq: 21,
@@ -182,11 +186,7 @@ describe("release 0.2.0 data directory, written before lifecycles could be chose
       snapshot: Option.some({ lastSeq: 17, versions: 10 }),
     })
     expect(report.recovery).toMatchObject({ tornTail: Option.none(), snapshotFallbacks: [], segments: 2 })
-    const events = Chunk.toReadonlyArray(
-      await Effect.runPromise(Stream.runCollect(dump(directory)).pipe(Effect.provide(layerNode))),
-    )
     expect(JSON.parse(JSON.stringify(events))).toEqual(written.slice(10))
-    expect(contents(directory)).toEqual(before)
   })
 
   it("opens under the default lifecycle with every version, state, metric, production version and event", async () => {
