@@ -88,6 +88,18 @@ describe("lifecycle binding", () => {
     const index = indexUnder(defaultLifecycle, register("1.0.0"))
     expect(mismatch(index, mlflowStages)).toMatch(/give a state mapping/)
     expect(mismatch(index, { ...defaultLifecycle, name: "renamed" })).toMatch(/give a state mapping/)
+    // A state the mapping does not name keeps its name: an empty mapping moves nothing, and is still recorded.
+    const renamed = compileOrThrow({ ...defaultLifecycle, name: "renamed" })
+    expect(lifecycleChange(index, renamed, {})).toEqual(
+      Either.right({
+        _tag: "LifecycleChanged",
+        from: compiledDefault.binding,
+        to: renamed.binding,
+        mapping: {},
+        changes: [],
+        aliasesCleared: [],
+      }),
+    )
   })
 
   it("refuses a mapping to a state the new lifecycle lacks, or one that leaves a version's state unmapped", () => {

@@ -287,6 +287,8 @@ describe("release 0.2.0 data directory, written before lifecycles could be chose
           seq: 23,
           displaced: [{ version: "1.0.3", from: "production", to: "archived" }],
         })
+        // The snapshot after the move carries the new binding: the reopens below start from it.
+        expect((await run(r.compact)).snapshotSeq).toBe(23)
       },
     )
     await withRegistry(layerFile({ directory, lifecycle: mlflowStages }), async (opened) => {
