@@ -200,6 +200,11 @@ describe.each(backends)("lifecycles on %s storage", (_, makeBackend) => {
         expect((await run(r.deprecate("m", "1.0.0"))).event).toMatchObject({ _tag: "Deprecated" })
         expect((await run(r.resolveAlias("m", "stable"))).state).toBe("deprecated")
         expect(await statesOf(opened, "m")).toEqual(["1.0.0:deprecated[stable]", "2.0.0:registered"])
+        expect((await run(r.removeAlias("m", "stable"))).event).toMatchObject({
+          _tag: "AliasRemoved",
+          version: "1.0.0",
+        })
+        expect(await statesOf(opened, "m")).toEqual(["1.0.0:deprecated", "2.0.0:registered"])
       })
     }))
 
