@@ -67,6 +67,24 @@ describe("model checker", () => {
     })
   })
 
+  it("reports two holders of an exclusive state: its initial state, or the target of another's displacement", () => {
+    const exclusiveInitial = defineLifecycle({ ...mlflowStages, name: "exclusive-none", exclusive: { none: "stage" } })
+    expect(checked(checkLifecycle(exclusiveInitial, { versions: 2 })).violations[0]).toEqual({
+      reason: '1.0.0 and 1.1.0 are both in exclusive state "none"',
+      counterexample: ["register 1.0.0", "register 1.1.0"],
+    })
+    // Entering `a` demotes its holder into `b`, which is exclusive too and may already be held.
+    const chained = lifecycleOf(
+      "chained",
+      { n: { on: { lead: "a", back: "b" } }, a: { on: { demote: "b" } }, b: { on: { retire: "c" } }, c: {} },
+      { a: "demote", b: "retire" },
+    )
+    expect(checked(checkLifecycle(chained, { versions: 3 })).violations[0]).toEqual({
+      reason: '1.0.0 and 1.1.0 are both in exclusive state "b"',
+      counterexample: ["register 1.0.0", "back 1.0.0", "register 1.1.0", "lead 1.1.0", "register 1.2.0", "lead 1.2.0"],
+    })
+  })
+
   it("reports a user invariant's violation with the shortest path to it", () => {
     const noChampion = (model: CheckedModel) => (model.aliases.champion === undefined ? undefined : "champion is set")
     const twoArchived = (model: CheckedModel) =>
