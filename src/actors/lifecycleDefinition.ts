@@ -126,10 +126,11 @@ export const compileLifecycle = (
     if (problem !== undefined) return invalid(name, `state "${key}" ${problem}`)
     if (node.type !== "atomic" && node.type !== "final")
       return invalid(name, `state "${key}" is ${node.type}: a lifecycle's states are flat`)
-    if (node.entry.length > 0 || node.exit.length > 0 || node.invoke.length > 0)
-      return invalid(name, `state "${key}" has entry/exit actions or invoked actors, which replay would never run`)
+    // Before the actions: XState implements `after` with entry and exit actions of its own.
     if ((node.always?.length ?? 0) > 0 || node.after.length > 0)
       return invalid(name, `state "${key}" has eventless or delayed transitions: every transition must be an event`)
+    if (node.entry.length > 0 || node.exit.length > 0 || node.invoke.length > 0)
+      return invalid(name, `state "${key}" has entry/exit actions or invoked actors, which replay would never run`)
     states.push(key)
     const byEvent = new Map<string, Array<TransitionCandidate>>()
     for (const [event, definitions] of node.transitions) {

@@ -4,9 +4,15 @@
  * `compareSemVer`.
  */
 import { describe, expect, it } from "@effect/vitest"
+import { Either } from "effect"
 import fc from "fast-check"
-import { RegistryIndex } from "../../src/actors/RegistryIndex.ts"
-import type { ModelMetadata, ModelName, SemVer } from "../../src/domain/index.ts"
+import { approval, defaultLifecycle, mlflowStages } from "../../src/actors/builtinLifecycles.ts"
+import { lifecycleChange } from "../../src/actors/lifecycleBinding.ts"
+import { type CompiledLifecycle, compileOrThrow } from "../../src/actors/lifecycleDefinition.ts"
+import { type Command, makeLifecycle } from "../../src/actors/lifecycleRules.ts"
+import { BatchOverlay, RegistryIndex } from "../../src/actors/RegistryIndex.ts"
+import { encodeIndexState, restoreIndex } from "../../src/actors/snapshotCodec.ts"
+import type { AliasName, ModelMetadata, ModelName, SemVer } from "../../src/domain/index.ts"
 import { compareSemVer } from "../../src/domain/SemVer.ts"
 
 const name = "resnet" as ModelName
@@ -126,4 +132,109 @@ describe("RegistryIndex state changes", () => {
       { numRuns: 500 },
     )
   })
+})
+
+describe("RegistryIndex under a custom lifecycle", () => {
+  const models = ["alpha", "beta"] as const
+  const versions: ReadonlyArray<string> = ["1.0.0", "1.1.0", "2.0.0", "1.0.0+b"]
+  const at = "2026-11-28T00:00:00.000Z"
+  const commandOf = (lifecycle: CompiledLifecycle): fc.Arbitrary<Command> => {
+    const model = fc.constantFrom(...models).map((m) => m as ModelName)
+    const version = fc.constantFrom(...versions).map((v) => v as SemVer)
+    const alias = fc.constantFrom(...lifecycle.aliases.keys(), "other").map((a) => a as AliasName)
+    const registers = fc.record({ name: model, version }).map(
+      ({ name, version }): Command => ({
+        _tag: "Register",
+        metadata: { ...metadata(version, versions.indexOf(version)), name },
+        compareId: true,
+      }),
+    )
+    const transitions = fc
+      .record({ name: model, version, event: fc.constantFrom(...lifecycle.events, "unknown") })
+      .map((c): Command => ({ _tag: "Transition", ...c }))
+    const aliasCommands = fc.oneof(
+      fc.record({ name: model, version, alias }).map((c): Command => ({ _tag: "SetAlias", ...c })),
+      fc.record({ name: model, alias }).map((c): Command => ({ _tag: "RemoveAlias", ...c })),
+    )
+    // Transitions weigh most: displacements and cleared aliases need several in a row on one model.
+    return fc.oneof(
+      { arbitrary: registers, weight: 1 },
+      { arbitrary: transitions, weight: 4 },
+      { arbitrary: aliasCommands, weight: 2 },
+    )
+  }
+  /** Everything a reader can see of an index. */
+  const observed = (index: RegistryIndex) => ({
+    lastSeq: index.lastSeq,
+    versionCount: index.versionCount,
+    binding: index.binding,
+    models: index.listModels(),
+    versions: models.map((name) => index.listVersions(name) ?? []),
+    production: models.map((name) => index.production(name)?.version),
+  })
+  /** A fresh index bound to `lifecycle`, as a registry opening an empty directory writes it. */
+  const boundTo = (lifecycle: CompiledLifecycle) => {
+    const index = new RegistryIndex()
+    const change = Either.getOrThrow(lifecycleChange(index, lifecycle, undefined))
+    if (change !== undefined) index.apply(1, change)
+    return index
+  }
+
+  it.each([mlflowStages, approval, defaultLifecycle])(
+    "applying events one by one, through batch overlays, and through a snapshot gives the same state (%s)",
+    (definition) => {
+      const compiled = compileOrThrow(definition)
+      const rules = makeLifecycle(compiled)
+      fc.assert(
+        fc.property(
+          fc.array(fc.tuple(commandOf(compiled), fc.boolean()), { minLength: 20, maxLength: 80 }),
+          (steps) => {
+            const direct = boundTo(compiled)
+            const batched = boundTo(compiled)
+            const overlay = new BatchOverlay(batched)
+            const nameOf = (command: Command) => (command._tag === "Register" ? command.metadata.name : command.name)
+            const registrations = models.flatMap((name) =>
+              versions.map((version, i): [Command, boolean] => [
+                { _tag: "Register", metadata: { ...metadata(version, i), name: name as ModelName }, compareId: true },
+                false,
+              ]),
+            )
+            for (const [command, endsBatch] of [...registrations, ...steps]) {
+              const decision = rules.decide(direct.model(nameOf(command)), command, at)
+              expect(rules.decide(overlay.view(nameOf(command)), command, at)).toEqual(decision)
+              if (decision._tag === "Accept") {
+                direct.apply(direct.lastSeq + 1, decision.event)
+                overlay.apply(decision.event)
+              }
+              if (endsBatch) {
+                batched.commit(overlay, direct.lastSeq)
+                overlay.clear()
+              }
+            }
+            batched.commit(overlay, direct.lastSeq)
+            const restored = Either.getOrThrowWith(
+              restoreIndex(encodeIndexState(direct.toSnapshot())),
+              (reason) => new Error(reason),
+            )
+            expect(observed(batched)).toEqual(observed(direct))
+            expect(observed(restored)).toEqual(observed(direct))
+            // Holders and aliases agree with the records they summarize.
+            for (const summary of direct.listModels()) {
+              const records = direct.listVersions(summary.name)!
+              for (const state of compiled.exclusive.keys())
+                expect(summary.holders[state]).toBe(records.find((r) => r.state === state)?.version)
+              for (const record of records)
+                expect(record.aliases).toEqual(
+                  Object.entries(summary.aliases)
+                    .filter(([, version]) => version === record.version)
+                    .map(([alias]) => alias)
+                    .sort(),
+                )
+            }
+          },
+        ),
+        { numRuns: 200 },
+      )
+    },
+  )
 })

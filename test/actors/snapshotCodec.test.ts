@@ -5,7 +5,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
 import fc from "fast-check"
-import { compiledDefault } from "../../src/actors/builtinLifecycles.ts"
+import { approval, compiledDefault } from "../../src/actors/builtinLifecycles.ts"
+import { compileOrThrow } from "../../src/actors/lifecycleDefinition.ts"
 import { RegistryIndex } from "../../src/actors/RegistryIndex.ts"
 import {
   decodeIndexState,
@@ -188,5 +189,74 @@ describe("snapshot codec", () => {
     expect(Either.isRight(restoreIndex(bytes([version("1.0.0", "production"), version("2.0.0", "deprecated")])))).toBe(
       true,
     )
+  })
+
+  describe("the lifecycle in the header", () => {
+    const record = (version: string, state: string, aliases?: ReadonlyArray<string>) => ({
+      id: "6f1c2a9e-0000-4000-8000-000000000000",
+      name: "m",
+      version,
+      createdAt: "2026-11-27T00:00:00.000Z",
+      metrics: {},
+      tags: {},
+      state,
+      ...(aliases === undefined ? {} : { aliases }),
+    })
+    const approvalBinding = compileOrThrow(approval).binding
+    const bytes = (header: object, versions: ReadonlyArray<object>) =>
+      new TextEncoder().encode(
+        `${JSON.stringify({ lastSeq: 9, versions: versions.length, ...header })}\n${JSON.stringify(versions)}\n`,
+      )
+
+    it("is the default lifecycle when absent, as snapshots written before lifecycles could be chosen", () => {
+      const index = Either.getOrThrow(restoreIndex(bytes({}, [record("1.0.0", "production")])))
+      expect(index.binding).toEqual(compiledDefault.binding)
+      expect(index.listModels()[0]?.holders).toEqual({ production: "1.0.0" })
+      expect(index.get("m", "1.0.0")?.aliases).toEqual([])
+    })
+
+    it("names the exclusive states whose holders the restore finds and checks", () => {
+      const versions = [record("1.0.0", "deployed", ["live"]), record("2.0.0", "retired", ["old", "gone"])]
+      const index = Either.getOrThrow(restoreIndex(bytes({ lifecycle: approvalBinding }, versions)))
+      expect(index.binding).toEqual(approvalBinding)
+      expect(index.listModels()[0]).toMatchObject({
+        holders: { deployed: "1.0.0" },
+        aliases: { gone: "2.0.0", live: "1.0.0", old: "2.0.0" },
+        production: null,
+      })
+      expect(restoreIndex(bytes({ lifecycle: approvalBinding }, [...versions, record("3.0.0", "deployed")]))).toEqual(
+        Either.left("m has two versions in exclusive state deployed, 1.0.0 and 3.0.0"),
+      )
+      // Without the binding, `deployed` is no exclusive state: two versions may be in it.
+      expect(Either.isRight(restoreIndex(bytes({}, [...versions, record("3.0.0", "deployed")])))).toBe(true)
+    })
+
+    it("refuses one alias on two versions, and a binding that is not one", () => {
+      expect(
+        restoreIndex(
+          bytes({ lifecycle: approvalBinding }, [
+            record("1.0.0", "approved", ["live"]),
+            record("2.0.0", "approved", ["live"]),
+          ]),
+        ),
+      ).toEqual(Either.left("alias live of m names both 1.0.0 and 2.0.0"))
+      const refused = restoreIndex(bytes({ lifecycle: { name: "1bad", fingerprint: "x", exclusive: [] } }, []))
+      expect(Either.isLeft(refused) && refused.left).toMatch(/^the header's lifecycle: /)
+      const extra = restoreIndex(bytes({ lifecycle: approvalBinding, extra: 1 }, []))
+      expect(Either.isLeft(extra) && extra.left).toMatch(/the first line is not/)
+    })
+
+    it("round-trips the binding through encode and decode", () => {
+      const index = Either.getOrThrow(
+        restoreIndex(bytes({ lifecycle: approvalBinding }, [record("1.0.0", "deployed", ["live"])])),
+      )
+      const encoded = encodeIndexState(index.toSnapshot())
+      expect(JSON.parse(new TextDecoder().decode(encoded).split("\n")[0]!)).toEqual({
+        lastSeq: 9,
+        versions: 1,
+        lifecycle: approvalBinding,
+      })
+      expect(restore(encoded).toSnapshot()).toEqual(index.toSnapshot())
+    })
   })
 })

@@ -11,17 +11,12 @@ import { layerMemory, type ModelRegistry, makeMemoryRegistryStore } from "../../
 import { layerFile } from "../../src/node.ts"
 import { failureOf, failureTag } from "../../src/testing/exits.ts"
 import { ReferenceModel, type RefResult } from "../../src/testing/ReferenceModel.ts"
-import { type Opened, open, tempDirectory } from "../support/harness.ts"
+import { command as commandOf, type Real, runModel, temporaryDirectories } from "../support/modelRun.ts"
 
 const names = ["alpha", "beta"] as const
 /** Listed in semver precedence order, which string order would get wrong. */
 const versions = ["1.0.0", "1.2.0", "1.10.0", "2.0.0-rc.1", "2.0.0"] as const
 const idOf = (variant: number) => `00000000-0000-4000-8000-00000000000${variant}`
-
-interface Real {
-  opened: Opened
-  readonly reopen: () => Promise<void>
-}
 
 const expectOutcome = async (real: Real, effect: Effect.Effect<unknown, unknown>, expected: RefResult) => {
   const exit = await real.opened.exitOf(effect)
@@ -56,13 +51,8 @@ const expectSameState = async (real: Real, model: ReferenceModel) => {
   expect((await run(registry.stats)).lastSeq).toBe(model.events.length)
 }
 
-type Cmd = fc.AsyncCommand<ReferenceModel, Real>
-
-const command = (label: string, run: (model: ReferenceModel, real: Real) => Promise<void>): Cmd => ({
-  check: () => true,
-  run,
-  toString: () => label,
-})
+const command = (label: string, run: (model: ReferenceModel, real: Real) => Promise<void>) =>
+  commandOf<ReferenceModel>(label, run)
 
 const nameArb = fc.constantFrom(...names)
 const versionArb = fc.constantFrom(...versions)
@@ -152,48 +142,28 @@ const commands = [
   ),
 ]
 
-const runModel = async (makeLayer: () => Layer.Layer<ModelRegistry, unknown>, numRuns: number, cleanup = () => {}) => {
-  await fc.assert(
-    fc.asyncProperty(fc.commands(commands, { maxCommands: 40 }), async (cmds) => {
-      const layer = makeLayer()
-      const real: Real = {
-        opened: await open(layer),
-        reopen: async () => {
-          await real.opened.close()
-          real.opened = await open(layer)
-        },
-      }
-      const model = new ReferenceModel()
-      try {
-        await fc.asyncModelRun(() => ({ model, real }), cmds)
-        await real.reopen()
-        await expectSameState(real, model)
-      } finally {
-        await real.opened.close()
-        cleanup()
-      }
-    }),
-    { numRuns, verbose: 1 },
-  )
-}
+const run = (layer: () => Layer.Layer<ModelRegistry, unknown>, numRuns: number, cleanup?: () => void) =>
+  runModel<ReferenceModel>({
+    commands,
+    maxCommands: 40,
+    numRuns,
+    model: () => new ReferenceModel(),
+    layer,
+    expectSameState: (model, real) => expectSameState(real, model),
+    ...(cleanup === undefined ? {} : { cleanup }),
+  })
 
 describe("ModelRegistry (model-based)", () => {
   it("agrees with the reference model on the memory layer", async () => {
-    await runModel(() => layerMemory({ store: makeMemoryRegistryStore() }), 150)
+    await run(() => layerMemory({ store: makeMemoryRegistryStore() }), 150)
   })
 
   it("agrees with the reference model on the file layer, across real reopens", async () => {
-    const directories: Array<{ remove: () => void }> = []
-    await runModel(
-      () => {
-        const directory = tempDirectory("model")
-        directories.push(directory)
-        return layerFile({ directory: directory.path, segmentBytesMax: 16 * 1024, recordBytesMax: 4096 })
-      },
+    const directories = temporaryDirectories("model")
+    await run(
+      () => layerFile({ directory: directories.next(), segmentBytesMax: 16 * 1024, recordBytesMax: 4096 }),
       25,
-      () => {
-        for (const d of directories.splice(0)) d.remove()
-      },
+      directories.cleanup,
     )
   })
 })

@@ -7,8 +7,9 @@ import { join } from "node:path"
 import { Chunk, Effect, Option, Stream } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { dump, verify } from "../../src/effects/Inspection.ts"
-import { layerFile, layerNode } from "../../src/node.ts"
-import { open, tempDirectory } from "../support/harness.ts"
+import type { ModelRegistry } from "../../src/effects/ModelRegistry.ts"
+import { layerFile, layerNode, mlflowStages } from "../../src/node.ts"
+import { open, openFailure, tempDirectory } from "../support/harness.ts"
 
 const fixtures = join(import.meta.dirname, "..", "fixtures")
 const id = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(12, "0")}`
@@ -24,22 +25,35 @@ const contents = (directory: string): Record<string, string> =>
       }),
   )
 
+/** Verifies a fixture in place and dumps its log, proving that neither changed a byte of it. */
+const verifyUnchanged = async (fixture: string) => {
+  const directory = join(fixtures, fixture)
+  const before = contents(directory)
+  const report = await Effect.runPromise(verify(directory).pipe(Effect.provide(layerNode)))
+  const events = Chunk.toReadonlyArray(
+    await Effect.runPromise(Stream.runCollect(dump(directory)).pipe(Effect.provide(layerNode))),
+  )
+  expect(contents(directory)).toEqual(before)
+  return { report, events }
+}
+
+const cleanups: Array<() => void> = []
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0)) cleanup()
+})
+/** A scratch copy of a fixture, removed after the test. */
+const copyOf = (fixture: string) => {
+  const dir = tempDirectory(fixture)
+  cleanups.push(dir.remove)
+  cpSync(join(fixtures, fixture), dir.path, { recursive: true })
+  return dir.path
+}
+
 describe("release 0.1.0 data directory", () => {
-  const cleanups: Array<() => void> = []
-  afterEach(() => {
-    for (const cleanup of cleanups.splice(0)) cleanup()
-  })
-  const copy = () => {
-    const dir = tempDirectory("release-0.1.0")
-    cleanups.push(dir.remove)
-    cpSync(join(fixtures, "release-0.1.0"), dir.path, { recursive: true })
-    return dir.path
-  }
+  const copy = () => copyOf("release-0.1.0")
 
   it("verifies read-only without changing a byte", async () => {
-    const directory = join(fixtures, "release-0.1.0")
-    const before = contents(directory)
-    const report = await Effect.runPromise(verify(directory).pipe(Effect.provide(layerNode)))
+    const { report, events } = await verifyUnchanged("release-0.1.0")
     expect(report).toMatchObject({
       firstSeq: 6,
       lastSeq: 18,
@@ -47,9 +61,6 @@ describe("release 0.1.0 data directory", () => {
       snapshot: Option.some({ lastSeq: 15, versions: 11 }),
     })
     expect(report.recovery).toMatchObject({ tornTail: Option.none(), snapshotFallbacks: [], segments: 2 })
-    const events = Chunk.toReadonlyArray(
-      await Effect.runPromise(Stream.runCollect(dump(directory)).pipe(Effect.provide(layerNode))),
-    )
     expect(events.map((e) => [e.seq, e._tag])).toEqual([
       [6, "Registered"],
       [7, "Registered"],
@@ -60,7 +71,6 @@ describe("release 0.1.0 data directory", () => {
       [17, "Deprecated"],
       [18, "Promoted"],
     ])
-    expect(contents(directory)).toEqual(before)
   })
 
   it("opens with every version, state and metric it held, and goes on from seq 18", async () => {
@@ -120,5 +130,180 @@ describe("release 0.1.0 data directory", () => {
     }
     const lines = readFileSync(join(directory, "audit.ndjson"), "utf8").trim().split("\n")
     expect(lines.map((line) => JSON.parse(line).seq)).toEqual(Array.from({ length: 19 }, (_, i) => i + 1))
+  })
+})
+
+describe("release 0.2.0 data directory, written before lifecycles could be chosen", () => {
+  const fixture = "release-0.2.0-pre-lifecycle"
+  const copy = () => copyOf(fixture)
+  const defaultStates = {
+    vision: ["1.0.0:deprecated", "1.1.0:production", "2.0.0-beta.1+exp.3:registered"],
+    nlp: ["0.1.0:deprecated", "0.2.0:deprecated", "0.3.0:registered", "0.4.0:production"],
+    tabular: ["1.0.0:deprecated", "1.0.1:registered", "1.0.2:registered", "1.0.3:production"],
+  }
+  const stagesMapping = { registered: "none", production: "production", deprecated: "archived" }
+  const stagesStates = Object.fromEntries(
+    Object.entries(defaultStates).map(([name, versions]) => [
+      name,
+      versions.map((v) => v.replace(/:(\w+)$/, (_, state: string) => `:${stagesMapping[state as "registered"]}`)),
+    ]),
+  )
+  /** Every model's versions as `version:state`. */
+  const statesOf = async ({ registry: r, run }: Awaited<ReturnType<typeof open>>) =>
+    Object.fromEntries(
+      await Promise.all(
+        Object.keys(defaultStates).map(async (name) => [
+          name,
+          (await run(r.listVersions(name))).map((v) => `${v.version}:${v.state}`),
+        ]),
+      ),
+    )
+  /** The events the audit observer wrote when the fixture was made: every event as it was committed. */
+  const written = readFileSync(join(fixtures, fixture, "audit.ndjson"), "utf8")
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line))
+  const withRegistry = async <A>(
+    layer: Parameters<typeof open>[0],
+    body: (opened: Awaited<ReturnType<typeof open>>) => Promise<A>,
+  ): Promise<A> => {
+    const opened = await open(layer)
+    try {
+      return await body(opened)
+    } finally {
+      await opened.close()
+    }
+  }
+  const eventsFrom = (r: ModelRegistry, from: number, count: number) =>
+    Stream.runCollect(r.subscribe({ from }).pipe(Stream.take(count))).pipe(Effect.map(Chunk.toReadonlyArray))
+
+  it("verifies read-only without changing a byte", async () => {
+    const { report, events } = await verifyUnchanged(fixture)
+    expect(report).toMatchObject({
+      firstSeq: 11,
+      lastSeq: 21,
+      events: 11,
+      snapshot: Option.some({ lastSeq: 17, versions: 10 }),
+    })
+    expect(report.recovery).toMatchObject({ tornTail: Option.none(), snapshotFallbacks: [], segments: 2 })
+    expect(JSON.parse(JSON.stringify(events))).toEqual(written.slice(10))
+  })
+
+  it("opens under the default lifecycle with every version, state, metric, production version and event", async () => {
+    const directory = copy()
+    await withRegistry(layerFile({ directory }), async (opened) => {
+      const { registry: r, run } = opened
+      expect((await run(r.stats)).lastSeq).toBe(21)
+      expect(await statesOf(opened)).toEqual(defaultStates)
+      expect(await run(r.get("vision", "1.0.0"))).toEqual({
+        id: id(1),
+        name: "vision",
+        version: "1.0.0",
+        createdAt: "2026-11-14T10:00:01.000Z",
+        metrics: { accuracy: 0.81, confusion: { tp: 40, fp: 3 }, calibrated: true },
+        tags: { framework: "jax" },
+        state: "deprecated",
+        aliases: [],
+      })
+      expect(await run(r.get("nlp", "0.1.0"))).toMatchObject({
+        id: id(4),
+        tags: { lang: "de", "owner.team": "language" },
+      })
+      expect(await run(r.get("tabular", "1.0.2"))).toMatchObject({
+        id: id(9),
+        createdAt: "2026-11-15T09:00:14.000Z",
+        metrics: { fold: 2 },
+      })
+      const production = async (name: string) => Option.map(await run(r.production(name)), (v) => v.version)
+      expect(await production("vision")).toEqual(Option.some("1.1.0"))
+      expect(await production("nlp")).toEqual(Option.some("0.4.0"))
+      expect(await production("tabular")).toEqual(Option.some("1.0.3"))
+      expect((await run(r.listModels)).map((m) => [m.name, m.production, m.holders, m.aliases])).toEqual([
+        ["nlp", "0.4.0", { production: "0.4.0" }, {}],
+        ["tabular", "1.0.3", { production: "1.0.3" }, {}],
+        ["vision", "1.1.0", { production: "1.1.0" }, {}],
+      ])
+      expect(JSON.parse(JSON.stringify(await run(eventsFrom(r, 11, 11))))).toEqual(written.slice(10))
+      const next = await run(r.register({ name: "nlp", version: "0.5.0" }))
+      expect(next.event?.seq).toBe(22)
+      expect((await run(r.promote("nlp", "0.5.0"))).event).toMatchObject({
+        _tag: "Promoted",
+        seq: 23,
+        supersedes: "0.4.0",
+      })
+    })
+    await withRegistry(layerFile({ directory }), async ({ registry: r, run }) => {
+      expect((await run(r.stats)).lastSeq).toBe(23)
+      expect((await run(r.get("nlp", "0.4.0"))).state).toBe("registered")
+    })
+  })
+
+  it("compacts after reopening into a snapshot with its lifecycle, which reopens to the same state", async () => {
+    const directory = copy()
+    await withRegistry(layerFile({ directory }), async ({ registry: r, run }) => {
+      await run(r.deprecate("vision", "2.0.0-beta.1+exp.3"))
+      await run(r.compact)
+    })
+    const snapshot = readFileSync(join(directory, "snap-0000000000000022.snap"), "latin1")
+    expect(snapshot).toContain('"lifecycle":{"name":"default"')
+    await withRegistry(layerFile({ directory }), async (opened) => {
+      expect((await opened.run(opened.registry.stats)).lastSeq).toBe(22)
+      expect(await statesOf(opened)).toEqual({
+        ...defaultStates,
+        vision: ["1.0.0:deprecated", "1.1.0:production", "2.0.0-beta.1+exp.3:deprecated"],
+      })
+    })
+  })
+
+  it("refuses mlflowStages without a state mapping, changing nothing on disk", async () => {
+    const directory = copy()
+    const before = contents(directory)
+    const failure = await openFailure(layerFile({ directory, lifecycle: mlflowStages }))
+    expect(failure).toMatchObject({ _tag: "LifecycleMismatch", recorded: "default", given: "mlflow-stages" })
+    expect(contents(directory)).toEqual(before)
+  })
+
+  it("moves to mlflowStages with a mapping, in one recorded event, and then runs under it only", async () => {
+    const directory = copy()
+    await withRegistry(
+      layerFile({ directory, lifecycle: mlflowStages, lifecycleMapping: stagesMapping }),
+      async (opened) => {
+        const { registry: r, run } = opened
+        expect((await run(r.stats)).lastSeq).toBe(22)
+        const [changed] = await run(eventsFrom(r, 22, 1))
+        expect(changed).toMatchObject({
+          _tag: "LifecycleChanged",
+          seq: 22,
+          from: { name: "default", exclusive: ["production"] },
+          to: { name: "mlflow-stages", exclusive: ["production"] },
+          mapping: stagesMapping,
+          aliasesCleared: [],
+        })
+        expect(changed?._tag === "LifecycleChanged" ? changed.changes.length : 0).toBe(8)
+        expect(await statesOf(opened)).toEqual(stagesStates)
+        expect(r.lifecycle.name).toBe("mlflow-stages")
+        expect((await run(r.transition("tabular", "1.0.2", "promote"))).event).toMatchObject({
+          _tag: "Transitioned",
+          seq: 23,
+          displaced: [{ version: "1.0.3", from: "production", to: "archived" }],
+        })
+        // The snapshot after the move carries the new binding: the reopens below start from it.
+        expect((await run(r.compact)).snapshotSeq).toBe(23)
+      },
+    )
+    await withRegistry(layerFile({ directory, lifecycle: mlflowStages }), async (opened) => {
+      expect((await opened.run(opened.registry.stats)).lastSeq).toBe(23)
+      expect(await statesOf(opened)).toEqual({
+        ...stagesStates,
+        tabular: ["1.0.0:archived", "1.0.1:none", "1.0.2:production", "1.0.3:archived"],
+      })
+    })
+    const before = contents(directory)
+    expect(await openFailure(layerFile({ directory }))).toMatchObject({
+      _tag: "LifecycleMismatch",
+      recorded: "mlflow-stages",
+      given: "default",
+    })
+    expect(contents(directory)).toEqual(before)
   })
 })

@@ -8,6 +8,7 @@ import { join } from "node:path"
 import { setImmediate } from "node:timers"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { ModelRegistry } from "../../src/effects/ModelRegistry.ts"
+import { failureOf } from "../../src/testing/exits.ts"
 
 export interface Opened {
   readonly registry: ModelRegistry
@@ -41,4 +42,10 @@ export const tempDirectory = (label: string) => {
  */
 export const until = async (condition: () => boolean | Promise<boolean>): Promise<void> => {
   while (!(await condition())) await new Promise((resolve) => setImmediate(resolve))
+}
+
+/** Why a registry layer fails to open (the layer's typed error), or `undefined` if it opened. */
+export const openFailure = async <E>(layer: Layer.Layer<ModelRegistry, E>): Promise<E | undefined> => {
+  const exit = await Effect.runPromise(Effect.scoped(Layer.build(layer)).pipe(Effect.exit))
+  return failureOf(exit)
 }

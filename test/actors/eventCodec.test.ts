@@ -1,0 +1,114 @@
+/**
+ * Every event, the lifecycle and alias events included, comes back from its WAL record as it went in; a record
+ * that holds more, or less, than its event is refused as corrupt.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Either } from "effect"
+import fc from "fast-check"
+import { decodeEventPayload, encodeEventRecords, recordTypes } from "../../src/actors/eventCodec.ts"
+import type { RegistryEvent } from "../../src/domain/RegistryEvent.ts"
+
+const lifecycleName = fc.stringMatching(/^[A-Za-z][A-Za-z0-9_-]{0,12}$/)
+const name = fc.constantFrom("m", "model-a", "a.b_c", "Z9")
+const version = fc.constantFrom("1.0.0", "2.0.0-rc.1+b.7", "10.2.3", "0.0.1-alpha")
+const at = fc
+  .date({ min: new Date("2000-01-01"), max: new Date("2100-01-01"), noInvalidDate: true })
+  .map((d) => d.toISOString())
+const binding = fc.record({
+  name: lifecycleName,
+  fingerprint: fc.stringMatching(/^[0-9a-f]{16}$/),
+  exclusive: fc.uniqueArray(lifecycleName, { maxLength: 2 }),
+})
+
+const event: fc.Arbitrary<Omit<RegistryEvent, "seq">> = fc.oneof(
+  fc.record({
+    _tag: fc.constant("Registered" as const),
+    at,
+    metadata: fc.record({
+      id: fc.uuid(),
+      name,
+      version,
+      createdAt: at,
+      metrics: fc.dictionary(
+        lifecycleName,
+        fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean()),
+      ),
+      tags: fc.dictionary(lifecycleName, fc.string({ maxLength: 8 })),
+    }),
+    state: lifecycleName,
+  }),
+  fc.record({
+    _tag: fc.constant("Promoted" as const),
+    at,
+    name,
+    version,
+    supersedes: fc.option(version, { nil: null }),
+  }),
+  fc.record({ _tag: fc.constant("Deprecated" as const), at, name, version }),
+  fc.record({
+    _tag: fc.constant("Transitioned" as const),
+    at,
+    name,
+    version,
+    event: lifecycleName,
+    from: lifecycleName,
+    to: lifecycleName,
+    displaced: fc.array(fc.record({ version, from: lifecycleName, to: lifecycleName }), { maxLength: 2 }),
+    aliasesCleared: fc.array(fc.record({ alias: lifecycleName, version }), { maxLength: 2 }),
+  }),
+  fc.record({
+    _tag: fc.constant("AliasSet" as const),
+    at,
+    name,
+    alias: lifecycleName,
+    version,
+    previous: fc.option(version, { nil: null }),
+  }),
+  fc.record({ _tag: fc.constant("AliasRemoved" as const), at, name, alias: lifecycleName, version }),
+  fc.record({
+    _tag: fc.constant("LifecycleChanged" as const),
+    at,
+    from: binding,
+    to: binding,
+    mapping: fc.dictionary(lifecycleName, lifecycleName, { maxKeys: 3 }),
+    changes: fc.array(fc.record({ name, version, from: lifecycleName, to: lifecycleName }), { maxLength: 2 }),
+    aliasesCleared: fc.array(fc.record({ name, alias: lifecycleName, version }), { maxLength: 2 }),
+  }),
+) as fc.Arbitrary<Omit<RegistryEvent, "seq">>
+
+const decoded = (record: { seq: number; type: number; payload: Uint8Array }) =>
+  decodeEventPayload(record.seq, record.type, record.payload)
+
+describe("event records", () => {
+  it("decode to the events they encode, in a batch of any mix", () => {
+    fc.assert(
+      fc.property(
+        fc.array(event, { minLength: 1, maxLength: 8 }),
+        fc.integer({ min: 1, max: 1e9 }),
+        (bodies, first) => {
+          const events = bodies.map((body, i) => ({ ...body, seq: first + i }) as RegistryEvent)
+          const records = encodeEventRecords(events)
+          expect(records.map((r) => r.type)).toEqual(events.map((e) => recordTypes[e._tag]))
+          expect(records.map((r) => Either.getOrThrow(decoded(r)))).toEqual(events)
+        },
+      ),
+      { numRuns: 300 },
+    )
+  })
+
+  it("refuses a record with a field its event does not have, or without one it needs", () => {
+    const encode = (payload: object) => new TextEncoder().encode(JSON.stringify(payload))
+    const aliasSet = { at: "2026-11-28T00:00:00.000Z", name: "m", alias: "live", version: "1.0.0", previous: null }
+    expect(Either.isRight(decodeEventPayload(3, recordTypes.AliasSet, encode(aliasSet)))).toBe(true)
+    for (const payload of [
+      { ...aliasSet, extra: 1 },
+      { ...aliasSet, previous: undefined },
+      { ...aliasSet, alias: "1x" },
+    ])
+      expect(Either.getLeft(decodeEventPayload(3, recordTypes.AliasSet, encode(payload)))).toMatchObject({
+        _tag: "Some",
+        value: { _tag: "WalCorrupt", seq: 3 },
+      })
+    expect(Either.isLeft(decodeEventPayload(3, 8, encode(aliasSet)))).toBe(true)
+  })
+})
