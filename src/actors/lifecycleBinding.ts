@@ -1,8 +1,10 @@
 /**
  * Which lifecycle a data directory runs under. The log records it (the default lifecycle until a `LifecycleChanged`
- * event), and opening with another one is refused unless the directory holds no version yet, or the caller maps
- * every state the directory's versions are in to a state of the new lifecycle. The move is then one event, written
- * before any command, naming every version it moves and every alias it drops.
+ * event), and opening with another one is refused unless the log holds no event yet, or the caller gives a mapping
+ * of every state the directory's versions are in to a state of the new lifecycle (an empty one when it holds no
+ * version). The move is then one event, written before any command, naming every version it moves and every alias
+ * it drops. A directory that recorded its lifecycle and holds no version yet is not "empty": a later command opened
+ * without the lifecycle (a `list` under the default, say) must not silently move it back.
  */
 import { Either } from "effect"
 import { LifecycleMismatch } from "../domain/errors.ts"
@@ -73,8 +75,12 @@ export const lifecycleChange = (
         aliasesCleared.push({ name: record.name as ModelName, alias: alias as AliasName, version: record.version })
     }
   }
-  if (versions > 0 && mapping === undefined)
-    return mismatch("give a state mapping to move the directory's versions to it")
+  if (index.lastSeq > 0 && mapping === undefined)
+    return mismatch(
+      versions > 0
+        ? "give a state mapping to move the directory's versions to it"
+        : "the directory recorded its lifecycle; give a state mapping (empty: it holds no version) to move it",
+    )
   return Either.right({
     _tag: "LifecycleChanged",
     from: recorded,

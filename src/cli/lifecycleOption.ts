@@ -58,9 +58,13 @@ export const loadLifecycle = (spec: string, given = "--lifecycle"): Effect.Effec
     return module.default
   })
 
-/** `registered=none,production=production`: each state the directory's versions are in, and its new name. */
+/**
+ * `registered=none,production=production`: each state the directory's versions are in, and its new name. Empty
+ * (`--lifecycle-map ""`) moves a directory that holds no version yet.
+ */
 export const parseMapping = (text: string): Effect.Effect<LifecycleMapping, CliFailure> => {
   const mapping: Record<string, string> = {}
+  if (text.trim() === "") return Effect.succeed(mapping)
   for (const pair of text.split(",").map((item) => item.trim())) {
     const [from, to, ...rest] = pair.split("=").map((side) => side.trim())
     if (!from || !to || rest.length > 0)

@@ -84,6 +84,22 @@ describe("lifecycle binding", () => {
     expect(lifecycleChange(staged, stages, { none: "staging" })).toEqual(Either.right(undefined))
   })
 
+  it("keeps a recorded lifecycle even before the first version: moving it needs a mapping, which may be empty", () => {
+    const recorded = indexUnder(mlflowStages)
+    expect(recorded.lastSeq).toBe(1)
+    expect(mismatch(recorded, defaultLifecycle)).toMatch(/recorded its lifecycle; give a state mapping/)
+    expect(lifecycleChange(recorded, compiledDefault, {})).toEqual(
+      Either.right({
+        _tag: "LifecycleChanged",
+        from: stages.binding,
+        to: compiledDefault.binding,
+        mapping: {},
+        changes: [],
+        aliasesCleared: [],
+      }),
+    )
+  })
+
   it("refuses a directory with versions another lifecycle, or the same one under another name, without a mapping", () => {
     const index = indexUnder(defaultLifecycle, register("1.0.0"))
     expect(mismatch(index, mlflowStages)).toMatch(/give a state mapping/)

@@ -315,11 +315,17 @@ describe("opening with a lifecycle", () => {
     })
   })
 
-  it("lets an empty store adopt any lifecycle, and records it with the first version", async () => {
+  it("lets an empty store adopt any lifecycle and records it; moving it later needs a mapping, even with no version", async () => {
     const store = Registry.makeMemoryRegistryStore()
     const first = await open(Registry.layerMemory({ lifecycle: approval, store }))
     await first.close()
-    const adopted = await open(Registry.layerMemory({ lifecycle: mlflowStages, store }))
+    // Recorded at the first open: a later open without the lifecycle (a read, say) must not move it back silently.
+    expect(await openFailure(Registry.layerMemory({ lifecycle: mlflowStages, store }))).toMatchObject({
+      _tag: "LifecycleMismatch",
+      recorded: "approval",
+      given: "mlflow-stages",
+    })
+    const adopted = await open(Registry.layerMemory({ lifecycle: mlflowStages, lifecycleMapping: {}, store }))
     try {
       await adopted.run(adopted.registry.register({ name: "m", version: "1.0.0" }))
     } finally {
