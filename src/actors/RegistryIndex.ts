@@ -69,6 +69,11 @@ const compareEntries = (a: VersionEntry, b: VersionEntry): number => {
 }
 
 const noAliases: ReadonlyArray<string> = Object.freeze([])
+/**
+ * Most models have no holder and no alias: they share this map, never written, until their first one, instead of
+ * two empty hash tables each (a few hundred bytes per model, a lot at a million models).
+ */
+const none: ReadonlyMap<string, SemVer> = new Map()
 
 /**
  * One model's state as `applyChange` edits it: the committed entry, or a batch's overlay of it. Holders and aliases
@@ -93,6 +98,7 @@ const applyChange = (model: MutableModel, change: ModelChange, exclusive: Readon
       model.setHolder(existing.state, undefined)
     if (exclusive.has(moved.state)) model.setHolder(moved.state, moved.version)
   }
+  if (change.aliases.length === 0) return
   for (const { alias, version } of change.aliases) {
     const previous = model.alias(alias)
     model.setAlias(alias, version ?? undefined)
@@ -119,9 +125,9 @@ export class ModelEntry implements MutableModel {
   /** In semver order, maintained on insert: listing is then a copy, not a sort. */
   readonly sorted: Array<VersionEntry> = []
   /** Exclusive state → its holder. Replaced whole by a batch that changed it. */
-  holders = new Map<LifecycleState, SemVer>()
+  holders: ReadonlyMap<LifecycleState, SemVer> = none
   /** Alias → version. Replaced whole by a batch that changed it. */
-  aliases = new Map<string, SemVer>()
+  aliases: ReadonlyMap<string, SemVer> = none
   private listed: ReadonlyArray<ModelVersion> | undefined = undefined
 
   get production(): SemVer | undefined {
@@ -145,13 +151,23 @@ export class ModelEntry implements MutableModel {
   }
 
   setHolder(state: LifecycleState, version: SemVer | undefined): void {
-    if (version === undefined) this.holders.delete(state)
-    else this.holders.set(state, version)
+    if (version !== undefined) this.ownHolders().set(state, version)
+    else if (this.holders.has(state)) this.ownHolders().delete(state)
   }
 
   setAlias(alias: string, version: SemVer | undefined): void {
-    if (version === undefined) this.aliases.delete(alias)
-    else this.aliases.set(alias, version)
+    if (version !== undefined) this.ownAliases().set(alias, version)
+    else if (this.aliases.has(alias)) this.ownAliases().delete(alias)
+  }
+
+  private ownHolders(): Map<LifecycleState, SemVer> {
+    if (this.holders === none) this.holders = new Map()
+    return this.holders as Map<LifecycleState, SemVer>
+  }
+
+  private ownAliases(): Map<string, SemVer> {
+    if (this.aliases === none) this.aliases = new Map()
+    return this.aliases as Map<string, SemVer>
   }
 
   aliasesOf(version: SemVer): ReadonlyArray<string> {
@@ -184,12 +200,12 @@ export class ModelEntry implements MutableModel {
       const holder = this.holders.get(record.state)
       if (holder !== undefined)
         return `${record.name} has two versions in exclusive state ${record.state}, ${holder} and ${record.version}`
-      this.holders.set(record.state, record.version)
+      this.ownHolders().set(record.state, record.version)
     }
     for (const alias of record.aliases) {
       const named = this.aliases.get(alias)
       if (named !== undefined) return `alias ${alias} of ${record.name} names both ${named} and ${record.version}`
-      this.aliases.set(alias, record.version)
+      this.ownAliases().set(alias, record.version)
     }
     deepFreeze(record.metrics)
     deepFreeze(record.tags)
@@ -336,9 +352,10 @@ export class RegistryIndex {
     this.binding = event.to
     this.exclusive = new Set(event.to.exclusive)
     for (const model of this.models.values()) {
-      model.holders = new Map()
+      const holders = new Map<LifecycleState, SemVer>()
       for (const entry of model.sorted)
-        if (this.exclusive.has(entry.record.state)) model.holders.set(entry.record.state, entry.version)
+        if (this.exclusive.has(entry.record.state)) holders.set(entry.record.state, entry.version)
+      model.holders = holders.size === 0 ? none : holders
     }
   }
 
