@@ -134,13 +134,18 @@ export class ModelEntry implements MutableModel {
     return this.holders.get("production")
   }
 
-  readonly version = (version: SemVer): VersionView | undefined => {
+  version(version: SemVer): VersionView | undefined {
     const record = this.records.get(version)
     return record && { metadata: record, state: record.state }
   }
 
-  readonly holder = (state: LifecycleState): SemVer | undefined => this.holders.get(state)
-  readonly alias = (alias: string): SemVer | undefined => this.aliases.get(alias)
+  holder(state: LifecycleState): SemVer | undefined {
+    return this.holders.get(state)
+  }
+
+  alias(alias: string): SemVer | undefined {
+    return this.aliases.get(alias)
+  }
 
   record(version: string): ModelVersion | undefined {
     return this.records.get(version)
@@ -445,8 +450,10 @@ export class BatchOverlay {
 }
 
 /**
- * One model as a batch sees it; made once per model per batch, not per lookup (a closure per view showed in
- * profiles). Holders and aliases are copied only by a batch that changes them, which a register does not.
+ * One model as a batch sees it; made once per model per batch, not per lookup. Its lookups are prototype methods,
+ * not arrow properties: three closures per instance (and tsx's `__name` per closure) cost about 1 % of a register's
+ * CPU in the durable-registers profile (bench/results/issue-13-lifecycle.md). Holders and aliases are copied only by
+ * a batch that changes them, which a register does not.
  */
 class OverlayModel implements MutableModel {
   /** The records the batch has decided, by version. */
@@ -456,15 +463,18 @@ class OverlayModel implements MutableModel {
 
   constructor(private readonly committed: ModelEntry | undefined) {}
 
-  readonly version = (version: SemVer): VersionView | undefined => {
+  version(version: SemVer): VersionView | undefined {
     const record = this.versions.get(version)
     return record === undefined ? this.committed?.version(version) : { metadata: record, state: record.state }
   }
 
-  readonly holder = (state: LifecycleState): SemVer | undefined =>
-    (this.ownHolders ?? this.committed?.holders)?.get(state)
+  holder(state: LifecycleState): SemVer | undefined {
+    return (this.ownHolders ?? this.committed?.holders)?.get(state)
+  }
 
-  readonly alias = (alias: string): SemVer | undefined => (this.ownAliases ?? this.committed?.aliases)?.get(alias)
+  alias(alias: string): SemVer | undefined {
+    return (this.ownAliases ?? this.committed?.aliases)?.get(alias)
+  }
 
   record(version: string): ModelVersion | undefined {
     return this.versions.get(version) ?? this.committed?.records.get(version)
