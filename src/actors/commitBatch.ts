@@ -175,7 +175,7 @@ const decideBatch = (
     if (wasInterrupted(pending)) continue
     let body: EventBody | undefined
     let name: string
-    let version: string
+    let version: string | undefined
     if (pending.kind === "Register") {
       const command = pending.command
       name = command.metadata.name
@@ -207,19 +207,12 @@ const decideBatch = (
       pending.settled = true
       body = accepted(overlay, decision)
       // The version the alias names after the command (for a removal, the one it named); none if it was not set.
-      const named =
+      version =
         body !== undefined
           ? eventVersion(body)
           : decision._tag === "Unchanged"
             ? decision.current?.metadata.version
             : undefined
-      if (body !== undefined) {
-        const event = stampEvent(body, ++seq, at)
-        events.push(event)
-        pending.event = event
-      }
-      pending.version = named === undefined ? undefined : overlay.record(name, named)
-      continue
     }
     if (body !== undefined) {
       const event = stampEvent(body, ++seq, at)
@@ -227,7 +220,7 @@ const decideBatch = (
       pending.event = event
     }
     // The version as this command left it, not as the end of the batch does: a later command may change it.
-    pending.version = overlay.record(name, version)
+    pending.version = version === undefined ? undefined : overlay.record(name, version)
   }
   return events
 }
