@@ -565,13 +565,32 @@ export class RegistryApi extends HttpApi.make("model-registry")
 const pathPattern = (path: string) =>
   new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/:\w+/g, "[^/]+")}$`)
 
-const declaredRoutes: Array<{ readonly pattern: RegExp; readonly method: string }> = []
+/** One declared route: its endpoint's name, method and path template (`/models/:name/versions`). */
+export interface DeclaredRoute {
+  readonly name: string
+  readonly method: HttpMethod.HttpMethod
+  readonly path: string
+}
+
+const declaredRoutes: Array<DeclaredRoute & { readonly pattern: RegExp }> = []
 HttpApi.reflect(RegistryApi, {
   onGroup: () => {},
   onEndpoint: ({ endpoint }) => {
-    declaredRoutes.push({ pattern: pathPattern(endpoint.path), method: endpoint.method })
+    declaredRoutes.push({
+      name: endpoint.name,
+      method: endpoint.method,
+      path: endpoint.path,
+      pattern: pathPattern(endpoint.path),
+    })
   },
 })
+
+/** The declared route of the endpoint named `name`: the server's fast lane takes its paths from here. */
+export const declaredRoute = (name: string): DeclaredRoute => {
+  const route = declaredRoutes.find((candidate) => candidate.name === name)
+  if (route === undefined) throw new Error(`no endpoint named ${name} in the API declaration`)
+  return route
+}
 
 /** The methods the API declares for a request path (without its query); none when no route has that path. */
 export const declaredMethods = (path: string): ReadonlyArray<string> => [

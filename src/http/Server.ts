@@ -5,13 +5,13 @@
  * unless configured, 1 MiB bodies, and a shutdown bounded by the drain time (src/http/drain.ts) that answers every
  * request it took before the registry closes.
  */
-import { createServer } from "node:http"
+import { createServer, type IncomingMessage, type Server as NodeServer, type ServerResponse } from "node:http"
 import {
   HttpApiBuilder,
   HttpApiSwagger,
   HttpApp,
   HttpRouter,
-  type HttpServer,
+  HttpServer,
   HttpServerRequest,
   type HttpServerResponse,
 } from "@effect/platform"
@@ -22,10 +22,19 @@ import { detailOf, edgeError } from "../effects/errorStatus.ts"
 import { declaredMethods, RegistryApi } from "./Api.ts"
 import { bearerMatches, unauthorized } from "./bearerToken.ts"
 import { declaresTooLarge, payloadTooLarge } from "./bodyLimit.ts"
-import { crossSiteCheck, crossSiteRules, notJsonWrite, parseHost, parseOrigin, withAllowedOrigin } from "./crossSite.ts"
+import {
+  crossSiteCheck,
+  crossSiteRules,
+  type EdgeRequest,
+  notJsonWrite,
+  parseHost,
+  parseOrigin,
+  withAllowedOrigin,
+} from "./crossSite.ts"
 import { Drain } from "./drain.ts"
 import { errorResponse } from "./errorResponse.ts"
-import { EventsLive, LifecycleLive, ModelsLive, OpsLive, ServerSettings } from "./handlers.ts"
+import * as FastLane from "./fastLane.ts"
+import { EventsLive, HotAnswersLive, LifecycleLive, ModelsLive, OpsLive, ServerSettings } from "./handlers.ts"
 import { startRequest } from "./requestMetrics.ts"
 import {
   defaultBodyBytesMax,
@@ -59,6 +68,11 @@ export interface ServerOptions {
    * `/openapi.json`, which a browser opens without one) and `metrics`. `defaultPublicRoutes` if not given.
    */
   readonly publicRoutes?: ReadonlyArray<PublicRoute>
+  /**
+   * Whether the hot routes (`/healthz`, a version's GET, register) skip the platform's per-request fiber and span
+   * (src/http/fastLane.ts); on by default. Turn it off to have an `http.server` span for every request.
+   */
+  readonly fastLane?: boolean
 }
 
 const routeOfPath = (path: string): PublicRoute | undefined =>
@@ -119,8 +133,11 @@ export const validateOptions = (options: ServerOptions): Either.Either<ServerOpt
 /** A request that arrived after shutdown began: not started, so the client may send it again elsewhere or later. */
 const shuttingDown = () => errorResponse(detailOf(new RegistryClosed()))
 
+const rulesOf = (options: ServerOptions) =>
+  crossSiteRules(loopback.has(options.host), options.allowHosts ?? [], options.allowOrigins ?? [])
+
 const edge = (options: ServerOptions, drain: Drain) => {
-  const rules = crossSiteRules(loopback.has(options.host), options.allowHosts ?? [], options.allowOrigins ?? [])
+  const rules = rulesOf(options)
   return <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
     Effect.gen(function* () {
       const request = yield* HttpServerRequest.HttpServerRequest
@@ -146,24 +163,33 @@ const edge = (options: ServerOptions, drain: Drain) => {
     })
 }
 
+/**
+ * What the edge answers instead of routing a request that passed the host and origin checks: a missing token, a
+ * declared body over the limit, a write not declared JSON, a path the router cannot decode. Pure, so the fast lane
+ * asks it too and leaves a refused request to this edge.
+ */
+const refusal = (options: ServerOptions, request: EdgeRequest): HttpServerResponse.HttpServerResponse | undefined => {
+  const token = Option.getOrUndefined(options.token)
+  const url = request.url ?? "/"
+  if (token !== undefined && !bearerMatches(request, token)) {
+    const route = request.method === "GET" ? routeOfPath(url.split("?", 1)[0]!) : undefined
+    if (route === undefined || !(options.publicRoutes ?? defaultPublicRoutes).includes(route)) return unauthorized()
+  }
+  if (declaresTooLarge(request, options.bodyBytesMax)) return payloadTooLarge(options.bodyBytesMax)
+  const notJson = notJsonWrite(request)
+  if (notJson !== undefined) return notJson
+  if (!decodablePath(url))
+    return errorResponse(edgeError("InvalidInput", "path: must be valid percent-encoded UTF-8", { field: "path" }))
+  return undefined
+}
+
 const guarded = <E, R>(
   options: ServerOptions,
   app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
   request: HttpServerRequest.HttpServerRequest,
 ) => {
-  const token = Option.getOrUndefined(options.token)
-  if (token !== undefined && !bearerMatches(request, token)) {
-    const route = request.method === "GET" ? routeOfPath(request.url.split("?", 1)[0]!) : undefined
-    if (route === undefined || !(options.publicRoutes ?? defaultPublicRoutes).includes(route))
-      return Effect.succeed(unauthorized())
-  }
-  if (declaresTooLarge(request, options.bodyBytesMax)) return Effect.succeed(payloadTooLarge(options.bodyBytesMax))
-  const notJson = notJsonWrite(request)
-  if (notJson !== undefined) return Effect.succeed(notJson)
-  if (!decodablePath(request.url))
-    return Effect.succeed(
-      errorResponse(edgeError("InvalidInput", "path: must be valid percent-encoded UTF-8", { field: "path" })),
-    )
+  const refused = refusal(options, request)
+  if (refused !== undefined) return Effect.succeed(refused)
   // Failures were already answered inside `app` (handlers render their own errors, the fallback route
   // answers unknown paths); what is left here is logged so that metrics and logs see it.
   return app.pipe(
@@ -223,6 +249,52 @@ const fallbackRoute = HttpApiBuilder.Router.use((router) =>
 )
 
 /**
+ * Node's server, answering the hot routes through the fast lane (src/http/fastLane.ts) and every other request
+ * through the platform's handler for the app it is given. It is the platform's own server (listening, address,
+ * closing) with the request listener swapped: the platform would attach its handler to every request.
+ */
+const nodeServer = (options: ServerOptions, drain: Drain) =>
+  Layer.scoped(
+    HttpServer.HttpServer,
+    Effect.gen(function* () {
+      const fastLane =
+        options.fastLane === false
+          ? undefined
+          : FastLane.make(yield* HotAnswersLive, {
+              rules: rulesOf(options),
+              refusal: (request) => refusal(options, request),
+              arrivedLate: drain.arrivedLate,
+            })
+      let node: NodeServer | undefined
+      const platform = yield* NodeHttpServer.make(
+        () => {
+          node = answerUntilReady(drain.track(createServer()))
+          return node
+        },
+        { host: options.host, port: options.port },
+      )
+      return HttpServer.make({
+        address: platform.address,
+        serve: (app, middleware) =>
+          Effect.gen(function* () {
+            const handler = yield* middleware === undefined
+              ? NodeHttpServer.makeHandler(app)
+              : NodeHttpServer.makeHandler(app, middleware)
+            const server = node!
+            const dispatch =
+              fastLane === undefined
+                ? handler
+                : (request: IncomingMessage, response: ServerResponse) => {
+                    if (!fastLane(request, response)) handler(request, response)
+                  }
+            yield* Effect.addFinalizer(() => Effect.sync(() => server.off("request", dispatch)))
+            server.on("request", dispatch)
+          }),
+      })
+    }),
+  ).pipe(Layer.merge(NodeHttpServer.layerContext))
+
+/**
  * The server as a layer over `ModelRegistry` and `ServerSettings`. It exposes `HttpServer.HttpServer`, so
  * the caller can read the bound address. Closing it drains (src/http/drain.ts): its finalizer runs before the
  * platform's, which would stop handling requests and then wait for every socket without bound.
@@ -239,12 +311,7 @@ export const layer = (options: ServerOptions) =>
         Layer.provide(
           HttpApiBuilder.api(RegistryApi).pipe(Layer.provide([ModelsLive, EventsLive, LifecycleLive, OpsLive])),
         ),
-        Layer.provideMerge(
-          NodeHttpServer.layer(() => answerUntilReady(drain.track(createServer())), {
-            host: options.host,
-            port: options.port,
-          }),
-        ),
+        Layer.provideMerge(nodeServer(options, drain)),
       )
       const drainOnClose = Effect.flatMap(ServerSettings, (settings) =>
         Effect.addFinalizer(() =>

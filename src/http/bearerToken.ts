@@ -1,6 +1,6 @@
 /** The bearer-token check every request passes when a token is configured, and the 401 it answers otherwise. */
-import type { HttpServerRequest } from "@effect/platform"
 import { edgeError } from "../effects/errorStatus.ts"
+import { type EdgeRequest, header } from "./crossSite.ts"
 import { errorResponse } from "./errorResponse.ts"
 
 const utf8 = new TextEncoder()
@@ -20,8 +20,8 @@ const constantTimeEqual = (given: string, expected: string): boolean => {
 const bearer = /^Bearer\s+(.+)$/i
 
 /** Whether the request's `Authorization: Bearer …` header carries `token`. */
-export const bearerMatches = (request: HttpServerRequest.HttpServerRequest, token: string): boolean => {
-  const given = bearer.exec(request.headers.authorization ?? "")?.[1]
+export const bearerMatches = (request: EdgeRequest, token: string): boolean => {
+  const given = bearer.exec(header(request, "authorization") ?? "")?.[1]
   return given !== undefined && constantTimeEqual(given.trim(), token)
 }
 

@@ -5,19 +5,18 @@
  */
 
 import type { IncomingMessage } from "node:http"
-import type { HttpServerRequest } from "@effect/platform"
-import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Effect } from "effect"
 import { InvalidInput } from "../domain/errors.ts"
 import { edgeError } from "../effects/errorStatus.ts"
+import { type EdgeRequest, header } from "./crossSite.ts"
 import { errorResponse } from "./errorResponse.ts"
 
 export const payloadTooLarge = (limitBytes: number) =>
   errorResponse(edgeError("PayloadTooLarge", `body: must be at most ${limitBytes} bytes`, { limitBytes }))
 
 /** Whether the request declares a body over the limit (Node refuses a body longer than it declared). */
-export const declaresTooLarge = (request: HttpServerRequest.HttpServerRequest, limitBytes: number): boolean => {
-  const length = request.headers["content-length"]
+export const declaresTooLarge = (request: EdgeRequest, limitBytes: number): boolean => {
+  const length = header(request, "content-length")
   return length !== undefined && !(Number(length) <= limitBytes)
 }
 
@@ -38,18 +37,17 @@ export const drainBytesMax = 1024 * 1024 * 1024
  * has already refused a declared one over it. The Node request is read directly, not through the platform's
  * stream: ending that stream early destroys the request and with it the socket.
  */
-export const readBody = (request: HttpServerRequest.HttpServerRequest, limitBytes: number) =>
+export const readBody = (source: IncomingMessage, limitBytes: number) =>
   Effect.flatMap(
-    readBytes(
-      NodeHttpServerRequest.toIncomingMessage(request),
-      request.headers["content-length"] === undefined ? limitBytes : Number.POSITIVE_INFINITY,
-    ),
+    readBytes(source, source.headers["content-length"] === undefined ? limitBytes : Number.POSITIVE_INFINITY),
     (bytes) =>
       Effect.try({
-        try: () => new TextDecoder("utf-8", { fatal: true }).decode(bytes),
+        try: () => utf8.decode(bytes),
         catch: () => new InvalidInput({ field: "body", message: "body: must be UTF-8" }),
       }),
   )
+
+const utf8 = new TextDecoder("utf-8", { fatal: true })
 
 const readBytes = (source: IncomingMessage, limit: number) =>
   Effect.async<Uint8Array, TooLarge | InvalidInput>((resume) => {

@@ -7,7 +7,6 @@
  * is answered only for configured origins.
  */
 
-import type { HttpServerRequest } from "@effect/platform"
 import { HttpServerResponse } from "@effect/platform"
 import { Either } from "effect"
 import { InvalidInput } from "../domain/errors.ts"
@@ -19,6 +18,22 @@ export interface CrossSiteRules {
   readonly hosts: ReadonlySet<string> | undefined
   /** Origins (`scheme://host[:port]`, lowercase) besides the server's own that may call it from a browser. */
   readonly origins: ReadonlySet<string>
+}
+
+/**
+ * What the edge's checks read of a request: the platform's request and Node's both fit, so the server's fast lane
+ * (src/http/fastLane.ts) runs the same checks on Node's request without wrapping it.
+ */
+export interface EdgeRequest {
+  readonly method?: string | undefined
+  readonly url?: string | undefined
+  readonly headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+}
+
+/** A header the edge reads: each is single-valued (Node keeps the first of a repeated one), so never an array. */
+export const header = (request: EdgeRequest, name: string): string | undefined => {
+  const value = request.headers[name]
+  return typeof value === "string" ? value : undefined
 }
 
 const loopbackHosts = ["127.0.0.1", "localhost", "[::1]"]
@@ -93,16 +108,16 @@ export const isJson = (contentType: string | undefined) =>
  */
 export const crossSiteCheck = (
   rules: CrossSiteRules,
-  request: HttpServerRequest.HttpServerRequest,
+  request: EdgeRequest,
 ): HttpServerResponse.HttpServerResponse | string | undefined => {
-  const host = request.headers.host
+  const host = header(request, "host")
   if (rules.hosts !== undefined && (host === undefined || !rules.hosts.has(hostName(host).toLowerCase())))
     return errorResponse(
       edgeError("MisdirectedRequest", `host: ${host ?? "(none)"} is not a name this server answers to`, {
         host: host ?? null,
       }),
     )
-  const origin = request.headers.origin
+  const origin = header(request, "origin")
   let allowed: string | undefined
   if (origin !== undefined && origin !== `http://${host}` && origin !== `https://${host}`) {
     if (!rules.origins.has(origin.toLowerCase()))
@@ -123,11 +138,11 @@ const jsonMethods = new Set(["POST", "PUT"])
  * The 415 for a POST or PUT that does not declare JSON (a form post or a "simple" `fetch`; a PUT cannot be sent
  * cross-origin without a preflight, but its body is JSON all the same), `undefined` otherwise.
  */
-export const notJsonWrite = (request: HttpServerRequest.HttpServerRequest) =>
-  jsonMethods.has(request.method) && !isJson(request.headers["content-type"])
+export const notJsonWrite = (request: EdgeRequest) =>
+  jsonMethods.has(request.method ?? "") && !isJson(header(request, "content-type"))
     ? errorResponse(
         edgeError("UnsupportedMediaType", "content-type: must be application/json", {
-          contentType: request.headers["content-type"] ?? null,
+          contentType: header(request, "content-type") ?? null,
         }),
       )
     : undefined

@@ -3,7 +3,8 @@
  * body itself (the registry's fast decoder, once). Every failure, typed or not, becomes the shared error body, so
  * no input can produce a 500 with a stack trace.
  */
-import { HttpApiBuilder, type HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import type { IncomingMessage } from "node:http"
+import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Context, type Deferred, Effect, Either, Metric, Schema } from "effect"
 import { lifecycleMermaid } from "../actors/lifecycleDiagram.ts"
@@ -73,30 +74,66 @@ const parseAliasBody = (text: string): Either.Either<string, InvalidInput> =>
   })
 
 /** The body, read under the limit (the edge has refused one not declared JSON), or the answer that refuses it. */
-const readLimitedBody = (request: HttpServerRequest.HttpServerRequest, bodyBytesMax: number) =>
-  Effect.mapError(readBody(request, bodyBytesMax), (error) =>
+const readLimitedBody = (source: IncomingMessage, bodyBytesMax: number) =>
+  Effect.mapError(readBody(source, bodyBytesMax), (error) =>
     error instanceof TooLarge ? payloadTooLarge(bodyBytesMax) : errorResponse(detailOf(error)),
   )
 
 const encodeVersion = Schema.encode(VersionWire)
 const encodeAliasOutcome = Schema.encode(AliasOutcomeWire)
 
+/**
+ * The answers of the routes the server's fast lane also serves (src/http/fastLane.ts), one function each, which
+ * the API's handlers below call too: both lanes answer alike because they run the same code.
+ */
+export interface HotAnswers {
+  readonly register: (name: string, source: IncomingMessage) => Effect.Effect<HttpServerResponse.HttpServerResponse>
+  readonly getVersion: (name: string, version: string) => Effect.Effect<HttpServerResponse.HttpServerResponse>
+  readonly healthz: Effect.Effect<HttpServerResponse.HttpServerResponse>
+}
+
+export const hotAnswers = (registry: ModelRegistry, settings: ServerSettings): HotAnswers => ({
+  register: (name, source) =>
+    answer(
+      Effect.gen(function* () {
+        const text = yield* Effect.either(readLimitedBody(source, settings.bodyBytesMax))
+        if (Either.isLeft(text)) return text.left
+        const input = yield* Either.flatMap(parseRegisterBody(name, text.right), decodeRegisterInputFast)
+        const outcome = yield* registry.registerDecoded(input, { wait: false })
+        const body = yield* encodeVersion(outcome.version)
+        return HttpServerResponse.unsafeJson(body, { status: outcome.event === null ? 200 : 201 })
+      }),
+    ),
+  getVersion: (name, version) =>
+    answer(
+      Effect.map(Effect.flatMap(registry.get(name, version), encodeVersion), (body) =>
+        HttpServerResponse.unsafeJson(body),
+      ),
+    ),
+  // A load balancer reads /healthz to route writes away: "ok" only while a write can succeed.
+  healthz: answer(
+    Effect.zipRight(
+      registry.health,
+      Effect.map(registry.stats, (stats) =>
+        HttpServerResponse.unsafeJson({ status: "ok" as const, lastSeq: stats.lastSeq }),
+      ),
+    ),
+  ),
+})
+
+/** The hot answers of the server's registry and settings. */
+export const HotAnswersLive = Effect.map(Effect.all([ModelRegistry, ServerSettings]), ([registry, settings]) =>
+  hotAnswers(registry, settings),
+)
+
 export const ModelsLive = HttpApiBuilder.group(RegistryApi, "models", (handlers) =>
   Effect.gen(function* () {
     const registry = yield* ModelRegistry
     const settings = yield* ServerSettings
+    const hot = hotAnswers(registry, settings)
     return handlers
       .handleRaw("register", ({ path, request }) =>
-        answer(
-          Effect.gen(function* () {
-            const text = yield* Effect.either(readLimitedBody(request, settings.bodyBytesMax))
-            if (Either.isLeft(text)) return text.left
-            const input = yield* Either.flatMap(parseRegisterBody(path.name, text.right), decodeRegisterInputFast)
-            const outcome = yield* registry.registerDecoded(input, { wait: false })
-            const body = yield* encodeVersion(outcome.version)
-            return HttpServerResponse.unsafeJson(body, { status: outcome.event === null ? 200 : 201 })
-          }),
-        ),
+        hot.register(path.name, NodeHttpServerRequest.toIncomingMessage(request)),
       )
       .handle("listModels", () => registry.listModels)
       .handle("getModel", ({ path }) =>
@@ -109,7 +146,7 @@ export const ModelsLive = HttpApiBuilder.group(RegistryApi, "models", (handlers)
         ),
       )
       .handle("listVersions", ({ path }) => answer(registry.listVersions(path.name)))
-      .handle("getVersion", ({ path }) => answer(registry.get(path.name, path.version)))
+      .handleRaw("getVersion", ({ path }) => hot.getVersion(path.name, path.version))
       .handle("promote", ({ path }) => answer(registry.promote(path.name, path.version, { wait: false })))
       .handle("deprecate", ({ path }) => answer(registry.deprecate(path.name, path.version, { wait: false })))
       .handle("transition", ({ path }) =>
@@ -118,7 +155,9 @@ export const ModelsLive = HttpApiBuilder.group(RegistryApi, "models", (handlers)
       .handleRaw("setAlias", ({ path, request }) =>
         answer(
           Effect.gen(function* () {
-            const text = yield* Effect.either(readLimitedBody(request, settings.bodyBytesMax))
+            const text = yield* Effect.either(
+              readLimitedBody(NodeHttpServerRequest.toIncomingMessage(request), settings.bodyBytesMax),
+            )
             if (Either.isLeft(text)) return text.left
             const version = yield* parseAliasBody(text.right)
             const outcome = yield* registry.setAlias(path.name, path.alias, version, { wait: false })
@@ -208,16 +247,9 @@ export const OpsLive = HttpApiBuilder.group(RegistryApi, "ops", (handlers) =>
     // The built-in metrics observer feeds registry_events_total{type} and registry_observer_lag; it lives as long
     // as the server, in its own fiber, so a slow /metrics scrape never touches the write path.
     yield* registry.metrics({ from: "now" })
-    // A load balancer reads /healthz to route writes away: "ok" only while a write can succeed.
+    const { healthz } = yield* HotAnswersLive
     return handlers
-      .handle("healthz", () =>
-        answer(
-          Effect.zipRight(
-            registry.health,
-            Effect.map(registry.stats, (stats) => ({ status: "ok" as const, lastSeq: stats.lastSeq })),
-          ),
-        ),
-      )
+      .handleRaw("healthz", () => healthz)
       .handle("metrics", () =>
         Effect.gen(function* () {
           const stats = yield* registry.stats

@@ -1,6 +1,6 @@
 /** Per-request metrics: a counter by method, route and status, and the time to the response headers by route. */
 import { HttpApp, HttpServerRequest, type HttpServerResponse } from "@effect/platform"
-import { Clock, Context, Effect, Metric, MetricBoundaries, Tracer } from "effect"
+import { Clock, Context, Effect, Metric, MetricBoundaries, MetricLabel, Tracer } from "effect"
 
 const requests = Metric.counter("http_requests_total", { description: "HTTP requests by method, route and status" })
 const latency = Metric.histogram(
@@ -10,44 +10,59 @@ const latency = Metric.histogram(
 )
 
 /**
- * The metric label of the route that answered: the router records the matched route's path on the request's
- * span (`http.route`, e.g. "/models/:name/versions"), so the label comes from the API declaration rather than
- * from parsing the URL again; model names and versions would make the label set unbounded. Labels are cached
- * per route path (there are as many as routes).
+ * Label sets, made once per (method, route, status): a metric caches its series by the identity of the label array
+ * it is given, so passing the same array skips building and hashing a tagged key on every request. There are as
+ * many as routes times statuses.
  */
+const labelSets = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
+const labelsOf = (key: string, labels: () => ReadonlyArray<MetricLabel.MetricLabel>) => {
+  let set = labelSets.get(key)
+  if (set === undefined) {
+    set = labels()
+    labelSets.set(key, set)
+  }
+  return set
+}
+
+/** Records one answered request; `route` is its declared path with `{param}`s, or "other". */
+export const recordRequest = (method: string, route: string, status: number, seconds: number): void => {
+  requests.unsafeUpdate(
+    1,
+    labelsOf(`${method} ${route} ${status}`, () => [
+      MetricLabel.make("method", method),
+      MetricLabel.make("route", route),
+      MetricLabel.make("status", String(status)),
+    ]),
+  )
+  latency.unsafeUpdate(
+    seconds,
+    labelsOf(route, () => [MetricLabel.make("route", route)]),
+  )
+}
+
 const routeLabels = new Map<string, string>()
-const routeLabelOf = (span: Tracer.AnySpan | undefined): string => {
-  const path = span?._tag === "Span" ? span.attributes.get("http.route") : undefined
-  if (typeof path !== "string" || path === "*") return "other"
+
+/** A declared path (`/models/:name/versions`) as its metric label (`/models/{name}/versions`). */
+export const routeLabel = (path: string): string => {
   let label = routeLabels.get(path)
   if (label === undefined) {
-    label = path.replace(/:(\w+)/g, "{$1}")
+    label = path === "*" ? "other" : path.replace(/:(\w+)/g, "{$1}")
     routeLabels.set(path, label)
   }
   return label
 }
 
-const noSpan = (): undefined => undefined
+/**
+ * The metric label of the route that answered: the router records the matched route's path on the request's
+ * span (`http.route`, e.g. "/models/:name/versions"), so the label comes from the API declaration rather than
+ * from parsing the URL again; model names and versions would make the label set unbounded.
+ */
+const routeLabelOf = (span: Tracer.AnySpan | undefined): string => {
+  const path = span?._tag === "Span" ? span.attributes.get("http.route") : undefined
+  return typeof path === "string" ? routeLabel(path) : "other"
+}
 
-/** Records a request answered with `response`, which started at `startedMillis`. */
-const recordRequest = (
-  request: HttpServerRequest.HttpServerRequest,
-  response: HttpServerResponse.HttpServerResponse,
-  startedMillis: number,
-) =>
-  Effect.gen(function* () {
-    const elapsed = ((yield* Clock.currentTimeMillis) - startedMillis) / 1000
-    const route = routeLabelOf(Context.getOrElse(yield* Effect.context<never>(), Tracer.ParentSpan, noSpan))
-    yield* Metric.update(
-      requests.pipe(
-        Metric.tagged("method", request.method),
-        Metric.tagged("route", route),
-        Metric.tagged("status", String(response.status)),
-      ),
-      1,
-    )
-    yield* Metric.update(latency.pipe(Metric.tagged("route", route)), elapsed)
-  })
+const noSpan = (): undefined => undefined
 
 /**
  * Starts measuring the current request; returns the step that records it with its answer, once. A routed answer
@@ -63,7 +78,16 @@ export const startRequest = Effect.gen(function* () {
     Effect.suspend(() => {
       if (recorded) return Effect.void
       recorded = true
-      return recordRequest(request, response, started)
+      return Effect.flatMap(Effect.context<never>(), (context) =>
+        Effect.map(Clock.currentTimeMillis, (now) =>
+          recordRequest(
+            request.method,
+            routeLabelOf(Context.getOrElse(context, Tracer.ParentSpan, noSpan)),
+            response.status,
+            (now - started) / 1000,
+          ),
+        ),
+      )
     })
   yield* HttpApp.appendPreResponseHandler((_, response) => Effect.as(record(response), response))
   return record

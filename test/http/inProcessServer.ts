@@ -12,10 +12,20 @@ export interface InProcessServer {
   readonly close: () => Promise<void>
 }
 
-/** `registryOptions` configure the memory registry (its lifecycle, say). */
-export const serveMemory = async (registryOptions: Registry.RegistryOptions = {}): Promise<InProcessServer> => {
+/** `registryOptions` configure the memory registry (its lifecycle, say); `serverOptions` override the server's. */
+export const serveMemory = async (
+  registryOptions: Registry.RegistryOptions = {},
+  serverOptions: Partial<Server.ServerOptions> = {},
+): Promise<InProcessServer> => {
   const scope = Effect.runSync(Scope.make())
-  const options = { host: "127.0.0.1", port: 0, token: Option.none(), bodyBytesMax: 1024 * 1024, keepAliveMs: 15_000 }
+  const options: Server.ServerOptions = {
+    host: "127.0.0.1",
+    port: 0,
+    token: Option.none(),
+    bodyBytesMax: 1024 * 1024,
+    keepAliveMs: 15_000,
+    ...serverOptions,
+  }
   const settings = Layer.effect(
     Server.ServerSettings,
     Effect.map(Deferred.make<void>(), (stopping) => ({

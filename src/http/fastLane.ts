@@ -1,0 +1,158 @@
+/**
+ * The server's fast lane: the hot routes (`GET /healthz`, a version's `GET`, and `register`) answered on Node's
+ * request directly, beside the platform's router, which serves everything else. The platform runs every request
+ * as a fiber with its own span, fiber refs, pre-response handlers and an effect that writes the answer; on this
+ * project's 2-core machine a minimal `HttpApi` server with one route answered 4.6k GET/s where bare `node:http`
+ * answered 26k/s, so no tuning of our own layer could bring the server near Node (bench/results/issue-15-http.md).
+ *
+ * The lane answers with the same code as the API's handlers (`HotAnswers`, src/http/handlers.ts), takes its paths
+ * from the API declaration, records the same metrics, and takes a request only when the platform would route it to
+ * the same endpoint with the same parameters and the edge (src/http/Server.ts) would let it through: the exact
+ * path of a declared route (no query, no percent-encoding, no empty or extra segment) with its method, from a
+ * request that did not arrive during shutdown. Everything else, an edge refusal included, goes to the platform,
+ * which answers it as before. test/http/fastLane.test.ts checks that both lanes answer alike.
+ */
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http"
+import type { HttpServerResponse } from "@effect/platform"
+import { Effect, Exit } from "effect"
+import { detailOf, edgeError } from "../effects/errorStatus.ts"
+import { declaredRoute } from "./Api.ts"
+import { type CrossSiteRules, crossSiteCheck, withAllowedOrigin } from "./crossSite.ts"
+import { errorResponse } from "./errorResponse.ts"
+import type { HotAnswers } from "./handlers.ts"
+import { recordRequest, routeLabel } from "./requestMetrics.ts"
+
+/** Answers the request and returns `true`, or returns `false` without touching it. */
+export type FastLane = (request: IncomingMessage, response: ServerResponse) => boolean
+
+export interface Route {
+  readonly method: string
+  /** The path's segments after the leading "/", `undefined` where a parameter goes. */
+  readonly segments: ReadonlyArray<string | undefined>
+  readonly label: string
+  /** Whether the answer completes without waiting (a read of the index): it then runs without a scheduled fiber. */
+  readonly sync: boolean
+  readonly answer: (
+    params: ReadonlyArray<string>,
+    request: IncomingMessage,
+  ) => Effect.Effect<HttpServerResponse.HttpServerResponse>
+}
+
+const route = (name: string, sync: boolean, answer: Route["answer"]): Route => {
+  const { method, path } = declaredRoute(name)
+  return {
+    method,
+    segments: path
+      .slice(1)
+      .split("/")
+      .map((segment) => (segment.startsWith(":") ? undefined : segment)),
+    label: routeLabel(path),
+    sync,
+    answer,
+  }
+}
+
+/** What the platform's router would split off or decode; a path holding any of them is the platform's to route. */
+const notPlain = /[?;#%]/
+
+/** The parameters of `path` under `route`, or `undefined` when it is not that route's path. */
+const match = (
+  route: { readonly segments: ReadonlyArray<string | undefined> },
+  parts: ReadonlyArray<string>,
+): ReadonlyArray<string> | undefined => {
+  const { segments } = route
+  if (parts.length !== segments.length) return undefined
+  const params: Array<string> = []
+  for (let i = 0; i < segments.length; i++) {
+    const literal = segments[i]
+    const part = parts[i]!
+    if (literal === undefined) {
+      if (part.length === 0) return undefined
+      params.push(part)
+    } else if (part !== literal) return undefined
+  }
+  return params
+}
+
+/** Anything other than a JSON body does not occur on these routes; it would be a bug, answered as one. */
+const bodyOf = (response: HttpServerResponse.HttpServerResponse): Uint8Array | undefined => {
+  const { body } = response
+  if (body._tag === "Uint8Array") return body.body
+  if (body._tag === "Empty") return undefined
+  throw new Error(`fast lane: unexpected ${body._tag} body`)
+}
+
+export interface FastLaneOptions {
+  readonly rules: CrossSiteRules
+  /** The edge's refusal of a request it lets through the host and origin checks (token, body size, JSON writes). */
+  readonly refusal: (request: IncomingMessage) => HttpServerResponse.HttpServerResponse | undefined
+  readonly arrivedLate: (request: IncomingMessage) => boolean
+}
+
+/** The route and parameters the lane takes `method` `url` as, or `undefined` when it leaves them to the platform. */
+export const routeOf = <R extends { readonly method: string; readonly segments: ReadonlyArray<string | undefined> }>(
+  routes: ReadonlyArray<R>,
+  method: string,
+  url: string,
+): { readonly route: R; readonly params: ReadonlyArray<string> } | undefined => {
+  if (notPlain.test(url) || url.charCodeAt(0) !== 47) return undefined
+  const parts = url.slice(1).split("/")
+  for (const route of routes) {
+    if (route.method !== method) continue
+    const params = match(route, parts)
+    if (params !== undefined) return { route, params }
+  }
+  return undefined
+}
+
+/** The hot routes: each one's declared path and method, and its answer. */
+export const hotRoutes = (hot: HotAnswers): ReadonlyArray<Route> => [
+  route("healthz", true, () => hot.healthz),
+  route("getVersion", true, ([name, version]) => hot.getVersion(name!, version!)),
+  route("register", false, ([name], request) => hot.register(name!, request)),
+]
+
+export const make = (hot: HotAnswers, options: FastLaneOptions): FastLane => {
+  const routes = hotRoutes(hot)
+
+  const send = (
+    response: ServerResponse,
+    answer: HttpServerResponse.HttpServerResponse,
+    method: string,
+    label: string,
+    started: number,
+  ) => {
+    let body: Uint8Array | undefined
+    try {
+      body = bodyOf(answer)
+    } catch {
+      answer = errorResponse(edgeError("Internal", "internal error"))
+      body = bodyOf(answer)
+    }
+    recordRequest(method, label, answer.status, (performance.now() - started) / 1000)
+    if (response.destroyed || response.writableEnded) return
+    response.writeHead(answer.status, answer.headers as OutgoingHttpHeaders)
+    response.end(body)
+  }
+
+  return (request, response) => {
+    const method = request.method!
+    const found = routeOf(routes, method, request.url!)
+    if (found === undefined || options.arrivedLate(request)) return false
+    const checked = crossSiteCheck(options.rules, request)
+    if (typeof checked === "object" || options.refusal(request) !== undefined) return false
+
+    const started = performance.now()
+    const { label } = found.route
+    const finish = (exit: Exit.Exit<HttpServerResponse.HttpServerResponse>) => {
+      // `answer` turns every failure into an answer, so a failed exit is a defect: logged, as the edge logs one.
+      if (Exit.isFailure(exit)) Effect.runFork(Effect.logError("unexpected failure", exit.cause))
+      const answer = Exit.isSuccess(exit) ? exit.value : errorResponse(detailOf(undefined))
+      send(response, checked === undefined ? answer : withAllowedOrigin(answer, checked), method, label, started)
+    }
+    const effect = found.route.answer(found.params, request)
+    if (found.route.sync) finish(Effect.runSyncExit(effect))
+    else Effect.runCallback(effect, { onExit: finish })
+    return true
+  }
+}
