@@ -19,7 +19,7 @@ execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", "ts
 })
 await esbuild.build({
   absWorkingDir: root,
-  entryPoints: { "model-registry": "src/cli/main.ts" },
+  entryPoints: { "model-registry": "src/cli/bin.ts" },
   outdir: "dist/bin",
   bundle: true,
   splitting: true,
