@@ -585,6 +585,9 @@ HttpApi.reflect(RegistryApi, {
   },
 })
 
+/** Every declared route. */
+export const declaredRouteList = (): ReadonlyArray<DeclaredRoute> => declaredRoutes
+
 /** The declared route of the endpoint named `name`: the server's fast lane takes its paths from here. */
 export const declaredRoute = (name: string): DeclaredRoute => {
   const route = declaredRoutes.find((candidate) => candidate.name === name)

@@ -1,6 +1,6 @@
 /**
- * The server's fast lane: the hot routes (`GET /healthz`, a version's `GET`, and `register`) answered on Node's
- * request directly, beside the platform's router, which serves everything else. The platform runs every request
+ * The server's fast lane: the JSON routes (the models group's and `/healthz`) answered on Node's request directly,
+ * beside the platform's router, which serves everything else (event streams, metrics, the lifecycle, the docs). The platform runs every request
  * as a fiber with its own span, fiber refs, pre-response handlers and an effect that writes the answer; on this
  * project's 2-core machine a minimal `HttpApi` server with one route answered 4.6k GET/s where bare `node:http`
  * answered 26k/s, so no tuning of our own layer could bring the server near Node (bench/results/issue-15-http.md).
@@ -16,7 +16,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:
 import type { HttpServerResponse } from "@effect/platform"
 import { Effect, Exit } from "effect"
 import { detailOf, edgeError } from "../effects/errorStatus.ts"
-import { declaredRoute } from "./Api.ts"
+import { declaredRoute, declaredRouteList } from "./Api.ts"
 import { type CrossSiteRules, crossSiteCheck, withAllowedOrigin } from "./crossSite.ts"
 import { errorResponse } from "./errorResponse.ts"
 import type { HotAnswers } from "./handlers.ts"
@@ -38,18 +38,23 @@ export interface Route {
   ) => Effect.Effect<HttpServerResponse.HttpServerResponse>
 }
 
+const segmentsOf = (path: string) =>
+  path
+    .slice(1)
+    .split("/")
+    .map((segment) => (segment.startsWith(":") ? undefined : segment))
+
+/** Whether a path matches both templates: the router would choose by a precedence the lane does not copy. */
+const overlap = (a: ReadonlyArray<string | undefined>, b: ReadonlyArray<string | undefined>) =>
+  a.length === b.length && a.every((segment, i) => segment === undefined || b[i] === undefined || segment === b[i])
+
 const route = (name: string, sync: boolean, answer: Route["answer"]): Route => {
   const { method, path } = declaredRoute(name)
-  return {
-    method,
-    segments: path
-      .slice(1)
-      .split("/")
-      .map((segment) => (segment.startsWith(":") ? undefined : segment)),
-    label: routeLabel(path),
-    sync,
-    answer,
-  }
+  const segments = segmentsOf(path)
+  for (const other of declaredRouteList())
+    if (other.name !== name && other.method === method && overlap(segments, segmentsOf(other.path)))
+      throw new Error(`fast lane: ${method} ${path} overlaps ${other.path}; leave such routes to the platform's router`)
+  return { method, segments, label: routeLabel(path), sync, answer }
 }
 
 /** What the platform's router would split off or decode; a path holding any of them is the platform's to route. */
@@ -105,11 +110,20 @@ export const routeOf = <R extends { readonly method: string; readonly segments: 
   return undefined
 }
 
-/** The hot routes: each one's declared path and method, and its answer. */
+/** The hot routes: each one's declared path and method, and its answer. Reads answer without waiting. */
 export const hotRoutes = (hot: HotAnswers): ReadonlyArray<Route> => [
   route("healthz", true, () => hot.healthz),
   route("getVersion", true, ([name, version]) => hot.getVersion(name!, version!)),
   route("register", false, ([name], request) => hot.register(name!, request)),
+  route("listModels", true, () => hot.listModels),
+  route("getModel", true, ([name]) => hot.getModel(name!)),
+  route("listVersions", true, ([name]) => hot.listVersions(name!)),
+  route("promote", false, ([name, version]) => hot.promote(name!, version!)),
+  route("deprecate", false, ([name, version]) => hot.deprecate(name!, version!)),
+  route("transition", false, ([name, version, event]) => hot.transition(name!, version!, event!)),
+  route("setAlias", false, ([name, alias], request) => hot.setAlias(name!, alias!, request)),
+  route("getAlias", true, ([name, alias]) => hot.getAlias(name!, alias!)),
+  route("removeAlias", false, ([name, alias]) => hot.removeAlias(name!, alias!)),
 ]
 
 export const make = (hot: HotAnswers, options: FastLaneOptions): FastLane => {

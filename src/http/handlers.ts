@@ -12,7 +12,15 @@ import { InvalidInput, PositionCompacted } from "../domain/errors.ts"
 import { decodeRegisterInputFast } from "../domain/fastDecode.ts"
 import { detailOf, edgeError } from "../effects/errorStatus.ts"
 import { ModelRegistry } from "../effects/ModelRegistry.ts"
-import { AliasOutcomeWire, mermaidContentType, RegistryApi, VersionWire } from "./Api.ts"
+import {
+  AliasOutcomeWire,
+  ModelWire,
+  mermaidContentType,
+  OutcomeWire,
+  RegistryApi,
+  SummaryWire,
+  VersionWire,
+} from "./Api.ts"
 import { payloadTooLarge, readBody, TooLarge } from "./bodyLimit.ts"
 import { errorResponse } from "./errorResponse.ts"
 import * as EventFanout from "./eventFanout.ts"
@@ -79,47 +87,100 @@ const readLimitedBody = (source: IncomingMessage, bodyBytesMax: number) =>
     error instanceof TooLarge ? payloadTooLarge(bodyBytesMax) : errorResponse(detailOf(error)),
   )
 
+/** A registry answer rendered through its wire schema, every failure as the error body. */
+const json = <A, I>(schema: Schema.Schema<A, I>) => {
+  const encode = Schema.encode(schema)
+  return <E>(effect: Effect.Effect<A, E>) =>
+    answer(Effect.map(Effect.flatMap(effect, encode), (body) => HttpServerResponse.unsafeJson(body)))
+}
+
+const versionJson = json(VersionWire)
+const versionsJson = json(Schema.Array(VersionWire))
+const outcomeJson = json(OutcomeWire)
+const aliasOutcomeJson = json(AliasOutcomeWire)
+const modelJson = json(ModelWire)
+const summariesJson = json(Schema.Array(SummaryWire))
 const encodeVersion = Schema.encode(VersionWire)
-const encodeAliasOutcome = Schema.encode(AliasOutcomeWire)
 
 /**
- * The answers of the routes the server's fast lane also serves (src/http/fastLane.ts), one function each, which
- * the API's handlers below call too: both lanes answer alike because they run the same code.
+ * The answers of the routes the server's fast lane also serves (src/http/fastLane.ts): every route of the models
+ * group, and `/healthz`. The API's handlers below call the same functions, so both lanes answer alike because they
+ * run the same code.
  */
 export interface HotAnswers {
   readonly register: (name: string, source: IncomingMessage) => Effect.Effect<HttpServerResponse.HttpServerResponse>
+  readonly listModels: Effect.Effect<HttpServerResponse.HttpServerResponse>
+  readonly getModel: (name: string) => Effect.Effect<HttpServerResponse.HttpServerResponse>
+  readonly listVersions: (name: string) => Effect.Effect<HttpServerResponse.HttpServerResponse>
   readonly getVersion: (name: string, version: string) => Effect.Effect<HttpServerResponse.HttpServerResponse>
+  readonly promote: (name: string, version: string) => Effect.Effect<HttpServerResponse.HttpServerResponse>
+  readonly deprecate: (name: string, version: string) => Effect.Effect<HttpServerResponse.HttpServerResponse>
+  readonly transition: (
+    name: string,
+    version: string,
+    event: string,
+  ) => Effect.Effect<HttpServerResponse.HttpServerResponse>
+  readonly setAlias: (
+    name: string,
+    alias: string,
+    source: IncomingMessage,
+  ) => Effect.Effect<HttpServerResponse.HttpServerResponse>
+  readonly getAlias: (name: string, alias: string) => Effect.Effect<HttpServerResponse.HttpServerResponse>
+  readonly removeAlias: (name: string, alias: string) => Effect.Effect<HttpServerResponse.HttpServerResponse>
   readonly healthz: Effect.Effect<HttpServerResponse.HttpServerResponse>
 }
 
-export const hotAnswers = (registry: ModelRegistry, settings: ServerSettings): HotAnswers => ({
-  register: (name, source) =>
-    answer(
-      Effect.gen(function* () {
-        const text = yield* Effect.either(readLimitedBody(source, settings.bodyBytesMax))
-        if (Either.isLeft(text)) return text.left
-        const input = yield* Either.flatMap(parseRegisterBody(name, text.right), decodeRegisterInputFast)
-        const outcome = yield* registry.registerDecoded(input, { wait: false })
-        const body = yield* encodeVersion(outcome.version)
-        return HttpServerResponse.unsafeJson(body, { status: outcome.event === null ? 200 : 201 })
-      }),
-    ),
-  getVersion: (name, version) =>
-    answer(
-      Effect.map(Effect.flatMap(registry.get(name, version), encodeVersion), (body) =>
-        HttpServerResponse.unsafeJson(body),
+export const hotAnswers = (registry: ModelRegistry, settings: ServerSettings): HotAnswers => {
+  /** The body as text, or the answer that refuses it (too large, not UTF-8, aborted). */
+  const bodyOf = (source: IncomingMessage) => Effect.either(readLimitedBody(source, settings.bodyBytesMax))
+  const written = { wait: false }
+  return {
+    register: (name, source) =>
+      answer(
+        Effect.gen(function* () {
+          const text = yield* bodyOf(source)
+          if (Either.isLeft(text)) return text.left
+          const input = yield* Either.flatMap(parseRegisterBody(name, text.right), decodeRegisterInputFast)
+          const outcome = yield* registry.registerDecoded(input, written)
+          const body = yield* encodeVersion(outcome.version)
+          return HttpServerResponse.unsafeJson(body, { status: outcome.event === null ? 200 : 201 })
+        }),
+      ),
+    listModels: summariesJson(registry.listModels),
+    getModel: (name) =>
+      modelJson(
+        Effect.map(registry.listVersions(name), (versions) => ({
+          name,
+          production: versions.find((v) => v.state === "production") ?? null,
+          versions,
+        })),
+      ),
+    listVersions: (name) => versionsJson(registry.listVersions(name)),
+    getVersion: (name, version) => versionJson(registry.get(name, version)),
+    promote: (name, version) => outcomeJson(registry.promote(name, version, written)),
+    deprecate: (name, version) => outcomeJson(registry.deprecate(name, version, written)),
+    transition: (name, version, event) => outcomeJson(registry.transition(name, version, event, written)),
+    setAlias: (name, alias, source) =>
+      Effect.flatMap(bodyOf(source), (text) =>
+        Either.isLeft(text)
+          ? Effect.succeed(text.left)
+          : aliasOutcomeJson(
+              Effect.flatMap(parseAliasBody(text.right), (version) => registry.setAlias(name, alias, version, written)),
+            ),
+      ),
+    getAlias: (name, alias) => versionJson(registry.resolveAlias(name, alias)),
+    removeAlias: (name, alias) => aliasOutcomeJson(registry.removeAlias(name, alias, written)),
+    // A load balancer reads /healthz to route writes away: "ok" only while a write can succeed.
+    healthz: answer(
+      Effect.zipRight(
+        registry.health,
+        Effect.map(registry.stats, (stats) =>
+          HttpServerResponse.unsafeJson({ status: "ok" as const, lastSeq: stats.lastSeq }),
+        ),
       ),
     ),
-  // A load balancer reads /healthz to route writes away: "ok" only while a write can succeed.
-  healthz: answer(
-    Effect.zipRight(
-      registry.health,
-      Effect.map(registry.stats, (stats) =>
-        HttpServerResponse.unsafeJson({ status: "ok" as const, lastSeq: stats.lastSeq }),
-      ),
-    ),
-  ),
-})
+  }
+}
 
 /** The hot answers of the server's registry and settings. */
 export const HotAnswersLive = Effect.map(Effect.all([ModelRegistry, ServerSettings]), ([registry, settings]) =>
@@ -127,47 +188,24 @@ export const HotAnswersLive = Effect.map(Effect.all([ModelRegistry, ServerSettin
 )
 
 export const ModelsLive = HttpApiBuilder.group(RegistryApi, "models", (handlers) =>
-  Effect.gen(function* () {
-    const registry = yield* ModelRegistry
-    const settings = yield* ServerSettings
-    const hot = hotAnswers(registry, settings)
-    return handlers
+  Effect.map(HotAnswersLive, (hot) =>
+    handlers
       .handleRaw("register", ({ path, request }) =>
         hot.register(path.name, NodeHttpServerRequest.toIncomingMessage(request)),
       )
-      .handle("listModels", () => registry.listModels)
-      .handle("getModel", ({ path }) =>
-        answer(
-          Effect.map(registry.listVersions(path.name), (versions) => ({
-            name: path.name,
-            production: versions.find((v) => v.state === "production") ?? null,
-            versions,
-          })),
-        ),
-      )
-      .handle("listVersions", ({ path }) => answer(registry.listVersions(path.name)))
+      .handleRaw("listModels", () => hot.listModels)
+      .handleRaw("getModel", ({ path }) => hot.getModel(path.name))
+      .handleRaw("listVersions", ({ path }) => hot.listVersions(path.name))
       .handleRaw("getVersion", ({ path }) => hot.getVersion(path.name, path.version))
-      .handle("promote", ({ path }) => answer(registry.promote(path.name, path.version, { wait: false })))
-      .handle("deprecate", ({ path }) => answer(registry.deprecate(path.name, path.version, { wait: false })))
-      .handle("transition", ({ path }) =>
-        answer(registry.transition(path.name, path.version, path.event, { wait: false })),
-      )
+      .handleRaw("promote", ({ path }) => hot.promote(path.name, path.version))
+      .handleRaw("deprecate", ({ path }) => hot.deprecate(path.name, path.version))
+      .handleRaw("transition", ({ path }) => hot.transition(path.name, path.version, path.event))
       .handleRaw("setAlias", ({ path, request }) =>
-        answer(
-          Effect.gen(function* () {
-            const text = yield* Effect.either(
-              readLimitedBody(NodeHttpServerRequest.toIncomingMessage(request), settings.bodyBytesMax),
-            )
-            if (Either.isLeft(text)) return text.left
-            const version = yield* parseAliasBody(text.right)
-            const outcome = yield* registry.setAlias(path.name, path.alias, version, { wait: false })
-            return HttpServerResponse.unsafeJson(yield* encodeAliasOutcome(outcome))
-          }),
-        ),
+        hot.setAlias(path.name, path.alias, NodeHttpServerRequest.toIncomingMessage(request)),
       )
-      .handle("getAlias", ({ path }) => answer(registry.resolveAlias(path.name, path.alias)))
-      .handle("removeAlias", ({ path }) => answer(registry.removeAlias(path.name, path.alias, { wait: false })))
-  }),
+      .handleRaw("getAlias", ({ path }) => hot.getAlias(path.name, path.alias))
+      .handleRaw("removeAlias", ({ path }) => hot.removeAlias(path.name, path.alias)),
+  ),
 )
 
 export const LifecycleLive = HttpApiBuilder.group(RegistryApi, "lifecycle", (handlers) =>
