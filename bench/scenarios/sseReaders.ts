@@ -14,8 +14,9 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { type RunContext, settle } from "../harness/context.ts"
 import { makeRecordSource } from "../harness/records.ts"
+import { ensureFreshDist, type Server, startServer } from "../harness/servers.ts"
 import { LatencyRecorder, median } from "../harness/stats.ts"
-import { httpConnections, load, type Server, startServer } from "./http.ts"
+import { httpConnections, load } from "./http.ts"
 
 export interface SseReadersRepetition {
   readonly readers: number
@@ -234,6 +235,7 @@ const runOnce = async (
 
 export const runSseReaders = async (context: RunContext, counts: ReadonlyArray<number>, profile: boolean) => {
   const { coldRepetitions, httpSeconds, smoke } = context.options
+  ensureFreshDist(context.log)
   const serverProfile = profile
     ? join(fileURLToPath(new URL("../results/profiles", import.meta.url)), `sse-server-${Date.now()}`)
     : undefined
