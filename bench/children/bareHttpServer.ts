@@ -2,7 +2,7 @@
  * A reference, not ours: the least an HTTP front for durable registers must do, in plain `node:http`, so the HTTP
  * scenario can state the registry server's numbers as ratios to what Node itself reaches on the same machine in
  * the same run. A register parses the JSON body and is answered only once the reference group commit (one write +
- * one fdatasync per batch, targets/groupCommitReference.ts) has made it durable; nothing is validated, no
+ * one fdatasync per batch, targets/groupCommitWriter.ts) has made it durable; nothing is validated, no
  * lifecycle, no observers. A `Map` keeps every version so GET answers. Prints the same `listening` line as
  * `model-registry serve --json`, so one launcher starts both.
  *
@@ -13,13 +13,13 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { BenchRecord } from "../harness/records.ts"
-import { groupCommitPromise } from "../targets/groupCommitReference.ts"
+import { GroupCommitWriter } from "../targets/groupCommitWriter.ts"
 
 const directory = process.argv[2]
 if (directory === undefined) throw new Error("usage: bareHttpServer <directory>")
 
-const writer = groupCommitPromise.make()
-await writer.open(directory)
+const writer = new GroupCommitWriter()
+writer.open(directory)
 const versions = new Map<string, Map<string, string>>()
 
 const send = (response: ServerResponse, status: number, body: string): void => {
@@ -38,16 +38,17 @@ const register = (request: IncomingMessage, response: ServerResponse, name: stri
       send(response, 400, '{"error":"InvalidInput"}')
       return
     }
-    writer.register(record).then(
-      () => {
-        const body = JSON.stringify(record)
-        const byVersion = versions.get(name) ?? new Map<string, string>()
-        if (byVersion.size === 0) versions.set(name, byVersion)
-        byVersion.set(record.version, body)
-        send(response, 201, body)
-      },
-      () => send(response, 503, '{"error":"StorageFailed"}'),
-    )
+    writer.enqueue(record, (error) => {
+      if (error) {
+        send(response, 503, '{"error":"StorageFailed"}')
+        return
+      }
+      const body = JSON.stringify(record)
+      const byVersion = versions.get(name) ?? new Map<string, string>()
+      if (byVersion.size === 0) versions.set(name, byVersion)
+      byVersion.set(record.version, body)
+      send(response, 201, body)
+    })
   })
 }
 
@@ -80,5 +81,6 @@ server.listen(0, "127.0.0.1", () => {
 process.once("SIGTERM", () => {
   server.close()
   server.closeAllConnections()
-  void writer.close().then(() => process.exit(0))
+  writer.close()
+  process.exit(0)
 })
