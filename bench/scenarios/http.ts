@@ -88,7 +88,7 @@ export interface HttpResult {
 
 const loadScript = fileURLToPath(new URL("../children/httpLoad.ts", import.meta.url))
 
-/** Every response of `count` parallel loops over `items` must be a 2xx. */
+/** Runs `run` on every item, from `count` loops in parallel. */
 const forEachParallel = async <A>(items: ReadonlyArray<A>, count: number, run: (item: A) => Promise<void>) => {
   let next = 0
   await Promise.all(
