@@ -4,6 +4,7 @@
  * whole milliseconds, too coarse for a `/healthz` p50 well under one.
  */
 import autocannon from "autocannon"
+import { cpuSeconds } from "./procStat.ts"
 import { makeRecordSource, type RecordSource } from "./records.ts"
 import { LatencyRecorder, type LatencySummary } from "./stats.ts"
 
@@ -21,6 +22,8 @@ export interface LoadRequest {
   readonly offset: number
   /** get: the stream's first `stored` records are on the server; requests cycle through them. */
   readonly stored: number
+  /** The server's process, whose CPU time over the measured run is read from /proc. */
+  readonly serverPid: number
 }
 
 export interface LoadResult {
@@ -30,6 +33,8 @@ export interface LoadResult {
   readonly errors: number
   readonly timeouts: number
   readonly latency: LatencySummary
+  /** The server's CPU seconds over the measured run: the measure other work on the machine disturbs least. */
+  readonly serverCpuSeconds: number
   /** register: records taken from the stream, warm-up included (sent or not), for the next run's offset. */
   readonly consumed: number
 }
@@ -116,7 +121,9 @@ export const runLoad = async (request: LoadRequest): Promise<LoadResult> => {
   if (request.warmupSeconds > 0) await runAutocannon(request.url, request.connections, request.warmupSeconds, requests)
   globalThis.gc?.()
   const recorder = new LatencyRecorder()
+  const cpuBefore = cpuSeconds(request.serverPid)
   const result = await runAutocannon(request.url, request.connections, request.seconds, requests, recorder)
+  const serverCpuSeconds = cpuSeconds(request.serverPid) - cpuBefore
   return {
     seconds: result.duration,
     ok: result["2xx"],
@@ -124,6 +131,7 @@ export const runLoad = async (request: LoadRequest): Promise<LoadResult> => {
     errors: result.errors,
     timeouts: result.timeouts,
     latency: recorder.summary(),
+    serverCpuSeconds,
     consumed,
   }
 }

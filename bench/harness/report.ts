@@ -215,10 +215,12 @@ const renderHttp = (result: HttpResult): string => {
         cell.repetitions.map((rep) => formatRate(rep.requestsPerSecond)).join(" / "),
         formatLatency(cell.median.p50Ms),
         formatLatency(cell.median.p99Ms),
+        `${Math.round(cell.median.serverCpuMicros)} µs`,
         count(cell.repetitions.reduce((total, rep) => total + rep.non2xx, 0)),
         count(cell.repetitions.reduce((total, rep) => total + rep.errors, 0)),
         server === "registry" ? formatRatio(ratio.throughput) : "",
         server === "registry" ? formatRatio(ratio.p99) : "",
+        server === "registry" ? formatRatio(ratio.serverCpu) : "",
       ]
     }),
   )
@@ -235,12 +237,14 @@ const renderHttp = (result: HttpResult): string => {
         "reps (req/s)",
         "p50",
         "p99",
+        "server CPU/req",
         "non-2xx",
         "errors",
         "req/s ÷ bare (≥ 0.6×)",
         "p99 ÷ bare (≤ 2×)",
+        "CPU/req ÷ bare",
       ],
-      "---:|---|---|---:|---|---:|---:|---:|---:|---:|---:",
+      "---:|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:",
       rows,
     ),
     "",
@@ -251,7 +255,9 @@ const renderHttp = (result: HttpResult): string => {
       "register is a new version) and runs every path on one server, then the other, first server alternating. " +
       `Per run: ${result.warmupSeconds} s warm-up on the same path, then ${result.seconds} s measured, by autocannon ` +
       "over keep-alive connections in a process of its own (all three processes share the machine's cores). " +
-      "Counted: 2xx answers; latency of every answer, from autocannon's per-response times. Stored afterwards " +
+      "Counted: 2xx answers; latency of every answer, from autocannon's per-response times. Server CPU per request: " +
+      "the server's user + system time over the measured run (/proc) over its 2xx answers, the measure other " +
+      "work on the machine disturbs least. Stored afterwards " +
       `(held ≥ stored + acknowledged): ${stored.join("; ")}.`,
   ].join("\n")
 }

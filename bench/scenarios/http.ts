@@ -47,6 +47,8 @@ export interface HttpRepetition {
   readonly errors: number
   readonly p50Ms: number
   readonly p99Ms: number
+  /** Server CPU time per 2xx answer over the measured run. */
+  readonly serverCpuMicros: number
 }
 
 export interface HttpCell {
@@ -54,7 +56,12 @@ export interface HttpCell {
   readonly path: HttpPath
   readonly connections: number
   readonly repetitions: ReadonlyArray<HttpRepetition>
-  readonly median: { readonly requestsPerSecond: number; readonly p50Ms: number; readonly p99Ms: number }
+  readonly median: {
+    readonly requestsPerSecond: number
+    readonly p50Ms: number
+    readonly p99Ms: number
+    readonly serverCpuMicros: number
+  }
 }
 
 export interface HttpRatio {
@@ -63,6 +70,7 @@ export interface HttpRatio {
   /** Registry over bare, of the medians. */
   readonly throughput: number
   readonly p99: number
+  readonly serverCpu: number
 }
 
 export interface StoredCheck {
@@ -170,6 +178,7 @@ export const runHttp = async (context: RunContext, connectionCounts: ReadonlyArr
                 seconds: httpSeconds,
                 offset: server.offset,
                 stored,
+                serverPid: server.server.pid,
               }
               const result = await runChild<LoadResult>(loadScript, [JSON.stringify(request)])
               server.offset += result.consumed
@@ -183,13 +192,14 @@ export const runHttp = async (context: RunContext, connectionCounts: ReadonlyArr
                 // NaN went through JSON as null when nothing answered.
                 p50Ms: result.latency.p50Ms ?? Number.NaN,
                 p99Ms: result.latency.p99Ms ?? Number.NaN,
+                serverCpuMicros: (result.serverCpuSeconds / result.ok) * 1e6,
               }
               const cell = key(server.kind, path, connections)
               measured.set(cell, [...(measured.get(cell) ?? []), repetition])
               context.log(
                 `  rep ${rep}/${coldRepetitions}, ${connections} connections, ${path}, ${server.kind}: ` +
                   `${fmt(repetition.requestsPerSecond)} req/s, p50 ${repetition.p50Ms.toFixed(2)} ms, ` +
-                  `p99 ${repetition.p99Ms.toFixed(2)} ms, non-2xx ${repetition.non2xx}, errors ${repetition.errors}`,
+                  `p99 ${repetition.p99Ms.toFixed(2)} ms, server CPU ${Math.round(repetition.serverCpuMicros)} µs/req, non-2xx ${repetition.non2xx}, errors ${repetition.errors}`,
               )
             }
         for (const server of running) {
@@ -228,6 +238,7 @@ export const runHttp = async (context: RunContext, connectionCounts: ReadonlyArr
             requestsPerSecond: median(repetitions.map((rep) => rep.requestsPerSecond)),
             p50Ms: median(repetitions.map((rep) => rep.p50Ms)),
             p99Ms: median(repetitions.map((rep) => rep.p99Ms)),
+            serverCpuMicros: median(repetitions.map((rep) => rep.serverCpuMicros)),
           },
         }
       }),
@@ -244,6 +255,7 @@ export const runHttp = async (context: RunContext, connectionCounts: ReadonlyArr
         connections,
         throughput: ours.requestsPerSecond / bare.requestsPerSecond,
         p99: ours.p99Ms / bare.p99Ms,
+        serverCpu: ours.serverCpuMicros / bare.serverCpuMicros,
       }
     }),
   )
