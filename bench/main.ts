@@ -2,10 +2,11 @@
  * The benchmark harness: runs the scenarios, prints a Markdown report on stdout and writes the raw numbers to
  * bench/results/. Start it through bench/run.mjs, which installs bench's own dependencies on first use.
  *
- *   node bench/run.mjs [--smoke] [--only=durable-registers,sqlite-batch,recovery,reads,memory,http]
+ *   node bench/run.mjs [--smoke] [--only=durable-registers,sqlite-batch,recovery,reads,memory,http,cold-start]
  *                      [--targets=seed,registry] [--concurrency=1,8,64,512] [--reps=3] [--seconds=2]
  *                      [--warmup=0.25] [--sizes=100000,1000000] [--tail=1000] [--reads-versions=100000]
- *                      [--http-seconds=10] [--sse-readers=0,200] [--server-cpu-prof] [--out=file.json]
+ *                      [--http-seconds=10] [--http-connections=1,8,64] [--sse-readers=0,200]
+ *                      [--server-cpu-prof] [--out=file.json]
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
 import os from "node:os"
@@ -15,8 +16,9 @@ import { parseArgs } from "node:util"
 import { makeContext, type RunContext, type RunOptions } from "./harness/context.ts"
 import { describeMachine } from "./harness/machine.ts"
 import { checkTargets, computeRatios, renderReport, type ScenarioResults } from "./harness/report.ts"
+import { runColdStart } from "./scenarios/coldStart.ts"
 import { runDurableRegisters } from "./scenarios/durableRegisters.ts"
-import { runHttp } from "./scenarios/http.ts"
+import { httpConnections as httpConnectionsDefault, runHttp } from "./scenarios/http.ts"
 import { runMemory } from "./scenarios/memory.ts"
 import { runReads } from "./scenarios/reads.ts"
 import { runRecovery } from "./scenarios/recovery.ts"
@@ -36,6 +38,8 @@ interface Scenario {
 interface ExtraOptions {
   readonly sseReaders: ReadonlyArray<number>
   readonly serverCpuProf: boolean
+  readonly httpConnections: ReadonlyArray<number>
+  readonly coldStartRepetitions: number
 }
 
 const scenarios: ReadonlyArray<Scenario> = [
@@ -55,7 +59,11 @@ const scenarios: ReadonlyArray<Scenario> = [
   { id: "recovery", run: async (context) => ({ recovery: await runRecovery(context) }) },
   { id: "memory", run: async (context) => ({ memory: await runMemory(context) }) },
   { id: "reads", run: async (context) => ({ reads: await runReads(context) }) },
-  { id: "http", run: async (context) => ({ http: await runHttp(context) }) },
+  { id: "http", run: async (context, extra) => ({ http: await runHttp(context, extra.httpConnections) }) },
+  {
+    id: "cold-start",
+    run: async (context, extra) => ({ "cold-start": await runColdStart(context, extra.coldStartRepetitions) }),
+  },
   {
     id: "sse-readers",
     run: async (context, extra) => ({
@@ -98,6 +106,7 @@ const parseOptions = (): {
       tail: { type: "string" },
       "reads-versions": { type: "string" },
       "http-seconds": { type: "string" },
+      "http-connections": { type: "string" },
       "sse-readers": { type: "string" },
       "server-cpu-prof": { type: "boolean", default: false },
       out: { type: "string" },
@@ -113,6 +122,9 @@ const parseOptions = (): {
   const levels = list(values.concurrency).map((level) => positive("concurrency", level, 1))
   const sizes = list(values.sizes).map((size) => Math.round(positive("sizes", size, 1)))
   const readsVersions = Math.round(positive("reads-versions", values["reads-versions"], smoke ? 2000 : 100_000))
+  const httpConnections = list(values["http-connections"]).map((count) =>
+    Math.round(positive("http-connections", count, 1)),
+  )
   const sseReaders = list(values["sse-readers"]).map((count) => Math.round(Number(count)))
   if (sseReaders.some((count) => !Number.isSafeInteger(count) || count < 0))
     throw new Error(`--sse-readers must list reader counts (got "${values["sse-readers"]}")`)
@@ -141,6 +153,9 @@ const parseOptions = (): {
     extra: {
       sseReaders: sseReaders.length > 0 ? sseReaders : smoke ? [0, 8] : [0, 200],
       serverCpuProf: values["server-cpu-prof"] === true,
+      httpConnections: httpConnections.length > 0 ? httpConnections : [httpConnectionsDefault],
+      // A spawn costs tens of milliseconds: five of each, as the issue asks, unless --reps says otherwise.
+      coldStartRepetitions: Math.round(positive("reps", values.reps, smoke ? 1 : 5)),
     },
     out: values.out,
     dir: values.dir ?? os.tmpdir(),

@@ -3,8 +3,10 @@
  * and the issue's targets. Ratios and targets are computed from whatever ran, so they appear on their own once a
  * design with role "ours" (the registry) is in the target list.
  */
+
+import type { ColdStartResult } from "../scenarios/coldStart.ts"
 import type { Cell, DurableRegistersResult } from "../scenarios/durableRegisters.ts"
-import type { HttpResult } from "../scenarios/http.ts"
+import type { HttpResult, StoredCheck } from "../scenarios/http.ts"
 import type { MemoryResult } from "../scenarios/memory.ts"
 import type { ReadsResult } from "../scenarios/reads.ts"
 import type { RecoveryResult } from "../scenarios/recovery.ts"
@@ -12,6 +14,7 @@ import type { SqliteBatchResult } from "../scenarios/sqliteBatch.ts"
 import type { SseReadersResult } from "../scenarios/sseReaders.ts"
 import { seedWal } from "../targets/seedWal.ts"
 import type { RunOptions } from "./context.ts"
+import type { HttpPath } from "./httpLoad.ts"
 import type { MachineInfo } from "./machine.ts"
 import { median } from "./stats.ts"
 
@@ -22,6 +25,7 @@ export interface ScenarioResults {
   memory?: MemoryResult
   reads?: ReadsResult
   http?: HttpResult
+  "cold-start"?: ColdStartResult
   "sse-readers"?: SseReadersResult
 }
 
@@ -191,30 +195,105 @@ const renderReads = (result: ReadsResult): string =>
       "which adds a fiber per call. Pairs are 65,536 random picks from all stored pairs.",
   ].join("\n")
 
-const renderHttp = (result: HttpResult): string =>
-  [
-    `### HTTP: registers over keep-alive, ${result.connections} connections (autocannon)`,
+const pathLabel: Record<HttpPath, string> = {
+  healthz: "`GET /healthz`",
+  get: "`GET /models/{name}/versions/{version}`",
+  register: "`POST /models/{name}/versions` (durable)",
+}
+
+const renderHttp = (result: HttpResult): string => {
+  const rows = result.ratios.flatMap((ratio) =>
+    (["bare", "registry"] as const).map((server) => {
+      const cell = result.cells.find(
+        (c) => c.server === server && c.path === ratio.path && c.connections === ratio.connections,
+      )!
+      return [
+        String(ratio.connections),
+        pathLabel[ratio.path],
+        server === "bare" ? "bare node:http" : "registry",
+        formatRate(cell.median.requestsPerSecond),
+        cell.repetitions.map((rep) => formatRate(rep.requestsPerSecond)).join(" / "),
+        formatLatency(cell.median.p50Ms),
+        formatLatency(cell.median.p99Ms),
+        `${Math.round(cell.median.serverCpuMicros)} µs`,
+        count(cell.repetitions.reduce((total, rep) => total + rep.non2xx, 0)),
+        count(cell.repetitions.reduce((total, rep) => total + rep.errors, 0)),
+        server === "registry" ? formatRatio(ratio.throughput) : "",
+        server === "registry" ? formatRatio(ratio.p99) : "",
+        server === "registry" ? formatRatio(ratio.serverCpu) : "",
+      ]
+    }),
+  )
+  const tightest = result.storedChecks.reduce<StoredCheck | undefined>(
+    (least, check) =>
+      least === undefined || check.stored - check.atLeast < least.stored - least.atLeast ? check : least,
+    undefined,
+  )
+  return [
+    "### HTTP: the registry server against a bare node:http reference",
     "",
     table(
-      ["registers/s (median)", "p50", "p99", "reps (registers/s)", "non-2xx", "errors"],
-      "---:|---:|---:|---|---:|---:",
       [
-        [
-          formatRate(result.median.registersPerSecond),
-          formatLatency(result.median.latencyP50Ms),
-          formatLatency(result.median.latencyP99Ms),
-          result.repetitions.map((rep) => formatRate(rep.registersPerSecond)).join(" / "),
-          count(result.repetitions.reduce((total, rep) => total + rep.non2xx, 0)),
-          count(result.repetitions.reduce((total, rep) => total + rep.errors + rep.timeouts, 0)),
-        ],
+        "connections",
+        "path",
+        "server",
+        "req/s (median)",
+        "reps (req/s)",
+        "p50",
+        "p99",
+        "server CPU/req",
+        "non-2xx",
+        "errors",
+        "req/s ÷ bare (≥ 0.6×)",
+        "p99 ÷ bare (≤ 2×)",
+        "CPU/req ÷ bare",
       ],
+      "---:|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:",
+      rows,
     ),
     "",
-    `\`model-registry serve\` in its own process on a fresh directory per repetition; ${result.seconds} s measured ` +
-      `after a ${result.warmupSeconds} s warm-up on the same server; ` +
-      "every request a new (name, version) with ~300-byte metadata. " +
-      "autocannon runs in the harness process, sharing the machine's cores with the server. Counted: 201 responses.",
+    `Registry: \`node ${result.registryEntry} serve\` (what \`npm start\` runs${result.built ? "; built by this run" : ""}). ` +
+      "Bare: plain `node:http`, JSON body parsed, made durable by the reference group commit (one write + one " +
+      "fdatasync per batch), nothing validated, versions kept in a `Map`. Each repetition starts both on fresh " +
+      `directories holding the same ${count(result.storedVersions)} versions (GETs cycle through them; every ` +
+      "register is a new version) and runs every path on one server, then the other, first server alternating. " +
+      `Per run: ${result.warmupSeconds} s warm-up on the same path, then ${result.seconds} s measured, by autocannon ` +
+      "over keep-alive connections in a process of its own (all three processes share the machine's cores). " +
+      "Counted: 2xx answers; latency of every answer, from autocannon's per-response times. Server CPU per request: " +
+      "the server's user + system time over the measured run (/proc) over its 2xx answers, the measure other " +
+      "work on the machine disturbs least. After each repetition every server held at least the versions stored " +
+      `plus the registers it acknowledged (${result.storedChecks.length} checks; tightest: ` +
+      (tightest ? `${tightest.server} ${count(tightest.stored)} ≥ ${count(tightest.atLeast)}).` : "none)."),
   ].join("\n")
+}
+
+const renderColdStart = (result: ColdStartResult): string => {
+  const ratioFor = (measure: string) =>
+    measure === "model-registry --version"
+      ? `${formatRatio(result.versionRatio)} of \`node -e 0\``
+      : measure === "model-registry serve"
+        ? `${formatRatio(result.serveRatio)} of the bare server`
+        : "reference"
+  return [
+    "### Cold start: spawn to exit, or to the first `/healthz` answer",
+    "",
+    table(
+      ["measure", "median", "reps", "ratio"],
+      "---|---:|---|---",
+      result.cells.map((cell) => [
+        cell.measure,
+        formatSeconds(cell.medianMs),
+        cell.repetitionsMs.map((ms) => `${Math.round(ms)}`).join(" / "),
+        ratioFor(cell.measure),
+      ]),
+    ),
+    "",
+    "`node dist/bin/model-registry.js`, each a fresh process, the four in turn within every repetition after one " +
+      "discarded pass (files in the page cache). Servers: spawned with `--port 0`, timed to the first 200 from " +
+      "`GET /healthz` on a new connection, probed every 2 ms once the server prints its address; `serve` on an " +
+      "empty fresh directory. The bare server is the HTTP scenario's reference, bundled by esbuild like the CLI.",
+  ].join("\n")
+}
 
 const renderSseReaders = (result: SseReadersResult): string =>
   [
@@ -329,7 +408,29 @@ export interface TargetCheck {
 export const checkTargets = (results: ScenarioResults): ReadonlyArray<TargetCheck> => [
   ...checkDurableTargets(results),
   ...checkReadTargets(results),
+  ...checkHttpTargets(results),
 ]
+
+const connectionCount = (n: number): string => (n === 1 ? "1 connection" : `${n} connections`)
+
+/** Issue 15: the registry server over the bare node:http reference, per path and connection count. */
+const checkHttpTargets = (results: ScenarioResults): ReadonlyArray<TargetCheck> =>
+  (results.http?.ratios ?? []).flatMap((ratio) => [
+    {
+      subject: "registry server",
+      measure: `${pathLabel[ratio.path]} req/s at ${connectionCount(ratio.connections)} over bare node:http`,
+      target: "≥ 0.6×",
+      measured: formatRatio(ratio.throughput),
+      met: Number.isFinite(ratio.throughput) ? ratio.throughput >= 0.6 : null,
+    },
+    {
+      subject: "registry server",
+      measure: `${pathLabel[ratio.path]} p99 at ${connectionCount(ratio.connections)} over bare node:http`,
+      target: "≤ 2×",
+      measured: formatRatio(ratio.p99),
+      met: Number.isFinite(ratio.p99) ? ratio.p99 <= 2 : null,
+    },
+  ])
 
 const checkDurableTargets = (results: ScenarioResults): ReadonlyArray<TargetCheck> => {
   const durable = results["durable-registers"]
@@ -449,7 +550,7 @@ const renderTargets = (checks: ReadonlyArray<TargetCheck>): string | undefined =
   checks.length === 0
     ? undefined
     : [
-        "### Targets from issue 7 that these scenarios measure",
+        "### Targets from issues 7, 15 and 19 that these scenarios measure",
         "",
         table(
           ["design", "measure", "target", "measured", "met"],
@@ -505,6 +606,7 @@ export const renderReport = (input: {
     results.memory && renderMemory(results.memory),
     results.reads && renderReads(results.reads),
     results.http && renderHttp(results.http),
+    results["cold-start"] && renderColdStart(results["cold-start"]),
     results["sse-readers"] && renderSseReaders(results["sse-readers"]),
     renderTargets(checkTargets(results)),
     notes.length > 0 ? ["### Notes", "", ...notes].join("\n") : undefined,

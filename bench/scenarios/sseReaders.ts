@@ -7,15 +7,16 @@
  * Each repetition runs every reader count once, each on a fresh server and directory, the counts in turn
  * (0, 200, 0, 200, …), so the ratio compares runs made under the same machine load.
  */
-import { readFileSync } from "node:fs"
 import { mkdir } from "node:fs/promises"
 import { connect, type Socket } from "node:net"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { type RunContext, settle } from "../harness/context.ts"
+import { cpuSeconds, rssMiB } from "../harness/procStat.ts"
 import { makeRecordSource } from "../harness/records.ts"
+import { ensureFreshDist, type Server, startServer } from "../harness/servers.ts"
 import { LatencyRecorder, median } from "../harness/stats.ts"
-import { httpConnections, load, type Server, startServer } from "./http.ts"
+import { httpConnections, load } from "./http.ts"
 
 export interface SseReadersRepetition {
   readonly readers: number
@@ -66,18 +67,6 @@ export interface SseReadersResult {
 
 /** A quarter of the readers never read, as in the issue (50 of 200). */
 const stalledShare = 0.25
-
-const rssMiB = (pid: number): number => {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8")
-  const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN)
-  return kib / 1024
-}
-
-/** User plus system CPU seconds the process has used. */
-const cpuSeconds = (pid: number): number => {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
-  return (Number(fields[11]) + Number(fields[12])) / 100
-}
 
 interface Reader {
   readonly socket: Socket
@@ -234,6 +223,7 @@ const runOnce = async (
 
 export const runSseReaders = async (context: RunContext, counts: ReadonlyArray<number>, profile: boolean) => {
   const { coldRepetitions, httpSeconds, smoke } = context.options
+  ensureFreshDist(context.log)
   const serverProfile = profile
     ? join(fileURLToPath(new URL("../results/profiles", import.meta.url)), `sse-server-${Date.now()}`)
     : undefined
