@@ -476,7 +476,8 @@ const observers = (
         ...rest,
       })
     },
-    metrics: (settings) => observeWith("metrics", metrics, settings),
+    // Its counters live in this process, so its cursor does too (see `ObserverOptions.cursor`).
+    metrics: (settings) => observeWith("metrics", metrics, { cursor: "memory", ...settings }),
   }
 }
 

@@ -64,6 +64,57 @@ describe("ObserverActor", () => {
     await second.close()
   })
 
+  it("keeps a memory cursor in the process only: nothing saved, and a restart begins where `from` says", async () => {
+    const store = makeMemoryRegistryStore()
+    const first = await open(layerMemory({ store }))
+    const inputs = await first.run(register(5))
+    for (const input of inputs.slice(0, 2)) await first.run(first.registry.register(input))
+    const seen: Array<number> = []
+    const scope = Effect.runSync(Scope.make())
+    const handle = await first.run(
+      first.registry
+        .observe("counter", (event: RegistryEvent) => Effect.sync(() => seen.push(event.seq)), { cursor: "memory" })
+        .pipe(Scope.extend(scope)),
+    )
+    for (const input of inputs.slice(2)) await first.run(first.registry.register(input))
+    await first.run(handle.awaitSeq(5))
+    expect(seen).toEqual([1, 2, 3, 4, 5])
+    expect((await first.run(handle.status)).cursor).toBe(5)
+    expect(store.cursors.get(observerPaths.cursor("counter"))).toBeUndefined()
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    await first.close()
+
+    const second = await open(layerMemory({ store }))
+    const again: Array<number> = []
+    const scope2 = Effect.runSync(Scope.make())
+    const fromNow = await second.run(
+      second.registry
+        .observe("counter", (event: RegistryEvent) => Effect.sync(() => again.push(event.seq)), {
+          cursor: "memory",
+          from: "now",
+        })
+        .pipe(Scope.extend(scope2)),
+    )
+    await second.run(second.registry.register({ name: "m", version: "2.0.0" }))
+    await second.run(fromNow.awaitSeq(6))
+    expect(again).toEqual([6])
+    expect(store.cursors.get(observerPaths.cursor("counter"))).toBeUndefined()
+    await Effect.runPromise(Scope.close(scope2, Exit.void))
+    await second.close()
+  })
+
+  it("the built-in metrics observer saves no cursor", async () => {
+    const store = makeMemoryRegistryStore()
+    const registry = await open(layerMemory({ store }))
+    const scope = Effect.runSync(Scope.make())
+    const handle = await registry.run(registry.registry.metrics({ from: "now" }).pipe(Scope.extend(scope)))
+    await registry.run(registry.registry.register({ name: "m", version: "1.0.0" }))
+    await registry.run(handle.awaitSeq(1))
+    expect(store.cursors.get(observerPaths.cursor("metrics"))).toBeUndefined()
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    await registry.close()
+  })
+
   it("dead-letters an event after maxAttempts and moves on", async () => {
     const store = makeMemoryRegistryStore()
     const opened = await open(layerMemory({ store }))
