@@ -73,7 +73,7 @@ const noAliases: ReadonlyArray<string> = Object.freeze([])
 /**
  * A version restored from a snapshot whose record is still its JSON body (`id`, `createdAt`, `metrics`, `tags`),
  * a slice of its snapshot block's decoded text: parsing a million records at open was most of opening a registry
- * (JSON.parse, then the garbage collector promoting what it built; bench/results/issue-15-snapshot.md). The body was
+ * (JSON.parse, then the garbage collector promoting what it built; issue 15). The body was
  * proven at open to parse into valid metadata (`isStoredBodyFastPath`, snapshotCodec.ts), so parsing it here
  * cannot fail; the rest of the record (name, version, state, aliases) came from the snapshot's checked columns.
  */
