@@ -191,8 +191,8 @@ const aliasesNaming = (aliases: ReadonlyMap<string, SemVer>, version: SemVer): R
 
 export class ModelEntry implements MutableModel {
   /**
-   * version → record, the records themselves rather than their entries: `get` over 100k random pairs is bound by
-   * dependent cache misses, and an entry in between was one more (bench/, reads scenario).
+   * version → record, the records themselves rather than their entries once read: `get` over 100k random pairs is
+   * bound by dependent cache misses, and an entry in between was one more (bench/, reads scenario).
    */
   readonly records = new VersionRecords()
   /** In semver order, maintained on insert: listing is then a copy, not a sort. */
