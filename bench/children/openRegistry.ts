@@ -10,6 +10,11 @@ import { openRegistryAt } from "../harness/registryLoad.ts"
 export interface OpenProbe {
   /** From building the layer to the registry answering its first call. */
   readonly openMs: number
+  /**
+   * CPU time of the process over the same span (every thread: the collector's helpers too). On the shared machine
+   * a loaded neighbour stretches `openMs` several-fold; this moves much less, so A/B runs compare it as well.
+   */
+  readonly openCpuMs: number
   /** From process start to the same point: module loading (tsx, Effect) included. */
   readonly sinceProcessStartMs: number
   readonly versions: number
@@ -29,10 +34,12 @@ if (gc === undefined) throw new Error("run with --expose-gc")
 gc()
 gc()
 const heapBeforeBytes = process.memoryUsage().heapUsed
+const cpuStart = process.cpuUsage()
 const start = performance.now()
 const opened = await openRegistryAt(directory)
 const stats = await opened.run(opened.registry.stats)
 const ready = performance.now()
+const cpu = process.cpuUsage(cpuStart)
 gc()
 gc()
 const memory = process.memoryUsage()
@@ -55,6 +62,7 @@ await opened.close()
 
 const probe: OpenProbe = {
   openMs: ready - start,
+  openCpuMs: (cpu.user + cpu.system) / 1000,
   sinceProcessStartMs: ready,
   versions: stats.versions,
   heapBeforeBytes,

@@ -28,8 +28,8 @@ class VersionEntry {
 
   constructor(
     readonly version: SemVer,
-    /** Shared with readers, so it is replaced, never mutated. */
-    public record: ModelVersion,
+    /** Shared with readers, so it is replaced, never mutated; a restored one stays its JSON until first read. */
+    public record: ModelVersion | PendingRecord,
   ) {
     const parts = plainRelease(version)
     this.major = parts === undefined ? -1 : parts[0]
@@ -69,6 +69,79 @@ const compareEntries = (a: VersionEntry, b: VersionEntry): number => {
 }
 
 const noAliases: ReadonlyArray<string> = Object.freeze([])
+
+/**
+ * A version restored from a snapshot whose record is still its JSON body (`id`, `createdAt`, `metrics`, `tags`),
+ * a slice of its snapshot block's decoded text: parsing a million records at open was most of opening a registry
+ * (JSON.parse, then the garbage collector promoting what it built; issue 15). The body was
+ * proven at open to parse into valid metadata (`isStoredBodyFastPath`, snapshotCodec.ts), so parsing it here
+ * cannot fail; the rest of the record (name, version, state, aliases) came from the snapshot's checked columns.
+ */
+export class PendingRecord {
+  constructor(
+    readonly name: string,
+    readonly state: LifecycleState,
+    readonly aliases: ReadonlyArray<string>,
+    /** The block's text; the body is `text.slice(start, end)`. Shared by the block's pending versions. */
+    readonly text: string,
+    readonly start: number,
+    readonly end: number,
+  ) {}
+
+  materialize(version: SemVer): ModelVersion {
+    const body = JSON.parse(this.text.slice(this.start, this.end)) as Pick<
+      ModelMetadata,
+      "id" | "createdAt" | "metrics" | "tags"
+    >
+    const { id, createdAt, metrics, tags } = body
+    return recordOf(
+      { id, name: this.name, version, createdAt, metrics, tags } as ModelMetadata,
+      this.state,
+      this.aliases,
+    )
+  }
+}
+
+/**
+ * A model's records by version. A restored version's slot holds its `VersionEntry` until the first read parses its
+ * body and puts the record in both places; `get` never returns anything but a record.
+ */
+export class VersionRecords {
+  private readonly slots = new Map<string, ModelVersion | VersionEntry>()
+
+  get size(): number {
+    return this.slots.size
+  }
+
+  get(version: string): ModelVersion | undefined {
+    const slot = this.slots.get(version)
+    return slot instanceof VersionEntry ? settle(this, slot) : slot
+  }
+
+  has(version: string): boolean {
+    return this.slots.has(version)
+  }
+
+  /** The slot as stored: the record, or the entry of a version not read yet. */
+  slot(version: string): ModelVersion | VersionEntry | undefined {
+    return this.slots.get(version)
+  }
+
+  set(version: string, slot: ModelVersion | VersionEntry): void {
+    this.slots.set(version, slot)
+  }
+}
+
+/** The entry's record, parsed from its snapshot body on first use and then kept in the entry and the records map. */
+const settle = (records: VersionRecords, entry: VersionEntry): ModelVersion => {
+  const held = entry.record
+  if (!(held instanceof PendingRecord)) return held
+  const record = held.materialize(entry.version)
+  entry.record = record
+  records.set(entry.version, record)
+  return record
+}
+
 /**
  * Most models have no holder and no alias: they share this map, never written, until their first one, instead of
  * two empty hash tables each (a few hundred bytes per model, a lot at a million models).
@@ -118,10 +191,10 @@ const aliasesNaming = (aliases: ReadonlyMap<string, SemVer>, version: SemVer): R
 
 export class ModelEntry implements MutableModel {
   /**
-   * version → record, the records themselves rather than their entries: `get` over 100k random pairs is bound by
-   * dependent cache misses, and an entry in between was one more (bench/, reads scenario).
+   * version → record, the records themselves rather than their entries once read: `get` over 100k random pairs is
+   * bound by dependent cache misses, and an entry in between was one more (bench/, reads scenario).
    */
-  readonly records = new Map<string, ModelVersion>()
+  readonly records = new VersionRecords()
   /** In semver order, maintained on insert: listing is then a copy, not a sort. */
   readonly sorted: Array<VersionEntry> = []
   /** Exclusive state → its holder. Replaced whole by a batch that changed it. */
@@ -180,16 +253,16 @@ export class ModelEntry implements MutableModel {
   }
 
   list(): ReadonlyArray<ModelVersion> {
-    this.listed ??= Object.freeze(this.sorted.map((entry) => entry.record))
+    this.listed ??= Object.freeze(this.sorted.map((entry) => settle(this.records, entry)))
     return this.listed
   }
 
   /** Stores `record` as its version's committed record (new or replacing). */
   put(record: ModelVersion): void {
-    const existing = this.records.get(record.version)
+    const existing = this.records.slot(record.version)
     if (existing) {
       this.records.set(record.version, record)
-      this.entryOf(record.version, existing).record = record
+      ;(existing instanceof VersionEntry ? existing : this.entryOf(record.version, existing)).record = record
     } else this.insert(new VersionEntry(record.version, record))
     this.listed = undefined
   }
@@ -220,8 +293,40 @@ export class ModelEntry implements MutableModel {
     return undefined
   }
 
+  /**
+   * Adds a version from a snapshot's columns, its record left as its body until first read; refuses what
+   * `restore` refuses. The name, version, state and aliases were checked by the caller.
+   */
+  restorePending(version: SemVer, pending: PendingRecord, exclusive: ReadonlySet<LifecycleState>): string | undefined {
+    if (this.records.has(version)) return `version ${version} of ${pending.name} appears twice`
+    if (exclusive.has(pending.state)) {
+      const holder = this.holders.get(pending.state)
+      if (holder !== undefined)
+        return `${pending.name} has two versions in exclusive state ${pending.state}, ${holder} and ${version}`
+      this.ownHolders().set(pending.state, version)
+    }
+    for (const alias of pending.aliases) {
+      const named = this.aliases.get(alias)
+      if (named !== undefined) return `alias ${alias} of ${pending.name} names both ${named} and ${version}`
+      this.ownAliases().set(alias, version)
+    }
+    this.insert(new VersionEntry(version, pending))
+    this.listed = undefined
+    return undefined
+  }
+
+  /** Every entry's record, in semver order (parsing those not read yet). */
+  *settled(): Generator<ModelVersion> {
+    for (const entry of this.sorted) yield settle(this.records, entry)
+  }
+
+  /** The state of the version at `index` in semver order, without parsing its record. */
+  stateAt(index: number): LifecycleState {
+    return this.sorted[index]!.record.state
+  }
+
   private insert(entry: VersionEntry): void {
-    this.records.set(entry.version, entry.record)
+    this.records.set(entry.version, entry.record instanceof PendingRecord ? entry : entry.record)
     const last = this.sorted[this.sorted.length - 1]
     // Versions mostly arrive in increasing order: then the binary search and the splice are skipped.
     if (last === undefined || compareEntries(last, entry) <= 0) this.sorted.push(entry)
@@ -244,7 +349,7 @@ export class ModelEntry implements MutableModel {
    * The entry of a stored version, by binary search: versions equal in precedence (they differ in build metadata
    * only) sit together just before `firstAfter`, so the search ends with a short scan back for the exact string.
    */
-  private entryOf(version: SemVer, record: ModelVersion): VersionEntry {
+  private entryOf(version: SemVer, record: ModelVersion | PendingRecord): VersionEntry {
     for (let i = this.firstAfter(new VersionEntry(version, record)) - 1; i >= 0; i--) {
       const entry = this.sorted[i]!
       if (entry.version === version) return entry
@@ -312,7 +417,7 @@ export class RegistryIndex {
         name: name as ModelName,
         production: model.production ?? null,
         versionCount: model.sorted.length,
-        latest: model.sorted[model.sorted.length - 1]!.record.version,
+        latest: model.sorted[model.sorted.length - 1]!.version,
         holders: sortedObject(model.holders),
         aliases: sortedObject(model.aliases),
       }))
@@ -320,7 +425,7 @@ export class RegistryIndex {
 
   /** Every model's versions, in name order then semver order. */
   *allVersions(): Generator<ModelVersion> {
-    for (const model of this.models.values()) for (const entry of model.sorted) yield entry.record
+    for (const model of this.models.values()) yield* model.settled()
   }
 
   /** Applies a committed event. Seqs must arrive in order: the WAL guarantees it, and this asserts it. */
@@ -358,8 +463,10 @@ export class RegistryIndex {
     this.exclusive = new Set(event.to.exclusive)
     for (const model of this.models.values()) {
       const holders = new Map<LifecycleState, SemVer>()
-      for (const entry of model.sorted)
-        if (this.exclusive.has(entry.record.state)) holders.set(entry.record.state, entry.version)
+      for (let i = 0; i < model.sorted.length; i++) {
+        const state = model.stateAt(i)
+        if (this.exclusive.has(state)) holders.set(state, model.sorted[i]!.version)
+      }
       model.holders = holders.size === 0 ? none : holders
     }
   }
@@ -391,23 +498,36 @@ export class RegistryIndex {
 
   /** The index a snapshot describes, or why the snapshot breaks an invariant no sequence of events can break. */
   static fromSnapshot(snapshot: IndexSnapshot): Either.Either<RegistryIndex, string> {
-    const index = new RegistryIndex()
-    index.binding = snapshot.lifecycle
-    index.exclusive = new Set(snapshot.lifecycle.exclusive)
+    const index = RegistryIndex.restoring(snapshot.lastSeq, snapshot.lifecycle)
     // The decoded versions are fresh objects in the record shape, so they become the records as they are:
     // copying each one twice (split off its state, rebuild the record) showed in recovery profiles.
     for (const record of snapshot.versions) {
-      let model = index.models.get(record.name)
-      if (model === undefined) {
-        model = new ModelEntry()
-        index.models.set(record.name, model)
-      }
-      const problem = model.restore(record, index.exclusive)
+      const problem = index.restoringModel(record.name).restore(record, index.exclusive)
       if (problem !== undefined) return Either.left(problem)
       index.versionCount++
     }
-    index.lastSeq = snapshot.lastSeq
     return Either.right(index)
+  }
+
+  /**
+   * An index for a snapshot's restorer to fill through `restoringModel`, version by version with
+   * `ModelEntry.restore` or `restorePending`, counting each in `versionCount`.
+   */
+  static restoring(lastSeq: number, lifecycle: LifecycleBinding): RegistryIndex {
+    const index = new RegistryIndex()
+    index.binding = lifecycle
+    index.exclusive = new Set(lifecycle.exclusive)
+    index.lastSeq = lastSeq
+    return index
+  }
+
+  restoringModel(name: string): ModelEntry {
+    let model = this.models.get(name)
+    if (model === undefined) {
+      model = new ModelEntry()
+      this.models.set(name, model)
+    }
+    return model
   }
 }
 

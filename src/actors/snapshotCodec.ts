@@ -1,31 +1,40 @@
 /**
  * The registry's state as snapshot bytes (the storage layer wraps them with its header and checksum).
  *
- * Format (UTF-8 lines): a header `{"lastSeq":N,"versions":COUNT,"lifecycle":BINDING}` (snapshots written before
- * lifecycles could be chosen have no `lifecycle`: the default one), then the versions in index order as JSON arrays
- * of at most `versionsPerLine` each, one array per line, not one JSON document: that string would pass V8's
- * maximum string length (2^29 - 24 characters) at about 1.6M versions, where compaction would throw, and a restart
- * could not read it back. Lines of a few thousand versions keep every string small, and parsing an array per line
- * costs what one big document did (per-version lines were slower).
+ * Format (UTF-8 lines): a header `{"format":2,"lastSeq":N,"versions":COUNT,"lifecycle":BINDING}`, then the versions
+ * in index order in blocks of at most `versionsPerLine`, two lines each: the block's columns (names, versions,
+ * states, aliases, body lengths) and its bodies (each version's `id`, `createdAt`, `metrics` and `tags` as JSON),
+ * described at `restoreColumnar`. Opening keeps each body as a slice of its block's text and parses it on first
+ * read: parsing and validating every record was most of the time to open a large registry (issue 15). Lines, not
+ * one document: that string would pass V8's maximum string length (2^29 - 24 characters) at about 1.6M versions.
  *
- * Every version is checked on the way back: the fast validator first, the Schema for anything it does not accept
- * (which also words the error). The checksum already proves the bytes are the ones written; this proves they
- * hold what the index may hold, so a bug in an older writer cannot come back as a corrupt registry.
+ * Earlier releases wrote JSON lines, still read unchanged: a header without `format` (and, before lifecycles could
+ * be chosen, without `lifecycle`: the default one), then arrays of whole versions, each parsed and checked (the
+ * fast validator first, the Schema for anything it does not accept, which also words the error).
+ *
+ * The checksum proves the bytes are the ones written; the checks here prove they hold what the index may hold, so
+ * a bug in a writer cannot come back as a corrupt registry.
  */
 import { Duration, Effect, Either, Schema } from "effect"
 import { decoder } from "../domain/decode.ts"
-import { decodeStoredVersionFastPath } from "../domain/fastDecode.ts"
+import { decodeStoredVersionFastPath, isStoredBodyFastPath } from "../domain/fastDecode.ts"
 import { AliasName, LifecycleBinding, LifecycleStateName } from "../domain/Lifecycle.ts"
 import { ModelMetadata } from "../domain/ModelMetadata.ts"
+import { isModelName } from "../domain/ModelName.ts"
 import type { ModelVersion } from "../domain/ModelVersion.ts"
+import { isSemVer, type SemVer } from "../domain/SemVer.ts"
 import { compiledDefault } from "./builtinLifecycles.ts"
-import { type IndexSnapshot, RegistryIndex } from "./RegistryIndex.ts"
+import { type IndexSnapshot, PendingRecord, RegistryIndex } from "./RegistryIndex.ts"
 
 /**
  * Versions per line: enough to amortize a line's parse, few enough that a line stays far below V8's string limit and
  * the encoder can yield between lines without holding up the batch loop.
  */
 export const versionsPerLine = 4096
+/** The `format` of the columnar state; the JSON-lines state of earlier releases has no `format` in its header. */
+export const columnarFormat = 2
+/** A block ends early once its bodies reach this many UTF-16 units, so no line nears V8's string limit. */
+const blockCharsMax = 1 << 24
 const newline = 10
 
 /** A version as a snapshot stores it; `aliases` is absent from snapshots written before aliases existed. */
@@ -36,15 +45,50 @@ export const StoredVersion = Schema.Struct({
 })
 const decodeStoredVersion = decoder(StoredVersion)
 const decodeBinding = decoder(LifecycleBinding)
+const decodeStateName = decoder(LifecycleStateName)
+const decodeAliasName = decoder(AliasName)
 const utf8Encoder = new TextEncoder()
+const noAliases: ReadonlyArray<string> = Object.freeze([])
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true })
 
-/** The snapshot's lines, without their newlines. `perLine` is for tests: readers accept any line size. */
+/** The snapshot's lines, without their newlines. `perLine` is for tests: readers accept any block size. */
 function* snapshotLines(snapshot: IndexSnapshot, perLine: number): Generator<string> {
   const { versions } = snapshot
-  yield JSON.stringify({ lastSeq: snapshot.lastSeq, versions: versions.length, lifecycle: snapshot.lifecycle })
-  for (let start = 0; start < versions.length; start += perLine)
-    yield JSON.stringify(versions.slice(start, start + perLine))
+  yield JSON.stringify({
+    format: columnarFormat,
+    lastSeq: snapshot.lastSeq,
+    versions: versions.length,
+    lifecycle: snapshot.lifecycle,
+  })
+  let start = 0
+  while (start < versions.length) {
+    const runs: Array<[string, number]> = []
+    const versionColumn: Array<string> = []
+    const states: Array<string> = []
+    const stateOf: Array<number> = []
+    const aliases: Array<[number, ReadonlyArray<string>]> = []
+    const lengths: Array<number> = []
+    let bodies = ""
+    let end = start
+    for (; end < versions.length && end - start < perLine && bodies.length < blockCharsMax; end++) {
+      const version = versions[end]!
+      const run = runs[runs.length - 1]
+      if (run !== undefined && run[0] === version.name) run[1]++
+      else runs.push([version.name, 1])
+      versionColumn.push(version.version)
+      let state = states.indexOf(version.state)
+      if (state < 0) state = states.push(version.state) - 1
+      stateOf.push(state)
+      if (version.aliases.length > 0) aliases.push([end - start, version.aliases])
+      const { id, createdAt, metrics, tags } = version
+      const body = JSON.stringify({ id, createdAt, metrics, tags })
+      lengths.push(body.length)
+      bodies += body
+    }
+    yield JSON.stringify({ models: runs, versions: versionColumn, states, stateOf, aliases, lengths })
+    yield bodies
+    start = end
+  }
 }
 
 /**
@@ -115,20 +159,31 @@ const parseLines = (bytes: Uint8Array): Array<unknown> | string => {
 
 const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0
 
-export const decodeIndexState = (bytes: Uint8Array): Either.Either<IndexSnapshot, string> => {
-  const lines = parseLines(bytes)
-  if (typeof lines === "string") return Either.left(lines)
-  const header = lines[0] as { lastSeq?: unknown; versions?: unknown; lifecycle?: unknown } | undefined
-  if (
-    typeof header !== "object" ||
-    header === null ||
-    Object.keys(header).length !== ("lifecycle" in header ? 3 : 2) ||
-    !isCount(header.lastSeq) ||
-    !isCount(header.versions)
-  )
-    return Either.left('the first line is not {"lastSeq": <count>, "versions": <count>, "lifecycle": <binding>}')
+interface Header {
+  readonly lastSeq: number
+  readonly versions: number
+  readonly lifecycle: LifecycleBinding
+  readonly columnar: boolean
+}
+
+const headerShape = 'the first line is not {"lastSeq": <count>, "versions": <count>, "lifecycle": <binding>}'
+
+/** The header line (already parsed); earlier releases wrote no `format` (JSON lines) and at first no `lifecycle`. */
+const decodeHeader = (line: unknown): Header | string => {
+  const header = line as { format?: unknown; lastSeq?: unknown; versions?: unknown; lifecycle?: unknown } | undefined
+  if (typeof header !== "object" || header === null) return headerShape
+  const columnar = "format" in header
+  if (columnar && header.format !== columnarFormat) return `unsupported snapshot state format ${String(header.format)}`
+  const keys = (columnar ? 1 : 0) + ("lifecycle" in header ? 3 : 2)
+  if (Object.keys(header).length !== keys || !isCount(header.lastSeq) || !isCount(header.versions)) return headerShape
+  if (columnar && !("lifecycle" in header)) return headerShape
   const binding = "lifecycle" in header ? decodeBinding(header.lifecycle) : Either.right(compiledDefault.binding)
-  if (Either.isLeft(binding)) return Either.left(`the header's lifecycle: ${binding.left.message}`)
+  if (Either.isLeft(binding)) return `the header's lifecycle: ${binding.left.message}`
+  return { lastSeq: header.lastSeq, versions: header.versions, lifecycle: binding.right, columnar }
+}
+
+/** The JSON-lines state (every release before the columnar one): every version parsed and checked. */
+const decodeJsonLines = (lines: Array<unknown>, header: Header): Either.Either<IndexSnapshot, string> => {
   const count = header.versions
   const versions: Array<ModelVersion> = new Array(count)
   let filled = 0
@@ -147,9 +202,190 @@ export const decodeIndexState = (bytes: Uint8Array): Either.Either<IndexSnapshot
     }
   }
   if (filled !== count) return Either.left(`the header announces ${count} versions, the lines hold ${filled}`)
-  return Either.right({ lastSeq: header.lastSeq, lifecycle: binding.right, versions })
+  return Either.right({ lastSeq: header.lastSeq, lifecycle: header.lifecycle, versions })
+}
+
+/** The header line and where the next line starts, or why there is none. */
+const readHeader = (bytes: Uint8Array): { readonly header: Header; readonly next: number } | string => {
+  const end = bytes.indexOf(newline)
+  if (end < 0) return bytes.length === 0 ? headerShape : "line 1 has no end (the snapshot ends mid-line)"
+  let line: unknown
+  try {
+    line = JSON.parse(utf8Decoder.decode(bytes.subarray(0, end)))
+  } catch (error) {
+    return `line 1 is not UTF-8 JSON: ${String(error)}`
+  }
+  const header = decodeHeader(line)
+  return typeof header === "string" ? header : { header, next: end + 1 }
 }
 
 /** The index a snapshot's bytes describe, or why they describe none (bad bytes, or a broken invariant). */
-export const restoreIndex = (bytes: Uint8Array): Either.Either<RegistryIndex, string> =>
-  Either.flatMap(decodeIndexState(bytes), (snapshot) => RegistryIndex.fromSnapshot(snapshot))
+export const restoreIndex = (bytes: Uint8Array): Either.Either<RegistryIndex, string> => {
+  const read = readHeader(bytes)
+  if (typeof read === "string") return Either.left(read)
+  if (read.header.columnar) return restoreColumnar(bytes, read.header, read.next)
+  const lines = parseLines(bytes)
+  if (typeof lines === "string") return Either.left(lines)
+  return Either.flatMap(decodeJsonLines(lines, read.header), (snapshot) => RegistryIndex.fromSnapshot(snapshot))
+}
+
+/** The state a snapshot's bytes describe, every record parsed (tests and tools; the registry uses `restoreIndex`). */
+export const decodeIndexState = (bytes: Uint8Array): Either.Either<IndexSnapshot, string> => {
+  const read = readHeader(bytes)
+  if (typeof read === "string") return Either.left(read)
+  if (read.header.columnar) return Either.map(restoreColumnar(bytes, read.header, read.next), (i) => i.toSnapshot())
+  const lines = parseLines(bytes)
+  return typeof lines === "string" ? Either.left(lines) : decodeJsonLines(lines, read.header)
+}
+
+/**
+ * The columnar state: after the header, blocks of two lines each. The first is the block's columns, JSON:
+ * `{"models":[[name, count]...],"versions":[...],"states":[name...],"stateOf":[i...],"aliases":[[i,[alias...]]...],
+ * "lengths":[n...]}`, one run per model in index order, each version's state as an index into `states`, aliases only
+ * for the versions that have some, each body's length in UTF-16 units. The second is the bodies, concatenated:
+ * `{"id","createdAt","metrics","tags"}` per version, as `JSON.stringify` writes them.
+ *
+ * What is checked at open, and why that is enough: the columns carry everything the index is built from (names,
+ * versions, states, aliases) and are checked as the JSON-lines state checked them, with every invariant
+ * `ModelEntry.restore` enforces. Each body is checked against `isStoredBodyFastPath`, a compiled regular expression
+ * that accepts only bodies JSON.parse turns into valid metadata, without parsing them; a body it does not accept is
+ * parsed and decoded by the Schema now, and becomes a record at once. So every body left as text is proven to make
+ * a valid record when a read parses it: a snapshot whose content is invalid is refused here, never found at a read.
+ * The checksum proves the bytes are those written; these checks prove a wrong writer cannot have written them.
+ */
+const restoreColumnar = (bytes: Uint8Array, header: Header, from: number): Either.Either<RegistryIndex, string> => {
+  const index = RegistryIndex.restoring(header.lastSeq, header.lifecycle)
+  let at = from
+  let block = 0
+  while (at < bytes.length) {
+    block++
+    const columnsEnd = bytes.indexOf(newline, at)
+    const bodiesEnd = columnsEnd < 0 ? -1 : bytes.indexOf(newline, columnsEnd + 1)
+    if (bodiesEnd < 0) return Either.left(`block ${block} has no end (the snapshot ends mid-line)`)
+    let columns: unknown
+    let text: string
+    try {
+      columns = JSON.parse(utf8Decoder.decode(bytes.subarray(at, columnsEnd)))
+      text = utf8Decoder.decode(bytes.subarray(columnsEnd + 1, bodiesEnd))
+    } catch (error) {
+      return Either.left(`block ${block} is not UTF-8 JSON: ${String(error)}`)
+    }
+    const problem = restoreBlock(index, columns, text, header.versions - index.versionCount)
+    if (problem !== undefined) return Either.left(`block ${block}: ${problem}`)
+    at = bodiesEnd + 1
+  }
+  if (index.versionCount !== header.versions)
+    return Either.left(`the header announces ${header.versions} versions, the blocks hold ${index.versionCount}`)
+  return Either.right(index)
+}
+
+interface Columns {
+  readonly models: ReadonlyArray<unknown>
+  readonly versions: ReadonlyArray<unknown>
+  readonly states: ReadonlyArray<unknown>
+  readonly stateOf: ReadonlyArray<unknown>
+  readonly aliases: ReadonlyArray<unknown>
+  readonly lengths: ReadonlyArray<unknown>
+}
+const columnNames = ["models", "versions", "states", "stateOf", "aliases", "lengths"] as const
+
+const isColumns = (value: unknown): value is Columns =>
+  typeof value === "object" &&
+  value !== null &&
+  Object.keys(value).length === columnNames.length &&
+  columnNames.every((name) => Array.isArray((value as Record<string, unknown>)[name]))
+
+const isIndex = (value: unknown, below: number): value is number =>
+  Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) < below
+
+/** The aliases column as one entry per version of the block (`undefined`: none), or why it is malformed. */
+const aliasesByVersion = (column: ReadonlyArray<unknown>, count: number): Array<ReadonlyArray<string>> | string => {
+  const byVersion: Array<ReadonlyArray<string>> = []
+  for (const entry of column) {
+    if (!Array.isArray(entry) || entry.length !== 2 || !isIndex(entry[0], count) || entry[0] < byVersion.length)
+      return "its aliases are not [version index, [alias...]] pairs in version order"
+    const names = entry[1] as unknown
+    if (!Array.isArray(names) || names.length === 0) return `the aliases of version ${entry[0] + 1} are not a list`
+    for (const name of names) {
+      const decoded = decodeAliasName(name)
+      if (Either.isLeft(decoded)) return `an alias of version ${entry[0] + 1}: ${decoded.left.message}`
+    }
+    byVersion.length = entry[0]
+    byVersion.push(Object.freeze(names as Array<string>))
+  }
+  return byVersion
+}
+
+const bodyKeys = ["id", "createdAt", "metrics", "tags"] as const
+
+/** A body the fast check did not accept, parsed and decoded with the rest of its version: the record, or why not. */
+const decodeBody = (
+  body: string,
+  name: string,
+  version: string,
+  state: string,
+  aliases: ReadonlyArray<string>,
+): ModelVersion | string => {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(body)
+  } catch (error) {
+    return `its body is not JSON: ${String(error)}`
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return "its body is not an object"
+  const fields = parsed as Record<string, unknown>
+  const keys = Object.keys(fields)
+  if (keys.length !== bodyKeys.length || !bodyKeys.every((key) => Object.hasOwn(fields, key)))
+    return `its body's keys are not ${bodyKeys.join(", ")}`
+  const { id, createdAt, metrics, tags } = fields
+  const decoded = decodeStoredVersion({ id, name, version, createdAt, metrics, tags, state, aliases })
+  return Either.isLeft(decoded) ? decoded.left.message : (decoded.right as ModelVersion)
+}
+
+/** Adds one block's versions to `index`; says why the block is not one of at most `remaining` valid versions. */
+const restoreBlock = (index: RegistryIndex, columns: unknown, text: string, remaining: number): string | undefined => {
+  if (!isColumns(columns)) return `its columns are not {${columnNames.join(", ")}} lists`
+  const { models, versions, states, stateOf, lengths } = columns
+  const count = versions.length
+  if (count === 0 || count > remaining) return `it holds ${count} versions, not 1 to the ${remaining} still expected`
+  if (stateOf.length !== count || lengths.length !== count) return "its columns are not all as long as its versions"
+  for (const state of states) {
+    const decoded = decodeStateName(state)
+    if (Either.isLeft(decoded)) return `a state: ${decoded.left.message}`
+  }
+  const aliases = aliasesByVersion(columns.aliases, count)
+  if (typeof aliases === "string") return aliases
+  const { exclusive } = index
+  let i = 0
+  let offset = 0
+  for (const run of models) {
+    if (!Array.isArray(run) || run.length !== 2 || !isModelName(run[0]) || !isIndex(run[1], count - i + 1) || !run[1])
+      return `its models are not [name, count] runs of its ${count} versions`
+    const name: string = run[0]
+    const model = index.restoringModel(name)
+    for (const last = i + run[1]; i < last; i++) {
+      const version = versions[i]
+      if (!isSemVer(version)) return `version ${i + 1} is not a SemVer string: ${JSON.stringify(version)}`
+      const state = stateOf[i]
+      if (!isIndex(state, states.length)) return `the state of version ${i + 1} is not an index into its states`
+      const length = lengths[i]
+      if (!isIndex(length, text.length - offset + 1)) return `the body of version ${i + 1} is not within its bodies`
+      const end = offset + length
+      const versionAliases = aliases[i] ?? noAliases
+      let problem: string | undefined
+      if (isStoredBodyFastPath(text, offset, end)) {
+        const pending = new PendingRecord(name, states[state] as string, versionAliases, text, offset, end)
+        problem = model.restorePending(version as SemVer, pending, exclusive)
+      } else {
+        const record = decodeBody(text.slice(offset, end), name, version, states[state] as string, versionAliases)
+        problem = typeof record === "string" ? record : model.restore(record, exclusive)
+      }
+      if (problem !== undefined) return `version ${i + 1} (${name} ${version}): ${problem}`
+      index.versionCount++
+      offset = end
+    }
+  }
+  if (i !== count) return `its model runs cover ${i} of its ${count} versions`
+  if (offset !== text.length) return `its bodies hold ${text.length - offset} characters past the last version's`
+  return undefined
+}

@@ -278,3 +278,48 @@ export const decodeEventFastPath = (
       return undefined
   }
 }
+
+// The body check below: a regular expression V8 compiles to native code, so a million bodies are checked in a
+// fraction of what parsing them costs. It accepts only what JSON.parse turns into valid metadata (keys without
+// escapes, so no key can spell a forbidden one; numbers whose magnitude stays finite; strings without raw control
+// characters); every body it does not accept is parsed and decoded instead.
+const forbiddenKeyAhead = '(?!(?:__proto__|constructor|prototype)")'
+const plainChars = '[^"\\\\\\x00-\\x1f]'
+// Unrolled (runs of plain characters between escapes): an alternation per character was twice as slow.
+const jsonEscape = '\\\\(?:["\\\\/bfnrt]|u[0-9a-fA-F]{4})'
+const jsonString = `"${plainChars}*(?:${jsonEscape}${plainChars}*)*"`
+// At most 200 integer digits and a two-digit exponent: below 1e300, so JSON.parse never makes an Infinity.
+const jsonNumber = "-?(?:0|[1-9]\\d{0,199})(?:\\.\\d+)?(?:[eE][+-]?\\d{1,2})?"
+const scalar = `(?:${jsonString}|${jsonNumber}|true|false|null)`
+const metricsValue = `(?:${scalar}|\\[(?:${scalar}(?:,${scalar})*)?\\])`
+const metricsKey = `"${forbiddenKeyAhead}${plainChars}*"`
+const metricsPattern = `\\{(?:${metricsKey}:${metricsValue}(?:,${metricsKey}:${metricsValue})*)?\\}`
+// A tag value of at most 341 UTF-16 units encodes to at most 1,023 UTF-8 bytes (tagValueBytesMax is 1,024).
+const tagPair = `"${forbiddenKeyAhead}${plainChars}{1,128}":"${plainChars}{0,341}"`
+const tagsPattern = `\\{(?:${tagPair}(?:,${tagPair}){0,63})?\\}`
+const uuidPattern = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+const storedBodyPattern = new RegExp(
+  `\\{"id":"${uuidPattern}","createdAt":"([0-9T:.Z-]{20,24})","metrics":${metricsPattern},"tags":${tagsPattern}\\}`,
+  "y",
+)
+/** Where a body's `createdAt` value starts: after `{"id":"`, the 36-character id and `","createdAt":"`. */
+const createdAtOffset = 58
+/**
+ * The longest body the check accepts. `JSON.stringify` of parsed metrics writes at most 25 bytes per character
+ * of their text (a number such as `1e20` grows most), so 2,500 characters bound them below `metricsBytesMax`.
+ */
+export const storedBodyLengthMax = 2500
+
+/**
+ * Whether `text.slice(start, end)`, a version's body as a snapshot stores it (`{"id","createdAt","metrics","tags"}`
+ * in that order, as `JSON.stringify` writes it), definitely parses into valid metadata for any valid name and
+ * version: `false` does NOT mean invalid, only that the caller must parse and decode it. Nothing is allocated but
+ * the timestamp's string. test/domain/fastDecode.test.ts proves it never accepts a body that Schema rejects.
+ */
+export const isStoredBodyFastPath = (text: string, start: number, end: number): boolean => {
+  if (end - start > storedBodyLengthMax) return false
+  storedBodyPattern.lastIndex = start
+  if (!storedBodyPattern.test(text) || storedBodyPattern.lastIndex !== end) return false
+  const from = start + createdAtOffset
+  return isIsoTimestamp(text.slice(from, text.indexOf('"', from)))
+}

@@ -231,6 +231,20 @@ describe("RegistryIndex under a custom lifecycle", () => {
                     .sort(),
                 )
             }
+            // Restored from a snapshot, records unread until a command touches them, it goes on as the original.
+            const lazy = Either.getOrThrowWith(
+              restoreIndex(encodeIndexState(direct.toSnapshot())),
+              (reason) => new Error(reason),
+            )
+            for (const [command] of steps) {
+              const decision = rules.decide(direct.model(nameOf(command)), command, at)
+              expect(rules.decide(lazy.model(nameOf(command)), command, at)).toEqual(decision)
+              if (decision._tag === "Accept") {
+                direct.apply(direct.lastSeq + 1, decision.event)
+                lazy.apply(lazy.lastSeq + 1, decision.event)
+              }
+            }
+            expect(observed(lazy)).toEqual(observed(direct))
           },
         ),
         { numRuns: 200 },

@@ -12,6 +12,7 @@ import {
   decodeRegisterInputFast,
   decodeRegisterInputFastPath,
   decodeStoredVersionFastPath,
+  isStoredBodyFastPath,
 } from "../../src/domain/fastDecode.ts"
 import { decoder, forbiddenKeys, InvalidInput, ModelMetadata, RegisterInput } from "../../src/domain/index.ts"
 
@@ -829,5 +830,75 @@ describe.each(storedShapes)("the fast path for $name never accepts what Schema r
       }),
       { numRuns: 100 },
     )
+  })
+})
+
+describe("isStoredBodyFastPath never accepts a body that does not parse into valid metadata", () => {
+  const decodeMetadata = decoder(ModelMetadata)
+  const bodyOf = (input: Input) =>
+    JSON.stringify({ id: input.id, createdAt: input.createdAt, metrics: input.metrics, tags: input.tags })
+  /** Whether the check accepted `body`, set between unrelated text as in a snapshot block; asserts it is valid if so. */
+  const judged = (body: string): boolean => {
+    const text = `{"x":1}${body}"}`
+    if (!isStoredBodyFastPath(text, 7, 7 + body.length)) return false
+    const parsed = JSON.parse(body) as Input
+    expect(Object.keys(parsed)).toEqual(["id", "createdAt", "metrics", "tags"])
+    const decoded = decodeMetadata({ ...parsed, name: "m", version: "1.0.0" })
+    expect(Either.isRight(decoded)).toBe(true)
+    return true
+  }
+  const significant = fc.constantFrom('"', "\\", "{", "}", "[", "]", ",", ":", "e", "9", "-", ".", "\u0001", "é", "")
+
+  it("valid bodies: accepted only when valid, and ordinary ones are accepted", () => {
+    fc.assert(
+      fc.property(completeInput, (input) => void judged(bodyOf(input))),
+      { numRuns: 2000 },
+    )
+    const ordinary = {
+      id: "6f1c2a9e-0000-4000-8000-000000000000",
+      createdAt: "2026-01-01T00:00:00.097Z",
+      metrics: { accuracy: 0.8863, f1: 0.8055, note: "ok", curve: [1, 2, 3], flag: true, none: null },
+      tags: { framework: "sklearn", "owner.team": "ünï 😀" },
+    }
+    expect(judged(bodyOf(ordinary))).toBe(true)
+  })
+
+  it("bodies with a bad field, or with characters replaced, inserted or removed", () => {
+    const badField = fc
+      .constantFrom(...(["metrics", "tags", "id", "createdAt"] as const))
+      .chain((key) => fc.tuple(fc.constant(key), fc.oneof(badValueFor[key], fc.anything())))
+    fc.assert(
+      fc.property(completeInput, badField, (input, [key, bad]) => {
+        let body: string
+        try {
+          body = bodyOf({ ...input, [key]: bad })
+        } catch {
+          return fc.pre(false) // A value JSON cannot write (a BigInt) is no body a writer could store.
+        }
+        judged(body)
+      }),
+      { numRuns: 1000 },
+    )
+    fc.assert(
+      fc.property(completeInput, fc.nat(), significant, fc.nat(2), (input, at, char, removed) => {
+        const body = bodyOf(input)
+        const i = at % (body.length + 1)
+        judged(body.slice(0, i) + char + body.slice(i + removed))
+      }),
+      { numRuns: 5000 },
+    )
+  })
+
+  it.each([
+    ["a forbidden metrics key", '{"__proto__":1}', "{}"],
+    ["a forbidden tag key", "{}", '{"constructor":"x"}'],
+    ["an infinite number", '{"a":1e999}', "{}"],
+    ["too many integer digits", `{"a":${"9".repeat(400)}}`, "{}"],
+    ["an empty tag key", "{}", '{"":"x"}'],
+    ["a tag that is not a string", "{}", '{"a":1}'],
+    ["a raw control character", '{"a":"\u0001"}', "{}"],
+  ])("refuses %s", (_, metrics, tags) => {
+    const body = `{"id":"6f1c2a9e-0000-4000-8000-000000000000","createdAt":"2026-01-01T00:00:00Z","metrics":${metrics},"tags":${tags}}`
+    expect(isStoredBodyFastPath(body, 0, body.length)).toBe(false)
   })
 })
