@@ -22,7 +22,7 @@ import type { ModelVersion } from "../domain/ModelVersion.ts"
 import { type EventBody, eventVersion, type RegistryEvent } from "../domain/RegistryEvent.ts"
 import type { Wal } from "../storage/Wal.ts"
 import type { EventTail } from "./EventTail.ts"
-import { encodeEventRecords } from "./eventCodec.ts"
+import { makeBatchEncoder } from "./eventCodec.ts"
 import type {
   AliasCommand,
   AliasDecideError,
@@ -124,6 +124,8 @@ export const makeCommit = (deps: {
   readonly appendFailed: (batch: ReadonlyArray<Pending>, cause: Cause.Cause<StorageFailed>) => Effect.Effect<void>
 }) => {
   const { wal, index, overlay, tail, clock, stats, metricLabels } = deps
+  // Its payloads live until the next batch is encoded, which is after this batch's append resolved.
+  const encode = makeBatchEncoder()
   // The batch being appended (the loop commits one batch at a time), let go of once settled.
   let batch: ReadonlyArray<Pending> = []
   let events: ReadonlyArray<RegistryEvent> = []
@@ -158,7 +160,7 @@ export const makeCommit = (deps: {
         completeBatch(pending)
         return Effect.void
       }
-      const records = encodeEventRecords(decided)
+      const records = encode(decided)
       batch = pending
       events = decided
       started = clock.unsafeCurrentTimeNanos()
