@@ -3,7 +3,7 @@
  * are served without reading the log, plus the signal that wakes them on each commit. Older events are
  * read back from the WAL: a slow subscriber is moved to the log, never skipped ahead.
  */
-import { Deferred, Effect, FiberId } from "effect"
+import { Deferred, Exit, FiberId } from "effect"
 import type { RegistryEvent } from "../domain/RegistryEvent.ts"
 
 export class EventTail {
@@ -11,7 +11,12 @@ export class EventTail {
   /** Seq of the oldest event still in the ring; the ring holds [firstSeq, lastSeq]. */
   private firstSeq = 1
   private lastSeq = 0
-  private signal: Deferred.Deferred<void> = Deferred.unsafeMake(FiberId.none)
+  /**
+   * Made when someone asks for it, not per commit: a Deferred costs several microseconds and kilobytes to make
+   * (it copies Effect's prototype into every instance), which with one producer is paid per register, and most
+   * commits have no one waiting.
+   */
+  private signal: Deferred.Deferred<void> | undefined = undefined
 
   constructor(
     private readonly capacity: number,
@@ -43,27 +48,27 @@ export class EventTail {
   }
 
   /** Records committed events (consecutive seqs) and wakes everyone waiting for news. */
-  push(events: ReadonlyArray<RegistryEvent>): Effect.Effect<void> {
+  push(events: ReadonlyArray<RegistryEvent>): void {
     for (const event of events) {
       if (event.seq !== this.lastSeq + 1) throw new Error(`tail expected seq ${this.lastSeq + 1}, got ${event.seq}`)
       this.ring[event.seq % this.capacity] = event
       this.lastSeq = event.seq
       if (this.lastSeq - this.firstSeq + 1 > this.capacity) this.firstSeq = this.lastSeq - this.capacity + 1
     }
-    return this.wake
+    this.wake()
   }
 
   /** Wakes every waiter (a commit, or the registry closing or failing). */
-  get wake(): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      const previous = this.signal
-      this.signal = Deferred.unsafeMake(FiberId.none)
-      return Deferred.succeed(previous, undefined)
-    })
+  wake(): void {
+    const previous = this.signal
+    if (previous === undefined) return
+    this.signal = undefined
+    Deferred.unsafeDone(previous, Exit.void)
   }
 
   /** The signal to await for the next wake-up. Take it *before* checking for news, then await it. */
   get nextWake(): Deferred.Deferred<void> {
+    this.signal ??= Deferred.unsafeMake(FiberId.none)
     return this.signal
   }
 }

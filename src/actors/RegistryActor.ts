@@ -7,7 +7,7 @@
  * This module wires those parts together and owns what spans them: the failure latch (after a failed fsync every
  * command fails until reopened) and shutdown (pending callers are told the registry closed).
  */
-import { type Cause, type Clock, Effect, Either, Exit, Fiber, Option, RuntimeFlags } from "effect"
+import { type Cause, type Clock, Effect, Either, Exit, Fiber, FiberRef, Option, RuntimeFlags } from "effect"
 import { type LifecycleMismatch, Overloaded, RegistryClosed, type StorageFailed, WalCorrupt } from "../domain/errors.ts"
 import type { LifecycleChanged } from "../domain/RegistryEvent.ts"
 import type { RegistryLimits } from "../storage/Limits.ts"
@@ -109,10 +109,10 @@ export const makeRegistryActor = (options: {
      * see it. A compaction left out here would wait until close after a failed append.
      */
     const failEverything = (error: StorageFailed | RegistryClosed) =>
-      Effect.suspend(() => {
+      Effect.sync(() => {
         for (const pending of mailbox.drain()) pending.resume(Exit.fail(error))
         compactor.failAll(error)
-        return tail.wake
+        tail.wake()
       })
 
     /** Latches the registry failed: nothing more is written until it is reopened. */
@@ -141,7 +141,8 @@ export const makeRegistryActor = (options: {
 
     const overlay = new BatchOverlay(index)
     const appended = (records: number) => compactor.appended(records)
-    const commit = makeCommit({ wal, index, overlay, tail, rules, clock, stats, appended, appendFailed })
+    const metricLabels = yield* FiberRef.get(FiberRef.currentMetricLabels)
+    const commit = makeCommit({ wal, index, overlay, tail, rules, clock, stats, metricLabels, appended, appendFailed })
     const loop = batchLoop({ mailbox, compactor, status, stats, compactionFailed, commit, traced })
     const loopFiber = yield* Effect.forkDaemon(loop)
 

@@ -52,37 +52,58 @@ const payloadText = (event: RegistryEvent): string => {
   }
 }
 
-/** Reused across batches; grows to the largest batch seen. Each batch's bytes are copied out of it. */
-let scratch = new Uint8Array(1 << 16)
+/**
+ * Encodes batches of events as records whose payloads are views into ONE buffer per batch: a `TextEncoder.encode`
+ * per event would allocate an ArrayBuffer per register, and ArrayBuffers are the costliest garbage on this path
+ * (bench/results).
+ */
+class EventEncoder {
+  /** Grows to the largest batch seen. */
+  private scratch = new Uint8Array(1 << 16)
+
+  /** `owned`: the payloads get a buffer of their own; otherwise they are views into the scratch buffer. */
+  encode(events: ReadonlyArray<RegistryEvent>, owned: boolean): Array<WalRecord> {
+    const texts: Array<string> = new Array(events.length)
+    let bound = 0
+    for (let i = 0; i < events.length; i++) {
+      const text = payloadText(events[i]!)
+      texts[i] = text
+      bound += text.length * 3
+    }
+    if (this.scratch.length < bound) this.scratch = new Uint8Array(Math.max(bound, this.scratch.length * 2))
+    const scratch = this.scratch
+    const ends: Array<number> = new Array(events.length)
+    let offset = 0
+    for (let i = 0; i < texts.length; i++) {
+      offset += utf8Encoder.encodeInto(texts[i]!, scratch.subarray(offset)).written
+      ends[i] = offset
+    }
+    const bytes = owned ? scratch.slice(0, offset) : scratch
+    const records: Array<WalRecord> = new Array(events.length)
+    let start = 0
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!
+      records[i] = { seq: event.seq, type: recordTypes[event._tag], payload: bytes.subarray(start, ends[i]!) }
+      start = ends[i]!
+    }
+    return records
+  }
+}
+
+const sharedEncoder = new EventEncoder()
+
+/** The records of a batch, in a buffer of their own: a Wal or any other holder may keep them. */
+export const encodeEventRecords = (events: ReadonlyArray<RegistryEvent>): Array<WalRecord> =>
+  sharedEncoder.encode(events, true)
 
 /**
- * The records of a batch, their payloads as views into ONE buffer per batch: a `TextEncoder.encode` per event
- * would allocate an ArrayBuffer per register, and ArrayBuffers are the costliest garbage on this path (bench/results). The buffer is fresh per batch, so a Wal may keep the payloads.
+ * An encoder for ONE writer that appends each batch before encoding the next (the registry's batch loop): its
+ * records' payloads are views into a buffer it reuses, valid until its next call. That saves a copy and an
+ * ArrayBuffer per batch, and is sound because every Wal copies what it keeps before its append resolves (Wal.ts).
  */
-export const encodeEventRecords = (events: ReadonlyArray<RegistryEvent>): Array<WalRecord> => {
-  const texts: Array<string> = new Array(events.length)
-  let bound = 0
-  for (let i = 0; i < events.length; i++) {
-    const text = payloadText(events[i]!)
-    texts[i] = text
-    bound += text.length * 3
-  }
-  if (scratch.length < bound) scratch = new Uint8Array(Math.max(bound, scratch.length * 2))
-  const ends: Array<number> = new Array(events.length)
-  let offset = 0
-  for (let i = 0; i < texts.length; i++) {
-    offset += utf8Encoder.encodeInto(texts[i]!, scratch.subarray(offset)).written
-    ends[i] = offset
-  }
-  const bytes = scratch.slice(0, offset)
-  const records: Array<WalRecord> = new Array(events.length)
-  let start = 0
-  for (let i = 0; i < events.length; i++) {
-    const event = events[i]!
-    records[i] = { seq: event.seq, type: recordTypes[event._tag], payload: bytes.subarray(start, ends[i]!) }
-    start = ends[i]!
-  }
-  return records
+export const makeBatchEncoder = (): ((events: ReadonlyArray<RegistryEvent>) => Array<WalRecord>) => {
+  const encoder = new EventEncoder()
+  return (events) => encoder.encode(events, false)
 }
 
 const validateEvent = Schema.decodeUnknownEither(RegistryEvent, { onExcessProperty: "error" })

@@ -62,6 +62,8 @@ export interface Wal {
    * record of the batch is visible through `read` or `lastSeq` before that.
    * A failed write is truncated back and fails this batch only; a failed sync (or truncate) fails the port: every
    * later call fails with `StorageFailed` until reopened. A sync is never retried.
+   * The records' payloads are the caller's again once the append resolved, whatever its outcome: a backend copies
+   * what it keeps.
    */
   readonly append: (records: ReadonlyArray<WalRecord>) => Effect.Effect<void, StorageFailed>
   /**

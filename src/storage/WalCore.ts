@@ -11,6 +11,7 @@ import { Effect, Option, Stream } from "effect"
 import { StorageFailed, WalCorrupt } from "../domain/errors.ts"
 import * as FailureLatch from "./FailureLatch.ts"
 import { mustRoll, type StorageLimits } from "./Limits.ts"
+import * as Mutex from "./Mutex.ts"
 import { assertWritable, batchBytes } from "./RecordCodec.ts"
 import { segmentHeaderBytes } from "./SegmentHeader.ts"
 import type { Snapshot, SnapshotStore } from "./SnapshotStore.ts"
@@ -175,8 +176,7 @@ export const make = <S>(
         reason: `${snapshotFiles.describe(chosen.lastSeq)} covers seq ${chosen.lastSeq} but the log ends at seq ${newest.lastSeq}`,
       })
     const snapshotFallbacks = yield* latch.guard(opened.finish)
-    // Compaction's steps have their own lock: Effect's semaphore lets a running fiber take a free permit before a
-    // woken waiter runs, so under a steady stream of appends a compaction queued on their lock never got it.
+    // Compaction's steps have their own lock, so that publishing a snapshot never waits behind an append's fsync.
     const core: Core<S> = {
       opened,
       log,
@@ -184,8 +184,8 @@ export const make = <S>(
       segments,
       latch,
       state: { chosenAtOpen: opened.chosenSnapshot, retained: opened.snapshotSeqs, placeCheckDue: false },
-      serialized: (yield* Effect.makeSemaphore(1)).withPermits(1),
-      serializedCompaction: (yield* Effect.makeSemaphore(1)).withPermits(1),
+      serialized: Mutex.make().withLock,
+      serializedCompaction: Mutex.make().withLock,
     }
     return {
       wal: makeWal(core, snapshotFallbacks),

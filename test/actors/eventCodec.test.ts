@@ -5,7 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
 import fc from "fast-check"
-import { decodeEventPayload, encodeEventRecords, recordTypes } from "../../src/actors/eventCodec.ts"
+import { decodeEventPayload, encodeEventRecords, makeBatchEncoder, recordTypes } from "../../src/actors/eventCodec.ts"
 import type { RegistryEvent } from "../../src/domain/RegistryEvent.ts"
 
 const lifecycleName = fc.stringMatching(/^[A-Za-z][A-Za-z0-9_-]{0,12}$/)
@@ -97,6 +97,36 @@ describe("event records", () => {
         },
       ),
       { numRuns: 300 },
+    )
+  })
+
+  it("a batch encoder writes the same records, each batch valid until its next call, however large", () => {
+    const batch = fc.array(event, { minLength: 1, maxLength: 8 })
+    // Large metrics make a later batch outgrow the encoder's buffer.
+    const large = fc.string({ minLength: 22_000, maxLength: 30_000 })
+    fc.assert(
+      fc.property(fc.array(fc.tuple(batch, fc.option(large, { nil: undefined })), { maxLength: 5 }), (batches) => {
+        const encode = makeBatchEncoder()
+        let seq = 1
+        for (const [bodies, filler] of batches) {
+          const events = bodies.map(
+            (body) =>
+              (body._tag === "Registered" && filler !== undefined
+                ? {
+                    ...body,
+                    metadata: { ...(body as unknown as { metadata: object }).metadata, metrics: { filler } },
+                    seq: seq++,
+                  }
+                : { ...body, seq: seq++ }) as RegistryEvent,
+          )
+          const records = encode(events)
+          const owned = encodeEventRecords(events)
+          expect(records.map((r) => [r.seq, r.type, [...r.payload]])).toEqual(
+            owned.map((r) => [r.seq, r.type, [...r.payload]]),
+          )
+        }
+      }),
+      { numRuns: 50 },
     )
   })
 
