@@ -25,18 +25,31 @@ import { recordRequest, routeLabel } from "./requestMetrics.ts"
 /** Answers the request and returns `true`, or returns `false` without touching it. */
 export type FastLane = (request: IncomingMessage, response: ServerResponse) => boolean
 
+type Answer = HttpServerResponse.HttpServerResponse
+
+/** How a route answers: a read at once, a write once its commit is durable. */
+type Handler =
+  | { readonly _tag: "Read"; readonly answer: (params: ReadonlyArray<string>) => Answer }
+  | {
+      readonly _tag: "Write"
+      readonly answer: (params: ReadonlyArray<string>, request: IncomingMessage) => Effect.Effect<Answer>
+    }
+
 export interface Route {
   readonly method: string
   /** The path's segments after the leading "/", `undefined` where a parameter goes. */
   readonly segments: ReadonlyArray<string | undefined>
   readonly label: string
-  /** Whether the answer completes without waiting (a read of the index): it then runs without a scheduled fiber. */
-  readonly sync: boolean
-  readonly answer: (
-    params: ReadonlyArray<string>,
-    request: IncomingMessage,
-  ) => Effect.Effect<HttpServerResponse.HttpServerResponse>
+  readonly handler: Handler
 }
+
+const read = (answer: (params: ReadonlyArray<string>) => Answer): Handler => ({ _tag: "Read", answer })
+const write = (
+  answer: (params: ReadonlyArray<string>, request: IncomingMessage) => Effect.Effect<Answer>,
+): Handler => ({
+  _tag: "Write",
+  answer,
+})
 
 const segmentsOf = (path: string) =>
   path
@@ -48,13 +61,13 @@ const segmentsOf = (path: string) =>
 const overlap = (a: ReadonlyArray<string | undefined>, b: ReadonlyArray<string | undefined>) =>
   a.length === b.length && a.every((segment, i) => segment === undefined || b[i] === undefined || segment === b[i])
 
-const route = (name: string, sync: boolean, answer: Route["answer"]): Route => {
+const route = (name: string, handler: Handler): Route => {
   const { method, path } = declaredRoute(name)
   const segments = segmentsOf(path)
   for (const other of declaredRouteList())
     if (other.name !== name && other.method === method && overlap(segments, segmentsOf(other.path)))
       throw new Error(`fast lane: ${method} ${path} overlaps ${other.path}; leave such routes to the platform's router`)
-  return { method, segments, label: routeLabel(path), sync, answer }
+  return { method, segments, label: routeLabel(path), handler }
 }
 
 /** What the platform's router would split off or decode; a path holding any of them is the platform's to route. */
@@ -112,18 +125,54 @@ export const routeOf = <R extends { readonly method: string; readonly segments: 
 
 /** The hot routes: each one's declared path and method, and its answer. Reads answer without waiting. */
 export const hotRoutes = (hot: HotAnswers): ReadonlyArray<Route> => [
-  route("healthz", true, () => hot.healthz),
-  route("getVersion", true, ([name, version]) => hot.getVersion(name!, version!)),
-  route("register", false, ([name], request) => hot.register(name!, request)),
-  route("listModels", true, () => hot.listModels),
-  route("getModel", true, ([name]) => hot.getModel(name!)),
-  route("listVersions", true, ([name]) => hot.listVersions(name!)),
-  route("promote", false, ([name, version]) => hot.promote(name!, version!)),
-  route("deprecate", false, ([name, version]) => hot.deprecate(name!, version!)),
-  route("transition", false, ([name, version, event]) => hot.transition(name!, version!, event!)),
-  route("setAlias", false, ([name, alias], request) => hot.setAlias(name!, alias!, request)),
-  route("getAlias", true, ([name, alias]) => hot.getAlias(name!, alias!)),
-  route("removeAlias", false, ([name, alias]) => hot.removeAlias(name!, alias!)),
+  route(
+    "healthz",
+    read(() => hot.healthz()),
+  ),
+  route(
+    "getVersion",
+    read(([name, version]) => hot.getVersion(name!, version!)),
+  ),
+  route(
+    "register",
+    write(([name], request) => hot.register(name!, request)),
+  ),
+  route(
+    "listModels",
+    read(() => hot.listModels()),
+  ),
+  route(
+    "getModel",
+    read(([name]) => hot.getModel(name!)),
+  ),
+  route(
+    "listVersions",
+    read(([name]) => hot.listVersions(name!)),
+  ),
+  route(
+    "promote",
+    write(([name, version]) => hot.promote(name!, version!)),
+  ),
+  route(
+    "deprecate",
+    write(([name, version]) => hot.deprecate(name!, version!)),
+  ),
+  route(
+    "transition",
+    write(([name, version, event]) => hot.transition(name!, version!, event!)),
+  ),
+  route(
+    "setAlias",
+    write(([name, alias], request) => hot.setAlias(name!, alias!, request)),
+  ),
+  route(
+    "getAlias",
+    read(([name, alias]) => hot.getAlias(name!, alias!)),
+  ),
+  route(
+    "removeAlias",
+    write(([name, alias]) => hot.removeAlias(name!, alias!)),
+  ),
 ]
 
 export const make = (hot: HotAnswers, options: FastLaneOptions): FastLane => {
@@ -158,15 +207,19 @@ export const make = (hot: HotAnswers, options: FastLaneOptions): FastLane => {
 
     const started = performance.now()
     const { label } = found.route
-    const finish = (exit: Exit.Exit<HttpServerResponse.HttpServerResponse>) => {
-      // `answer` turns every failure into an answer, so a failed exit is a defect: logged, as the edge logs one.
-      if (Exit.isFailure(exit)) Effect.runFork(Effect.logError("unexpected failure", exit.cause))
-      const answer = Exit.isSuccess(exit) ? exit.value : errorResponse(detailOf(undefined))
+    const respond = (answer: Answer) =>
       send(response, checked === undefined ? answer : withAllowedOrigin(answer, checked), method, label, started)
-    }
-    const effect = found.route.answer(found.params, request)
-    if (found.route.sync) finish(Effect.runSyncExit(effect))
-    else Effect.runCallback(effect, { onExit: finish })
+    const { handler } = found.route
+    if (handler._tag === "Read") respond(handler.answer(found.params))
+    else
+      Effect.runCallback(handler.answer(found.params, request), {
+        onExit: (exit) => {
+          // A write's answer turns every failure into an answer, so a failed exit is a defect: logged, as the
+          // edge logs one.
+          if (Exit.isFailure(exit)) Effect.runFork(Effect.logError("unexpected failure", exit.cause))
+          respond(Exit.isSuccess(exit) ? exit.value : errorResponse(detailOf(undefined)))
+        },
+      })
     return true
   }
 }

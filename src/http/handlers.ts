@@ -6,7 +6,7 @@
 import type { IncomingMessage } from "node:http"
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
-import { Context, type Deferred, Effect, Either, Metric, Schema } from "effect"
+import { Context, type Deferred, Effect, Either, Exit, Metric, Schema } from "effect"
 import { lifecycleMermaid } from "../actors/lifecycleDiagram.ts"
 import { InvalidInput, PositionCompacted } from "../domain/errors.ts"
 import { decodeRegisterInputFast } from "../domain/fastDecode.ts"
@@ -94,46 +94,60 @@ const json = <A, I>(schema: Schema.Schema<A, I>) => {
     answer(Effect.map(Effect.flatMap(effect, encode), (body) => HttpServerResponse.unsafeJson(body)))
 }
 
-const versionJson = json(VersionWire)
-const versionsJson = json(Schema.Array(VersionWire))
+/**
+ * A read answered now. Reads answer from the committed index without waiting, so the registry's effect runs here
+ * (`Effect.runSyncExit`) and the answer is built in plain code: the fast lane then runs one small fiber per read,
+ * where running the encoding and rendering as effects too cost more than the read itself (13–15 µs against 3 µs,
+ * bench/results/issue-15-server.md). Failures become the error body as `answer` makes them.
+ */
+const readNow =
+  <A>(render: (value: A) => unknown) =>
+  <E>(effect: Effect.Effect<A, E>): HttpServerResponse.HttpServerResponse => {
+    const exit = Effect.runSyncExit(effect)
+    if (Exit.isFailure(exit)) return errorResponse(detailOf(exit.cause._tag === "Fail" ? exit.cause.error : undefined))
+    try {
+      return HttpServerResponse.unsafeJson(render(exit.value))
+    } catch {
+      return errorResponse(detailOf(undefined))
+    }
+  }
+
+const versionNow = readNow(Schema.encodeSync(VersionWire))
+const versionsNow = readNow(Schema.encodeSync(Schema.Array(VersionWire)))
+const modelNow = readNow(Schema.encodeSync(ModelWire))
+const summariesNow = readNow(Schema.encodeSync(Schema.Array(SummaryWire)))
+const healthNow = readNow((stats: { readonly lastSeq: number }) => ({ status: "ok" as const, lastSeq: stats.lastSeq }))
 const outcomeJson = json(OutcomeWire)
 const aliasOutcomeJson = json(AliasOutcomeWire)
-const modelJson = json(ModelWire)
-const summariesJson = json(Schema.Array(SummaryWire))
 const encodeVersion = Schema.encode(VersionWire)
+
+type Answer = HttpServerResponse.HttpServerResponse
 
 /**
  * The answers of the routes the server's fast lane also serves (src/http/fastLane.ts): every route of the models
  * group, and `/healthz`. The API's handlers below call the same functions, so both lanes answer alike because they
- * run the same code.
+ * run the same code. Reads answer at once; writes are effects that wait for the commit.
  */
 export interface HotAnswers {
-  readonly register: (name: string, source: IncomingMessage) => Effect.Effect<HttpServerResponse.HttpServerResponse>
-  readonly listModels: Effect.Effect<HttpServerResponse.HttpServerResponse>
-  readonly getModel: (name: string) => Effect.Effect<HttpServerResponse.HttpServerResponse>
-  readonly listVersions: (name: string) => Effect.Effect<HttpServerResponse.HttpServerResponse>
-  readonly getVersion: (name: string, version: string) => Effect.Effect<HttpServerResponse.HttpServerResponse>
-  readonly promote: (name: string, version: string) => Effect.Effect<HttpServerResponse.HttpServerResponse>
-  readonly deprecate: (name: string, version: string) => Effect.Effect<HttpServerResponse.HttpServerResponse>
-  readonly transition: (
-    name: string,
-    version: string,
-    event: string,
-  ) => Effect.Effect<HttpServerResponse.HttpServerResponse>
-  readonly setAlias: (
-    name: string,
-    alias: string,
-    source: IncomingMessage,
-  ) => Effect.Effect<HttpServerResponse.HttpServerResponse>
-  readonly getAlias: (name: string, alias: string) => Effect.Effect<HttpServerResponse.HttpServerResponse>
-  readonly removeAlias: (name: string, alias: string) => Effect.Effect<HttpServerResponse.HttpServerResponse>
-  readonly healthz: Effect.Effect<HttpServerResponse.HttpServerResponse>
+  readonly register: (name: string, source: IncomingMessage) => Effect.Effect<Answer>
+  readonly listModels: () => Answer
+  readonly getModel: (name: string) => Answer
+  readonly listVersions: (name: string) => Answer
+  readonly getVersion: (name: string, version: string) => Answer
+  readonly promote: (name: string, version: string) => Effect.Effect<Answer>
+  readonly deprecate: (name: string, version: string) => Effect.Effect<Answer>
+  readonly transition: (name: string, version: string, event: string) => Effect.Effect<Answer>
+  readonly setAlias: (name: string, alias: string, source: IncomingMessage) => Effect.Effect<Answer>
+  readonly getAlias: (name: string, alias: string) => Answer
+  readonly removeAlias: (name: string, alias: string) => Effect.Effect<Answer>
+  readonly healthz: () => Answer
 }
 
 export const hotAnswers = (registry: ModelRegistry, settings: ServerSettings): HotAnswers => {
   /** The body as text, or the answer that refuses it (too large, not UTF-8, aborted). */
   const bodyOf = (source: IncomingMessage) => Effect.either(readLimitedBody(source, settings.bodyBytesMax))
   const written = { wait: false }
+  const health = Effect.zipRight(registry.health, registry.stats)
   return {
     register: (name, source) =>
       answer(
@@ -146,17 +160,17 @@ export const hotAnswers = (registry: ModelRegistry, settings: ServerSettings): H
           return HttpServerResponse.unsafeJson(body, { status: outcome.event === null ? 200 : 201 })
         }),
       ),
-    listModels: summariesJson(registry.listModels),
+    listModels: () => summariesNow(registry.listModels),
     getModel: (name) =>
-      modelJson(
+      modelNow(
         Effect.map(registry.listVersions(name), (versions) => ({
           name,
           production: versions.find((v) => v.state === "production") ?? null,
           versions,
         })),
       ),
-    listVersions: (name) => versionsJson(registry.listVersions(name)),
-    getVersion: (name, version) => versionJson(registry.get(name, version)),
+    listVersions: (name) => versionsNow(registry.listVersions(name)),
+    getVersion: (name, version) => versionNow(registry.get(name, version)),
     promote: (name, version) => outcomeJson(registry.promote(name, version, written)),
     deprecate: (name, version) => outcomeJson(registry.deprecate(name, version, written)),
     transition: (name, version, event) => outcomeJson(registry.transition(name, version, event, written)),
@@ -168,17 +182,10 @@ export const hotAnswers = (registry: ModelRegistry, settings: ServerSettings): H
               Effect.flatMap(parseAliasBody(text.right), (version) => registry.setAlias(name, alias, version, written)),
             ),
       ),
-    getAlias: (name, alias) => versionJson(registry.resolveAlias(name, alias)),
+    getAlias: (name, alias) => versionNow(registry.resolveAlias(name, alias)),
     removeAlias: (name, alias) => aliasOutcomeJson(registry.removeAlias(name, alias, written)),
     // A load balancer reads /healthz to route writes away: "ok" only while a write can succeed.
-    healthz: answer(
-      Effect.zipRight(
-        registry.health,
-        Effect.map(registry.stats, (stats) =>
-          HttpServerResponse.unsafeJson({ status: "ok" as const, lastSeq: stats.lastSeq }),
-        ),
-      ),
-    ),
+    healthz: () => healthNow(health),
   }
 }
 
@@ -193,17 +200,17 @@ export const ModelsLive = HttpApiBuilder.group(RegistryApi, "models", (handlers)
       .handleRaw("register", ({ path, request }) =>
         hot.register(path.name, NodeHttpServerRequest.toIncomingMessage(request)),
       )
-      .handleRaw("listModels", () => hot.listModels)
-      .handleRaw("getModel", ({ path }) => hot.getModel(path.name))
-      .handleRaw("listVersions", ({ path }) => hot.listVersions(path.name))
-      .handleRaw("getVersion", ({ path }) => hot.getVersion(path.name, path.version))
+      .handleRaw("listModels", () => Effect.sync(hot.listModels))
+      .handleRaw("getModel", ({ path }) => Effect.sync(() => hot.getModel(path.name)))
+      .handleRaw("listVersions", ({ path }) => Effect.sync(() => hot.listVersions(path.name)))
+      .handleRaw("getVersion", ({ path }) => Effect.sync(() => hot.getVersion(path.name, path.version)))
       .handleRaw("promote", ({ path }) => hot.promote(path.name, path.version))
       .handleRaw("deprecate", ({ path }) => hot.deprecate(path.name, path.version))
       .handleRaw("transition", ({ path }) => hot.transition(path.name, path.version, path.event))
       .handleRaw("setAlias", ({ path, request }) =>
         hot.setAlias(path.name, path.alias, NodeHttpServerRequest.toIncomingMessage(request)),
       )
-      .handleRaw("getAlias", ({ path }) => hot.getAlias(path.name, path.alias))
+      .handleRaw("getAlias", ({ path }) => Effect.sync(() => hot.getAlias(path.name, path.alias)))
       .handleRaw("removeAlias", ({ path }) => hot.removeAlias(path.name, path.alias)),
   ),
 )
@@ -287,7 +294,7 @@ export const OpsLive = HttpApiBuilder.group(RegistryApi, "ops", (handlers) =>
     yield* registry.metrics({ from: "now" })
     const { healthz } = yield* HotAnswersLive
     return handlers
-      .handleRaw("healthz", () => healthz)
+      .handleRaw("healthz", () => Effect.sync(healthz))
       .handle("metrics", () =>
         Effect.gen(function* () {
           const stats = yield* registry.stats
