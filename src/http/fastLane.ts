@@ -1,16 +1,17 @@
 /**
  * The server's fast lane: the JSON routes (the models group's and `/healthz`) answered on Node's request directly,
- * beside the platform's router, which serves everything else (event streams, metrics, the lifecycle, the docs). The platform runs every request
- * as a fiber with its own span, fiber refs, pre-response handlers and an effect that writes the answer; on this
- * project's 2-core machine a minimal `HttpApi` server with one route answered 4.6k GET/s where bare `node:http`
- * answered 26k/s, so no tuning of our own layer could bring the server near Node (bench/results/issue-15-http.md).
+ * beside the platform's router, which serves everything else (event streams, metrics, the lifecycle, the docs). The
+ * platform runs every request as a fiber with its own span, fiber refs, pre-response handlers and an effect that
+ * writes the answer; on this project's 2-core machine a minimal `HttpApi` server with one route answered 0.07–0.18×
+ * of bare `node:http`'s rate, so no tuning of our own layer could bring the server near Node
+ * (bench/results/issue-15-server.md, bench/children/minimalHttpApiServer.ts).
  *
  * The lane answers with the same code as the API's handlers (`HotAnswers`, src/http/handlers.ts), takes its paths
  * from the API declaration, records the same metrics, and takes a request only when the platform would route it to
  * the same endpoint with the same parameters and the edge (src/http/Server.ts) would let it through: the exact
  * path of a declared route (no query, no percent-encoding, no empty or extra segment) with its method, from a
  * request that did not arrive during shutdown. Everything else, an edge refusal included, goes to the platform,
- * which answers it as before. test/http/fastLane.test.ts checks that both lanes answer alike.
+ * which answers it as before. test/http/fastLane.node.test.ts checks that both lanes answer alike.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http"
 import type { HttpServerResponse } from "@effect/platform"
