@@ -69,7 +69,7 @@ export interface ServerOptions {
    */
   readonly publicRoutes?: ReadonlyArray<PublicRoute>
   /**
-   * Whether the hot routes (`/healthz`, a version's GET, register) skip the platform's per-request fiber and span
+   * Whether the JSON routes (the models group's and `/healthz`) skip the platform's per-request fiber and span
    * (src/http/fastLane.ts); on by default. Turn it off to have an `http.server` span for every request.
    */
   readonly fastLane?: boolean
