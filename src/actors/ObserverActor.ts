@@ -3,8 +3,8 @@
  * throwing, hanging or slow handler only ever delays itself: the registry's batch loop never waits for it.
  *
  * Delivery is at-least-once and in seq order. The cursor is made durable (through the `CursorStore` port)
- * after each handled chunk (unless the observer keeps it in memory, see `ObserverOptions.cursor`), so a crash redelivers at most the chunk in flight; handlers get the seq to
- * deduplicate. A handler that keeps failing is retried with exponential backoff; after `maxAttempts` the
+ * after each handled chunk (unless the observer keeps it in memory, see `ObserverOptions.cursor`), so a crash
+ * redelivers at most the chunk in flight; handlers get the seq to deduplicate. A handler that keeps failing is retried with exponential backoff; after `maxAttempts` the
  * event (or chunk) goes to the observer's dead-letter file and the observer moves on.
  */
 import { Cause, type Chunk, Duration, Effect, Fiber, Metric, Option, Schedule, type Scope, Stream } from "effect"

@@ -32,7 +32,7 @@ import {
   withAllowedOrigin,
 } from "./crossSite.ts"
 import { Drain } from "./drain.ts"
-import { errorResponse } from "./errorResponse.ts"
+import { errorResponse, internalError } from "./errorResponse.ts"
 import * as FastLane from "./fastLane.ts"
 import { EventsLive, HotAnswersLive, LifecycleLive, ModelsLive, OpsLive, ServerSettings } from "./handlers.ts"
 import { startRequest } from "./requestMetrics.ts"
@@ -196,11 +196,7 @@ const guarded = <E, R>(
     // The register handler counts a chunked body's bytes itself and answers 413; the platform's own limit would instead
     // destroy the socket mid-request, which a client sees as a reset rather than an answer.
     HttpServerRequest.withMaxBodySize(Option.none()),
-    Effect.catchAllCause((cause) =>
-      Effect.logError("unexpected failure", cause).pipe(
-        Effect.as(errorResponse(edgeError("Internal", "internal error"))),
-      ),
-    ),
+    Effect.catchAllCause((cause) => Effect.logError("unexpected failure", cause).pipe(Effect.as(internalError()))),
   )
 }
 
@@ -249,7 +245,7 @@ const fallbackRoute = HttpApiBuilder.Router.use((router) =>
 )
 
 /**
- * Node's server, answering the hot routes through the fast lane (src/http/fastLane.ts) and every other request
+ * Node's server, answering the JSON routes through the fast lane (src/http/fastLane.ts) and every other request
  * through the platform's handler for the app it is given. It is the platform's own server (listening, address,
  * closing) with the request listener swapped: the platform would attach its handler to every request.
  */

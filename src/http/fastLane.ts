@@ -16,10 +16,9 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http"
 import type { HttpServerResponse } from "@effect/platform"
 import { Effect, Exit } from "effect"
-import { detailOf, edgeError } from "../effects/errorStatus.ts"
 import { declaredRoute, declaredRouteList } from "./Api.ts"
 import { type CrossSiteRules, crossSiteCheck, withAllowedOrigin } from "./crossSite.ts"
-import { errorResponse } from "./errorResponse.ts"
+import { internalError } from "./errorResponse.ts"
 import type { HotAnswers } from "./handlers.ts"
 import { recordRequest, routeLabel } from "./requestMetrics.ts"
 
@@ -190,7 +189,7 @@ export const make = (hot: HotAnswers, options: FastLaneOptions): FastLane => {
     try {
       body = bodyOf(answer)
     } catch {
-      answer = errorResponse(edgeError("Internal", "internal error"))
+      answer = internalError()
       body = bodyOf(answer)
     }
     recordRequest(method, label, answer.status, (performance.now() - started) / 1000)
@@ -218,7 +217,7 @@ export const make = (hot: HotAnswers, options: FastLaneOptions): FastLane => {
           // A write's answer turns every failure into an answer, so a failed exit is a defect: logged, as the
           // edge logs one.
           if (Exit.isFailure(exit)) Effect.runFork(Effect.logError("unexpected failure", exit.cause))
-          respond(Exit.isSuccess(exit) ? exit.value : errorResponse(detailOf(undefined)))
+          respond(Exit.isSuccess(exit) ? exit.value : internalError())
         },
       })
     return true

@@ -22,7 +22,7 @@ import {
   VersionWire,
 } from "./Api.ts"
 import { payloadTooLarge, readBody, TooLarge } from "./bodyLimit.ts"
-import { errorResponse } from "./errorResponse.ts"
+import { errorResponse, failureResponse, internalError } from "./errorResponse.ts"
 import * as EventFanout from "./eventFanout.ts"
 import { processFamilies } from "./processMetrics.ts"
 import { type Family, familiesOf, renderFamilies } from "./prometheus.ts"
@@ -47,9 +47,7 @@ export const ServerSettings = Context.GenericTag<ServerSettings>("@visutility/mo
 
 /** Turns every failure into the shared error body; the handler's success type is left as is. */
 const answer = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.catchAllCause(effect, (cause) =>
-    Effect.succeed(errorResponse(detailOf(cause._tag === "Fail" ? cause.error : undefined))),
-  )
+  Effect.catchAllCause(effect, (cause) => Effect.succeed(failureResponse(cause)))
 
 const parseJsonObject = (text: string): Either.Either<Record<string, unknown>, InvalidInput> => {
   let parsed: unknown
@@ -104,11 +102,11 @@ const readNow =
   <A>(render: (value: A) => unknown) =>
   <E>(effect: Effect.Effect<A, E>): HttpServerResponse.HttpServerResponse => {
     const exit = Effect.runSyncExit(effect)
-    if (Exit.isFailure(exit)) return errorResponse(detailOf(exit.cause._tag === "Fail" ? exit.cause.error : undefined))
+    if (Exit.isFailure(exit)) return failureResponse(exit.cause)
     try {
       return HttpServerResponse.unsafeJson(render(exit.value))
     } catch {
-      return errorResponse(detailOf(undefined))
+      return internalError()
     }
   }
 
