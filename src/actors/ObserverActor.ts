@@ -7,7 +7,20 @@
  * redelivers at most the chunk in flight; handlers get the seq to deduplicate. A handler that keeps failing is retried with exponential backoff; after `maxAttempts` the
  * event (or chunk) goes to the observer's dead-letter file and the observer moves on.
  */
-import { Cause, type Chunk, Duration, Effect, Fiber, Metric, Option, Schedule, type Scope, Stream } from "effect"
+import {
+  Cause,
+  type Chunk,
+  Duration,
+  Effect,
+  Fiber,
+  FiberRef,
+  Metric,
+  MetricLabel,
+  Option,
+  Schedule,
+  type Scope,
+  Stream,
+} from "effect"
 import { decodeModelName } from "../domain/decode.ts"
 import { InvalidInput, RegistryClosed, type StorageFailed } from "../domain/errors.ts"
 import type { RegistryEvent } from "../domain/RegistryEvent.ts"
@@ -34,10 +47,16 @@ export interface ObserverOptions {
   readonly cursor?: "saved" | "memory"
 }
 
-/** How events reach the handler: one at a time, or as the chunks the subscription delivers (fewer fsyncs). */
+/**
+ * How events reach the handler: one at a time, or as the chunks the subscription delivers (fewer fsyncs). A
+ * `Counter` is a built-in's plain function over each chunk that cannot fail, block or hang (the metrics counters):
+ * it runs without the attempt timeout and retries, whose race of two fibers and a timer per chunk cost more than
+ * the counting (bench/results/issue-15-server.md).
+ */
 export type Delivery<E> =
   | { readonly _tag: "Event"; readonly handle: (event: RegistryEvent) => Effect.Effect<void, E> }
   | { readonly _tag: "Chunk"; readonly handle: (events: ReadonlyArray<RegistryEvent>) => Effect.Effect<void, E> }
+  | { readonly _tag: "Counter"; readonly count: (events: ReadonlyArray<RegistryEvent>) => Effect.Effect<void> }
 
 export interface ObserverStatus {
   readonly name: string
@@ -202,7 +221,9 @@ export const startObserver = <E>(options: {
     let stopped: Option.Option<StopReason> = Option.none()
     let lastError: Option.Option<StopReason> = Option.none()
     const waiters: Array<{ readonly seq: number; readonly resume: () => void }> = []
-    const lag = observerLag.pipe(Metric.tagged("observer", name))
+    // Made once: a metric finds its series by the identity of the label array, so `Metric.tagged` per chunk built
+    // and hashed a new key every time.
+    const lagLabels = [...(yield* FiberRef.get(FiberRef.currentMetricLabels)), MetricLabel.make("observer", name)]
 
     const withRetries = retrying(attemptTimeout, handlerRetries, counts)
     const deadLetter = deadLetterer(name, maxAttempts, sink, counts)
@@ -210,7 +231,10 @@ export const startObserver = <E>(options: {
     const handleChunk = (chunk: Chunk.Chunk<RegistryEvent>) =>
       Effect.gen(function* () {
         const events = [...chunk]
-        if (delivery._tag === "Chunk") {
+        if (delivery._tag === "Counter") {
+          yield* delivery.count(events)
+          counts.delivered += events.length
+        } else if (delivery._tag === "Chunk") {
           yield* withRetries(delivery.handle(events)).pipe(
             Effect.matchCauseEffect({
               onSuccess: () => Effect.sync(() => (counts.delivered += events.length)),
@@ -229,7 +253,7 @@ export const startObserver = <E>(options: {
         const last = events[events.length - 1]!.seq
         if (saved) yield* cursors.set(observerPaths.cursor(name), last)
         cursor = last
-        yield* Metric.set(lag, Math.max(0, options.committedSeq() - cursor))
+        observerLag.unsafeUpdate(Math.max(0, options.committedSeq() - cursor), lagLabels)
         for (let i = waiters.length - 1; i >= 0; i--) if (waiters[i]!.seq <= cursor) waiters.splice(i, 1)[0]!.resume()
       })
 

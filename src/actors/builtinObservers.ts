@@ -3,7 +3,7 @@
  * deliveries run by the supervised ObserverActor, so they get cursors, retries and dead letters like any
  * user observer, and can never slow the registry.
  */
-import { Effect, Metric } from "effect"
+import { Effect, FiberRef, Metric, MetricLabel } from "effect"
 import type { StorageFailed } from "../domain/errors.ts"
 import type { RegistryEvent } from "../domain/RegistryEvent.ts"
 import type { AppendSink } from "../storage/AppendSink.ts"
@@ -53,11 +53,36 @@ export const auditLog = (sink: AppendSink, file: string): Delivery<StorageFailed
   }
 }
 
-/** Counts events by type in `registry_events_total{type=…}`. */
+/**
+ * Label sets by event type, made once: a metric finds its series by the identity of the label array it is given,
+ * where `Metric.tagged` per event built and hashed a new key every time (a few percent of a served register's CPU,
+ * bench/results/issue-15-server.md).
+ */
+const typeLabels = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
+const labelsOfType = (type: string, fiberLabels: ReadonlyArray<MetricLabel.MetricLabel>) => {
+  if (fiberLabels.length > 0) return [...fiberLabels, MetricLabel.make("type", type)]
+  let labels = typeLabels.get(type)
+  if (labels === undefined) {
+    labels = [MetricLabel.make("type", type)]
+    typeLabels.set(type, labels)
+  }
+  return labels
+}
+
+/** Counts events by type in `registry_events_total{type=…}`, with the labels the fiber's metrics carry. */
 export const metrics: Delivery<never> = {
-  _tag: "Chunk",
-  handle: (events) =>
-    Effect.forEach(events, (event) => Metric.update(eventsCounter.pipe(Metric.tagged("type", event._tag)), 1), {
-      discard: true,
-    }),
+  _tag: "Counter",
+  count: (events) =>
+    FiberRef.getWith(FiberRef.currentMetricLabels, (fiberLabels) =>
+      Effect.sync(() => {
+        // One update per run of equal types: a chunk is mostly one type.
+        for (let i = 0; i < events.length; ) {
+          const type = events[i]!._tag
+          let end = i + 1
+          while (end < events.length && events[end]!._tag === type) end++
+          eventsCounter.unsafeUpdate(end - i, labelsOfType(type, fiberLabels))
+          i = end
+        }
+      }),
+    ),
 }

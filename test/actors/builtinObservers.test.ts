@@ -77,12 +77,43 @@ describe("the built-in observers", () => {
       Effect.gen(function* () {
         const events = yield* stagesEvents
         const before = yield* Effect.forEach(types, countOf)
-        if (metrics._tag !== "Chunk") throw new Error("the metrics observer takes chunks")
-        yield* metrics.handle(events)
+        if (metrics._tag !== "Counter") throw new Error("the metrics observer counts chunks")
+        yield* metrics.count(events)
         const after = yield* Effect.forEach(types, countOf)
         return Object.fromEntries(types.map((type, i) => [type, after[i]! - before[i]!]))
       }),
     )
     expect(counted).toEqual({ LifecycleChanged: 1, Registered: 2, Transitioned: 2, AliasSet: 2, AliasRemoved: 1 })
+  })
+
+  it("the metrics observer keeps the labels its fiber's metrics carry", async () => {
+    const tagged = (type: string) =>
+      Effect.map(
+        Metric.value(eventsCounter.pipe(Metric.tagged("service", "observer-test"), Metric.tagged("type", type))),
+        (s) => s.count,
+      )
+    const counted = await Effect.runPromise(
+      Effect.gen(function* () {
+        const events = yield* stagesEvents
+        if (metrics._tag !== "Counter") throw new Error("the metrics observer counts chunks")
+        const before = yield* Effect.forEach(types, tagged)
+        const plainBefore = yield* Effect.forEach(types, countOf)
+        yield* metrics.count(events).pipe(Effect.tagMetrics("service", "observer-test"))
+        const after = yield* Effect.forEach(types, tagged)
+        const plainAfter = yield* Effect.forEach(types, countOf)
+        return {
+          tagged: Object.fromEntries(types.map((type, i) => [type, after[i]! - before[i]!])),
+          untagged: plainAfter.map((count, i) => count - plainBefore[i]!),
+        }
+      }),
+    )
+    expect(counted.tagged).toEqual({
+      LifecycleChanged: 1,
+      Registered: 2,
+      Transitioned: 2,
+      AliasSet: 2,
+      AliasRemoved: 1,
+    })
+    expect(counted.untagged).toEqual([0, 0, 0, 0, 0])
   })
 })
