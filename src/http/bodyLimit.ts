@@ -5,9 +5,10 @@
  */
 
 import type { IncomingMessage } from "node:http"
-import { Effect } from "effect"
+import type { HttpServerResponse } from "@effect/platform"
+import { Either } from "effect"
 import { InvalidInput } from "../domain/errors.ts"
-import { edgeError } from "../effects/errorStatus.ts"
+import { detailOf, edgeError } from "../effects/errorStatus.ts"
 import { type EdgeRequest, header } from "./crossSite.ts"
 import { errorResponse } from "./errorResponse.ts"
 
@@ -20,10 +21,6 @@ export const declaresTooLarge = (request: EdgeRequest, limitBytes: number): bool
   return length !== undefined && !(Number(length) <= limitBytes)
 }
 
-export class TooLarge {
-  readonly _tag = "TooLarge"
-}
-
 /**
  * A client told 413 while it still streams is left to finish its body, read and dropped, so that it reads the
  * answer rather than a reset: closing a socket with unread bytes sends a TCP reset, which discards the 413 the
@@ -33,57 +30,70 @@ export class TooLarge {
 export const drainBytesMax = 1024 * 1024 * 1024
 
 /**
- * Reads the body as UTF-8 text. Only a body without a declared length is counted against the limit: the edge
- * has already refused a declared one over it. The Node request is read directly, not through the platform's
- * stream: ending that stream early destroys the request and with it the socket.
+ * Reads the body as UTF-8 text and calls `done` once, with the text or with the answer that refuses it: 413 past
+ * `limitBytes`, `InvalidInput` for bytes that are not UTF-8 or an aborted request. Only a body without a declared
+ * length is counted against the limit: the edge has already refused a declared one over it. The Node request is
+ * read directly, with callbacks: ending the platform's stream early would destroy the request and with it the
+ * socket, and the fast lane reads a body before it starts the one fiber a write runs.
  */
-export const readBody = (source: IncomingMessage, limitBytes: number) =>
-  Effect.flatMap(
-    readBytes(source, source.headers["content-length"] === undefined ? limitBytes : Number.POSITIVE_INFINITY),
-    (bytes) =>
-      Effect.try({
-        try: () => utf8.decode(bytes),
-        catch: () => new InvalidInput({ field: "body", message: "body: must be UTF-8" }),
-      }),
-  )
+export const readBodyText = (
+  source: IncomingMessage,
+  limitBytes: number,
+  done: (text: Either.Either<string, HttpServerResponse.HttpServerResponse>) => void,
+): void => {
+  const limit = source.headers["content-length"] === undefined ? limitBytes : Number.POSITIVE_INFINITY
+  const chunks: Array<Uint8Array> = []
+  let size = 0
+  const onData = (chunk: Uint8Array) => {
+    size += chunk.length
+    if (size <= limit) return void chunks.push(chunk)
+    // Answered now; the rest is only counted and dropped (see drainBytesMax).
+    source.off("end", onEnd)
+    source.off("error", onError)
+    source.off("data", onData)
+    let dropped = size
+    source.on("data", (more: Uint8Array) => {
+      dropped += more.length
+      if (dropped > limit + drainBytesMax) source.destroy()
+    })
+    source.on("error", () => {})
+    done(Either.left(payloadTooLarge(limitBytes)))
+  }
+  const onEnd = () => {
+    source.off("error", onError)
+    const bytes = chunks.length === 1 ? chunks[0]! : concat(chunks, size)
+    let text: string
+    try {
+      text = utf8.decode(bytes)
+    } catch {
+      return done(
+        Either.left(errorResponse(detailOf(new InvalidInput({ field: "body", message: "body: must be UTF-8" })))),
+      )
+    }
+    done(Either.right(text))
+  }
+  const onError = () => {
+    source.off("end", onEnd)
+    source.off("data", onData)
+    done(
+      Either.left(
+        errorResponse(detailOf(new InvalidInput({ field: "body", message: "body: the request was aborted" }))),
+      ),
+    )
+  }
+  source.on("data", onData)
+  source.once("end", onEnd)
+  source.once("error", onError)
+}
+
+const concat = (chunks: ReadonlyArray<Uint8Array>, size: number) => {
+  const bytes = new Uint8Array(size)
+  let offset = 0
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset)
+    offset += chunk.length
+  }
+  return bytes
+}
 
 const utf8 = new TextDecoder("utf-8", { fatal: true })
-
-const readBytes = (source: IncomingMessage, limit: number) =>
-  Effect.async<Uint8Array, TooLarge | InvalidInput>((resume) => {
-    const chunks: Array<Uint8Array> = []
-    let size = 0
-    const onData = (chunk: Uint8Array) => {
-      size += chunk.length
-      if (size <= limit) return void chunks.push(chunk)
-      // Answered now; the rest is only counted and dropped (see drainBytesMax).
-      source.off("end", onEnd)
-      source.off("error", onError)
-      source.off("data", onData)
-      let dropped = size
-      source.on("data", (more: Uint8Array) => {
-        dropped += more.length
-        if (dropped > limit + drainBytesMax) source.destroy()
-      })
-      source.on("error", () => {})
-      resume(Effect.fail(new TooLarge()))
-    }
-    const onEnd = () => {
-      source.off("error", onError)
-      const bytes = new Uint8Array(size)
-      let offset = 0
-      for (const chunk of chunks) {
-        bytes.set(chunk, offset)
-        offset += chunk.length
-      }
-      resume(Effect.succeed(bytes))
-    }
-    const onError = () => {
-      source.off("end", onEnd)
-      source.off("data", onData)
-      resume(Effect.fail(new InvalidInput({ field: "body", message: "body: the request was aborted" })))
-    }
-    source.on("data", onData)
-    source.once("end", onEnd)
-    source.once("error", onError)
-  })

@@ -1,12 +1,12 @@
 /** An error detail (src/effects/errorStatus.ts) as an HTTP response: the table's status and `Retry-After`, the wire body. */
-import { HttpServerResponse } from "@effect/platform"
 import type { Cause } from "effect"
 import { detailOf, type ErrorDetail, translate } from "../effects/errorStatus.ts"
+import { jsonResponse } from "./jsonResponse.ts"
 
 export const errorResponse = (detail: ErrorDetail, headers: Record<string, string> = {}) => {
   const { status, retryAfterSeconds } = translate(detail.tag)
   const retry = retryAfterSeconds === undefined ? {} : { "retry-after": String(retryAfterSeconds) }
-  return HttpServerResponse.unsafeJson({ error: detail }, { status, headers: { ...retry, ...headers } })
+  return jsonResponse({ error: detail }, { status, headers: { ...retry, ...headers } })
 }
 
 /** The answer to a failed handler: its typed error's, or `Internal` for a defect or an interruption. */

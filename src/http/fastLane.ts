@@ -15,11 +15,12 @@
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http"
 import type { HttpServerResponse } from "@effect/platform"
-import { Effect, Exit } from "effect"
+import { Effect, Either, Exit } from "effect"
 import { declaredRoute, declaredRouteList } from "./Api.ts"
 import { type CrossSiteRules, crossSiteCheck, withAllowedOrigin } from "./crossSite.ts"
 import { internalError } from "./errorResponse.ts"
 import type { HotAnswers } from "./handlers.ts"
+import { jsonText } from "./jsonResponse.ts"
 import { recordRequest, routeLabel } from "./requestMetrics.ts"
 
 /** Answers the request and returns `true`, or returns `false` without touching it. */
@@ -27,12 +28,13 @@ export type FastLane = (request: IncomingMessage, response: ServerResponse) => b
 
 type Answer = HttpServerResponse.HttpServerResponse
 
-/** How a route answers: a read at once, a write once its commit is durable. */
+/** How a route answers: a read at once, a write once its commit is durable, a body's write once it is read too. */
 type Handler =
   | { readonly _tag: "Read"; readonly answer: (params: ReadonlyArray<string>) => Answer }
+  | { readonly _tag: "Write"; readonly answer: (params: ReadonlyArray<string>) => Effect.Effect<Answer> }
   | {
-      readonly _tag: "Write"
-      readonly answer: (params: ReadonlyArray<string>, request: IncomingMessage) => Effect.Effect<Answer>
+      readonly _tag: "BodyWrite"
+      readonly answer: (params: ReadonlyArray<string>, body: string) => Effect.Effect<Answer>
     }
 
 export interface Route {
@@ -44,10 +46,9 @@ export interface Route {
 }
 
 const read = (answer: (params: ReadonlyArray<string>) => Answer): Handler => ({ _tag: "Read", answer })
-const write = (
-  answer: (params: ReadonlyArray<string>, request: IncomingMessage) => Effect.Effect<Answer>,
-): Handler => ({
-  _tag: "Write",
+const write = (answer: (params: ReadonlyArray<string>) => Effect.Effect<Answer>): Handler => ({ _tag: "Write", answer })
+const bodyWrite = (answer: (params: ReadonlyArray<string>, body: string) => Effect.Effect<Answer>): Handler => ({
+  _tag: "BodyWrite",
   answer,
 })
 
@@ -93,11 +94,10 @@ const match = (
 }
 
 /** Anything other than a JSON body does not occur on these routes; it would be a bug, answered as one. */
-const bodyOf = (response: HttpServerResponse.HttpServerResponse): Uint8Array | undefined => {
-  const { body } = response
-  if (body._tag === "Uint8Array") return body.body
-  if (body._tag === "Empty") return undefined
-  throw new Error(`fast lane: unexpected ${body._tag} body`)
+const bodyOf = (response: HttpServerResponse.HttpServerResponse): string | undefined => {
+  const text = jsonText(response)
+  if (text !== undefined || response.body._tag === "Empty") return text
+  throw new Error(`fast lane: unexpected ${response.body._tag} body`)
 }
 
 export interface FastLaneOptions {
@@ -135,7 +135,7 @@ export const hotRoutes = (hot: HotAnswers): ReadonlyArray<Route> => [
   ),
   route(
     "register",
-    write(([name], request) => hot.register(name!, request)),
+    bodyWrite(([name], body) => hot.register(name!, body)),
   ),
   route(
     "listModels",
@@ -163,7 +163,7 @@ export const hotRoutes = (hot: HotAnswers): ReadonlyArray<Route> => [
   ),
   route(
     "setAlias",
-    write(([name, alias], request) => hot.setAlias(name!, alias!, request)),
+    bodyWrite(([name, alias], body) => hot.setAlias(name!, alias!, body)),
   ),
   route(
     "getAlias",
@@ -185,7 +185,7 @@ export const make = (hot: HotAnswers, options: FastLaneOptions): FastLane => {
     label: string,
     started: number,
   ) => {
-    let body: Uint8Array | undefined
+    let body: string | undefined
     try {
       body = bodyOf(answer)
     } catch {
@@ -209,10 +209,8 @@ export const make = (hot: HotAnswers, options: FastLaneOptions): FastLane => {
     const { label } = found.route
     const respond = (answer: Answer) =>
       send(response, checked === undefined ? answer : withAllowedOrigin(answer, checked), method, label, started)
-    const { handler } = found.route
-    if (handler._tag === "Read") respond(handler.answer(found.params))
-    else
-      Effect.runCallback(handler.answer(found.params, request), {
+    const run = (write: Effect.Effect<Answer>) =>
+      Effect.runCallback(write, {
         onExit: (exit) => {
           // A write's answer turns every failure into an answer, so a failed exit is a defect: logged, as the
           // edge logs one.
@@ -220,6 +218,12 @@ export const make = (hot: HotAnswers, options: FastLaneOptions): FastLane => {
           respond(Exit.isSuccess(exit) ? exit.value : internalError())
         },
       })
+    const { handler } = found.route
+    const { params } = found
+    if (handler._tag === "Read") respond(handler.answer(params))
+    else if (handler._tag === "Write") run(handler.answer(params))
+    else
+      hot.body(request, (text) => (Either.isLeft(text) ? respond(text.left) : run(handler.answer(params, text.right))))
     return true
   }
 }

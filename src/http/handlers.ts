@@ -4,13 +4,13 @@
  * no input can produce a 500 with a stack trace.
  */
 import type { IncomingMessage } from "node:http"
-import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
+import { HttpApiBuilder, type HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Context, type Deferred, Effect, Either, Exit, Metric, Schema } from "effect"
 import { lifecycleMermaid } from "../actors/lifecycleDiagram.ts"
 import { InvalidInput, PositionCompacted } from "../domain/errors.ts"
 import { decodeRegisterInputFast } from "../domain/fastDecode.ts"
-import { detailOf, edgeError } from "../effects/errorStatus.ts"
+import { edgeError } from "../effects/errorStatus.ts"
 import { ModelRegistry } from "../effects/ModelRegistry.ts"
 import {
   AliasOutcomeWire,
@@ -21,12 +21,14 @@ import {
   SummaryWire,
   VersionWire,
 } from "./Api.ts"
-import { payloadTooLarge, readBody, TooLarge } from "./bodyLimit.ts"
+import { readBodyText } from "./bodyLimit.ts"
 import { errorResponse, failureResponse, internalError } from "./errorResponse.ts"
 import * as EventFanout from "./eventFanout.ts"
+import { jsonResponse } from "./jsonResponse.ts"
 import { processFamilies } from "./processMetrics.ts"
 import { type Family, familiesOf, renderFamilies } from "./prometheus.ts"
 import { resumeFrom } from "./sse.ts"
+import { wireEncoder } from "./wireProjection.ts"
 
 /** What the handlers need from the server's configuration. */
 export interface ServerSettings {
@@ -79,17 +81,11 @@ const parseAliasBody = (text: string): Either.Either<string, InvalidInput> =>
       : Either.left(new InvalidInput({ field: "version", message: 'version: must be a string, e.g. "1.2.0"' }))
   })
 
-/** The body, read under the limit (the edge has refused one not declared JSON), or the answer that refuses it. */
-const readLimitedBody = (source: IncomingMessage, bodyBytesMax: number) =>
-  Effect.mapError(readBody(source, bodyBytesMax), (error) =>
-    error instanceof TooLarge ? payloadTooLarge(bodyBytesMax) : errorResponse(detailOf(error)),
-  )
-
 /** A registry answer rendered through its wire schema, every failure as the error body. */
 const json = <A, I>(schema: Schema.Schema<A, I>) => {
   const encode = Schema.encode(schema)
   return <E>(effect: Effect.Effect<A, E>) =>
-    answer(Effect.map(Effect.flatMap(effect, encode), (body) => HttpServerResponse.unsafeJson(body)))
+    answer(Effect.map(Effect.flatMap(effect, encode), (body) => jsonResponse(body)))
 }
 
 /**
@@ -104,30 +100,33 @@ const readNow =
     const exit = Effect.runSyncExit(effect)
     if (Exit.isFailure(exit)) return failureResponse(exit.cause)
     try {
-      return HttpServerResponse.unsafeJson(render(exit.value))
+      return jsonResponse(render(exit.value))
     } catch {
       return internalError()
     }
   }
 
-const versionNow = readNow(Schema.encodeSync(VersionWire))
-const versionsNow = readNow(Schema.encodeSync(Schema.Array(VersionWire)))
-const modelNow = readNow(Schema.encodeSync(ModelWire))
-const summariesNow = readNow(Schema.encodeSync(Schema.Array(SummaryWire)))
+const versionNow = readNow(wireEncoder(VersionWire))
+const versionsNow = readNow(wireEncoder(Schema.Array(VersionWire)))
+const modelNow = readNow(wireEncoder(ModelWire))
+const summariesNow = readNow(wireEncoder(Schema.Array(SummaryWire)))
 const healthNow = readNow((stats: { readonly lastSeq: number }) => ({ status: "ok" as const, lastSeq: stats.lastSeq }))
 const outcomeJson = json(OutcomeWire)
 const aliasOutcomeJson = json(AliasOutcomeWire)
-const encodeVersion = Schema.encode(VersionWire)
+const encodeVersion = wireEncoder(VersionWire)
 
 type Answer = HttpServerResponse.HttpServerResponse
 
 /**
  * The answers of the routes the server's fast lane also serves (src/http/fastLane.ts): every route of the models
  * group, and `/healthz`. The API's handlers below call the same functions, so both lanes answer alike because they
- * run the same code. Reads answer at once; writes are effects that wait for the commit.
+ * run the same code. Reads answer at once; writes are effects that wait for the commit. A write with a body gets
+ * its text, read by `body` beforehand, so that a write runs as one fiber that waits once, for its commit.
  */
 export interface HotAnswers {
-  readonly register: (name: string, source: IncomingMessage) => Effect.Effect<Answer>
+  /** Reads a request's body under the limit; `done` gets the text or the answer refusing it. */
+  readonly body: (source: IncomingMessage, done: (text: Either.Either<string, Answer>) => void) => void
+  readonly register: (name: string, body: string) => Effect.Effect<Answer>
   readonly listModels: () => Answer
   readonly getModel: (name: string) => Answer
   readonly listVersions: (name: string) => Answer
@@ -135,28 +134,24 @@ export interface HotAnswers {
   readonly promote: (name: string, version: string) => Effect.Effect<Answer>
   readonly deprecate: (name: string, version: string) => Effect.Effect<Answer>
   readonly transition: (name: string, version: string, event: string) => Effect.Effect<Answer>
-  readonly setAlias: (name: string, alias: string, source: IncomingMessage) => Effect.Effect<Answer>
+  readonly setAlias: (name: string, alias: string, body: string) => Effect.Effect<Answer>
   readonly getAlias: (name: string, alias: string) => Answer
   readonly removeAlias: (name: string, alias: string) => Effect.Effect<Answer>
   readonly healthz: () => Answer
 }
 
 export const hotAnswers = (registry: ModelRegistry, settings: ServerSettings): HotAnswers => {
-  /** The body as text, or the answer that refuses it (too large, not UTF-8, aborted). */
-  const bodyOf = (source: IncomingMessage) => Effect.either(readLimitedBody(source, settings.bodyBytesMax))
   const written = { wait: false }
   const health = Effect.zipRight(registry.health, registry.stats)
   return {
-    register: (name, source) =>
+    body: (source, done) => readBodyText(source, settings.bodyBytesMax, done),
+    register: (name, body) =>
       answer(
-        Effect.gen(function* () {
-          const text = yield* bodyOf(source)
-          if (Either.isLeft(text)) return text.left
-          const input = yield* Either.flatMap(parseRegisterBody(name, text.right), decodeRegisterInputFast)
-          const outcome = yield* registry.registerDecoded(input, written)
-          const body = yield* encodeVersion(outcome.version)
-          return HttpServerResponse.unsafeJson(body, { status: outcome.event === null ? 200 : 201 })
-        }),
+        Effect.flatMap(Either.flatMap(parseRegisterBody(name, body), decodeRegisterInputFast), (input) =>
+          Effect.map(registry.registerDecoded(input, written), (outcome) =>
+            jsonResponse(encodeVersion(outcome.version), { status: outcome.event === null ? 200 : 201 }),
+          ),
+        ),
       ),
     listModels: () => summariesNow(registry.listModels),
     getModel: (name) =>
@@ -172,13 +167,9 @@ export const hotAnswers = (registry: ModelRegistry, settings: ServerSettings): H
     promote: (name, version) => outcomeJson(registry.promote(name, version, written)),
     deprecate: (name, version) => outcomeJson(registry.deprecate(name, version, written)),
     transition: (name, version, event) => outcomeJson(registry.transition(name, version, event, written)),
-    setAlias: (name, alias, source) =>
-      Effect.flatMap(bodyOf(source), (text) =>
-        Either.isLeft(text)
-          ? Effect.succeed(text.left)
-          : aliasOutcomeJson(
-              Effect.flatMap(parseAliasBody(text.right), (version) => registry.setAlias(name, alias, version, written)),
-            ),
+    setAlias: (name, alias, body) =>
+      aliasOutcomeJson(
+        Effect.flatMap(parseAliasBody(body), (version) => registry.setAlias(name, alias, version, written)),
       ),
     getAlias: (name, alias) => versionNow(registry.resolveAlias(name, alias)),
     removeAlias: (name, alias) => aliasOutcomeJson(registry.removeAlias(name, alias, written)),
@@ -192,12 +183,22 @@ export const HotAnswersLive = Effect.map(Effect.all([ModelRegistry, ServerSettin
   hotAnswers(registry, settings),
 )
 
+/** The platform's request's body, read as the fast lane reads it, then `write` with it (or the refusal). */
+const withBody = (
+  hot: HotAnswers,
+  request: HttpServerRequest.HttpServerRequest,
+  write: (body: string) => Effect.Effect<Answer>,
+) =>
+  Effect.async<Answer>((resume) =>
+    hot.body(NodeHttpServerRequest.toIncomingMessage(request), (text) =>
+      resume(Either.isLeft(text) ? Effect.succeed(text.left) : write(text.right)),
+    ),
+  )
+
 export const ModelsLive = HttpApiBuilder.group(RegistryApi, "models", (handlers) =>
   Effect.map(HotAnswersLive, (hot) =>
     handlers
-      .handleRaw("register", ({ path, request }) =>
-        hot.register(path.name, NodeHttpServerRequest.toIncomingMessage(request)),
-      )
+      .handleRaw("register", ({ path, request }) => withBody(hot, request, (body) => hot.register(path.name, body)))
       .handleRaw("listModels", () => Effect.sync(hot.listModels))
       .handleRaw("getModel", ({ path }) => Effect.sync(() => hot.getModel(path.name)))
       .handleRaw("listVersions", ({ path }) => Effect.sync(() => hot.listVersions(path.name)))
@@ -206,7 +207,7 @@ export const ModelsLive = HttpApiBuilder.group(RegistryApi, "models", (handlers)
       .handleRaw("deprecate", ({ path }) => hot.deprecate(path.name, path.version))
       .handleRaw("transition", ({ path }) => hot.transition(path.name, path.version, path.event))
       .handleRaw("setAlias", ({ path, request }) =>
-        hot.setAlias(path.name, path.alias, NodeHttpServerRequest.toIncomingMessage(request)),
+        withBody(hot, request, (body) => hot.setAlias(path.name, path.alias, body)),
       )
       .handleRaw("getAlias", ({ path }) => Effect.sync(() => hot.getAlias(path.name, path.alias)))
       .handleRaw("removeAlias", ({ path }) => hot.removeAlias(path.name, path.alias)),
