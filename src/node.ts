@@ -7,10 +7,12 @@
 import { randomUUID } from "node:crypto"
 import { closeSync, fdatasync, ftruncate, openSync, readFileSync, readlinkSync, writeSync } from "node:fs"
 import { hostname } from "node:os"
+import { setImmediate } from "node:timers"
 import { crc32 as zlibCrc32 } from "node:zlib"
 import { SystemError, type SystemErrorReason } from "@effect/platform/Error"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Effect, Layer } from "effect"
+import { EventLoopTurn } from "./actors/EventLoopTurn.ts"
 import * as IdGenerator from "./effects/IdGenerator.ts"
 import * as ModelRegistry from "./effects/ModelRegistry.ts"
 import { openPromiseRegistry, type PromiseRegistry } from "./effects/promise.ts"
@@ -175,6 +177,13 @@ export const layerDirectoryWatch: Layer.Layer<DirectoryWatch> = Layer.succeed(Di
   intervalMillis: directoryCheckIntervalMillis,
 })
 
+/** The batch loop's wait for the next turn: `setImmediate` runs after the poll phase's I/O callbacks. */
+export const layerEventLoopTurn: Layer.Layer<EventLoopTurn> = Layer.succeed(EventLoopTurn, {
+  next: Effect.async<void>((resume) => {
+    setImmediate(() => resume(Effect.void))
+  }),
+})
+
 /** Everything the core needs from Node besides the registry options. */
 /** What `layerNode` provides. */
 export type NodeServices =
@@ -184,6 +193,7 @@ export type NodeServices =
   | IdGenerator.IdGenerator
   | SegmentAppender
   | DirectoryWatch
+  | EventLoopTurn
 
 export const layerNode: Layer.Layer<NodeServices> = Layer.mergeAll(
   NodeContext.layer,
@@ -192,6 +202,7 @@ export const layerNode: Layer.Layer<NodeServices> = Layer.mergeAll(
   layerIds,
   layerSegmentAppender,
   layerDirectoryWatch,
+  layerEventLoopTurn,
 )
 
 export type FileRegistryOptions = ModelRegistry.FileSystemRegistryOptions

@@ -28,6 +28,7 @@ import {
   type RegisterPending,
   type SubmitError,
 } from "./commitBatch.ts"
+import { EventLoopTurn } from "./EventLoopTurn.ts"
 import { EventTail } from "./EventTail.ts"
 import { encodeEventRecords } from "./eventCodec.ts"
 import { type LifecycleMapping, lifecycleChange } from "./lifecycleBinding.ts"
@@ -143,7 +144,8 @@ export const makeRegistryActor = (options: {
     const appended = (records: number) => compactor.appended(records)
     const metricLabels = yield* FiberRef.get(FiberRef.currentMetricLabels)
     const commit = makeCommit({ wal, index, overlay, tail, rules, clock, stats, metricLabels, appended, appendFailed })
-    const loop = batchLoop({ mailbox, compactor, status, stats, compactionFailed, commit, traced })
+    const turn = Option.getOrUndefined(yield* Effect.serviceOption(EventLoopTurn))
+    const loop = batchLoop({ mailbox, compactor, status, stats, compactionFailed, commit, traced, turn })
     const loopFiber = yield* Effect.forkDaemon(loop)
 
     yield* Effect.addFinalizer(() =>
@@ -240,8 +242,9 @@ const batchLoop = (deps: {
   readonly compactionFailed: (error: StorageFailed) => Effect.Effect<void>
   readonly commit: (batch: ReadonlyArray<Pending>) => Effect.Effect<void>
   readonly traced: boolean
+  readonly turn: EventLoopTurn | undefined
 }) => {
-  const { mailbox, compactor, status, stats, compactionFailed, commit, traced } = deps
+  const { mailbox, compactor, status, stats, compactionFailed, commit, traced, turn } = deps
   const hasWork = () => !mailbox.isEmpty || compactor.hasWork
   const waitForWork = status.waitForWork(hasWork)
   const commitTraced = (batch: ReadonlyArray<Pending>) =>
@@ -252,6 +255,8 @@ const batchLoop = (deps: {
     if (completed) stats.compactions++
   })
   return Effect.gen(function* () {
+    // Whether the loop has waited a turn since it last took a batch (see EventLoopTurn).
+    let gathered = false
     while (status.failure === undefined) {
       if (compactor.finished) {
         yield* finishCompaction
@@ -263,6 +268,12 @@ const batchLoop = (deps: {
         continue
       }
       if (!mailbox.isEmpty) {
+        if (turn !== undefined && !gathered) {
+          gathered = true
+          yield* turn.next
+          continue
+        }
+        gathered = false
         const batch = mailbox.take()
         yield* traced ? commitTraced(batch) : commit(batch)
       }

@@ -1,0 +1,18 @@
+/**
+ * A runtime's next event-loop turn, after the I/O callbacks already due have run: the batch loop waits for it before
+ * it takes a batch, so that every command already arriving (the rest of the requests read from the sockets in the
+ * same poll, the producers woken by the previous batch) joins that batch instead of waiting a whole write and sync
+ * for the next. Taken at once, the first command woke the loop in a microtask, before the runtime read the other
+ * sockets: at 64 HTTP connections about 40 % of the batches held one record (bench/results/issue-15-server.md).
+ * The bench's reference writer does the same (`setImmediate`). Optional: without it (tests, the simulator, runtimes
+ * with no such primitive) the loop takes the batch at once, as before.
+ */
+import { Context, type Effect } from "effect"
+
+export interface EventLoopTurn {
+  readonly next: Effect.Effect<void>
+}
+
+export const EventLoopTurn: Context.Tag<EventLoopTurn, EventLoopTurn> = Context.GenericTag<EventLoopTurn>(
+  "@visutility/model-registry/EventLoopTurn",
+)

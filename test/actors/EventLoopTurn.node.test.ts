@@ -1,0 +1,47 @@
+/**
+ * The batch loop waits a turn of the event loop before it takes a batch when the runtime provides one (the Node
+ * composition does, with `setImmediate`): commands started by the I/O callbacks of one phase, as the requests read
+ * from many sockets in one poll are, go into one batch instead of the first alone and the rest after its sync.
+ */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Layer, ManagedRuntime } from "effect"
+import { describe, expect, it } from "vitest"
+import { layerMemory, ModelRegistry } from "../../src/effects/ModelRegistry.ts"
+import { layerEventLoopTurn, layerFile } from "../../src/node.ts"
+
+/** Batches written for `count` registers, each started by its own timer, all of one timers phase. */
+const batchesFor = async (layer: Layer.Layer<ModelRegistry, unknown>, count: number) => {
+  const runtime = ManagedRuntime.make(layer)
+  try {
+    const registry = await runtime.runPromise(ModelRegistry)
+    const before = (await runtime.runPromise(registry.stats)).batches
+    await Promise.all(
+      Array.from(
+        { length: count },
+        (_, i) =>
+          new Promise((resolve, reject) => {
+            setTimeout(() => {
+              runtime.runPromise(registry.register({ name: "turn", version: `1.0.${i}` })).then(resolve, reject)
+            }, 0)
+          }),
+      ),
+    )
+    return (await runtime.runPromise(registry.stats)).batches - before
+  } finally {
+    await runtime.dispose()
+  }
+}
+
+describe("the batch loop's event-loop turn", () => {
+  it("gathers the commands of one event-loop phase into one batch, on the Node composition", async () => {
+    const directory = fs.mkdtempSync(path.join(os.tmpdir(), "event-loop-turn-"))
+    expect(await batchesFor(layerFile({ directory }), 10)).toBe(1)
+  })
+
+  it("does so on any storage the turn is provided to, and without it takes the first command alone", async () => {
+    expect(await batchesFor(layerMemory().pipe(Layer.provide(layerEventLoopTurn)), 10)).toBe(1)
+    expect(await batchesFor(layerMemory(), 10)).toBeGreaterThan(1)
+  })
+})
