@@ -21,45 +21,47 @@ import { evolve, type ModelChange, type ModelView, type VersionView } from "./li
  */
 class VersionEntry {
   /** major.minor.patch of a plain release; `major` is -1 for a version with a pre-release or build part. */
-  readonly major: number
-  readonly minor: number
-  readonly patch: number
+  readonly major: number = -1
+  readonly minor: number = 0
+  readonly patch: number = 0
   private parsedVersion: ParsedSemVer | undefined = undefined
 
   constructor(
     readonly version: SemVer,
     /** Shared with readers, so it is replaced, never mutated; a restored one stays its JSON until first read. */
-    public record: ModelVersion | PendingRecord,
+    public record: ModelVersion | PendingBodies,
   ) {
-    const parts = plainRelease(version)
-    this.major = parts === undefined ? -1 : parts[0]
-    this.minor = parts === undefined ? 0 : parts[1]
-    this.patch = parts === undefined ? 0 : parts[2]
+    // The three numbers of `d.d.d` (a version already validated as SemVer), without an array per version: a
+    // snapshot's open makes a million of these.
+    let major = 0
+    let minor = 0
+    let patch = 0
+    let part = 0
+    let digits = 0
+    for (let i = 0; i < version.length; i++) {
+      const code = version.charCodeAt(i)
+      if (code >= 48 && code <= 57) {
+        const digit = code - 48
+        if (part === 0) major = major * 10 + digit
+        else if (part === 1) minor = minor * 10 + digit
+        else patch = patch * 10 + digit
+        // Beyond 15 digits a part may not be an exact double; leave such versions to `semver`.
+        if (++digits > 15) return
+      } else if (code === 46 && part < 2 && digits > 0) {
+        part++
+        digits = 0
+      } else return
+    }
+    if (part !== 2 || digits === 0) return
+    this.major = major
+    this.minor = minor
+    this.patch = patch
   }
 
   get parsed(): ParsedSemVer {
     this.parsedVersion ??= parseSemVer(this.version)
     return this.parsedVersion
   }
-}
-
-/** The three numbers of `d.d.d` (a version already validated as SemVer), or undefined for anything else. */
-const plainRelease = (version: string): [number, number, number] | undefined => {
-  const parts: [number, number, number] = [0, 0, 0]
-  let part = 0
-  let digits = 0
-  for (let i = 0; i < version.length; i++) {
-    const code = version.charCodeAt(i)
-    if (code >= 48 && code <= 57) {
-      parts[part] = parts[part]! * 10 + (code - 48)
-      // Beyond 15 digits a part may not be an exact double; leave such versions to `semver`.
-      if (++digits > 15) return undefined
-    } else if (code === 46 && part < 2 && digits > 0) {
-      part++
-      digits = 0
-    } else return undefined
-  }
-  return part === 2 && digits > 0 ? parts : undefined
 }
 
 /** SemVer precedence (build metadata ignored), as `compareParsed`. */
@@ -71,31 +73,45 @@ const compareEntries = (a: VersionEntry, b: VersionEntry): number => {
 const noAliases: ReadonlyArray<string> = Object.freeze([])
 
 /**
- * A version restored from a snapshot whose record is still its JSON body (`id`, `createdAt`, `metrics`, `tags`),
- * a slice of its snapshot block's decoded text: parsing a million records at open was most of opening a registry
- * (JSON.parse, then the garbage collector promoting what it built; issue 15). The body was
- * proven at open to parse into valid metadata (`isStoredBodyFastPath`, snapshotCodec.ts), so parsing it here
- * cannot fail; the rest of the record (name, version, state, aliases) came from the snapshot's checked columns.
+ * The bodies of one model's run of versions in one snapshot block: the block's decoded text, shared by those
+ * versions while their records are still their JSON (`id`, `createdAt`, `metrics`, `tags`). Parsing a million
+ * records at open was most of opening a registry (JSON.parse, then the garbage collector promoting what it built;
+ * issue 15).
  */
-export class PendingRecord {
+export class PendingBodies {
   constructor(
     readonly name: string,
+    readonly text: string,
+  ) {}
+}
+
+/**
+ * A version restored from a snapshot whose record is still its body, `text.slice(start, end)` of its
+ * `PendingBodies`: proven at open to parse into valid metadata (`isStoredBodyFastPath`, snapshotCodec.ts), so
+ * parsing it on first read cannot fail; the rest of the record (name, version, state, aliases) came from the
+ * snapshot's checked columns. One object per version, the entry itself, rather than an entry and a pending record:
+ * a million fewer objects for the collector to promote at open.
+ */
+class RestoredEntry extends VersionEntry {
+  constructor(
+    version: SemVer,
+    bodies: PendingBodies,
     readonly state: LifecycleState,
     readonly aliases: ReadonlyArray<string>,
-    /** The block's text; the body is `text.slice(start, end)`. Shared by the block's pending versions. */
-    readonly text: string,
     readonly start: number,
     readonly end: number,
-  ) {}
+  ) {
+    super(version, bodies)
+  }
 
-  materialize(version: SemVer): ModelVersion {
-    const body = JSON.parse(this.text.slice(this.start, this.end)) as Pick<
+  materialize(bodies: PendingBodies): ModelVersion {
+    const body = JSON.parse(bodies.text.slice(this.start, this.end)) as Pick<
       ModelMetadata,
       "id" | "createdAt" | "metrics" | "tags"
     >
     const { id, createdAt, metrics, tags } = body
     return recordOf(
-      { id, name: this.name, version, createdAt, metrics, tags } as ModelMetadata,
+      { id, name: bodies.name, version: this.version, createdAt, metrics, tags } as ModelMetadata,
       this.state,
       this.aliases,
     )
@@ -135,8 +151,8 @@ export class VersionRecords {
 /** The entry's record, parsed from its snapshot body on first use and then kept in the entry and the records map. */
 const settle = (records: VersionRecords, entry: VersionEntry): ModelVersion => {
   const held = entry.record
-  if (!(held instanceof PendingRecord)) return held
-  const record = held.materialize(entry.version)
+  if (!(held instanceof PendingBodies)) return held
+  const record = (entry as RestoredEntry).materialize(held)
   entry.record = record
   records.set(entry.version, record)
   return record
@@ -297,20 +313,28 @@ export class ModelEntry implements MutableModel {
    * Adds a version from a snapshot's columns, its record left as its body until first read; refuses what
    * `restore` refuses. The name, version, state and aliases were checked by the caller.
    */
-  restorePending(version: SemVer, pending: PendingRecord, exclusive: ReadonlySet<LifecycleState>): string | undefined {
-    if (this.records.has(version)) return `version ${version} of ${pending.name} appears twice`
-    if (exclusive.has(pending.state)) {
-      const holder = this.holders.get(pending.state)
+  restorePending(
+    version: SemVer,
+    bodies: PendingBodies,
+    start: number,
+    end: number,
+    state: LifecycleState,
+    aliases: ReadonlyArray<string>,
+    exclusive: ReadonlySet<LifecycleState>,
+  ): string | undefined {
+    if (this.records.has(version)) return `version ${version} of ${bodies.name} appears twice`
+    if (exclusive.has(state)) {
+      const holder = this.holders.get(state)
       if (holder !== undefined)
-        return `${pending.name} has two versions in exclusive state ${pending.state}, ${holder} and ${version}`
-      this.ownHolders().set(pending.state, version)
+        return `${bodies.name} has two versions in exclusive state ${state}, ${holder} and ${version}`
+      this.ownHolders().set(state, version)
     }
-    for (const alias of pending.aliases) {
+    for (const alias of aliases) {
       const named = this.aliases.get(alias)
-      if (named !== undefined) return `alias ${alias} of ${pending.name} names both ${named} and ${version}`
+      if (named !== undefined) return `alias ${alias} of ${bodies.name} names both ${named} and ${version}`
       this.ownAliases().set(alias, version)
     }
-    this.insert(new VersionEntry(version, pending))
+    this.insert(new RestoredEntry(version, bodies, state, aliases, start, end))
     this.listed = undefined
     return undefined
   }
@@ -322,11 +346,12 @@ export class ModelEntry implements MutableModel {
 
   /** The state of the version at `index` in semver order, without parsing its record. */
   stateAt(index: number): LifecycleState {
-    return this.sorted[index]!.record.state
+    const entry = this.sorted[index]!
+    return entry.record instanceof PendingBodies ? (entry as RestoredEntry).state : entry.record.state
   }
 
   private insert(entry: VersionEntry): void {
-    this.records.set(entry.version, entry.record instanceof PendingRecord ? entry : entry.record)
+    this.records.set(entry.version, entry.record instanceof PendingBodies ? entry : entry.record)
     const last = this.sorted[this.sorted.length - 1]
     // Versions mostly arrive in increasing order: then the binary search and the splice are skipped.
     if (last === undefined || compareEntries(last, entry) <= 0) this.sorted.push(entry)
@@ -349,7 +374,7 @@ export class ModelEntry implements MutableModel {
    * The entry of a stored version, by binary search: versions equal in precedence (they differ in build metadata
    * only) sit together just before `firstAfter`, so the search ends with a short scan back for the exact string.
    */
-  private entryOf(version: SemVer, record: ModelVersion | PendingRecord): VersionEntry {
+  private entryOf(version: SemVer, record: ModelVersion): VersionEntry {
     for (let i = this.firstAfter(new VersionEntry(version, record)) - 1; i >= 0; i--) {
       const entry = this.sorted[i]!
       if (entry.version === version) return entry
