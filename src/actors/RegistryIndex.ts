@@ -121,31 +121,97 @@ class RestoredEntry extends VersionEntry {
 /**
  * A model's records by version. A restored version's slot holds its `VersionEntry` until the first read parses its
  * body and puts the record in both places; `get` never returns anything but a record.
+ *
+ * The map is always exactly what the model's sorted entries say (each entry's record if it has one, else the entry),
+ * so it is built on first use rather than at open: a million map insertions, and the hash tables' growth, were a
+ * tenth of opening a registry from a snapshot (bench/results/issue-15-snapshot.md), and a model nobody reads or
+ * writes never needs its map.
  */
 export class VersionRecords {
-  private readonly slots = new Map<string, ModelVersion | VersionEntry>()
+  private map: Map<string, ModelVersion | VersionEntry> | undefined = undefined
+  private searches = 0
+
+  constructor(private readonly sorted: ReadonlyArray<VersionEntry>) {}
+
+  private get slots(): Map<string, ModelVersion | VersionEntry> {
+    if (this.map === undefined) {
+      this.map = new Map()
+      for (const entry of this.sorted) this.map.set(entry.version, slotOf(entry))
+    }
+    return this.map
+  }
+
+  /** Whether the map exists yet: until it does, a version sorting after every stored one cannot be a duplicate. */
+  get built(): boolean {
+    return this.map !== undefined
+  }
 
   get size(): number {
-    return this.slots.size
+    return this.sorted.length
+  }
+
+  /**
+   * The slot of `version`. Until the map exists the first few lookups of plain releases search the sorted entries
+   * instead: the registers of a log's tail then leave the maps of the models they touch unbuilt.
+   */
+  private find(version: string): ModelVersion | VersionEntry | undefined {
+    if (this.map === undefined && this.searches < searchesBeforeMap) {
+      const probe = new VersionEntry(version as SemVer, probeBodies)
+      if (probe.major >= 0) {
+        this.searches++
+        for (let i = firstAfter(this.sorted, probe) - 1; i >= 0; i--) {
+          const entry = this.sorted[i]!
+          if (entry.version === version) return slotOf(entry)
+          if (compareEntries(entry, probe) < 0) return undefined
+        }
+        return undefined
+      }
+    }
+    return this.slots.get(version)
   }
 
   get(version: string): ModelVersion | undefined {
-    const slot = this.slots.get(version)
+    const slot = this.find(version)
     return slot instanceof VersionEntry ? settle(this, slot) : slot
   }
 
   has(version: string): boolean {
-    return this.slots.has(version)
+    return this.find(version) !== undefined
   }
 
   /** The slot as stored: the record, or the entry of a version not read yet. */
   slot(version: string): ModelVersion | VersionEntry | undefined {
-    return this.slots.get(version)
+    return this.find(version)
   }
 
+  /** Records a version's new slot, whose entry already holds it (so an unbuilt map has nothing to learn). */
   set(version: string, slot: ModelVersion | VersionEntry): void {
-    this.slots.set(version, slot)
+    this.map?.set(version, slot)
   }
+
+  /** Keeps a built map in step with an entry just added to the sorted entries. */
+  added(entry: VersionEntry): void {
+    this.map?.set(entry.version, slotOf(entry))
+  }
+}
+
+const slotOf = (entry: VersionEntry): ModelVersion | VersionEntry =>
+  entry.record instanceof PendingBodies ? entry : entry.record
+
+/** Binary searches a model answers before it builds its map: a log's tail rarely registers more per model. */
+const searchesBeforeMap = 64
+const probeBodies = new PendingBodies("", "")
+
+/** Index of the first of `sorted` that sorts after `probe`. */
+const firstAfter = (sorted: ReadonlyArray<VersionEntry>, probe: VersionEntry): number => {
+  let low = 0
+  let high = sorted.length
+  while (low < high) {
+    const middle = (low + high) >>> 1
+    if (compareEntries(sorted[middle]!, probe) <= 0) low = middle + 1
+    else high = middle
+  }
+  return low
 }
 
 /** The entry's record, parsed from its snapshot body on first use and then kept in the entry and the records map. */
@@ -206,13 +272,13 @@ const aliasesNaming = (aliases: ReadonlyMap<string, SemVer>, version: SemVer): R
 }
 
 export class ModelEntry implements MutableModel {
+  /** In semver order, maintained on insert: listing is then a copy, not a sort. */
+  readonly sorted: Array<VersionEntry> = []
   /**
    * version → record, the records themselves rather than their entries once read: `get` over 100k random pairs is
    * bound by dependent cache misses, and an entry in between was one more (bench/, reads scenario).
    */
-  readonly records = new VersionRecords()
-  /** In semver order, maintained on insert: listing is then a copy, not a sort. */
-  readonly sorted: Array<VersionEntry> = []
+  readonly records = new VersionRecords(this.sorted)
   /** Exclusive state → its holder. Replaced whole by a batch that changed it. */
   holders: ReadonlyMap<LifecycleState, SemVer> = none
   /** Alias → version. Replaced whole by a batch that changed it. */
@@ -322,7 +388,13 @@ export class ModelEntry implements MutableModel {
     aliases: ReadonlyArray<string>,
     exclusive: ReadonlySet<LifecycleState>,
   ): string | undefined {
-    if (this.records.has(version)) return `version ${version} of ${bodies.name} appears twice`
+    const entry = new RestoredEntry(version, bodies, state, aliases, start, end)
+    const last = this.sorted[this.sorted.length - 1]
+    // A snapshot lists each model's versions in order, so a version sorting after the last one is new, and the map
+    // that would say so is left unbuilt.
+    const after = last === undefined || compareEntries(last, entry) < 0
+    if ((!after || this.records.built) && this.records.has(version))
+      return `version ${version} of ${bodies.name} appears twice`
     if (exclusive.has(state)) {
       const holder = this.holders.get(state)
       if (holder !== undefined)
@@ -334,7 +406,7 @@ export class ModelEntry implements MutableModel {
       if (named !== undefined) return `alias ${alias} of ${bodies.name} names both ${named} and ${version}`
       this.ownAliases().set(alias, version)
     }
-    this.insert(new RestoredEntry(version, bodies, state, aliases, start, end))
+    this.insert(entry)
     this.listed = undefined
     return undefined
   }
@@ -351,23 +423,11 @@ export class ModelEntry implements MutableModel {
   }
 
   private insert(entry: VersionEntry): void {
-    this.records.set(entry.version, entry.record instanceof PendingBodies ? entry : entry.record)
+    this.records.added(entry)
     const last = this.sorted[this.sorted.length - 1]
     // Versions mostly arrive in increasing order: then the binary search and the splice are skipped.
     if (last === undefined || compareEntries(last, entry) <= 0) this.sorted.push(entry)
-    else this.sorted.splice(this.firstAfter(entry), 0, entry)
-  }
-
-  /** Index of the first entry that sorts after `probe`. */
-  private firstAfter(probe: VersionEntry): number {
-    let low = 0
-    let high = this.sorted.length
-    while (low < high) {
-      const middle = (low + high) >>> 1
-      if (compareEntries(this.sorted[middle]!, probe) <= 0) low = middle + 1
-      else high = middle
-    }
-    return low
+    else this.sorted.splice(firstAfter(this.sorted, entry), 0, entry)
   }
 
   /**
@@ -375,7 +435,7 @@ export class ModelEntry implements MutableModel {
    * only) sit together just before `firstAfter`, so the search ends with a short scan back for the exact string.
    */
   private entryOf(version: SemVer, record: ModelVersion): VersionEntry {
-    for (let i = this.firstAfter(new VersionEntry(version, record)) - 1; i >= 0; i--) {
+    for (let i = firstAfter(this.sorted, new VersionEntry(version, record)) - 1; i >= 0; i--) {
       const entry = this.sorted[i]!
       if (entry.version === version) return entry
     }
