@@ -21,45 +21,47 @@ import { evolve, type ModelChange, type ModelView, type VersionView } from "./li
  */
 class VersionEntry {
   /** major.minor.patch of a plain release; `major` is -1 for a version with a pre-release or build part. */
-  readonly major: number
-  readonly minor: number
-  readonly patch: number
+  readonly major: number = -1
+  readonly minor: number = 0
+  readonly patch: number = 0
   private parsedVersion: ParsedSemVer | undefined = undefined
 
   constructor(
     readonly version: SemVer,
     /** Shared with readers, so it is replaced, never mutated; a restored one stays its JSON until first read. */
-    public record: ModelVersion | PendingRecord,
+    public record: ModelVersion | PendingBodies,
   ) {
-    const parts = plainRelease(version)
-    this.major = parts === undefined ? -1 : parts[0]
-    this.minor = parts === undefined ? 0 : parts[1]
-    this.patch = parts === undefined ? 0 : parts[2]
+    // The three numbers of `d.d.d` (a version already validated as SemVer), without an array per version: a
+    // snapshot's open makes a million of these.
+    let major = 0
+    let minor = 0
+    let patch = 0
+    let part = 0
+    let digits = 0
+    for (let i = 0; i < version.length; i++) {
+      const code = version.charCodeAt(i)
+      if (code >= 48 && code <= 57) {
+        const digit = code - 48
+        if (part === 0) major = major * 10 + digit
+        else if (part === 1) minor = minor * 10 + digit
+        else patch = patch * 10 + digit
+        // Beyond 15 digits a part may not be an exact double; leave such versions to `semver`.
+        if (++digits > 15) return
+      } else if (code === 46 && part < 2 && digits > 0) {
+        part++
+        digits = 0
+      } else return
+    }
+    if (part !== 2 || digits === 0) return
+    this.major = major
+    this.minor = minor
+    this.patch = patch
   }
 
   get parsed(): ParsedSemVer {
     this.parsedVersion ??= parseSemVer(this.version)
     return this.parsedVersion
   }
-}
-
-/** The three numbers of `d.d.d` (a version already validated as SemVer), or undefined for anything else. */
-const plainRelease = (version: string): [number, number, number] | undefined => {
-  const parts: [number, number, number] = [0, 0, 0]
-  let part = 0
-  let digits = 0
-  for (let i = 0; i < version.length; i++) {
-    const code = version.charCodeAt(i)
-    if (code >= 48 && code <= 57) {
-      parts[part] = parts[part]! * 10 + (code - 48)
-      // Beyond 15 digits a part may not be an exact double; leave such versions to `semver`.
-      if (++digits > 15) return undefined
-    } else if (code === 46 && part < 2 && digits > 0) {
-      part++
-      digits = 0
-    } else return undefined
-  }
-  return part === 2 && digits > 0 ? parts : undefined
 }
 
 /** SemVer precedence (build metadata ignored), as `compareParsed`. */
@@ -71,31 +73,45 @@ const compareEntries = (a: VersionEntry, b: VersionEntry): number => {
 const noAliases: ReadonlyArray<string> = Object.freeze([])
 
 /**
- * A version restored from a snapshot whose record is still its JSON body (`id`, `createdAt`, `metrics`, `tags`),
- * a slice of its snapshot block's decoded text: parsing a million records at open was most of opening a registry
- * (JSON.parse, then the garbage collector promoting what it built; issue 15). The body was
- * proven at open to parse into valid metadata (`isStoredBodyFastPath`, snapshotCodec.ts), so parsing it here
- * cannot fail; the rest of the record (name, version, state, aliases) came from the snapshot's checked columns.
+ * The bodies of one model's run of versions in one snapshot block: the block's decoded text, shared by those
+ * versions while their records are still their JSON (`id`, `createdAt`, `metrics`, `tags`). Parsing a million
+ * records at open was most of opening a registry (JSON.parse, then the garbage collector promoting what it built;
+ * issue 15).
  */
-export class PendingRecord {
+export class PendingBodies {
   constructor(
     readonly name: string,
+    readonly text: string,
+  ) {}
+}
+
+/**
+ * A version restored from a snapshot whose record is still its body, `text.slice(start, end)` of its
+ * `PendingBodies`: proven at open to parse into valid metadata (`isStoredBodyFastPath`, snapshotCodec.ts), so
+ * parsing it on first read cannot fail; the rest of the record (name, version, state, aliases) came from the
+ * snapshot's checked columns. One object per version, the entry itself, rather than an entry and a pending record:
+ * a million fewer objects for the collector to promote at open.
+ */
+class RestoredEntry extends VersionEntry {
+  constructor(
+    version: SemVer,
+    bodies: PendingBodies,
     readonly state: LifecycleState,
     readonly aliases: ReadonlyArray<string>,
-    /** The block's text; the body is `text.slice(start, end)`. Shared by the block's pending versions. */
-    readonly text: string,
     readonly start: number,
     readonly end: number,
-  ) {}
+  ) {
+    super(version, bodies)
+  }
 
-  materialize(version: SemVer): ModelVersion {
-    const body = JSON.parse(this.text.slice(this.start, this.end)) as Pick<
+  materialize(bodies: PendingBodies): ModelVersion {
+    const body = JSON.parse(bodies.text.slice(this.start, this.end)) as Pick<
       ModelMetadata,
       "id" | "createdAt" | "metrics" | "tags"
     >
     const { id, createdAt, metrics, tags } = body
     return recordOf(
-      { id, name: this.name, version, createdAt, metrics, tags } as ModelMetadata,
+      { id, name: bodies.name, version: this.version, createdAt, metrics, tags } as ModelMetadata,
       this.state,
       this.aliases,
     )
@@ -105,38 +121,104 @@ export class PendingRecord {
 /**
  * A model's records by version. A restored version's slot holds its `VersionEntry` until the first read parses its
  * body and puts the record in both places; `get` never returns anything but a record.
+ *
+ * The map is always exactly what the model's sorted entries say (each entry's record if it has one, else the entry),
+ * so it is built on first use rather than at open: a million map insertions, and the hash tables' growth, were a
+ * tenth of opening a registry from a snapshot (bench/results/issue-15-snapshot.md), and a model nobody reads or
+ * writes never needs its map.
  */
 export class VersionRecords {
-  private readonly slots = new Map<string, ModelVersion | VersionEntry>()
+  private map: Map<string, ModelVersion | VersionEntry> | undefined = undefined
+  private searches = 0
+
+  constructor(private readonly sorted: ReadonlyArray<VersionEntry>) {}
+
+  private get slots(): Map<string, ModelVersion | VersionEntry> {
+    if (this.map === undefined) {
+      this.map = new Map()
+      for (const entry of this.sorted) this.map.set(entry.version, slotOf(entry))
+    }
+    return this.map
+  }
+
+  /** Whether the map exists yet: until it does, a version sorting after every stored one cannot be a duplicate. */
+  get built(): boolean {
+    return this.map !== undefined
+  }
 
   get size(): number {
-    return this.slots.size
+    return this.sorted.length
+  }
+
+  /**
+   * The slot of `version`. Until the map exists the first few lookups of plain releases search the sorted entries
+   * instead: the registers of a log's tail then leave the maps of the models they touch unbuilt.
+   */
+  private find(version: string): ModelVersion | VersionEntry | undefined {
+    if (this.map === undefined && this.searches < searchesBeforeMap) {
+      const probe = new VersionEntry(version as SemVer, probeBodies)
+      if (probe.major >= 0) {
+        this.searches++
+        for (let i = firstAfter(this.sorted, probe) - 1; i >= 0; i--) {
+          const entry = this.sorted[i]!
+          if (entry.version === version) return slotOf(entry)
+          if (compareEntries(entry, probe) < 0) return undefined
+        }
+        return undefined
+      }
+    }
+    return this.slots.get(version)
   }
 
   get(version: string): ModelVersion | undefined {
-    const slot = this.slots.get(version)
+    const slot = this.find(version)
     return slot instanceof VersionEntry ? settle(this, slot) : slot
   }
 
   has(version: string): boolean {
-    return this.slots.has(version)
+    return this.find(version) !== undefined
   }
 
   /** The slot as stored: the record, or the entry of a version not read yet. */
   slot(version: string): ModelVersion | VersionEntry | undefined {
-    return this.slots.get(version)
+    return this.find(version)
   }
 
+  /** Records a version's new slot, whose entry already holds it (so an unbuilt map has nothing to learn). */
   set(version: string, slot: ModelVersion | VersionEntry): void {
-    this.slots.set(version, slot)
+    this.map?.set(version, slot)
   }
+
+  /** Keeps a built map in step with an entry just added to the sorted entries. */
+  added(entry: VersionEntry): void {
+    this.map?.set(entry.version, slotOf(entry))
+  }
+}
+
+const slotOf = (entry: VersionEntry): ModelVersion | VersionEntry =>
+  entry.record instanceof PendingBodies ? entry : entry.record
+
+/** Binary searches a model answers before it builds its map: a log's tail rarely registers more per model. */
+const searchesBeforeMap = 64
+const probeBodies = new PendingBodies("", "")
+
+/** Index of the first of `sorted` that sorts after `probe`. */
+const firstAfter = (sorted: ReadonlyArray<VersionEntry>, probe: VersionEntry): number => {
+  let low = 0
+  let high = sorted.length
+  while (low < high) {
+    const middle = (low + high) >>> 1
+    if (compareEntries(sorted[middle]!, probe) <= 0) low = middle + 1
+    else high = middle
+  }
+  return low
 }
 
 /** The entry's record, parsed from its snapshot body on first use and then kept in the entry and the records map. */
 const settle = (records: VersionRecords, entry: VersionEntry): ModelVersion => {
   const held = entry.record
-  if (!(held instanceof PendingRecord)) return held
-  const record = held.materialize(entry.version)
+  if (!(held instanceof PendingBodies)) return held
+  const record = (entry as RestoredEntry).materialize(held)
   entry.record = record
   records.set(entry.version, record)
   return record
@@ -190,13 +272,13 @@ const aliasesNaming = (aliases: ReadonlyMap<string, SemVer>, version: SemVer): R
 }
 
 export class ModelEntry implements MutableModel {
+  /** In semver order, maintained on insert: listing is then a copy, not a sort. */
+  readonly sorted: Array<VersionEntry> = []
   /**
    * version → record, the records themselves rather than their entries once read: `get` over 100k random pairs is
    * bound by dependent cache misses, and an entry in between was one more (bench/, reads scenario).
    */
-  readonly records = new VersionRecords()
-  /** In semver order, maintained on insert: listing is then a copy, not a sort. */
-  readonly sorted: Array<VersionEntry> = []
+  readonly records = new VersionRecords(this.sorted)
   /** Exclusive state → its holder. Replaced whole by a batch that changed it. */
   holders: ReadonlyMap<LifecycleState, SemVer> = none
   /** Alias → version. Replaced whole by a batch that changed it. */
@@ -297,20 +379,34 @@ export class ModelEntry implements MutableModel {
    * Adds a version from a snapshot's columns, its record left as its body until first read; refuses what
    * `restore` refuses. The name, version, state and aliases were checked by the caller.
    */
-  restorePending(version: SemVer, pending: PendingRecord, exclusive: ReadonlySet<LifecycleState>): string | undefined {
-    if (this.records.has(version)) return `version ${version} of ${pending.name} appears twice`
-    if (exclusive.has(pending.state)) {
-      const holder = this.holders.get(pending.state)
+  restorePending(
+    version: SemVer,
+    bodies: PendingBodies,
+    start: number,
+    end: number,
+    state: LifecycleState,
+    aliases: ReadonlyArray<string>,
+    exclusive: ReadonlySet<LifecycleState>,
+  ): string | undefined {
+    const entry = new RestoredEntry(version, bodies, state, aliases, start, end)
+    const last = this.sorted[this.sorted.length - 1]
+    // A snapshot lists each model's versions in order, so a version sorting after the last one is new, and the map
+    // that would say so is left unbuilt.
+    const after = last === undefined || compareEntries(last, entry) < 0
+    if ((!after || this.records.built) && this.records.has(version))
+      return `version ${version} of ${bodies.name} appears twice`
+    if (exclusive.has(state)) {
+      const holder = this.holders.get(state)
       if (holder !== undefined)
-        return `${pending.name} has two versions in exclusive state ${pending.state}, ${holder} and ${version}`
-      this.ownHolders().set(pending.state, version)
+        return `${bodies.name} has two versions in exclusive state ${state}, ${holder} and ${version}`
+      this.ownHolders().set(state, version)
     }
-    for (const alias of pending.aliases) {
+    for (const alias of aliases) {
       const named = this.aliases.get(alias)
-      if (named !== undefined) return `alias ${alias} of ${pending.name} names both ${named} and ${version}`
+      if (named !== undefined) return `alias ${alias} of ${bodies.name} names both ${named} and ${version}`
       this.ownAliases().set(alias, version)
     }
-    this.insert(new VersionEntry(version, pending))
+    this.insert(entry)
     this.listed = undefined
     return undefined
   }
@@ -322,35 +418,24 @@ export class ModelEntry implements MutableModel {
 
   /** The state of the version at `index` in semver order, without parsing its record. */
   stateAt(index: number): LifecycleState {
-    return this.sorted[index]!.record.state
+    const entry = this.sorted[index]!
+    return entry.record instanceof PendingBodies ? (entry as RestoredEntry).state : entry.record.state
   }
 
   private insert(entry: VersionEntry): void {
-    this.records.set(entry.version, entry.record instanceof PendingRecord ? entry : entry.record)
+    this.records.added(entry)
     const last = this.sorted[this.sorted.length - 1]
     // Versions mostly arrive in increasing order: then the binary search and the splice are skipped.
     if (last === undefined || compareEntries(last, entry) <= 0) this.sorted.push(entry)
-    else this.sorted.splice(this.firstAfter(entry), 0, entry)
-  }
-
-  /** Index of the first entry that sorts after `probe`. */
-  private firstAfter(probe: VersionEntry): number {
-    let low = 0
-    let high = this.sorted.length
-    while (low < high) {
-      const middle = (low + high) >>> 1
-      if (compareEntries(this.sorted[middle]!, probe) <= 0) low = middle + 1
-      else high = middle
-    }
-    return low
+    else this.sorted.splice(firstAfter(this.sorted, entry), 0, entry)
   }
 
   /**
    * The entry of a stored version, by binary search: versions equal in precedence (they differ in build metadata
    * only) sit together just before `firstAfter`, so the search ends with a short scan back for the exact string.
    */
-  private entryOf(version: SemVer, record: ModelVersion | PendingRecord): VersionEntry {
-    for (let i = this.firstAfter(new VersionEntry(version, record)) - 1; i >= 0; i--) {
+  private entryOf(version: SemVer, record: ModelVersion): VersionEntry {
+    for (let i = firstAfter(this.sorted, new VersionEntry(version, record)) - 1; i >= 0; i--) {
       const entry = this.sorted[i]!
       if (entry.version === version) return entry
     }

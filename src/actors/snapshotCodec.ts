@@ -24,7 +24,7 @@ import { isModelName } from "../domain/ModelName.ts"
 import type { ModelVersion } from "../domain/ModelVersion.ts"
 import { isSemVer, type SemVer } from "../domain/SemVer.ts"
 import { compiledDefault } from "./builtinLifecycles.ts"
-import { type IndexSnapshot, PendingRecord, RegistryIndex } from "./RegistryIndex.ts"
+import { type IndexSnapshot, PendingBodies, RegistryIndex } from "./RegistryIndex.ts"
 
 /**
  * Versions per line: enough to amortize a line's parse, few enough that a line stays far below V8's string limit and
@@ -363,6 +363,7 @@ const restoreBlock = (index: RegistryIndex, columns: unknown, text: string, rema
       return `its models are not [name, count] runs of its ${count} versions`
     const name: string = run[0]
     const model = index.restoringModel(name)
+    const bodies = new PendingBodies(name, text)
     for (const last = i + run[1]; i < last; i++) {
       const version = versions[i]
       if (!isSemVer(version)) return `version ${i + 1} is not a SemVer string: ${JSON.stringify(version)}`
@@ -374,8 +375,8 @@ const restoreBlock = (index: RegistryIndex, columns: unknown, text: string, rema
       const versionAliases = aliases[i] ?? noAliases
       let problem: string | undefined
       if (isStoredBodyFastPath(text, offset, end)) {
-        const pending = new PendingRecord(name, states[state] as string, versionAliases, text, offset, end)
-        problem = model.restorePending(version as SemVer, pending, exclusive)
+        const stateName = states[state] as string
+        problem = model.restorePending(version as SemVer, bodies, offset, end, stateName, versionAliases, exclusive)
       } else {
         const record = decodeBody(text.slice(offset, end), name, version, states[state] as string, versionAliases)
         problem = typeof record === "string" ? record : model.restore(record, exclusive)

@@ -36,25 +36,31 @@ const daysInMonth = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
  * opening a registry after JSON.parse (bench/, recovery profile). test/domain/ModelMetadata.test.ts checks it
  * against that round trip.
  */
-export const isIsoTimestamp = (text: string): boolean => {
-  const length = text.length
+export const isIsoTimestamp = (text: string): boolean => isIsoTimestampAt(text, 0, text.length)
+
+/**
+ * `isIsoTimestamp` of `text.slice(start, end)` without making that string: a snapshot's open checks a million
+ * timestamps inside its bodies' text.
+ */
+export const isIsoTimestampAt = (text: string, start: number, end: number): boolean => {
+  const length = end - start
   if (length !== 20 && (length < 22 || length > 24)) return false
   if (
-    text.charCodeAt(4) !== 45 || // -
-    text.charCodeAt(7) !== 45 ||
-    text.charCodeAt(10) !== 84 || // T
-    text.charCodeAt(13) !== 58 || // :
-    text.charCodeAt(16) !== 58 ||
-    text.charCodeAt(length - 1) !== 90 // Z
+    text.charCodeAt(start + 4) !== 45 || // -
+    text.charCodeAt(start + 7) !== 45 ||
+    text.charCodeAt(start + 10) !== 84 || // T
+    text.charCodeAt(start + 13) !== 58 || // :
+    text.charCodeAt(start + 16) !== 58 ||
+    text.charCodeAt(end - 1) !== 90 // Z
   )
     return false
-  if (length > 20 && (text.charCodeAt(19) !== 46 || digitsAt(text, 20, length - 21) < 0)) return false
-  const year = digitsAt(text, 0, 4)
-  const month = digitsAt(text, 5, 2)
-  const day = digitsAt(text, 8, 2)
-  const hour = digitsAt(text, 11, 2)
-  const minute = digitsAt(text, 14, 2)
-  const second = digitsAt(text, 17, 2)
+  if (length > 20 && (text.charCodeAt(start + 19) !== 46 || digitsAt(text, start + 20, length - 21) < 0)) return false
+  const year = digitsAt(text, start, 4)
+  const month = digitsAt(text, start + 5, 2)
+  const day = digitsAt(text, start + 8, 2)
+  const hour = digitsAt(text, start + 11, 2)
+  const minute = digitsAt(text, start + 14, 2)
+  const second = digitsAt(text, start + 17, 2)
   if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23) return false
   if (minute < 0 || minute > 59 || second < 0 || second > 59) return false
   return day <= (month === 2 && isLeapYear(year) ? 29 : daysInMonth[month]!)

@@ -26,6 +26,7 @@ import { forbiddenKeys, jsonDepthMax } from "./Json.ts"
 import { lifecycleStates } from "./Lifecycle.ts"
 import {
   isIsoTimestamp,
+  isIsoTimestampAt,
   isUuid,
   type ModelMetadata,
   metricsBytesMax,
@@ -313,13 +314,13 @@ export const storedBodyLengthMax = 2500
 /**
  * Whether `text.slice(start, end)`, a version's body as a snapshot stores it (`{"id","createdAt","metrics","tags"}`
  * in that order, as `JSON.stringify` writes it), definitely parses into valid metadata for any valid name and
- * version: `false` does NOT mean invalid, only that the caller must parse and decode it. Nothing is allocated but
- * the timestamp's string. test/domain/fastDecode.test.ts proves it never accepts a body that Schema rejects.
+ * version: `false` does NOT mean invalid, only that the caller must parse and decode it. Nothing is allocated.
+ * test/domain/fastDecode.test.ts proves it never accepts a body that Schema rejects.
  */
 export const isStoredBodyFastPath = (text: string, start: number, end: number): boolean => {
   if (end - start > storedBodyLengthMax) return false
   storedBodyPattern.lastIndex = start
   if (!storedBodyPattern.test(text) || storedBodyPattern.lastIndex !== end) return false
   const from = start + createdAtOffset
-  return isIsoTimestamp(text.slice(from, text.indexOf('"', from)))
+  return isIsoTimestampAt(text, from, text.indexOf('"', from))
 }

@@ -138,7 +138,8 @@ export const open = (
         })
       registryId = yield* randomRegistryId
     } else {
-      const log = yield* recoverSegments(fs, path, directory, segmentNames, checksum, limits, !readOnly)
+      const coveredThrough = Option.match(options.newestSnapshot, { onNone: () => 0, onSome: (s) => s.lastSeq })
+      const log = yield* recoverSegments(fs, path, directory, segmentNames, checksum, limits, !readOnly, coveredThrough)
       registryId = log.registryId
       tornTail = log.tornTail
       segments = log.segments.map((s) => ({ firstSeq: s.firstSeq, lastSeq: s.lastSeq, bytes: s.bytes, handle: s.file }))
@@ -200,6 +201,8 @@ export const open = (
 /**
  * Reads a segment back, checking its header and every record up to what the log held when the read started. The
  * records are then made one at a time as the reader takes them, so a read holds one segment's bytes and no more.
+ * A segment open did not check (`unchecked`) must hold exactly its records and nothing after them, as open would
+ * have demanded of a sealed segment: this read is the first to look at them.
  */
 const readSegment = (
   fs: FileSystem.FileSystem,
@@ -227,7 +230,14 @@ const readSegment = (
         file: path,
         offset: result.end,
         seq: result.lastSeq + 1,
-        reason: result.bad?.reason ?? "segment shorter than at open",
+        reason: `${result.bad?.reason ?? "segment shorter than at open"}${segment.handle.unchecked ? " in a sealed segment" : ""}`,
+      })
+    if (segment.handle.unchecked && (result.bad !== undefined || result.lastSeq !== segment.lastSeq))
+      return yield* new WalCorrupt({
+        file: path,
+        offset: result.end,
+        seq: result.lastSeq + 1,
+        reason: `${result.bad?.reason ?? `records past seq ${segment.lastSeq}`} in a sealed segment`,
       })
     return validatedRecords(bytes.subarray(0, result.end), segmentHeaderBytes, segment.firstSeq, fromSeq, toSeq)
   })

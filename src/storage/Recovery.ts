@@ -1,5 +1,6 @@
 /**
- * Open-time recovery of the log: validates every segment, repairs a torn tail, and refuses anything else.
+ * Open-time recovery of the log: validates every segment the open needs, repairs a torn tail, and refuses anything
+ * else.
  *
  * Only one kind of damage can come from a crash: a torn tail, i.e. the newest segment ends in a partial or garbled
  * record (or zero fill) after which no valid higher record exists. It is copied aside to `*.broken`, truncated,
@@ -27,6 +28,11 @@ export interface SegmentFile {
   readonly path: string
   /** Seeds every record checksum in the segment, so records copied from another segment never validate. */
   readonly salt: number
+  /**
+   * Its records were not checked at open (a sealed segment the snapshot covers): a read checks them all, and
+   * refuses the segment unless they end exactly at its last seq.
+   */
+  readonly unchecked?: true
 }
 
 /** A validated segment: records `firstSeq..lastSeq` (`firstSeq - 1` while empty) in its first `bytes` bytes. */
@@ -70,11 +76,32 @@ const repairTornTail = (
     }),
   )
 
+/** A segment's header bytes (fewer if the file is shorter) and the file's size, without reading its records. */
+const readHead = (
+  fs: FileSystem.FileSystem,
+  file: string,
+): Effect.Effect<{ readonly bytes: Uint8Array; readonly size: number }, StorageFailed> =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const handle = yield* io("open", file, fs.open(file, { flag: "r" }))
+      const info = yield* io("stat", file, handle.stat)
+      const bytes = yield* io("read", file, handle.readAlloc(segmentHeaderBytes))
+      return { bytes: Option.getOrElse(bytes, () => new Uint8Array(0)), size: Number(info.size) }
+    }),
+  )
+
 /**
  * Validates the segments named (already sorted by first seq) and repairs a torn tail of the newest one (with
  * `repair` false it is only reported, and the segment is treated as ending before it). One segment is in memory at
  * a time; each one checked is reported to `Progress` (phase `check`).
  * Nothing is modified unless every defect found is a torn tail.
+ *
+ * A sealed segment whose records all lie at or below `coveredThrough` (the newest snapshot's seq) has only its
+ * header checked: the open replays from the snapshot on, so reading and checksumming those records was a seventh of
+ * opening a million-version registry (bench/results/issue-15-snapshot.md), and only a read needs them. Its last seq
+ * is the next segment's first minus one (the log has no gaps, and the next segment's header is checked), its size
+ * the file's. The newest segment and every one reaching past `coveredThrough` are scanned as before, so the log's
+ * durable end is found exactly.
  */
 export const recoverSegments = (
   fs: FileSystem.FileSystem,
@@ -84,6 +111,7 @@ export const recoverSegments = (
   checksum: Checksum,
   limits: StorageLimits,
   repair = true,
+  coveredThrough = 0,
 ): Effect.Effect<RecoveredLog, StorageFailed | WalCorrupt> =>
   Effect.gen(function* () {
     const segments: Array<RecoveredSegment> = []
@@ -96,7 +124,9 @@ export const recoverSegments = (
       const { name, firstSeq: declaredSeq } = names[i]!
       const file = path.join(directory, name)
       const isNewest = i === names.length - 1
-      const bytes = yield* io("read", file, fs.readFile(file))
+      const covered = !isNewest && names[i + 1]!.firstSeq - 1 <= coveredThrough
+      const head = covered ? yield* readHead(fs, file) : undefined
+      const bytes = head === undefined ? yield* io("read", file, fs.readFile(file)) : head.bytes
       const header = decodeSegmentHeader(bytes, checksum)
       if (typeof header === "string") return yield* corrupt(file, 0, declaredSeq, header)
       if (header.firstSeq !== declaredSeq)
@@ -122,6 +152,18 @@ export const recoverSegments = (
           header.firstSeq,
           `missing segment: expected seq ${previous.lastSeq + 1} after ${previous.file.name}, this segment starts at ${header.firstSeq}`,
         )
+      if (head !== undefined) {
+        const lastSeq = names[i + 1]!.firstSeq - 1
+        segments.push({
+          file: { name, path: file, salt: header.salt, unchecked: true },
+          firstSeq: header.firstSeq,
+          lastSeq,
+          bytes: head.size,
+        })
+        records += lastSeq - header.firstSeq + 1
+        report({ phase: "check", done: i + 1, total: names.length })
+        continue
+      }
       const options: ScanOptions = { salt: header.salt, checksum, recordBytesMax: limits.recordBytesMax }
       const scan = scanRecords(bytes, segmentHeaderBytes, header.firstSeq, options, () => {})
       const segment: RecoveredSegment = {

@@ -252,3 +252,69 @@ describe("RegistryIndex under a custom lifecycle", () => {
     },
   )
 })
+
+describe("RegistryIndex restored from a columnar snapshot", () => {
+  const stored = (v: string, i: number) => ({
+    ...metadata(v, i),
+    state: "registered" as const,
+    aliases: [] as ReadonlyArray<AliasName>,
+  })
+  const snapshotOf = (versions: ReadonlyArray<string>) =>
+    encodeIndexState({
+      lastSeq: versions.length,
+      lifecycle: new RegistryIndex().binding,
+      versions: versions.map((v, i) => stored(v, i)),
+    } as Parameters<typeof encodeIndexState>[0])
+
+  it("refuses a version listed twice, wherever and in whatever order the versions come", () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(version, { minLength: 1, maxLength: 40 }),
+        fc.nat(),
+        fc.nat(),
+        fc.boolean(),
+        (versions, from, to, sorted) => {
+          const listed = sorted ? [...versions].sort((a, b) => compareSemVer(a as SemVer, b as SemVer)) : versions
+          const twice = [...listed]
+          twice.splice(to % (twice.length + 1), 0, listed[from % listed.length]!)
+          const restored = restoreIndex(snapshotOf(twice))
+          expect(Either.isLeft(restored) && restored.left).toMatch(
+            new RegExp(
+              `^block 1: version \\d+ \\(resnet ${listed[from % listed.length]!.replace(/[.+]/g, "\\$&")}\\): version .* appears twice$`,
+            ),
+          )
+          expect(Either.isRight(restoreIndex(snapshotOf(listed)))).toBe(true)
+        },
+      ),
+      { numRuns: 300 },
+    )
+  })
+
+  it("answers every lookup as the index it was written from, before and after building its map, between registers", () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(version, { minLength: 1, maxLength: 60 }),
+        fc.array(fc.tuple(version, fc.boolean()), { minLength: 1, maxLength: 150 }),
+        (versions, steps) => {
+          const live = new RegistryIndex()
+          versions.forEach((v, i) => {
+            live.apply(i + 1, { _tag: "Registered", metadata: metadata(v, i) })
+          })
+          const restored = Either.getOrThrow(restoreIndex(encodeIndexState(live.toSnapshot())))
+          let seq = versions.length
+          for (const [v, register] of steps) {
+            if (register && live.get(name, v) === undefined) {
+              seq++
+              for (const index of [live, restored]) index.apply(seq, { _tag: "Registered", metadata: metadata(v, seq) })
+            }
+            expect(restored.get(name, v)).toEqual(live.get(name, v))
+            expect(restored.model(name)!.records.has(v)).toBe(live.model(name)!.records.has(v))
+          }
+          expect(restored.listVersions(name)).toEqual(live.listVersions(name))
+          expect(restored.model(name)!.records.size).toBe(live.model(name)!.records.size)
+        },
+      ),
+      { numRuns: 300 },
+    )
+  })
+})

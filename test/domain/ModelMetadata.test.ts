@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Either, JSONSchema, ParseResult, Schema } from "effect"
 import fc from "fast-check"
 import { decodeModelName, decoder, metricsBytesMax, RegisterInput } from "../../src/domain/index.ts"
-import { isIsoTimestamp, isUuid, Uuid } from "../../src/domain/ModelMetadata.ts"
+import { isIsoTimestamp, isIsoTimestampAt, isUuid, Uuid } from "../../src/domain/ModelMetadata.ts"
 
 const decodeRegister = decoder(RegisterInput)
 const failure = (input: unknown) => {
@@ -136,6 +136,22 @@ describe("isIsoTimestamp", () => {
         expect(isIsoTimestamp(text)).toBe(byDateRoundTrip(text))
       }),
       { numRuns: 20_000 },
+    )
+  })
+
+  it("judges a slice of a longer text as it judges the slice itself, never looking outside it", () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(nearValid, damaged),
+        fc.string({ maxLength: 8 }),
+        fc.string({ maxLength: 8 }),
+        (text, before, after) => {
+          expect(isIsoTimestampAt(before + text + after, before.length, before.length + text.length)).toBe(
+            isIsoTimestamp(text),
+          )
+        },
+      ),
+      { numRuns: 5_000 },
     )
   })
 

@@ -263,6 +263,128 @@ layer(NodeContext.layer)("corruption table (real files)", (it) => {
       yield* fs.writeFile(file, bytes)
     })
 
+  // Segments 1..5 and 6..10 sealed, a snapshot at 10 covering both, and 11..12 in the newest segment.
+  const coveredTwice = (directory: string) =>
+    withDir(directory, ({ wal, snapshots }) =>
+      Effect.gen(function* () {
+        yield* wal.append(records(1, 5))
+        yield* wal.rotate
+        yield* wal.append(records(6, 5))
+        yield* wal.rotate
+        yield* snapshots.write({ lastSeq: 10, state: new Uint8Array([10]) })
+        yield* wal.append(records(11, 2))
+      }),
+    )
+  const readFailure = (directory: string, from: number) =>
+    withDir(directory, ({ wal }) =>
+      Effect.gen(function* () {
+        expect(yield* wal.lastSeq).toBe(12)
+        expect(plain(yield* collect(wal.read(11)))).toEqual(plain(records(11, 2)))
+        const exit = yield* Effect.exit(collect(wal.read(from)))
+        if (Exit.isSuccess(exit)) throw new Error("expected the read to fail")
+        return Cause.squash(exit.cause)
+      }),
+    )
+
+  it.scoped.each([
+    [1, 0, 0x01, "checksum mismatch in a sealed segment"],
+    [5, 20, 0x80, "checksum mismatch in a sealed segment"],
+    [7, 3, 0x40, "length 1073741831 exceeds recordBytesMax 1048576 in a sealed segment"],
+    [10, 8, 0x01, "checksum mismatch in a sealed segment"],
+  ] as const)(
+    "damage to record %i of a segment the snapshot covers: the open succeeds, a read across it fails",
+    ([seq, byte, mask, reason]) =>
+      Effect.gen(function* () {
+        const fs = yield* FileSystem.FileSystem
+        const directory = yield* makeTempDirectory
+        yield* coveredTwice(directory)
+        const firstSeq = seq <= 5 ? 1 : 6
+        const file = seg(directory, firstSeq)
+        const bytes = yield* fs.readFile(file)
+        bytes[recordOffset(seq - firstSeq + 1) + byte]! ^= mask
+        yield* fs.writeFile(file, bytes)
+        const before = yield* listing(directory)
+        const error = yield* readFailure(directory, firstSeq)
+        expect(error).toMatchObject({ _tag: "WalCorrupt", file, offset: recordOffset(seq - firstSeq + 1), seq, reason })
+        expect(yield* listing(directory)).toEqual(before)
+      }),
+  )
+
+  it.scoped("bytes past the last record of a covered segment fail its read", () =>
+    Effect.gen(function* () {
+      const fs = yield* FileSystem.FileSystem
+      const directory = yield* makeTempDirectory
+      yield* coveredTwice(directory)
+      const file = seg(directory, 6)
+      const original = yield* fs.readFile(file)
+      yield* fs.writeFile(file, new Uint8Array([...original, 0, 0, 0]))
+      expect(yield* readFailure(directory, 9)).toMatchObject({
+        _tag: "WalCorrupt",
+        file,
+        offset: original.length,
+        seq: 11,
+        reason: "record header truncated (3 of 17 bytes) in a sealed segment",
+      })
+    }),
+  )
+
+  it.scoped("damage to a sealed segment that reaches past the snapshot still fails the open", () =>
+    Effect.gen(function* () {
+      const fs = yield* FileSystem.FileSystem
+      const directory = yield* makeTempDirectory
+      yield* withDir(directory, ({ wal, snapshots }) =>
+        Effect.gen(function* () {
+          yield* wal.append(records(1, 5))
+          yield* wal.rotate
+          yield* wal.append(records(6, 5))
+          yield* wal.rotate
+          yield* snapshots.write({ lastSeq: 9, state: new Uint8Array([9]) })
+          yield* wal.append(records(11, 2))
+        }),
+      )
+      const file = seg(directory, 6)
+      const bytes = yield* fs.readFile(file)
+      bytes[recordOffset(2) + 20]! ^= 0x80
+      yield* fs.writeFile(file, bytes)
+      const before = yield* listing(directory)
+      expect(yield* openFailure(directory)).toMatchObject({
+        _tag: "WalCorrupt",
+        file,
+        offset: recordOffset(2),
+        seq: 7,
+        reason: "checksum mismatch in a sealed segment",
+      })
+      expect(yield* listing(directory)).toEqual(before)
+    }),
+  )
+
+  it.scoped("a covered segment's header is still checked at open", () =>
+    Effect.gen(function* () {
+      const fs = yield* FileSystem.FileSystem
+      const directory = yield* makeTempDirectory
+      yield* coveredTwice(directory)
+      const file = seg(directory, 1)
+      const bytes = yield* fs.readFile(file)
+      bytes[30]! ^= 0x01
+      yield* fs.writeFile(file, bytes)
+      expect(yield* openFailure(directory)).toMatchObject({
+        _tag: "WalCorrupt",
+        file,
+        offset: 0,
+        seq: 1,
+        reason: "segment header checksum mismatch",
+      })
+      yield* fs.writeFile(file, bytes.subarray(0, 40))
+      expect(yield* openFailure(directory)).toMatchObject({
+        _tag: "WalCorrupt",
+        file,
+        offset: 0,
+        seq: 1,
+        reason: "segment header truncated (40 of 64 bytes)",
+      })
+    }),
+  )
+
   it.scoped("a corrupt newest snapshot falls back to the previous one plus the log, and says so", () =>
     Effect.gen(function* () {
       const fs = yield* FileSystem.FileSystem
