@@ -61,6 +61,7 @@ export const readBodyText = (
   }
   const onEnd = () => {
     source.off("error", onError)
+    source.off("data", onData)
     const bytes = chunks.length === 1 ? chunks[0]! : concat(chunks, size)
     let text: string
     try {
@@ -75,15 +76,17 @@ export const readBodyText = (
   const onError = () => {
     source.off("end", onEnd)
     source.off("data", onData)
+    source.off("error", onError)
     done(
       Either.left(
         errorResponse(detailOf(new InvalidInput({ field: "body", message: "body: the request was aborted" }))),
       ),
     )
   }
+  // `on`, each removed by the handler that ends the read: `once` wraps every listener in a closure of its own.
   source.on("data", onData)
-  source.once("end", onEnd)
-  source.once("error", onError)
+  source.on("end", onEnd)
+  source.on("error", onError)
 }
 
 const concat = (chunks: ReadonlyArray<Uint8Array>, size: number) => {

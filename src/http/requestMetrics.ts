@@ -9,26 +9,36 @@ const latency = Metric.histogram(
   "time to the response headers (for /events: until the stream opens)",
 )
 
+type Labels = ReadonlyArray<MetricLabel.MetricLabel>
+
+/** The value under `key`, made by `make` the first time; nested so that finding a label set builds no key. */
+const cached = <K, V>(map: Map<K, V>, key: K, make: () => V): V => {
+  let value = map.get(key)
+  if (value === undefined) {
+    value = make()
+    map.set(key, value)
+  }
+  return value
+}
+
 /**
  * Label sets, made once per (method, route, status): a metric caches its series by the identity of the label array
  * it is given, so passing the same array skips building and hashing a tagged key on every request. There are as
  * many as routes times statuses.
  */
-const labelSets = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
-const labelsOf = (key: string, labels: () => ReadonlyArray<MetricLabel.MetricLabel>) => {
-  let set = labelSets.get(key)
-  if (set === undefined) {
-    set = labels()
-    labelSets.set(key, set)
-  }
-  return set
-}
+const requestLabels = new Map<string, Map<string, Map<number, Labels>>>()
+const routeLabels = new Map<string, Labels>()
 
 /** Records one answered request; `route` is its declared path with `{param}`s, or "other". */
 export const recordRequest = (method: string, route: string, status: number, seconds: number): void => {
+  const byStatus = cached(
+    cached(requestLabels, method, () => new Map()),
+    route,
+    () => new Map<number, Labels>(),
+  )
   requests.unsafeUpdate(
     1,
-    labelsOf(`${method} ${route} ${status}`, () => [
+    cached(byStatus, status, () => [
       MetricLabel.make("method", method),
       MetricLabel.make("route", route),
       MetricLabel.make("status", String(status)),
@@ -36,21 +46,15 @@ export const recordRequest = (method: string, route: string, status: number, sec
   )
   latency.unsafeUpdate(
     seconds,
-    labelsOf(route, () => [MetricLabel.make("route", route)]),
+    cached(routeLabels, route, () => [MetricLabel.make("route", route)]),
   )
 }
 
-const routeLabels = new Map<string, string>()
+const pathLabels = new Map<string, string>()
 
 /** A declared path (`/models/:name/versions`) as its metric label (`/models/{name}/versions`). */
-export const routeLabel = (path: string): string => {
-  let label = routeLabels.get(path)
-  if (label === undefined) {
-    label = path === "*" ? "other" : path.replace(/:(\w+)/g, "{$1}")
-    routeLabels.set(path, label)
-  }
-  return label
-}
+export const routeLabel = (path: string): string =>
+  cached(pathLabels, path, () => (path === "*" ? "other" : path.replace(/:(\w+)/g, "{$1}")))
 
 /**
  * The metric label of the route that answered: the router records the matched route's path on the request's
