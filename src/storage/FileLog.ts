@@ -225,19 +225,14 @@ const readSegment = (
       })
     const options = { salt, checksum, recordBytesMax: limits.recordBytesMax }
     const result = scanRecords(bytes, segmentHeaderBytes, segment.firstSeq, options, () => {})
-    if (result.lastSeq < Math.min(segment.lastSeq, toSeq))
+    const { unchecked } = segment.handle
+    const short = result.lastSeq < Math.min(segment.lastSeq, toSeq)
+    if (short || (unchecked && (result.bad !== undefined || result.lastSeq !== segment.lastSeq)))
       return yield* new WalCorrupt({
         file: path,
         offset: result.end,
         seq: result.lastSeq + 1,
-        reason: `${result.bad?.reason ?? "segment shorter than at open"}${segment.handle.unchecked ? " in a sealed segment" : ""}`,
-      })
-    if (segment.handle.unchecked && (result.bad !== undefined || result.lastSeq !== segment.lastSeq))
-      return yield* new WalCorrupt({
-        file: path,
-        offset: result.end,
-        seq: result.lastSeq + 1,
-        reason: `${result.bad?.reason ?? `records past seq ${segment.lastSeq}`} in a sealed segment`,
+        reason: `${result.bad?.reason ?? (short ? "segment shorter than at open" : `records past seq ${segment.lastSeq}`)}${unchecked ? " in a sealed segment" : ""}`,
       })
     return validatedRecords(bytes.subarray(0, result.end), segmentHeaderBytes, segment.firstSeq, fromSeq, toSeq)
   })
