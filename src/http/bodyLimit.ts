@@ -62,14 +62,11 @@ export const readBodyText = (
   const onEnd = () => {
     source.off("error", onError)
     source.off("data", onData)
-    const bytes = chunks.length === 1 ? chunks[0]! : concat(chunks, size)
     let text: string
     try {
-      text = utf8.decode(bytes)
+      text = utf8.decode(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size))
     } catch {
-      return done(
-        Either.left(errorResponse(detailOf(new InvalidInput({ field: "body", message: "body: must be UTF-8" })))),
-      )
+      return done(refused("body: must be UTF-8"))
     }
     done(Either.right(text))
   }
@@ -77,11 +74,7 @@ export const readBodyText = (
     source.off("end", onEnd)
     source.off("data", onData)
     source.off("error", onError)
-    done(
-      Either.left(
-        errorResponse(detailOf(new InvalidInput({ field: "body", message: "body: the request was aborted" }))),
-      ),
-    )
+    done(refused("body: the request was aborted"))
   }
   // `on`, each removed by the handler that ends the read: `once` wraps every listener in a closure of its own.
   source.on("data", onData)
@@ -89,14 +82,7 @@ export const readBodyText = (
   source.on("error", onError)
 }
 
-const concat = (chunks: ReadonlyArray<Uint8Array>, size: number) => {
-  const bytes = new Uint8Array(size)
-  let offset = 0
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset)
-    offset += chunk.length
-  }
-  return bytes
-}
+/** A body the registry cannot take, answered as `InvalidInput` on the body. */
+const refused = (message: string) => Either.left(errorResponse(detailOf(new InvalidInput({ field: "body", message }))))
 
 const utf8 = new TextDecoder("utf-8", { fatal: true })
