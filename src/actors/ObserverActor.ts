@@ -4,8 +4,9 @@
  *
  * Delivery is at-least-once and in seq order. The cursor is made durable (through the `CursorStore` port)
  * after each handled chunk (unless the observer keeps it in memory, see `ObserverOptions.cursor`), so a crash
- * redelivers at most the chunk in flight; handlers get the seq to deduplicate. A handler that keeps failing is retried with exponential backoff; after `maxAttempts` the
- * event (or chunk) goes to the observer's dead-letter file and the observer moves on.
+ * redelivers at most the chunk in flight; handlers get the seq to deduplicate. A handler that keeps failing is
+ * retried with exponential backoff; after `maxAttempts` the event (or chunk) goes to the observer's dead-letter file
+ * and the observer moves on.
  */
 import {
   Cause,

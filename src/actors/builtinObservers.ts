@@ -53,18 +53,24 @@ export const auditLog = (sink: AppendSink, file: string): Delivery<StorageFailed
   }
 }
 
+type Labels = ReadonlyArray<MetricLabel.MetricLabel>
+
 /**
- * Label sets by event type, made once: a metric finds its series by the identity of the label array it is given,
- * where `Metric.tagged` per event built and hashed a new key every time (a few percent of a served register's CPU,
- * bench/results/issue-15-server.md).
+ * Label sets by the fiber's own labels (one array for an observer's whole life) and event type, made once: a metric
+ * finds its series by the identity of the label array it is given, where `Metric.tagged` per event built and hashed
+ * a new key every time (a few percent of a served register's CPU, bench/results/issue-15-server.md).
  */
-const typeLabels = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
-const labelsOfType = (type: string, fiberLabels: ReadonlyArray<MetricLabel.MetricLabel>) => {
-  if (fiberLabels.length > 0) return [...fiberLabels, MetricLabel.make("type", type)]
-  let labels = typeLabels.get(type)
+const typeLabels = new WeakMap<Labels, Map<string, Labels>>()
+const labelsOfType = (type: string, fiberLabels: Labels): Labels => {
+  let byType = typeLabels.get(fiberLabels)
+  if (byType === undefined) {
+    byType = new Map()
+    typeLabels.set(fiberLabels, byType)
+  }
+  let labels = byType.get(type)
   if (labels === undefined) {
-    labels = [MetricLabel.make("type", type)]
-    typeLabels.set(type, labels)
+    labels = [...fiberLabels, MetricLabel.make("type", type)]
+    byType.set(type, labels)
   }
   return labels
 }
