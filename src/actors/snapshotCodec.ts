@@ -92,34 +92,35 @@ function* snapshotLines(snapshot: IndexSnapshot, perLine: number): Generator<str
 }
 
 /**
- * UTF-8 lines into one buffer, sized for ASCII and grown when a line needs more: a worst-case bound (3 bytes per
- * UTF-16 unit) would allocate three times the snapshot, about a gigabyte at 1M versions.
+ * UTF-8 lines, each encoded at its exact size as it comes, joined once at the end: one buffer grown by doubling
+ * copied the snapshot about twice more and zero-filled every larger buffer, a third of encoding a 100k-version
+ * state (scratch measurement, bench/results/issue-15-server.md), and a worst-case bound (3 bytes per UTF-16 unit)
+ * would allocate three times the snapshot.
  */
-class LineBuffer {
-  private bytes = new Uint8Array(1 << 16)
+class EncodedLines {
+  private readonly lines: Array<Uint8Array> = []
   private length = 0
 
   add(line: string): void {
-    for (;;) {
-      const { read, written } = utf8Encoder.encodeInto(line, this.bytes.subarray(this.length))
-      if (read === line.length && this.length + written < this.bytes.length) {
-        this.length += written
-        this.bytes[this.length++] = newline
-        return
-      }
-      const grown = new Uint8Array(this.bytes.length * 2 + line.length * 3 + 1)
-      grown.set(this.bytes.subarray(0, this.length))
-      this.bytes = grown
-    }
+    const bytes = utf8Encoder.encode(line)
+    this.lines.push(bytes)
+    this.length += bytes.length + 1
   }
 
   contents(): Uint8Array {
-    return this.bytes.slice(0, this.length)
+    const joined = new Uint8Array(this.length)
+    let offset = 0
+    for (const line of this.lines) {
+      joined.set(line, offset)
+      offset += line.length
+      joined[offset++] = newline
+    }
+    return joined
   }
 }
 
 export const encodeIndexState = (snapshot: IndexSnapshot, perLine = versionsPerLine): Uint8Array => {
-  const buffer = new LineBuffer()
+  const buffer = new EncodedLines()
   for (const line of snapshotLines(snapshot, perLine)) buffer.add(line)
   return buffer.contents()
 }
@@ -132,7 +133,7 @@ export const encodeIndexState = (snapshot: IndexSnapshot, perLine = versionsPerL
  */
 export const encodeIndexStateCooperatively = (snapshot: IndexSnapshot): Effect.Effect<Uint8Array> =>
   Effect.gen(function* () {
-    const buffer = new LineBuffer()
+    const buffer = new EncodedLines()
     for (const line of snapshotLines(snapshot, versionsPerLine)) {
       buffer.add(line)
       yield* Effect.sleep(Duration.zero)
