@@ -63,12 +63,14 @@ const parseJsonObject = (text: string): Either.Either<Record<string, unknown>, I
   return Either.right(parsed as Record<string, unknown>)
 }
 
+/** The body's object with the path's name in it: the object was parsed here, so it is completed in place. */
 const parseRegisterBody = (name: string, text: string): Either.Either<Record<string, unknown>, InvalidInput> =>
-  Either.flatMap(parseJsonObject(text), (parsed) =>
-    "name" in parsed && parsed.name !== name
-      ? Either.left(new InvalidInput({ field: "name", message: "name: the body's name must match the path's" }))
-      : Either.right({ ...parsed, name }),
-  )
+  Either.flatMap(parseJsonObject(text), (parsed) => {
+    if ("name" in parsed && parsed.name !== name)
+      return Either.left(new InvalidInput({ field: "name", message: "name: the body's name must match the path's" }))
+    parsed.name = name
+    return Either.right(parsed)
+  })
 
 /** `{"version": "…"}` and nothing else; the version itself is the registry's to decode. */
 const parseAliasBody = (text: string): Either.Either<string, InvalidInput> =>
