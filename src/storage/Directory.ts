@@ -14,23 +14,37 @@ import { type DurabilityLost, io, syncIo } from "./StorageError.ts"
 export const syncDirectory = (fs: FileSystem.FileSystem, directory: string): Effect.Effect<void, DurabilityLost> =>
   syncIo("fsync-directory", directory, Effect.scoped(Effect.flatMap(fs.open(directory, { flag: "r" }), (d) => d.sync)))
 
-/** Writes `bytes` to a new file with one write and fsyncs it. The file is not yet durable in its directory. */
+/**
+ * Writes `bytes` (or its parts, in order, as one stream) to a new file and fsyncs it, also after every
+ * `syncEveryBytes`. The file is not yet durable in its directory.
+ */
 export const writeAndSync = (
   fs: FileSystem.FileSystem,
   path: string,
-  bytes: Uint8Array,
+  bytes: Uint8Array | ReadonlyArray<Uint8Array>,
   flag: "w" | "wx" = "w",
   syncEveryBytes = Number.POSITIVE_INFINITY,
 ): Effect.Effect<void, StorageFailed | DurabilityLost> =>
   Effect.scoped(
     Effect.gen(function* () {
       const file = yield* io("open", path, fs.open(path, { flag }))
-      let start = 0
-      do {
-        yield* io("write", path, file.writeAll(bytes.subarray(start, start + syncEveryBytes)))
-        yield* syncIo("fsync", path, file.sync)
-        start += syncEveryBytes
-      } while (start < bytes.length)
+      let unsynced = 0
+      let dirty = true
+      for (const part of bytes instanceof Uint8Array ? [bytes] : bytes) {
+        for (let start = 0; start < part.length; ) {
+          const end = Math.min(part.length, start + syncEveryBytes - unsynced)
+          yield* io("write", path, file.writeAll(part.subarray(start, end)))
+          unsynced += end - start
+          start = end
+          dirty = true
+          if (unsynced >= syncEveryBytes) {
+            yield* syncIo("fsync", path, file.sync)
+            unsynced = 0
+            dirty = false
+          }
+        }
+      }
+      if (dirty) yield* syncIo("fsync", path, file.sync)
     }),
   )
 

@@ -9,7 +9,7 @@ import type { StorageFailed, WalCorrupt } from "../domain/errors.ts"
 import type { Checksum } from "./Checksum.ts"
 import { removeDurably, renameDurably, syncDirectory, writeAndSync } from "./Directory.ts"
 import { brokenSuffix, snapshotFileName, tmpSuffix } from "./FileNames.ts"
-import { encodeSnapshot } from "./SnapshotFormat.ts"
+import { snapshotHeader } from "./SnapshotFormat.ts"
 import { selectSnapshot } from "./SnapshotSelection.ts"
 import type { Snapshot } from "./SnapshotStore.ts"
 import { type DurabilityLost, io } from "./StorageError.ts"
@@ -70,11 +70,11 @@ export const open = (
       stage: (snapshot) => {
         const target = fileOf(snapshot.lastSeq)
         const tmp = target + tmpSuffix
-        const bytes = encodeSnapshot(snapshot, registryId, checksum)
+        const parts = [snapshotHeader(snapshot, registryId, checksum), snapshot.state]
         // A write that failed (a full disk, most likely) leaves a partial file whose space the disk needs back now;
         // open removes any tmp file left by a crash, so this removal need not be durable.
         return Effect.as(
-          Effect.tapError(writeAndSync(fs, tmp, bytes, "w", snapshotSyncEveryBytes), () =>
+          Effect.tapError(writeAndSync(fs, tmp, parts, "w", snapshotSyncEveryBytes), () =>
             Effect.ignore(fs.remove(tmp)),
           ),
           Effect.zipRight(io("rename", tmp, fs.rename(tmp, target)), syncDirectory(fs, directory)),

@@ -1,6 +1,6 @@
 /**
- * The snapshot file format. A snapshot is written with one write, so its checksum covers header and state together:
- * a torn or rotted snapshot is detected, never half-used.
+ * The snapshot file format. Its checksum covers header and state together, so a torn or rotted snapshot is
+ * detected, never half-used.
  *
  * Layout (48-byte header, little-endian): magic "VTSN" | u16 version | u8 checksum algorithm | u8 0 |
  * 16 B registry id | u64 last seq | u32 state length | u32 0 | u32 0 | u32 checksum (over bytes 0..44 + state) | state.
@@ -14,19 +14,30 @@ export const snapshotMagic = 0x4e535456 // "VTSN" read as a little-endian u32
 export const snapshotFormatVersion = 1
 const two32 = 0x100000000
 
-export const encodeSnapshot = (snapshot: Snapshot, registryId: Uint8Array, checksum: Checksum): Uint8Array => {
-  const bytes = new Uint8Array(snapshotHeaderBytes + snapshot.state.length)
-  const view = new DataView(bytes.buffer)
+/**
+ * The header a snapshot's state follows in its file. Apart from the state, so that a writer can write the two in
+ * sequence: copying a large state behind its header cost as much as encoding it (page faults on a fresh buffer
+ * the size of the snapshot; bench/results/issue-15-server.md).
+ */
+export const snapshotHeader = (snapshot: Snapshot, registryId: Uint8Array, checksum: Checksum): Uint8Array => {
+  const header = new Uint8Array(snapshotHeaderBytes)
+  const view = new DataView(header.buffer)
   view.setUint32(0, snapshotMagic, true)
   view.setUint16(4, snapshotFormatVersion, true)
   view.setUint8(6, checksum.algorithm)
-  bytes.set(registryId, 8)
+  header.set(registryId, 8)
   view.setUint32(24, snapshot.lastSeq % two32, true)
   view.setUint32(28, Math.floor(snapshot.lastSeq / two32), true)
   view.setUint32(32, snapshot.state.length, true)
+  view.setUint32(44, checksum.compute(snapshot.state, checksum.compute(header.subarray(0, 44), 0)), true)
+  return header
+}
+
+/** The whole file: header and state in one buffer. */
+export const encodeSnapshot = (snapshot: Snapshot, registryId: Uint8Array, checksum: Checksum): Uint8Array => {
+  const bytes = new Uint8Array(snapshotHeaderBytes + snapshot.state.length)
+  bytes.set(snapshotHeader(snapshot, registryId, checksum))
   bytes.set(snapshot.state, snapshotHeaderBytes)
-  const sum = checksum.compute(bytes.subarray(snapshotHeaderBytes), checksum.compute(bytes.subarray(0, 44), 0))
-  view.setUint32(44, sum, true)
   return bytes
 }
 

@@ -13,7 +13,7 @@ export interface Snapshot {
 
 export interface SnapshotStore {
   /**
-   * Makes a snapshot durable: tmp file, one write, fsync, rename, directory fsync. When it resolves the snapshot
+   * Makes a snapshot durable: tmp file, written and fsynced, rename, directory fsync. When it resolves the snapshot
    * survives a crash. The two newest snapshots are retained; older ones are deleted after the new one is durable.
    * `lastSeq` must not exceed the WAL's lastSeq (a defect otherwise).
    */

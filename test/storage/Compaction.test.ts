@@ -86,8 +86,9 @@ describe("compaction crash points (simulated disk)", () => {
         `open ${directory} r`,
         `fsync ${directory} dir`,
         `open ${seg} a`,
-        `open ${snap}.tmp w`, // 2. snapshot: tmp, write, fsync, rename, directory fsync
-        `write ${snap}.tmp @0 +100`,
+        `open ${snap}.tmp w`, // 2. snapshot: tmp, write (header, then state), fsync, rename, directory fsync
+        `write ${snap}.tmp @0 +48`,
+        `write ${snap}.tmp @48 +52`,
         `fsync ${snap}.tmp`,
         `rename ${snap}.tmp ${snap}`,
         `open ${directory} r`,
