@@ -23,6 +23,7 @@ import { ModelMetadata } from "../domain/ModelMetadata.ts"
 import { isModelName } from "../domain/ModelName.ts"
 import type { ModelVersion } from "../domain/ModelVersion.ts"
 import { isSemVer, type SemVer } from "../domain/SemVer.ts"
+import { joinedSnapshotBytes } from "../storage/SnapshotStore.ts"
 import { compiledDefault } from "./builtinLifecycles.ts"
 import { type IndexSnapshot, PendingBodies, RegistryIndex } from "./RegistryIndex.ts"
 
@@ -92,53 +93,31 @@ function* snapshotLines(snapshot: IndexSnapshot, perLine: number): Generator<str
 }
 
 /**
- * UTF-8 lines, each encoded at its exact size as it comes, joined once at the end: one buffer grown by doubling
- * copied the snapshot about twice more and zero-filled every larger buffer, a third of encoding a 100k-version
- * state (scratch measurement, bench/results/issue-15-server.md), and a worst-case bound (3 bytes per UTF-16 unit)
- * would allocate three times the snapshot.
+ * A line as UTF-8 with its newline, at its exact size. A snapshot is written as its lines, never joined: one
+ * buffer grown by doubling copied the state twice more, and any buffer the size of the state costs page faults
+ * comparable to encoding it (bench/results/issue-15-server.md); a worst-case bound (3 bytes per UTF-16 unit) would
+ * allocate three times the snapshot.
  */
-class EncodedLines {
-  private readonly lines: Array<Uint8Array> = []
-  private length = 0
+const encodedLine = (line: string): Uint8Array => utf8Encoder.encode(`${line}\n`)
 
-  add(line: string): void {
-    const bytes = utf8Encoder.encode(line)
-    this.lines.push(bytes)
-    this.length += bytes.length + 1
-  }
-
-  contents(): Uint8Array {
-    const joined = new Uint8Array(this.length)
-    let offset = 0
-    for (const line of this.lines) {
-      joined.set(line, offset)
-      offset += line.length
-      joined[offset++] = newline
-    }
-    return joined
-  }
-}
-
-export const encodeIndexState = (snapshot: IndexSnapshot, perLine = versionsPerLine): Uint8Array => {
-  const buffer = new EncodedLines()
-  for (const line of snapshotLines(snapshot, perLine)) buffer.add(line)
-  return buffer.contents()
-}
+export const encodeIndexState = (snapshot: IndexSnapshot, perLine = versionsPerLine): Uint8Array =>
+  joinedSnapshotBytes(Array.from(snapshotLines(snapshot, perLine), encodedLine))
 
 /**
- * The same bytes, giving way to everything else after every line, so that a large snapshot does not hold up the
- * registry's writers (bench/results). `Effect.yieldNow` is not enough: Effect's scheduler resumes a yielding fiber
- * in a microtask, so I/O callbacks (the log's fdatasync) would wait for the whole encoding. A zero sleep goes through the Clock: a macrotask in a
- * real runtime, a virtual timer under the simulator.
+ * The same lines, as the parts of the snapshot to write, giving way to everything else after every line, so that a
+ * large snapshot does not hold up the registry's writers (bench/results). `Effect.yieldNow` is not enough:
+ * Effect's scheduler resumes a yielding fiber in a microtask, so I/O callbacks (the log's fdatasync) would wait
+ * for the whole encoding. A zero sleep goes through the Clock: a macrotask in a real runtime, a virtual timer under
+ * the simulator.
  */
-export const encodeIndexStateCooperatively = (snapshot: IndexSnapshot): Effect.Effect<Uint8Array> =>
+export const encodeIndexStateCooperatively = (snapshot: IndexSnapshot): Effect.Effect<Array<Uint8Array>> =>
   Effect.gen(function* () {
-    const buffer = new EncodedLines()
+    const lines: Array<Uint8Array> = []
     for (const line of snapshotLines(snapshot, versionsPerLine)) {
-      buffer.add(line)
+      lines.push(encodedLine(line))
       yield* Effect.sleep(Duration.zero)
     }
-    return buffer.contents()
+    return lines
   })
 
 /** Each line, decoded and parsed; a string says why the bytes are not a snapshot. */

@@ -11,7 +11,7 @@ import { removeDurably, renameDurably, syncDirectory, writeAndSync } from "./Dir
 import { brokenSuffix, snapshotFileName, tmpSuffix } from "./FileNames.ts"
 import { snapshotHeader } from "./SnapshotFormat.ts"
 import { selectSnapshot } from "./SnapshotSelection.ts"
-import type { Snapshot } from "./SnapshotStore.ts"
+import { type Snapshot, snapshotParts } from "./SnapshotStore.ts"
 import { type DurabilityLost, io } from "./StorageError.ts"
 import type { SnapshotFallback } from "./Wal.ts"
 import type { SnapshotPrimitives } from "./WalCore.ts"
@@ -70,7 +70,7 @@ export const open = (
       stage: (snapshot) => {
         const target = fileOf(snapshot.lastSeq)
         const tmp = target + tmpSuffix
-        const parts = [snapshotHeader(snapshot, registryId, checksum), snapshot.state]
+        const parts = [snapshotHeader(snapshot, registryId, checksum), ...snapshotParts(snapshot.state)]
         // A write that failed (a full disk, most likely) leaves a partial file whose space the disk needs back now;
         // open removes any tmp file left by a crash, so this removal need not be durable.
         return Effect.as(

@@ -7,7 +7,7 @@
  */
 import type { Checksum } from "./Checksum.ts"
 import { registryIdBytes, sameRegistryId } from "./SegmentHeader.ts"
-import type { Snapshot } from "./SnapshotStore.ts"
+import { joinedSnapshotBytes, type Snapshot, type SnapshotToWrite, snapshotParts } from "./SnapshotStore.ts"
 
 export const snapshotHeaderBytes = 48
 export const snapshotMagic = 0x4e535456 // "VTSN" read as a little-endian u32
@@ -19,7 +19,8 @@ const two32 = 0x100000000
  * sequence: copying a large state behind its header cost as much as encoding it (page faults on a fresh buffer
  * the size of the snapshot; bench/results/issue-15-server.md).
  */
-export const snapshotHeader = (snapshot: Snapshot, registryId: Uint8Array, checksum: Checksum): Uint8Array => {
+export const snapshotHeader = (snapshot: SnapshotToWrite, registryId: Uint8Array, checksum: Checksum): Uint8Array => {
+  const parts = snapshotParts(snapshot.state)
   const header = new Uint8Array(snapshotHeaderBytes)
   const view = new DataView(header.buffer)
   view.setUint32(0, snapshotMagic, true)
@@ -28,18 +29,20 @@ export const snapshotHeader = (snapshot: Snapshot, registryId: Uint8Array, check
   header.set(registryId, 8)
   view.setUint32(24, snapshot.lastSeq % two32, true)
   view.setUint32(28, Math.floor(snapshot.lastSeq / two32), true)
-  view.setUint32(32, snapshot.state.length, true)
-  view.setUint32(44, checksum.compute(snapshot.state, checksum.compute(header.subarray(0, 44), 0)), true)
+  view.setUint32(
+    32,
+    parts.reduce((length, part) => length + part.length, 0),
+    true,
+  )
+  let sum = checksum.compute(header.subarray(0, 44), 0)
+  for (const part of parts) sum = checksum.compute(part, sum)
+  view.setUint32(44, sum, true)
   return header
 }
 
 /** The whole file: header and state in one buffer. */
-export const encodeSnapshot = (snapshot: Snapshot, registryId: Uint8Array, checksum: Checksum): Uint8Array => {
-  const bytes = new Uint8Array(snapshotHeaderBytes + snapshot.state.length)
-  bytes.set(snapshotHeader(snapshot, registryId, checksum))
-  bytes.set(snapshot.state, snapshotHeaderBytes)
-  return bytes
-}
+export const encodeSnapshot = (snapshot: SnapshotToWrite, registryId: Uint8Array, checksum: Checksum): Uint8Array =>
+  joinedSnapshotBytes([snapshotHeader(snapshot, registryId, checksum), ...snapshotParts(snapshot.state)])
 
 /** Decodes and checks a snapshot file; returns the reason it is unusable as a string. */
 export const decodeSnapshot = (bytes: Uint8Array, registryId: Uint8Array, checksum: Checksum): Snapshot | string => {

@@ -11,13 +11,40 @@ export interface Snapshot {
   readonly state: Uint8Array
 }
 
+/**
+ * A state to write: its bytes, or their parts in order, written one after another. Parts spare a writer joining a
+ * large state into one fresh buffer, whose page faults cost as much as encoding it (bench/results/issue-15-server.md).
+ */
+export type SnapshotBytes = Uint8Array | ReadonlyArray<Uint8Array>
+
+export interface SnapshotToWrite {
+  readonly lastSeq: number
+  readonly state: SnapshotBytes
+}
+
+/** The parts of a state to write, in order. */
+export const snapshotParts = (state: SnapshotBytes): ReadonlyArray<Uint8Array> =>
+  state instanceof Uint8Array ? [state] : state
+
+/** A state to write as one buffer of its own. */
+export const joinedSnapshotBytes = (state: SnapshotBytes): Uint8Array => {
+  const parts = snapshotParts(state)
+  const joined = new Uint8Array(parts.reduce((length, part) => length + part.length, 0))
+  let offset = 0
+  for (const part of parts) {
+    joined.set(part, offset)
+    offset += part.length
+  }
+  return joined
+}
+
 export interface SnapshotStore {
   /**
    * Makes a snapshot durable: tmp file, written and fsynced, rename, directory fsync. When it resolves the snapshot
    * survives a crash. The two newest snapshots are retained; older ones are deleted after the new one is durable.
    * `lastSeq` must not exceed the WAL's lastSeq (a defect otherwise).
    */
-  readonly write: (snapshot: Snapshot) => Effect.Effect<void, StorageFailed>
+  readonly write: (snapshot: SnapshotToWrite) => Effect.Effect<void, StorageFailed>
   /**
    * The newest valid snapshot. If the newest is corrupt, the previous one is used only when the log still holds
    * every record after it; otherwise this fails with `WalCorrupt`. History is never silently lost.

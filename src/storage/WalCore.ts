@@ -14,7 +14,7 @@ import { mustRoll, type StorageLimits } from "./Limits.ts"
 import * as Mutex from "./Mutex.ts"
 import { assertWritable, batchBytes } from "./RecordCodec.ts"
 import { segmentHeaderBytes } from "./SegmentHeader.ts"
-import type { Snapshot, SnapshotStore } from "./SnapshotStore.ts"
+import type { Snapshot, SnapshotStore, SnapshotToWrite } from "./SnapshotStore.ts"
 import { type DurabilityLost, portFailed } from "./StorageError.ts"
 import type { RecoveryReport, SnapshotFallback, TornTail, Wal, WalRecord } from "./Wal.ts"
 
@@ -84,7 +84,7 @@ export interface SnapshotPrimitives {
    * Makes the snapshot durable where no reader looks yet (outside every lock: it can be large), and returns the
    * step that publishes it, which runs under the compaction lock.
    */
-  readonly stage: (snapshot: Snapshot) => Effect.Effect<Effect.Effect<void, PrimitiveError>, PrimitiveError>
+  readonly stage: (snapshot: SnapshotToWrite) => Effect.Effect<Effect.Effect<void, PrimitiveError>, PrimitiveError>
   /** Deletes a published snapshot durably. */
   readonly remove: (lastSeq: number) => Effect.Effect<void, PrimitiveError>
   /**

@@ -6,7 +6,7 @@
 import { Context, Effect, Either, Layer } from "effect"
 import { decodeIndexState, encodeIndexState } from "../actors/snapshotCodec.ts"
 import * as ModelRegistry from "../effects/ModelRegistry.ts"
-import { type Snapshot, SnapshotStore } from "../storage/SnapshotStore.ts"
+import { joinedSnapshotBytes, SnapshotStore, type SnapshotToWrite } from "../storage/SnapshotStore.ts"
 import { Wal } from "../storage/Wal.ts"
 
 export interface ActorMutations {
@@ -37,12 +37,12 @@ export const mutateWal = (wal: Wal, mutations: ActorMutations): Wal => ({
 
 /** The snapshot store as the mutations change it; `wal` is the undecorated log the snapshots belong to. */
 export const mutateSnapshots = (snapshots: SnapshotStore, wal: Wal, mutations: ActorMutations): SnapshotStore => {
-  const registrationsOnly = (snapshot: Snapshot): Snapshot => {
-    const decoded = Either.getOrThrow(decodeIndexState(snapshot.state))
+  const registrationsOnly = (snapshot: SnapshotToWrite): SnapshotToWrite => {
+    const decoded = Either.getOrThrow(decodeIndexState(joinedSnapshotBytes(snapshot.state)))
     const versions = decoded.versions.map((v) => ({ ...v, state: "registered" as const }))
     return { ...snapshot, state: encodeIndexState({ ...decoded, versions }) }
   }
-  const write = (snapshot: Snapshot) =>
+  const write = (snapshot: SnapshotToWrite) =>
     snapshots.write(mutations.compactRegistrationsOnly ? registrationsOnly(snapshot) : snapshot)
   if (!mutations.compactionRacesAppends) return { ...snapshots, write }
   return {

@@ -224,6 +224,26 @@ export const storageContract = (backend: Backend) =>
       }),
     )
 
+    it.scoped("reads a snapshot written as parts back as their bytes in order", () =>
+      Effect.gen(function* () {
+        const dir = yield* backend.fresh
+        const parts = [utf8.encode("first line\n"), new Uint8Array(), utf8.encode("second, longer line\n")]
+        yield* withPorts(dir.open(), ({ wal, snapshots }) =>
+          Effect.gen(function* () {
+            yield* wal.append(records(1, 5))
+            yield* snapshots.write({ lastSeq: 5, state: parts })
+          }),
+        )
+        yield* withPorts(dir.open(), ({ snapshots }) =>
+          Effect.gen(function* () {
+            const snapshot = Option.getOrThrow(yield* snapshots.latest)
+            expect(snapshot.lastSeq).toBe(5)
+            expect(new TextDecoder().decode(snapshot.state)).toBe("first line\nsecond, longer line\n")
+          }),
+        )
+      }),
+    )
+
     it.scoped("refuses a snapshot beyond the durable log as a defect", () =>
       Effect.gen(function* () {
         const dir = yield* backend.fresh
