@@ -182,6 +182,9 @@ export const layerEventLoopTurn: Layer.Layer<EventLoopTurn> = Layer.succeed(Even
   next: Effect.async<void>((resume) => {
     setImmediate(() => resume(Effect.void))
   }),
+  schedule: (run) => {
+    setImmediate(run)
+  },
 })
 
 /** Everything the core needs from Node besides the registry options. */
