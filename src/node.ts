@@ -20,7 +20,12 @@ import { Checksum, makeCrc32 } from "./storage/Checksum.ts"
 import { DirectoryWatch } from "./storage/DirectoryWatch.ts"
 import type { LockLease, PidState, ProcessIdentity } from "./storage/ProcessInfo.ts"
 import * as ProcessInfo from "./storage/ProcessInfo.ts"
-import { type ActiveSegmentFile, SegmentAppender, writeFully } from "./storage/SegmentAppender.ts"
+import {
+  type ActiveSegmentFile,
+  type AppendStepFailed,
+  SegmentAppender,
+  writeFully,
+} from "./storage/SegmentAppender.ts"
 
 /** CRC-32 (IEEE) via zlib: the same algorithm as the core's table, about 3× faster. */
 export const layerChecksum: Layer.Layer<Checksum> = Layer.succeed(
@@ -147,10 +152,16 @@ export const layerSegmentAppender: Layer.Layer<SegmentAppender> = Layer.succeed(
         // Made once per file, not per batch: the append path allocates nothing it can avoid.
         const writeSome = (bytes: Uint8Array, offset: number, length: number) => writeSync(fd, bytes, offset, length)
         return {
-          writeAll: (bytes) =>
-            Effect.try({
-              try: () => writeFully(bytes, writeSome),
-              catch: (error) => systemError("writeAll", path, error),
+          writeAllAndSync: (bytes) =>
+            Effect.async<void, AppendStepFailed>((resume) => {
+              try {
+                writeFully(bytes, writeSome)
+              } catch (error) {
+                return resume(Effect.fail({ step: "write", error: systemError("writeAll", path, error) }))
+              }
+              fdatasync(fd, (error) =>
+                resume(error ? Effect.fail({ step: "sync", error: systemError("sync", path, error) }) : Effect.void),
+              )
             }),
           sync: Effect.async<void, SystemError>((resume) =>
             fdatasync(fd, (error) => resume(error ? Effect.fail(systemError("sync", path, error)) : Effect.void)),
@@ -182,6 +193,9 @@ export const layerEventLoopTurn: Layer.Layer<EventLoopTurn> = Layer.succeed(Even
   next: Effect.async<void>((resume) => {
     setImmediate(() => resume(Effect.void))
   }),
+  schedule: (run) => {
+    setImmediate(run)
+  },
 })
 
 /** Everything the core needs from Node besides the registry options. */

@@ -10,7 +10,13 @@
 import { Context, type Effect } from "effect"
 
 export interface EventLoopTurn {
+  /** Waits for the next turn. */
   readonly next: Effect.Effect<void>
+  /**
+   * Calls `run` on the next turn. The idle loop is woken through it, so that its wait for work and its wait for
+   * the turn are one wait: with one producer each fiber resume is a scheduler task on the register's path.
+   */
+  readonly schedule: (run: () => void) => void
 }
 
 export const EventLoopTurn: Context.Tag<EventLoopTurn, EventLoopTurn> = Context.GenericTag<EventLoopTurn>(

@@ -17,6 +17,8 @@ export interface FailureLatch {
   readonly guard: <A, R>(
     effect: Effect.Effect<A, StorageFailed | DurabilityLost, R>,
   ) => Effect.Effect<A, StorageFailed, R>
+  /** What `guard` does with a failure, for a caller that handles success in the same step (the append). */
+  readonly onError: (e: StorageFailed | DurabilityLost) => Effect.Effect<never, StorageFailed>
   /** Latches on any failure: for steps that leave the port half-changed whatever went wrong. */
   readonly guardAll: <A, R>(
     effect: Effect.Effect<A, StorageFailed | DurabilityLost, R>,
@@ -39,6 +41,7 @@ export const make = (): FailureLatch => {
     check: (operation, path) =>
       Effect.suspend(() => (failed === undefined ? Effect.void : Effect.fail(portFailed(operation, path, failed)))),
     guard: (effect) => Effect.catchAll(effect, onError),
+    onError,
     guardAll: (effect) => Effect.catchAll(effect, onAnyError),
   }
 }

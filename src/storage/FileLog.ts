@@ -15,7 +15,7 @@ import { segmentFileName, tmpSuffix } from "./FileNames.ts"
 import type { StorageLimits } from "./Limits.ts"
 import { encodeBatch, scanRecords, validatedRecords } from "./RecordCodec.ts"
 import { recoverSegments, type SegmentFile } from "./Recovery.ts"
-import { type ActiveSegmentFile, appendDurably, SegmentAppender } from "./SegmentAppender.ts"
+import { type ActiveSegmentFile, appendDurably, fromSteps, SegmentAppender } from "./SegmentAppender.ts"
 import { decodeSegmentHeader, encodeSegmentHeader, registryIdBytes, segmentHeaderBytes } from "./SegmentHeader.ts"
 import { DurabilityLost, io } from "./StorageError.ts"
 import type { TornTail } from "./Wal.ts"
@@ -121,7 +121,11 @@ export const open = (
     const path = yield* Path.Path
     const appender = yield* Effect.serviceOption(SegmentAppender)
     const openActive = (file: string): Effect.Effect<ActiveSegmentFile, StorageFailed, Scope.Scope> =>
-      io("open", file, Option.isSome(appender) ? appender.value.open(file) : fs.open(file, { flag: "a" }))
+      io(
+        "open",
+        file,
+        Option.isSome(appender) ? appender.value.open(file) : Effect.map(fs.open(file, { flag: "a" }), fromSteps),
+      )
 
     let registryId: Uint8Array
     let segments: Array<Segment<SegmentFile>> = []

@@ -100,6 +100,11 @@ export interface LockHold {
    * once the lock is lost, so the storage's latch takes it.
    */
   readonly guard: Effect.Effect<void, DurabilityLost>
+  /**
+   * Whether `guard` would succeed now without IO (the lease is young and the lock not lost): a caller that runs a
+   * step per write checks this in its own step and runs `guard` only when it is false.
+   */
+  readonly young: () => boolean
   /** Completes when a renewal finds the lock lost (or cannot renew it within the lease). */
   readonly lost: Effect.Effect<void>
 }
@@ -333,8 +338,9 @@ const hold = (ctx: Context, lease: LockLease, acquiredWall: number, acquiredNano
     const failIfLost = Effect.suspend(() =>
       lost === undefined ? Effect.void : Effect.fail(new DurabilityLost({ failure: lost })),
     )
+    const young = () => lost === undefined && ageMillis() <= marginMillis
     const guard = Effect.suspend(() => {
-      if (lost === undefined && ageMillis() <= marginMillis) return Effect.void
+      if (young()) return Effect.void
       return lost !== undefined
         ? failIfLost
         : Effect.zipRight(
@@ -352,7 +358,7 @@ const hold = (ctx: Context, lease: LockLease, acquiredWall: number, acquiredNano
       }
     })
     yield* Effect.forkScoped(renewals)
-    return { guard, lost: Deferred.await(lostSignal) } satisfies LockHold
+    return { guard, young, lost: Deferred.await(lostSignal) } satisfies LockHold
   })
 
 /**

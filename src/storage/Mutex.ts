@@ -59,22 +59,21 @@ export const make = (): Mutex => {
       })
     })
 
+  // The mask's body runs when the effect runs, each time, so it reads `held` itself: no suspend inside it.
   const withLock = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     Effect.uninterruptibleMask((restore) => {
       const locked = Effect.matchCauseEffect(restore(effect), releasing) as Effect.Effect<A, E, R>
-      return Effect.suspend(() => {
-        if (!held) {
-          held = true
-          return locked
-        }
-        const waiter: Waiter = { granted: false, resume: undefined }
-        return Effect.matchCauseEffect(restore(turn(waiter)), {
-          onFailure: (cause) => {
-            if (waiter.granted) release()
-            return Exit.failCause(cause)
-          },
-          onSuccess: () => locked,
-        })
+      if (!held) {
+        held = true
+        return locked
+      }
+      const waiter: Waiter = { granted: false, resume: undefined }
+      return Effect.matchCauseEffect(restore(turn(waiter)), {
+        onFailure: (cause) => {
+          if (waiter.granted) release()
+          return Exit.failCause(cause)
+        },
+        onSuccess: () => locked,
       })
     })
 

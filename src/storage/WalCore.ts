@@ -250,14 +250,16 @@ const rotate = <S>(core: Core<S>): Effect.Effect<void, StorageFailed> =>
 const append = <S>(core: Core<S>, rotateUnlocked: Effect.Effect<void, StorageFailed>) => {
   const { latch, log, opened } = core
   const { limits, readOnly } = opened
+  // One match for the latch and the count: each combinator is an interpreter step and an allocation per batch.
   const appendTo = (segment: Segment<S>, records: ReadonlyArray<WalRecord>, size: number) =>
-    Effect.zipRight(
-      latch.guard(log.append(segment, records)),
-      Effect.sync(() => {
+    Effect.matchEffect(log.append(segment, records), {
+      onFailure: latch.onError,
+      onSuccess: () => {
         segment.bytes += size
         segment.lastSeq += records.length
-      }),
-    )
+        return Effect.void
+      },
+    })
   // Plain, not suspended: it runs inside the append's own suspend, and a place check before it changes no segment.
   const appendChecked = (records: ReadonlyArray<WalRecord>): Effect.Effect<void, StorageFailed> => {
     const current = last(core)

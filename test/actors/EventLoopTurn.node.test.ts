@@ -6,8 +6,9 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Layer, ManagedRuntime } from "effect"
+import { Effect, Layer, ManagedRuntime } from "effect"
 import { describe, expect, it } from "vitest"
+import { EventLoopTurn } from "../../src/actors/EventLoopTurn.ts"
 import { layerMemory, ModelRegistry } from "../../src/effects/ModelRegistry.ts"
 import { layerEventLoopTurn, layerFile } from "../../src/node.ts"
 
@@ -43,5 +44,30 @@ describe("the batch loop's event-loop turn", () => {
   it("does so on any storage the turn is provided to, and without it takes the first command alone", async () => {
     expect(await batchesFor(layerMemory().pipe(Layer.provide(layerEventLoopTurn)), 10)).toBe(1)
     expect(await batchesFor(layerMemory(), 10)).toBeGreaterThan(1)
+  })
+})
+
+describe("the idle loop's wake-up", () => {
+  it("is the turn itself: a lone command costs one scheduled turn and no separate wait", async () => {
+    const counts = { schedule: 0, next: 0 }
+    const counting = Layer.succeed(EventLoopTurn, {
+      next: Effect.async<void>((resume) => {
+        counts.next++
+        setImmediate(() => resume(Effect.void))
+      }),
+      schedule: (run) => {
+        counts.schedule++
+        setImmediate(run)
+      },
+    })
+    const runtime = ManagedRuntime.make(layerMemory().pipe(Layer.provide(counting)))
+    try {
+      const registry = await runtime.runPromise(ModelRegistry)
+      for (let i = 0; i < 5; i++) await runtime.runPromise(registry.register({ name: "lone", version: `1.0.${i}` }))
+      expect(counts).toEqual({ schedule: 5, next: 0 })
+      expect((await runtime.runPromise(registry.stats)).batches).toBe(5)
+    } finally {
+      await runtime.dispose()
+    }
   })
 })

@@ -101,4 +101,27 @@ describe("Mutex", () => {
       expect(yield* mutex.withLock(Effect.succeed("free"))).toBe("free")
     }),
   )
+
+  it.effect(
+    "one locked effect, built once and run by many fibers at once (as the WAL's rotate is), runs one at a time",
+    () =>
+      Effect.gen(function* () {
+        const mutex = Mutex.make()
+        let inside = 0
+        let most = 0
+        const locked = mutex.withLock(
+          Effect.acquireUseRelease(
+            Effect.sync(() => {
+              most = Math.max(most, ++inside)
+            }),
+            () => Effect.sleep(2),
+            () => Effect.sync(() => inside--),
+          ),
+        )
+        const running = yield* Effect.forEach(Array.from({ length: 8 }), () => Effect.fork(locked))
+        yield* TestClock.adjust(100)
+        yield* Effect.forEach(running, Fiber.join)
+        expect(most).toBe(1)
+      }),
+  )
 })

@@ -14,7 +14,9 @@ import { ModelRegistry } from "../../src/effects/ModelRegistry.ts"
 import { layerFile, layerSegmentAppender } from "../../src/node.ts"
 import {
   type ActiveSegmentFile,
+  type AppendStepFailed,
   appendDurably,
+  fromSteps,
   SegmentAppender,
   writeFully,
 } from "../../src/storage/SegmentAppender.ts"
@@ -30,14 +32,13 @@ describe("layerSegmentAppender", () => {
       yield* Effect.scoped(
         Effect.gen(function* () {
           const active = yield* appender.open(file)
-          yield* active.writeAll(new TextEncoder().encode("one,"))
-          yield* active.writeAll(new Uint8Array(0))
-          yield* active.writeAll(new TextEncoder().encode("two"))
-          yield* active.sync
+          yield* active.writeAllAndSync(new TextEncoder().encode("one,"))
+          yield* active.writeAllAndSync(new Uint8Array(0))
+          yield* active.writeAllAndSync(new TextEncoder().encode("two"))
           expect(fs.readFileSync(file, "utf8")).toBe("head:one,two")
           yield* active.truncate(9)
-          yield* active.writeAll(new TextEncoder().encode("three"))
           yield* active.sync
+          yield* active.writeAllAndSync(new TextEncoder().encode("three"))
         }),
       )
       expect(fs.readFileSync(file, "utf8")).toBe("head:one,three")
@@ -71,32 +72,57 @@ describe("layerSegmentAppender", () => {
   })
 })
 
-/** An active file over an array of bytes whose next write, truncate or sync can be made to fail. */
-const scriptedFile = (fail: { write?: boolean; truncate?: boolean; sync?: boolean }) => {
+/**
+ * An active file over an array of bytes whose next write, truncate or sync can be made to fail: `fromSteps` over
+ * separate write and sync effects (the `FileSystem` path), or both in one effect (as the Node appender does).
+ */
+const scriptedFile = (fail: { write?: boolean; truncate?: boolean; sync?: boolean }, fused: boolean) => {
   const calls: Array<string> = []
   let content: Array<number> = []
   const error = (method: string) =>
     new SystemError({ module: "FileSystem", method, reason: "Unknown", description: `injected ${method} failure` })
-  const file: ActiveSegmentFile = {
-    writeAll: (bytes) =>
-      Effect.suspend(() => {
-        calls.push("write")
-        // Half lands before the failure, like ENOSPC.
-        content = [...content, ...(fail.write ? bytes.subarray(0, bytes.length >> 1) : bytes)]
-        return fail.write ? Effect.fail(error("writeAll")) : Effect.void
-      }),
-    sync: Effect.suspend(() => {
-      calls.push("sync")
-      return fail.sync ? Effect.fail(error("sync")) : Effect.void
-    }),
-    truncate: (length) =>
-      Effect.suspend(() => {
-        calls.push(`truncate ${length}`)
-        if (fail.truncate) return Effect.fail(error("truncate"))
-        content = content.slice(0, Number(length))
-        return Effect.void
-      }),
+  const writeNow = (bytes: Uint8Array) => {
+    calls.push("write")
+    // Half lands before the failure, like ENOSPC.
+    content = [...content, ...(fail.write ? bytes.subarray(0, bytes.length >> 1) : bytes)]
+    return fail.write ? error("writeAll") : undefined
   }
+  const syncNow = () => {
+    calls.push("sync")
+    return fail.sync ? error("sync") : undefined
+  }
+  const sync = Effect.suspend(() => {
+    const failed = syncNow()
+    return failed ? Effect.fail(failed) : Effect.void
+  })
+  const truncate = (length: number | bigint) =>
+    Effect.suspend(() => {
+      calls.push(`truncate ${length}`)
+      if (fail.truncate) return Effect.fail(error("truncate"))
+      content = content.slice(0, Number(length))
+      return Effect.void
+    })
+  const file: ActiveSegmentFile = fused
+    ? {
+        writeAllAndSync: (bytes) =>
+          Effect.suspend((): Effect.Effect<void, AppendStepFailed> => {
+            const writeFailed = writeNow(bytes)
+            if (writeFailed) return Effect.fail({ step: "write" as const, error: writeFailed })
+            const syncFailed = syncNow()
+            return syncFailed ? Effect.fail({ step: "sync" as const, error: syncFailed }) : Effect.void
+          }),
+        sync,
+        truncate,
+      }
+    : fromSteps({
+        writeAll: (bytes) =>
+          Effect.suspend(() => {
+            const failed = writeNow(bytes)
+            return failed ? Effect.fail(failed) : Effect.void
+          }),
+        sync,
+        truncate,
+      })
   return { file, calls, content: () => content }
 }
 
@@ -105,12 +131,15 @@ const failureOf = <A, E>(exit: Exit.Exit<A, E>) => {
   return Cause.squash(exit.cause)
 }
 
-describe("appendDurably", () => {
+describe.each([
+  ["write and sync as separate steps", false],
+  ["write and sync as one step", true],
+])("appendDurably, %s", (_, fused) => {
   const bytes = new Uint8Array([1, 2, 3, 4])
 
   it.effect("writes, then syncs", () =>
     Effect.gen(function* () {
-      const { file, calls, content } = scriptedFile({})
+      const { file, calls, content } = scriptedFile({}, fused)
       yield* appendDurably(file, "seg", 0, bytes)
       expect(calls).toEqual(["write", "sync"])
       expect(content()).toEqual([1, 2, 3, 4])
@@ -119,7 +148,7 @@ describe("appendDurably", () => {
 
   it.effect("a failed write is cut back to the old length and the cut synced; only the write is reported", () =>
     Effect.gen(function* () {
-      const { file, calls, content } = scriptedFile({ write: true })
+      const { file, calls, content } = scriptedFile({ write: true }, fused)
       const failure = failureOf(yield* appendDurably(file, "seg", 0, bytes).pipe(Effect.exit))
       expect(failure).toMatchObject({ _tag: "StorageFailed", operation: "write", path: "seg" })
       expect(calls).toEqual(["write", "truncate 0", "sync"])
@@ -129,7 +158,7 @@ describe("appendDurably", () => {
 
   it.effect("a failed cut-back loses durability but still reports the write", () =>
     Effect.gen(function* () {
-      const { file } = scriptedFile({ write: true, truncate: true })
+      const { file } = scriptedFile({ write: true, truncate: true }, fused)
       const failure = failureOf(yield* appendDurably(file, "seg", 0, bytes).pipe(Effect.exit))
       expect(failure).toMatchObject({
         _tag: "DurabilityLost",
@@ -141,7 +170,7 @@ describe("appendDurably", () => {
 
   it.effect("a failed sync loses durability", () =>
     Effect.gen(function* () {
-      const { file } = scriptedFile({ sync: true })
+      const { file } = scriptedFile({ sync: true }, fused)
       const failure = failureOf(yield* appendDurably(file, "seg", 0, bytes).pipe(Effect.exit))
       expect(failure).toMatchObject({ _tag: "DurabilityLost", failure: { operation: "fsync", path: "seg" } })
     }),

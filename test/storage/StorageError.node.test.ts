@@ -10,7 +10,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { layerSegmentAppender } from "../../src/node.ts"
 import { SegmentAppender } from "../../src/storage/SegmentAppender.ts"
-import { io } from "../../src/storage/StorageError.ts"
+import { fromPlatformError, io } from "../../src/storage/StorageError.ts"
 import { failureOf } from "../../src/testing/exits.ts"
 
 const full = "/dev/full"
@@ -30,8 +30,12 @@ describe("storage errors on Node", () => {
       Effect.gen(function* () {
         const appender = yield* SegmentAppender
         const file = yield* io("open", full, appender.open(full))
-        const exit = yield* Effect.exit(io("write", full, file.writeAll(bytes)))
-        expect(failureOf(exit)).toMatchObject({ _tag: "StorageFailed", reason: "NoSpace" })
+        const failed = yield* Effect.flip(file.writeAllAndSync(bytes))
+        expect(failed.step).toBe("write")
+        expect(fromPlatformError("write", full, failed.error)).toMatchObject({
+          _tag: "StorageFailed",
+          reason: "NoSpace",
+        })
       }),
     ).pipe(Effect.provide(layerSegmentAppender)),
   )
