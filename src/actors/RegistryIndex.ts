@@ -242,17 +242,26 @@ interface MutableModel extends ModelView {
   aliasesOf(version: SemVer): ReadonlyArray<string>
 }
 
+/** Moves one version to `state` (with new metadata, or its own), keeping exclusive holders in step. */
+const applyMove = (
+  model: MutableModel,
+  version: SemVer,
+  given: ModelMetadata | undefined,
+  state: LifecycleState,
+  exclusive: ReadonlySet<LifecycleState>,
+): void => {
+  const existing = model.record(version)
+  const metadata = given ?? existing
+  if (metadata === undefined) throw new Error(`change to unknown version ${version}`)
+  model.store(recordOf(metadata, state, existing?.aliases ?? noAliases))
+  if (existing !== undefined && existing.state !== state && model.holder(existing.state) === version)
+    model.setHolder(existing.state, undefined)
+  if (exclusive.has(state)) model.setHolder(state, version)
+}
+
 /** Applies an event's change to a model: records replaced, exclusive holders and aliases kept in step. */
 const applyChange = (model: MutableModel, change: ModelChange, exclusive: ReadonlySet<LifecycleState>): void => {
-  for (const moved of change.versions) {
-    const existing = model.record(moved.version)
-    const metadata = moved.metadata ?? existing
-    if (metadata === undefined) throw new Error(`change to unknown version ${moved.version}`)
-    model.store(recordOf(metadata, moved.state, existing?.aliases ?? noAliases))
-    if (existing !== undefined && existing.state !== moved.state && model.holder(existing.state) === moved.version)
-      model.setHolder(existing.state, undefined)
-    if (exclusive.has(moved.state)) model.setHolder(moved.state, moved.version)
-  }
+  for (const moved of change.versions) applyMove(model, moved.version, moved.metadata, moved.state, exclusive)
   if (change.aliases.length === 0) return
   for (const { alias, version } of change.aliases) {
     const previous = model.alias(alias)
@@ -642,7 +651,11 @@ export class BatchOverlay {
       overlay = new OverlayModel(this.index.model(name))
       this.pending.set(name, overlay)
     }
-    applyChange(overlay, evolve(event), this.index.exclusive)
+    // A registration, most of a batch, moves one version: `evolve`'s change, its array and its move (three objects
+    // per register) are skipped.
+    if (event._tag === "Registered")
+      applyMove(overlay, event.metadata.version, event.metadata, event.state ?? "registered", this.index.exclusive)
+    else applyChange(overlay, evolve(event), this.index.exclusive)
   }
 
   models(): IterableIterator<[string, OverlayModel]> {

@@ -192,6 +192,8 @@ const fastPath = (input: unknown, shape: Shape): Record<string, unknown> | undef
   }
   // Same keys, same order as Schema's Struct output (metrics and tags pass through: Schema.declare keeps them).
   if (shape === "metadata") return { id, name, version, createdAt, metrics, tags }
+  // Every field given, the common case: one literal, not an object grown key by key past its in-object slots.
+  if (seen === metadataBits) return { name, version, metrics, tags, id, createdAt }
   const out: Record<string, unknown> = { name, version }
   if (seen & metricsBit) out.metrics = metrics
   if (seen & tagsBit) out.tags = tags
