@@ -24,7 +24,16 @@ export interface ActorMutations {
 /** The WAL as the mutations change it. */
 export const mutateWal = (wal: Wal, mutations: ActorMutations): Wal => ({
   ...wal,
-  ...(mutations.ackBeforeFsync ? { append: (records) => Effect.asVoid(Effect.forkDaemon(wal.append(records))) } : {}),
+  // The payloads are copied first: they are views the caller reuses once `append` resolves (Wal.ts), and this
+  // mutation is the seed's early acknowledgement alone, not also a record overwritten before it is written.
+  ...(mutations.ackBeforeFsync
+    ? {
+        append: (records) =>
+          Effect.asVoid(
+            Effect.forkDaemon(wal.append(records.map((record) => ({ ...record, payload: record.payload.slice() })))),
+          ),
+      }
+    : {}),
   ...(mutations.compactionRacesAppends
     ? {
         // The cut moves to just before the snapshot is published (see `mutateSnapshots`), and the deletion goes up
