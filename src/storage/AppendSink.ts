@@ -7,6 +7,7 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import type { StorageFailed } from "../domain/errors.ts"
+import { concatBytes } from "./Bytes.ts"
 import { syncDirectory } from "./Directory.ts"
 import * as FailureLatch from "./FailureLatch.ts"
 import { relativeComponents } from "./RelativePath.ts"
@@ -130,14 +131,7 @@ export const makeMemory = (files: MemoryFiles = new Map()): AppendSink => ({
   readAll: (name) =>
     Effect.sync(() => {
       relativeComponents(name)
-      const chunks = files.get(name) ?? []
-      const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0))
-      let offset = 0
-      for (const c of chunks) {
-        out.set(c, offset)
-        offset += c.length
-      }
-      return out
+      return concatBytes(files.get(name) ?? [])
     }),
 })
 

@@ -4,6 +4,7 @@
  */
 import { Context, type Effect, type Option } from "effect"
 import type { StorageFailed, WalCorrupt } from "../domain/errors.ts"
+import { concatBytes } from "./Bytes.ts"
 
 export interface Snapshot {
   /** The last seq whose effect `state` includes. */
@@ -27,16 +28,7 @@ export const snapshotParts = (state: SnapshotBytes): ReadonlyArray<Uint8Array> =
   state instanceof Uint8Array ? [state] : state
 
 /** A state to write as one buffer of its own. */
-export const joinedSnapshotBytes = (state: SnapshotBytes): Uint8Array => {
-  const parts = snapshotParts(state)
-  const joined = new Uint8Array(parts.reduce((length, part) => length + part.length, 0))
-  let offset = 0
-  for (const part of parts) {
-    joined.set(part, offset)
-    offset += part.length
-  }
-  return joined
-}
+export const joinedSnapshotBytes = (state: SnapshotBytes): Uint8Array => concatBytes(snapshotParts(state))
 
 export interface SnapshotStore {
   /**

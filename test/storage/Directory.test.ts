@@ -6,6 +6,7 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import fc from "fast-check"
+import { concatBytes } from "../../src/storage/Bytes.ts"
 import { writeAndSync } from "../../src/storage/Directory.ts"
 import { makeSimulatedDisk } from "../../src/testing/SimulatedFileSystem.ts"
 
@@ -25,16 +26,6 @@ const written = (parts: ReadonlyArray<Uint8Array>, syncEveryBytes: number) => {
   )
 }
 
-const concat = (parts: ReadonlyArray<Uint8Array>) => {
-  const all = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0))
-  let offset = 0
-  for (const part of parts) {
-    all.set(part, offset)
-    offset += part.length
-  }
-  return all
-}
-
 describe("writeAndSync", () => {
   it("writes the parts in order, fsyncs at least every syncEveryBytes, and ends with an fsync", () => {
     fc.assert(
@@ -43,7 +34,7 @@ describe("writeAndSync", () => {
         fc.oneof(fc.integer({ min: 1, max: 48 }), fc.constant(Number.POSITIVE_INFINITY)),
         (parts, syncEveryBytes) => {
           const { bytes, trace } = written(parts, syncEveryBytes)
-          expect(bytes).toEqual(concat(parts))
+          expect(bytes).toEqual(concatBytes(parts))
           const steps = trace.map((line) => line.replace(/^\d+ /, "")).filter((line) => line.includes(file))
           expect(steps.at(-1)).toBe(`fsync ${file}`)
           let unsynced = 0
