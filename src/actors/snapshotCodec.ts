@@ -23,7 +23,7 @@ import { ModelMetadata } from "../domain/ModelMetadata.ts"
 import { isModelName } from "../domain/ModelName.ts"
 import type { ModelVersion } from "../domain/ModelVersion.ts"
 import { isSemVer, type SemVer } from "../domain/SemVer.ts"
-import { joinedSnapshotBytes } from "../storage/SnapshotStore.ts"
+import { concatBytes } from "../storage/ByteParts.ts"
 import { compiledDefault } from "./builtinLifecycles.ts"
 import { type IndexSnapshot, PendingBodies, RegistryIndex } from "./RegistryIndex.ts"
 
@@ -101,7 +101,7 @@ function* snapshotLines(snapshot: IndexSnapshot, perLine: number): Generator<str
 const encodedLine = (line: string): Uint8Array => utf8Encoder.encode(`${line}\n`)
 
 export const encodeIndexState = (snapshot: IndexSnapshot, perLine = versionsPerLine): Uint8Array =>
-  joinedSnapshotBytes(Array.from(snapshotLines(snapshot, perLine), encodedLine))
+  concatBytes(Array.from(snapshotLines(snapshot, perLine), encodedLine))
 
 /**
  * The same lines, as the parts of the snapshot to write, giving way to everything else after every line, so that a

@@ -5,6 +5,7 @@
 import type * as FileSystem from "@effect/platform/FileSystem"
 import { Effect } from "effect"
 import type { StorageFailed } from "../domain/errors.ts"
+import { type ByteParts, partsOf } from "./ByteParts.ts"
 import { type DurabilityLost, io, syncIo } from "./StorageError.ts"
 
 /**
@@ -21,7 +22,7 @@ export const syncDirectory = (fs: FileSystem.FileSystem, directory: string): Eff
 export const writeAndSync = (
   fs: FileSystem.FileSystem,
   path: string,
-  bytes: Uint8Array | ReadonlyArray<Uint8Array>,
+  bytes: ByteParts,
   flag: "w" | "wx" = "w",
   syncEveryBytes = Number.POSITIVE_INFINITY,
 ): Effect.Effect<void, StorageFailed | DurabilityLost> =>
@@ -30,7 +31,7 @@ export const writeAndSync = (
       const file = yield* io("open", path, fs.open(path, { flag }))
       let unsynced = 0
       let dirty = true
-      for (const part of bytes instanceof Uint8Array ? [bytes] : bytes) {
+      for (const part of partsOf(bytes)) {
         for (let start = 0; start < part.length; ) {
           const end = Math.min(part.length, start + syncEveryBytes - unsynced)
           yield* io("write", path, file.writeAll(part.subarray(start, end)))

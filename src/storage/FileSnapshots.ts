@@ -6,12 +6,13 @@ import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
 import { Effect, Option } from "effect"
 import type { StorageFailed, WalCorrupt } from "../domain/errors.ts"
+import { partsOf } from "./ByteParts.ts"
 import type { Checksum } from "./Checksum.ts"
 import { removeDurably, renameDurably, syncDirectory, writeAndSync } from "./Directory.ts"
 import { brokenSuffix, snapshotFileName, tmpSuffix } from "./FileNames.ts"
 import { snapshotHeader } from "./SnapshotFormat.ts"
 import { selectSnapshot } from "./SnapshotSelection.ts"
-import { type Snapshot, snapshotParts } from "./SnapshotStore.ts"
+import type { Snapshot } from "./SnapshotStore.ts"
 import { type DurabilityLost, io } from "./StorageError.ts"
 import type { SnapshotFallback } from "./Wal.ts"
 import type { SnapshotPrimitives } from "./WalCore.ts"
@@ -70,7 +71,7 @@ export const open = (
       stage: (snapshot) => {
         const target = fileOf(snapshot.lastSeq)
         const tmp = target + tmpSuffix
-        const parts = [snapshotHeader(snapshot, registryId, checksum), ...snapshotParts(snapshot.state)]
+        const parts = [snapshotHeader(snapshot, registryId, checksum), ...partsOf(snapshot.state)]
         // A write that failed (a full disk, most likely) leaves a partial file whose space the disk needs back now;
         // open removes any tmp file left by a crash, so this removal need not be durable.
         return Effect.as(

@@ -7,8 +7,9 @@
  */
 import { Context, Effect, Layer, Option, type Scope } from "effect"
 import { DirectoryLocked, type InvalidInput, type StorageFailed, type WalCorrupt } from "../domain/errors.ts"
+import { concatBytes, partsOf } from "./ByteParts.ts"
 import { type StorageLimits, validateLimits } from "./Limits.ts"
-import { joinedSnapshotBytes, type Snapshot, SnapshotStore } from "./SnapshotStore.ts"
+import { type Snapshot, SnapshotStore } from "./SnapshotStore.ts"
 import { Wal, type WalRecord } from "./Wal.ts"
 import * as WalCore from "./WalCore.ts"
 
@@ -44,7 +45,7 @@ const snapshotPrimitives = (store: MemoryStore): WalCore.SnapshotPrimitives => (
   describe: () => memoryDirectory,
   stage: (snapshot) =>
     Effect.sync(() => {
-      const copy = { lastSeq: snapshot.lastSeq, state: joinedSnapshotBytes(snapshot.state) }
+      const copy = { lastSeq: snapshot.lastSeq, state: concatBytes(partsOf(snapshot.state)) }
       return Effect.sync(() => {
         store.snapshots = [copy, ...store.snapshots.filter((s) => s.lastSeq !== copy.lastSeq)].sort(
           (a, b) => b.lastSeq - a.lastSeq,

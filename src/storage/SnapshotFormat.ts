@@ -5,9 +5,10 @@
  * Layout (48-byte header, little-endian): magic "VTSN" | u16 version | u8 checksum algorithm | u8 0 |
  * 16 B registry id | u64 last seq | u32 state length | u32 0 | u32 0 | u32 checksum (over bytes 0..44 + state) | state.
  */
+import { byteLength, concatBytes, partsOf } from "./ByteParts.ts"
 import type { Checksum } from "./Checksum.ts"
 import { registryIdBytes, sameRegistryId } from "./SegmentHeader.ts"
-import { joinedSnapshotBytes, type Snapshot, type SnapshotToWrite, snapshotParts } from "./SnapshotStore.ts"
+import type { Snapshot, SnapshotToWrite } from "./SnapshotStore.ts"
 
 export const snapshotHeaderBytes = 48
 export const snapshotMagic = 0x4e535456 // "VTSN" read as a little-endian u32
@@ -20,7 +21,7 @@ const two32 = 0x100000000
  * the size of the snapshot; bench/results/issue-15-server.md).
  */
 export const snapshotHeader = (snapshot: SnapshotToWrite, registryId: Uint8Array, checksum: Checksum): Uint8Array => {
-  const parts = snapshotParts(snapshot.state)
+  const parts = partsOf(snapshot.state)
   const header = new Uint8Array(snapshotHeaderBytes)
   const view = new DataView(header.buffer)
   view.setUint32(0, snapshotMagic, true)
@@ -29,11 +30,7 @@ export const snapshotHeader = (snapshot: SnapshotToWrite, registryId: Uint8Array
   header.set(registryId, 8)
   view.setUint32(24, snapshot.lastSeq % two32, true)
   view.setUint32(28, Math.floor(snapshot.lastSeq / two32), true)
-  view.setUint32(
-    32,
-    parts.reduce((length, part) => length + part.length, 0),
-    true,
-  )
+  view.setUint32(32, byteLength(parts), true)
   let sum = checksum.compute(header.subarray(0, 44), 0)
   for (const part of parts) sum = checksum.compute(part, sum)
   view.setUint32(44, sum, true)
@@ -42,7 +39,7 @@ export const snapshotHeader = (snapshot: SnapshotToWrite, registryId: Uint8Array
 
 /** The whole file: header and state in one buffer. */
 export const encodeSnapshot = (snapshot: SnapshotToWrite, registryId: Uint8Array, checksum: Checksum): Uint8Array =>
-  joinedSnapshotBytes([snapshotHeader(snapshot, registryId, checksum), ...snapshotParts(snapshot.state)])
+  concatBytes([snapshotHeader(snapshot, registryId, checksum), ...partsOf(snapshot.state)])
 
 /** Decodes and checks a snapshot file; returns the reason it is unusable as a string. */
 export const decodeSnapshot = (bytes: Uint8Array, registryId: Uint8Array, checksum: Checksum): Snapshot | string => {

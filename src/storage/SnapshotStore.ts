@@ -4,7 +4,7 @@
  */
 import { Context, type Effect, type Option } from "effect"
 import type { StorageFailed, WalCorrupt } from "../domain/errors.ts"
-import { concatBytes } from "./Bytes.ts"
+import type { ByteParts } from "./ByteParts.ts"
 
 export interface Snapshot {
   /** The last seq whose effect `state` includes. */
@@ -12,23 +12,11 @@ export interface Snapshot {
   readonly state: Uint8Array
 }
 
-/**
- * A state to write: its bytes, or their parts in order, written one after another. Parts spare a writer joining a
- * large state into one fresh buffer, whose page faults cost as much as encoding it (bench/results/issue-15-server.md).
- */
-export type SnapshotBytes = Uint8Array | ReadonlyArray<Uint8Array>
-
+/** A snapshot to write: its state may be given as parts (an encoder's lines), written one after another. */
 export interface SnapshotToWrite {
   readonly lastSeq: number
-  readonly state: SnapshotBytes
+  readonly state: ByteParts
 }
-
-/** The parts of a state to write, in order. */
-export const snapshotParts = (state: SnapshotBytes): ReadonlyArray<Uint8Array> =>
-  state instanceof Uint8Array ? [state] : state
-
-/** A state to write as one buffer of its own. */
-export const joinedSnapshotBytes = (state: SnapshotBytes): Uint8Array => concatBytes(snapshotParts(state))
 
 export interface SnapshotStore {
   /**

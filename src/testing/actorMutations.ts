@@ -6,7 +6,8 @@
 import { Context, Effect, Either, Layer } from "effect"
 import { decodeIndexState, encodeIndexState } from "../actors/snapshotCodec.ts"
 import * as ModelRegistry from "../effects/ModelRegistry.ts"
-import { joinedSnapshotBytes, SnapshotStore, type SnapshotToWrite } from "../storage/SnapshotStore.ts"
+import { concatBytes, partsOf } from "../storage/ByteParts.ts"
+import { SnapshotStore, type SnapshotToWrite } from "../storage/SnapshotStore.ts"
 import { Wal } from "../storage/Wal.ts"
 
 export interface ActorMutations {
@@ -47,7 +48,7 @@ export const mutateWal = (wal: Wal, mutations: ActorMutations): Wal => ({
 /** The snapshot store as the mutations change it; `wal` is the undecorated log the snapshots belong to. */
 export const mutateSnapshots = (snapshots: SnapshotStore, wal: Wal, mutations: ActorMutations): SnapshotStore => {
   const registrationsOnly = (snapshot: SnapshotToWrite): SnapshotToWrite => {
-    const decoded = Either.getOrThrow(decodeIndexState(joinedSnapshotBytes(snapshot.state)))
+    const decoded = Either.getOrThrow(decodeIndexState(concatBytes(partsOf(snapshot.state))))
     const versions = decoded.versions.map((v) => ({ ...v, state: "registered" as const }))
     return { ...snapshot, state: encodeIndexState({ ...decoded, versions }) }
   }

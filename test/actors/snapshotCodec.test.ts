@@ -23,7 +23,7 @@ import {
 import { decoder } from "../../src/domain/decode.ts"
 import { forbiddenKeys } from "../../src/domain/Json.ts"
 import type { ModelVersion } from "../../src/domain/ModelVersion.ts"
-import { joinedSnapshotBytes } from "../../src/storage/SnapshotStore.ts"
+import { concatBytes } from "../../src/storage/ByteParts.ts"
 
 const nameArb = fc.constantFrom("resnet", "bert", "m7", "a.b-c_d", "Z")
 const versionArb = fc
@@ -203,7 +203,7 @@ describe("snapshot codec", () => {
     // The background compaction's encoder yields between lines and writes the same bytes, a line per part.
     const parts = await Effect.runPromise(encodeIndexStateCooperatively(index.toSnapshot()))
     expect(parts.length).toBe(1 + 2 * 3)
-    expect(joinedSnapshotBytes(parts)).toEqual(bytes)
+    expect(concatBytes(parts)).toEqual(bytes)
   })
 
   it("any index with aliases, any lifecycle's states and non-ASCII text round-trips, read lazily or all at once", () => {

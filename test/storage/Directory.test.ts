@@ -6,7 +6,7 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import fc from "fast-check"
-import { concatBytes } from "../../src/storage/Bytes.ts"
+import { concatBytes } from "../../src/storage/ByteParts.ts"
 import { writeAndSync } from "../../src/storage/Directory.ts"
 import { makeSimulatedDisk } from "../../src/testing/SimulatedFileSystem.ts"
 
