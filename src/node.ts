@@ -151,6 +151,8 @@ export const layerSegmentAppender: Layer.Layer<SegmentAppender> = Layer.succeed(
       (fd): ActiveSegmentFile => {
         // Made once per file, not per batch: the append path allocates nothing it can avoid.
         const writeSome = (bytes: Uint8Array, offset: number, length: number) => writeSync(fd, bytes, offset, length)
+        const datasync = (done: (error: SystemError | undefined) => void) =>
+          fdatasync(fd, (error) => done(error ? systemError("sync", path, error) : undefined))
         return {
           writeAllAndSync: (bytes) =>
             Effect.async<void, AppendStepFailed>((resume) => {
@@ -159,12 +161,10 @@ export const layerSegmentAppender: Layer.Layer<SegmentAppender> = Layer.succeed(
               } catch (error) {
                 return resume(Effect.fail({ step: "write", error: systemError("writeAll", path, error) }))
               }
-              fdatasync(fd, (error) =>
-                resume(error ? Effect.fail({ step: "sync", error: systemError("sync", path, error) }) : Effect.void),
-              )
+              datasync((error) => resume(error ? Effect.fail({ step: "sync", error }) : Effect.void))
             }),
           sync: Effect.async<void, SystemError>((resume) =>
-            fdatasync(fd, (error) => resume(error ? Effect.fail(systemError("sync", path, error)) : Effect.void)),
+            datasync((error) => resume(error ? Effect.fail(error) : Effect.void)),
           ),
           truncate: (length) =>
             Effect.async<void, SystemError>((resume) =>

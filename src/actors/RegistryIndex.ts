@@ -12,7 +12,7 @@ import type { ModelSummary, ModelVersion } from "../domain/ModelVersion.ts"
 import { type AnyEventBody, type EventBody, eventModelName, type LifecycleChanged } from "../domain/RegistryEvent.ts"
 import { compareParsed, type ParsedSemVer, parseSemVer, type SemVer } from "../domain/SemVer.ts"
 import { compiledDefault } from "./builtinLifecycles.ts"
-import { evolve, type ModelChange, type ModelView, type VersionView } from "./lifecycleRules.ts"
+import { evolve, type ModelChange, type ModelView, registeredState, type VersionView } from "./lifecycleRules.ts"
 
 /**
  * A version with what ordering needs. Plain releases (`1.2.3`, by far the common case) are ordered by their three
@@ -654,7 +654,7 @@ export class BatchOverlay {
     // A registration, most of a batch, moves one version: `evolve`'s change, its array and its move (three objects
     // per register) are skipped.
     if (event._tag === "Registered")
-      applyMove(overlay, event.metadata.version, event.metadata, event.state ?? "registered", this.index.exclusive)
+      applyMove(overlay, event.metadata.version, event.metadata, registeredState(event), this.index.exclusive)
     else applyChange(overlay, evolve(event), this.index.exclusive)
   }
 

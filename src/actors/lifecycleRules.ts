@@ -115,12 +115,16 @@ export interface Lifecycle {
 
 const noAliases: ReadonlyArray<AliasChange> = []
 
+/** The state a registration leaves its version in: events of the first release name none, meaning "registered". */
+export const registeredState = (event: Extract<EventBody, { readonly _tag: "Registered" }>): LifecycleState =>
+  event.state ?? "registered"
+
 /** The effect of a model's event on it; the same for every lifecycle, since the event names every state. */
 export const evolve = (event: EventBody): ModelChange => {
   switch (event._tag) {
     case "Registered":
       return {
-        versions: [{ version: event.metadata.version, metadata: event.metadata, state: event.state ?? "registered" }],
+        versions: [{ version: event.metadata.version, metadata: event.metadata, state: registeredState(event) }],
         aliases: noAliases,
       }
     case "Deprecated":
