@@ -12,6 +12,7 @@ import type { ReadsResult } from "../scenarios/reads.ts"
 import type { RecoveryResult } from "../scenarios/recovery.ts"
 import type { SqliteBatchResult } from "../scenarios/sqliteBatch.ts"
 import type { SseReadersResult } from "../scenarios/sseReaders.ts"
+import { groupCommitEffect, groupCommitRetaining } from "../targets/groupCommitReference.ts"
 import { seedWal } from "../targets/seedWal.ts"
 import type { RunOptions } from "./context.ts"
 import type { HttpPath } from "./httpLoad.ts"
@@ -468,6 +469,42 @@ const checkDurableTargets = (results: ScenarioResults): ReadonlyArray<TargetChec
         (n) => n <= 1.3,
       )
     add("p99 at 64 in flight", "≤ 5 ms", at(64)?.p99Ms, formatLatency, (n) => n <= 5)
+    if (subject.role !== "ours") continue
+    const over = (reference: string, level: number, measure: (cell: Cell["median"]) => number) => {
+      const theirs = cellOf(durable, reference, level)?.median
+      const mine = at(level)
+      return theirs === undefined || mine === undefined ? undefined : measure(mine) / measure(theirs)
+    }
+    // Issue 15's targets 2 and 3, and target 3 restated against a reference that keeps what it acknowledged.
+    const effectReference = groupCommitEffect.name
+    add(
+      "p50, 1 in flight, over the Effect-fiber reference",
+      "≤ 1.15×",
+      over(effectReference, 1, (m) => m.p50Ms),
+      formatRatio,
+      (n) => n <= 1.15,
+    )
+    add(
+      "p99, 1 in flight, over the Effect-fiber reference",
+      "≤ 2×",
+      over(effectReference, 1, (m) => m.p99Ms),
+      formatRatio,
+      (n) => n <= 2,
+    )
+    add(
+      "registers/s at 512 in flight over the Effect-fiber reference",
+      "≥ 0.6×",
+      over(effectReference, 512, (m) => m.opsPerSecond),
+      formatRatio,
+      (n) => n >= 0.6,
+    )
+    add(
+      "… over the reference that retains its versions",
+      "≥ 0.6×",
+      over(groupCommitRetaining.name, 512, (m) => m.opsPerSecond),
+      formatRatio,
+      (n) => n >= 0.6,
+    )
   }
   return checks
 }

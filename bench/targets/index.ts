@@ -2,7 +2,7 @@
  * Every durable-write design the closed loop measures, in the order they alternate and are reported.
  */
 import type { TargetDefinition } from "./DurableTarget.ts"
-import { groupCommitEffect, groupCommitPromise } from "./groupCommitReference.ts"
+import { groupCommitEffect, groupCommitPromise, groupCommitRetaining } from "./groupCommitReference.ts"
 import { rawFdatasync } from "./rawFdatasync.ts"
 import { registryEffect, registryPromise } from "./registry.ts"
 import { seedWal } from "./seedWal.ts"
@@ -14,6 +14,7 @@ export const durableTargets: ReadonlyArray<TargetDefinition> = [
   sqliteOnePerTransaction,
   groupCommitPromise,
   groupCommitEffect,
+  groupCommitRetaining,
   registryEffect,
   registryPromise,
 ]
