@@ -4,71 +4,41 @@
  * only with events that are already durable, so every reader sees committed state and nothing else.
  */
 import { Either } from "effect"
+import type { InvalidInput } from "../domain/errors.ts"
 import { deepFreeze } from "../domain/Json.ts"
 import type { LifecycleBinding, LifecycleState } from "../domain/Lifecycle.ts"
 import type { ModelMetadata } from "../domain/ModelMetadata.ts"
 import type { ModelName } from "../domain/ModelName.ts"
 import type { ModelSummary, ModelVersion } from "../domain/ModelVersion.ts"
 import { type AnyEventBody, type EventBody, eventModelName, type LifecycleChanged } from "../domain/RegistryEvent.ts"
-import { compareParsed, type ParsedSemVer, parseSemVer, type SemVer } from "../domain/SemVer.ts"
+import {
+  decodeCursor,
+  encodeCursor,
+  type ModelsPage,
+  type ModelsQuery,
+  queryFingerprint,
+  type SearchQuery,
+  searchLimitDefault,
+} from "../domain/Search.ts"
+import type { SemVer } from "../domain/SemVer.ts"
 import { compiledDefault } from "./builtinLifecycles.ts"
 import { evolve, type ModelChange, type ModelView, registeredState, type VersionView } from "./lifecycleRules.ts"
+import { partitionPoint } from "./partitionPoint.ts"
+import { SearchIndex, type SearchResult } from "./SearchIndex.ts"
+import { compareVersionKeys, VersionKey } from "./versionOrder.ts"
 
-/**
- * A version with what ordering needs. Plain releases (`1.2.3`, by far the common case) are ordered by their three
- * numbers; anything else is parsed by `semver` on first comparison. Parsing every version with `semver` on insert
- * was a tenth of a register's CPU budget (bench/results).
- */
-class VersionEntry {
-  /** major.minor.patch of a plain release; `major` is -1 for a version with a pre-release or build part. */
-  readonly major: number = -1
-  readonly minor: number = 0
-  readonly patch: number = 0
-  private parsedVersion: ParsedSemVer | undefined = undefined
-
+/** A version's place in its model's sorted list, and its record. */
+class VersionEntry extends VersionKey {
   constructor(
-    readonly version: SemVer,
+    override readonly version: SemVer,
     /** Shared with readers, so it is replaced, never mutated; a restored one stays its JSON until first read. */
     public record: ModelVersion | PendingBodies,
   ) {
-    // The three numbers of `d.d.d` (a version already validated as SemVer), without an array per version: a
-    // snapshot's open makes a million of these.
-    let major = 0
-    let minor = 0
-    let patch = 0
-    let part = 0
-    let digits = 0
-    for (let i = 0; i < version.length; i++) {
-      const code = version.charCodeAt(i)
-      if (code >= 48 && code <= 57) {
-        const digit = code - 48
-        if (part === 0) major = major * 10 + digit
-        else if (part === 1) minor = minor * 10 + digit
-        else patch = patch * 10 + digit
-        // Beyond 15 digits a part may not be an exact double; leave such versions to `semver`.
-        if (++digits > 15) return
-      } else if (code === 46 && part < 2 && digits > 0) {
-        part++
-        digits = 0
-      } else return
-    }
-    if (part !== 2 || digits === 0) return
-    this.major = major
-    this.minor = minor
-    this.patch = patch
-  }
-
-  get parsed(): ParsedSemVer {
-    this.parsedVersion ??= parseSemVer(this.version)
-    return this.parsedVersion
+    super(version)
   }
 }
 
-/** SemVer precedence (build metadata ignored), as `compareParsed`. */
-const compareEntries = (a: VersionEntry, b: VersionEntry): number => {
-  if (a.major >= 0 && b.major >= 0) return a.major - b.major || a.minor - b.minor || a.patch - b.patch
-  return compareParsed(a.parsed, b.parsed)
-}
+const compareEntries = compareVersionKeys
 
 const noAliases: ReadonlyArray<string> = Object.freeze([])
 
@@ -203,16 +173,8 @@ const searchesBeforeMap = 64
 const probeBodies = new PendingBodies("", "")
 
 /** Index of the first of `sorted` that sorts after `probe`. */
-const firstAfter = (sorted: ReadonlyArray<VersionEntry>, probe: VersionEntry): number => {
-  let low = 0
-  let high = sorted.length
-  while (low < high) {
-    const middle = (low + high) >>> 1
-    if (compareEntries(sorted[middle]!, probe) <= 0) low = middle + 1
-    else high = middle
-  }
-  return low
-}
+const firstAfter = (sorted: ReadonlyArray<VersionEntry>, probe: VersionEntry): number =>
+  partitionPoint(sorted, (entry) => compareEntries(entry, probe) > 0)
 
 /** The entry's record, parsed from its snapshot body on first use and then kept in the entry and the records map. */
 const settle = (records: VersionRecords, entry: VersionEntry): ModelVersion => {
@@ -486,6 +448,10 @@ export class RegistryIndex {
   /** The lifecycle the log is written under: the default until a `LifecycleChanged` event says otherwise. */
   binding: LifecycleBinding = compiledDefault.binding
   exclusive: ReadonlySet<LifecycleState> = new Set(compiledDefault.binding.exclusive)
+  /** Built by the first search, then kept current by every commit; events applied one by one drop it. */
+  private searchIndex: SearchIndex | undefined = undefined
+  /** Model names in order, for listing pages; dropped when a model is added. */
+  private modelNames: ReadonlyArray<string> | undefined = undefined
 
   model(name: string): ModelEntry | undefined {
     return this.models.get(name)
@@ -505,16 +471,60 @@ export class RegistryIndex {
   }
 
   listModels(): ReadonlyArray<ModelSummary> {
-    return [...this.models.entries()]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([name, model]) => ({
-        name: name as ModelName,
-        production: model.production ?? null,
-        versionCount: model.sorted.length,
-        latest: model.sorted[model.sorted.length - 1]!.version,
-        holders: sortedObject(model.holders),
-        aliases: sortedObject(model.aliases),
-      }))
+    return this.sortedModelNames().map((name) => this.summary(name))
+  }
+
+  private summary(name: string): ModelSummary {
+    const model = this.models.get(name)!
+    return {
+      name: name as ModelName,
+      production: model.production ?? null,
+      versionCount: model.sorted.length,
+      latest: model.sorted[model.sorted.length - 1]!.version,
+      holders: sortedObject(model.holders),
+      aliases: sortedObject(model.aliases),
+    }
+  }
+
+  private sortedModelNames(): ReadonlyArray<string> {
+    this.modelNames ??= [...this.models.keys()].sort()
+    return this.modelNames
+  }
+
+  /** A page of models in name order: those after the cursor's name whose name starts with the prefix. */
+  listModelsPage(query: ModelsQuery): Either.Either<ModelsPage, InvalidInput> {
+    const fingerprint = queryFingerprint(query)
+    const names = this.sortedModelNames()
+    let from = 0
+    if (query.cursor !== undefined) {
+      const key = decodeCursor(query.cursor, fingerprint)
+      if (Either.isLeft(key)) return Either.left(key.left)
+      const after = key.right.name
+      from = partitionPoint(names, (name) => name > after)
+    }
+    const prefix = query.namePrefix ?? ""
+    from = Math.max(
+      from,
+      partitionPoint(names, (name) => name >= prefix),
+    )
+    const limit = query.limit ?? searchLimitDefault
+    const models: Array<ModelSummary> = []
+    let i = from
+    for (; i < names.length && names[i]!.startsWith(prefix) && models.length < limit; i++)
+      models.push(this.summary(names[i]!))
+    const more = i < names.length && names[i]!.startsWith(prefix)
+    const last = models[models.length - 1]
+    const nextCursor =
+      more && last !== undefined
+        ? encodeCursor({ query: fingerprint, value: null, name: last.name, version: "" })
+        : null
+    return Either.right({ models, nextCursor })
+  }
+
+  /** A page of the versions `query` matches, answered from the search indexes (SearchIndex.ts). */
+  search(query: SearchQuery): Either.Either<SearchResult, InvalidInput> {
+    this.searchIndex ??= new SearchIndex(this.allVersions(), (name, version) => this.get(name, version))
+    return this.searchIndex.search(query)
   }
 
   /** Every model's versions, in name order then semver order. */
@@ -525,6 +535,7 @@ export class RegistryIndex {
   /** Applies a committed event. Seqs must arrive in order: the WAL guarantees it, and this asserts it. */
   apply(seq: number, event: AnyEventBody): void {
     if (seq !== this.lastSeq + 1) throw new Error(`index expected seq ${this.lastSeq + 1}, got ${seq}`)
+    this.searchIndex = undefined
     if (event._tag === "LifecycleChanged") this.changeLifecycle(event)
     else {
       const name = eventModelName(event)
@@ -532,6 +543,7 @@ export class RegistryIndex {
       if (model === undefined) {
         model = new ModelEntry()
         this.models.set(name, model)
+        this.modelNames = undefined
       }
       const change = evolve(event)
       for (const moved of change.versions) if (!model.records.has(moved.version)) this.versionCount++
@@ -575,10 +587,12 @@ export class RegistryIndex {
       if (model === undefined) {
         model = new ModelEntry()
         this.models.set(name, model)
+        this.modelNames = undefined
       }
       for (const record of decided.versions.values()) {
         if (!model.records.has(record.version)) this.versionCount++
         model.put(record)
+        this.searchIndex?.changed(record)
       }
       if (decided.ownHolders !== undefined) model.holders = decided.ownHolders
       if (decided.ownAliases !== undefined) model.aliases = decided.ownAliases
@@ -620,6 +634,7 @@ export class RegistryIndex {
     if (model === undefined) {
       model = new ModelEntry()
       this.models.set(name, model)
+      this.modelNames = undefined
     }
     return model
   }

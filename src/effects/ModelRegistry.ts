@@ -58,6 +58,14 @@ import {
 } from "../domain/errors.ts"
 import { decodeRegisterInputFast, type RegisterInputDecoded } from "../domain/fastDecode.ts"
 import { frozenCopy, type JsonObject } from "../domain/Json.ts"
+import {
+  decodeModelsQuery,
+  decodeSearchQuery,
+  type ModelsPage,
+  type ModelsQuery,
+  type SearchPage,
+  type SearchQuery,
+} from "../domain/Search.ts"
 import { AliasName, lifecycleNameViolation } from "../domain/Lifecycle.ts"
 import type { RegisterInput, Tags } from "../domain/ModelMetadata.ts"
 import type { ModelName } from "../domain/ModelName.ts"
@@ -172,6 +180,14 @@ export interface ModelRegistry {
   /** Every version of a model, in semver precedence order. */
   readonly listVersions: (name: string) => Effect.Effect<ReadonlyArray<ModelVersion>, InvalidInput | ModelNotFound>
   readonly listModels: Effect.Effect<ReadonlyArray<ModelSummary>>
+  /** A page of models in name order, optionally those whose name starts with `namePrefix`. */
+  readonly listModelsPage: (query?: typeof ModelsQuery.Encoded) => Effect.Effect<ModelsPage, InvalidInput>
+  /**
+   * A page of the versions matching every filter given (name prefix, tag equality, state, alias, metric
+   * comparisons), in `orderBy` order. Pass the page's `nextCursor` back with the same query for the next page:
+   * writes between pages neither repeat nor skip a version that matches throughout.
+   */
+  readonly search: (query?: typeof SearchQuery.Encoded) => Effect.Effect<SearchPage, InvalidInput>
   readonly production: (name: string) => Effect.Effect<Option.Option<ModelVersion>, InvalidInput | ModelNotFound>
   /** Committed events from `from` (default: the next one), replayed from the log if needed, then live. */
   readonly subscribe: (options?: { readonly from?: number }) => Stream.Stream<RegistryEvent, SubscribeError>
@@ -408,7 +424,10 @@ const decodeAlias = decoder(AliasName, "alias")
 
 const reads = (
   index: RegistryIndex,
-): Pick<ModelRegistry, "get" | "listVersions" | "listModels" | "production" | "resolveAlias"> => {
+): Pick<
+  ModelRegistry,
+  "get" | "listVersions" | "listModels" | "listModelsPage" | "search" | "production" | "resolveAlias"
+> => {
   const modelOf = (name: string) =>
     Effect.suspend((): Effect.Effect<ModelEntry, InvalidInput | ModelNotFound> => {
       const model = index.model(name)
@@ -432,6 +451,14 @@ const reads = (
       }),
     listVersions: (name) => Effect.map(modelOf(name), (model) => model.list()),
     listModels: Effect.sync(() => index.listModels()),
+    listModelsPage: (query = {}) =>
+      Effect.suspend(() => Either.flatMap(decodeModelsQuery(query), (decoded) => index.listModelsPage(decoded))),
+    search: (query = {}) =>
+      Effect.suspend(() =>
+        Either.flatMap(decodeSearchQuery(query), (decoded) =>
+          Either.map(index.search(decoded), ({ versions, nextCursor }) => ({ versions, nextCursor })),
+        ),
+      ),
     production: (name) =>
       Effect.flatMap(modelOf(name), () => Effect.sync(() => Option.fromNullable(index.production(name)))),
     resolveAlias: (name, alias) =>

@@ -7,6 +7,7 @@ import { Cause, Effect, Exit, Fiber, type Layer, ManagedRuntime, Stream } from "
 import type { RegisterInput } from "../domain/ModelMetadata.ts"
 import type { ModelSummary, ModelVersion } from "../domain/ModelVersion.ts"
 import type { RegistryEvent } from "../domain/RegistryEvent.ts"
+import type { ModelsPage, SearchPage } from "../domain/Search.ts"
 import {
   type AliasOutcome,
   type CompactReport,
@@ -29,6 +30,9 @@ export interface PromiseRegistry {
   readonly get: (name: string, version: string) => Promise<ModelVersion>
   readonly listVersions: (name: string) => Promise<ReadonlyArray<ModelVersion>>
   readonly listModels: () => Promise<ReadonlyArray<ModelSummary>>
+  readonly listModelsPage: (query?: Parameters<ModelRegistry["listModelsPage"]>[0]) => Promise<ModelsPage>
+  /** See `ModelRegistry.search`. */
+  readonly search: (query?: Parameters<ModelRegistry["search"]>[0]) => Promise<SearchPage>
   /** The production version, or `undefined` when the model has none. */
   readonly production: (name: string) => Promise<ModelVersion | undefined>
   /**
@@ -102,6 +106,8 @@ export const openPromiseRegistry = async <E>(layer: Layer.Layer<ModelRegistry, E
     get: (name, version) => run(registry.get(name, version)),
     listVersions: (name) => run(registry.listVersions(name)),
     listModels: () => run(registry.listModels),
+    listModelsPage: (query) => run(registry.listModelsPage(query)),
+    search: (query) => run(registry.search(query)),
     production: (name) =>
       run(Effect.map(registry.production(name), (found) => (found._tag === "Some" ? found.value : undefined))),
     subscribe: (options) => keepingAlive(Stream.toAsyncIterable(registry.subscribe(options))),
