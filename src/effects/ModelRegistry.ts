@@ -58,6 +58,11 @@ import {
 } from "../domain/errors.ts"
 import { decodeRegisterInputFast, type RegisterInputDecoded } from "../domain/fastDecode.ts"
 import { frozenCopy, type JsonObject } from "../domain/Json.ts"
+import { AliasName, lifecycleNameViolation } from "../domain/Lifecycle.ts"
+import type { RegisterInput, Tags } from "../domain/ModelMetadata.ts"
+import type { ModelName } from "../domain/ModelName.ts"
+import type { ModelSummary, ModelVersion } from "../domain/ModelVersion.ts"
+import type { RegistryEvent } from "../domain/RegistryEvent.ts"
 import {
   decodeModelsQuery,
   decodeSearchQuery,
@@ -66,11 +71,6 @@ import {
   type SearchPage,
   type SearchQuery,
 } from "../domain/Search.ts"
-import { AliasName, lifecycleNameViolation } from "../domain/Lifecycle.ts"
-import type { RegisterInput, Tags } from "../domain/ModelMetadata.ts"
-import type { ModelName } from "../domain/ModelName.ts"
-import type { ModelSummary, ModelVersion } from "../domain/ModelVersion.ts"
-import type { RegistryEvent } from "../domain/RegistryEvent.ts"
 import type { SemVer } from "../domain/SemVer.ts"
 import * as AppendSinkModule from "../storage/AppendSink.ts"
 import { AppendSink } from "../storage/AppendSink.ts"
