@@ -18,7 +18,6 @@ import {
   type ModelsQuery,
   queryFingerprint,
   type SearchQuery,
-  searchLimitDefault,
 } from "../domain/Search.ts"
 import type { SemVer } from "../domain/SemVer.ts"
 import { compiledDefault } from "./builtinLifecycles.ts"
@@ -507,7 +506,8 @@ export class RegistryIndex {
       from,
       partitionPoint(names, (name) => name >= prefix),
     )
-    const limit = query.limit ?? searchLimitDefault
+    // Models are few next to versions (each has at least one), so an unbounded listing stays what it always was.
+    const limit = query.limit ?? Number.POSITIVE_INFINITY
     const models: Array<ModelSummary> = []
     let i = from
     for (; i < names.length && names[i]!.startsWith(prefix) && models.length < limit; i++)

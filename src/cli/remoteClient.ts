@@ -173,7 +173,7 @@ export const remote = (base: string, token: Option.Option<string>): Effect.Effec
       promote: (name, version) => call(api.models.promote(at(name, version))),
       deprecate: (name, version) => call(api.models.deprecate(at(name, version))),
       get: (name, version) => call(api.models.getVersion(at(name, version))),
-      listModels: call(api.models.listModels()),
+      listModels: call(api.models.listModels({ urlParams: {} })),
       listVersions: (name) => call(api.models.listVersions({ path: { name: encodeURIComponent(name) } })),
       watch,
       transition: (name, version, event) =>

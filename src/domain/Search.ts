@@ -168,3 +168,76 @@ export const decodeCursor = (cursor: string, query: string): Either.Either<Curso
     return refused
   return Either.right({ query, value, name, version })
 }
+
+/** A search as text, the way a query string and a command line give it: repeatable `tag` and `metric`. */
+export interface SearchText {
+  readonly namePrefix?: string | undefined
+  readonly tag?: ReadonlyArray<string> | undefined
+  readonly state?: string | undefined
+  readonly alias?: string | undefined
+  readonly metric?: ReadonlyArray<string> | undefined
+  readonly orderBy?: string | undefined
+  readonly order?: string | undefined
+  readonly limit?: string | undefined
+  readonly cursor?: string | undefined
+}
+
+/** The names `searchFromText` reads, for an interface that refuses any other. */
+export const searchTextKeys: ReadonlyArray<keyof SearchText> = [
+  "namePrefix",
+  "tag",
+  "state",
+  "alias",
+  "metric",
+  "orderBy",
+  "order",
+  "limit",
+  "cursor",
+]
+
+/** A whole number as text, or `NaN`, which the query's schema then refuses as a limit. */
+const integerText = (text: string): number => (/^\d{1,9}$/.test(text) ? Number(text) : Number.NaN)
+
+/** The query a search's text forms make: each part checked here or by `decodeSearchQuery`, which runs next. */
+export const searchFromText = (text: SearchText): Either.Either<SearchQuery, InvalidInput> => {
+  const tags: Record<string, string> = {}
+  for (const given of text.tag ?? []) {
+    const parsed = parseTagFilter(given)
+    if (Either.isLeft(parsed)) return Either.left(parsed.left)
+    const [key, value] = parsed.right
+    if (Object.hasOwn(tags, key) && tags[key] !== value)
+      return Either.left(invalid("tag", `"${key}" is given two values; a version has one`))
+    tags[key] = value
+  }
+  const metrics: Array<MetricFilter> = []
+  for (const given of text.metric ?? []) {
+    const parsed = parseMetricFilter(given)
+    if (Either.isLeft(parsed)) return Either.left(parsed.left)
+    metrics.push(parsed.right)
+  }
+  if (text.order !== undefined && text.order !== "asc" && text.order !== "desc")
+    return Either.left(invalid("order", 'must be "asc" or "desc"'))
+  return decodeSearchQuery({
+    ...(text.namePrefix === undefined ? {} : { namePrefix: text.namePrefix }),
+    ...(Object.keys(tags).length === 0 ? {} : { tags }),
+    ...(text.state === undefined ? {} : { state: text.state }),
+    ...(text.alias === undefined ? {} : { alias: text.alias }),
+    ...(metrics.length === 0 ? {} : { metrics }),
+    ...(text.orderBy === undefined ? {} : { orderBy: text.orderBy }),
+    ...(text.order === undefined ? {} : { descending: text.order === "desc" }),
+    ...(text.limit === undefined ? {} : { limit: integerText(text.limit) }),
+    ...(text.cursor === undefined ? {} : { cursor: text.cursor }),
+  })
+}
+
+/** A models listing as text; without `limit`, every model after the cursor. */
+export const modelsFromText = (text: {
+  readonly namePrefix?: string | undefined
+  readonly limit?: string | undefined
+  readonly cursor?: string | undefined
+}): Either.Either<ModelsQuery, InvalidInput> =>
+  decodeModelsQuery({
+    ...(text.namePrefix === undefined ? {} : { namePrefix: text.namePrefix }),
+    ...(text.limit === undefined ? {} : { limit: integerText(text.limit) }),
+    ...(text.cursor === undefined ? {} : { cursor: text.cursor }),
+  })

@@ -180,7 +180,7 @@ export interface ModelRegistry {
   /** Every version of a model, in semver precedence order. */
   readonly listVersions: (name: string) => Effect.Effect<ReadonlyArray<ModelVersion>, InvalidInput | ModelNotFound>
   readonly listModels: Effect.Effect<ReadonlyArray<ModelSummary>>
-  /** A page of models in name order, optionally those whose name starts with `namePrefix`. */
+  /** Models in name order, optionally those whose name starts with `namePrefix`; all of them unless `limit` is given. */
   readonly listModelsPage: (query?: typeof ModelsQuery.Encoded) => Effect.Effect<ModelsPage, InvalidInput>
   /**
    * A page of the versions matching every filter given (name prefix, tag equality, state, alias, metric

@@ -19,6 +19,7 @@ import packageJson from "../../package.json" with { type: "json" }
 import { AliasName, LifecycleEventName, LifecycleStateName } from "../domain/Lifecycle.ts"
 import { IsoTimestamp, Uuid } from "../domain/ModelMetadata.ts"
 import { ModelName } from "../domain/ModelName.ts"
+import { searchLimitDefault, searchLimitMax } from "../domain/Search.ts"
 import { SemVer } from "../domain/SemVer.ts"
 import { type ErrorBody, type ErrorTag, translate } from "../effects/errorStatus.ts"
 import type { ModelRegistry } from "../effects/ModelRegistry.ts"
@@ -332,6 +333,49 @@ const removeAliasFailures = exactly<Exclude<FailureOf<"removeAlias">, "VersionNo
   "RegistryClosed",
 )
 
+/** A query-string parameter that may be repeated (`?tag=a=1&tag=b=2`): one value or several. */
+const Repeated = (description: string) =>
+  Schema.Union(Schema.String, Schema.Array(Schema.String)).annotations({ description })
+
+const Text = (description: string, jsonSchema?: object) =>
+  Schema.String.annotations({ description, ...(jsonSchema === undefined ? {} : { jsonSchema }) })
+
+const pageParams = {
+  limit: Schema.optional(
+    Text(`page size, 1–${searchLimitMax}`, { type: "integer", minimum: 1, maximum: searchLimitMax }),
+  ),
+  cursor: Schema.optional(Text("the `nextCursor` of the previous page of the same query")),
+}
+
+export const ModelsParams = Schema.Struct({
+  namePrefix: Schema.optional(Text("only models whose name starts with this")),
+  ...pageParams,
+})
+
+export const SearchParams = Schema.Struct({
+  namePrefix: Schema.optional(Text("only versions of models whose name starts with this")),
+  tag: Schema.optional(Repeated("`key=value`: the version's tag `key` is exactly `value`; repeat for several")),
+  state: Schema.optional(Text("only versions in this lifecycle state")),
+  alias: Schema.optional(Text("only the version this alias of its model names")),
+  metric: Schema.optional(
+    Repeated("`name<op>number`, op one of < <= > >= = != (e.g. `accuracy>=0.9`); repeat for several"),
+  ),
+  orderBy: Schema.optional(Text('"version" (model name, then SemVer; the default), "createdAt" or "metric.<name>"')),
+  // Text, not a literal: every refusal is the table's InvalidInput, never the framework's decode error.
+  order: Schema.optional(Text("asc (default) or desc", { type: "string", enum: ["asc", "desc"] })),
+  ...pageParams,
+})
+
+export const SearchPageWire = Schema.Struct({
+  versions: Schema.Array(VersionWire),
+  nextCursor: Schema.NullOr(Schema.String).annotations({
+    description: "pass as `cursor` with the same query for the next page; null on the last page",
+  }),
+}).annotations({ identifier: "SearchPage" })
+
+/** The response header that carries a models page's next cursor, since the body stays the array it always was. */
+export const nextCursorHeader = "x-next-cursor"
+
 export class ModelsGroup extends HttpApiGroup.make("models")
   .add(
     HttpApiEndpoint.post("register")`/models/${name}/versions`
@@ -356,9 +400,28 @@ export class ModelsGroup extends HttpApiGroup.make("models")
   )
   .add(
     HttpApiEndpoint.get("listModels", "/models")
+      .setUrlParams(ModelsParams)
       .addSuccess(Schema.Array(SummaryWire))
-      .pipe(failingWith(exactly<FailureOf<"listModels">>()()))
-      .annotate(OpenApi.Summary, "List the models"),
+      .pipe(failingWith(exactly<FailureOf<"listModelsPage">>()("InvalidInput")))
+      .annotate(OpenApi.Summary, "List the models")
+      .annotate(
+        OpenApi.Description,
+        "In name order; every model unless `limit` is given. When more follow, the `X-Next-Cursor` header holds " +
+          "the cursor of the next page. An unknown parameter is refused.",
+      ),
+  )
+  .add(
+    HttpApiEndpoint.get("search", "/versions")
+      .setUrlParams(SearchParams)
+      .addSuccess(SearchPageWire)
+      .pipe(failingWith(exactly<FailureOf<"search">>()("InvalidInput")))
+      .annotate(OpenApi.Summary, "Search versions")
+      .annotate(
+        OpenApi.Description,
+        `Versions matching every filter given, ${searchLimitDefault} a page unless \`limit\` says otherwise. ` +
+          "A cursor stays valid while writes go on: no version is repeated, and none that matches throughout " +
+          "is skipped. An unknown parameter is refused.",
+      ),
   )
   .add(
     HttpApiEndpoint.get("getModel")`/models/${name}`

@@ -10,14 +10,18 @@ import { Context, type Deferred, Effect, Either, Exit, Metric, Schema } from "ef
 import { lifecycleMermaid } from "../actors/lifecycleDiagram.ts"
 import { InvalidInput, PositionCompacted } from "../domain/errors.ts"
 import { decodeRegisterInputFast } from "../domain/fastDecode.ts"
-import { edgeError } from "../effects/errorStatus.ts"
+import { modelsFromText, searchFromText, searchTextKeys } from "../domain/Search.ts"
+import { detailOf, edgeError } from "../effects/errorStatus.ts"
 import { ModelRegistry } from "../effects/ModelRegistry.ts"
 import {
   AliasOutcomeWire,
+  ModelsParams,
   ModelWire,
   mermaidContentType,
+  nextCursorHeader,
   OutcomeWire,
   RegistryApi,
+  SearchPageWire,
   SummaryWire,
   VersionWire,
 } from "./Api.ts"
@@ -111,7 +115,8 @@ const readNow =
 const versionNow = readNow(wireEncoder(VersionWire))
 const versionsNow = readNow(wireEncoder(Schema.Array(VersionWire)))
 const modelNow = readNow(wireEncoder(ModelWire))
-const summariesNow = readNow(wireEncoder(Schema.Array(SummaryWire)))
+const encodeSummaries = wireEncoder(Schema.Array(SummaryWire))
+const summariesNow = readNow(encodeSummaries)
 const healthNow = readNow((stats: { readonly lastSeq: number }) => ({ status: "ok" as const, lastSeq: stats.lastSeq }))
 const outcomeJson = json(OutcomeWire)
 const aliasOutcomeJson = json(AliasOutcomeWire)
@@ -197,11 +202,60 @@ const withBody = (
     ),
   )
 
+/**
+ * Refuses a query string naming a parameter the route does not read: `?filter=…&max_results=1` once returned
+ * every model, as if the filter had matched them all.
+ */
+const unknownParameter = (request: HttpServerRequest.HttpServerRequest, known: ReadonlyArray<string>) => {
+  const query = request.url.indexOf("?")
+  if (query < 0) return undefined
+  for (const key of new URLSearchParams(request.url.slice(query + 1)).keys())
+    if (!known.includes(key))
+      return errorResponse(
+        detailOf(
+          new InvalidInput({ field: key, message: `${key}: unknown parameter (this route reads ${known.join(", ")})` }),
+        ),
+      )
+  return undefined
+}
+
+const listOf = (given: string | ReadonlyArray<string> | undefined): ReadonlyArray<string> | undefined =>
+  given === undefined || typeof given !== "string" ? given : [given]
+
+const modelsPageNow = (registry: ModelRegistry, text: typeof ModelsParams.Type): Answer => {
+  const exit = Effect.runSyncExit(Effect.flatMap(modelsFromText(text), registry.listModelsPage))
+  if (Exit.isFailure(exit)) return failureResponse(exit.cause)
+  const { models, nextCursor } = exit.value
+  return jsonResponse(
+    encodeSummaries(models),
+    nextCursor === null ? {} : { headers: { [nextCursorHeader]: nextCursor } },
+  )
+}
+
+const searchPageNow = readNow(wireEncoder(SearchPageWire))
+
 export const ModelsLive = HttpApiBuilder.group(RegistryApi, "models", (handlers) =>
-  Effect.map(HotAnswersLive, (hot) =>
+  Effect.map(Effect.all([HotAnswersLive, ModelRegistry]), ([hot, registry]) =>
     handlers
       .handleRaw("register", ({ path, request }) => withBody(hot, request, (body) => hot.register(path.name, body)))
-      .handleRaw("listModels", () => Effect.sync(hot.listModels))
+      .handleRaw("listModels", ({ urlParams, request }) =>
+        Effect.sync(() => {
+          if (!request.url.includes("?")) return hot.listModels()
+          return unknownParameter(request, Object.keys(ModelsParams.fields)) ?? modelsPageNow(registry, urlParams)
+        }),
+      )
+      .handleRaw("search", ({ urlParams, request }) =>
+        Effect.sync(
+          () =>
+            unknownParameter(request, searchTextKeys) ??
+            searchPageNow(
+              Effect.flatMap(
+                searchFromText({ ...urlParams, tag: listOf(urlParams.tag), metric: listOf(urlParams.metric) }),
+                registry.search,
+              ),
+            ),
+        ),
+      )
       .handleRaw("getModel", ({ path }) => Effect.sync(() => hot.getModel(path.name)))
       .handleRaw("listVersions", ({ path }) => Effect.sync(() => hot.listVersions(path.name)))
       .handleRaw("getVersion", ({ path }) => Effect.sync(() => hot.getVersion(path.name, path.version)))

@@ -39,12 +39,14 @@ const packageVersion = (
 /**
  * What each handler can fail with (src/http/handlers.ts over the registry calls' error types), plus what the edge
  * refuses before any handler: 401 (with a token set), 403 foreign origin, 421 foreign host, 413 a declared body
- * over the limit; 400 an undecodable path where the path has parameters; 415 a POST not declared JSON.
+ * over the limit; 400 an undecodable path where the path has parameters, or an unknown query parameter; 415 a POST
+ * not declared JSON.
  */
 const edge = ["401", "403", "413", "421"]
 const expectedErrors: Record<string, ReadonlyArray<string>> = {
   "models.register": [...edge, "400", "409", "415", "429", "503"],
-  "models.listModels": edge,
+  "models.listModels": [...edge, "400"],
+  "models.search": [...edge, "400"],
   "models.getModel": [...edge, "400", "404"],
   "models.listVersions": [...edge, "400", "404"],
   "models.getVersion": [...edge, "400", "404"],
