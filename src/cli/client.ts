@@ -7,8 +7,9 @@
  */
 import { Data, type Effect, type Option, type Stream } from "effect"
 import type { RegisterInputDecoded } from "../domain/fastDecode.ts"
+import type { SearchText } from "../domain/Search.ts"
 import { detailOf, type ErrorDetail } from "../effects/errorStatus.ts"
-import type { AliasOutcomeWire, EventWire, OutcomeWire, SummaryWire, VersionWire } from "../http/Api.ts"
+import type { AliasOutcomeWire, EventWire, OutcomeWire, SearchPageWire, SummaryWire, VersionWire } from "../http/Api.ts"
 
 export class CliFailure extends Data.TaggedError("CliFailure")<{ readonly detail: ErrorDetail }> {}
 
@@ -17,6 +18,7 @@ export type Outcome = typeof OutcomeWire.Type
 export type Summary = typeof SummaryWire.Type
 export type Event = typeof EventWire.Type
 export type AliasOutcome = typeof AliasOutcomeWire.Type
+export type SearchPage = typeof SearchPageWire.Type
 
 export interface RegisterResult {
   /** false: an identical version was already registered and nothing was written. */
@@ -31,6 +33,8 @@ export interface RegistryClient {
   readonly get: (name: string, version: string) => Effect.Effect<Version, CliFailure>
   readonly listModels: Effect.Effect<ReadonlyArray<Summary>, CliFailure>
   readonly listVersions: (name: string) => Effect.Effect<ReadonlyArray<Version>, CliFailure>
+  /** One page of a search given as its text forms (domain/Search.ts), parsed where the registry runs. */
+  readonly search: (text: SearchText) => Effect.Effect<SearchPage, CliFailure>
   /**
    * Committed events from `from` (only new ones when `None`), until interrupted. A remote watch resumes across
    * dropped connections and fails once the server has been unreachable for `giveUpAfterMs`.

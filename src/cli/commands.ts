@@ -3,7 +3,7 @@
  * documented exit code to main.
  */
 import { Command } from "@effect/cli"
-import { aliasCommand, deprecate, get, list, promote, register, transition, watch } from "./dataCommands.ts"
+import { aliasCommand, deprecate, get, list, promote, register, search, transition, watch } from "./dataCommands.ts"
 import { lifecycleCommand } from "./lifecycleCommands.ts"
 import { compact, verifyCommand, wal } from "./maintenanceCommands.ts"
 import { serve } from "./serveCommand.ts"
@@ -19,6 +19,7 @@ export const root = Command.make("model-registry").pipe(
     deprecate,
     get,
     list,
+    search,
     watch,
     verifyCommand,
     compact,

@@ -4,9 +4,10 @@
  * and prints.
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Console, Effect, Option, Stream } from "effect"
+import { Console, Effect, Either, Option, Stream } from "effect"
 import { decodeRegisterInputFast } from "../domain/fastDecode.ts"
-import { type CliFailure, failure, type RegistryClient } from "./client.ts"
+import { parseTagFilter, type SearchText, searchLimitDefault, searchLimitMax } from "../domain/Search.ts"
+import { type CliFailure, failure, type RegistryClient, type Version } from "./client.ts"
 import { lifecycleFlag, lifecycleMapFlag, lifecycleOptions } from "./lifecycleOption.ts"
 import * as Output from "./output.ts"
 import { name, reported, connection as sharedConnection, usage, version, withShownDefault } from "./shared.ts"
@@ -81,12 +82,12 @@ const parseMetrics = (text: Option.Option<string>): Effect.Effect<unknown, CliFa
 const parseTags = (given: ReadonlyArray<string>): Effect.Effect<Record<string, string> | undefined, CliFailure> =>
   given.length === 0
     ? Effect.succeed(undefined)
-    : Effect.forEach(given, (tag) => {
-        const at = tag.indexOf("=")
-        return at <= 0
-          ? Effect.fail(usage(`--tag: must be key=value, e.g. --tag team=vision (got "${tag}")`))
-          : Effect.succeed([tag.slice(0, at), tag.slice(at + 1)] as const)
-      }).pipe(Effect.map((pairs) => Object.fromEntries(pairs)))
+    : Effect.forEach(given, (tag) =>
+        Either.match(parseTagFilter(tag), {
+          onLeft: () => Effect.fail(usage(`--tag: must be key=value, e.g. --tag team=vision (got "${tag}")`)),
+          onRight: Effect.succeed,
+        }),
+      ).pipe(Effect.map((pairs) => Object.fromEntries(pairs)))
 
 export const register = Command.make(
   "register",
@@ -210,6 +211,62 @@ export const list = Command.make("list", { ...connection, name: name.pipe(Args.o
     }),
   ),
 ).pipe(Command.withDescription("list models, or the versions of one model in semver order"))
+
+const text = (flag: string, description: string) =>
+  Options.text(flag).pipe(Options.withDescription(description), Options.optional)
+
+export const search = Command.make(
+  "search",
+  {
+    ...connection,
+    namePrefix: text("name-prefix", "only versions of models whose name starts with this"),
+    tag: Options.text("tag").pipe(
+      Options.withDescription("key=value: the version's tag is exactly this (repeatable)"),
+      Options.repeated,
+    ),
+    state: text("state", "only versions in this lifecycle state"),
+    alias: text("alias", "only the version this alias of its model names"),
+    metric: Options.text("metric").pipe(
+      Options.withDescription("name<op>number, op one of < <= > >= = != (repeatable), e.g. --metric 'accuracy>=0.9'"),
+      Options.repeated,
+    ),
+    orderBy: text("order-by", 'version (model name, then SemVer; the default), createdAt or "metric.<name>"'),
+    desc: Options.boolean("desc").pipe(Options.withDescription("largest first")),
+    limit: text("limit", `versions per page, 1–${searchLimitMax} (default ${searchLimitDefault})`),
+    cursor: text("cursor", "continue after the page that printed this cursor"),
+    all: Options.boolean("all").pipe(Options.withDescription("follow the cursor to the last page")),
+  },
+  (o) =>
+    withClient(o, (client) => {
+      const query: SearchText = {
+        namePrefix: Option.getOrUndefined(o.namePrefix),
+        tag: o.tag,
+        state: Option.getOrUndefined(o.state),
+        alias: Option.getOrUndefined(o.alias),
+        metric: o.metric,
+        orderBy: Option.getOrUndefined(o.orderBy),
+        ...(o.desc ? { order: "desc" } : {}),
+        limit: Option.getOrUndefined(o.limit),
+      }
+      const found: Array<Version> = []
+      const pages = (cursor: string | undefined): Effect.Effect<string | null, CliFailure> =>
+        Effect.flatMap(client.search({ ...query, cursor }), ({ versions, nextCursor }) => {
+          found.push(...versions)
+          return nextCursor !== null && o.all ? pages(nextCursor) : Effect.succeed(nextCursor)
+        })
+      return Effect.flatMap(pages(Option.getOrUndefined(o.cursor)), (nextCursor) =>
+        Effect.zipRight(
+          o.json ? Effect.forEach(found, Output.json, { discard: true }) : Console.log(Output.foundText(found)),
+          // Beside the results, not among them: with --json, stdout stays one version per line.
+          nextCursor === null ? Effect.void : Console.error(`more: --cursor ${nextCursor}`),
+        ),
+      )
+    }),
+).pipe(
+  Command.withDescription(
+    "search versions by name prefix, tags, state, alias and metrics, a page at a time (--all for every page)",
+  ),
+)
 
 export const watch = Command.make(
   "watch",

@@ -5,6 +5,7 @@ import { lifecycleMermaid } from "../actors/lifecycleDiagram.ts"
 import type { SubscribeError } from "../actors/subscription.ts"
 import { PositionCompacted, StorageFailed } from "../domain/errors.ts"
 import type { RegistryEvent } from "../domain/RegistryEvent.ts"
+import { searchFromText } from "../domain/Search.ts"
 import { ModelRegistry, type RegistryOptions } from "../effects/ModelRegistry.ts"
 import { layerFile } from "../node.ts"
 import { failure, type RegistryClient } from "./client.ts"
@@ -19,6 +20,7 @@ const fromRegistry = (registry: ModelRegistry): RegistryClient => {
     get: (name, version) => wrap(registry.get(name, version)),
     listModels: registry.listModels,
     listVersions: (name) => wrap(registry.listVersions(name)),
+    search: (text) => wrap(Effect.flatMap(searchFromText(text), registry.search)),
     watch: (from) =>
       Stream.mapError(
         Stream.unwrap(

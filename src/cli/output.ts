@@ -67,6 +67,15 @@ export const versionsText = (versions: ReadonlyArray<Version>): string =>
         ...versions.map((v) => [v.version, v.state, v.aliases.join(",") || "-", v.createdAt, v.id]),
       ])
 
+/** Versions of several models, as a search finds them. */
+export const foundText = (versions: ReadonlyArray<Version>): string =>
+  versions.length === 0
+    ? "(no versions match)"
+    : table([
+        ["MODEL", "VERSION", "STATE", "ALIASES", "CREATED"],
+        ...versions.map((v) => [v.name, v.version, v.state, v.aliases.join(",") || "-", v.createdAt]),
+      ])
+
 export const modelsText = (models: ReadonlyArray<Summary>): string =>
   models.length === 0
     ? "(no models)"

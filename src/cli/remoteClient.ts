@@ -175,6 +175,16 @@ export const remote = (base: string, token: Option.Option<string>): Effect.Effec
       get: (name, version) => call(api.models.getVersion(at(name, version))),
       listModels: call(api.models.listModels({ urlParams: {} })),
       listVersions: (name) => call(api.models.listVersions({ path: { name: encodeURIComponent(name) } })),
+      search: ({ tag, metric, ...text }) =>
+        call(
+          api.models.search({
+            urlParams: {
+              ...Object.fromEntries(Object.entries(text).filter(([, value]) => value !== undefined)),
+              ...(tag === undefined || tag.length === 0 ? {} : { tag }),
+              ...(metric === undefined || metric.length === 0 ? {} : { metric }),
+            },
+          }),
+        ),
       watch,
       transition: (name, version, event) =>
         call(api.models.transition({ path: { ...at(name, version).path, event: encodeURIComponent(event) } })),
