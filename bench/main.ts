@@ -2,7 +2,7 @@
  * The benchmark harness: runs the scenarios, prints a Markdown report on stdout and writes the raw numbers to
  * bench/results/. Start it through bench/run.mjs, which installs bench's own dependencies on first use.
  *
- *   node bench/run.mjs [--smoke] [--only=durable-registers,sqlite-batch,recovery,reads,memory,http,cold-start]
+ *   node bench/run.mjs [--smoke] [--only=durable-registers,sqlite-batch,recovery,reads,search,memory,http,cold-start]
  *                      [--targets=seed,registry] [--concurrency=1,8,64,512] [--reps=3] [--seconds=2]
  *                      [--warmup=0.25] [--sizes=100000,1000000] [--tail=1000] [--reads-versions=100000]
  *                      [--http-seconds=10] [--http-connections=1,8,64] [--sse-readers=0,200]
@@ -22,6 +22,7 @@ import { httpConnections as httpConnectionsDefault, runHttp } from "./scenarios/
 import { runMemory } from "./scenarios/memory.ts"
 import { runReads } from "./scenarios/reads.ts"
 import { runRecovery } from "./scenarios/recovery.ts"
+import { runSearch } from "./scenarios/search.ts"
 import { runSqliteBatch } from "./scenarios/sqliteBatch.ts"
 import { runSseReaders } from "./scenarios/sseReaders.ts"
 import { durableTargets } from "./targets/index.ts"
@@ -59,6 +60,7 @@ const scenarios: ReadonlyArray<Scenario> = [
   { id: "recovery", run: async (context) => ({ recovery: await runRecovery(context) }) },
   { id: "memory", run: async (context) => ({ memory: await runMemory(context) }) },
   { id: "reads", run: async (context) => ({ reads: await runReads(context) }) },
+  { id: "search", run: async (context) => ({ search: await runSearch(context) }) },
   { id: "http", run: async (context, extra) => ({ http: await runHttp(context, extra.httpConnections) }) },
   {
     id: "cold-start",

@@ -10,6 +10,7 @@ import type { HttpResult, StoredCheck } from "../scenarios/http.ts"
 import type { MemoryResult } from "../scenarios/memory.ts"
 import type { ReadsResult } from "../scenarios/reads.ts"
 import type { RecoveryResult } from "../scenarios/recovery.ts"
+import type { SearchResult } from "../scenarios/search.ts"
 import type { SqliteBatchResult } from "../scenarios/sqliteBatch.ts"
 import type { SseReadersResult } from "../scenarios/sseReaders.ts"
 import { groupCommitEffect, groupCommitRetaining } from "../targets/groupCommitReference.ts"
@@ -25,6 +26,7 @@ export interface ScenarioResults {
   recovery?: RecoveryResult
   memory?: MemoryResult
   reads?: ReadsResult
+  search?: SearchResult
   http?: HttpResult
   "cold-start"?: ColdStartResult
   "sse-readers"?: SseReadersResult
@@ -194,6 +196,30 @@ const renderReads = (result: ReadsResult): string =>
     "Effect loop: one `Effect.runSync` of an `Effect.whileLoop` over the calls, i.e. the API composed inside Effect " +
       "code; the targets are checked on it. runSync per call: `Effect.runSync(registry.get(...))` per operation, " +
       "which adds a fiber per call. Pairs are 65,536 random picks from all stored pairs.",
+  ].join("\n")
+
+const renderSearch = (result: SearchResult): string =>
+  [
+    `### Search: ${count(result.versions)} versions in memory, first page of 100`,
+    "",
+    table(
+      ["query", "matches", "search (pages/s)", "scan reference (pages/s)", "search ÷ scan"],
+      "---|---:|---:|---:|---:",
+      result.cells.map((cell) => [
+        cell.query,
+        count(cell.matches),
+        formatRate(cell.median.indexedPerSecond),
+        formatRate(cell.median.scannedPerSecond),
+        formatRatio(cell.median.indexedPerSecond / cell.median.scannedPerSecond),
+      ]),
+    ),
+    "",
+    `Indexes built by the first search in ${Math.round(result.buildMs)} ms. Heap per version (after two ` +
+      "`gc()` calls, over an empty registry's): " +
+      `${Math.round(result.heapBytesPerVersion.before)} B before any search, ` +
+      `${Math.round(result.heapBytesPerVersion.after)} B with the indexes these queries use. ` +
+      "Scan reference: the same query answered in the same process by filtering every `listVersions` and " +
+      "sorting, as a registry without indexes would; both must return the same page.",
   ].join("\n")
 
 const pathLabel: Record<HttpPath, string> = {
@@ -642,6 +668,7 @@ export const renderReport = (input: {
     results.recovery && renderRecovery(results.recovery),
     results.memory && renderMemory(results.memory),
     results.reads && renderReads(results.reads),
+    results.search && renderSearch(results.search),
     results.http && renderHttp(results.http),
     results["cold-start"] && renderColdStart(results["cold-start"]),
     results["sse-readers"] && renderSseReaders(results["sse-readers"]),
