@@ -74,13 +74,10 @@ class RestoredEntry extends VersionEntry {
   }
 
   materialize(bodies: PendingBodies): ModelVersion {
-    const body = JSON.parse(bodies.text.slice(this.start, this.end)) as Pick<
-      ModelMetadata,
-      "id" | "createdAt" | "metrics" | "tags"
-    >
-    const { id, createdAt, metrics, tags } = body
+    const body = JSON.parse(bodies.text.slice(this.start, this.end)) as Omit<ModelMetadata, "name" | "version">
+    const { id, createdAt, metrics, tags, source, runId } = body
     return recordOf(
-      { id, name: bodies.name, version: this.version, createdAt, metrics, tags } as ModelMetadata,
+      { id, name: bodies.name, version: this.version, createdAt, metrics, tags, source, runId } as ModelMetadata,
       this.state,
       this.aliases,
     )
@@ -419,16 +416,29 @@ export const recordOf = (
   state: LifecycleState,
   aliases: ReadonlyArray<string> = noAliases,
 ): ModelVersion =>
-  Object.freeze({
-    id: metadata.id,
-    name: metadata.name,
-    version: metadata.version,
-    createdAt: metadata.createdAt,
-    metrics: deepFreeze(metadata.metrics),
-    tags: deepFreeze(metadata.tags),
-    state,
-    aliases,
-  })
+  metadata.source === undefined && metadata.runId === undefined
+    ? Object.freeze({
+        id: metadata.id,
+        name: metadata.name,
+        version: metadata.version,
+        createdAt: metadata.createdAt,
+        metrics: deepFreeze(metadata.metrics),
+        tags: deepFreeze(metadata.tags),
+        state,
+        aliases,
+      })
+    : Object.freeze({
+        id: metadata.id,
+        name: metadata.name,
+        version: metadata.version,
+        createdAt: metadata.createdAt,
+        metrics: deepFreeze(metadata.metrics),
+        tags: deepFreeze(metadata.tags),
+        ...(metadata.source === undefined ? {} : { source: metadata.source }),
+        ...(metadata.runId === undefined ? {} : { runId: metadata.runId }),
+        state,
+        aliases,
+      })
 
 /** The full state a snapshot stores: the lifecycle binding and every version with its state and aliases. */
 export interface IndexSnapshot {

@@ -158,7 +158,9 @@ const sameContent = (stored: ModelMetadata, command: RegisterCommand): boolean =
     (!command.compareId || stored.id === given.id) &&
     (given.createdAt === undefined || stored.createdAt === given.createdAt) &&
     jsonEqual(stored.metrics, given.metrics) &&
-    jsonEqual(stored.tags, given.tags)
+    jsonEqual(stored.tags, given.tags) &&
+    stored.source === given.source &&
+    stored.runId === given.runId
   )
 }
 
@@ -206,6 +208,8 @@ export const makeLifecycle = (compiled: CompiledLifecycle): Lifecycle => {
         metrics: given.metrics,
         tags: given.tags,
       }
+      if (given.source !== undefined) (metadata as { source?: string }).source = given.source
+      if (given.runId !== undefined) (metadata as { runId?: string }).runId = given.runId
       return registeredState === undefined
         ? { _tag: "Accept", event: { _tag: "Registered", metadata } }
         : { _tag: "Accept", event: { _tag: "Registered", metadata, state: registeredState } }

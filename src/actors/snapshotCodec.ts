@@ -81,8 +81,9 @@ function* snapshotLines(snapshot: IndexSnapshot, perLine: number): Generator<str
       if (state < 0) state = states.push(version.state) - 1
       stateOf.push(state)
       if (version.aliases.length > 0) aliases.push([end - start, version.aliases])
-      const { id, createdAt, metrics, tags } = version
-      const body = JSON.stringify({ id, createdAt, metrics, tags })
+      const { id, createdAt, metrics, tags, source, runId } = version
+      // JSON.stringify leaves out an undefined field, so a version without them writes the body it always did.
+      const body = JSON.stringify({ id, createdAt, metrics, tags, source, runId })
       lengths.push(body.length)
       bodies += body
     }
@@ -297,6 +298,7 @@ const aliasesByVersion = (column: ReadonlyArray<unknown>, count: number): Array<
 }
 
 const bodyKeys = ["id", "createdAt", "metrics", "tags"] as const
+const optionalBodyKeys: ReadonlySet<string> = new Set(["source", "runId"])
 
 /** A body the fast check did not accept, parsed and decoded with the rest of its version: the record, or why not. */
 const decodeBody = (
@@ -315,10 +317,24 @@ const decodeBody = (
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return "its body is not an object"
   const fields = parsed as Record<string, unknown>
   const keys = Object.keys(fields)
-  if (keys.length !== bodyKeys.length || !bodyKeys.every((key) => Object.hasOwn(fields, key)))
-    return `its body's keys are not ${bodyKeys.join(", ")}`
-  const { id, createdAt, metrics, tags } = fields
-  const decoded = decodeStoredVersion({ id, name, version, createdAt, metrics, tags, state, aliases })
+  if (
+    !bodyKeys.every((key) => Object.hasOwn(fields, key)) ||
+    keys.some((key) => !optionalBodyKeys.has(key) && !(bodyKeys as ReadonlyArray<string>).includes(key))
+  )
+    return `its body's keys are not ${bodyKeys.join(", ")} (and source, runId where given)`
+  const { id, createdAt, metrics, tags, source, runId } = fields
+  const decoded = decodeStoredVersion({
+    id,
+    name,
+    version,
+    createdAt,
+    metrics,
+    tags,
+    ...(source === undefined ? {} : { source }),
+    ...(runId === undefined ? {} : { runId }),
+    state,
+    aliases,
+  })
   return Either.isLeft(decoded) ? decoded.left.message : (decoded.right as ModelVersion)
 }
 

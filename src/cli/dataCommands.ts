@@ -98,6 +98,11 @@ export const register = Command.make(
     metrics: Options.text("metrics").pipe(Options.withDescription("metrics as a JSON object"), Options.optional),
     tags: Options.text("tag").pipe(Options.withDescription("a tag as key=value (repeatable)"), Options.repeated),
     id: Options.text("id").pipe(Options.withDescription("UUID (default: generated)"), Options.optional),
+    source: Options.text("source").pipe(
+      Options.withDescription("where the model's artifacts live, an absolute URI (s3://…, file:///…)"),
+      Options.optional,
+    ),
+    runId: Options.text("run-id").pipe(Options.withDescription("the training run that produced it"), Options.optional),
   },
   (o) =>
     withClient(
@@ -114,6 +119,8 @@ export const register = Command.make(
               ...(metrics === undefined ? {} : { metrics }),
               ...(tags === undefined ? {} : { tags }),
               ...(Option.isSome(o.id) ? { id: o.id.value } : {}),
+              ...(Option.isSome(o.source) ? { source: o.source.value } : {}),
+              ...(Option.isSome(o.runId) ? { runId: o.runId.value } : {}),
             }),
             failure,
           )

@@ -55,6 +55,8 @@ export const versionText = (v: Version): string => {
     `  tags       ${Object.entries(v.tags)
       .map(([k, value]) => `${k}=${value}`)
       .join(" ")}`,
+    ...(v.source === undefined ? [] : [`  source     ${v.source}`]),
+    ...(v.runId === undefined ? [] : [`  run        ${v.runId}`]),
   ]
   return lines.join("\n")
 }

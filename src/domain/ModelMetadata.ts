@@ -11,6 +11,8 @@ export const metricsBytesMax = 64 * 1024
 export const tagsCountMax = 64
 export const tagKeyLengthMax = 128
 export const tagValueBytesMax = 1024
+export const sourceLengthMax = 2048
+export const runIdLengthMax = 256
 
 const utf8 = new TextEncoder()
 
@@ -91,6 +93,44 @@ export const Uuid: Schema.refine<string, Schema.Schema<unknown, string>> = Schem
   }),
 )
 
+/**
+ * An absolute URI as RFC 3986 writes one: a scheme, `:`, then only the characters a URI may hold, each `%` starting
+ * a percent-encoded octet. No whitespace, no quote, no backslash, so it is written to JSON as it is. The pattern's
+ * text is shared with the snapshot's body check (fastDecode.ts), so the two accept the same sources.
+ */
+export const sourceUriPattern = "[A-Za-z][A-Za-z0-9+.-]*:(?:[A-Za-z0-9._~:/?#\\[\\]@!$&'()*+,;=-]|%[0-9A-Fa-f]{2})+"
+const sourceUri = new RegExp(`^${sourceUriPattern}$`)
+
+/** Whether `value` is a model's artifact location: an absolute URI (`s3://…`, `file:///…`) of at most 2,048 characters. */
+export const isSourceUri = (value: unknown): value is string =>
+  typeof value === "string" && value.length <= sourceLengthMax && sourceUri.test(value)
+
+export const SourceUri: Schema.filter<typeof Schema.String> = Schema.String.pipe(
+  Schema.filter(
+    (text) =>
+      isSourceUri(text) ||
+      `must be an absolute URI of at most ${sourceLengthMax} characters, such as s3://bucket/model or file:///models/m`,
+    { identifier: "SourceUri", jsonSchema: { format: "uri", maxLength: sourceLengthMax } },
+  ),
+)
+
+/** Whether `value` names a training run: 1–256 characters, none of them a control character. */
+export const isRunId = (value: unknown): value is string => {
+  if (typeof value !== "string" || value.length === 0 || value.length > runIdLengthMax) return false
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i)
+    if (code < 0x20 || code === 0x7f) return false
+  }
+  return true
+}
+
+export const RunId: Schema.filter<typeof Schema.String> = Schema.String.pipe(
+  Schema.filter((text) => isRunId(text) || `must be 1–${runIdLengthMax} characters without control characters`, {
+    identifier: "RunId",
+    jsonSchema: { minLength: 1, maxLength: runIdLengthMax },
+  }),
+)
+
 /** Metrics: a JSON object of finite numbers, strings, booleans, null, arrays and nested objects, at most 64 KiB encoded. */
 const metricsViolation = (value: unknown): string | undefined => {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return "must be a JSON object"
@@ -148,6 +188,8 @@ export const ModelMetadata: Schema.Struct<{
   createdAt: typeof IsoTimestamp
   metrics: typeof Metrics
   tags: typeof Tags
+  source: Schema.optionalWith<typeof SourceUri, { exact: true }>
+  runId: Schema.optionalWith<typeof RunId, { exact: true }>
 }> = Schema.Struct({
   id: Uuid,
   name: ModelName,
@@ -155,6 +197,10 @@ export const ModelMetadata: Schema.Struct<{
   createdAt: IsoTimestamp,
   metrics: Metrics,
   tags: Tags,
+  /** Where the model's artifacts live; fixed at registration, like everything here. */
+  source: Schema.optionalWith(SourceUri, { exact: true }),
+  /** The training run that produced it. */
+  runId: Schema.optionalWith(RunId, { exact: true }),
 })
 export type ModelMetadata = typeof ModelMetadata.Type
 
@@ -166,6 +212,8 @@ export const RegisterInput: Schema.Struct<{
   tags: Schema.optionalWith<typeof Tags, { exact: true }>
   id: Schema.optionalWith<typeof Uuid, { exact: true }>
   createdAt: Schema.optionalWith<typeof IsoTimestamp, { exact: true }>
+  source: Schema.optionalWith<typeof SourceUri, { exact: true }>
+  runId: Schema.optionalWith<typeof RunId, { exact: true }>
 }> = Schema.Struct({
   name: ModelName,
   version: SemVer,
@@ -173,5 +221,7 @@ export const RegisterInput: Schema.Struct<{
   tags: Schema.optionalWith(Tags, { exact: true }),
   id: Schema.optionalWith(Uuid, { exact: true }),
   createdAt: Schema.optionalWith(IsoTimestamp, { exact: true }),
+  source: Schema.optionalWith(SourceUri, { exact: true }),
+  runId: Schema.optionalWith(RunId, { exact: true }),
 })
 export type RegisterInput = typeof RegisterInput.Encoded

@@ -27,10 +27,15 @@ import { lifecycleStates } from "./Lifecycle.ts"
 import {
   isIsoTimestamp,
   isIsoTimestampAt,
+  isRunId,
+  isSourceUri,
   isUuid,
   type ModelMetadata,
   metricsBytesMax,
   RegisterInput,
+  runIdLengthMax,
+  sourceLengthMax,
+  sourceUriPattern,
   tagsViolation,
 } from "./ModelMetadata.ts"
 import { isModelName } from "./ModelName.ts"
@@ -120,6 +125,8 @@ const tagsBit = 8
 const idBit = 16
 const createdAtBit = 32
 const stateBit = 64
+const sourceBit = 128
+const runIdBit = 256
 const metadataBits = 63
 const states: ReadonlySet<unknown> = new Set(lifecycleStates)
 const noAliases: ReadonlyArray<string> = Object.freeze([])
@@ -138,6 +145,8 @@ const fastPath = (input: unknown, shape: Shape): Record<string, unknown> | undef
   let id: unknown
   let createdAt: unknown
   let state: unknown
+  let source: unknown
+  let runId: unknown
   let seen = 0
   for (let i = 0; i < keys.length; i++) {
     switch (keys[i]) {
@@ -165,6 +174,14 @@ const fastPath = (input: unknown, shape: Shape): Record<string, unknown> | undef
         createdAt = record.createdAt
         seen |= createdAtBit
         break
+      case "source":
+        source = record.source
+        seen |= sourceBit
+        break
+      case "runId":
+        runId = record.runId
+        seen |= runIdBit
+        break
       case "state":
         if (shape !== "stored-version") return undefined
         state = record.state
@@ -186,6 +203,18 @@ const fastPath = (input: unknown, shape: Shape): Record<string, unknown> | undef
   if (seen & tagsBit && tagsViolation(tags) !== undefined) return undefined
   if (seen & idBit && !isUuid(id)) return undefined
   if (seen & createdAtBit && !isValidTimestamp(createdAt)) return undefined
+  if (seen & (sourceBit | runIdBit)) {
+    if ((seen & sourceBit && !isSourceUri(source)) || (seen & runIdBit && !isRunId(runId))) return undefined
+    return withProvenance(
+      shape === "register-input"
+        ? withGiven(seen, { name, version }, metrics, tags, id, createdAt)
+        : { id, name, version, createdAt, metrics, tags },
+      seen,
+      source,
+      runId,
+      shape === "stored-version" ? state : undefined,
+    )
+  }
   if (shape === "stored-version") {
     if (!states.has(state)) return undefined
     return { id, name, version, createdAt, metrics, tags, state, aliases: noAliases }
@@ -194,11 +223,43 @@ const fastPath = (input: unknown, shape: Shape): Record<string, unknown> | undef
   if (shape === "metadata") return { id, name, version, createdAt, metrics, tags }
   // Every field given, the common case: one literal, not an object grown key by key past its in-object slots.
   if (seen === metadataBits) return { name, version, metrics, tags, id, createdAt }
-  const out: Record<string, unknown> = { name, version }
+  return withGiven(seen, { name, version }, metrics, tags, id, createdAt)
+}
+
+/** A register input's optional fields that were given, in Schema's order. */
+const withGiven = (
+  seen: number,
+  out: Record<string, unknown>,
+  metrics: unknown,
+  tags: unknown,
+  id: unknown,
+  createdAt: unknown,
+): Record<string, unknown> => {
   if (seen & metricsBit) out.metrics = metrics
   if (seen & tagsBit) out.tags = tags
   if (seen & idBit) out.id = id
   if (seen & createdAtBit) out.createdAt = createdAt
+  return out
+}
+
+/**
+ * The rarer shape with an artifact location or a run: those keys after the rest, as Schema's Struct writes them, and a
+ * stored version's state and aliases last.
+ */
+const withProvenance = (
+  out: Record<string, unknown>,
+  seen: number,
+  source: unknown,
+  runId: unknown,
+  state: unknown,
+): Record<string, unknown> | undefined => {
+  if (seen & sourceBit) out.source = source
+  if (seen & runIdBit) out.runId = runId
+  if (seen & stateBit) {
+    if (!states.has(state)) return undefined
+    out.state = state
+    out.aliases = noAliases
+  }
   return out
 }
 
@@ -301,8 +362,13 @@ const metricsPattern = `\\{(?:${metricsKey}:${metricsValue}(?:,${metricsKey}:${m
 const tagPair = `"${forbiddenKeyAhead}${plainChars}{1,128}":"${plainChars}{0,341}"`
 const tagsPattern = `\\{(?:${tagPair}(?:,${tagPair}){0,63})?\\}`
 const uuidPattern = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+// A source is an absolute URI of at most sourceLengthMax characters (the lookahead bounds it); a run id, plain
+// characters (no escapes) without DEL, at most runIdLengthMax of them.
+const sourceValue = `(?=[^"]{1,${sourceLengthMax}}")${sourceUriPattern}`
+const runIdValue = `[^"\\\\\\x00-\\x1f\\x7f]{1,${runIdLengthMax}}`
+const provenancePattern = `(?:,"source":"${sourceValue}")?(?:,"runId":"${runIdValue}")?`
 const storedBodyPattern = new RegExp(
-  `\\{"id":"${uuidPattern}","createdAt":"([0-9T:.Z-]{20,24})","metrics":${metricsPattern},"tags":${tagsPattern}\\}`,
+  `\\{"id":"${uuidPattern}","createdAt":"([0-9T:.Z-]{20,24})","metrics":${metricsPattern},"tags":${tagsPattern}${provenancePattern}\\}`,
   "y",
 )
 /** Where a body's `createdAt` value starts: after `{"id":"`, the 36-character id and `","createdAt":"`. */

@@ -22,6 +22,7 @@ import {
   type ChangeCommand,
   lifecycle as defaultRules,
   makeLifecycle,
+  type RegisterMetadata,
 } from "../actors/lifecycleRules.ts"
 import {
   type Delivery,
@@ -378,27 +379,36 @@ const writes = (
       return actor.alias(command, writeOptions?.wait ?? true)
     }).pipe(Effect.withSpan(version === undefined ? "ModelRegistry.removeAlias" : "ModelRegistry.setAlias"))
 
-  const registerDecoded: ModelRegistry["registerDecoded"] = (given, writeOptions) =>
+  const registerDecoded: ModelRegistry["registerDecoded"] = (given, writeOptions) => {
     // Ids are filled synchronously from a service captured at start-up, and createdAt by the batch's one clock
     // read: one Effect per register (the mailbox wait) instead of three.
-    actor.register(
+    const metadata: RegisterMetadata = {
+      id: given.id ?? ids.next(),
+      name: given.name,
+      version: given.version,
+      createdAt: given.createdAt,
+      // Copies: the caller may keep and change its objects after the call (see frozenCopy).
+      metrics: given.metrics === undefined ? emptyObject : (frozenCopy(given.metrics) as JsonObject),
+      // Not `Object.freeze({ ...tags })`: once optimized, that gave every copy a hidden class of its own
+      // (heap snapshot; test/effects/hiddenClasses.node.test.ts).
+      tags: given.tags === undefined ? emptyObject : (frozenCopy(given.tags) as Tags),
+    }
+    return actor.register(
       {
         _tag: "Register",
-        metadata: {
-          id: given.id ?? ids.next(),
-          name: given.name,
-          version: given.version,
-          createdAt: given.createdAt,
-          // Copies: the caller may keep and change its objects after the call (see frozenCopy).
-          metrics: given.metrics === undefined ? emptyObject : (frozenCopy(given.metrics) as JsonObject),
-          // Not `Object.freeze({ ...tags })`: once optimized, that gave every copy a hidden class of its own
-          // (heap snapshot; test/effects/hiddenClasses.node.test.ts).
-          tags: given.tags === undefined ? emptyObject : (frozenCopy(given.tags) as Tags),
-        },
+        metadata:
+          given.source === undefined && given.runId === undefined
+            ? metadata
+            : {
+                ...metadata,
+                ...(given.source === undefined ? {} : { source: given.source }),
+                ...(given.runId === undefined ? {} : { runId: given.runId }),
+              },
         compareId: given.id !== undefined,
       },
       writeOptions?.wait ?? true,
     )
+  }
 
   const register: ModelRegistry["register"] = (input, writeOptions) =>
     Effect.suspend((): Effect.Effect<Outcome, InvalidInput | RegisterError> => {

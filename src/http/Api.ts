@@ -17,7 +17,7 @@ import {
 import { type Effect, type Either, Option, Schema, SchemaAST } from "effect"
 import packageJson from "../../package.json" with { type: "json" }
 import { AliasName, LifecycleEventName, LifecycleStateName } from "../domain/Lifecycle.ts"
-import { IsoTimestamp, Uuid } from "../domain/ModelMetadata.ts"
+import { IsoTimestamp, RunId, SourceUri, Uuid } from "../domain/ModelMetadata.ts"
 import { ModelName } from "../domain/ModelName.ts"
 import { searchLimitDefault, searchLimitMax } from "../domain/Search.ts"
 import { SemVer } from "../domain/SemVer.ts"
@@ -41,6 +41,8 @@ const NameWire = documented("ModelName", ModelName)
 const SemVerWire = documented("SemVer", SemVer)
 const UuidWire = documented("Uuid", Uuid)
 const TimestampWire = documented("Timestamp", IsoTimestamp)
+const SourceWire = documented("SourceUri", SourceUri)
+const RunIdWire = documented("RunId", RunId)
 const Seq = Schema.Int.pipe(Schema.positive())
 const StateWire = documented("LifecycleState", LifecycleStateName)
 const EventNameWire = documented("LifecycleEvent", LifecycleEventName)
@@ -53,6 +55,8 @@ export const VersionWire = Schema.Struct({
   createdAt: TimestampWire,
   metrics: JsonObject,
   tags: Schema.Record({ key: Schema.String, value: Schema.String }),
+  source: Schema.optionalWith(SourceWire, { exact: true }),
+  runId: Schema.optionalWith(RunIdWire, { exact: true }),
   state: StateWire,
   aliases: Schema.Array(AliasWire),
 }).annotations({ identifier: "ModelVersion" })
@@ -160,6 +164,8 @@ export const RegisterBody = Schema.Struct({
   tags: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
   id: Schema.optional(UuidWire),
   createdAt: Schema.optional(TimestampWire),
+  source: Schema.optional(SourceWire),
+  runId: Schema.optional(RunIdWire),
 }).annotations({ identifier: "RegisterBody" })
 
 /** Documents the alias body; the handler reads and decodes it itself, as register's (so every error is `InvalidInput`). */

@@ -244,6 +244,18 @@ describe("snapshot codec", () => {
     expect(encodeIndexState(index.toSnapshot(), 2)).toEqual(bytes)
   })
 
+  it("the committed fixture with artifact locations and runs restores as written, and encodes to the same bytes", () => {
+    const fixture = join(import.meta.dirname, "..", "fixtures", "snapshot-state-provenance")
+    const bytes = new Uint8Array(readFileSync(join(fixture, "state")))
+    const expected = JSON.parse(readFileSync(join(fixture, "expected.json"), "utf8")) as IndexSnapshot
+    const index = restore(bytes)
+    expect(index.get("vision", "1.0.0")).toMatchObject({ source: "s3://models/vision/1.0.0", runId: "run-0001" })
+    expect(index.get("vision", "1.2.0")?.runId).toBe('mlflow:run/ab12cd34 "quoted"')
+    expect(Object.hasOwn(index.get("nlp", "0.1.0")!, "source")).toBe(false)
+    expect(index.toSnapshot()).toEqual(expected)
+    expect(encodeIndexState(index.toSnapshot(), 2)).toEqual(bytes)
+  })
+
   it("the JSON-lines state of earlier releases restores to the same index as the columnar one", () => {
     fc.assert(
       fc.property(richIndexArb, fc.integer({ min: 1, max: 5 }), (index, perLine) => {

@@ -1,6 +1,7 @@
 /**
  * `model-registry search`: the same query language and the same answers on a data directory and against a
- * server, page by page with the cursor it prints on stderr, or every page with --all.
+ * server, page by page with the cursor it prints on stderr, or every page with --all; and `register --source
+ * --run-id`, shown by `get`.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { runCli, startServer, tempDir } from "../http/serverProcess.ts"
@@ -27,6 +28,10 @@ describe("model-registry search", () => {
         JSON.stringify({ accuracy: 0.8 + i * 0.04 }),
         "--tag",
         `team=${i % 2 === 0 ? "vision" : "nlp"}`,
+        "--source",
+        `s3://bucket/models/${i}`,
+        "--run-id",
+        `run ${i}`,
       ])
       expect(registered.code).toBe(0)
     }
@@ -35,6 +40,9 @@ describe("model-registry search", () => {
     expect(local.code).toBe(0)
     expect(found(local.stdout)).toEqual(["bert@1.4.0", "resnet@1.2.0"])
 
+    const shown = await runCli(["get", "--data", data, "resnet", "1.1.0"])
+    expect(shown.stdout).toContain("source     s3://bucket/models/1")
+    expect(shown.stdout).toContain("run        run 1")
     const table = await runCli(["search", "--data", data, "--name-prefix", "res"])
     expect(table.stdout).toContain("MODEL")
     expect(table.stdout.match(/resnet/g)?.length).toBe(3)

@@ -75,7 +75,8 @@ const assertEquivalent = (input: unknown): boolean => {
 // Building blocks
 // ---------------------------------------------------------------------------------------------------------
 
-const fieldNames = ["name", "version", "metrics", "tags", "id", "createdAt"] as const
+const requiredFieldNames = ["name", "version", "metrics", "tags", "id", "createdAt"] as const
+const fieldNames = [...requiredFieldNames, "source", "runId"] as const
 
 /** An object built with defineProperty, so that "__proto__" becomes an own key as JSON.parse makes it. */
 const objectOf = (entries: ReadonlyArray<readonly [string, unknown]>, nullPrototype = false): Input => {
@@ -503,10 +504,44 @@ const badCreatedAtArb = fc.oneof(
   dateArb.map((date) => date), // a Date, not a string
 )
 
+const sourceArb = fc.oneof(
+  fc.webUrl({ withQueryParameters: true, withFragments: true }),
+  fc.constantFrom("s3://bucket/models/resnet/1.2.0", "file:///models/m", "gs://b/o%20k", "urn:isbn:0451450523"),
+  fc.string({ unit: chars(`${alnum}-._~:/?#[]@!$&'()*+,;=`), minLength: 1, maxLength: 40 }).map((rest) => `s3:${rest}`),
+)
+const badSourceArb = fc.oneof(
+  fc.constantFrom(
+    "",
+    "relative/path",
+    "s3://a b",
+    "s3://bucket/%zz",
+    "1s3://x",
+    "s3://x\n",
+    's3://"quoted"',
+    "s3://x\\y",
+  ),
+  fc.constant(`s3://${"a".repeat(2044)}`),
+  junk,
+)
+const runIdArb = fc.oneof(
+  fc.uuid(),
+  fc.string({ minLength: 1, maxLength: 256 }).filter((text) => !/[\u0000-\u001f\u007f]/.test(text)),
+)
+const badRunIdArb = fc.oneof(fc.constantFrom("", "run\n1", "\u007f", "x".repeat(257)), junk)
+
 // --- whole inputs ----------------------------------------------------------------------------------------
 
 const validInput = fc.record(
-  { name: nameArb, version: versionArb, metrics: metricsArb, tags: tagsArb, id: idArb, createdAt: createdAtArb },
+  {
+    name: nameArb,
+    version: versionArb,
+    metrics: metricsArb,
+    tags: tagsArb,
+    id: idArb,
+    createdAt: createdAtArb,
+    source: sourceArb,
+    runId: runIdArb,
+  },
   { requiredKeys: ["name", "version"] },
 ) as fc.Arbitrary<Input>
 
@@ -517,6 +552,8 @@ const badValueFor = {
   tags: badTagsArb,
   id: badIdArb,
   createdAt: badCreatedAtArb,
+  source: badSourceArb,
+  runId: badRunIdArb,
 } satisfies Record<(typeof fieldNames)[number], fc.Arbitrary<unknown>>
 
 class InputClass {
@@ -597,6 +634,8 @@ const junkInput = fc.oneof(
       tags: fc.oneof(tagsArb, badTagsArb),
       id: fc.oneof(idArb, badIdArb),
       createdAt: fc.oneof(createdAtArb, badCreatedAtArb),
+      source: fc.oneof(sourceArb, badSourceArb),
+      runId: fc.oneof(runIdArb, badRunIdArb),
     },
     { requiredKeys: [] },
   ),
@@ -769,14 +808,19 @@ const storedShapes = [
   { name: "a snapshot's version", fast: decodeStoredVersionFastPath, slow: decoder(StoredVersion), withState: true },
 ] as const
 
-const completeInput = fc.record({
-  name: nameArb,
-  version: versionArb,
-  metrics: metricsArb,
-  tags: tagsArb,
-  id: idArb,
-  createdAt: createdAtArb,
-}) as fc.Arbitrary<Input>
+const completeInput = fc.record(
+  {
+    name: nameArb,
+    version: versionArb,
+    metrics: metricsArb,
+    tags: tagsArb,
+    id: idArb,
+    createdAt: createdAtArb,
+    source: sourceArb,
+    runId: runIdArb,
+  },
+  { requiredKeys: ["name", "version", "metrics", "tags", "id", "createdAt"] },
+) as fc.Arbitrary<Input>
 const stateArb = fc.constantFrom("registered", "production", "deprecated")
 const badStateArb = fc.oneof(fc.constantFrom("Registered", "archived", "", null, 1), junk)
 
@@ -821,7 +865,7 @@ describe.each(storedShapes)("the fast path for $name never accepts what Schema r
     )
   })
 
-  it.each(fieldNames)("a missing %s is left to Schema, which rejects it", (field) => {
+  it.each(requiredFieldNames)("a missing %s is left to Schema, which rejects it", (field) => {
     fc.assert(
       fc.property(completeInput, stateArb, (input, state) => {
         const { [field]: _dropped, ...rest } = withState(input, state)
@@ -836,13 +880,22 @@ describe.each(storedShapes)("the fast path for $name never accepts what Schema r
 describe("isStoredBodyFastPath never accepts a body that does not parse into valid metadata", () => {
   const decodeMetadata = decoder(ModelMetadata)
   const bodyOf = (input: Input) =>
-    JSON.stringify({ id: input.id, createdAt: input.createdAt, metrics: input.metrics, tags: input.tags })
+    JSON.stringify({
+      id: input.id,
+      createdAt: input.createdAt,
+      metrics: input.metrics,
+      tags: input.tags,
+      source: input.source,
+      runId: input.runId,
+    })
   /** Whether the check accepted `body`, set between unrelated text as in a snapshot block; asserts it is valid if so. */
   const judged = (body: string): boolean => {
     const text = `{"x":1}${body}"}`
     if (!isStoredBodyFastPath(text, 7, 7 + body.length)) return false
     const parsed = JSON.parse(body) as Input
-    expect(Object.keys(parsed)).toEqual(["id", "createdAt", "metrics", "tags"])
+    expect(Object.keys(parsed)).toEqual(
+      ["id", "createdAt", "metrics", "tags", "source", "runId"].filter((key) => Object.hasOwn(parsed, key)),
+    )
     const decoded = decodeMetadata({ ...parsed, name: "m", version: "1.0.0" })
     expect(Either.isRight(decoded)).toBe(true)
     return true
@@ -861,11 +914,17 @@ describe("isStoredBodyFastPath never accepts a body that does not parse into val
       tags: { framework: "sklearn", "owner.team": "ünï 😀" },
     }
     expect(judged(bodyOf(ordinary))).toBe(true)
+    // An artifact location and a run keep a body on the fast path: a registry whose versions all have them opens as fast.
+    expect(judged(bodyOf({ ...ordinary, source: "s3://models/resnet/1.2.0?v=3#w", runId: "run-2026-11-27 #4" }))).toBe(
+      true,
+    )
+    expect(judged(bodyOf({ ...ordinary, source: `s3://${"a".repeat(2043)}` }))).toBe(true)
+    expect(judged(bodyOf({ ...ordinary, source: `s3://${"a".repeat(2044)}` }))).toBe(false)
   })
 
   it("bodies with a bad field, or with characters replaced, inserted or removed", () => {
     const badField = fc
-      .constantFrom(...(["metrics", "tags", "id", "createdAt"] as const))
+      .constantFrom(...(["metrics", "tags", "id", "createdAt", "source", "runId"] as const))
       .chain((key) => fc.tuple(fc.constant(key), fc.oneof(badValueFor[key], fc.anything())))
     fc.assert(
       fc.property(completeInput, badField, (input, [key, bad]) => {
