@@ -523,10 +523,12 @@ const badSourceArb = fc.oneof(
   fc.constant(`s3://${"a".repeat(2044)}`),
   junk,
 )
-const runIdArb = fc.oneof(
-  fc.uuid(),
-  fc.string({ minLength: 1, maxLength: 256 }).filter((text) => !/[\u0000-\u001f\u007f]/.test(text)),
+/** Any character but a control one: printable ASCII, quotes and backslashes included, and beyond ASCII. */
+const printable = fc.oneof(
+  fc.integer({ min: 0x20, max: 0x7e }).map((code) => String.fromCharCode(code)),
+  fc.constantFrom("é", "日", "😀", "\u00a0"),
 )
+const runIdArb = fc.oneof(fc.uuid(), fc.string({ unit: printable, minLength: 1, maxLength: 256 }))
 const badRunIdArb = fc.oneof(fc.constantFrom("", "run\n1", "\u007f", "x".repeat(257)), junk)
 
 // --- whole inputs ----------------------------------------------------------------------------------------
