@@ -94,7 +94,8 @@ export const checkChain = (
           return yield* broken(file, 0, header.firstSeq, "an unchained segment follows a chained one")
         if (scan.lastSeq >= header.firstSeq) unchainedThrough = scan.lastSeq
       } else {
-        const expected = i === 0 ? undefined : (head ?? chainStart)
+        // The first segment left after compaction links to nothing the directory still holds but the snapshot.
+        const expected = header.firstSeq === 1 ? chainStart : i === 0 ? undefined : (head ?? chainStart)
         if (expected !== undefined && !sameBytes(expected, header.chainIn))
           return yield* broken(
             file,

@@ -18,7 +18,7 @@ import { chainedRecordOffset, recordHeaderBytes } from "../../src/storage/Record
 import { segmentHeaderBytes } from "../../src/storage/SegmentHeader.ts"
 import { SnapshotStore } from "../../src/storage/SnapshotStore.ts"
 import { Wal } from "../../src/storage/Wal.ts"
-import { collect, makeTempDirectory, nodeLayer, plain, type Ports, records } from "./harness.ts"
+import { collect, makeTempDirectory, nodeLayer, type Ports, plain, records } from "./harness.ts"
 
 const limits = { segmentBytesMax: 600, recordBytesMax: 256 } as const
 
@@ -197,6 +197,31 @@ describe("hash chain (real files)", () => {
       expect(yield* check(directory)).toMatchObject({ unchainedThrough: 18, chainedFrom: 19, lastSeq: 21 })
       const tail = yield* withPorts(directory, ({ wal }) => collect(wal.read(16)), { readOnly: true })
       expect(plain(tail.slice(3))).toEqual(plain(records(19, 3)))
+    }),
+  )
+
+  it.scoped("an empty newest segment of an earlier release is replaced by a chained one before the first append", () =>
+    Effect.gen(function* () {
+      const directory = yield* makeTempDirectory
+      // A format-1 header (64 bytes) for records from seq 1, as an earlier release created it, and nothing after.
+      const header = new Uint8Array(64)
+      const view = new DataView(header.buffer)
+      view.setUint32(0, 0x4c575456, true)
+      view.setUint16(4, 1, true)
+      header[6] = 1
+      header.fill(3, 8, 24)
+      view.setUint32(24, 77, true)
+      view.setUint32(32, 1, true)
+      view.setUint32(60, crc32(header.subarray(0, 60), 0), true)
+      const fs = yield* Effect.provide(FileSystem.FileSystem, NodeContext.layer)
+      const file = `${directory}/${segmentFileName(1)}`
+      yield* Effect.orDie(fs.writeFile(file, header)).pipe(Effect.provide(NodeContext.layer))
+      yield* withPorts(directory, ({ wal }) => appendAll(wal, 1, 3))
+      expect(yield* segmentsOf(directory)).toEqual([1])
+      const bytes = yield* Effect.orDie(fs.readFile(file)).pipe(Effect.provide(NodeContext.layer))
+      expect(new DataView(bytes.buffer, bytes.byteOffset).getUint16(4, true)).toBe(2)
+      expect(Array.from(bytes.subarray(8, 24))).toEqual(Array.from(header.subarray(8, 24)))
+      expect(yield* check(directory)).toMatchObject({ unchainedThrough: undefined, chainedFrom: 1, lastSeq: 3 })
     }),
   )
 })
