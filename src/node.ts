@@ -4,7 +4,7 @@
  * Everything runtime-specific lives here, not in the core.
  */
 
-import { randomUUID } from "node:crypto"
+import * as crypto from "node:crypto"
 import { closeSync, fdatasync, ftruncate, openSync, readFileSync, readlinkSync, writeSync } from "node:fs"
 import { hostname } from "node:os"
 import { setImmediate } from "node:timers"
@@ -16,6 +16,7 @@ import { EventLoopTurn } from "./actors/EventLoopTurn.ts"
 import * as IdGenerator from "./effects/IdGenerator.ts"
 import * as ModelRegistry from "./effects/ModelRegistry.ts"
 import { openPromiseRegistry, type PromiseRegistry } from "./effects/promise.ts"
+import { ChainDigest, fromSync } from "./storage/ChainDigest.ts"
 import { Checksum, makeCrc32 } from "./storage/Checksum.ts"
 import { DirectoryWatch } from "./storage/DirectoryWatch.ts"
 import type { LockLease, PidState, ProcessIdentity } from "./storage/ProcessInfo.ts"
@@ -31,6 +32,20 @@ import {
 export const layerChecksum: Layer.Layer<Checksum> = Layer.succeed(
   Checksum,
   makeCrc32((data, previous) => zlibCrc32(data, previous)),
+)
+
+/**
+ * SHA-256 for the WAL's hash chain via `node:crypto`: the one-shot `crypto.hash` (Node 20.12+) where it exists,
+ * about 2× cheaper per small record than `createHash`, which older runtimes fall back to. Deno's Node
+ * compatibility layer has both.
+ */
+export const layerChainDigest: Layer.Layer<ChainDigest> = Layer.succeed(
+  ChainDigest,
+  fromSync(
+    typeof crypto.hash === "function"
+      ? (data) => crypto.hash("sha256", data, "buffer")
+      : (data) => crypto.createHash("sha256").update(data).digest(),
+  ),
 )
 
 /** Field 22 of `/proc/<pid>/stat` (start time in ticks since boot); the command name before it may hold spaces. */
@@ -59,7 +74,7 @@ const nodeIdentity = (): ProcessIdentity => {
     ...(pidNamespace !== undefined && /^pid:\[\d+\]$/.test(pidNamespace) ? { pidNamespace } : {}),
     pid: process.pid,
     ...(startTicks !== undefined && Number.isSafeInteger(startTicks) ? { startTicks } : {}),
-    token: randomUUID(),
+    token: crypto.randomUUID(),
   }
 }
 
@@ -95,7 +110,7 @@ export const makeLayerProcessInfo = (lease: LockLease = lockLease): Layer.Layer<
 
 export const layerProcessInfo: Layer.Layer<ProcessInfo.ProcessInfo> = makeLayerProcessInfo()
 
-export const layerIds: Layer.Layer<IdGenerator.IdGenerator> = IdGenerator.layerFrom(randomUUID)
+export const layerIds: Layer.Layer<IdGenerator.IdGenerator> = IdGenerator.layerFrom(() => crypto.randomUUID())
 
 /**
  * The reasons @effect/platform-node gives the same errno codes, so storage errors read the same on either path.
@@ -203,6 +218,7 @@ export const layerEventLoopTurn: Layer.Layer<EventLoopTurn> = Layer.succeed(Even
 export type NodeServices =
   | NodeContext.NodeContext
   | Checksum
+  | ChainDigest
   | ProcessInfo.ProcessInfo
   | IdGenerator.IdGenerator
   | SegmentAppender
@@ -212,6 +228,7 @@ export type NodeServices =
 export const layerNode: Layer.Layer<NodeServices> = Layer.mergeAll(
   NodeContext.layer,
   layerChecksum,
+  layerChainDigest,
   layerProcessInfo,
   layerIds,
   layerSegmentAppender,

@@ -2,8 +2,9 @@
  * The commands on a data directory itself: `verify` and `wal dump` (read-only, through src/effects/Inspection.ts)
  * and `compact` (opens the registry, so it takes the directory's lock).
  */
-import { Command } from "@effect/cli"
+import { Command, Options } from "@effect/cli"
 import { Chunk, Console, Context, Effect, Layer, Option, Stream } from "effect"
+import type { ChainReport } from "../storage/ChainCheck.ts"
 import { failure } from "./client.ts"
 import * as Output from "./output.ts"
 import { stderrProgress } from "./progress.ts"
@@ -30,43 +31,72 @@ const storage = Effect.promise(() =>
   })),
 )
 
-export const verifyCommand = Command.make("verify", { data: dataRequired, json }, (o) =>
+const chain = Options.boolean("chain").pipe(
+  Options.withDescription(
+    "also recompute the log's hash chain: finds a record rewritten with a valid checksum, and names its seq",
+  ),
+)
+
+/** The chain's line of the report. */
+const chainLine = (report: {
+  readonly firstSeq: number
+  readonly chain: Option.Option<ChainReport>
+}): ReadonlyArray<string> =>
+  Option.match(report.chain, {
+    onNone: () => [],
+    onSome: (c) => [
+      ...(c.unchainedThrough === undefined
+        ? []
+        : [
+            `  chain      records ${report.firstSeq}..${c.unchainedThrough} are not chained (written by an earlier release); the chain starts at seq ${c.unchainedThrough + 1}`,
+          ]),
+      c.chainedFrom === undefined
+        ? "  chain      no chained record yet"
+        : `  chain      intact, seq ${c.chainedFrom}..${c.lastSeq}, head ${c.head}${c.anchoredAt === undefined ? "" : `, matches the snapshot at seq ${c.anchoredAt}`}`,
+    ],
+  })
+
+export const verifyCommand = Command.make("verify", { data: dataRequired, json, chain }, (o) =>
   reported(
     o.json,
     Effect.matchEffect(
       Effect.flatMap(storage, ({ verify, layerNode, Progress }) =>
         Effect.provide(
-          verify(o.data),
+          verify(o.data, { chain: o.chain }),
           Layer.merge(layerNode, stderrProgress(Progress, { json: o.json, streamsStdout: false })),
         ),
       ),
       {
         onFailure: (error) => Effect.fail(failure(error)),
         onSuccess: (report) =>
-          Output.print(o.json, { ok: true, ...report, snapshot: Option.getOrNull(report.snapshot) }, () =>
-            [
-              `${report.directory}: OK`,
-              `  segments   ${report.recovery.segments}`,
-              `  records    ${report.events} valid (seq ${report.firstSeq}..${report.lastSeq})`,
-              `  events     ${
-                Object.entries(report.eventsByType)
-                  .map(([k, n]) => `${k}=${n}`)
-                  .join(" ") || "none"
-              }`,
-              `  snapshot   ${Option.match(report.snapshot, {
-                onNone: () => "none",
-                onSome: (s) => `valid, seq ${s.lastSeq}, ${s.versions} versions`,
-              })}`,
-              ...Option.match(report.recovery.tornTail, {
-                onNone: () => [],
-                onSome: (t) => [
-                  `  torn tail  in ${t.file} at offset ${t.offset} (${t.reason}), ${t.bytesDropped} bytes: the next open cuts it off`,
-                ],
-              }),
-              ...report.recovery.snapshotFallbacks.map(
-                (f) => `  fallback   snapshot ${f.file} is invalid (${f.reason}); the next open moves it aside`,
-              ),
-            ].join("\n"),
+          Output.print(
+            o.json,
+            { ok: true, ...report, snapshot: Option.getOrNull(report.snapshot), chain: Option.getOrNull(report.chain) },
+            () =>
+              [
+                `${report.directory}: OK`,
+                `  segments   ${report.recovery.segments}`,
+                `  records    ${report.events} valid (seq ${report.firstSeq}..${report.lastSeq})`,
+                `  events     ${
+                  Object.entries(report.eventsByType)
+                    .map(([k, n]) => `${k}=${n}`)
+                    .join(" ") || "none"
+                }`,
+                `  snapshot   ${Option.match(report.snapshot, {
+                  onNone: () => "none",
+                  onSome: (s) => `valid, seq ${s.lastSeq}, ${s.versions} versions`,
+                })}`,
+                ...chainLine(report),
+                ...Option.match(report.recovery.tornTail, {
+                  onNone: () => [],
+                  onSome: (t) => [
+                    `  torn tail  in ${t.file} at offset ${t.offset} (${t.reason}), ${t.bytesDropped} bytes: the next open cuts it off`,
+                  ],
+                }),
+                ...report.recovery.snapshotFallbacks.map(
+                  (f) => `  fallback   snapshot ${f.file} is invalid (${f.reason}); the next open moves it aside`,
+                ),
+              ].join("\n"),
           ),
       },
     ),

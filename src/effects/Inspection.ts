@@ -14,7 +14,9 @@ import { decodeEvents } from "../actors/replay.ts"
 import { restoreIndex } from "../actors/snapshotCodec.ts"
 import { WalCorrupt } from "../domain/errors.ts"
 import type { RegistryEvent } from "../domain/RegistryEvent.ts"
+import { type ChainReport, checkChain } from "../storage/ChainCheck.ts"
 import { layerFileSystem } from "../storage/FileStorage.ts"
+import { defaultLimits } from "../storage/Limits.ts"
 import type { ProcessInfo } from "../storage/ProcessInfo.ts"
 import { type ProgressPhase, reporter } from "../storage/Progress.ts"
 import { SnapshotStore } from "../storage/SnapshotStore.ts"
@@ -39,6 +41,16 @@ export interface VerifyReport {
   readonly lastSeq: number
   readonly events: number
   readonly eventsByType: Readonly<Record<string, number>>
+  /** The hash chain's check, when asked for (`verify --chain`). */
+  readonly chain: Option.Option<ChainReport>
+}
+
+export interface VerifyOptions {
+  /**
+   * Also recompute the WAL's hash chain and compare it with every stored chain value and the snapshot's: fails
+   * with `WalCorrupt` at the first seq whose bytes were rewritten, even with a matching checksum.
+   */
+  readonly chain?: boolean
 }
 
 /**
@@ -66,12 +78,30 @@ const eventsOf = (wal: Wal, firstSeq: number, phase: ProgressPhase) =>
     }),
   )
 
-/** Opens the directory, decodes the newest valid snapshot and every record of the log. */
-export const verify = (directory: string) =>
+/**
+ * Opens the directory, decodes the newest valid snapshot and every record of the log; with `chain`, first checks
+ * the hash chain (so a rewritten record is reported as such, before its events are decoded).
+ */
+export const verify = (directory: string, options: VerifyOptions = {}) =>
   Effect.scoped(
     Effect.gen(function* () {
       const { wal, snapshots } = yield* openStorage(directory)
       const latest = yield* snapshots.latest
+      const chain = options.chain
+        ? Option.some(
+            yield* checkChain(
+              directory,
+              defaultLimits.recordBytesMax,
+              Option.getOrUndefined(
+                Option.flatMap(latest, (s) =>
+                  s.chainHead === undefined
+                    ? Option.none()
+                    : Option.some({ lastSeq: s.lastSeq, chainHead: s.chainHead }),
+                ),
+              ),
+            ),
+          )
+        : Option.none()
       const snapshot = yield* Option.match(latest, {
         onNone: () => Effect.succeed(Option.none()),
         onSome: (s) =>
@@ -108,6 +138,7 @@ export const verify = (directory: string) =>
         lastSeq,
         events,
         eventsByType,
+        chain,
       }
       return report
     }),

@@ -22,3 +22,10 @@ export const concatBytes = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
   }
   return joined
 }
+
+/** The two hold the same bytes. */
+export const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}

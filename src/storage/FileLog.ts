@@ -8,15 +8,30 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import { Effect, Exit, Option, Random, Scope } from "effect"
 import { type StorageFailed, WalCorrupt } from "../domain/errors.ts"
+import { chainDigestOrDefault, chainStart } from "./ChainDigest.ts"
 import type { Checksum } from "./Checksum.ts"
 import { removeDurably, syncDirectory, writeAndSync } from "./Directory.ts"
 import { check as checkDirectory, type DirectoryIdentity } from "./DirectoryWatch.ts"
 import { segmentFileName, tmpSuffix } from "./FileNames.ts"
 import type { StorageLimits } from "./Limits.ts"
-import { encodeBatch, scanRecords, validatedRecords } from "./RecordCodec.ts"
+import {
+  chainedRecordOffset,
+  encodeBatch,
+  scanRecords,
+  sealBatch,
+  storedChainValue,
+  validatedRecords,
+} from "./RecordCodec.ts"
 import { recoverSegments, type SegmentFile } from "./Recovery.ts"
 import { type ActiveSegmentFile, appendDurably, fromSteps, SegmentAppender } from "./SegmentAppender.ts"
-import { decodeSegmentHeader, encodeSegmentHeader, registryIdBytes, segmentHeaderBytes } from "./SegmentHeader.ts"
+import {
+  decodeSegmentHeader,
+  encodeSegmentHeader,
+  recordsStart,
+  registryIdBytes,
+  segmentHeaderBytes,
+  unchainedSegmentHeaderBytes,
+} from "./SegmentHeader.ts"
 import { DurabilityLost, io } from "./StorageError.ts"
 import type { TornTail } from "./Wal.ts"
 import type { LogPrimitives, Segment } from "./WalCore.ts"
@@ -45,6 +60,7 @@ const createSegment = (
   directory: string,
   registryId: Uint8Array,
   firstSeq: number,
+  chainIn: Uint8Array,
   checksum: Checksum,
 ): Effect.Effect<SegmentFile, StorageFailed | DurabilityLost> =>
   Effect.gen(function* () {
@@ -54,13 +70,13 @@ const createSegment = (
     const tmp = target + tmpSuffix
     yield* Effect.catchAll(
       Effect.zipRight(
-        writeAndSync(fs, tmp, encodeSegmentHeader({ registryId, salt, firstSeq }, checksum)),
+        writeAndSync(fs, tmp, encodeSegmentHeader({ registryId, salt, firstSeq, chainIn }, checksum)),
         io("rename", tmp, fs.rename(tmp, target)),
       ),
       (error) => Effect.zipRight(undoCreate(fs, directory, [tmp, target]), Effect.fail(reportedOf(error))),
     )
     yield* syncDirectory(fs, directory)
-    return { name, path: target, salt }
+    return { name, path: target, salt, chainIn }
   })
 
 const reportedOf = (error: StorageFailed | DurabilityLost): StorageFailed =>
@@ -91,8 +107,16 @@ export interface FileLog {
   readonly segments: Array<Segment<SegmentFile>>
   readonly tornTail: Option.Option<TornTail>
   readonly primitives: LogPrimitives<SegmentFile>
-  /** Opens the newest segment for appending (a no-op once open). */
-  readonly openForAppends: Effect.Effect<void, StorageFailed>
+  /**
+   * Opens the newest segment for appending (a no-op once open). An empty newest segment of an earlier release is
+   * first replaced by an empty chained one of the same name (one atomic rename: it holds nothing to lose).
+   */
+  readonly openForAppends: Effect.Effect<void, StorageFailed | DurabilityLost>
+  /**
+   * The chain value after record `seq` (for a snapshot's header), or `undefined` when that record is not chained
+   * (written by an earlier release) or no longer in the log.
+   */
+  readonly chainAt: (seq: number) => Effect.Effect<Uint8Array | undefined, StorageFailed | WalCorrupt>
 }
 
 export interface FileLogOptions {
@@ -119,6 +143,7 @@ export const open = (
     const { directory, segmentNames, checksum, limits, readOnly } = options
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
+    const digest = yield* chainDigestOrDefault
     const appender = yield* Effect.serviceOption(SegmentAppender)
     const openActive = (file: string): Effect.Effect<ActiveSegmentFile, StorageFailed, Scope.Scope> =>
       io(
@@ -130,6 +155,8 @@ export const open = (
     let registryId: Uint8Array
     let segments: Array<Segment<SegmentFile>> = []
     let tornTail: Option.Option<TornTail> = Option.none()
+    // The chain value after the last durable record, and its seq: what the next record and segment chain from.
+    const chain = { seq: 0, head: chainStart }
     if (segmentNames.length === 0) {
       if (readOnly)
         return yield* new WalCorrupt({ file: directory, offset: 0, seq: 1, reason: "no WAL segment in the directory" })
@@ -147,6 +174,8 @@ export const open = (
       registryId = log.registryId
       tornTail = log.tornTail
       segments = log.segments.map((s) => ({ firstSeq: s.firstSeq, lastSeq: s.lastSeq, bytes: s.bytes, handle: s.file }))
+      chain.seq = segments[segments.length - 1]!.lastSeq
+      chain.head = log.chainHead ?? chainStart
     }
 
     const active = {
@@ -171,7 +200,7 @@ export const open = (
     const primitives: LogPrimitives<SegmentFile> = {
       describe: (segment) => segment.path,
       create: (firstSeq) =>
-        Effect.flatMap(createSegment(fs, path, directory, registryId, firstSeq, checksum), (segment) =>
+        Effect.flatMap(createSegment(fs, path, directory, registryId, firstSeq, chain.head, checksum), (segment) =>
           Effect.as(
             // The segment is durable but the core never learns of it unless it opens: undone, so a retried roll
             // starts from the log as the core knows it.
@@ -181,32 +210,67 @@ export const open = (
             segment,
           ),
         ),
-      append: (segment, records) =>
-        appendDurably(
-          active.file!,
-          segment.handle.path,
-          segment.bytes,
-          encodeBatch(records, records[0]!.seq, segment.handle.salt, checksum, limits.recordBytesMax),
-        ),
+      append: (segment, records) => {
+        const bytes = encodeBatch(records, records[0]!.seq, limits.recordBytesMax)
+        const { salt } = segment.handle
+        return Effect.flatMap(sealBatch(bytes, records.length, chain.head, salt, checksum, digest), (head) =>
+          Effect.map(appendDurably(active.file!, segment.handle.path, segment.bytes, bytes), () => {
+            chain.head = head
+            chain.seq = records[records.length - 1]!.seq
+          }),
+        )
+      },
+      appendable: (segment) => segment.chainIn !== undefined,
       read: (segment, fromSeq, toSeq) => readSegment(fs, checksum, limits, segment, fromSeq, toSeq),
       remove: (segment) => removeDurably(fs, directory, segment.path),
       ...(options.watched === undefined
         ? {}
         : { checkPlace: Effect.suspend(() => checkDirectory(fs, directory, options.watched!, active.path)) }),
     }
+    const replaceEmptyUnchained = Effect.suspend(() => {
+      const newest = segments[segments.length - 1]!
+      if (newest.handle.chainIn !== undefined || newest.lastSeq >= newest.firstSeq) return Effect.void
+      return Effect.map(
+        createSegment(fs, path, directory, registryId, newest.firstSeq, chain.head, checksum),
+        (handle) => {
+          segments[segments.length - 1] = {
+            firstSeq: newest.firstSeq,
+            lastSeq: newest.lastSeq,
+            bytes: segmentHeaderBytes,
+            handle,
+          }
+        },
+      )
+    })
     const openForAppends = Effect.suspend(() =>
       readOnly || active.file !== undefined || segments.length === 0
         ? Effect.void
-        : switchActive(segments[segments.length - 1]!.handle.path),
+        : Effect.zipRight(
+            replaceEmptyUnchained,
+            Effect.suspend(() => switchActive(segments[segments.length - 1]!.handle.path)),
+          ),
     )
-    return { registryId, segments, tornTail, primitives, openForAppends }
+    const chainAt = (seq: number) =>
+      Effect.suspend(() => {
+        if (seq === chain.seq) return Effect.succeed<Uint8Array | undefined>(new Uint8Array(chain.head))
+        const segment = segments.find((s) => s.firstSeq - 1 <= seq && seq <= s.lastSeq)
+        const chainIn = segment?.handle.chainIn
+        if (segment === undefined || chainIn === undefined) return Effect.succeed(undefined)
+        if (seq === segment.firstSeq - 1) return Effect.succeed(new Uint8Array(chainIn))
+        return Effect.map(
+          readChecked(fs, checksum, limits, segment, seq),
+          (bytes) =>
+            new Uint8Array(
+              storedChainValue(bytes, chainedRecordOffset(bytes, segmentHeaderBytes, segment.firstSeq, seq)),
+            ),
+        )
+      })
+    return { registryId, segments, tornTail, primitives, openForAppends, chainAt }
   })
 
 /**
  * Reads a segment back, checking its header and every record up to what the log held when the read started. The
  * records are then made one at a time as the reader takes them, so a read holds one segment's bytes and no more.
- * A segment open did not check (`unchecked`) must hold exactly its records and nothing after them, as open would
- * have demanded of a sealed segment: this read is the first to look at them.
  */
 const readSegment = (
   fs: FileSystem.FileSystem,
@@ -214,6 +278,24 @@ const readSegment = (
   limits: StorageLimits,
   segment: Segment<SegmentFile>,
   fromSeq: number,
+  toSeq: number,
+) =>
+  Effect.map(readChecked(fs, checksum, limits, segment, toSeq), (bytes) => {
+    const chained = segment.handle.chainIn !== undefined
+    const start = chained ? segmentHeaderBytes : unchainedSegmentHeaderBytes
+    return validatedRecords(bytes, start, segment.firstSeq, fromSeq, toSeq, chained)
+  })
+
+/**
+ * A segment's bytes up to the end of its valid records, all checked through `toSeq`. A segment open did not check
+ * (`unchecked`) must hold exactly its records and nothing after them, as open would have demanded of a sealed
+ * segment: this read is the first to look at them.
+ */
+const readChecked = (
+  fs: FileSystem.FileSystem,
+  checksum: Checksum,
+  limits: StorageLimits,
+  segment: Segment<SegmentFile>,
   toSeq: number,
 ) =>
   Effect.gen(function* () {
@@ -227,8 +309,9 @@ const readSegment = (
         seq: segment.firstSeq,
         reason: typeof header === "string" ? header : "segment header changed since open",
       })
-    const options = { salt, checksum, recordBytesMax: limits.recordBytesMax }
-    const result = scanRecords(bytes, segmentHeaderBytes, segment.firstSeq, options, () => {})
+    const chained = header.chainIn !== undefined
+    const options = { chained, salt, checksum, recordBytesMax: limits.recordBytesMax }
+    const result = scanRecords(bytes, recordsStart(header), segment.firstSeq, options, () => {})
     const { unchecked } = segment.handle
     const short = result.lastSeq < Math.min(segment.lastSeq, toSeq)
     if (short || (unchecked && (result.bad !== undefined || result.lastSeq !== segment.lastSeq)))
@@ -238,5 +321,5 @@ const readSegment = (
         seq: result.lastSeq + 1,
         reason: `${result.bad?.reason ?? (short ? "segment shorter than at open" : `records past seq ${segment.lastSeq}`)}${unchecked ? " in a sealed segment" : ""}`,
       })
-    return validatedRecords(bytes.subarray(0, result.end), segmentHeaderBytes, segment.firstSeq, fromSeq, toSeq)
+    return bytes.subarray(0, result.end)
   })

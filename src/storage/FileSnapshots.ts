@@ -5,7 +5,7 @@
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
 import { Effect, Option } from "effect"
-import type { StorageFailed, WalCorrupt } from "../domain/errors.ts"
+import { StorageFailed, type WalCorrupt } from "../domain/errors.ts"
 import { partsOf } from "./ByteParts.ts"
 import type { Checksum } from "./Checksum.ts"
 import { removeDurably, renameDurably, syncDirectory, writeAndSync } from "./Directory.ts"
@@ -27,6 +27,8 @@ export interface FileSnapshotsOptions {
   readonly registryId: Uint8Array
   readonly checksum: Checksum
   readonly readOnly: boolean
+  /** The log's chain value after a seq, written into the snapshot's header (`FileLog.chainAt`). */
+  readonly chainAt: (seq: number) => Effect.Effect<Uint8Array | undefined, StorageFailed | WalCorrupt>
 }
 
 export interface FileSnapshots {
@@ -49,7 +51,7 @@ export const open = (
   logFirst: string,
 ): Effect.Effect<FileSnapshots, StorageFailed | WalCorrupt> =>
   Effect.gen(function* () {
-    const { fs, path, directory, registryId, checksum, readOnly } = options
+    const { fs, path, directory, registryId, checksum, readOnly, chainAt } = options
     const fileOf = (lastSeq: number) => path.join(directory, snapshotFileName(lastSeq))
     const candidates = (seqs: ReadonlyArray<number>) => seqs.map((lastSeq) => ({ file: fileOf(lastSeq), lastSeq }))
     const selection = yield* selectSnapshot(fs, candidates(lastSeqs), registryId, checksum, logFirstSeq, logFirst)
@@ -64,23 +66,36 @@ export const open = (
           }),
     )
 
+    // A segment found damaged while looking up the chain value fails the snapshot only, like a failed write.
+    const chainValueFor = (lastSeq: number) =>
+      Effect.catchTag(chainAt(lastSeq), "WalCorrupt", (e) =>
+        Effect.fail(
+          new StorageFailed({
+            operation: "snapshot-write",
+            path: e.file,
+            reason: "InvalidData",
+            message: `reading the chain value at seq ${lastSeq}: ${e.reason}`,
+          }),
+        ),
+      )
     const primitives: SnapshotPrimitives = {
       describe: fileOf,
       // Synced every few MiB: on ext4 (data=ordered) the log's next fdatasync waits for every dirty block the
       // journal commit covers, so one large write held registers for the whole snapshot.
-      stage: (snapshot) => {
-        const target = fileOf(snapshot.lastSeq)
-        const tmp = target + tmpSuffix
-        const parts = [snapshotHeader(snapshot, registryId, checksum), ...partsOf(snapshot.state)]
-        // A write that failed (a full disk, most likely) leaves a partial file whose space the disk needs back now;
-        // open removes any tmp file left by a crash, so this removal need not be durable.
-        return Effect.as(
-          Effect.tapError(writeAndSync(fs, tmp, parts, "w", snapshotSyncEveryBytes), () =>
-            Effect.ignore(fs.remove(tmp)),
-          ),
-          Effect.zipRight(io("rename", tmp, fs.rename(tmp, target)), syncDirectory(fs, directory)),
-        )
-      },
+      stage: (snapshot) =>
+        Effect.flatMap(chainValueFor(snapshot.lastSeq), (chainHead) => {
+          const target = fileOf(snapshot.lastSeq)
+          const tmp = target + tmpSuffix
+          const parts = [snapshotHeader(snapshot, registryId, checksum, chainHead), ...partsOf(snapshot.state)]
+          // A write that failed (a full disk, most likely) leaves a partial file whose space the disk needs back
+          // now; open removes any tmp file left by a crash, so this removal need not be durable.
+          return Effect.as(
+            Effect.tapError(writeAndSync(fs, tmp, parts, "w", snapshotSyncEveryBytes), () =>
+              Effect.ignore(fs.remove(tmp)),
+            ),
+            Effect.zipRight(io("rename", tmp, fs.rename(tmp, target)), syncDirectory(fs, directory)),
+          )
+        }),
       remove: (lastSeq) => removeDurably(fs, directory, fileOf(lastSeq)),
       readLatest: (retained, firstSeq, first) =>
         Effect.map(selectSnapshot(fs, candidates(retained), registryId, checksum, firstSeq, first), (chosen) =>

@@ -77,7 +77,7 @@ export const makeFileStorage = (
     })
     const first = log.segments[0]
     const snapshots = yield* FileSnapshots.open(
-      { fs, path, directory, registryId: log.registryId, checksum, readOnly },
+      { fs, path, directory, registryId: log.registryId, checksum, readOnly, chainAt: log.chainAt },
       listing.snapshotSeqs,
       first?.firstSeq ?? 1,
       first?.handle.path ?? directory,

@@ -1,19 +1,33 @@
 /**
- * The binary framing of WAL records (see docs/architecture.md), little-endian:
- * `u32 payload length | u32 checksum | u64 seq | u8 type | payload`.
+ * The binary framing of WAL records (see docs/architecture.md, "File format"), little-endian. Segments written now
+ * (segment format 2) frame a record as
+ * `u32 payload length | u32 checksum | 32 B chain value | u64 seq | u8 type | payload`;
+ * segments of earlier releases (format 1, read only) as `u32 payload length | u32 checksum | u64 seq | u8 type | payload`.
  *
- * The checksum covers seq, type and payload and is seeded with the segment's salt. Type 0 is invalid, so zero-filled
- * space can never read as a record. A batch encodes into ONE preallocated buffer with DataView writes and no
- * per-record allocation beyond the checksum's subarray view, which keeps the append path within its CPU budget.
+ * The checksum covers everything after it and is seeded with the segment's salt, so a torn chain value is a checksum
+ * failure like any torn byte. The chain value is SHA-256(previous chain value || seq | type | payload): the encoder
+ * writes the previous value into the record's own chain slot, hashes the slot and the rest of the record in place,
+ * then overwrites the slot with the result, so chaining needs no buffer beyond the digest's. Type 0 is invalid, so
+ * zero-filled space can never read as a record. A batch encodes into ONE preallocated buffer with DataView writes.
  * Every record is validated right before it is written and right after it is read.
  */
+import { Effect } from "effect"
+import { sameBytes } from "./ByteParts.ts"
+import { type ChainDigest, chainValueBytes } from "./ChainDigest.ts"
 import type { Checksum } from "./Checksum.ts"
 import type { WalRecord } from "./Wal.ts"
 
-export const recordHeaderBytes = 17
+/** The record header every append writes (format 2, chained). */
+export const recordHeaderBytes = 49
+/** The record header of segments written by earlier releases (format 1, no chain value). */
+export const unchainedRecordHeaderBytes = 17
+/** Where a format-2 record's chain value starts: right after the checksum, so the checksum covers it. */
+const chainAt = 8
 const two32 = 0x100000000
 
-/** The framed size of a record with this payload. */
+const headerBytesOf = (chained: boolean) => (chained ? recordHeaderBytes : unchainedRecordHeaderBytes)
+
+/** The framed size of a record with this payload, as appends write it. */
 export const recordBytes = (payloadLength: number): number => recordHeaderBytes + payloadLength
 
 export const batchBytes = (records: ReadonlyArray<WalRecord>): number => {
@@ -34,14 +48,12 @@ export const assertWritable = (record: WalRecord, expectedSeq: number, recordByt
 }
 
 /**
- * Encodes a batch whose seqs must be exactly `firstSeq, firstSeq + 1, …` into one buffer.
- * Throws on any contract violation, before anything is written.
+ * Lays out a batch whose seqs must be exactly `firstSeq, firstSeq + 1, …` in one buffer, its chain values and
+ * checksums left for `sealBatch`. Throws on any contract violation, before anything is written.
  */
 export const encodeBatch = (
   records: ReadonlyArray<WalRecord>,
   firstSeq: number,
-  salt: number,
-  checksum: Checksum,
   recordBytesMax: number,
 ): Uint8Array => {
   const bytes = new Uint8Array(batchBytes(records))
@@ -50,23 +62,56 @@ export const encodeBatch = (
   for (let i = 0; i < records.length; i++) {
     const record = records[i]!
     assertWritable(record, firstSeq + i, recordBytesMax)
-    const length = record.payload.length
-    view.setUint32(offset, length, true)
-    view.setUint32(offset + 8, record.seq % two32, true)
-    view.setUint32(offset + 12, Math.floor(record.seq / two32), true)
-    bytes[offset + 16] = record.type
+    view.setUint32(offset, record.payload.length, true)
+    view.setUint32(offset + 40, record.seq % two32, true)
+    view.setUint32(offset + 44, Math.floor(record.seq / two32), true)
+    bytes[offset + 48] = record.type
     bytes.set(record.payload, offset + recordHeaderBytes)
-    const end = offset + recordHeaderBytes + length
-    view.setUint32(offset + 4, checksum.compute(bytes.subarray(offset + 8, end), salt), true)
-    offset = end
+    offset += recordHeaderBytes + record.payload.length
   }
   return bytes
+}
+
+/**
+ * Chains and checksums the `count` records `encodeBatch` laid out in `bytes`, the first one after `chainIn`: one
+ * digest per record, in order. Succeeds with the chain value of the batch's last record (a copy).
+ */
+export const sealBatch = (
+  bytes: Uint8Array,
+  count: number,
+  chainIn: Uint8Array,
+  salt: number,
+  checksum: Checksum,
+  digest: ChainDigest,
+): Effect.Effect<Uint8Array> => {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length)
+  const head = new Uint8Array(chainValueBytes)
+  let at = 0
+  bytes.set(chainIn, chainAt)
+  return Effect.as(
+    digest.digestInOrder(
+      count,
+      () => bytes.subarray(at + chainAt, at + recordHeaderBytes + view.getUint32(at, true)),
+      (_, value) => {
+        const end = at + recordHeaderBytes + view.getUint32(at, true)
+        bytes.set(value, at + chainAt)
+        view.setUint32(at + 4, checksum.compute(bytes.subarray(at + chainAt, end), salt), true)
+        at = end
+        if (at < bytes.length) bytes.set(value, at + chainAt)
+        else head.set(value)
+        return undefined
+      },
+    ),
+    head,
+  )
 }
 
 /** Why the record at an offset is unusable, or `undefined` when it is a valid record. */
 export type RecordProblem = string | undefined
 
 export interface ScanOptions {
+  /** Format 2 framing (with a chain value), else format 1. */
+  readonly chained: boolean
   readonly salt: number
   readonly checksum: Checksum
   readonly recordBytesMax: number
@@ -78,6 +123,8 @@ export interface ScanResult {
   readonly end: number
   /** Seq of the last valid record, or `expectedSeq - 1` when none was found. */
   readonly lastSeq: number
+  /** Offset of the last valid record, when one was found. */
+  readonly lastAt?: number
   readonly bad?: {
     readonly offset: number
     readonly reason: string
@@ -88,20 +135,21 @@ export interface ScanResult {
   }
 }
 
-const readSeq = (view: DataView, offset: number) =>
-  view.getUint32(offset + 8, true) + view.getUint32(offset + 12, true) * two32
+const readSeq = (view: DataView, offset: number, headerBytes: number) =>
+  view.getUint32(offset + headerBytes - 9, true) + view.getUint32(offset + headerBytes - 5, true) * two32
 
 /** Checks the record at `offset` without trusting any of its fields before they are bounds-checked. */
 const checkRecord = (bytes: Uint8Array, view: DataView, offset: number, options: ScanOptions): RecordProblem => {
   const remaining = bytes.length - offset
-  if (remaining < recordHeaderBytes) return `record header truncated (${remaining} of ${recordHeaderBytes} bytes)`
+  const headerBytes = headerBytesOf(options.chained)
+  if (remaining < headerBytes) return `record header truncated (${remaining} of ${headerBytes} bytes)`
   const length = view.getUint32(offset, true)
-  if (recordBytes(length) > options.recordBytesMax)
+  if (headerBytes + length > options.recordBytesMax)
     return `length ${length} exceeds recordBytesMax ${options.recordBytesMax}`
-  if (recordBytes(length) > remaining) return `record truncated (${remaining} of ${recordBytes(length)} bytes)`
-  if (bytes[offset + 16] === 0) return "record type 0"
+  if (headerBytes + length > remaining) return `record truncated (${remaining} of ${headerBytes + length} bytes)`
+  if (bytes[offset + headerBytes - 1] === 0) return "record type 0"
   const stored = view.getUint32(offset + 4, true)
-  const actual = options.checksum.compute(bytes.subarray(offset + 8, offset + recordHeaderBytes + length), options.salt)
+  const actual = options.checksum.compute(bytes.subarray(offset + 8, offset + headerBytes + length), options.salt)
   if (stored !== actual) return "checksum mismatch"
   return undefined
 }
@@ -123,23 +171,29 @@ export const scanRecords = (
   onRecord: (seq: number, type: number, payloadStart: number, payloadEnd: number) => void,
 ): ScanResult => {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length)
+  const headerBytes = headerBytesOf(options.chained)
   let offset = start
   let seq = expectedSeq
+  let lastAt: number | undefined
   while (offset < bytes.length) {
     const problem = checkRecord(bytes, view, offset, options)
-    const found = problem === undefined ? readSeq(view, offset) : seq
+    const found = problem === undefined ? readSeq(view, offset, headerBytes) : seq
     if (problem !== undefined || found !== seq) {
       const reason = problem ?? `expected seq ${seq}, found ${found}`
       const zeros = allZero(bytes, offset)
-      return { end: offset, lastSeq: seq - 1, bad: { offset, reason, zeros, intact: problem === undefined } }
+      const bad = { offset, reason, zeros, intact: problem === undefined }
+      return lastAt === undefined
+        ? { end: offset, lastSeq: seq - 1, bad }
+        : { end: offset, lastSeq: seq - 1, lastAt, bad }
     }
-    const payloadStart = offset + recordHeaderBytes
+    const payloadStart = offset + headerBytes
     const payloadEnd = payloadStart + view.getUint32(offset, true)
-    onRecord(seq, bytes[offset + 16]!, payloadStart, payloadEnd)
+    onRecord(seq, bytes[payloadStart - 1]!, payloadStart, payloadEnd)
+    lastAt = offset
     offset = payloadEnd
     seq++
   }
-  return { end: offset, lastSeq: seq - 1 }
+  return lastAt === undefined ? { end: offset, lastSeq: seq - 1 } : { end: offset, lastSeq: seq - 1, lastAt }
 }
 
 /**
@@ -154,10 +208,11 @@ export const findValidRecordAfter = (
   options: ScanOptions,
 ): number | undefined => {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length)
-  const seqLimit = afterSeq + Math.floor((bytes.length - from) / recordHeaderBytes) + 1
-  for (let offset = from; offset + recordHeaderBytes <= bytes.length; offset++) {
-    if (bytes[offset + 16] === 0) continue
-    const seq = readSeq(view, offset)
+  const headerBytes = headerBytesOf(options.chained)
+  const seqLimit = afterSeq + Math.floor((bytes.length - from) / headerBytes) + 1
+  for (let offset = from; offset + headerBytes <= bytes.length; offset++) {
+    if (bytes[offset + headerBytes - 1] === 0) continue
+    const seq = readSeq(view, offset, headerBytes)
     if (seq <= afterSeq || seq > seqLimit) continue
     if (checkRecord(bytes, view, offset, options) === undefined) return offset
   }
@@ -175,20 +230,84 @@ export const validatedRecords = (
   expectedSeq: number,
   fromSeq: number,
   toSeq: number,
+  chained: boolean,
 ): Iterable<WalRecord> => ({
   *[Symbol.iterator]() {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length)
+    const headerBytes = headerBytesOf(chained)
     let offset = start
     for (let seq = expectedSeq; seq <= toSeq && offset < bytes.length; seq++) {
-      const payloadStart = offset + recordHeaderBytes
+      const payloadStart = offset + headerBytes
       const payloadEnd = payloadStart + view.getUint32(offset, true)
       if (seq >= fromSeq)
         yield {
           seq,
-          type: bytes[offset + 16]!,
+          type: bytes[payloadStart - 1]!,
           payload: new Uint8Array(bytes.buffer, bytes.byteOffset + payloadStart, payloadEnd - payloadStart),
         }
       offset = payloadEnd
     }
   },
 })
+
+/** The chain value stored in the format-2 record at `offset` (a view into `bytes`). */
+export const storedChainValue = (bytes: Uint8Array, offset: number): Uint8Array =>
+  bytes.subarray(offset + chainAt, offset + chainAt + chainValueBytes)
+
+/** The offset of the record with seq `seq` in format-2 records `scanRecords` found valid from `start`. */
+export const chainedRecordOffset = (bytes: Uint8Array, start: number, expectedSeq: number, seq: number): number => {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length)
+  let offset = start
+  for (let s = expectedSeq; s < seq; s++) offset += recordHeaderBytes + view.getUint32(offset, true)
+  return offset
+}
+
+/** Where a chain walk found a stored chain value that its record's bytes do not produce. */
+export interface ChainBreak {
+  readonly seq: number
+  readonly offset: number
+}
+
+/**
+ * Recomputes the chain over format-2 records `scanRecords` found valid (pass `bytes` cut at its `end`), starting
+ * from `chainIn`, and compares each stored value. Succeeds with the first record whose stored value differs, or
+ * with the chain value after the last record. Hashes a copy of each record (this is `verify`, not the append path).
+ */
+export const walkChain = (
+  bytes: Uint8Array,
+  start: number,
+  expectedSeq: number,
+  chainIn: Uint8Array,
+  digest: ChainDigest,
+): Effect.Effect<{ readonly head: Uint8Array } | { readonly broken: ChainBreak }> =>
+  Effect.suspend(() => {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length)
+    let count = 0
+    for (let offset = start; offset < bytes.length; count++) offset += recordHeaderBytes + view.getUint32(offset, true)
+    let at = start
+    let previous = chainIn
+    let broken: ChainBreak | undefined
+    return Effect.map(
+      digest.digestInOrder(
+        count,
+        () => {
+          const end = at + recordHeaderBytes + view.getUint32(at, true)
+          const message = new Uint8Array(end - at - chainAt)
+          message.set(previous)
+          message.set(bytes.subarray(at + chainAt + chainValueBytes, end), chainValueBytes)
+          return message
+        },
+        (i, value) => {
+          const stored = storedChainValue(bytes, at)
+          if (!sameBytes(stored, value)) {
+            broken = { seq: expectedSeq + i, offset: at }
+            return false
+          }
+          previous = stored
+          at += recordHeaderBytes + view.getUint32(at, true)
+          return undefined
+        },
+      ),
+      () => (broken === undefined ? { head: new Uint8Array(previous) } : { broken }),
+    )
+  })

@@ -17,8 +17,15 @@ import { syncDirectory, writeAndSync } from "./Directory.ts"
 import { brokenSuffix } from "./FileNames.ts"
 import type { StorageLimits } from "./Limits.ts"
 import { reporter } from "./Progress.ts"
-import { findValidRecordAfter, type ScanOptions, scanRecords } from "./RecordCodec.ts"
-import { decodeSegmentHeader, registryIdHex, sameRegistryId, segmentHeaderBytes } from "./SegmentHeader.ts"
+import { findValidRecordAfter, type ScanOptions, scanRecords, storedChainValue } from "./RecordCodec.ts"
+import {
+  decodeSegmentHeader,
+  recordsStart,
+  registryIdHex,
+  type SegmentHeader,
+  sameRegistryId,
+  segmentHeaderBytes,
+} from "./SegmentHeader.ts"
 import { io, plainFailure } from "./StorageError.ts"
 import type { TornTail } from "./Wal.ts"
 
@@ -28,6 +35,8 @@ export interface SegmentFile {
   readonly path: string
   /** Seeds every record checksum in the segment, so records copied from another segment never validate. */
   readonly salt: number
+  /** The chain value before its first record; absent in a segment of an earlier release (unchained, never appended to). */
+  readonly chainIn?: Uint8Array
   /**
    * Its records were not checked at open (a sealed segment the snapshot covers): a read checks them all, and
    * refuses the segment unless they end exactly at its last seq.
@@ -48,6 +57,12 @@ export interface RecoveredLog {
   readonly segments: Array<RecoveredSegment>
   readonly tornTail: Option.Option<TornTail>
   readonly records: number
+  /**
+   * The chain value after the newest segment's last durable record (after a torn tail, the last one kept), as
+   * stored: open trusts each record's checksum and leaves recomputing the chain to `verify --chain`. Absent when
+   * the newest segment is unchained.
+   */
+  readonly chainHead: Uint8Array | undefined
 }
 
 const corrupt = (file: string, offset: number, seq: number, reason: string) =>
@@ -118,6 +133,7 @@ export const recoverSegments = (
     let registryId: Uint8Array | undefined
     let tornTail: Option.Option<TornTail> = Option.none()
     let records = 0
+    let chainHead: Uint8Array | undefined
     const report = yield* reporter
     report({ phase: "check", done: 0, total: names.length })
     for (let i = 0; i < names.length; i++) {
@@ -155,7 +171,7 @@ export const recoverSegments = (
       if (head !== undefined) {
         const lastSeq = names[i + 1]!.firstSeq - 1
         segments.push({
-          file: { name, path: file, salt: header.salt, unchecked: true },
+          file: { ...segmentFile(name, file, header), unchecked: true },
           firstSeq: header.firstSeq,
           lastSeq,
           bytes: head.size,
@@ -164,10 +180,16 @@ export const recoverSegments = (
         report({ phase: "check", done: i + 1, total: names.length })
         continue
       }
-      const options: ScanOptions = { salt: header.salt, checksum, recordBytesMax: limits.recordBytesMax }
-      const scan = scanRecords(bytes, segmentHeaderBytes, header.firstSeq, options, () => {})
+      const chained = header.chainIn !== undefined
+      const options: ScanOptions = { chained, salt: header.salt, checksum, recordBytesMax: limits.recordBytesMax }
+      const scan = scanRecords(bytes, recordsStart(header), header.firstSeq, options, () => {})
+      chainHead = !chained
+        ? undefined
+        : scan.lastAt === undefined
+          ? header.chainIn
+          : new Uint8Array(storedChainValue(bytes, scan.lastAt)) // a copy: must not pin the segment buffer
       const segment: RecoveredSegment = {
-        file: { name, path: file, salt: header.salt },
+        file: segmentFile(name, file, header),
         firstSeq: header.firstSeq,
         lastSeq: scan.lastSeq,
         bytes: scan.end,
@@ -193,5 +215,10 @@ export const recoverSegments = (
       segments.push(segment)
       report({ phase: "check", done: i + 1, total: names.length })
     }
-    return { registryId: registryId!, segments, tornTail, records }
+    return { registryId: registryId!, segments, tornTail, records, chainHead }
   })
+
+const segmentFile = (name: string, path: string, header: SegmentHeader): SegmentFile =>
+  header.chainIn === undefined
+    ? { name, path, salt: header.salt }
+    : { name, path, salt: header.salt, chainIn: header.chainIn }

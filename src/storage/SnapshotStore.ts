@@ -10,6 +10,11 @@ export interface Snapshot {
   /** The last seq whose effect `state` includes. */
   readonly lastSeq: number
   readonly state: Uint8Array
+  /**
+   * The log's chain value after `lastSeq`, as the snapshot recorded it; absent when that record was not chained
+   * (an earlier release wrote it) or the backend keeps no chain (memory).
+   */
+  readonly chainHead?: Uint8Array
 }
 
 /** A snapshot to write: its state may be given as parts (an encoder's lines), written one after another. */

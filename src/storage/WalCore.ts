@@ -68,6 +68,11 @@ export interface LogPrimitives<S> {
     fromSeq: number,
     toSeq: number,
   ) => Effect.Effect<Iterable<WalRecord>, StorageFailed | WalCorrupt>
+  /**
+   * False for a segment this backend can no longer append to (one an earlier release wrote in an older format):
+   * the next append starts a new segment first. Absent: every segment is appendable.
+   */
+  readonly appendable?: (segment: S) => boolean
   /** Deletes a sealed segment durably. */
   readonly remove: (segment: S) => Effect.Effect<void, PrimitiveError>
   /**
@@ -265,7 +270,8 @@ const append = <S>(core: Core<S>, rotateUnlocked: Effect.Effect<void, StorageFai
     const current = last(core)
     for (let i = 0; i < records.length; i++) assertWritable(records[i]!, current.lastSeq + 1 + i, limits.recordBytesMax)
     const size = batchBytes(records)
-    if (!mustRoll(limits, current.bytes, current.lastSeq >= current.firstSeq, size))
+    const hasRecords = current.lastSeq >= current.firstSeq
+    if (!mustRoll(limits, current.bytes, hasRecords, size) && (log.appendable?.(current.handle) ?? true))
       return appendTo(current, records, size)
     return Effect.zipRight(
       rotateUnlocked,

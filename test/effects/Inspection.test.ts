@@ -5,7 +5,7 @@
 import { FileSystem } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Chunk, Context, Effect, Exit, Layer, Stream } from "effect"
+import { Cause, Chunk, Context, Effect, Exit, Layer, Option, Stream } from "effect"
 import { dump, verify } from "../../src/effects/Inspection.ts"
 import * as Registry from "../../src/effects/ModelRegistry.ts"
 import { layerFile, layerNode } from "../../src/node.ts"
@@ -118,6 +118,41 @@ describe("Inspection.verify", () => {
         seq: 1,
         reason: "checksum mismatch in a sealed segment",
       })
+    }),
+  )
+
+  it.scoped("checks the hash chain of the committed format-2 fixture, which opens unchanged and goes on chaining", () =>
+    Effect.gen(function* () {
+      const directory = yield* makeTempDirectory
+      const fs = yield* Effect.provide(FileSystem.FileSystem, NodeContext.layer)
+      yield* Effect.provide(fs.copy("test/fixtures/chained-log", directory, { overwrite: true }), NodeContext.layer)
+      const report = yield* Effect.provide(verify(directory, { chain: true }), layerNode)
+      expect(report).toMatchObject({ firstSeq: 6, lastSeq: 14, events: 9 })
+      expect(Option.getOrThrow(report.snapshot)).toEqual({ lastSeq: 11, versions: 9 })
+      expect(Option.getOrThrow(report.chain)).toEqual({
+        unchainedThrough: undefined,
+        chainedFrom: 6,
+        lastSeq: 14,
+        head: "2f0e6487ce6afa5e57b71f387e1d6dd48f04c20caf28122ec387af539f80b70a",
+        anchoredAt: 11,
+      })
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const registry = Context.get(yield* Layer.build(layerFile({ directory })), Registry.ModelRegistry)
+          expect((yield* registry.get("ocr", "0.3.0")).state).toBe("production")
+          yield* registry.register({ name: "ocr", version: "0.4.0" })
+        }),
+      )
+      const after = yield* Effect.provide(verify(directory, { chain: true }), layerNode)
+      expect(Option.getOrThrow(after.chain)).toMatchObject({ chainedFrom: 6, lastSeq: 15, anchoredAt: 11 })
+    }),
+  )
+
+  it.scoped("without `chain` does not recompute it", () =>
+    Effect.gen(function* () {
+      const directory = yield* makeTempDirectory
+      yield* fill(directory, 3, 0, 1)
+      expect((yield* Effect.provide(verify(directory), layerNode)).chain).toEqual(Option.none())
     }),
   )
 })

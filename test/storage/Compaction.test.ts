@@ -80,15 +80,15 @@ describe("compaction crash points (simulated disk)", () => {
       const snap = `${directory}/${snapshotFileName(20)}`
       expect(fullRun!.map((line) => line.replace(/^\d+ /, ""))).toEqual([
         `open ${seg}.tmp w`, // 1. rotate: the new segment's header, durably created
-        `write ${seg}.tmp @0 +64`,
+        `write ${seg}.tmp @0 +96`,
         `fsync ${seg}.tmp`,
         `rename ${seg}.tmp ${seg}`,
         `open ${directory} r`,
         `fsync ${directory} dir`,
         `open ${seg} a`,
         `open ${snap}.tmp w`, // 2. snapshot: tmp, write (header, then state), fsync, rename, directory fsync
-        `write ${snap}.tmp @0 +48`,
-        `write ${snap}.tmp @48 +52`,
+        `write ${snap}.tmp @0 +80`,
+        `write ${snap}.tmp @80 +52`,
         `fsync ${snap}.tmp`,
         `rename ${snap}.tmp ${snap}`,
         `open ${directory} r`,

@@ -23,8 +23,8 @@ const openFailure = (directory: string) =>
 const seg = (directory: string, firstSeq: number) => `${directory}/${segmentFileName(firstSeq)}`
 const snap = (directory: string, lastSeq: number) => `${directory}/${snapshotFileName(lastSeq)}`
 
-// Five records "event 1".."event 5": 17 + 7 = 24 bytes each after the 64-byte segment header.
-const recordOffset = (seq: number) => 64 + (seq - 1) * 24
+// Five records "event 1".."event 5": 49 + 7 = 56 bytes each after the 96-byte segment header.
+const recordOffset = (seq: number) => 96 + (seq - 1) * 56
 const fiveRecords = (directory: string) => withDir(directory, ({ wal }) => wal.append(records(1, 5)))
 
 layer(NodeContext.layer)("corruption table (real files)", (it) => {
@@ -36,7 +36,7 @@ layer(NodeContext.layer)("corruption table (real files)", (it) => {
       const file = seg(directory, 1)
       const original = yield* fs.readFile(file)
       const start = recordOffset(5)
-      expect(original.length).toBe(start + 24)
+      expect(original.length).toBe(start + 56)
       for (let cut = start; cut < original.length; cut++) {
         yield* fs.writeFile(file, original.subarray(0, cut))
         yield* withDir(directory, ({ wal }) =>
@@ -45,9 +45,9 @@ layer(NodeContext.layer)("corruption table (real files)", (it) => {
             expect(plain(yield* collect(wal.read(1)))).toEqual(plain(records(1, 4)))
             const dropped = cut - start
             const reason =
-              dropped < 17
-                ? `record header truncated (${dropped} of 17 bytes)`
-                : `record truncated (${dropped} of 24 bytes)`
+              dropped < 49
+                ? `record header truncated (${dropped} of 49 bytes)`
+                : `record truncated (${dropped} of 56 bytes)`
             expect(wal.recovery.tornTail).toEqual(
               cut === start
                 ? Option.none()
@@ -80,10 +80,10 @@ layer(NodeContext.layer)("corruption table (real files)", (it) => {
   )
 
   it.scoped.each([
-    ["garbage", [0xde, 0xad, 0xbe, 0xef, 1, 2, 3], 1, "record header truncated (7 of 17 bytes)"],
+    ["garbage", [0xde, 0xad, 0xbe, 0xef, 1, 2, 3], 1, "record header truncated (7 of 49 bytes)"],
     ["a long run of garbage", Array.from({ length: 300 }, (_, i) => (i * 37 + 11) & 0xff), 1, "length"],
     ["zeros", Array.from({ length: 100 }, () => 0), 0, "record type 0"],
-    ["a few zeros", Array.from({ length: 9 }, () => 0), 0, "record header truncated (9 of 17 bytes)"],
+    ["a few zeros", Array.from({ length: 9 }, () => 0), 0, "record header truncated (9 of 49 bytes)"],
   ] as const)("%s appended after the last record is repaired as a torn tail", ([, bytes, recordsDropped, reason]) =>
     Effect.gen(function* () {
       const fs = yield* FileSystem.FileSystem
@@ -105,16 +105,16 @@ layer(NodeContext.layer)("corruption table (real files)", (it) => {
   )
 
   it.scoped.each([
-    ["a payload bit", 3, 20, 0x10, "checksum mismatch, followed by a valid record at offset 136"],
-    ["a seq bit", 3, 9, 0x01, "checksum mismatch, followed by a valid record at offset 136"],
+    ["a payload bit", 3, 52, 0x10, "checksum mismatch, followed by a valid record at offset 264"],
+    ["a seq bit", 3, 41, 0x01, "checksum mismatch, followed by a valid record at offset 264"],
     [
       "a length bit",
       2,
       3,
       0x40,
-      "length 1073741831 exceeds recordBytesMax 1048576, followed by a valid record at offset 112",
+      "length 1073741831 exceeds recordBytesMax 1048576, followed by a valid record at offset 208",
     ],
-    ["the type byte to 0", 4, 16, 0x01, "record type 0, followed by a valid record at offset 160"],
+    ["the type byte to 0", 4, 48, 0x01, "record type 0, followed by a valid record at offset 320"],
   ] as const)(
     "flipping %s in a middle record fails with WalCorrupt at its offset and touches nothing",
     ([, seq, byte, mask, reason]) =>
@@ -153,7 +153,7 @@ layer(NodeContext.layer)("corruption table (real files)", (it) => {
         file,
         offset: recordOffset(5),
         seq: 5,
-        reason: "record truncated (21 of 24 bytes) in a sealed segment",
+        reason: "record truncated (53 of 56 bytes) in a sealed segment",
       })
     }),
   )
@@ -212,7 +212,7 @@ layer(NodeContext.layer)("corruption table (real files)", (it) => {
       const original = yield* fs.readFile(file)
       const cases: Array<[number, number, string]> = [
         [0, 0x01, "wrong magic: not a WAL segment"],
-        [4, 0x02, "unsupported format version 3"],
+        [4, 0x01, "unsupported format version 3"],
         [30, 0x01, "segment header checksum mismatch"],
       ]
       for (const [byte, mask, reason] of cases) {
@@ -323,7 +323,7 @@ layer(NodeContext.layer)("corruption table (real files)", (it) => {
         file,
         offset: original.length,
         seq: 11,
-        reason: "record header truncated (3 of 17 bytes) in a sealed segment",
+        reason: "record header truncated (3 of 49 bytes) in a sealed segment",
       })
     }),
   )

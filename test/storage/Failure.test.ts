@@ -99,9 +99,9 @@ describe("failure semantics (simulated disk, injected faults)", () => {
     () =>
       Effect.gen(function* () {
         const disk = makeSimulatedDisk({ seed: 1 })
-        // Two 24-byte records fill a segment: the third append must roll.
+        // Two 56-byte records fill a segment: the third append must roll.
         const small = (d: SimulatedDisk) =>
-          layerFileSystem({ directory, recordBytesMax: 64, segmentBytesMax: 128 }).pipe(
+          layerFileSystem({ directory, recordBytesMax: 64, segmentBytesMax: 208 }).pipe(
             Layer.provide(Layer.merge(d.layerWithPath, processInfo())),
           )
         const second = `${directory}/${segmentFileName(3)}`
@@ -155,14 +155,14 @@ describe("failure semantics (simulated disk, injected faults)", () => {
       )
       yield* withPorts(open(disk), ({ wal }) =>
         Effect.gen(function* () {
-          // A seeded prefix of the 3 × 24-byte batch reached the file: whole records, then part of the next.
+          // A seeded prefix of the 3 × 56-byte batch reached the file: whole records, then part of the next.
           const lastSeq = yield* wal.lastSeq
           expect(lastSeq).toBeGreaterThanOrEqual(3)
           expect(lastSeq).toBeLessThanOrEqual(5)
           const torn = Option.getOrThrow(wal.recovery.tornTail)
-          expect(torn).toMatchObject({ file, offset: 64 + lastSeq * 24, recordsDropped: 1 })
+          expect(torn).toMatchObject({ file, offset: 96 + lastSeq * 56, recordsDropped: 1 })
           expect(torn.bytesDropped).toBeGreaterThan(0)
-          expect(torn.bytesDropped).toBeLessThan(24)
+          expect(torn.bytesDropped).toBeLessThan(56)
           expect(plain(yield* collect(wal.read(1)))).toEqual(plain(records(1, lastSeq)))
         }),
       )

@@ -7,6 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Option } from "effect"
 import { StorageFailed } from "../../src/domain/errors.ts"
 import { defaultLimits } from "../../src/storage/Limits.ts"
+import { segmentHeaderBytes } from "../../src/storage/SegmentHeader.ts"
 import { DurabilityLost } from "../../src/storage/StorageError.ts"
 import type { WalRecord } from "../../src/storage/Wal.ts"
 import * as WalCore from "../../src/storage/WalCore.ts"
@@ -73,7 +74,7 @@ describe("WalCore", () => {
       const backend = scripted()
       const { wal } = yield* backend.make
       expect(backend.calls).toEqual(["create 1", "finish"])
-      expect(yield* wal.segments).toEqual([{ firstSeq: 1, lastSeq: 0, bytes: 64 }])
+      expect(yield* wal.segments).toEqual([{ firstSeq: 1, lastSeq: 0, bytes: segmentHeaderBytes }])
     }),
   )
 
