@@ -11,6 +11,7 @@ import { Chunk, Deferred, Effect, Exit, Fiber, Layer, Option, Stream } from "eff
 import fc from "fast-check"
 import * as Registry from "../../src/effects/ModelRegistry.ts"
 import { layerChecksum, layerFile, layerIds, layerProcessInfo } from "../../src/node.ts"
+import { segmentHeaderBytes } from "../../src/storage/SegmentHeader.ts"
 import { failureOf, failureTag } from "../../src/testing/exits.ts"
 import { open, tempDirectory, until } from "../support/harness.ts"
 import { type FileHooks, layerWrapped } from "../support/wrapFileSystem.ts"
@@ -399,7 +400,7 @@ describe("ModelRegistry on files", () => {
     "ENOSPC while rolling to the next segment fails that batch only; once space is freed the next register rolls",
     withDirectory("enospc-roll", async (directory) => {
       let diskFull = false
-      const limits = { segmentBytesMax: 64 + 1024, recordBytesMax: 1024 }
+      const limits = { segmentBytesMax: segmentHeaderBytes + 1024, recordBytesMax: 1024 }
       const opened = await open(
         registryOn(
           directory,

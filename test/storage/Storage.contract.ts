@@ -5,6 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Option } from "effect"
 import fc from "fast-check"
+import { segmentHeaderBytes } from "../../src/storage/SegmentHeader.ts"
 import type { WalRecord } from "../../src/storage/Wal.ts"
 import { type Backend, collect, plain, record, records, withPorts } from "./harness.ts"
 
@@ -134,7 +135,7 @@ export const storageContract = (backend: Backend) =>
               Effect.scoped(
                 Effect.gen(function* () {
                   const dir = yield* backend.fresh
-                  const limits = { recordBytesMax: 400, segmentBytesMax: 64 + 400 + segmentSlack }
+                  const limits = { recordBytesMax: 400, segmentBytesMax: segmentHeaderBytes + 400 + segmentSlack }
                   const expected: Array<WalRecord> = []
                   yield* withPorts(dir.open(limits), ({ wal }) =>
                     Effect.gen(function* () {
@@ -167,7 +168,8 @@ export const storageContract = (backend: Backend) =>
     it.scoped("rolls segments at segmentBytesMax and on rotate, never splitting a batch", () =>
       Effect.gen(function* () {
         const dir = yield* backend.fresh
-        // Each record is 17 + 8 bytes ("event NN"); a segment holds the 64-byte header plus up to 256 - 64 bytes.
+        // Each record is its header (recordHeaderBytes) + 8 bytes ("event NN"); a 256-byte segment holds its header
+        // and fewer records than a batch of 4 needs, so every batch of 4 starts a segment of its own.
         const limits = { segmentBytesMax: 256, recordBytesMax: 64 }
         yield* withPorts(dir.open(limits), ({ wal }) =>
           Effect.gen(function* () {
@@ -176,7 +178,6 @@ export const storageContract = (backend: Backend) =>
             expect((yield* wal.segments).length).toBe(1)
             for (let seq = 1; seq <= 20; seq += 4)
               yield* wal.append(records(seq, 4).map((r) => record(r.seq, "event XX")))
-            // 7 records (175 bytes) fit in 192; batches of 4 (100 bytes) roll after the first batch.
             expect((yield* wal.segments).map((s) => [s.firstSeq, s.lastSeq])).toEqual([
               [1, 4],
               [5, 8],
