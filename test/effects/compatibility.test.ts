@@ -311,3 +311,45 @@ describe("release 0.2.0 data directory, written before lifecycles could be chose
     expect(contents(directory)).toEqual(before)
   })
 })
+
+describe("release 0.3.0 data directory, whose events name their actors", () => {
+  const fixture = "release-0.3.0-actors"
+  /** The events as the audit observer wrote them when the fixture was made, each with its actor. */
+  const written = readFileSync(join(fixtures, fixture, "audit.ndjson"), "utf8")
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line))
+
+  it("verifies read-only without changing a byte, every event with the actor it was written with", async () => {
+    const { events } = await verifyUnchanged(fixture)
+    expect(JSON.parse(JSON.stringify(events))).toEqual(written)
+    expect(events.map((event) => event.actor)).toEqual([
+      "ci",
+      "ci",
+      embeddedActor,
+      "alice",
+      "alice@example.org",
+      "deploy bot ✓",
+      "alice",
+      embeddedActor,
+      "(anonymous)",
+    ])
+  })
+
+  it("opens with its versions and replays its events, actors included", async () => {
+    const directory = copyOf(fixture)
+    const opened = await open(layerFile({ directory }))
+    try {
+      const { registry: r, run } = opened
+      expect((await run(r.listVersions("vision"))).map((v) => [v.version, v.state, v.aliases])).toEqual([
+        ["1.0.0", "deprecated", []],
+        ["1.1.0", "production", []],
+        ["1.2.0", "registered", []],
+      ])
+      const replayed = await run(Stream.runCollect(r.subscribe({ from: 1 }).pipe(Stream.take(written.length))))
+      expect(JSON.parse(JSON.stringify(Chunk.toReadonlyArray(replayed)))).toEqual(written)
+    } finally {
+      await opened.close()
+    }
+  })
+})
