@@ -11,7 +11,7 @@ import { lifecycleMermaid } from "../actors/lifecycleDiagram.ts"
 import { InvalidInput, PositionCompacted } from "../domain/errors.ts"
 import { decodeRegisterInputFast } from "../domain/fastDecode.ts"
 import { edgeError } from "../effects/errorStatus.ts"
-import { ModelRegistry } from "../effects/ModelRegistry.ts"
+import { ModelRegistry, type WriteOptions } from "../effects/ModelRegistry.ts"
 import {
   AliasOutcomeWire,
   ModelWire,
@@ -150,7 +150,17 @@ export interface HotAnswers {
 }
 
 export const hotAnswers = (registry: ModelRegistry, settings: ServerSettings): HotAnswers => {
-  const written = (actor: string) => ({ wait: false, actor })
+  // One options object per actor, not one per write: the actors are the configured tokens' names (and
+  // `(anonymous)`), so this holds a few, and a register allocates nothing more for naming its actor.
+  const optionsOf = new Map<string, WriteOptions>()
+  const written = (actor: string): WriteOptions => {
+    let options = optionsOf.get(actor)
+    if (options === undefined) {
+      options = { wait: false, actor }
+      optionsOf.set(actor, options)
+    }
+    return options
+  }
   const health = Effect.zipRight(registry.health, registry.stats)
   return {
     body: (source, done) => readBodyText(source, settings.bodyBytesMax, done),
