@@ -652,9 +652,6 @@ export const declaredMethods = (path: string): ReadonlyArray<string> => [
   ...new Set(declaredRoutes.filter((route) => route.pattern.test(path)).map((route) => route.method)),
 ]
 
-/**
- * The role a request for `method` `path` (without its query) needs: its route's; a reader's for a path or method no
- * route declares, which then gets its 404 or 405 from any token.
- */
-export const requiredRole = (method: string, path: string): Role =>
-  declaredRoutes.find((route) => route.method === method && route.pattern.test(path))?.role ?? "reader"
+/** The role the route of `method` `path` (decoded as the router decodes it) declares; none when no route has it. */
+export const requiredRole = (method: string, path: string): Role | undefined =>
+  declaredRoutes.find((route) => route.method === method && route.pattern.test(path))?.role

@@ -53,7 +53,7 @@ import {
   type PublicRoute,
 } from "./serverDefaults.ts"
 import { answerUntilReady } from "./startGate.ts"
-import { checkTokens, legacyTokenName, makeToken, type Token } from "./tokens.ts"
+import { checkTokens, legacyTokenName, makeToken, type Role, type Token } from "./tokens.ts"
 
 export interface ServerOptions {
   readonly host: string
@@ -210,7 +210,7 @@ const admission = (
     if (route === undefined || !(options.publicRoutes ?? defaultPublicRoutes).includes(route)) return unauthorized()
     actor = anonymousActor
   } else {
-    const required = requiredRole(request.method ?? "GET", path)
+    const required = roleFor(request.method ?? "GET", path)
     if (!permits(identity, required)) return forbidden(identity, required)
     actor = identity.name
   }
@@ -220,6 +220,21 @@ const admission = (
   if (!decodablePath(url))
     return errorResponse(edgeError("InvalidInput", "path: must be valid percent-encoded UTF-8", { field: "path" }))
   return actor
+}
+
+/**
+ * The role a request needs, judged on the path as the router will route it (split at "?", ";" or "#", then
+ * `decodeURI`), so `promote;x` or `pr%6Fmote` needs what `promote` does. A path no route declares needs an admin's
+ * (the docs a reader's): should the router ever route a path this matching misses, it fails closed.
+ */
+const roleFor = (method: string, path: string): Role => {
+  let routed = path
+  try {
+    routed = decodeURI(path)
+  } catch {
+    // Refused as InvalidInput after this check, since the router could not decode it either.
+  }
+  return requiredRole(method, routed) ?? (routeOfPath(path) === "docs" ? "reader" : "admin")
 }
 
 const guarded = <E, R>(

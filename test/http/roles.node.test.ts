@@ -77,6 +77,18 @@ describe.each([true, false])("roles, fast lane %s", (fastLane) => {
     }
   })
 
+  it("judges the path the router routes: a suffix or percent-encoding needs the same role, an unknown path an admin's", async () => {
+    for (const path of ["/models/m/versions/1.0.0/promote;x", "/models/m/versions/1.0.0/pr%6Fmote"]) {
+      const refused = await send(server.url, "POST", path, undefined, secretOf("writer"))
+      expect(refused.status, path).toBe(403)
+      expect(JSON.parse(refused.body).error).toMatchObject({ tag: "Forbidden", required: "admin", role: "writer" })
+    }
+    expect((await send(server.url, "GET", "/nowhere", undefined, secretOf("reader"))).status).toBe(403)
+    expect((await send(server.url, "GET", "/nowhere", undefined, secretOf("admin"))).status).toBe(404)
+    for (const docs of ["/docs", "/openapi.json"])
+      expect((await send(server.url, "GET", docs, undefined, secretOf("reader"))).status).toBe(200)
+  })
+
   it("declares a writer's role on register and an admin's on every version or alias change", () => {
     const roleOf = (name: string) => declaredRouteList().find((route) => route.name === name)?.role
     expect(roleOf("register")).toBe("writer")
