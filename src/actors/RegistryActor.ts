@@ -8,6 +8,7 @@
  * command fails until reopened) and shutdown (pending callers are told the registry closed).
  */
 import { type Cause, type Clock, Effect, Either, Exit, Fiber, FiberRef, Option, RuntimeFlags } from "effect"
+import { embeddedActor } from "../domain/Actor.ts"
 import { type LifecycleMismatch, Overloaded, RegistryClosed, type StorageFailed, WalCorrupt } from "../domain/errors.ts"
 import type { LifecycleChanged } from "../domain/RegistryEvent.ts"
 import type { RegistryLimits } from "../storage/Limits.ts"
@@ -63,13 +64,13 @@ export interface RegistryActor {
   readonly tail: EventTail
   /**
    * Queues a registration. Resolves after the batch that holds it is durable. `wait: false` fails with `Overloaded`
-   * instead of waiting when the mailbox is full.
+   * instead of waiting when the mailbox is full. `actor` is recorded on its event.
    */
-  readonly register: (command: RegisterCommand, wait: boolean) => Effect.Effect<Outcome, RegisterError>
+  readonly register: (command: RegisterCommand, wait: boolean, actor: string) => Effect.Effect<Outcome, RegisterError>
   /** Queues a lifecycle event for a version, as `register`. */
-  readonly change: (command: ChangeCommand, wait: boolean) => Effect.Effect<Outcome, ChangeError>
+  readonly change: (command: ChangeCommand, wait: boolean, actor: string) => Effect.Effect<Outcome, ChangeError>
   /** Queues an alias set or removal, as `register`. */
-  readonly alias: (command: AliasCommand, wait: boolean) => Effect.Effect<AliasOutcome, AliasError>
+  readonly alias: (command: AliasCommand, wait: boolean, actor: string) => Effect.Effect<AliasOutcome, AliasError>
   readonly rules: Lifecycle
   readonly compact: Effect.Effect<CompactReport, CompactError>
   /** Set once a write or fsync failed: every later command fails with it until the registry is reopened. */
@@ -162,9 +163,9 @@ export const makeRegistryActor = (options: {
     const actor: RegistryActor = {
       index,
       tail,
-      register: (command, wait) => enqueue(command, wait, registerPending),
-      change: (command, wait) => enqueue(command, wait, changePending),
-      alias: (command, wait) => enqueue(command, wait, aliasPending),
+      register: (command, wait, actor) => enqueue(command, wait, actor, registerPending),
+      change: (command, wait, actor) => enqueue(command, wait, actor, changePending),
+      alias: (command, wait, actor) => enqueue(command, wait, actor, aliasPending),
       rules,
       compact: Effect.async<CompactReport, CompactError>((resume) => {
         const refused = status.refusal()
@@ -228,14 +229,15 @@ const makeEnqueue =
   <C, A, E>(
     command: C,
     wait: boolean,
-    pendingOf: (command: C, resume: Resume<A, E>, caller: Caller) => Pending,
+    actor: string,
+    pendingOf: (command: C, actor: string, resume: Resume<A, E>, caller: Caller) => Pending,
   ): Effect.Effect<A, E | SubmitError> =>
     Effect.withFiberRuntime((fiber, runtime) =>
       Effect.async<A, E | SubmitError>((resume) => {
         const refused = status.refusal()
         if (refused) return resume(Exit.fail(refused))
         const caller = RuntimeFlags.interruptible(runtime.runtimeFlags) ? fiber : undefined
-        if (mailbox.offer(pendingOf(command, resume, caller), wait) === "refused")
+        if (mailbox.offer(pendingOf(command, actor, resume, caller), wait) === "refused")
           return resume(Exit.fail(new Overloaded({ capacity: limits.mailboxCommandsMax })))
         status.wake()
       }),
@@ -302,14 +304,26 @@ type Resume<A, E> = (exit: Exit.Exit<A, E | SubmitError>) => void
 /** A Pending's result fields before its batch sets them. */
 const unsettled = { version: undefined, event: null, rejection: undefined } as const
 
-const registerPending = (command: RegisterCommand, resume: Resume<Outcome, RegisterDecideError>, caller: Caller) =>
-  ({ kind: "Register", command, resume, caller, ...unsettled }) satisfies RegisterPending
+const registerPending = (
+  command: RegisterCommand,
+  actor: string,
+  resume: Resume<Outcome, RegisterDecideError>,
+  caller: Caller,
+) => ({ kind: "Register", command, actor, resume, caller, ...unsettled }) satisfies RegisterPending
 
-const changePending = (command: ChangeCommand, resume: Resume<Outcome, ChangeDecideError>, caller: Caller) =>
-  ({ kind: "Change", command, resume, caller, ...unsettled }) satisfies ChangePending
+const changePending = (
+  command: ChangeCommand,
+  actor: string,
+  resume: Resume<Outcome, ChangeDecideError>,
+  caller: Caller,
+) => ({ kind: "Change", command, actor, resume, caller, ...unsettled }) satisfies ChangePending
 
-const aliasPending = (command: AliasCommand, resume: Resume<AliasOutcome, AliasDecideError>, caller: Caller) =>
-  ({ kind: "Alias", command, resume, caller, ...unsettled, settled: false }) satisfies AliasPending
+const aliasPending = (
+  command: AliasCommand,
+  actor: string,
+  resume: Resume<AliasOutcome, AliasDecideError>,
+  caller: Caller,
+) => ({ kind: "Alias", command, actor, resume, caller, ...unsettled, settled: false }) satisfies AliasPending
 
 /** Effect's default tracer, which keeps spans in memory only. */
 const builtinTracer = Effect.runSync(Effect.tracer)
@@ -375,6 +389,8 @@ const bindLifecycle = (
       ...change.right,
       seq: index.lastSeq + 1,
       at: new Date(clock.unsafeCurrentTimeMillis()).toISOString(),
+      // The opening process decides the change, and an opener names no actor.
+      actor: embeddedActor,
     }
     yield* wal.append(encodeEventRecords([event]))
     index.apply(event.seq, event)

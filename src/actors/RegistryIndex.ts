@@ -563,7 +563,7 @@ export class RegistryIndex {
   }
 
   /** Moves every listed version and drops every listed alias, then finds the new exclusive states' holders. */
-  private changeLifecycle(event: Omit<LifecycleChanged, "seq" | "at">): void {
+  private changeLifecycle(event: Omit<LifecycleChanged, "seq" | "at" | "actor">): void {
     for (const { name, version, to } of event.changes) {
       const model = this.models.get(name)
       const record = model?.records.get(version)

@@ -60,6 +60,8 @@ export type AliasError = AliasDecideError | SubmitError
 interface PendingBase {
   /** The waiting caller, when it can be interrupted: its command is skipped if it was interrupted before the loop took it. */
   readonly caller: Fiber.RuntimeFiber<unknown, unknown> | undefined
+  /** Who asked: the event's `actor`. */
+  readonly actor: string
   /** Set by the batch: the version as this command left it (`undefined`: skipped or rejected) and its event. */
   version: ModelVersion | undefined
   event: RegistryEvent | null
@@ -243,7 +245,7 @@ const decideBatch = (
             : undefined
     }
     if (body !== undefined) {
-      const event = stampEvent(body, ++seq, at)
+      const event = stampEvent(body, ++seq, at, pending.actor)
       events.push(event)
       pending.event = event
     }
@@ -274,19 +276,22 @@ const completeBatch = (batch: ReadonlyArray<Pending>) => {
   }
 }
 
-/** The event with its seq and commit time, built field by field: a spread copy per event showed in profiles. */
-const stampEvent = (body: EventBody, seq: number, at: string): RegistryEvent => {
+/**
+ * The event with its seq, commit time and actor, built field by field in the Schema's key order: a spread copy per
+ * event showed in profiles.
+ */
+const stampEvent = (body: EventBody, seq: number, at: string, actor: string): RegistryEvent => {
   switch (body._tag) {
     case "Registered":
       return body.state === undefined
-        ? { _tag: "Registered", seq, at, metadata: body.metadata }
-        : { _tag: "Registered", seq, at, metadata: body.metadata, state: body.state }
+        ? { _tag: "Registered", seq, at, actor, metadata: body.metadata }
+        : { _tag: "Registered", seq, at, actor, metadata: body.metadata, state: body.state }
     case "Promoted":
-      return { _tag: "Promoted", seq, at, name: body.name, version: body.version, supersedes: body.supersedes }
+      return { _tag: "Promoted", seq, at, actor, name: body.name, version: body.version, supersedes: body.supersedes }
     case "Deprecated":
-      return { _tag: "Deprecated", seq, at, name: body.name, version: body.version }
+      return { _tag: "Deprecated", seq, at, actor, name: body.name, version: body.version }
     default:
-      return { ...body, seq, at }
+      return { ...body, seq, at, actor }
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * Events as WAL records: the record type byte names the event, the payload is its JSON without `seq`
- * (the record header carries the seq, so it is stored once). Decoding validates with the same rules
+ * (the record header carries the seq, so it is stored once). A payload without `actor` was written before events
+ * named theirs: it decodes with the reserved `(unknown)` actor, so old logs open unchanged. Decoding validates with the same rules
  * as the API's input (the fast validator, then the Schema), so a record that passed its checksum but holds
  * nonsense is still refused.
  */
@@ -39,12 +40,18 @@ const payloadText = (event: RegistryEvent): string => {
   switch (event._tag) {
     case "Registered":
       return event.state === undefined
-        ? JSON.stringify({ at: event.at, metadata: event.metadata })
-        : JSON.stringify({ at: event.at, metadata: event.metadata, state: event.state })
+        ? JSON.stringify({ at: event.at, actor: event.actor, metadata: event.metadata })
+        : JSON.stringify({ at: event.at, actor: event.actor, metadata: event.metadata, state: event.state })
     case "Promoted":
-      return JSON.stringify({ at: event.at, name: event.name, version: event.version, supersedes: event.supersedes })
+      return JSON.stringify({
+        at: event.at,
+        actor: event.actor,
+        name: event.name,
+        version: event.version,
+        supersedes: event.supersedes,
+      })
     case "Deprecated":
-      return JSON.stringify({ at: event.at, name: event.name, version: event.version })
+      return JSON.stringify({ at: event.at, actor: event.actor, name: event.name, version: event.version })
     default: {
       const { _tag: _, seq: _seq, ...payload } = event
       return JSON.stringify(payload)

@@ -17,7 +17,7 @@ import type { RegistryIndex } from "./RegistryIndex.ts"
 /** Old state → new state, for every state the directory's versions are in that the new lifecycle lacks or renames. */
 export type LifecycleMapping = Readonly<Record<string, string>>
 
-export type LifecycleChange = Omit<LifecycleChanged, "seq" | "at">
+export type LifecycleChange = Omit<LifecycleChanged, "seq" | "at" | "actor">
 
 /**
  * The event that moves `index` to `lifecycle`, `undefined` when it already runs under it, or why it cannot move.

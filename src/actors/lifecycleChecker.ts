@@ -10,7 +10,9 @@
  * It runs the registry's own decider and `evolve` (lifecycleRules.ts), so what it proves is what the registry does.
  * It lives in the core because a registry runs it when it opens; the test kit exports it.
  */
+
 import { Either, Schema } from "effect"
+import { embeddedActor } from "../domain/Actor.ts"
 import { InvalidLifecycle } from "../domain/errors.ts"
 import type { AliasName, LifecycleState } from "../domain/Lifecycle.ts"
 import type { ModelMetadata } from "../domain/ModelMetadata.ts"
@@ -230,8 +232,9 @@ export const checkCompiledLifecycle = (
       const {
         seq: _seq,
         at: _at,
+        actor: _actor,
         ...body
-      } = decodeEvent(encodeEvent({ ...event, seq: 1, at: checkedAt } as RegistryEvent))
+      } = decodeEvent(encodeEvent({ ...event, seq: 1, at: checkedAt, actor: embeddedActor } as RegistryEvent))
       decoded = body as EventBody
       replayed.set(text, decoded)
     }

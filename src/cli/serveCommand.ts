@@ -13,7 +13,7 @@ import {
 } from "../http/serverDefaults.ts"
 import { defaultLimits } from "../storage/Limits.ts"
 import { lifecycleFlag, lifecycleMapFlag } from "./lifecycleOption.ts"
-import { json, token, withShownDefault } from "./shared.ts"
+import { json, withShownDefault } from "./shared.ts"
 
 const flags = {
   data: Options.text("data").pipe(Options.withDescription("data directory"), withShownDefault("./data")),
@@ -26,7 +26,20 @@ const flags = {
     Options.withFallbackConfig(Config.integer("PORT")),
     withShownDefault(8080),
   ),
-  token,
+  token: Options.text("token").pipe(
+    Options.withDescription(
+      "NAME:ROLE:SECRET, a token and its role (reader: read and follow events; writer: also register; admin: also " +
+        "transition versions and set or remove aliases); its name is the actor its writes record; repeatable. A bare " +
+        "SECRET (no ':') is one admin token named default (default: $MODEL_REGISTRY_TOKEN, always a bare secret)",
+    ),
+    Options.repeated,
+  ),
+  tokensFile: Options.text("tokens-file").pipe(
+    Options.withDescription(
+      "a file of tokens, one NAME:ROLE:SECRET per line ('#' starts a comment); refused if other users may read it",
+    ),
+    Options.optional,
+  ),
   bodyBytesMax: Options.integer("body-bytes-max").pipe(
     Options.withDescription("largest request body accepted"),
     withShownDefault(defaultBodyBytesMax),

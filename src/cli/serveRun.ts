@@ -1,6 +1,6 @@
 /** What `serve` does once its flags are parsed (serveCommand.ts declares them). */
 import { HttpServer, HttpServerError } from "@effect/platform"
-import { Console, Context, Deferred, Effect, Layer, Option } from "effect"
+import { Config, Console, Context, Deferred, Effect, Layer, Option } from "effect"
 import { Progress } from "../effects/Inspection.ts"
 import * as Server from "../http/Server.ts"
 import type { RegistryLimits } from "../index.ts"
@@ -11,6 +11,7 @@ import * as Output from "./output.ts"
 import { stderrProgress } from "./progress.ts"
 import type { ServeFlags } from "./serveCommand.ts"
 import { reported, usage } from "./shared.ts"
+import { readTokensFile, tokensOf } from "./tokenOptions.ts"
 
 /** Whether binding failed because another process has the address (the platform wraps Node's error as a `ServeError`). */
 const addressInUse = (error: unknown): boolean =>
@@ -30,11 +31,22 @@ export const serve = (o: ServeFlags) =>
     o.json,
     Effect.scoped(
       Effect.gen(function* () {
+        const tokens = yield* Effect.mapError(
+          Effect.flatMap(
+            Option.match(o.tokensFile, { onNone: () => Effect.succeed([]), onSome: readTokensFile }),
+            (fromFile) =>
+              Effect.map(Effect.orDie(Config.option(Config.string("MODEL_REGISTRY_TOKEN"))), (env) =>
+                tokensOf(o.token, env, fromFile),
+              ),
+          ).pipe(Effect.flatMap((given) => given)),
+          failure,
+        )
         const options = yield* Effect.mapError(
           Server.validateOptions({
             host: o.host,
             port: o.port,
-            token: o.token,
+            token: Option.none(),
+            tokens,
             bodyBytesMax: o.bodyBytesMax,
             keepAliveMs: o.keepAliveMs,
             allowOrigins: listed(o.allowOrigin),

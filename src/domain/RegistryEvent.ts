@@ -3,17 +3,24 @@
  * and `at` (the commit time from the injected Clock). An event that moves versions names every version it moves and
  * where to (a promotion names the version it displaces, a transition its displaced versions and cleared aliases),
  * so replay needs no lifecycle and re-runs no guard, and every exclusive state has at most one holder on disk at
- * every seq.
+ * every seq. Each also names its `actor` (Actor.ts): who caused it; a record written before actors were recorded
+ * decodes with the reserved `(unknown)`.
  */
 import { Schema } from "effect"
+import { Actor, unknownActor } from "./Actor.ts"
 import { AliasName, LifecycleBinding, LifecycleEventName, LifecycleStateName } from "./Lifecycle.ts"
 import { IsoTimestamp, ModelMetadata } from "./ModelMetadata.ts"
 import { ModelName } from "./ModelName.ts"
 import { SemVer } from "./SemVer.ts"
 
-const committed: { seq: Schema.filter<typeof Schema.Int>; at: typeof IsoTimestamp } = {
+const committed: {
+  seq: Schema.filter<typeof Schema.Int>
+  at: typeof IsoTimestamp
+  actor: Schema.optionalWith<typeof Actor, { default: () => string }>
+} = {
   seq: Schema.Int.pipe(Schema.positive()),
   at: IsoTimestamp,
+  actor: Schema.optionalWith(Actor, { default: () => unknownActor }),
 }
 type Committed = typeof committed
 type StateName = typeof LifecycleStateName
@@ -167,10 +174,10 @@ export type RegistryEvent = typeof RegistryEvent.Type
 /** The events that concern one model (all but `LifecycleChanged`, which concerns the whole directory). */
 export type ModelEvent = Exclude<RegistryEvent, LifecycleChanged>
 
-type Uncommitted<E> = E extends unknown ? Omit<E, "seq" | "at"> : never
-/** An event decided but not yet committed: it has no seq or commit time yet. */
+type Uncommitted<E> = E extends unknown ? Omit<E, "seq" | "at" | "actor"> : never
+/** An event decided but not yet committed: it has no seq, commit time or actor yet (the batch stamps them). */
 export type EventBody = Uncommitted<ModelEvent>
-/** Any event without its seq and commit time, the directory-wide `LifecycleChanged` included. */
+/** Any event without its seq, commit time and actor, the directory-wide `LifecycleChanged` included. */
 export type AnyEventBody = Uncommitted<RegistryEvent>
 
 export const eventModelName = (event: EventBody): ModelName =>

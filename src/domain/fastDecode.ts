@@ -20,6 +20,7 @@
  * because the Schema path reads each metrics value twice (rule walk, then `JSON.stringify`) and this one once.
  */
 import { Either } from "effect"
+import { isActorText, unknownActor } from "./Actor.ts"
 import { decoder } from "./decode.ts"
 import type { InvalidInput } from "./errors.ts"
 import { forbiddenKeys, jsonDepthMax } from "./Json.ts"
@@ -296,10 +297,21 @@ export const decodeRegisterInputFast = (input: unknown): Either.Either<RegisterI
   return decoded === undefined ? slow(input) : Either.right(decoded)
 }
 
-const eventKeysMatch = (body: Record<string, unknown>, expected: ReadonlyArray<string>): boolean => {
+/**
+ * Whether the body's keys are exactly `expected`, plus `actor` when `withActor` (records written before events
+ * named their actor have none).
+ */
+const eventKeysMatch = (
+  body: Record<string, unknown>,
+  expected: ReadonlyArray<string>,
+  withActor: boolean,
+): boolean => {
   const keys = Reflect.ownKeys(body)
-  if (keys.length !== expected.length) return false
-  for (let i = 0; i < keys.length; i++) if (!expected.includes(keys[i] as string)) return false
+  if (keys.length !== expected.length + (withActor ? 1 : 0)) return false
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]
+    if (!(withActor && key === "actor") && !expected.includes(key as string)) return false
+  }
   return true
 }
 const registeredKeys = ["at", "metadata"]
@@ -320,22 +332,28 @@ export const decodeEventFastPath = (
   const record = body as Record<string, unknown>
   const at = record.at
   if (!isValidTimestamp(at)) return undefined
+  const given = record.actor
+  const withActor = given !== undefined
+  if (withActor && !isActorText(given)) return undefined
+  const actor = withActor ? given : unknownActor
   switch (tag) {
     case "Registered": {
-      if (!eventKeysMatch(record, registeredKeys)) return undefined
+      if (!eventKeysMatch(record, registeredKeys, withActor)) return undefined
       const metadata = decodeMetadataFastPath(record.metadata)
-      return metadata === undefined ? undefined : { _tag: tag, seq, at, metadata }
+      return metadata === undefined ? undefined : { _tag: tag, seq, at, actor, metadata }
     }
     case "Promoted": {
       const { name, version, supersedes } = record
-      if (!eventKeysMatch(record, promotedKeys) || !isModelName(name) || !isCommonSemVer(version)) return undefined
+      if (!eventKeysMatch(record, promotedKeys, withActor) || !isModelName(name) || !isCommonSemVer(version))
+        return undefined
       if (supersedes !== null && !isCommonSemVer(supersedes)) return undefined
-      return { _tag: tag, seq, at, name, version, supersedes } as RegistryEvent
+      return { _tag: tag, seq, at, actor, name, version, supersedes } as RegistryEvent
     }
     case "Deprecated": {
       const { name, version } = record
-      if (!eventKeysMatch(record, deprecatedKeys) || !isModelName(name) || !isCommonSemVer(version)) return undefined
-      return { _tag: tag, seq, at, name, version } as RegistryEvent
+      if (!eventKeysMatch(record, deprecatedKeys, withActor) || !isModelName(name) || !isCommonSemVer(version))
+        return undefined
+      return { _tag: tag, seq, at, actor, name, version } as RegistryEvent
     }
     default:
       // The lifecycle and alias events are rare beside registrations: the Schema decodes them.

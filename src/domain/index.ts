@@ -1,3 +1,4 @@
+export * from "./Actor.ts"
 export * from "./decode.ts"
 export * from "./errors.ts"
 export * from "./Json.ts"

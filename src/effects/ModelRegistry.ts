@@ -44,6 +44,7 @@ import {
 } from "../actors/RegistryActor.ts"
 import type { ModelEntry, RegistryIndex } from "../actors/RegistryIndex.ts"
 import { type SubscribeError, subscribe } from "../actors/subscription.ts"
+import { actorOptionViolation, embeddedActor } from "../domain/Actor.ts"
 import { decodeModelName, decoder, decodeSemVer } from "../domain/decode.ts"
 import {
   AliasNotFound,
@@ -106,6 +107,20 @@ export type {
 export interface WriteOptions {
   /** When the mailbox is full: wait for room (default) or fail at once with `Overloaded`. */
   readonly wait?: boolean
+  /**
+   * Who is writing, recorded as the event's `actor` (domain/Actor.ts): 1–128 printable characters, not starting
+   * with "(" (the registry's reserved actors). Without it the event names `(embedded)`: the embedding process,
+   * which did not say who. An invalid one fails the write with `InvalidInput` (field `actor`), nothing written.
+   */
+  readonly actor?: string
+}
+
+/** The write's actor, or the refusal of the one it gives; a string, not an Either: it runs once per register. */
+const actorOf = (options: WriteOptions | undefined): string | InvalidInput => {
+  const given = options?.actor
+  if (given === undefined) return embeddedActor
+  const violation = actorOptionViolation(given)
+  return violation === undefined ? given : new InvalidInput({ field: "actor", message: `actor: ${violation}` })
 }
 
 export interface RegistryStats {
@@ -138,7 +153,7 @@ export interface ModelRegistry {
   readonly registerDecoded: (
     input: RegisterInputDecoded,
     options?: WriteOptions,
-  ) => Effect.Effect<Outcome, RegisterError>
+  ) => Effect.Effect<Outcome, InvalidInput | RegisterError>
   /**
    * Sends a lifecycle event to a version. Resolves once the event is durable, with the version as it left it and the
    * recorded event (which names any version it displaced from an exclusive state and any alias it cleared); a
@@ -351,9 +366,11 @@ const writes = (
       if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
       const problem = typeof event === "string" ? lifecycleNameViolation(event) : "must be a string"
       if (problem !== undefined) return Effect.fail(new InvalidInput({ field: "event", message: `event: ${problem}` }))
+      const by = actorOf(writeOptions)
+      if (typeof by !== "string") return Effect.fail(by)
       const [n, v] = decoded.right
       const command: ChangeCommand = { _tag: "Transition", name: n, version: v, event }
-      return actor.change(command, writeOptions?.wait ?? true)
+      return actor.change(command, writeOptions?.wait ?? true, by)
     }).pipe(Effect.withSpan(span, { attributes: { model: name, version, event } }))
   const named = (span: string, event: string) => (name: string, version: string, writeOptions?: WriteOptions) =>
     transition(span)(name, version, event, writeOptions)
@@ -371,15 +388,19 @@ const writes = (
         version === undefined ? Either.right(undefined) : decodeSemVer(version),
       ])
       if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
+      const by = actorOf(writeOptions)
+      if (typeof by !== "string") return Effect.fail(by)
       const [n, a, v] = decoded.right
       const command: AliasCommand =
         v === undefined
           ? { _tag: "RemoveAlias", name: n, alias: a }
           : { _tag: "SetAlias", name: n, alias: a, version: v }
-      return actor.alias(command, writeOptions?.wait ?? true)
+      return actor.alias(command, writeOptions?.wait ?? true, by)
     }).pipe(Effect.withSpan(version === undefined ? "ModelRegistry.removeAlias" : "ModelRegistry.setAlias"))
 
   const registerDecoded: ModelRegistry["registerDecoded"] = (given, writeOptions) => {
+    const by = actorOf(writeOptions)
+    if (typeof by !== "string") return Effect.fail(by)
     // Ids are filled synchronously from a service captured at start-up, and createdAt by the batch's one clock
     // read: one Effect per register (the mailbox wait) instead of three.
     const metadata: RegisterMetadata = {
@@ -407,6 +428,7 @@ const writes = (
         compareId: given.id !== undefined,
       },
       writeOptions?.wait ?? true,
+      by,
     )
   }
 

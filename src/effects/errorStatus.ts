@@ -27,6 +27,8 @@ const table = {
   Unauthorized: { status: 401, exit: ExitCode.usage },
   // A web page's request (foreign Origin, or a preflight from one) is refused, not merely unauthenticated.
   CrossOrigin: { status: 403, exit: ExitCode.usage },
+  // A known token whose role does not allow the route; the body names the role it `required` and the token's `role`.
+  Forbidden: { status: 403, exit: ExitCode.usage },
   ModelNotFound: { status: 404, exit: ExitCode.notFoundOrConflict },
   VersionNotFound: { status: 404, exit: ExitCode.notFoundOrConflict },
   AliasNotFound: { status: 404, exit: ExitCode.notFoundOrConflict },

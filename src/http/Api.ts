@@ -14,7 +14,7 @@ import {
   OpenApi,
   type OpenApiJsonSchema,
 } from "@effect/platform"
-import { type Effect, type Either, Option, Schema, SchemaAST } from "effect"
+import { Context, type Effect, type Either, Option, Schema, SchemaAST } from "effect"
 import packageJson from "../../package.json" with { type: "json" }
 import { AliasName, LifecycleEventName, LifecycleStateName } from "../domain/Lifecycle.ts"
 import { IsoTimestamp, RunId, SourceUri, Uuid } from "../domain/ModelMetadata.ts"
@@ -24,6 +24,7 @@ import { SemVer } from "../domain/SemVer.ts"
 import { type ErrorBody, type ErrorTag, translate } from "../effects/errorStatus.ts"
 import type { ModelRegistry } from "../effects/ModelRegistry.ts"
 import type { resumeFrom } from "./sse.ts"
+import type { Role } from "./tokens.ts"
 
 const JsonObject = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 
@@ -61,7 +62,7 @@ export const VersionWire = Schema.Struct({
   aliases: Schema.Array(AliasWire),
 }).annotations({ identifier: "ModelVersion" })
 
-const committed = { seq: Seq, at: TimestampWire }
+const committed = { seq: Seq, at: TimestampWire, actor: Schema.String }
 const BindingWire = Schema.Struct({
   name: Schema.String,
   fingerprint: Schema.String,
@@ -209,13 +210,38 @@ const exactly =
     tags
 
 /**
+ * The role a token needs to call an endpoint (src/http/tokens.ts), declared on the endpoint itself with `requires`,
+ * before its `failingWith`, so the edge's check, the declared 403 and the docs read one statement.
+ */
+export class RequiredRole extends Context.Tag("@visutility/model-registry/http/RequiredRole")<RequiredRole, Role>() {}
+
+const requiredRoleOf = (annotations: Context.Context<never>): Role =>
+  Option.getOrElse(Context.getOption(annotations, RequiredRole), () => {
+    throw new Error("an endpoint declares no required role: add `requires(...)` before its `failingWith`")
+  })
+
+/** Declares the role an endpoint requires. */
+const requires =
+  (role: Role) =>
+  <N extends string, M extends HttpMethod.HttpMethod, P, U, B, H, S, E, R, RE>(
+    endpoint: HttpApiEndpoint.HttpApiEndpoint<N, M, P, U, B, H, S, E, R, RE>,
+  ): HttpApiEndpoint.HttpApiEndpoint<N, M, P, U, B, H, S, E, R, RE> =>
+    endpoint.annotate(RequiredRole, role)
+
+/**
  * What the edge (src/http/Server.ts) refuses before a handler runs: a path that is not valid percent-encoding (only
- * a path with parameters can be one of ours and still fail that), a missing token (when one is set), a foreign
+ * a path with parameters can be one of ours and still fail that), a missing token (when one is set), a token whose
+ * role is below the endpoint's (never on a reader's), a foreign
  * origin or host, a declared body over the limit, and a POST or PUT not declared JSON.
  */
-const edgeTags = (method: HttpMethod.HttpMethod, path: string): ReadonlyArray<ErrorTag> => [
+const edgeTags = (
+  method: HttpMethod.HttpMethod,
+  path: string,
+  annotations: Context.Context<never>,
+): ReadonlyArray<ErrorTag> => [
   ...(path.includes(":") ? (["InvalidInput"] as const) : []),
   "Unauthorized",
+  ...(requiredRoleOf(annotations) === "reader" ? [] : (["Forbidden"] as const)),
   "CrossOrigin",
   "MisdirectedRequest",
   "PayloadTooLarge",
@@ -246,7 +272,7 @@ const failingWith =
     endpoint: HttpApiEndpoint.HttpApiEndpoint<N, M, P, U, B, H, S, E, R, RE>,
   ): HttpApiEndpoint.HttpApiEndpoint<N, M, P, U, B, H, S, E | ErrorBodyType, R, RE> => {
     const byStatus = new Map<number, Array<ErrorTag>>()
-    for (const tag of new Set([...tags, ...edgeTags(endpoint.method, endpoint.path)])) {
+    for (const tag of new Set([...tags, ...edgeTags(endpoint.method, endpoint.path, endpoint.annotations)])) {
       const status = translate(tag).status
       byStatus.set(status, [...(byStatus.get(status) ?? []), tag])
     }
@@ -388,17 +414,19 @@ export class ModelsGroup extends HttpApiGroup.make("models")
       .setPayload(RegisterBody)
       .addSuccess(VersionWire, { status: 201 })
       .addSuccess(VersionWire.annotations({ description: "an identical repeat: nothing written" }))
+      .pipe(requires("writer"))
       .pipe(
         failingWith([
           ...exactly<FailureOf<"registerDecoded">>()(
+            // The body, read and decoded by the handler itself: its fields, and the token's name as the actor.
+            "InvalidInput",
             "VersionConflict",
             "Overloaded",
             "StorageFailed",
             "RegistryClosed",
           ),
-          // The body, read and decoded by the handler itself: its size as it arrives, its JSON, its fields.
+          // The body's size as it arrives.
           "PayloadTooLarge",
-          "InvalidInput",
         ]),
       )
       .annotate(OpenApi.Summary, "Register a model version")
@@ -408,6 +436,7 @@ export class ModelsGroup extends HttpApiGroup.make("models")
     HttpApiEndpoint.get("listModels", "/models")
       .setUrlParams(ModelsParams)
       .addSuccess(Schema.Array(SummaryWire))
+      .pipe(requires("reader"))
       .pipe(failingWith(exactly<FailureOf<"listModelsPage">>()("InvalidInput")))
       .annotate(OpenApi.Summary, "List the models")
       .annotate(
@@ -420,6 +449,7 @@ export class ModelsGroup extends HttpApiGroup.make("models")
     HttpApiEndpoint.get("search", "/versions")
       .setUrlParams(SearchParams)
       .addSuccess(SearchPageWire)
+      .pipe(requires("reader"))
       .pipe(failingWith(exactly<FailureOf<"search">>()("InvalidInput")))
       .annotate(OpenApi.Summary, "Search versions")
       .annotate(
@@ -432,12 +462,14 @@ export class ModelsGroup extends HttpApiGroup.make("models")
   .add(
     HttpApiEndpoint.get("getModel")`/models/${name}`
       .addSuccess(ModelWire)
+      .pipe(requires("reader"))
       .pipe(failingWith(readFailures))
       .annotate(OpenApi.Summary, "Get a model, its production version and its versions"),
   )
   .add(
     HttpApiEndpoint.get("listVersions")`/models/${name}/versions`
       .addSuccess(Schema.Array(VersionWire))
+      .pipe(requires("reader"))
       .pipe(failingWith(readFailures))
       .annotate(OpenApi.Summary, "List a model's versions")
       .annotate(OpenApi.Description, "in semver precedence order"),
@@ -445,12 +477,14 @@ export class ModelsGroup extends HttpApiGroup.make("models")
   .add(
     HttpApiEndpoint.get("getVersion")`/models/${name}/versions/${version}`
       .addSuccess(VersionWire)
+      .pipe(requires("reader"))
       .pipe(failingWith(exactly<FailureOf<"get">>()("InvalidInput", "ModelNotFound", "VersionNotFound")))
       .annotate(OpenApi.Summary, "Get a model version"),
   )
   .add(
     HttpApiEndpoint.post("promote")`/models/${name}/versions/${version}/promote`
       .addSuccess(OutcomeWire)
+      .pipe(requires("admin"))
       .pipe(failingWith(changeFailures))
       .annotate(OpenApi.Summary, "Promote a version to production")
       .annotate(OpenApi.Description, "The model's production version, if another, goes back to registered."),
@@ -458,12 +492,14 @@ export class ModelsGroup extends HttpApiGroup.make("models")
   .add(
     HttpApiEndpoint.post("deprecate")`/models/${name}/versions/${version}/deprecate`
       .addSuccess(OutcomeWire)
+      .pipe(requires("admin"))
       .pipe(failingWith(changeFailures))
       .annotate(OpenApi.Summary, "Deprecate a version"),
   )
   .add(
     HttpApiEndpoint.post("transition")`/models/${name}/versions/${version}/transitions/${event}`
       .addSuccess(OutcomeWire)
+      .pipe(requires("admin"))
       .pipe(failingWith(changeFailures))
       .annotate(OpenApi.Summary, "Send a lifecycle event to a version")
       .annotate(
@@ -476,6 +512,7 @@ export class ModelsGroup extends HttpApiGroup.make("models")
     HttpApiEndpoint.put("setAlias")`/models/${name}/aliases/${alias}`
       .setPayload(SetAliasBody)
       .addSuccess(AliasOutcomeWire)
+      .pipe(requires("admin"))
       .pipe(failingWith([...setAliasFailures, "PayloadTooLarge"]))
       .annotate(OpenApi.Summary, "Point an alias at a version")
       .annotate(
@@ -487,12 +524,14 @@ export class ModelsGroup extends HttpApiGroup.make("models")
   .add(
     HttpApiEndpoint.get("getAlias")`/models/${name}/aliases/${alias}`
       .addSuccess(VersionWire)
+      .pipe(requires("reader"))
       .pipe(failingWith(exactly<FailureOf<"resolveAlias">>()("InvalidInput", "ModelNotFound", "AliasNotFound")))
       .annotate(OpenApi.Summary, "Get the version an alias names"),
   )
   .add(
     HttpApiEndpoint.del("removeAlias")`/models/${name}/aliases/${alias}`
       .addSuccess(AliasOutcomeWire)
+      .pipe(requires("admin"))
       .pipe(failingWith(removeAliasFailures))
       .annotate(OpenApi.Summary, "Remove an alias")
       .annotate(
@@ -530,6 +569,7 @@ export const eventsEndpoint = HttpApiEndpoint.get("events", "/events")
     }),
   )
   .addSuccess(eventStream)
+  .pipe(requires("reader"))
   .pipe(
     failingWith([
       ...exactly<TagOf<Either.Either.Left<ReturnType<typeof resumeFrom>>>>()("InvalidInput"),
@@ -570,6 +610,7 @@ const withMermaidAnswer = (responses: Responses): Responses => {
 export const lifecycleEndpoint = HttpApiEndpoint.get("describe", "/lifecycle")
   .setUrlParams(Schema.Struct({ format: Schema.optional(FormatParam) }))
   .addSuccess(LifecycleWire)
+  .pipe(requires("reader"))
   .pipe(failingWith(["InvalidInput"], withMermaidAnswer))
   .annotate(OpenApi.Summary, "Describe the lifecycle the server runs")
   .annotate(
@@ -585,7 +626,13 @@ export class LifecycleGroup extends HttpApiGroup.make("lifecycle")
 export class OpsGroup extends HttpApiGroup.make("ops")
   .add(
     HttpApiEndpoint.get("healthz", "/healthz")
-      .addSuccess(Schema.Struct({ status: Schema.Literal("ok"), lastSeq: Schema.Int.pipe(Schema.nonNegative()) }))
+      .addSuccess(
+        Schema.Struct({
+          status: Schema.Literal("ok"),
+          lastSeq: Schema.Int.pipe(Schema.nonNegative()),
+        }),
+      )
+      .pipe(requires("reader"))
       .pipe(failingWith(exactly<FailureOf<"health">>()("StorageFailed", "RegistryClosed")))
       .annotate(OpenApi.Summary, "Whether writes can succeed")
       .annotate(OpenApi.Description, "200 while a write can succeed; 503 with the failure otherwise"),
@@ -593,6 +640,7 @@ export class OpsGroup extends HttpApiGroup.make("ops")
   .add(
     HttpApiEndpoint.get("metrics", "/metrics")
       .addSuccess(prometheusText)
+      .pipe(requires("reader"))
       .pipe(failingWith([]))
       .annotate(OpenApi.Summary, "Prometheus metrics"),
   )
@@ -609,7 +657,7 @@ export class RegistryApi extends HttpApi.make("model-registry")
   .annotate(OpenApi.Servers, [{ url: "/", description: "the server that serves this document" }])
   .annotate(
     OpenApi.Description,
-    'Errors answer `{ "error": { "tag", "message", ...fields } }`. With a token configured, send `Authorization: Bearer <token>`.',
+    'Errors answer `{ "error": { "tag", "message", ...fields } }`. With tokens configured, send `Authorization: Bearer <secret>`.',
   )
   .annotate(OpenApi.Transform, (spec) => {
     // Only the framework's decode error (see `withoutDecodeError`) used these.
@@ -620,7 +668,10 @@ export class RegistryApi extends HttpApi.make("model-registry")
       bearerToken: {
         type: "http",
         scheme: "bearer",
-        description: "the token given to `serve --token`; /healthz and the docs need none unless `--public none`",
+        description:
+          "a token given to `serve --token NAME:ROLE:SECRET` (or `--tokens-file`): a reader may read and follow " +
+          "events, a writer also register, an admin also transition versions and set or remove aliases; a role " +
+          "below the route's is answered 403 Forbidden. /healthz and the docs need none unless `--public none`",
       },
     }
     return {
@@ -639,6 +690,7 @@ export interface DeclaredRoute {
   readonly name: string
   readonly method: HttpMethod.HttpMethod
   readonly path: string
+  readonly role: Role
 }
 
 const declaredRoutes: Array<DeclaredRoute & { readonly pattern: RegExp }> = []
@@ -649,6 +701,7 @@ HttpApi.reflect(RegistryApi, {
       name: endpoint.name,
       method: endpoint.method,
       path: endpoint.path,
+      role: requiredRoleOf(endpoint.annotations),
       pattern: pathPattern(endpoint.path),
     })
   },
@@ -668,3 +721,7 @@ export const declaredRoute = (name: string): DeclaredRoute => {
 export const declaredMethods = (path: string): ReadonlyArray<string> => [
   ...new Set(declaredRoutes.filter((route) => route.pattern.test(path)).map((route) => route.method)),
 ]
+
+/** The role the route of `method` `path` (decoded as the router decodes it) declares; none when no route has it. */
+export const requiredRole = (method: string, path: string): Role | undefined =>
+  declaredRoutes.find((route) => route.method === method && route.pattern.test(path))?.role

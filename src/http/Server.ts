@@ -17,10 +17,11 @@ import {
 } from "@effect/platform"
 import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
 import { Deferred, Effect, Either, Layer, Option } from "effect"
+import { anonymousActor } from "../domain/Actor.ts"
 import { InvalidInput, RegistryClosed } from "../domain/errors.ts"
 import { detailOf, edgeError } from "../effects/errorStatus.ts"
-import { declaredMethods, RegistryApi } from "./Api.ts"
-import { bearerMatches, unauthorized } from "./bearerToken.ts"
+import { declaredMethods, RegistryApi, requiredRole } from "./Api.ts"
+import { type Authenticator, forbidden, makeAuthenticator, permits, unauthorized } from "./bearerToken.ts"
 import { declaresTooLarge, payloadTooLarge } from "./bodyLimit.ts"
 import {
   crossSiteCheck,
@@ -34,7 +35,15 @@ import {
 import { Drain } from "./drain.ts"
 import { errorResponse, internalError } from "./errorResponse.ts"
 import * as FastLane from "./fastLane.ts"
-import { EventsLive, HotAnswersLive, LifecycleLive, ModelsLive, OpsLive, ServerSettings } from "./handlers.ts"
+import {
+  EventsLive,
+  HotAnswersLive,
+  LifecycleLive,
+  ModelsLive,
+  OpsLive,
+  RequestActor,
+  ServerSettings,
+} from "./handlers.ts"
 import { startRequest } from "./requestMetrics.ts"
 import {
   defaultBodyBytesMax,
@@ -44,13 +53,19 @@ import {
   type PublicRoute,
 } from "./serverDefaults.ts"
 import { answerUntilReady } from "./startGate.ts"
+import { checkTokens, legacyTokenName, makeToken, type Role, type Token } from "./tokens.ts"
 
 export interface ServerOptions {
   readonly host: string
   /** 0 picks a free port; read the bound one from `HttpServer.HttpServer`'s address. */
   readonly port: number
-  /** Required unless `host` is a loopback address. */
+  /**
+   * The single-secret form of earlier releases: an admin token named `default`. With `tokens`, one of the two is
+   * required unless `host` is a loopback address.
+   */
   readonly token: Option.Option<string>
+  /** Named tokens and their roles (src/http/tokens.ts); each token's name is the actor of the events it writes. */
+  readonly tokens?: ReadonlyArray<Token>
   readonly bodyBytesMax: number
   /** Interval of SSE keep-alive comments, so proxies do not drop idle streams. */
   readonly keepAliveMs: number
@@ -89,12 +104,24 @@ const drainMsLimit = 10 * 60 * 1000
 
 const loopback = new Set(["127.0.0.1", "::1", "localhost"])
 
-/** Refuses configurations that would expose an unauthenticated registry, or limits out of range. */
-export const validateOptions = (options: ServerOptions): Either.Either<ServerOptions, InvalidInput> => {
+/** Every token the options configure: the single-secret `token` as the admin `default`, then `tokens`. */
+const configuredTokens = (options: ServerOptions): Either.Either<ReadonlyArray<Token>, InvalidInput> => {
   const token = Option.getOrUndefined(options.token)
   if (token !== undefined && token.length === 0)
     return Either.left(new InvalidInput({ field: "token", message: "token: must not be empty" }))
-  if (!loopback.has(options.host) && token === undefined)
+  const legacy = token === undefined ? [] : [makeToken("token", legacyTokenName, "admin", token)]
+  const given = Either.all([
+    ...legacy,
+    ...(options.tokens ?? []).map((t) => makeToken("token", t.name, t.role, t.secret)),
+  ])
+  return Either.flatMap(given, checkTokens)
+}
+
+/** Refuses configurations that would expose an unauthenticated registry, or limits out of range. */
+export const validateOptions = (options: ServerOptions): Either.Either<ServerOptions, InvalidInput> => {
+  const tokens = configuredTokens(options)
+  if (Either.isLeft(tokens)) return Either.left(tokens.left)
+  if (!loopback.has(options.host) && tokens.right.length === 0)
     return Either.left(
       new InvalidInput({
         field: "host",
@@ -136,7 +163,7 @@ const shuttingDown = () => errorResponse(detailOf(new RegistryClosed()))
 const rulesOf = (options: ServerOptions) =>
   crossSiteRules(loopback.has(options.host), options.allowHosts ?? [], options.allowOrigins ?? [])
 
-const edge = (options: ServerOptions, drain: Drain) => {
+const edge = (options: ServerOptions, drain: Drain, auth: Authenticator) => {
   const rules = rulesOf(options)
   return <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
     Effect.gen(function* () {
@@ -156,43 +183,72 @@ const edge = (options: ServerOptions, drain: Drain) => {
         typeof checked === "object"
           ? checked
           : checked === undefined
-            ? yield* guarded(options, app, request)
-            : withAllowedOrigin(yield* guarded(options, app, request), checked)
+            ? yield* guarded(options, auth, app, request)
+            : withAllowedOrigin(yield* guarded(options, auth, app, request), checked)
       yield* record(response)
       return response
     })
 }
 
 /**
- * What the edge answers instead of routing a request that passed the host and origin checks: a missing token, a
- * declared body over the limit, a write not declared JSON, a path the router cannot decode. Pure, so the fast lane
+ * What the edge answers instead of routing a request that passed the host and origin checks (a missing token, a
+ * token whose role is below the route's, a declared body over the limit, a write not declared JSON, a path the
+ * router cannot decode), or, when it lets the request through, the actor its writes record. Pure, so the fast lane
  * asks it too and leaves a refused request to this edge.
  */
-const refusal = (options: ServerOptions, request: EdgeRequest): HttpServerResponse.HttpServerResponse | undefined => {
-  const token = Option.getOrUndefined(options.token)
+const admission = (
+  options: ServerOptions,
+  auth: Authenticator,
+  request: EdgeRequest,
+): HttpServerResponse.HttpServerResponse | string => {
   const url = request.url ?? "/"
-  if (token !== undefined && !bearerMatches(request, token)) {
-    const route = request.method === "GET" ? routeOfPath(url.split("?", 1)[0]!) : undefined
+  const identity = auth.identify(request)
+  const path = url.split(/[?;#]/, 1)[0]!
+  let actor: string
+  if (identity === undefined) {
+    const route = request.method === "GET" ? routeOfPath(path) : undefined
     if (route === undefined || !(options.publicRoutes ?? defaultPublicRoutes).includes(route)) return unauthorized()
+    actor = anonymousActor
+  } else {
+    const required = roleFor(request.method ?? "GET", path)
+    if (!permits(identity, required)) return forbidden(identity, required)
+    actor = identity.name
   }
   if (declaresTooLarge(request, options.bodyBytesMax)) return payloadTooLarge(options.bodyBytesMax)
   const notJson = notJsonWrite(request)
   if (notJson !== undefined) return notJson
   if (!decodablePath(url))
     return errorResponse(edgeError("InvalidInput", "path: must be valid percent-encoded UTF-8", { field: "path" }))
-  return undefined
+  return actor
+}
+
+/**
+ * The role a request needs, judged on the path as the router will route it (split at "?", ";" or "#", then
+ * `decodeURI`), so `promote;x` or `pr%6Fmote` needs what `promote` does. A path no route declares needs an admin's
+ * (the docs a reader's): should the router ever route a path this matching misses, it fails closed.
+ */
+const roleFor = (method: string, path: string): Role => {
+  let routed = path
+  try {
+    routed = decodeURI(path)
+  } catch {
+    // Refused as InvalidInput after this check, since the router could not decode it either.
+  }
+  return requiredRole(method, routed) ?? (routeOfPath(path) === "docs" ? "reader" : "admin")
 }
 
 const guarded = <E, R>(
   options: ServerOptions,
+  auth: Authenticator,
   app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
   request: HttpServerRequest.HttpServerRequest,
 ) => {
-  const refused = refusal(options, request)
-  if (refused !== undefined) return Effect.succeed(refused)
+  const admitted = admission(options, auth, request)
+  if (typeof admitted !== "string") return Effect.succeed(admitted)
   // Failures were already answered inside `app` (handlers render their own errors, the fallback route
   // answers unknown paths); what is left here is logged so that metrics and logs see it.
   return app.pipe(
+    Effect.provideService(RequestActor, admitted),
     // The register handler counts a chunked body's bytes itself and answers 413; the platform's own limit would instead
     // destroy the socket mid-request, which a client sees as a reset rather than an answer.
     HttpServerRequest.withMaxBodySize(Option.none()),
@@ -249,7 +305,7 @@ const fallbackRoute = HttpApiBuilder.Router.use((router) =>
  * through the platform's handler for the app it is given. It is the platform's own server (listening, address,
  * closing) with the request listener swapped: the platform would attach its handler to every request.
  */
-const nodeServer = (options: ServerOptions, drain: Drain) =>
+const nodeServer = (options: ServerOptions, drain: Drain, auth: Authenticator) =>
   Layer.scoped(
     HttpServer.HttpServer,
     Effect.gen(function* () {
@@ -258,7 +314,7 @@ const nodeServer = (options: ServerOptions, drain: Drain) =>
           ? undefined
           : FastLane.make(yield* HotAnswersLive, {
               rules: rulesOf(options),
-              refusal: (request) => refusal(options, request),
+              admission: (request) => admission(options, auth, request),
               arrivedLate: drain.arrivedLate,
             })
       let node: NodeServer | undefined
@@ -299,7 +355,9 @@ export const layer = (options: ServerOptions) =>
   Layer.unwrapEffect(
     Effect.sync(() => {
       const drain = new Drain()
-      const serve = HttpApiBuilder.serve(edge(options, drain)).pipe(
+      // Unchecked options are checked here too: a token the server cannot hold must not leave it open.
+      const auth = makeAuthenticator(Either.getOrThrow(configuredTokens(options)))
+      const serve = HttpApiBuilder.serve(edge(options, drain, auth)).pipe(
         Layer.locally(HttpRouter.currentRouterConfig, routerConfig),
         Layer.provide(HttpApiSwagger.layer({ path: docsPaths.swagger })),
         Layer.provide(fallbackRoute),
@@ -307,7 +365,7 @@ export const layer = (options: ServerOptions) =>
         Layer.provide(
           HttpApiBuilder.api(RegistryApi).pipe(Layer.provide([ModelsLive, EventsLive, LifecycleLive, OpsLive])),
         ),
-        Layer.provideMerge(nodeServer(options, drain)),
+        Layer.provideMerge(nodeServer(options, drain, auth)),
       )
       const drainOnClose = Effect.flatMap(ServerSettings, (settings) =>
         Effect.addFinalizer(() =>

@@ -31,10 +31,10 @@ type Answer = HttpServerResponse.HttpServerResponse
 /** How a route answers: a read at once, a write once its commit is durable, a body's write once it is read too. */
 type Handler =
   | { readonly _tag: "Read"; readonly answer: (params: ReadonlyArray<string>) => Answer }
-  | { readonly _tag: "Write"; readonly answer: (params: ReadonlyArray<string>) => Effect.Effect<Answer> }
+  | { readonly _tag: "Write"; readonly answer: (params: ReadonlyArray<string>, actor: string) => Effect.Effect<Answer> }
   | {
       readonly _tag: "BodyWrite"
-      readonly answer: (params: ReadonlyArray<string>, body: string) => Effect.Effect<Answer>
+      readonly answer: (params: ReadonlyArray<string>, body: string, actor: string) => Effect.Effect<Answer>
     }
 
 export interface Route {
@@ -46,8 +46,13 @@ export interface Route {
 }
 
 const read = (answer: (params: ReadonlyArray<string>) => Answer): Handler => ({ _tag: "Read", answer })
-const write = (answer: (params: ReadonlyArray<string>) => Effect.Effect<Answer>): Handler => ({ _tag: "Write", answer })
-const bodyWrite = (answer: (params: ReadonlyArray<string>, body: string) => Effect.Effect<Answer>): Handler => ({
+const write = (answer: (params: ReadonlyArray<string>, actor: string) => Effect.Effect<Answer>): Handler => ({
+  _tag: "Write",
+  answer,
+})
+const bodyWrite = (
+  answer: (params: ReadonlyArray<string>, body: string, actor: string) => Effect.Effect<Answer>,
+): Handler => ({
   _tag: "BodyWrite",
   answer,
 })
@@ -102,8 +107,11 @@ const bodyOf = (response: HttpServerResponse.HttpServerResponse): string | undef
 
 export interface FastLaneOptions {
   readonly rules: CrossSiteRules
-  /** The edge's refusal of a request it lets through the host and origin checks (token, body size, JSON writes). */
-  readonly refusal: (request: IncomingMessage) => HttpServerResponse.HttpServerResponse | undefined
+  /**
+   * The edge's refusal of a request it lets through the host and origin checks (token and role, body size, JSON
+   * writes), or the actor of an admitted one.
+   */
+  readonly admission: (request: IncomingMessage) => HttpServerResponse.HttpServerResponse | string
   readonly arrivedLate: (request: IncomingMessage) => boolean
 }
 
@@ -135,7 +143,7 @@ export const hotRoutes = (hot: HotAnswers): ReadonlyArray<Route> => [
   ),
   route(
     "register",
-    bodyWrite(([name], body) => hot.register(name!, body)),
+    bodyWrite(([name], body, actor) => hot.register(name!, body, actor)),
   ),
   route(
     "listModels",
@@ -151,19 +159,19 @@ export const hotRoutes = (hot: HotAnswers): ReadonlyArray<Route> => [
   ),
   route(
     "promote",
-    write(([name, version]) => hot.promote(name!, version!)),
+    write(([name, version], actor) => hot.promote(name!, version!, actor)),
   ),
   route(
     "deprecate",
-    write(([name, version]) => hot.deprecate(name!, version!)),
+    write(([name, version], actor) => hot.deprecate(name!, version!, actor)),
   ),
   route(
     "transition",
-    write(([name, version, event]) => hot.transition(name!, version!, event!)),
+    write(([name, version, event], actor) => hot.transition(name!, version!, event!, actor)),
   ),
   route(
     "setAlias",
-    bodyWrite(([name, alias], body) => hot.setAlias(name!, alias!, body)),
+    bodyWrite(([name, alias], body, actor) => hot.setAlias(name!, alias!, body, actor)),
   ),
   route(
     "getAlias",
@@ -171,7 +179,7 @@ export const hotRoutes = (hot: HotAnswers): ReadonlyArray<Route> => [
   ),
   route(
     "removeAlias",
-    write(([name, alias]) => hot.removeAlias(name!, alias!)),
+    write(([name, alias], actor) => hot.removeAlias(name!, alias!, actor)),
   ),
 ]
 
@@ -203,7 +211,9 @@ export const make = (hot: HotAnswers, options: FastLaneOptions): FastLane => {
     const found = routeOf(routes, method, request.url!)
     if (found === undefined || options.arrivedLate(request)) return false
     const checked = crossSiteCheck(options.rules, request)
-    if (typeof checked === "object" || options.refusal(request) !== undefined) return false
+    if (typeof checked === "object") return false
+    const actor = options.admission(request)
+    if (typeof actor !== "string") return false
 
     const started = performance.now()
     const { label } = found.route
@@ -221,9 +231,11 @@ export const make = (hot: HotAnswers, options: FastLaneOptions): FastLane => {
     const { handler } = found.route
     const { params } = found
     if (handler._tag === "Read") respond(handler.answer(params))
-    else if (handler._tag === "Write") run(handler.answer(params))
+    else if (handler._tag === "Write") run(handler.answer(params, actor))
     else
-      hot.body(request, (text) => (Either.isLeft(text) ? respond(text.left) : run(handler.answer(params, text.right))))
+      hot.body(request, (text) =>
+        Either.isLeft(text) ? respond(text.left) : run(handler.answer(params, text.right, actor)),
+      )
     return true
   }
 }

@@ -12,7 +12,7 @@ import { InvalidInput, PositionCompacted } from "../domain/errors.ts"
 import { decodeRegisterInputFast } from "../domain/fastDecode.ts"
 import { modelsFromText, searchFromText, searchTextKeys } from "../domain/Search.ts"
 import { detailOf, edgeError } from "../effects/errorStatus.ts"
-import { ModelRegistry } from "../effects/ModelRegistry.ts"
+import { ModelRegistry, type WriteOptions } from "../effects/ModelRegistry.ts"
 import {
   AliasOutcomeWire,
   ModelsParams,
@@ -50,6 +50,13 @@ export interface ServerSettings {
 }
 
 export const ServerSettings = Context.GenericTag<ServerSettings>("@visutility/model-registry/http/ServerSettings")
+
+/**
+ * Who the platform's request is, as the edge admitted it (its token's name): the actor of what it writes. The edge
+ * provides it to every request it routes; a handler without it is a bug, a defect rather than an unnamed write.
+ */
+export class RequestActor extends Context.Tag("@visutility/model-registry/http/RequestActor")<RequestActor, string>() {}
+const requestActor = Effect.orDie(Effect.serviceOptional(RequestActor))
 
 /** Turns every failure into the shared error body; the handler's success type is left as is. */
 const answer = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -133,29 +140,39 @@ type Answer = HttpServerResponse.HttpServerResponse
 export interface HotAnswers {
   /** Reads a request's body under the limit; `done` gets the text or the answer refusing it. */
   readonly body: (source: IncomingMessage, done: (text: Either.Either<string, Answer>) => void) => void
-  readonly register: (name: string, body: string) => Effect.Effect<Answer>
+  readonly register: (name: string, body: string, actor: string) => Effect.Effect<Answer>
   readonly listModels: () => Answer
   readonly getModel: (name: string) => Answer
   readonly listVersions: (name: string) => Answer
   readonly getVersion: (name: string, version: string) => Answer
-  readonly promote: (name: string, version: string) => Effect.Effect<Answer>
-  readonly deprecate: (name: string, version: string) => Effect.Effect<Answer>
-  readonly transition: (name: string, version: string, event: string) => Effect.Effect<Answer>
-  readonly setAlias: (name: string, alias: string, body: string) => Effect.Effect<Answer>
+  readonly promote: (name: string, version: string, actor: string) => Effect.Effect<Answer>
+  readonly deprecate: (name: string, version: string, actor: string) => Effect.Effect<Answer>
+  readonly transition: (name: string, version: string, event: string, actor: string) => Effect.Effect<Answer>
+  readonly setAlias: (name: string, alias: string, body: string, actor: string) => Effect.Effect<Answer>
   readonly getAlias: (name: string, alias: string) => Answer
-  readonly removeAlias: (name: string, alias: string) => Effect.Effect<Answer>
+  readonly removeAlias: (name: string, alias: string, actor: string) => Effect.Effect<Answer>
   readonly healthz: () => Answer
 }
 
 export const hotAnswers = (registry: ModelRegistry, settings: ServerSettings): HotAnswers => {
-  const written = { wait: false }
+  // One options object per actor, not one per write: the actors are the configured tokens' names (and
+  // `(anonymous)`), so this holds a few, and a register allocates nothing more for naming its actor.
+  const optionsOf = new Map<string, WriteOptions>()
+  const written = (actor: string): WriteOptions => {
+    let options = optionsOf.get(actor)
+    if (options === undefined) {
+      options = { wait: false, actor }
+      optionsOf.set(actor, options)
+    }
+    return options
+  }
   const health = Effect.zipRight(registry.health, registry.stats)
   return {
     body: (source, done) => readBodyText(source, settings.bodyBytesMax, done),
-    register: (name, body) =>
+    register: (name, body, actor) =>
       answer(
         Effect.flatMap(Either.flatMap(parseRegisterBody(name, body), decodeRegisterInputFast), (input) =>
-          Effect.map(registry.registerDecoded(input, written), (outcome) =>
+          Effect.map(registry.registerDecoded(input, written(actor)), (outcome) =>
             jsonResponse(encodeVersion(outcome.version), { status: outcome.event === null ? 200 : 201 }),
           ),
         ),
@@ -171,15 +188,15 @@ export const hotAnswers = (registry: ModelRegistry, settings: ServerSettings): H
       ),
     listVersions: (name) => versionsNow(registry.listVersions(name)),
     getVersion: (name, version) => versionNow(registry.get(name, version)),
-    promote: (name, version) => outcomeJson(registry.promote(name, version, written)),
-    deprecate: (name, version) => outcomeJson(registry.deprecate(name, version, written)),
-    transition: (name, version, event) => outcomeJson(registry.transition(name, version, event, written)),
-    setAlias: (name, alias, body) =>
+    promote: (name, version, actor) => outcomeJson(registry.promote(name, version, written(actor))),
+    deprecate: (name, version, actor) => outcomeJson(registry.deprecate(name, version, written(actor))),
+    transition: (name, version, event, actor) => outcomeJson(registry.transition(name, version, event, written(actor))),
+    setAlias: (name, alias, body, actor) =>
       aliasOutcomeJson(
-        Effect.flatMap(parseAliasBody(body), (version) => registry.setAlias(name, alias, version, written)),
+        Effect.flatMap(parseAliasBody(body), (version) => registry.setAlias(name, alias, version, written(actor))),
       ),
     getAlias: (name, alias) => versionNow(registry.resolveAlias(name, alias)),
-    removeAlias: (name, alias) => aliasOutcomeJson(registry.removeAlias(name, alias, written)),
+    removeAlias: (name, alias, actor) => aliasOutcomeJson(registry.removeAlias(name, alias, written(actor))),
     // A load balancer reads /healthz to route writes away: "ok" only while a write can succeed.
     healthz: () => healthNow(health),
   }
@@ -237,7 +254,9 @@ const searchPageNow = readNow(wireEncoder(SearchPageWire))
 export const ModelsLive = HttpApiBuilder.group(RegistryApi, "models", (handlers) =>
   Effect.map(Effect.all([HotAnswersLive, ModelRegistry]), ([hot, registry]) =>
     handlers
-      .handleRaw("register", ({ path, request }) => withBody(hot, request, (body) => hot.register(path.name, body)))
+      .handleRaw("register", ({ path, request }) =>
+        Effect.flatMap(requestActor, (actor) => withBody(hot, request, (body) => hot.register(path.name, body, actor))),
+      )
       .handleRaw("listModels", ({ urlParams, request }) =>
         Effect.sync(() => {
           if (!request.url.includes("?")) return hot.listModels()
@@ -259,14 +278,24 @@ export const ModelsLive = HttpApiBuilder.group(RegistryApi, "models", (handlers)
       .handleRaw("getModel", ({ path }) => Effect.sync(() => hot.getModel(path.name)))
       .handleRaw("listVersions", ({ path }) => Effect.sync(() => hot.listVersions(path.name)))
       .handleRaw("getVersion", ({ path }) => Effect.sync(() => hot.getVersion(path.name, path.version)))
-      .handleRaw("promote", ({ path }) => hot.promote(path.name, path.version))
-      .handleRaw("deprecate", ({ path }) => hot.deprecate(path.name, path.version))
-      .handleRaw("transition", ({ path }) => hot.transition(path.name, path.version, path.event))
+      .handleRaw("promote", ({ path }) =>
+        Effect.flatMap(requestActor, (actor) => hot.promote(path.name, path.version, actor)),
+      )
+      .handleRaw("deprecate", ({ path }) =>
+        Effect.flatMap(requestActor, (actor) => hot.deprecate(path.name, path.version, actor)),
+      )
+      .handleRaw("transition", ({ path }) =>
+        Effect.flatMap(requestActor, (actor) => hot.transition(path.name, path.version, path.event, actor)),
+      )
       .handleRaw("setAlias", ({ path, request }) =>
-        withBody(hot, request, (body) => hot.setAlias(path.name, path.alias, body)),
+        Effect.flatMap(requestActor, (actor) =>
+          withBody(hot, request, (body) => hot.setAlias(path.name, path.alias, body, actor)),
+        ),
       )
       .handleRaw("getAlias", ({ path }) => Effect.sync(() => hot.getAlias(path.name, path.alias)))
-      .handleRaw("removeAlias", ({ path }) => hot.removeAlias(path.name, path.alias)),
+      .handleRaw("removeAlias", ({ path }) =>
+        Effect.flatMap(requestActor, (actor) => hot.removeAlias(path.name, path.alias, actor)),
+      ),
   ),
 )
 

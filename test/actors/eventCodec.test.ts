@@ -6,6 +6,13 @@ import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
 import fc from "fast-check"
 import { decodeEventPayload, encodeEventRecords, makeBatchEncoder, recordTypes } from "../../src/actors/eventCodec.ts"
+import {
+  actorLengthMax,
+  actorTextViolation,
+  anonymousActor,
+  embeddedActor,
+  unknownActor,
+} from "../../src/domain/Actor.ts"
 import type { RegistryEvent } from "../../src/domain/RegistryEvent.ts"
 
 const lifecycleName = fc.stringMatching(/^[A-Za-z][A-Za-z0-9_-]{0,12}$/)
@@ -20,7 +27,13 @@ const binding = fc.record({
   exclusive: fc.uniqueArray(lifecycleName, { maxLength: 2 }),
 })
 
-const event: fc.Arbitrary<Omit<RegistryEvent, "seq">> = fc.oneof(
+/** Token names, the reserved actors, and any printable text an embedding app may give. */
+const actor = fc.oneof(
+  fc.constantFrom(unknownActor, embeddedActor, anonymousActor, "ci", "alice@example"),
+  fc.string({ minLength: 1, maxLength: actorLengthMax }).filter((text) => actorTextViolation(text) === undefined),
+)
+
+const eventBody = fc.oneof(
   fc.record({
     _tag: fc.constant("Registered" as const),
     at,
@@ -78,7 +91,10 @@ const event: fc.Arbitrary<Omit<RegistryEvent, "seq">> = fc.oneof(
     changes: fc.array(fc.record({ name, version, from: lifecycleName, to: lifecycleName }), { maxLength: 2 }),
     aliasesCleared: fc.array(fc.record({ name, alias: lifecycleName, version }), { maxLength: 2 }),
   }),
-) as fc.Arbitrary<Omit<RegistryEvent, "seq">>
+)
+const event = fc.tuple(eventBody, actor).map(([body, by]) => ({ ...body, actor: by })) as unknown as fc.Arbitrary<
+  Omit<RegistryEvent, "seq">
+>
 
 const decoded = (record: { seq: number; type: number; payload: Uint8Array }) =>
   decodeEventPayload(record.seq, record.type, record.payload)
@@ -144,5 +160,31 @@ describe("event records", () => {
         value: { _tag: "WalCorrupt", seq: 3 },
       })
     expect(Either.isLeft(decodeEventPayload(3, 8, encode(aliasSet)))).toBe(true)
+  })
+
+  it("decodes a record written before events named their actor with the reserved unknown actor, on either path", () => {
+    const encode = (payload: object) => new TextEncoder().encode(JSON.stringify(payload))
+    const at = "2026-11-28T00:00:00.000Z"
+    // Deprecated is decoded by the fast path, AliasSet by the Schema.
+    const deprecated = { at, name: "m", version: "1.0.0" }
+    const aliasSet = { at, name: "m", alias: "live", version: "1.0.0", previous: null }
+    expect(Either.getOrThrow(decodeEventPayload(4, recordTypes.Deprecated, encode(deprecated)))).toEqual({
+      _tag: "Deprecated",
+      seq: 4,
+      actor: unknownActor,
+      ...deprecated,
+    })
+    expect(Either.getOrThrow(decodeEventPayload(5, recordTypes.AliasSet, encode(aliasSet)))).toEqual({
+      _tag: "AliasSet",
+      seq: 5,
+      actor: unknownActor,
+      ...aliasSet,
+    })
+    for (const bad of ["", "a\u0007b", "x".repeat(actorLengthMax + 1)])
+      for (const [type, body] of [
+        [recordTypes.Deprecated, deprecated],
+        [recordTypes.AliasSet, aliasSet],
+      ] as const)
+        expect(Either.isLeft(decodeEventPayload(6, type, encode({ ...body, actor: bad })))).toBe(true)
   })
 })

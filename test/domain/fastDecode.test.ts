@@ -4,17 +4,25 @@
  * must never accept what the Schema rejects, and must actually be taken for ordinary valid inputs.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Either } from "effect"
+import { Either, Schema } from "effect"
 import fc from "fast-check"
 import { StoredVersion } from "../../src/actors/snapshotCodec.ts"
 import {
+  decodeEventFastPath,
   decodeMetadataFastPath,
   decodeRegisterInputFast,
   decodeRegisterInputFastPath,
   decodeStoredVersionFastPath,
   isStoredBodyFastPath,
 } from "../../src/domain/fastDecode.ts"
-import { decoder, forbiddenKeys, InvalidInput, ModelMetadata, RegisterInput } from "../../src/domain/index.ts"
+import {
+  decoder,
+  forbiddenKeys,
+  InvalidInput,
+  ModelMetadata,
+  RegisterInput,
+  RegistryEvent,
+} from "../../src/domain/index.ts"
 
 const slow = decoder(RegisterInput)
 
@@ -961,5 +969,56 @@ describe("isStoredBodyFastPath never accepts a body that does not parse into val
   ])("refuses %s", (_, metrics, tags) => {
     const body = `{"id":"6f1c2a9e-0000-4000-8000-000000000000","createdAt":"2026-01-01T00:00:00Z","metrics":${metrics},"tags":${tags}}`
     expect(isStoredBodyFastPath(body, 0, body.length)).toBe(false)
+  })
+})
+
+describe("decodeEventFastPath never answers other than the Schema", () => {
+  const validateEvent = Schema.decodeUnknownEither(RegistryEvent, { onExcessProperty: "error" })
+  const at = "2026-12-01T10:00:00.000Z"
+  const metadata = {
+    id: "00000000-0000-4000-8000-000000000001",
+    name: "m",
+    version: "1.0.0",
+    createdAt: at,
+    metrics: { a: 1 },
+    tags: {},
+  }
+  const bodies = {
+    Registered: { at, metadata },
+    Promoted: { at, name: "m", version: "1.1.0", supersedes: null },
+    Deprecated: { at, name: "m", version: "1.0.0" },
+  } as const
+  const actor = fc.oneof(
+    fc.constant(undefined),
+    fc.constantFrom("ci", "(unknown)", "(embedded)", "", "a\nb", "x".repeat(129), 7, null),
+    fc.string({ maxLength: 130 }),
+  )
+
+  it("with or without an actor, valid or not, and with a stray key: the Schema's value, in its key order", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom("Registered", "Promoted", "Deprecated"),
+        actor,
+        fc.boolean(),
+        (tag: keyof typeof bodies, given, stray) => {
+          const body: Record<string, unknown> = { ...bodies[tag] }
+          if (given !== undefined) body.actor = given
+          if (stray) body.extra = 1
+          const fast = decodeEventFastPath(tag, 3, body)
+          const slow = validateEvent({ ...body, _tag: tag, seq: 3 })
+          if (fast === undefined) return
+          expect(Either.isRight(slow)).toBe(true)
+          expect(JSON.stringify(fast)).toBe(JSON.stringify(Either.getOrThrow(slow)))
+        },
+      ),
+      { numRuns: 500 },
+    )
+  })
+
+  it("takes the records it is there for: with the actor this release writes, and without, as older ones", () => {
+    for (const tag of ["Registered", "Promoted", "Deprecated"] as const) {
+      expect(decodeEventFastPath(tag, 3, { ...bodies[tag], actor: "ci" })).toMatchObject({ actor: "ci" })
+      expect(decodeEventFastPath(tag, 3, { ...bodies[tag] })).toMatchObject({ actor: "(unknown)" })
+    }
   })
 })

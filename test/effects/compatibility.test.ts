@@ -6,6 +6,7 @@ import { cpSync, readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { Chunk, Effect, Option, Stream } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
+import { embeddedActor, unknownActor } from "../../src/domain/Actor.ts"
 import { dump, verify } from "../../src/effects/Inspection.ts"
 import type { ModelRegistry } from "../../src/effects/ModelRegistry.ts"
 import { layerFile, layerNode, mlflowStages } from "../../src/node.ts"
@@ -158,11 +159,14 @@ describe("release 0.2.0 data directory, written before lifecycles could be chose
         ]),
       ),
     )
-  /** The events the audit observer wrote when the fixture was made: every event as it was committed. */
+  /**
+   * The events the audit observer wrote when the fixture was made: every event as it was committed. That release
+   * recorded no actor, so each reads back naming the reserved unknown one.
+   */
   const written = readFileSync(join(fixtures, fixture, "audit.ndjson"), "utf8")
     .trim()
     .split("\n")
-    .map((line) => JSON.parse(line))
+    .map((line) => ({ ...JSON.parse(line), actor: unknownActor }))
   const withRegistry = async <A>(
     layer: Parameters<typeof open>[0],
     body: (opened: Awaited<ReturnType<typeof open>>) => Promise<A>,
@@ -225,7 +229,7 @@ describe("release 0.2.0 data directory, written before lifecycles could be chose
       ])
       expect(JSON.parse(JSON.stringify(await run(eventsFrom(r, 11, 11))))).toEqual(written.slice(10))
       const next = await run(r.register({ name: "nlp", version: "0.5.0" }))
-      expect(next.event?.seq).toBe(22)
+      expect(next.event).toMatchObject({ seq: 22, actor: embeddedActor })
       expect((await run(r.promote("nlp", "0.5.0"))).event).toMatchObject({
         _tag: "Promoted",
         seq: 23,
@@ -305,5 +309,47 @@ describe("release 0.2.0 data directory, written before lifecycles could be chose
       given: "default",
     })
     expect(contents(directory)).toEqual(before)
+  })
+})
+
+describe("release 0.3.0 data directory, whose events name their actors", () => {
+  const fixture = "release-0.3.0-actors"
+  /** The events as the audit observer wrote them when the fixture was made, each with its actor. */
+  const written = readFileSync(join(fixtures, fixture, "audit.ndjson"), "utf8")
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line))
+
+  it("verifies read-only without changing a byte, every event with the actor it was written with", async () => {
+    const { events } = await verifyUnchanged(fixture)
+    expect(JSON.parse(JSON.stringify(events))).toEqual(written)
+    expect(events.map((event) => event.actor)).toEqual([
+      "ci",
+      "ci",
+      embeddedActor,
+      "alice",
+      "alice@example.org",
+      "deploy bot ✓",
+      "alice",
+      embeddedActor,
+      "(anonymous)",
+    ])
+  })
+
+  it("opens with its versions and replays its events, actors included", async () => {
+    const directory = copyOf(fixture)
+    const opened = await open(layerFile({ directory }))
+    try {
+      const { registry: r, run } = opened
+      expect((await run(r.listVersions("vision"))).map((v) => [v.version, v.state, v.aliases])).toEqual([
+        ["1.0.0", "deprecated", []],
+        ["1.1.0", "production", []],
+        ["1.2.0", "registered", []],
+      ])
+      const replayed = await run(Stream.runCollect(r.subscribe({ from: 1 }).pipe(Stream.take(written.length))))
+      expect(JSON.parse(JSON.stringify(Chunk.toReadonlyArray(replayed)))).toEqual(written)
+    } finally {
+      await opened.close()
+    }
   })
 })

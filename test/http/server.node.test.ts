@@ -3,7 +3,7 @@
  * Last-Event-ID across a restart, the token rules, the body limit, 200 concurrent clients, 50 concurrent promotes
  * of one model, path limits equal to the domain's, undecodable paths, and a clean SIGTERM.
  */
-import { existsSync, renameSync, rmSync } from "node:fs"
+import { chmodSync, existsSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { request as httpRequest } from "node:http"
 import { join } from "node:path"
 import { HttpServer } from "@effect/platform"
@@ -695,6 +695,58 @@ describe("token rules", () => {
     } finally {
       await server.stop("SIGKILL")
     }
+  })
+
+  it("keeps the single-secret --token an admin named default, whose writes name it", async () => {
+    const server = await startServer(tempDir("token-legacy"), { args: ["--token", "s3cret-token"] })
+    try {
+      const auth = { authorization: "Bearer s3cret-token" }
+      expect((await post(`${server.url}/models/m/versions`, { version: "1.0.0" }, auth)).status).toBe(201)
+      const promoted = await post(`${server.url}/models/m/versions/1.0.0/promote`, undefined, auth)
+      expect(((await json(promoted)) as { event: unknown }).event).toMatchObject({ actor: "default" })
+    } finally {
+      await server.stop("SIGKILL")
+    }
+  })
+
+  it("serves named tokens from flags and a tokens file, each with its role", async () => {
+    const directory = tempDir("token-file")
+    const file = join(directory, "..", `tokens-${Date.now()}`)
+    writeFileSync(file, "# who may\n\nops:admin:ops-secret:with-colon\nreader:reader:r-secret\n", { mode: 0o600 })
+    const server = await startServer(directory, {
+      args: ["--host", "0.0.0.0", "--token", "ci:writer:ci-secret", "--tokens-file", file],
+    })
+    try {
+      const url = server.url.replace("0.0.0.0", "127.0.0.1")
+      const as = (secret: string) => ({ authorization: `Bearer ${secret}` })
+      expect((await post(`${url}/models/m/versions`, { version: "1.0.0" }, as("r-secret"))).status).toBe(403)
+      expect((await post(`${url}/models/m/versions`, { version: "1.0.0" }, as("ci-secret"))).status).toBe(201)
+      const refused = await post(`${url}/models/m/versions/1.0.0/promote`, undefined, as("ci-secret"))
+      expect(refused.status).toBe(403)
+      expect((await errorOf(refused)).error).toMatchObject({ tag: "Forbidden", required: "admin", role: "writer" })
+      const promoted = await post(`${url}/models/m/versions/1.0.0/promote`, undefined, as("ops-secret:with-colon"))
+      expect(((await json(promoted)) as { event: unknown }).event).toMatchObject({ actor: "ops" })
+      expect((await fetch(`${url}/models/m`, { headers: as("r-secret") })).status).toBe(200)
+    } finally {
+      await server.stop("SIGKILL")
+    }
+    chmodSync(file, 0o644)
+    await expect(startServer(tempDir("token-file-open"), { args: ["--tokens-file", file] })).rejects.toThrow(
+      /exited \(1\)[\s\S]*open to other users/,
+    )
+  })
+
+  it("refuses a bad --token at startup, saying what is wrong", async () => {
+    for (const [spec, said] of [
+      ["ci:writr:secret", /roles are reader, writer, admin/],
+      ["ci:writer", /NAME:ROLE:SECRET/],
+      ["(unknown):admin:secret", /token name/],
+      ["ci:writer:", /secret/],
+    ] as const)
+      await expect(startServer(tempDir("token-bad"), { args: ["--token", spec] })).rejects.toThrow(said)
+    await expect(
+      startServer(tempDir("token-twice"), { args: ["--token", "ci:writer:a", "--token", "ci:admin:b"] }),
+    ).rejects.toThrow(/given twice/)
   })
 
   it("serves exactly the routes given with --public without the token", async () => {
