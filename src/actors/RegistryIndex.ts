@@ -415,30 +415,22 @@ export const recordOf = (
   metadata: ModelMetadata,
   state: LifecycleState,
   aliases: ReadonlyArray<string> = noAliases,
-): ModelVersion =>
-  metadata.source === undefined && metadata.runId === undefined
-    ? Object.freeze({
-        id: metadata.id,
-        name: metadata.name,
-        version: metadata.version,
-        createdAt: metadata.createdAt,
-        metrics: deepFreeze(metadata.metrics),
-        tags: deepFreeze(metadata.tags),
-        state,
-        aliases,
-      })
-    : Object.freeze({
-        id: metadata.id,
-        name: metadata.name,
-        version: metadata.version,
-        createdAt: metadata.createdAt,
-        metrics: deepFreeze(metadata.metrics),
-        tags: deepFreeze(metadata.tags),
-        ...(metadata.source === undefined ? {} : { source: metadata.source }),
-        ...(metadata.runId === undefined ? {} : { runId: metadata.runId }),
-        state,
-        aliases,
-      })
+): ModelVersion => {
+  // One literal for every record, so they share a hidden class; the rare provenance fields are added after it.
+  const record: { -readonly [K in keyof ModelVersion]: ModelVersion[K] } = {
+    id: metadata.id,
+    name: metadata.name,
+    version: metadata.version,
+    createdAt: metadata.createdAt,
+    metrics: deepFreeze(metadata.metrics),
+    tags: deepFreeze(metadata.tags),
+    state,
+    aliases,
+  }
+  if (metadata.source !== undefined) record.source = metadata.source
+  if (metadata.runId !== undefined) record.runId = metadata.runId
+  return Object.freeze(record)
+}
 
 /** The full state a snapshot stores: the lifecycle binding and every version with its state and aliases. */
 export interface IndexSnapshot {

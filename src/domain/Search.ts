@@ -55,9 +55,17 @@ const SearchTags = Schema.Record({
 
 const Limit = Schema.Number.pipe(Schema.int(), Schema.between(1, searchLimitMax))
 
+const NamePrefix = Schema.optionalWith(Schema.String.pipe(Schema.maxLength(modelNameLengthMax)), { exact: true })
+
+const pageFields = {
+  limit: Schema.optionalWith(Limit, { exact: true }),
+  /** `nextCursor` of the previous page of the same query. */
+  cursor: Schema.optionalWith(Schema.String.pipe(Schema.maxLength(4096)), { exact: true }),
+}
+
 export const SearchQuery = Schema.Struct({
   /** Versions of models whose name starts with this (a model name's characters; empty matches every model). */
-  namePrefix: Schema.optionalWith(Schema.String.pipe(Schema.maxLength(modelNameLengthMax)), { exact: true }),
+  namePrefix: NamePrefix,
   /** Every tag given must be set to exactly this value. */
   tags: Schema.optionalWith(SearchTags, { exact: true }),
   state: Schema.optionalWith(LifecycleStateName, { exact: true }),
@@ -67,9 +75,7 @@ export const SearchQuery = Schema.Struct({
   metrics: Schema.optionalWith(Schema.Array(MetricFilter).pipe(Schema.maxItems(metricFiltersMax)), { exact: true }),
   orderBy: Schema.optionalWith(SearchOrder, { exact: true }),
   descending: Schema.optionalWith(Schema.Boolean, { exact: true }),
-  limit: Schema.optionalWith(Limit, { exact: true }),
-  /** `nextCursor` of the previous page of the same query. */
-  cursor: Schema.optionalWith(Schema.String.pipe(Schema.maxLength(4096)), { exact: true }),
+  ...pageFields,
 })
 export type SearchQuery = typeof SearchQuery.Type
 
@@ -81,11 +87,7 @@ export interface SearchPage {
   readonly nextCursor: string | null
 }
 
-export const ModelsQuery = Schema.Struct({
-  namePrefix: Schema.optionalWith(Schema.String.pipe(Schema.maxLength(modelNameLengthMax)), { exact: true }),
-  limit: Schema.optionalWith(Limit, { exact: true }),
-  cursor: Schema.optionalWith(Schema.String.pipe(Schema.maxLength(4096)), { exact: true }),
-})
+export const ModelsQuery = Schema.Struct({ namePrefix: NamePrefix, ...pageFields })
 export type ModelsQuery = typeof ModelsQuery.Type
 
 export const decodeModelsQuery: (input: unknown) => Either.Either<ModelsQuery, InvalidInput> = decoder(ModelsQuery)

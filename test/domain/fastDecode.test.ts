@@ -541,19 +541,19 @@ const badRunIdArb = fc.oneof(fc.constantFrom("", "run\n1", "\u007f", "x".repeat(
 
 // --- whole inputs ----------------------------------------------------------------------------------------
 
-const validInput = fc.record(
-  {
-    name: nameArb,
-    version: versionArb,
-    metrics: metricsArb,
-    tags: tagsArb,
-    id: idArb,
-    createdAt: createdAtArb,
-    source: sourceArb,
-    runId: runIdArb,
-  },
-  { requiredKeys: ["name", "version"] },
-) as fc.Arbitrary<Input>
+/** Every field's valid values; which are required is up to each whole input. */
+const inputFields = {
+  name: nameArb,
+  version: versionArb,
+  metrics: metricsArb,
+  tags: tagsArb,
+  id: idArb,
+  createdAt: createdAtArb,
+  source: sourceArb,
+  runId: runIdArb,
+}
+
+const validInput = fc.record(inputFields, { requiredKeys: ["name", "version"] }) as fc.Arbitrary<Input>
 
 const badValueFor = {
   name: badNameArb,
@@ -818,19 +818,9 @@ const storedShapes = [
   { name: "a snapshot's version", fast: decodeStoredVersionFastPath, slow: decoder(StoredVersion), withState: true },
 ] as const
 
-const completeInput = fc.record(
-  {
-    name: nameArb,
-    version: versionArb,
-    metrics: metricsArb,
-    tags: tagsArb,
-    id: idArb,
-    createdAt: createdAtArb,
-    source: sourceArb,
-    runId: runIdArb,
-  },
-  { requiredKeys: ["name", "version", "metrics", "tags", "id", "createdAt"] },
-) as fc.Arbitrary<Input>
+const completeInput = fc.record(inputFields, {
+  requiredKeys: ["name", "version", "metrics", "tags", "id", "createdAt"],
+}) as fc.Arbitrary<Input>
 const stateArb = fc.constantFrom("registered", "production", "deprecated")
 const badStateArb = fc.oneof(fc.constantFrom("Registered", "archived", "", null, 1), junk)
 
