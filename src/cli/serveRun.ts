@@ -38,7 +38,7 @@ export const serve = (o: ServeFlags) =>
               Effect.map(Effect.orDie(Config.option(Config.string("MODEL_REGISTRY_TOKEN"))), (env) =>
                 tokensOf(o.token, env, fromFile),
               ),
-          ).pipe(Effect.flatMap((given) => given)),
+          ).pipe(Effect.flatten),
           failure,
         )
         const options = yield* Effect.mapError(

@@ -30,9 +30,22 @@ beforeAll(async () => {
 
 afterAll(() => server.close())
 
-const get = async (path: string) => {
+interface Refusal {
+  readonly error: { readonly tag: string; readonly field?: string; readonly message: string }
+}
+interface VersionsAnswer extends Partial<Refusal> {
+  readonly versions: ReadonlyArray<{ readonly name: string; readonly version: string; readonly createdAt: string }>
+  readonly nextCursor: string | null
+}
+type ModelsAnswer = ReadonlyArray<{ readonly name: string }> & Partial<Refusal>
+interface OpenApiAnswer {
+  readonly paths: Record<string, { readonly get: { readonly parameters: ReadonlyArray<{ readonly name: string }> } }>
+}
+
+/** A route's answer, read as the shape the caller expects; each test asserts the parts it relies on. */
+const get = async <Body = VersionsAnswer>(path: string) => {
   const response = await fetch(`${base}${path}`)
-  return { status: response.status, headers: response.headers, body: (await response.json()) as Record<string, any> }
+  return { status: response.status, headers: response.headers, body: (await response.json()) as Body }
 }
 
 describe("GET /versions", () => {
@@ -81,36 +94,40 @@ describe("GET /versions", () => {
         status: 400,
         tag: "InvalidInput",
       })
-      expect(refused.body.error.field ?? refused.body.error.message).toContain(field)
+      expect(refused.body.error?.field ?? refused.body.error?.message).toContain(field)
     }
     const page = await get("/versions?limit=1")
-    const other = await get(`/versions?limit=1&state=registered&cursor=${encodeURIComponent(page.body.nextCursor)}`)
+    const other = await get(
+      `/versions?limit=1&state=registered&cursor=${encodeURIComponent(page.body.nextCursor ?? "")}`,
+    )
     expect(other.status).toBe(400)
   })
 })
 
 describe("GET /models", () => {
   it("still lists every model as an array, and pages by prefix with the cursor in a header", async () => {
-    const all = await get("/models")
+    const all = await get<ModelsAnswer>("/models")
     expect(all.body.map((m: { name: string }) => m.name)).toEqual(["bert", "resnet"])
     expect(all.headers.get("x-next-cursor")).toBeNull()
-    const first = await get("/models?limit=1")
+    const first = await get<ModelsAnswer>("/models?limit=1")
     expect(first.body.map((m: { name: string }) => m.name)).toEqual(["bert"])
     const cursor = first.headers.get("x-next-cursor")
     expect(cursor).not.toBeNull()
-    const second = await get(`/models?limit=1&cursor=${encodeURIComponent(cursor!)}`)
+    const second = await get<ModelsAnswer>(`/models?limit=1&cursor=${encodeURIComponent(cursor!)}`)
     expect(second.body.map((m: { name: string }) => m.name)).toEqual(["resnet"])
     expect(second.headers.get("x-next-cursor")).toBeNull()
-    expect((await get("/models?namePrefix=res")).body.map((m: { name: string }) => m.name)).toEqual(["resnet"])
-    const refused = await get("/models?filter=name%3Dx&max_results=1")
+    expect((await get<ModelsAnswer>("/models?namePrefix=res")).body.map((m: { name: string }) => m.name)).toEqual([
+      "resnet",
+    ])
+    const refused = await get<ModelsAnswer>("/models?filter=name%3Dx&max_results=1")
     expect(refused.status).toBe(400)
-    expect(refused.body.error.tag).toBe("InvalidInput")
+    expect(refused.body.error?.tag).toBe("InvalidInput")
   })
 
   it("declares both routes' parameters in the OpenAPI document", async () => {
-    const openapi = (await get("/openapi.json")).body
+    const openapi = (await get<OpenApiAnswer>("/openapi.json")).body
     const parameters = (path: string) =>
-      (openapi.paths[path].get.parameters as Array<{ name: string }>).map((parameter) => parameter.name).sort()
+      (openapi.paths[path]?.get.parameters ?? []).map((parameter) => parameter.name).sort()
     expect(parameters("/versions")).toEqual(
       ["alias", "cursor", "limit", "metric", "namePrefix", "order", "orderBy", "state", "tag"].sort(),
     )
