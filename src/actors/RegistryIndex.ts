@@ -416,8 +416,7 @@ export const recordOf = (
   state: LifecycleState,
   aliases: ReadonlyArray<string> = noAliases,
 ): ModelVersion => {
-  // One literal for every record, so they share a hidden class; the rare provenance fields are added after it.
-  const record: { -readonly [K in keyof ModelVersion]: ModelVersion[K] } = {
+  const record = {
     id: metadata.id,
     name: metadata.name,
     version: metadata.version,
@@ -427,9 +426,17 @@ export const recordOf = (
     state,
     aliases,
   }
-  if (metadata.source !== undefined) record.source = metadata.source
-  if (metadata.runId !== undefined) record.runId = metadata.runId
-  return Object.freeze(record)
+  if (metadata.source === undefined && metadata.runId === undefined) return Object.freeze(record)
+  // The rare provenance fields sit where the Schema and the wire put them, before the state: a record is printed
+  // as it is (the local CLI), and must read as a server's answer does.
+  const { state: _state, aliases: _aliases, ...fields } = record
+  return Object.freeze({
+    ...fields,
+    ...(metadata.source === undefined ? {} : { source: metadata.source }),
+    ...(metadata.runId === undefined ? {} : { runId: metadata.runId }),
+    state,
+    aliases,
+  })
 }
 
 /** The full state a snapshot stores: the lifecycle binding and every version with its state and aliases. */

@@ -52,6 +52,12 @@ describe("source and runId", () => {
           for (const [i, fields] of given.entries())
             for (const name of ["m", "n"]) {
               const version = await opened.run(opened.registry.get(name, `1.0.${i}`))
+              // In the Schema's and the wire's order: a local CLI prints the record as a server would answer it.
+              expect(Object.keys(version)).toEqual(
+                ["id", "name", "version", "createdAt", "metrics", "tags", "source", "runId", "state", "aliases"].filter(
+                  (key) => Object.hasOwn(version, key),
+                ),
+              )
               expect(Object.hasOwn(version, "source")).toBe(fields.source !== undefined)
               expect(Object.hasOwn(version, "runId")).toBe(fields.runId !== undefined)
               expect({ source: version.source, runId: version.runId }).toEqual({
