@@ -30,15 +30,20 @@ const metricNameViolation = (name: string): string | undefined =>
 
 const MetricName = Schema.String.pipe(Schema.filter((name) => metricNameViolation(name) ?? true))
 
-export const MetricFilter = Schema.Struct({
+export interface MetricFilter {
+  readonly metric: string
+  readonly op: ComparisonOperator
+  readonly value: number
+}
+
+export const MetricFilter: Schema.Schema<MetricFilter> = Schema.Struct({
   metric: MetricName,
   op: Schema.Literal(...comparisonOperators),
   value: Schema.Number.pipe(Schema.filter((value) => Number.isFinite(value) || "must be a finite number")),
 })
-export type MetricFilter = typeof MetricFilter.Type
 
 /** `version` is model name, then SemVer precedence; `createdAt` the instant; `metric.<name>` a numeric metric. */
-export const SearchOrder = Schema.String.pipe(
+export const SearchOrder: Schema.filter<typeof Schema.String> = Schema.String.pipe(
   Schema.filter(
     (order) =>
       order === "version" ||
@@ -63,7 +68,23 @@ const pageFields = {
   cursor: Schema.optionalWith(Schema.String.pipe(Schema.maxLength(4096)), { exact: true }),
 }
 
-export const SearchQuery = Schema.Struct({
+/** A search's filters, order and page; `Alias` is the alias name as given (`string`) or as decoded. */
+interface SearchFields<Alias> {
+  readonly namePrefix?: string
+  readonly tags?: { readonly [key: string]: string }
+  readonly state?: string
+  readonly alias?: Alias
+  readonly metrics?: ReadonlyArray<MetricFilter>
+  readonly orderBy?: string
+  readonly descending?: boolean
+  readonly limit?: number
+  readonly cursor?: string
+}
+export interface SearchQuery extends SearchFields<AliasName> {}
+/** A search as a caller writes it, before `decodeSearchQuery`. */
+export interface SearchQueryInput extends SearchFields<string> {}
+
+export const SearchQuery: Schema.Schema<SearchQuery, SearchQueryInput> = Schema.Struct({
   /** Versions of models whose name starts with this (a model name's characters; empty matches every model). */
   namePrefix: NamePrefix,
   /** Every tag given must be set to exactly this value. */
@@ -77,7 +98,6 @@ export const SearchQuery = Schema.Struct({
   descending: Schema.optionalWith(Schema.Boolean, { exact: true }),
   ...pageFields,
 })
-export type SearchQuery = typeof SearchQuery.Type
 
 export const decodeSearchQuery: (input: unknown) => Either.Either<SearchQuery, InvalidInput> = decoder(SearchQuery)
 
@@ -87,8 +107,13 @@ export interface SearchPage {
   readonly nextCursor: string | null
 }
 
-export const ModelsQuery = Schema.Struct({ namePrefix: NamePrefix, ...pageFields })
-export type ModelsQuery = typeof ModelsQuery.Type
+export interface ModelsQuery {
+  readonly namePrefix?: string
+  readonly limit?: number
+  readonly cursor?: string
+}
+
+export const ModelsQuery: Schema.Schema<ModelsQuery> = Schema.Struct({ namePrefix: NamePrefix, ...pageFields })
 
 export const decodeModelsQuery: (input: unknown) => Either.Either<ModelsQuery, InvalidInput> = decoder(ModelsQuery)
 
