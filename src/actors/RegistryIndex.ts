@@ -37,8 +37,6 @@ class VersionEntry extends VersionKey {
   }
 }
 
-const compareEntries = compareVersionKeys
-
 const noAliases: ReadonlyArray<string> = Object.freeze([])
 
 /**
@@ -128,7 +126,7 @@ export class VersionRecords {
         for (let i = firstAfter(this.sorted, probe) - 1; i >= 0; i--) {
           const entry = this.sorted[i]!
           if (entry.version === version) return slotOf(entry)
-          if (compareEntries(entry, probe) < 0) return undefined
+          if (compareVersionKeys(entry, probe) < 0) return undefined
         }
         return undefined
       }
@@ -170,7 +168,7 @@ const probeBodies = new PendingBodies("", "")
 
 /** Index of the first of `sorted` that sorts after `probe`. */
 const firstAfter = (sorted: ReadonlyArray<VersionEntry>, probe: VersionEntry): number =>
-  partitionPoint(sorted, (entry) => compareEntries(entry, probe) > 0)
+  partitionPoint(sorted, (entry) => compareVersionKeys(entry, probe) > 0)
 
 /** The entry's record, parsed from its snapshot body on first use and then kept in the entry and the records map. */
 const settle = (records: VersionRecords, entry: VersionEntry): ModelVersion => {
@@ -359,7 +357,7 @@ export class ModelEntry implements MutableModel {
     const last = this.sorted[this.sorted.length - 1]
     // A snapshot lists each model's versions in order, so a version sorting after the last one is new, and the map
     // that would say so is left unbuilt.
-    const after = last === undefined || compareEntries(last, entry) < 0
+    const after = last === undefined || compareVersionKeys(last, entry) < 0
     if ((!after || this.records.built) && this.records.has(version))
       return `version ${version} of ${bodies.name} appears twice`
     if (exclusive.has(state)) {
@@ -393,7 +391,7 @@ export class ModelEntry implements MutableModel {
     this.records.added(entry)
     const last = this.sorted[this.sorted.length - 1]
     // Versions mostly arrive in increasing order: then the binary search and the splice are skipped.
-    if (last === undefined || compareEntries(last, entry) <= 0) this.sorted.push(entry)
+    if (last === undefined || compareVersionKeys(last, entry) <= 0) this.sorted.push(entry)
     else this.sorted.splice(firstAfter(this.sorted, entry), 0, entry)
   }
 
@@ -547,13 +545,7 @@ export class RegistryIndex {
     this.searchIndex = undefined
     if (event._tag === "LifecycleChanged") this.changeLifecycle(event)
     else {
-      const name = eventModelName(event)
-      let model = this.models.get(name)
-      if (model === undefined) {
-        model = new ModelEntry()
-        this.models.set(name, model)
-        this.modelNames = undefined
-      }
+      const model = this.modelFor(eventModelName(event))
       const change = evolve(event)
       for (const moved of change.versions) if (!model.records.has(moved.version)) this.versionCount++
       applyChange(model, change, this.exclusive)
@@ -592,12 +584,7 @@ export class RegistryIndex {
    */
   commit(overlay: BatchOverlay, lastSeq: number): void {
     for (const [name, decided] of overlay.models()) {
-      let model = this.models.get(name)
-      if (model === undefined) {
-        model = new ModelEntry()
-        this.models.set(name, model)
-        this.modelNames = undefined
-      }
+      const model = this.modelFor(name)
       for (const record of decided.versions.values()) {
         if (!model.records.has(record.version)) this.versionCount++
         model.put(record)
@@ -619,7 +606,7 @@ export class RegistryIndex {
     // The decoded versions are fresh objects in the record shape, so they become the records as they are:
     // copying each one twice (split off its state, rebuild the record) showed in recovery profiles.
     for (const record of snapshot.versions) {
-      const problem = index.restoringModel(record.name).restore(record, index.exclusive)
+      const problem = index.modelFor(record.name).restore(record, index.exclusive)
       if (problem !== undefined) return Either.left(problem)
       index.versionCount++
     }
@@ -627,7 +614,7 @@ export class RegistryIndex {
   }
 
   /**
-   * An index for a snapshot's restorer to fill through `restoringModel`, version by version with
+   * An index for a snapshot's restorer to fill through `modelFor`, version by version with
    * `ModelEntry.restore` or `restorePending`, counting each in `versionCount`.
    */
   static restoring(lastSeq: number, lifecycle: LifecycleBinding): RegistryIndex {
@@ -638,7 +625,8 @@ export class RegistryIndex {
     return index
   }
 
-  restoringModel(name: string): ModelEntry {
+  /** The model's entry, made (and the name listing dropped) on its first version; a restorer fills it too. */
+  modelFor(name: string): ModelEntry {
     let model = this.models.get(name)
     if (model === undefined) {
       model = new ModelEntry()

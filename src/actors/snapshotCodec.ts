@@ -358,7 +358,7 @@ const restoreBlock = (index: RegistryIndex, columns: unknown, text: string, rema
     if (!Array.isArray(run) || run.length !== 2 || !isModelName(run[0]) || !isIndex(run[1], count - i + 1) || !run[1])
       return `its models are not [name, count] runs of its ${count} versions`
     const name: string = run[0]
-    const model = index.restoringModel(name)
+    const model = index.modelFor(name)
     const bodies = new PendingBodies(name, text)
     for (const last = i + run[1]; i < last; i++) {
       const version = versions[i]
