@@ -306,45 +306,31 @@ export class SearchIndex {
     }
     const order = this.order(orderBy, descending)
     const compare = order.compare
-    const found: Array<Ref> = []
-    const records: Array<ModelVersion> = []
+    // Matches in the order's terms; one more than the page says whether a next page exists.
+    const hits: Array<{ readonly ref: Ref; readonly record: ModelVersion }> = []
     let examined = 0
-    const test = (ref: Ref): boolean => {
+    const test = (ref: Ref): void => {
       examined++
       const record = this.current(ref.name, ref.version)
-      if (record === undefined || !matches(record, ref, query)) return false
-      found.push(ref)
-      records.push(record)
-      return true
+      if (record !== undefined && matches(record, ref, query)) hits.push({ ref, record })
     }
     const candidates = this.candidates(query)
-    let more = false
     if (candidates !== undefined) {
       for (const ref of candidates) if (after === undefined || compare(ref, after) > 0) test(ref)
-      const page = found.map((ref, i) => [ref, records[i]!] as const).sort(([a], [b]) => compare(a, b))
-      more = page.length > limit
-      found.length = 0
-      records.length = 0
-      for (const [ref, record] of page.slice(0, limit)) {
-        found.push(ref)
-        records.push(record)
-      }
+      hits.sort((x, y) => compare(x.ref, y.ref))
     } else {
       const sorted = order.settle()
       for (let i = after === undefined ? 0 : firstAfter(sorted, after, compare); i < sorted.length; i++) {
-        if (test(sorted[i]!) && found.length > limit) {
-          more = true
-          found.pop()
-          records.pop()
-          break
-        }
+        test(sorted[i]!)
+        if (hits.length > limit) break
       }
     }
-    const last = found[found.length - 1]
+    const page = hits.slice(0, limit)
+    const last = page[page.length - 1]?.ref
     const nextCursor =
-      more && last !== undefined
+      hits.length > limit && last !== undefined
         ? encodeCursor({ query: fingerprint, value: sortValue(last, orderBy), name: last.name, version: last.version })
         : null
-    return Either.right({ versions: records, nextCursor, examined })
+    return Either.right({ versions: page.map((hit) => hit.record), nextCursor, examined })
   }
 }
