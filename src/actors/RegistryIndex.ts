@@ -7,7 +7,7 @@ import { Either } from "effect"
 import type { InvalidInput } from "../domain/errors.ts"
 import { deepFreeze } from "../domain/Json.ts"
 import type { LifecycleBinding, LifecycleState } from "../domain/Lifecycle.ts"
-import type { ModelMetadata } from "../domain/ModelMetadata.ts"
+import { addProvenance, type ModelMetadata } from "../domain/ModelMetadata.ts"
 import type { ModelName } from "../domain/ModelName.ts"
 import type { ModelSummary, ModelVersion } from "../domain/ModelVersion.ts"
 import { type AnyEventBody, type EventBody, eventModelName, type LifecycleChanged } from "../domain/RegistryEvent.ts"
@@ -428,13 +428,7 @@ export const recordOf = (
   // The rare provenance fields sit where the Schema and the wire put them, before the state: a record is printed
   // as it is (the local CLI), and must read as a server's answer does.
   const { state: _state, aliases: _aliases, ...fields } = record
-  return Object.freeze({
-    ...fields,
-    ...(metadata.source === undefined ? {} : { source: metadata.source }),
-    ...(metadata.runId === undefined ? {} : { runId: metadata.runId }),
-    state,
-    aliases,
-  })
+  return Object.freeze({ ...addProvenance(fields, metadata), state, aliases })
 }
 
 /** The full state a snapshot stores: the lifecycle binding and every version with its state and aliases. */

@@ -18,7 +18,7 @@ import type {
 import * as Errors from "../domain/errors.ts"
 import { jsonEqual } from "../domain/Json.ts"
 import type { AliasName, LifecycleState } from "../domain/Lifecycle.ts"
-import type { ModelMetadata } from "../domain/ModelMetadata.ts"
+import { addProvenance, type ModelMetadata } from "../domain/ModelMetadata.ts"
 import type { ModelName } from "../domain/ModelName.ts"
 import type { ClearedAlias, Displaced, EventBody } from "../domain/RegistryEvent.ts"
 import type { SemVer } from "../domain/SemVer.ts"
@@ -200,16 +200,17 @@ export const makeLifecycle = (compiled: CompiledLifecycle): Lifecycle => {
     const existing = model?.version(given.version)
     if (existing === undefined) {
       // Built field by field, not spread: this runs once per register.
-      const metadata: ModelMetadata = {
-        id: given.id,
-        name: given.name,
-        version: given.version,
-        createdAt: given.createdAt ?? at,
-        metrics: given.metrics,
-        tags: given.tags,
-      }
-      if (given.source !== undefined) (metadata as { source?: string }).source = given.source
-      if (given.runId !== undefined) (metadata as { runId?: string }).runId = given.runId
+      const metadata: ModelMetadata = addProvenance(
+        {
+          id: given.id,
+          name: given.name,
+          version: given.version,
+          createdAt: given.createdAt ?? at,
+          metrics: given.metrics,
+          tags: given.tags,
+        },
+        given,
+      )
       return registeredState === undefined
         ? { _tag: "Accept", event: { _tag: "Registered", metadata } }
         : { _tag: "Accept", event: { _tag: "Registered", metadata, state: registeredState } }

@@ -131,6 +131,22 @@ export const RunId: Schema.filter<typeof Schema.String> = Schema.String.pipe(
   }),
 )
 
+/**
+ * `target` with the artifact location and run `from` has, each only if given: a version without them has no such
+ * keys at all (docs/architecture.md, "Data model"), so the common case returns `target` itself.
+ */
+export const addProvenance = <A extends object>(
+  target: A,
+  from: { readonly source?: string | undefined; readonly runId?: string | undefined },
+): A & { readonly source?: string; readonly runId?: string } =>
+  from.source === undefined && from.runId === undefined
+    ? target
+    : {
+        ...target,
+        ...(from.source === undefined ? {} : { source: from.source }),
+        ...(from.runId === undefined ? {} : { runId: from.runId }),
+      }
+
 /** Metrics: a JSON object of finite numbers, strings, booleans, null, arrays and nested objects, at most 64 KiB encoded. */
 const metricsViolation = (value: unknown): string | undefined => {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return "must be a JSON object"

@@ -61,7 +61,7 @@ import {
 import { decodeRegisterInputFast, type RegisterInputDecoded } from "../domain/fastDecode.ts"
 import { frozenCopy, type JsonObject } from "../domain/Json.ts"
 import { AliasName, lifecycleNameViolation } from "../domain/Lifecycle.ts"
-import type { RegisterInput, Tags } from "../domain/ModelMetadata.ts"
+import { addProvenance, type RegisterInput, type Tags } from "../domain/ModelMetadata.ts"
 import type { ModelName } from "../domain/ModelName.ts"
 import type { ModelSummary, ModelVersion } from "../domain/ModelVersion.ts"
 import type { RegistryEvent } from "../domain/RegistryEvent.ts"
@@ -417,14 +417,7 @@ const writes = (
     return actor.register(
       {
         _tag: "Register",
-        metadata:
-          given.source === undefined && given.runId === undefined
-            ? metadata
-            : {
-                ...metadata,
-                ...(given.source === undefined ? {} : { source: given.source }),
-                ...(given.runId === undefined ? {} : { runId: given.runId }),
-              },
+        metadata: addProvenance(metadata, given),
         compareId: given.id !== undefined,
       },
       writeOptions?.wait ?? true,
