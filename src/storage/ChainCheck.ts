@@ -7,7 +7,7 @@
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
-import { Effect } from "effect"
+import { Effect, Encoding } from "effect"
 import { type StorageFailed, WalCorrupt } from "../domain/errors.ts"
 import { sameBytes } from "./ByteParts.ts"
 import { chainDigestOrDefault, chainStart } from "./ChainDigest.ts"
@@ -36,8 +36,6 @@ export interface ChainAnchor {
   readonly lastSeq: number
   readonly chainHead: Uint8Array
 }
-
-export const hex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")
 
 const broken = (file: string, offset: number, seq: number, reason: string) =>
   new WalCorrupt({ file, offset, seq, reason: `hash chain broken at seq ${seq}: ${reason}` })
@@ -122,5 +120,11 @@ export const checkChain = (
       lastSeq = scan.lastSeq
       if (scan.bad !== undefined) break
     }
-    return { unchainedThrough, chainedFrom, lastSeq, head: head === undefined ? undefined : hex(head), anchoredAt }
+    return {
+      unchainedThrough,
+      chainedFrom,
+      lastSeq,
+      head: head === undefined ? undefined : Encoding.encodeHex(head),
+      anchoredAt,
+    }
   })

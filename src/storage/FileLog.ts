@@ -30,7 +30,6 @@ import {
   recordsStart,
   registryIdBytes,
   segmentHeaderBytes,
-  unchainedSegmentHeaderBytes,
 } from "./SegmentHeader.ts"
 import { DurabilityLost, io } from "./StorageError.ts"
 import type { TornTail } from "./Wal.ts"
@@ -282,8 +281,7 @@ const readSegment = (
 ) =>
   Effect.map(readChecked(fs, checksum, limits, segment, toSeq), (bytes) => {
     const chained = segment.handle.chainIn !== undefined
-    const start = chained ? segmentHeaderBytes : unchainedSegmentHeaderBytes
-    return validatedRecords(bytes, start, segment.firstSeq, fromSeq, toSeq, chained)
+    return validatedRecords(bytes, recordsStart(segment.handle), segment.firstSeq, fromSeq, toSeq, chained)
   })
 
 /**

@@ -11,6 +11,7 @@
  * Format 1 (64 bytes, earlier releases, read only): the same up to the first seq, byte 7 zero, then 20 B zero and the
  * header checksum over bytes 0..60.
  */
+import { Encoding } from "effect"
 import { sameBytes } from "./ByteParts.ts"
 import { ChainAlgorithm, chainValueBytes } from "./ChainDigest.ts"
 import type { Checksum } from "./Checksum.ts"
@@ -33,7 +34,7 @@ export interface SegmentHeader {
 }
 
 /** Where the records of a segment with this header start. */
-export const recordsStart = (header: SegmentHeader): number =>
+export const recordsStart = (header: Pick<SegmentHeader, "chainIn">): number =>
   header.chainIn === undefined ? unchainedSegmentHeaderBytes : segmentHeaderBytes
 
 /** A format-2 header; `chainIn` is required. */
@@ -83,4 +84,4 @@ export const decodeSegmentHeader = (bytes: Uint8Array, checksum: Checksum): Segm
 
 export const sameRegistryId: (a: Uint8Array, b: Uint8Array) => boolean = sameBytes
 
-export const registryIdHex = (id: Uint8Array): string => Array.from(id, (b) => b.toString(16).padStart(2, "0")).join("")
+export const registryIdHex = (id: Uint8Array): string => Encoding.encodeHex(id)
