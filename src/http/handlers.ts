@@ -11,7 +11,7 @@ import { lifecycleMermaid } from "../actors/lifecycleDiagram.ts"
 import { InvalidInput, PositionCompacted } from "../domain/errors.ts"
 import { decodeRegisterInputFast } from "../domain/fastDecode.ts"
 import { modelsFromText, searchFromText, searchTextKeys } from "../domain/Search.ts"
-import { detailOf, edgeError } from "../effects/errorStatus.ts"
+import { edgeError } from "../effects/errorStatus.ts"
 import { ModelRegistry, type WriteOptions } from "../effects/ModelRegistry.ts"
 import {
   AliasOutcomeWire,
@@ -229,9 +229,7 @@ const unknownParameter = (request: HttpServerRequest.HttpServerRequest, known: R
   for (const key of new URLSearchParams(request.url.slice(query + 1)).keys())
     if (!known.includes(key))
       return errorResponse(
-        detailOf(
-          new InvalidInput({ field: key, message: `${key}: unknown parameter (this route reads ${known.join(", ")})` }),
-        ),
+        edgeError("InvalidInput", `${key}: unknown parameter (this route reads ${known.join(", ")})`, { field: key }),
       )
   return undefined
 }
