@@ -9,7 +9,14 @@
  */
 import { type Cause, type Clock, Effect, Either, Exit, Fiber, FiberRef, Option, RuntimeFlags } from "effect"
 import { embeddedActor } from "../domain/Actor.ts"
-import { type LifecycleMismatch, Overloaded, RegistryClosed, type StorageFailed, WalCorrupt } from "../domain/errors.ts"
+import {
+  type LifecycleMismatch,
+  type ModelIsArchived,
+  Overloaded,
+  RegistryClosed,
+  type StorageFailed,
+  WalCorrupt,
+} from "../domain/errors.ts"
 import type { LifecycleChanged } from "../domain/RegistryEvent.ts"
 import type { RegistryLimits } from "../storage/Limits.ts"
 import { progressRecordsStep, reporter } from "../storage/Progress.ts"
@@ -20,9 +27,15 @@ import {
   type AliasError,
   type AliasOutcome,
   type AliasPending,
+  type AnnotateError,
+  type AnnotatePending,
   type ChangeError,
   type ChangePending,
+  commitTime,
   makeCommit,
+  type ModelCommandError,
+  type ModelOutcome,
+  type ModelPending,
   type Outcome,
   type Pending,
   type RegisterError,
@@ -44,6 +57,12 @@ import {
   type RegisterDecideError,
 } from "./lifecycleRules.ts"
 import { Mailbox } from "./Mailbox.ts"
+import {
+  type AnnotateDecideError,
+  type AnnotateVersionCommand,
+  type ModelCommand,
+  type ModelDecideError,
+} from "./recordRules.ts"
 import { BatchOverlay, RegistryIndex } from "./RegistryIndex.ts"
 import { replayEvents } from "./replay.ts"
 import { restoreIndex } from "./snapshotCodec.ts"
@@ -52,8 +71,11 @@ export type { CompactError, CompactReport } from "./Compactor.ts"
 export {
   type AliasError,
   type AliasOutcome,
+  type AnnotateError,
   appendSeconds,
   type ChangeError,
+  type ModelCommandError,
+  type ModelOutcome,
   type Outcome,
   type RegisterError,
   type SubmitError,
@@ -71,6 +93,14 @@ export interface RegistryActor {
   readonly change: (command: ChangeCommand, wait: boolean, actor: string) => Effect.Effect<Outcome, ChangeError>
   /** Queues an alias set or removal, as `register`. */
   readonly alias: (command: AliasCommand, wait: boolean, actor: string) => Effect.Effect<AliasOutcome, AliasError>
+  /** Queues a version's annotation, as `register`. */
+  readonly annotate: (
+    command: AnnotateVersionCommand,
+    wait: boolean,
+    actor: string,
+  ) => Effect.Effect<Outcome, AnnotateError>
+  /** Queues a model's annotation, archiving or restoring, as `register`. */
+  readonly model: (command: ModelCommand, wait: boolean, actor: string) => Effect.Effect<ModelOutcome, ModelCommandError>
   readonly rules: Lifecycle
   readonly compact: Effect.Effect<CompactReport, CompactError>
   /** Set once a write or fsync failed: every later command fails with it until the registry is reopened. */
@@ -166,6 +196,8 @@ export const makeRegistryActor = (options: {
       register: (command, wait, actor) => enqueue(command, wait, actor, registerPending),
       change: (command, wait, actor) => enqueue(command, wait, actor, changePending),
       alias: (command, wait, actor) => enqueue(command, wait, actor, aliasPending),
+      annotate: (command, wait, actor) => enqueue(command, wait, actor, annotatePending),
+      model: (command, wait, actor) => enqueue(command, wait, actor, modelPending),
       rules,
       compact: Effect.async<CompactReport, CompactError>((resume) => {
         const refused = status.refusal()
@@ -307,23 +339,37 @@ const unsettled = { version: undefined, event: null, rejection: undefined } as c
 const registerPending = (
   command: RegisterCommand,
   actor: string,
-  resume: Resume<Outcome, RegisterDecideError>,
+  resume: Resume<Outcome, RegisterDecideError | ModelIsArchived>,
   caller: Caller,
 ) => ({ kind: "Register", command, actor, resume, caller, ...unsettled }) satisfies RegisterPending
 
 const changePending = (
   command: ChangeCommand,
   actor: string,
-  resume: Resume<Outcome, ChangeDecideError>,
+  resume: Resume<Outcome, ChangeDecideError | ModelIsArchived>,
   caller: Caller,
 ) => ({ kind: "Change", command, actor, resume, caller, ...unsettled }) satisfies ChangePending
 
 const aliasPending = (
   command: AliasCommand,
   actor: string,
-  resume: Resume<AliasOutcome, AliasDecideError>,
+  resume: Resume<AliasOutcome, AliasDecideError | ModelIsArchived>,
   caller: Caller,
 ) => ({ kind: "Alias", command, actor, resume, caller, ...unsettled, settled: false }) satisfies AliasPending
+
+const annotatePending = (
+  command: AnnotateVersionCommand,
+  actor: string,
+  resume: Resume<Outcome, AnnotateDecideError | ModelIsArchived>,
+  caller: Caller,
+) => ({ kind: "Annotate", command, actor, resume, caller, ...unsettled }) satisfies AnnotatePending
+
+const modelPending = (
+  command: ModelCommand,
+  actor: string,
+  resume: Resume<ModelOutcome, ModelDecideError | ModelIsArchived>,
+  caller: Caller,
+) => ({ kind: "Model", command, actor, resume, caller, ...unsettled, model: undefined }) satisfies ModelPending
 
 /** Effect's default tracer, which keeps spans in memory only. */
 const builtinTracer = Effect.runSync(Effect.tracer)
@@ -388,7 +434,7 @@ const bindLifecycle = (
     const event: LifecycleChanged = {
       ...change.right,
       seq: index.lastSeq + 1,
-      at: new Date(clock.unsafeCurrentTimeMillis()).toISOString(),
+      at: commitTime(clock, index.history.lastAt),
       // The opening process decides the change, and an opener names no actor.
       actor: embeddedActor,
     }

@@ -4,13 +4,22 @@
  * only with events that are already durable, so every reader sees committed state and nothing else.
  */
 import { Either } from "effect"
-import type { InvalidInput } from "../domain/errors.ts"
+import { unknownActor } from "../domain/Actor.ts"
+import type { AsOf } from "../domain/AsOf.ts"
+import type { HistoryUnavailable, InvalidInput } from "../domain/errors.ts"
 import { deepFreeze } from "../domain/Json.ts"
-import type { LifecycleBinding, LifecycleState } from "../domain/Lifecycle.ts"
-import { addProvenance, type ModelMetadata } from "../domain/ModelMetadata.ts"
+import type { AliasName, LifecycleBinding, LifecycleState } from "../domain/Lifecycle.ts"
+import { addProvenance, type ModelMetadata, type Tags } from "../domain/ModelMetadata.ts"
 import type { ModelName } from "../domain/ModelName.ts"
 import type { ModelSummary, ModelVersion } from "../domain/ModelVersion.ts"
-import { type AnyEventBody, type EventBody, eventModelName, type LifecycleChanged } from "../domain/RegistryEvent.ts"
+import {
+  type AnyEventBody,
+  type EventBody,
+  eventModelName,
+  type LifecycleChanged,
+  type RecordEventBody,
+  type RegistryEvent,
+} from "../domain/RegistryEvent.ts"
 import {
   decodeCursor,
   encodeCursor,
@@ -21,6 +30,14 @@ import {
 } from "../domain/Search.ts"
 import type { SemVer } from "../domain/SemVer.ts"
 import { compiledDefault } from "./builtinLifecycles.ts"
+import {
+  baselineAt,
+  type Change,
+  type HistorySnapshot,
+  type ModelAt,
+  Registration,
+  RegistryHistory,
+} from "./History.ts"
 import { evolve, type ModelChange, type ModelView, registeredState, type VersionView } from "./lifecycleRules.ts"
 import { partitionPoint } from "./partitionPoint.ts"
 import { SearchIndex, type SearchResult } from "./SearchIndex.ts"
@@ -73,9 +90,11 @@ class RestoredEntry extends VersionEntry {
 
   materialize(bodies: PendingBodies): ModelVersion {
     const body = JSON.parse(bodies.text.slice(this.start, this.end)) as Omit<ModelMetadata, "name" | "version">
-    const { id, createdAt, metrics, tags, source, runId } = body
+    const { id, createdAt, metrics, tags, source, runId, description } = body as typeof body & {
+      description?: string
+    }
     return recordOf(
-      { id, name: bodies.name, version: this.version, createdAt, metrics, tags, source, runId } as ModelMetadata,
+      { id, name: bodies.name, version: this.version, createdAt, metrics, tags, source, runId, description } as Described,
       this.state,
       this.aliases,
     )
@@ -186,11 +205,24 @@ const settle = (records: VersionRecords, entry: VersionEntry): ModelVersion => {
  */
 const none: ReadonlyMap<string, SemVer> = new Map()
 
+const recordEventTags: ReadonlySet<string> = new Set(["VersionAnnotated", "ModelAnnotated", "ModelArchived", "ModelRestored"])
+const isRecordBody = (event: AnyEventBody): event is RecordEventBody => recordEventTags.has(event._tag)
+
+/** A model's own record: what is annotated on it, and whether it is archived. Immutable; replaced on change. */
+export interface ModelMeta {
+  readonly description?: string
+  readonly tags: Tags
+  readonly archived: boolean
+}
+const noMeta: ModelMeta = Object.freeze({ tags: Object.freeze({}), archived: false })
+
 /**
  * One model's state as `applyChange` edits it: the committed entry, or a batch's overlay of it. Holders and aliases
  * are a handful per model, so they are plain maps; the records are what readers share.
  */
 interface MutableModel extends ModelView {
+  readonly meta: ModelMeta
+  setMeta(meta: ModelMeta): void
   record(version: string): ModelVersion | undefined
   store(record: ModelVersion): void
   setHolder(state: LifecycleState, version: SemVer | undefined): void
@@ -230,6 +262,47 @@ const applyChange = (model: MutableModel, change: ModelChange, exclusive: Readon
   }
 }
 
+/** `tags` with each change applied: a key set to its new value, or removed where it is `null`. */
+const changedTags = (
+  tags: Tags,
+  changes: { readonly [key: string]: { readonly to: string | null } },
+): Tags => {
+  const next: Record<string, string> = { ...tags }
+  for (const key of Object.keys(changes)) {
+    const to = changes[key]!.to
+    if (to === null) delete next[key]
+    else next[key] = to
+  }
+  return Object.freeze(next)
+}
+
+/** Applies an annotation, archiving or restoring to a model: the version's record or the model's own replaced. */
+const applyRecordEvent = (model: MutableModel, event: RecordEventBody): void => {
+  switch (event._tag) {
+    case "VersionAnnotated": {
+      const record = model.record(event.version)
+      if (record === undefined) throw new Error(`annotation of unknown version ${event.version}`)
+      const description = event.description === undefined ? record.description : (event.description.to ?? undefined)
+      model.store(
+        recordOf({ ...record, tags: changedTags(record.tags, event.tags), description }, record.state, record.aliases),
+      )
+      return
+    }
+    case "ModelAnnotated": {
+      const { meta } = model
+      const description = event.description === undefined ? meta.description : (event.description.to ?? undefined)
+      const tags = changedTags(meta.tags, event.tags)
+      model.setMeta(
+        Object.freeze(description === undefined ? { tags, archived: meta.archived } : { description, tags, archived: meta.archived }),
+      )
+      return
+    }
+    case "ModelArchived":
+    case "ModelRestored":
+      model.setMeta(Object.freeze({ ...model.meta, archived: event._tag === "ModelArchived" }))
+  }
+}
+
 const aliasesNaming = (aliases: ReadonlyMap<string, SemVer>, version: SemVer): ReadonlyArray<string> => {
   const named: Array<string> = []
   for (const [alias, target] of aliases) if (target === version) named.push(alias)
@@ -248,7 +321,17 @@ export class ModelEntry implements MutableModel {
   holders: ReadonlyMap<LifecycleState, SemVer> = none
   /** Alias → version. Replaced whole by a batch that changed it. */
   aliases: ReadonlyMap<string, SemVer> = none
+  /** The model's own description, tags and archiving. */
+  meta: ModelMeta = noMeta
   private listed: ReadonlyArray<ModelVersion> | undefined = undefined
+
+  get archived(): boolean {
+    return this.meta.archived
+  }
+
+  setMeta(meta: ModelMeta): void {
+    this.meta = meta
+  }
 
   get production(): SemVer | undefined {
     return this.holders.get("production")
@@ -409,8 +492,11 @@ export class ModelEntry implements MutableModel {
 }
 
 /** Records are shared with every reader and written into snapshots, so they are frozen all the way down. */
+/** Metadata, and the description a version may have been annotated with. */
+type Described = ModelMetadata & { readonly description?: string | undefined }
+
 export const recordOf = (
-  metadata: ModelMetadata,
+  metadata: Described,
   state: LifecycleState,
   aliases: ReadonlyArray<string> = noAliases,
 ): ModelVersion => {
@@ -424,18 +510,33 @@ export const recordOf = (
     state,
     aliases,
   }
-  if (metadata.source === undefined && metadata.runId === undefined) return Object.freeze(record)
-  // The rare provenance fields sit where the Schema and the wire put them, before the state: a record is printed
-  // as it is (the local CLI), and must read as a server's answer does.
+  const { description } = metadata
+  if (metadata.source === undefined && metadata.runId === undefined && description === undefined)
+    return Object.freeze(record)
+  // The rare provenance fields and the description sit where the Schema and the wire put them, before the state: a
+  // record is printed as it is (the local CLI), and must read as a server's answer does.
   const { state: _state, aliases: _aliases, ...fields } = record
-  return Object.freeze({ ...addProvenance(fields, metadata), state, aliases })
+  const provenance = addProvenance(fields, metadata)
+  return Object.freeze(
+    description === undefined ? { ...provenance, state, aliases } : { ...provenance, description, state, aliases },
+  )
 }
 
-/** The full state a snapshot stores: the lifecycle binding and every version with its state and aliases. */
-export interface IndexSnapshot {
+/** The state a snapshot of an earlier release stores: the versions, without their history. */
+export interface IndexState {
   readonly lastSeq: number
   readonly lifecycle: LifecycleBinding
   readonly versions: ReadonlyArray<ModelVersion>
+}
+
+/**
+ * The full state a snapshot stores: the lifecycle binding, every version with its state and aliases and, beside
+ * each, its registration, and the history's other events.
+ */
+export interface IndexSnapshot extends IndexState {
+  /** `registrations[i]` is `versions[i]`'s. */
+  readonly registrations: ReadonlyArray<Registration>
+  readonly history: HistorySnapshot
 }
 
 const sortedObject = <V>(entries: Iterable<readonly [string, V]>): { readonly [key: string]: V } =>
@@ -452,6 +553,8 @@ export class RegistryIndex {
   private searchIndex: SearchIndex | undefined = undefined
   /** Model names in order, for listing pages; dropped when a model is added. */
   private modelNames: ReadonlyArray<string> | undefined = undefined
+  /** Every registration and change, kept through compactions (History.ts). */
+  readonly history = new RegistryHistory()
 
   model(name: string): ModelEntry | undefined {
     return this.models.get(name)
@@ -470,12 +573,17 @@ export class RegistryIndex {
     return model?.production === undefined ? undefined : model.records.get(model.production)
   }
 
+  /** Every model but the archived ones, in name order. */
   listModels(): ReadonlyArray<ModelSummary> {
-    return this.sortedModelNames().map((name) => this.summary(name))
+    const summaries: Array<ModelSummary> = []
+    for (const name of this.sortedModelNames())
+      if (!this.models.get(name)!.archived) summaries.push(this.summary(name))
+    return summaries
   }
 
-  private summary(name: string): ModelSummary {
+  summary(name: string): ModelSummary {
     const model = this.models.get(name)!
+    const { description, tags, archived } = model.meta
     return {
       name: name as ModelName,
       production: model.production ?? null,
@@ -483,6 +591,9 @@ export class RegistryIndex {
       latest: model.sorted[model.sorted.length - 1]!.version,
       holders: sortedObject(model.holders),
       aliases: sortedObject(model.aliases),
+      ...(description === undefined ? {} : { description }),
+      tags,
+      archived,
     }
   }
 
@@ -511,8 +622,10 @@ export class RegistryIndex {
     const limit = query.limit ?? Number.POSITIVE_INFINITY
     const models: Array<ModelSummary> = []
     let i = from
+    const shown = (name: string) => query.includeArchived === true || !this.models.get(name)!.archived
     for (; i < names.length && names[i]!.startsWith(prefix) && models.length < limit; i++)
-      models.push(this.summary(names[i]!))
+      if (shown(names[i]!)) models.push(this.summary(names[i]!))
+    while (i < names.length && names[i]!.startsWith(prefix) && !shown(names[i]!)) i++
     const more = i < names.length && names[i]!.startsWith(prefix)
     const last = models[models.length - 1]
     const nextCursor =
@@ -524,8 +637,69 @@ export class RegistryIndex {
 
   /** A page of the versions `query` matches, answered from the search indexes (SearchIndex.ts). */
   search(query: SearchQuery): Either.Either<SearchResult, InvalidInput> {
-    this.searchIndex ??= new SearchIndex(this.allVersions(), (name, version) => this.get(name, version))
+    this.searchIndex ??= new SearchIndex(
+      this.allVersions(),
+      (name, version) => this.get(name, version),
+      (name) => this.models.get(name)?.archived ?? false,
+    )
     return this.searchIndex.search(query)
+  }
+
+  /**
+   * A search of the registry as it was at `asOf`: the versions of that moment, indexed for this query alone (a
+   * past moment has no standing index; the cursor works across pages as in a search of the present).
+   */
+  searchAt(query: SearchQuery, asOf: AsOf): Either.Either<SearchResult, InvalidInput | HistoryUnavailable> {
+    const refused = this.history.refusal(asOf, this.lastSeq)
+    if (refused !== undefined) return Either.left(refused)
+    const past = new Map<string, { readonly at: ModelAt; readonly records: Map<string, ModelVersion> }>()
+    const records: Array<ModelVersion> = []
+    for (const name of this.sortedModelNames()) {
+      const at = this.modelAt(name, asOf)
+      if (at === undefined) continue
+      const byVersion = new Map<string, ModelVersion>()
+      for (const record of this.recordsAt(name, at)) {
+        byVersion.set(record.version, record)
+        records.push(record)
+      }
+      past.set(name, { at, records: byVersion })
+    }
+    return new SearchIndex(
+      records,
+      (name, version) => past.get(name)?.records.get(version),
+      (name) => past.get(name)?.at.archived ?? false,
+    ).search(query)
+  }
+
+  /** The model as it was at `asOf`, which `history.refusal` accepted; `undefined` if it had no version then. */
+  modelAt(name: string, asOf: AsOf): ModelAt | undefined {
+    const model = this.models.get(name)
+    if (model === undefined) return undefined
+    const { tags, description } = model.meta
+    return this.history.modelAt(name, asOf, { record: (v) => model.records.get(v), tags, description }, this.exclusive)
+  }
+
+  /** Each version the model had at that moment, as it was then, in SemVer order. */
+  recordsAt(name: string, at: ModelAt): Array<ModelVersion> {
+    const model = this.models.get(name)!
+    const records: Array<ModelVersion> = []
+    for (const entry of model.sorted) {
+      const past = at.versions.get(entry.version)
+      if (past === undefined) continue
+      const current = settle(model.records, entry)
+      const { tags, description, state } = past
+      records.push(recordOf({ ...current, tags, description }, state, aliasesNaming(at.aliases, entry.version)))
+    }
+    return records
+  }
+
+  /** One version as it was at that moment, or `undefined` if it was not registered yet. */
+  recordAt(name: string, version: string, at: ModelAt): ModelVersion | undefined {
+    const past = at.versions.get(version)
+    const current = this.get(name, version)
+    if (past === undefined || current === undefined) return undefined
+    const { tags, description, state } = past
+    return recordOf({ ...current, tags, description }, state, aliasesNaming(at.aliases, current.version))
   }
 
   /** Every model's versions, in name order then semver order. */
@@ -533,17 +707,27 @@ export class RegistryIndex {
     for (const model of this.models.values()) yield* model.settled()
   }
 
-  /** Applies a committed event. Seqs must arrive in order: the WAL guarantees it, and this asserts it. */
-  apply(seq: number, event: AnyEventBody): void {
+  /**
+   * Applies a committed event. Seqs must arrive in order: the WAL guarantees it, and this asserts it. A decided body
+   * without its commit time and actor (a test's) is kept in the history at the last commit time, by `(unknown)`.
+   */
+  apply(seq: number, given: AnyEventBody | RegistryEvent): void {
     if (seq !== this.lastSeq + 1) throw new Error(`index expected seq ${this.lastSeq + 1}, got ${seq}`)
     this.searchIndex = undefined
+    const event = given as AnyEventBody
     if (event._tag === "LifecycleChanged") this.changeLifecycle(event)
+    else if (isRecordBody(event)) applyRecordEvent(this.modelFor(event.name), event)
     else {
       const model = this.modelFor(eventModelName(event))
       const change = evolve(event)
       for (const moved of change.versions) if (!model.records.has(moved.version)) this.versionCount++
       applyChange(model, change, this.exclusive)
     }
+    this.history.record(
+      "at" in given
+        ? (given as RegistryEvent)
+        : ({ ...given, seq, at: this.history.lastAt || baselineAt, actor: unknownActor } as RegistryEvent),
+    )
     this.lastSeq = seq
   }
 
@@ -576,7 +760,7 @@ export class RegistryIndex {
    * Makes a durable batch's decided state the committed state: the overlay already evolved every event once and
    * built the records, so they are moved in as they are.
    */
-  commit(overlay: BatchOverlay, lastSeq: number): void {
+  commit(overlay: BatchOverlay, events: ReadonlyArray<RegistryEvent>): void {
     for (const [name, decided] of overlay.models()) {
       const model = this.modelFor(name)
       for (const record of decided.versions.values()) {
@@ -586,25 +770,93 @@ export class RegistryIndex {
       }
       if (decided.ownHolders !== undefined) model.holders = decided.ownHolders
       if (decided.ownAliases !== undefined) model.aliases = decided.ownAliases
+      if (decided.ownMeta !== undefined) model.meta = decided.ownMeta
     }
-    this.lastSeq = lastSeq
+    for (let i = 0; i < events.length; i++) this.history.record(events[i]!)
+    if (events.length > 0) this.lastSeq = events[events.length - 1]!.seq
   }
 
   toSnapshot(): IndexSnapshot {
-    return { lastSeq: this.lastSeq, lifecycle: this.binding, versions: [...this.allVersions()] }
+    const versions: Array<ModelVersion> = []
+    const registrations: Array<Registration> = []
+    for (const [name, model] of this.models) {
+      const byVersion = this.history.registrationsOf(name)
+      for (const record of model.settled()) {
+        const registration = byVersion.get(record.version)
+        if (registration === undefined) throw new Error(`${name} ${record.version} has no registration`)
+        versions.push(record)
+        registrations.push(registration)
+      }
+    }
+    return { lastSeq: this.lastSeq, lifecycle: this.binding, versions, registrations, history: this.history.snapshot() }
   }
 
-  /** The index a snapshot describes, or why the snapshot breaks an invariant no sequence of events can break. */
-  static fromSnapshot(snapshot: IndexSnapshot): Either.Either<RegistryIndex, string> {
-    const index = RegistryIndex.restoring(snapshot.lastSeq, snapshot.lifecycle)
+  /**
+   * The index a state of an earlier release describes (versions without their history), or why the state breaks an
+   * invariant no sequence of events can break. Its history starts at its seq (`restoreBaseline`).
+   */
+  static fromState(state: IndexState): Either.Either<RegistryIndex, string> {
+    const index = RegistryIndex.restoring(state.lastSeq, state.lifecycle)
     // The decoded versions are fresh objects in the record shape, so they become the records as they are:
     // copying each one twice (split off its state, rebuild the record) showed in recovery profiles.
-    for (const record of snapshot.versions) {
+    for (const record of state.versions) {
       const problem = index.modelFor(record.name).restore(record, index.exclusive)
       if (problem !== undefined) return Either.left(problem)
       index.versionCount++
     }
+    index.restoreBaseline()
     return Either.right(index)
+  }
+
+  /**
+   * Restores a snapshot's history after its versions: each change kept (and a model's own record rebuilt from its
+   * annotations and archiving, which no column holds), or why a change cannot belong to this state.
+   */
+  restoreHistory(header: Omit<HistorySnapshot, "changes">, changes: ReadonlyArray<Change>): string | undefined {
+    const { history } = this
+    history.since = header.since
+    history.lastAt = header.lastAt
+    history.firstAtAfterSince = header.firstAtAfterSince
+    for (const change of changes) {
+      if (change._tag !== "LifecycleChanged") {
+        const model = this.models.get(change.name)
+        if (model === undefined) return `change at seq ${change.seq} names model ${change.name}, which has no version`
+        if (change._tag === "ModelAnnotated" || change._tag === "ModelArchived" || change._tag === "ModelRestored")
+          applyRecordEvent(model, change)
+      }
+      history.restoreChange(change)
+    }
+    history.finishRestore()
+    return undefined
+  }
+
+  /**
+   * Records the restored state as the history's baseline, for a snapshot of an earlier release, which kept no
+   * history: each version registered in its state, and each alias set, at the snapshot's seq (History.ts).
+   */
+  restoreBaseline(): void {
+    const since = this.lastSeq
+    this.history.since = since
+    for (const [name, model] of this.models) {
+      for (let i = 0; i < model.sorted.length; i++) {
+        const { version } = model.sorted[i]!
+        this.history.restoreRegistration(
+          name,
+          new Registration(since, baselineAt, unknownActor, version, model.stateAt(i)),
+        )
+      }
+      for (const [alias, version] of [...model.aliases].sort(([a], [b]) => (a < b ? -1 : 1)))
+        this.history.restoreChange({
+          _tag: "AliasSet",
+          seq: since,
+          at: baselineAt,
+          actor: unknownActor,
+          name: name as ModelName,
+          alias: alias as AliasName,
+          version,
+          previous: null,
+        })
+    }
   }
 
   /**
@@ -650,13 +902,26 @@ export class BatchOverlay {
     return this.pending.get(name)?.versions.get(version) ?? this.index.get(name, version)
   }
 
-  apply(event: EventBody): void {
-    const name = eventModelName(event)
+  /** The model's own record as the batch has decided it so far, or `undefined` if it has no version. */
+  meta(name: string): ModelMeta | undefined {
+    return (this.pending.get(name) ?? this.index.model(name))?.meta
+  }
+
+  private overlayOf(name: string): OverlayModel {
     let overlay = this.pending.get(name)
     if (overlay === undefined) {
       overlay = new OverlayModel(this.index.model(name))
       this.pending.set(name, overlay)
     }
+    return overlay
+  }
+
+  applyRecord(event: RecordEventBody): void {
+    applyRecordEvent(this.overlayOf(event.name), event)
+  }
+
+  apply(event: EventBody): void {
+    const overlay = this.overlayOf(eventModelName(event))
     // A registration, most of a batch, moves one version: `evolve`'s change, its array and its move (three objects
     // per register) are skipped.
     if (event._tag === "Registered")
@@ -684,8 +949,21 @@ class OverlayModel implements MutableModel {
   readonly versions = new Map<string, ModelVersion>()
   ownHolders: Map<LifecycleState, SemVer> | undefined = undefined
   ownAliases: Map<string, SemVer> | undefined = undefined
+  ownMeta: ModelMeta | undefined = undefined
 
   constructor(private readonly committed: ModelEntry | undefined) {}
+
+  get meta(): ModelMeta {
+    return this.ownMeta ?? this.committed?.meta ?? noMeta
+  }
+
+  get archived(): boolean {
+    return this.meta.archived
+  }
+
+  setMeta(meta: ModelMeta): void {
+    this.ownMeta = meta
+  }
 
   version(version: SemVer): VersionView | undefined {
     const record = this.versions.get(version)

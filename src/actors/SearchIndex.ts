@@ -182,6 +182,8 @@ export class SearchIndex {
     versions: Iterable<ModelVersion>,
     /** The committed record of a version, as readers get it. */
     private readonly current: (name: string, version: string) => ModelVersion | undefined,
+    /** Whether a model is archived: its versions match only a query that includes archived models. */
+    private readonly archived: (name: string) => boolean,
   ) {
     for (const record of versions) this.changed(record)
   }
@@ -312,7 +314,8 @@ export class SearchIndex {
     const test = (ref: Ref): void => {
       examined++
       const record = this.current(ref.name, ref.version)
-      if (record !== undefined && matches(record, ref, query)) hits.push({ ref, record })
+      if (record === undefined || (query.includeArchived !== true && this.archived(ref.name))) return
+      if (matches(record, ref, query)) hits.push({ ref, record })
     }
     const candidates = this.candidates(query)
     if (candidates !== undefined) {

@@ -17,9 +17,10 @@ import {
   MetricBoundaries,
   type MetricLabel,
 } from "effect"
-import type { Overloaded, RegistryClosed, StorageFailed } from "../domain/errors.ts"
+import type { ModelInfo } from "../domain/Annotation.ts"
+import { ModelIsArchived, type Overloaded, type RegistryClosed, type StorageFailed } from "../domain/errors.ts"
 import type { ModelVersion } from "../domain/ModelVersion.ts"
-import { type EventBody, eventVersion, type RegistryEvent } from "../domain/RegistryEvent.ts"
+import { type AnyEventBody, type EventBody, eventVersion, type RegistryEvent } from "../domain/RegistryEvent.ts"
 import type { Wal } from "../storage/Wal.ts"
 import type { EventTail } from "./EventTail.ts"
 import { makeBatchEncoder } from "./eventCodec.ts"
@@ -33,7 +34,16 @@ import type {
   RegisterCommand,
   RegisterDecideError,
 } from "./lifecycleRules.ts"
-import type { BatchOverlay, RegistryIndex } from "./RegistryIndex.ts"
+import {
+  type AnnotateDecideError,
+  type AnnotateVersionCommand,
+  decideAnnotateVersion,
+  decideModelCommand,
+  type ModelCommand,
+  type ModelDecideError,
+  type RecordDecision,
+} from "./recordRules.ts"
+import type { BatchOverlay, ModelMeta, RegistryIndex } from "./RegistryIndex.ts"
 
 /** What a write returns: the version as the caller's own command left it, and its event (`null`: nothing changed). */
 export interface Outcome {
@@ -51,11 +61,19 @@ export interface AliasOutcome {
   readonly event: RegistryEvent | null
 }
 
+/** What a model command returns: the model's own record as the command left it, and its event (`null`: no change). */
+export interface ModelOutcome {
+  readonly model: ModelInfo
+  readonly event: RegistryEvent | null
+}
+
 /** What any queued command can fail with, besides its own rejections. */
 export type SubmitError = Overloaded | StorageFailed | RegistryClosed
-export type RegisterError = RegisterDecideError | SubmitError
-export type ChangeError = ChangeDecideError | SubmitError
-export type AliasError = AliasDecideError | SubmitError
+export type RegisterError = RegisterDecideError | ModelIsArchived | SubmitError
+export type ChangeError = ChangeDecideError | ModelIsArchived | SubmitError
+export type AliasError = AliasDecideError | ModelIsArchived | SubmitError
+export type AnnotateError = AnnotateDecideError | ModelIsArchived | SubmitError
+export type ModelCommandError = ModelDecideError | ModelIsArchived | SubmitError
 
 interface PendingBase {
   /** The waiting caller, when it can be interrupted: its command is skipped if it was interrupted before the loop took it. */
@@ -70,27 +88,41 @@ export interface RegisterPending extends PendingBase {
   readonly kind: "Register"
   readonly command: RegisterCommand
   readonly resume: (exit: Exit.Exit<Outcome, RegisterError>) => void
-  rejection: RegisterDecideError | undefined
+  rejection: RegisterDecideError | ModelIsArchived | undefined
 }
 export interface ChangePending extends PendingBase {
   readonly kind: "Change"
   readonly command: ChangeCommand
   readonly resume: (exit: Exit.Exit<Outcome, ChangeError>) => void
-  rejection: ChangeDecideError | undefined
+  rejection: ChangeDecideError | ModelIsArchived | undefined
 }
 export interface AliasPending extends PendingBase {
   readonly kind: "Alias"
   readonly command: AliasCommand
   readonly resume: (exit: Exit.Exit<AliasOutcome, AliasError>) => void
-  rejection: AliasDecideError | undefined
+  rejection: AliasDecideError | ModelIsArchived | undefined
   /** Set by the batch when the command is decided, whether or not it names a version. */
   settled: boolean
+}
+export interface AnnotatePending extends PendingBase {
+  readonly kind: "Annotate"
+  readonly command: AnnotateVersionCommand
+  readonly resume: (exit: Exit.Exit<Outcome, AnnotateError>) => void
+  rejection: AnnotateDecideError | ModelIsArchived | undefined
+}
+export interface ModelPending extends PendingBase {
+  readonly kind: "Model"
+  readonly command: ModelCommand
+  readonly resume: (exit: Exit.Exit<ModelOutcome, ModelCommandError>) => void
+  rejection: ModelDecideError | ModelIsArchived | undefined
+  /** Set by the batch: the model's own record as this command left it. */
+  model: ModelInfo | undefined
 }
 /**
  * One queued command. The batch writes its result into the same object (no per-command result allocation: GC was a
  * large share of a register's CPU with hundreds in flight).
  */
-export type Pending = RegisterPending | ChangePending | AliasPending
+export type Pending = RegisterPending | ChangePending | AliasPending | AnnotatePending | ModelPending
 
 /** One batch's write + fdatasync, as the caller waits for it (Prometheus: registry_wal_append_seconds). */
 export const appendSeconds = Metric.histogram(
@@ -144,7 +176,7 @@ export const makeCommit = (deps: {
       const committed = batch
       const appendedEvents = events
       batch = events = []
-      index.commit(overlay, appendedEvents[appendedEvents.length - 1]!.seq)
+      index.commit(overlay, appendedEvents)
       overlay.clear()
       stats.batches++
       stats.appendedRecords += appendedEvents.length
@@ -178,12 +210,34 @@ interface DecideContext {
 }
 
 /** The event a decision accepted, applied to the overlay; `undefined` when nothing changes. */
-const accepted = <E>(overlay: BatchOverlay, decision: Decision<E>): EventBody | undefined => {
-  if (decision._tag === "Accept") {
-    overlay.apply(decision.event)
-    return decision.event
-  }
-  return undefined
+const accepted = <E>(overlay: BatchOverlay, decision: Decision<E> | RecordDecision<E>): AnyEventBody | undefined => {
+  if (decision._tag !== "Accept") return undefined
+  const { event } = decision
+  if ("event" in decision && isRecordDecision(decision)) overlay.applyRecord(decision.event)
+  else overlay.apply(event as EventBody)
+  return event
+}
+
+const isRecordDecision = <E>(decision: Decision<E> | RecordDecision<E>): decision is RecordDecision<E> =>
+  decision._tag === "Accept" &&
+  (decision.event._tag === "VersionAnnotated" ||
+    decision.event._tag === "ModelAnnotated" ||
+    decision.event._tag === "ModelArchived" ||
+    decision.event._tag === "ModelRestored")
+
+/** A model's own record as callers get it. */
+const infoOf = (name: string, meta: ModelMeta): ModelInfo => {
+  const { description, tags, archived } = meta
+  return description === undefined ? { name, tags, archived } : { name, description, tags, archived }
+}
+
+/**
+ * The batch's commit time: the clock's, but never before the last commit's, so that commit times never go back
+ * along the seqs and "as of a time" names one point of the log (History.ts) even if the wall clock steps back.
+ */
+export const commitTime = (clock: Clock.Clock, lastAt: string): string => {
+  const now = new Date(clock.unsafeCurrentTimeMillis()).toISOString()
+  return now < lastAt ? lastAt : now
 }
 
 /** Decides every command of the batch against committed state plus the batch's earlier events. */
@@ -194,7 +248,7 @@ const decideBatch = (
   overlay.clear()
   const events: Array<RegistryEvent> = []
   // One clock read per batch: the commit time of its events and the createdAt of registrations that gave none.
-  const at = new Date(clock.unsafeCurrentTimeMillis()).toISOString()
+  const at = commitTime(clock, index.history.lastAt)
   let seq = index.lastSeq
   for (let i = 0; i < batch.length; i++) {
     const pending = batch[i]!
@@ -202,13 +256,45 @@ const decideBatch = (
     pending.event = null
     pending.rejection = undefined
     if (pending.kind === "Alias") pending.settled = false
+    else if (pending.kind === "Model") pending.model = undefined
     if (wasInterrupted(pending)) continue
-    let body: EventBody | undefined
+    let body: AnyEventBody | undefined
     let name: string
     let version: string | undefined
-    if (pending.kind === "Register") {
+    const command = pending.command
+    name = "metadata" in command ? command.metadata.name : command.name
+    const meta = overlay.meta(name)
+    // An archived model takes no change but its restoring (see recordRules.ts).
+    if (meta?.archived === true && !(pending.kind === "Model" && pending.command._tag === "RestoreModel")) {
+      pending.rejection = new ModelIsArchived({ name })
+      continue
+    }
+    if (pending.kind === "Model") {
+      const decision = decideModelCommand(meta, pending.command)
+      if (decision._tag === "Reject") {
+        pending.rejection = decision.error
+        continue
+      }
+      body = accepted(overlay, decision)
+      pending.model = infoOf(name, overlay.meta(name)!)
+      if (body !== undefined) {
+        const event = stampEvent(body, ++seq, at, pending.actor)
+        events.push(event)
+        pending.event = event
+      }
+      continue
+    }
+    if (pending.kind === "Annotate") {
       const command = pending.command
-      name = command.metadata.name
+      version = command.version
+      const decision = decideAnnotateVersion(overlay.record(name, version), meta !== undefined, command)
+      if (decision._tag === "Reject") {
+        pending.rejection = decision.error
+        continue
+      }
+      body = accepted(overlay, decision)
+    } else if (pending.kind === "Register") {
+      const command = pending.command
       version = command.metadata.version
       const decision = rules.decideRegister(overlay.view(name), command, at)
       if (decision._tag === "Reject") {
@@ -218,7 +304,6 @@ const decideBatch = (
       body = accepted(overlay, decision)
     } else if (pending.kind === "Change") {
       const command = pending.command
-      name = command.name
       version = command.version
       const decision = rules.decideChange(overlay.view(name), command)
       if (decision._tag === "Reject") {
@@ -228,7 +313,6 @@ const decideBatch = (
       body = accepted(overlay, decision)
     } else {
       const command = pending.command
-      name = command.name
       const decision = rules.decideAlias(overlay.view(name), command)
       if (decision._tag === "Reject") {
         pending.rejection = decision.error
@@ -239,7 +323,7 @@ const decideBatch = (
       // The version the alias names after the command (for a removal, the one it named); none if it was not set.
       version =
         body !== undefined
-          ? eventVersion(body)
+          ? eventVersion(body as EventBody)
           : decision._tag === "Unchanged"
             ? decision.current?.metadata.version
             : undefined
@@ -268,8 +352,12 @@ const completeBatch = (batch: ReadonlyArray<Pending>) => {
         pending.resume(
           Exit.succeed({ alias: pending.command.alias, version: pending.version ?? null, event: pending.event }),
         )
+    } else if (pending.kind === "Model") {
+      if (pending.rejection !== undefined) pending.resume(Exit.fail(pending.rejection))
+      else if (pending.model !== undefined) pending.resume(Exit.succeed({ model: pending.model, event: pending.event }))
     } else if (pending.rejection !== undefined) {
       if (pending.kind === "Register") pending.resume(Exit.fail(pending.rejection))
+      else if (pending.kind === "Annotate") pending.resume(Exit.fail(pending.rejection))
       else pending.resume(Exit.fail(pending.rejection))
     } else if (pending.version !== undefined)
       pending.resume(Exit.succeed({ version: pending.version, event: pending.event }))
@@ -280,7 +368,7 @@ const completeBatch = (batch: ReadonlyArray<Pending>) => {
  * The event with its seq, commit time and actor, built field by field in the Schema's key order: a spread copy per
  * event showed in profiles.
  */
-const stampEvent = (body: EventBody, seq: number, at: string, actor: string): RegistryEvent => {
+const stampEvent = (body: AnyEventBody, seq: number, at: string, actor: string): RegistryEvent => {
   switch (body._tag) {
     case "Registered":
       return body.state === undefined

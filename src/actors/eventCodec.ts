@@ -11,7 +11,10 @@ import { decodeEventFastPath } from "../domain/fastDecode.ts"
 import { RegistryEvent } from "../domain/RegistryEvent.ts"
 import type { WalRecord } from "../storage/Wal.ts"
 
-/** A record type is never reused: 1–3 are what the first release wrote, 4–7 came with user-defined lifecycles. */
+/**
+ * A record type is never reused: 1–3 are what the first release wrote, 4–7 came with user-defined lifecycles, 8–11
+ * with annotations and archiving.
+ */
 export const recordTypes = {
   Registered: 1,
   Promoted: 2,
@@ -20,6 +23,10 @@ export const recordTypes = {
   AliasSet: 5,
   AliasRemoved: 6,
   LifecycleChanged: 7,
+  VersionAnnotated: 8,
+  ModelAnnotated: 9,
+  ModelArchived: 10,
+  ModelRestored: 11,
 } as const
 const tagOfType = [
   "",
@@ -30,6 +37,10 @@ const tagOfType = [
   "AliasSet",
   "AliasRemoved",
   "LifecycleChanged",
+  "VersionAnnotated",
+  "ModelAnnotated",
+  "ModelArchived",
+  "ModelRestored",
 ] as const
 
 const utf8Encoder = new TextEncoder()
@@ -136,5 +147,22 @@ export const decodeEventPayload = (
     validateEvent({ ...body, _tag: tag, seq }),
     (error) =>
       new WalCorrupt({ file: "(record)", offset: -1, seq, reason: ParseResult.TreeFormatter.formatErrorSync(error) }),
+  )
+}
+
+/**
+ * An event stored whole, with its `_tag` and `seq` (a snapshot's history), checked as a record's payload is; or why it
+ * is not one.
+ */
+export const decodeEventObject = (object: unknown): Either.Either<RegistryEvent, string> => {
+  if (typeof object !== "object" || object === null || Array.isArray(object)) return Either.left("is not an object")
+  const { _tag: tag, seq, ...body } = object as Record<string, unknown>
+  if (typeof tag !== "string" || !(tagOfType as ReadonlyArray<string>).includes(tag) || tag === "")
+    return Either.left("has no known _tag")
+  if (!Number.isSafeInteger(seq) || (seq as number) < 1) return Either.left("has no seq")
+  const fast = decodeEventFastPath(tag as RegistryEvent["_tag"], seq as number, body)
+  if (fast !== undefined) return Either.right(fast)
+  return Either.mapLeft(validateEvent({ ...body, _tag: tag, seq }), (error) =>
+    ParseResult.TreeFormatter.formatErrorSync(error),
   )
 }

@@ -17,23 +17,31 @@
  */
 import { Duration, Effect, Either, Schema } from "effect"
 import { decoder } from "../domain/decode.ts"
+import { actorTextViolation } from "../domain/Actor.ts"
+import { Description } from "../domain/Annotation.ts"
 import { decodeStoredVersionFastPath, isStoredBodyFastPath } from "../domain/fastDecode.ts"
 import { AliasName, LifecycleBinding, LifecycleStateName } from "../domain/Lifecycle.ts"
-import { ModelMetadata } from "../domain/ModelMetadata.ts"
+import { isIsoTimestamp, ModelMetadata } from "../domain/ModelMetadata.ts"
 import { isModelName } from "../domain/ModelName.ts"
 import type { ModelVersion } from "../domain/ModelVersion.ts"
 import { isSemVer, type SemVer } from "../domain/SemVer.ts"
 import { concatBytes } from "../storage/ByteParts.ts"
 import { compiledDefault } from "./builtinLifecycles.ts"
-import { type IndexSnapshot, PendingBodies, RegistryIndex } from "./RegistryIndex.ts"
+import { decodeEventObject } from "./eventCodec.ts"
+import { type Change, Registration } from "./History.ts"
+import { type IndexSnapshot, type IndexState, PendingBodies, RegistryIndex } from "./RegistryIndex.ts"
 
 /**
  * Versions per line: enough to amortize a line's parse, few enough that a line stays far below V8's string limit and
  * the encoder can yield between lines without holding up the batch loop.
  */
 export const versionsPerLine = 4096
-/** The `format` of the columnar state; the JSON-lines state of earlier releases has no `format` in its header. */
-export const columnarFormat = 2
+/**
+ * The `format` of the columnar state with its history; 2 is the columnar state without it, and the JSON-lines state
+ * of earlier releases has no `format` in its header.
+ */
+export const columnarFormat = 3
+const columnarFormatWithoutHistory = 2
 /** A block ends early once its bodies reach this many UTF-16 units, so no line nears V8's string limit. */
 const blockCharsMax = 1 << 24
 const newline = 10
@@ -41,6 +49,7 @@ const newline = 10
 /** A version as a snapshot stores it; `aliases` is absent from snapshots written before aliases existed. */
 export const StoredVersion = Schema.Struct({
   ...ModelMetadata.fields,
+  description: Schema.optionalWith(Description, { exact: true }),
   state: LifecycleStateName,
   aliases: Schema.optionalWith(Schema.Array(AliasName), { exact: true, default: () => [] }),
 })
@@ -54,12 +63,18 @@ const utf8Decoder = new TextDecoder("utf-8", { fatal: true })
 
 /** The snapshot's lines, without their newlines. `perLine` is for tests: readers accept any block size. */
 function* snapshotLines(snapshot: IndexSnapshot, perLine: number): Generator<string> {
-  const { versions } = snapshot
+  const { versions, registrations, history } = snapshot
   yield JSON.stringify({
     format: columnarFormat,
     lastSeq: snapshot.lastSeq,
     versions: versions.length,
     lifecycle: snapshot.lifecycle,
+    history: {
+      since: history.since,
+      lastAt: history.lastAt,
+      firstAtAfterSince: history.firstAtAfterSince ?? null,
+      changes: history.changes.length,
+    },
   })
   let start = 0
   while (start < versions.length) {
@@ -69,6 +84,11 @@ function* snapshotLines(snapshot: IndexSnapshot, perLine: number): Generator<str
     const stateOf: Array<number> = []
     const aliases: Array<[number, ReadonlyArray<string>]> = []
     const lengths: Array<number> = []
+    const registered: Array<number> = []
+    const ats: Array<[string, number]> = []
+    const actors: Array<string> = []
+    const actorOf: Array<number> = []
+    const initialOf: Array<number> = []
     let bodies = ""
     let end = start
     for (; end < versions.length && end - start < perLine && bodies.length < blockCharsMax; end++) {
@@ -81,16 +101,41 @@ function* snapshotLines(snapshot: IndexSnapshot, perLine: number): Generator<str
       if (state < 0) state = states.push(version.state) - 1
       stateOf.push(state)
       if (version.aliases.length > 0) aliases.push([end - start, version.aliases])
-      const { id, createdAt, metrics, tags, source, runId } = version
+      const registration = registrations[end]!
+      registered.push(registration.seq)
+      const atRun = ats[ats.length - 1]
+      if (atRun !== undefined && atRun[0] === registration.at) atRun[1]++
+      else ats.push([registration.at, 1])
+      let actor = actors.indexOf(registration.actor)
+      if (actor < 0) actor = actors.push(registration.actor) - 1
+      actorOf.push(actor)
+      let initial = states.indexOf(registration.state)
+      if (initial < 0) initial = states.push(registration.state) - 1
+      initialOf.push(initial)
+      const { id, createdAt, metrics, tags, source, runId, description } = version
       // JSON.stringify leaves out an undefined field, so a version without them writes the body it always did.
-      const body = JSON.stringify({ id, createdAt, metrics, tags, source, runId })
+      const body = JSON.stringify({ id, createdAt, metrics, tags, source, runId, description })
       lengths.push(body.length)
       bodies += body
     }
-    yield JSON.stringify({ models: runs, versions: versionColumn, states, stateOf, aliases, lengths })
+    yield JSON.stringify({
+      models: runs,
+      versions: versionColumn,
+      states,
+      stateOf,
+      aliases,
+      lengths,
+      registered,
+      ats,
+      actors,
+      actorOf,
+      initialOf,
+    })
     yield bodies
     start = end
   }
+  for (let from = 0; from < history.changes.length; from += perLine)
+    yield JSON.stringify(history.changes.slice(from, from + perLine))
 }
 
 /**
@@ -140,31 +185,57 @@ const parseLines = (bytes: Uint8Array): Array<unknown> | string => {
 
 const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0
 
+interface HistoryHeader {
+  readonly since: number
+  readonly lastAt: string
+  readonly firstAtAfterSince: string | undefined
+  readonly changes: number
+}
+
 interface Header {
   readonly lastSeq: number
   readonly versions: number
   readonly lifecycle: LifecycleBinding
   readonly columnar: boolean
+  /** Format 3's; a state without it is an earlier release's, whose history starts at its seq. */
+  readonly history: HistoryHeader | undefined
+}
+
+const isTimeOrEmpty = (value: unknown): value is string => value === "" || (typeof value === "string" && isIsoTimestamp(value))
+
+const decodeHistoryHeader = (value: unknown, lastSeq: number): HistoryHeader | string => {
+  const shape = 'the header\'s history is not {"since", "lastAt", "firstAtAfterSince", "changes"}'
+  if (typeof value !== "object" || value === null || Object.keys(value).length !== 4) return shape
+  const { since, lastAt, firstAtAfterSince, changes } = value as Record<string, unknown>
+  if (!isCount(since) || since > lastSeq || !isCount(changes) || !isTimeOrEmpty(lastAt)) return shape
+  if (firstAtAfterSince !== null && !isTimeOrEmpty(firstAtAfterSince)) return shape
+  return { since, lastAt, firstAtAfterSince: firstAtAfterSince ?? undefined, changes }
 }
 
 const headerShape = 'the first line is not {"lastSeq": <count>, "versions": <count>, "lifecycle": <binding>}'
 
 /** The header line (already parsed); earlier releases wrote no `format` (JSON lines) and at first no `lifecycle`. */
 const decodeHeader = (line: unknown): Header | string => {
-  const header = line as { format?: unknown; lastSeq?: unknown; versions?: unknown; lifecycle?: unknown } | undefined
+  const header = line as
+    | { format?: unknown; lastSeq?: unknown; versions?: unknown; lifecycle?: unknown; history?: unknown }
+    | undefined
   if (typeof header !== "object" || header === null) return headerShape
   const columnar = "format" in header
-  if (columnar && header.format !== columnarFormat) return `unsupported snapshot state format ${String(header.format)}`
-  const keys = (columnar ? 1 : 0) + ("lifecycle" in header ? 3 : 2)
+  const withHistory = header.format === columnarFormat
+  if (columnar && !withHistory && header.format !== columnarFormatWithoutHistory)
+    return `unsupported snapshot state format ${String(header.format)}`
+  const keys = (columnar ? 1 : 0) + ("lifecycle" in header ? 3 : 2) + (withHistory ? 1 : 0)
   if (Object.keys(header).length !== keys || !isCount(header.lastSeq) || !isCount(header.versions)) return headerShape
   if (columnar && !("lifecycle" in header)) return headerShape
   const binding = "lifecycle" in header ? decodeBinding(header.lifecycle) : Either.right(compiledDefault.binding)
   if (Either.isLeft(binding)) return `the header's lifecycle: ${binding.left.message}`
-  return { lastSeq: header.lastSeq, versions: header.versions, lifecycle: binding.right, columnar }
+  const history = withHistory ? decodeHistoryHeader(header.history, header.lastSeq) : undefined
+  if (typeof history === "string") return history
+  return { lastSeq: header.lastSeq, versions: header.versions, lifecycle: binding.right, columnar, history }
 }
 
 /** The JSON-lines state (every release before the columnar one): every version parsed and checked. */
-const decodeJsonLines = (lines: Array<unknown>, header: Header): Either.Either<IndexSnapshot, string> => {
+const decodeJsonLines = (lines: Array<unknown>, header: Header): Either.Either<IndexState, string> => {
   const count = header.versions
   const versions: Array<ModelVersion> = new Array(count)
   let filled = 0
@@ -207,7 +278,7 @@ export const restoreIndex = (bytes: Uint8Array): Either.Either<RegistryIndex, st
   if (read.header.columnar) return restoreColumnar(bytes, read.header, read.next)
   const lines = parseLines(bytes)
   if (typeof lines === "string") return Either.left(lines)
-  return Either.flatMap(decodeJsonLines(lines, read.header), (snapshot) => RegistryIndex.fromSnapshot(snapshot))
+  return Either.flatMap(decodeJsonLines(lines, read.header), (state) => RegistryIndex.fromState(state))
 }
 
 /** The state a snapshot's bytes describe, every record parsed (tests and tools; the registry uses `restoreIndex`). */
@@ -216,7 +287,11 @@ export const decodeIndexState = (bytes: Uint8Array): Either.Either<IndexSnapshot
   if (typeof read === "string") return Either.left(read)
   if (read.header.columnar) return Either.map(restoreColumnar(bytes, read.header, read.next), (i) => i.toSnapshot())
   const lines = parseLines(bytes)
-  return typeof lines === "string" ? Either.left(lines) : decodeJsonLines(lines, read.header)
+  if (typeof lines === "string") return Either.left(lines)
+  return Either.map(
+    Either.flatMap(decodeJsonLines(lines, read.header), (state) => RegistryIndex.fromState(state)),
+    (index) => index.toSnapshot(),
+  )
 }
 
 /**
@@ -236,9 +311,11 @@ export const decodeIndexState = (bytes: Uint8Array): Either.Either<IndexSnapshot
  */
 const restoreColumnar = (bytes: Uint8Array, header: Header, from: number): Either.Either<RegistryIndex, string> => {
   const index = RegistryIndex.restoring(header.lastSeq, header.lifecycle)
+  const { history } = header
   let at = from
   let block = 0
-  while (at < bytes.length) {
+  // A state with its history has its changes after the blocks; one without ends with them.
+  while (at < bytes.length && (history === undefined || index.versionCount < header.versions)) {
     block++
     const columnsEnd = bytes.indexOf(newline, at)
     const bodiesEnd = columnsEnd < 0 ? -1 : bytes.indexOf(newline, columnsEnd + 1)
@@ -251,13 +328,49 @@ const restoreColumnar = (bytes: Uint8Array, header: Header, from: number): Eithe
     } catch (error) {
       return Either.left(`block ${block} is not UTF-8 JSON: ${String(error)}`)
     }
-    const problem = restoreBlock(index, columns, text, header.versions - index.versionCount)
+    const problem = restoreBlock(index, columns, text, header.versions - index.versionCount, history !== undefined)
     if (problem !== undefined) return Either.left(`block ${block}: ${problem}`)
     at = bodiesEnd + 1
   }
   if (index.versionCount !== header.versions)
     return Either.left(`the header announces ${header.versions} versions, the blocks hold ${index.versionCount}`)
-  return Either.right(index)
+  if (history === undefined) {
+    index.restoreBaseline()
+    return Either.right(index)
+  }
+  const changes = restoreChanges(bytes, at, history.changes, header.lastSeq)
+  if (typeof changes === "string") return Either.left(changes)
+  const problem = index.restoreHistory(history, changes)
+  return problem === undefined ? Either.right(index) : Either.left(problem)
+}
+
+/** The changes after the blocks, each decoded as a log record is; or why they are not `count` changes in seq order. */
+const restoreChanges = (bytes: Uint8Array, from: number, count: number, lastSeq: number): Array<Change> | string => {
+  const changes: Array<Change> = []
+  let at = from
+  while (at < bytes.length) {
+    const end = bytes.indexOf(newline, at)
+    if (end < 0) return "a line of changes has no end (the snapshot ends mid-line)"
+    let line: unknown
+    try {
+      line = JSON.parse(utf8Decoder.decode(bytes.subarray(at, end)))
+    } catch (error) {
+      return `a line of changes is not UTF-8 JSON: ${String(error)}`
+    }
+    if (!Array.isArray(line) || line.length === 0) return "a line of changes is not a list of events"
+    for (const object of line) {
+      const decoded = decodeEventObject(object)
+      if (Either.isLeft(decoded)) return `change ${changes.length + 1}: ${decoded.left}`
+      const event = decoded.right
+      const previous = changes[changes.length - 1]?.seq ?? 0
+      if (event._tag === "Registered") return `change ${changes.length + 1} is a registration`
+      if (event.seq < previous || event.seq > lastSeq)
+        return `change ${changes.length + 1} (seq ${event.seq}) is out of order or after the state's seq ${lastSeq}`
+      changes.push(event)
+    }
+    at = end + 1
+  }
+  return changes.length === count ? changes : `the header announces ${count} changes, the lines hold ${changes.length}`
 }
 
 interface Columns {
@@ -268,13 +381,55 @@ interface Columns {
   readonly aliases: ReadonlyArray<unknown>
   readonly lengths: ReadonlyArray<unknown>
 }
+/** Format 3's columns: each version's registration (seq, time runs, actor, initial state). */
+interface RegistrationColumns extends Columns {
+  readonly registered: ReadonlyArray<unknown>
+  readonly ats: ReadonlyArray<unknown>
+  readonly actors: ReadonlyArray<unknown>
+  readonly actorOf: ReadonlyArray<unknown>
+  readonly initialOf: ReadonlyArray<unknown>
+}
 const columnNames = ["models", "versions", "states", "stateOf", "aliases", "lengths"] as const
+const registrationColumnNames = ["registered", "ats", "actors", "actorOf", "initialOf"] as const
 
-const isColumns = (value: unknown): value is Columns =>
-  typeof value === "object" &&
-  value !== null &&
-  Object.keys(value).length === columnNames.length &&
-  columnNames.every((name) => Array.isArray((value as Record<string, unknown>)[name]))
+const isColumns = (value: unknown, withHistory: boolean): value is Columns => {
+  const names: ReadonlyArray<string> = withHistory ? [...columnNames, ...registrationColumnNames] : columnNames
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    Object.keys(value).length === names.length &&
+    names.every((name) => Array.isArray((value as Record<string, unknown>)[name]))
+  )
+}
+
+/**
+ * The registrations a block's columns describe, one per version, or why they are malformed. `states` was checked.
+ */
+const registrationsOf = (columns: RegistrationColumns, count: number, lastSeq: number): Array<Omit<Registration, "version">> | string => {
+  const { registered, ats, actors, actorOf, initialOf, states } = columns
+  if (registered.length !== count || actorOf.length !== count || initialOf.length !== count)
+    return "its registration columns are not all as long as its versions"
+  for (const actor of actors)
+    if (typeof actor !== "string" || actorTextViolation(actor) !== undefined) return "an actor is not a valid actor"
+  const times: Array<string> = []
+  for (const run of ats) {
+    if (!Array.isArray(run) || run.length !== 2 || !isTimeOrEmpty(run[0]) || !isIndex(run[1], count - times.length + 1) || !run[1])
+      return `its registration times are not [time, count] runs of its ${count} versions`
+    for (let i = 0; i < run[1]; i++) times.push(run[0])
+  }
+  if (times.length !== count) return `its registration times cover ${times.length} of its ${count} versions`
+  const registrations: Array<Omit<Registration, "version">> = []
+  for (let i = 0; i < count; i++) {
+    const seq = registered[i]
+    if (!isCount(seq) || seq > lastSeq) return `the registration seq of version ${i + 1} is not a seq up to ${lastSeq}`
+    const actor = actorOf[i]
+    if (!isIndex(actor, actors.length)) return `the actor of version ${i + 1} is not an index into its actors`
+    const initial = initialOf[i]
+    if (!isIndex(initial, states.length)) return `the initial state of version ${i + 1} is not an index into its states`
+    registrations.push({ seq, at: times[i]!, actor: actors[actor] as string, state: states[initial] as string })
+  }
+  return registrations
+}
 
 const isIndex = (value: unknown, below: number): value is number =>
   Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) < below
@@ -298,7 +453,7 @@ const aliasesByVersion = (column: ReadonlyArray<unknown>, count: number): Array<
 }
 
 const bodyKeys = ["id", "createdAt", "metrics", "tags"] as const
-const optionalBodyKeys: ReadonlySet<string> = new Set(["source", "runId"])
+const optionalBodyKeys: ReadonlySet<string> = new Set(["source", "runId", "description"])
 
 /** A body the fast check did not accept, parsed and decoded with the rest of its version: the record, or why not. */
 const decodeBody = (
@@ -321,8 +476,8 @@ const decodeBody = (
     !bodyKeys.every((key) => Object.hasOwn(fields, key)) ||
     keys.some((key) => !optionalBodyKeys.has(key) && !(bodyKeys as ReadonlyArray<string>).includes(key))
   )
-    return `its body's keys are not ${bodyKeys.join(", ")} (and source, runId where given)`
-  const { id, createdAt, metrics, tags, source, runId } = fields
+    return `its body's keys are not ${bodyKeys.join(", ")} (and source, runId, description where given)`
+  const { id, createdAt, metrics, tags, source, runId, description } = fields
   const decoded = decodeStoredVersion({
     id,
     name,
@@ -332,6 +487,7 @@ const decodeBody = (
     tags,
     ...(source === undefined ? {} : { source }),
     ...(runId === undefined ? {} : { runId }),
+    ...(description === undefined ? {} : { description }),
     state,
     aliases,
   })
@@ -339,8 +495,15 @@ const decodeBody = (
 }
 
 /** Adds one block's versions to `index`; says why the block is not one of at most `remaining` valid versions. */
-const restoreBlock = (index: RegistryIndex, columns: unknown, text: string, remaining: number): string | undefined => {
-  if (!isColumns(columns)) return `its columns are not {${columnNames.join(", ")}} lists`
+const restoreBlock = (
+  index: RegistryIndex,
+  columns: unknown,
+  text: string,
+  remaining: number,
+  withHistory: boolean,
+): string | undefined => {
+  if (!isColumns(columns, withHistory))
+    return `its columns are not {${[...columnNames, ...(withHistory ? registrationColumnNames : [])].join(", ")}} lists`
   const { models, versions, states, stateOf, lengths } = columns
   const count = versions.length
   if (count === 0 || count > remaining) return `it holds ${count} versions, not 1 to the ${remaining} still expected`
@@ -351,6 +514,8 @@ const restoreBlock = (index: RegistryIndex, columns: unknown, text: string, rema
   }
   const aliases = aliasesByVersion(columns.aliases, count)
   if (typeof aliases === "string") return aliases
+  const registrations = withHistory ? registrationsOf(columns as RegistrationColumns, count, index.lastSeq) : undefined
+  if (typeof registrations === "string") return registrations
   const { exclusive } = index
   let i = 0
   let offset = 0
@@ -378,6 +543,12 @@ const restoreBlock = (index: RegistryIndex, columns: unknown, text: string, rema
         problem = typeof record === "string" ? record : model.restore(record, exclusive)
       }
       if (problem !== undefined) return `version ${i + 1} (${name} ${version}): ${problem}`
+      const registration = registrations?.[i]
+      if (registration !== undefined)
+        index.history.restoreRegistration(
+          name,
+          new Registration(registration.seq, registration.at, registration.actor, version as SemVer, registration.state),
+        )
       index.versionCount++
       offset = end
     }

@@ -5,6 +5,8 @@ import type { ModelName } from "./ModelName.ts"
 import type { SemVer } from "./SemVer.ts"
 
 export interface ModelVersion extends ModelMetadata {
+  /** Annotated after registration (`annotate`); absent until then. Its `tags` are annotated the same way. */
+  readonly description?: string
   readonly state: LifecycleState
   /** The model's aliases that name this version, sorted. */
   readonly aliases: ReadonlyArray<string>
@@ -20,4 +22,9 @@ export interface ModelSummary {
   readonly holders: { readonly [state: string]: SemVer }
   /** Every set alias and the version it names. */
   readonly aliases: { readonly [alias: string]: SemVer }
+  /** The model's own description and tags (`annotateModel`). */
+  readonly description?: string
+  readonly tags: { readonly [key: string]: string }
+  /** Archived models are left out of listings and search unless asked for (`includeArchived`), and refuse changes. */
+  readonly archived: boolean
 }

@@ -8,6 +8,7 @@
  */
 import { Schema } from "effect"
 import { Actor, unknownActor } from "./Actor.ts"
+import { FieldChange, TagsChanged } from "./Annotation.ts"
 import { AliasName, LifecycleBinding, LifecycleEventName, LifecycleStateName } from "./Lifecycle.ts"
 import { IsoTimestamp, ModelMetadata } from "./ModelMetadata.ts"
 import { ModelName } from "./ModelName.ts"
@@ -151,6 +152,49 @@ export const LifecycleChanged: Schema.TaggedStruct<
   aliasesCleared: Schema.Array(MappedAlias),
 })
 
+/**
+ * A version's tags or description changed after registration: each changed tag and the description, if it changed,
+ * with what it held before and after (`null`: absent). Only what changes is listed.
+ */
+export const VersionAnnotated: Schema.TaggedStruct<
+  "VersionAnnotated",
+  Committed & {
+    name: typeof ModelName
+    version: typeof SemVer
+    tags: typeof TagsChanged
+    description: Schema.optionalWith<typeof FieldChange, { exact: true }>
+  }
+> = Schema.TaggedStruct("VersionAnnotated", {
+  ...committed,
+  name: ModelName,
+  version: SemVer,
+  tags: TagsChanged,
+  description: Schema.optionalWith(FieldChange, { exact: true }),
+})
+
+/** A model's own tags or description changed, recorded as `VersionAnnotated` records a version's. */
+export const ModelAnnotated: Schema.TaggedStruct<
+  "ModelAnnotated",
+  Committed & {
+    name: typeof ModelName
+    tags: typeof TagsChanged
+    description: Schema.optionalWith<typeof FieldChange, { exact: true }>
+  }
+> = Schema.TaggedStruct("ModelAnnotated", {
+  ...committed,
+  name: ModelName,
+  tags: TagsChanged,
+  description: Schema.optionalWith(FieldChange, { exact: true }),
+})
+
+/** A model hidden from default listings and search, and closed to changes, until restored; nothing is deleted. */
+export const ModelArchived: Schema.TaggedStruct<"ModelArchived", Committed & { name: typeof ModelName }> =
+  Schema.TaggedStruct("ModelArchived", { ...committed, name: ModelName })
+
+/** An archived model back in listings and search, open to changes again. */
+export const ModelRestored: Schema.TaggedStruct<"ModelRestored", Committed & { name: typeof ModelName }> =
+  Schema.TaggedStruct("ModelRestored", { ...committed, name: ModelName })
+
 export const RegistryEvent: Schema.Union<
   [
     typeof Registered,
@@ -160,8 +204,24 @@ export const RegistryEvent: Schema.Union<
     typeof AliasSet,
     typeof AliasRemoved,
     typeof LifecycleChanged,
+    typeof VersionAnnotated,
+    typeof ModelAnnotated,
+    typeof ModelArchived,
+    typeof ModelRestored,
   ]
-> = Schema.Union(Registered, Promoted, Deprecated, Transitioned, AliasSet, AliasRemoved, LifecycleChanged)
+> = Schema.Union(
+  Registered,
+  Promoted,
+  Deprecated,
+  Transitioned,
+  AliasSet,
+  AliasRemoved,
+  LifecycleChanged,
+  VersionAnnotated,
+  ModelAnnotated,
+  ModelArchived,
+  ModelRestored,
+)
 export type Registered = typeof Registered.Type
 export type Promoted = typeof Promoted.Type
 export type Deprecated = typeof Deprecated.Type
@@ -169,16 +229,25 @@ export type Transitioned = typeof Transitioned.Type
 export type AliasSet = typeof AliasSet.Type
 export type AliasRemoved = typeof AliasRemoved.Type
 export type LifecycleChanged = typeof LifecycleChanged.Type
+export type VersionAnnotated = typeof VersionAnnotated.Type
+export type ModelAnnotated = typeof ModelAnnotated.Type
+export type ModelArchived = typeof ModelArchived.Type
+export type ModelRestored = typeof ModelRestored.Type
 export type RegistryEvent = typeof RegistryEvent.Type
 
-/** The events that concern one model (all but `LifecycleChanged`, which concerns the whole directory). */
-export type ModelEvent = Exclude<RegistryEvent, LifecycleChanged>
+/** What is recorded about versions and models besides their lifecycle: annotations, archiving and restoring. */
+export type RecordEvent = VersionAnnotated | ModelAnnotated | ModelArchived | ModelRestored
+
+/** The lifecycle's events on one model: registrations, state changes and alias moves. */
+export type ModelEvent = Exclude<RegistryEvent, LifecycleChanged | RecordEvent>
 
 type Uncommitted<E> = E extends unknown ? Omit<E, "seq" | "at" | "actor"> : never
 /** An event decided but not yet committed: it has no seq, commit time or actor yet (the batch stamps them). */
 export type EventBody = Uncommitted<ModelEvent>
 /** Any event without its seq, commit time and actor, the directory-wide `LifecycleChanged` included. */
 export type AnyEventBody = Uncommitted<RegistryEvent>
+/** A record event decided but not yet committed. */
+export type RecordEventBody = Uncommitted<RecordEvent>
 
 export const eventModelName = (event: EventBody): ModelName =>
   event._tag === "Registered" ? event.metadata.name : event.name

@@ -79,6 +79,8 @@ interface SearchFields<Alias> {
   readonly descending?: boolean
   readonly limit?: number
   readonly cursor?: string
+  /** Versions of archived models too (default: left out). */
+  readonly includeArchived?: boolean
 }
 export interface SearchQuery extends SearchFields<AliasName> {}
 /** A search as a caller writes it, before `decodeSearchQuery`. */
@@ -97,6 +99,7 @@ export const SearchQuery: Schema.Schema<SearchQuery, SearchQueryInput> = Schema.
   orderBy: Schema.optionalWith(SearchOrder, { exact: true }),
   descending: Schema.optionalWith(Schema.Boolean, { exact: true }),
   ...pageFields,
+  includeArchived: Schema.optionalWith(Schema.Boolean, { exact: true }),
 })
 
 export const decodeSearchQuery: (input: unknown) => Either.Either<SearchQuery, InvalidInput> = decoder(SearchQuery)
@@ -111,9 +114,15 @@ export interface ModelsQuery {
   readonly namePrefix?: string
   readonly limit?: number
   readonly cursor?: string
+  /** Archived models too (default: left out). */
+  readonly includeArchived?: boolean
 }
 
-export const ModelsQuery: Schema.Schema<ModelsQuery> = Schema.Struct({ namePrefix: NamePrefix, ...pageFields })
+export const ModelsQuery: Schema.Schema<ModelsQuery> = Schema.Struct({
+  namePrefix: NamePrefix,
+  ...pageFields,
+  includeArchived: Schema.optionalWith(Schema.Boolean, { exact: true }),
+})
 
 export const decodeModelsQuery: (input: unknown) => Either.Either<ModelsQuery, InvalidInput> = decoder(ModelsQuery)
 
@@ -207,6 +216,7 @@ export interface SearchText {
   readonly order?: string | undefined
   readonly limit?: string | undefined
   readonly cursor?: string | undefined
+  readonly includeArchived?: string | undefined
 }
 
 /** The names `searchFromText` reads, for an interface that refuses any other. */
@@ -220,10 +230,14 @@ export const searchTextKeys: ReadonlyArray<keyof SearchText> = [
   "order",
   "limit",
   "cursor",
+  "includeArchived",
 ]
 
 /** A whole number as text, or `NaN`, which the query's schema then refuses as a limit. */
 const integerText = (text: string): number => (/^\d{1,9}$/.test(text) ? Number(text) : Number.NaN)
+
+/** `"true"` or `"false"`, as a query string gives a flag; anything else is refused by the query's schema. */
+const booleanText = (text: string): boolean | string => (text === "true" ? true : text === "false" ? false : text)
 
 /** The query a search's text forms make: each part checked here or by `decodeSearchQuery`, which runs next. */
 export const searchFromText = (text: SearchText): Either.Either<SearchQuery, InvalidInput> => {
@@ -254,6 +268,7 @@ export const searchFromText = (text: SearchText): Either.Either<SearchQuery, Inv
     ...(text.order === undefined ? {} : { descending: text.order === "desc" }),
     ...(text.limit === undefined ? {} : { limit: integerText(text.limit) }),
     ...(text.cursor === undefined ? {} : { cursor: text.cursor }),
+    ...(text.includeArchived === undefined ? {} : { includeArchived: booleanText(text.includeArchived) }),
   })
 }
 
@@ -262,9 +277,11 @@ export const modelsFromText = (text: {
   readonly namePrefix?: string | undefined
   readonly limit?: string | undefined
   readonly cursor?: string | undefined
+  readonly includeArchived?: string | undefined
 }): Either.Either<ModelsQuery, InvalidInput> =>
   decodeModelsQuery({
     ...(text.namePrefix === undefined ? {} : { namePrefix: text.namePrefix }),
     ...(text.limit === undefined ? {} : { limit: integerText(text.limit) }),
     ...(text.cursor === undefined ? {} : { cursor: text.cursor }),
+    ...(text.includeArchived === undefined ? {} : { includeArchived: booleanText(text.includeArchived) }),
   })

@@ -293,6 +293,32 @@ export class PositionCompacted extends PositionCompactedBase {
   }
 }
 
+/** A write to an archived model: it is kept, read-only, until restored (`restoreModel`). */
+const ModelIsArchivedBase: ErrorBase<ModelIsArchived, "ModelIsArchived", { name: typeof Schema.String }> =
+  Schema.TaggedError<ModelIsArchived>()("ModelIsArchived", { name: Schema.String })
+
+export class ModelIsArchived extends ModelIsArchivedBase {
+  override get message(): string {
+    return `model "${this.name}" is archived; restore it before changing it`
+  }
+}
+
+/**
+ * An `asOf` before what this registry's history reaches: a snapshot written by an earlier release kept the state,
+ * not the changes, so the past before its seq (`since`) is gone. Every later moment can still be answered.
+ */
+const HistoryUnavailableBase: ErrorBase<
+  HistoryUnavailable,
+  "HistoryUnavailable",
+  { asOf: typeof Schema.String; since: typeof Schema.Number }
+> = Schema.TaggedError<HistoryUnavailable>()("HistoryUnavailable", { asOf: Schema.String, since: Schema.Number })
+
+export class HistoryUnavailable extends HistoryUnavailableBase {
+  override get message(): string {
+    return `the history before seq ${this.since} was not kept (a snapshot of an earlier release); asOf ${this.asOf} is before it`
+  }
+}
+
 export type RegistryError =
   | InvalidInput
   | ModelNotFound
@@ -301,6 +327,8 @@ export type RegistryError =
   | InvalidTransition
   | AliasNotFound
   | AliasNotAllowed
+  | ModelIsArchived
+  | HistoryUnavailable
   | InvalidLifecycle
   | LifecycleMismatch
   | Overloaded

@@ -31,13 +31,17 @@ import {
   type ObserverStatus,
   startObserver,
 } from "../actors/ObserverActor.ts"
+import type { ModelCommand } from "../actors/recordRules.ts"
 import {
   type AliasError,
   type AliasOutcome,
+  type AnnotateError,
   type ChangeError,
   type CompactError,
   type CompactReport,
   makeRegistryActor,
+  type ModelCommandError,
+  type ModelOutcome,
   type Outcome,
   type RegisterError,
   type RegistryActor,
@@ -45,10 +49,13 @@ import {
 import type { ModelEntry, RegistryIndex } from "../actors/RegistryIndex.ts"
 import { type SubscribeError, subscribe } from "../actors/subscription.ts"
 import { actorOptionViolation, embeddedActor } from "../domain/Actor.ts"
+import { Annotation } from "../domain/Annotation.ts"
+import { type AsOf, decodeAsOf, type ReadOptions } from "../domain/AsOf.ts"
 import { decodeModelName, decoder, decodeSemVer } from "../domain/decode.ts"
 import {
   AliasNotFound,
   type DirectoryLocked,
+  type HistoryUnavailable,
   InvalidInput,
   type InvalidLifecycle,
   type LifecycleMismatch,
@@ -60,7 +67,7 @@ import {
 } from "../domain/errors.ts"
 import { decodeRegisterInputFast, type RegisterInputDecoded } from "../domain/fastDecode.ts"
 import { frozenCopy, type JsonObject } from "../domain/Json.ts"
-import { AliasName, lifecycleNameViolation } from "../domain/Lifecycle.ts"
+import { AliasName, LifecycleStateName, lifecycleNameViolation } from "../domain/Lifecycle.ts"
 import { addProvenance, type RegisterInput, type Tags } from "../domain/ModelMetadata.ts"
 import type { ModelName } from "../domain/ModelName.ts"
 import type { ModelSummary, ModelVersion } from "../domain/ModelVersion.ts"
@@ -91,12 +98,15 @@ import { IdGenerator } from "./IdGenerator.ts"
 export type {
   AliasError,
   AliasOutcome,
+  AnnotateError,
   ChangeError,
   CompactError,
   CompactReport,
   LifecycleDefinition,
   LifecycleDescription,
   LifecycleMapping,
+  ModelCommandError,
+  ModelOutcome,
   ObserverHandle,
   ObserverOptions,
   ObserverStatus,
@@ -122,6 +132,22 @@ const actorOf = (options: WriteOptions | undefined): string | InvalidInput => {
   const violation = actorOptionViolation(given)
   return violation === undefined ? given : new InvalidInput({ field: "actor", message: `actor: ${violation}` })
 }
+
+/** A version's or a model's changes, oldest first. */
+export interface History {
+  readonly name: string
+  /** Absent for a model's history. */
+  readonly version?: string
+  /**
+   * The changes are complete after this seq: 0, unless the directory was opened from a snapshot of an earlier
+   * release, which kept no history (its state then is the baseline; `asOf` reads before it fail).
+   */
+  readonly since: number
+  readonly events: ReadonlyArray<RegistryEvent>
+}
+
+/** A read that may look at the past fails, besides its own errors, when that past was not kept. */
+type PastError = InvalidInput | HistoryUnavailable
 
 export interface RegistryStats {
   readonly lastSeq: number
@@ -182,29 +208,88 @@ export interface ModelRegistry {
     alias: string,
     options?: WriteOptions,
   ) => Effect.Effect<AliasOutcome, InvalidInput | AliasError>
-  /** The version an alias names. */
+  /**
+   * Sets or removes a version's tags (`{key: value}`, `{key: null}`) and its description (`null` removes it), as one
+   * event that names what each changed field held before. Resolves once durable, with the version as it left it;
+   * an annotation that changes nothing resolves with `event: null` and writes nothing. A version may hold at most 64
+   * tags, as at registration.
+   */
+  readonly annotate: (
+    name: string,
+    version: string,
+    annotation: Annotation,
+    options?: WriteOptions,
+  ) => Effect.Effect<Outcome, InvalidInput | AnnotateError>
+  /** Sets or removes a model's own tags and description, as `annotate` does a version's. */
+  readonly annotateModel: (
+    name: string,
+    annotation: Annotation,
+    options?: WriteOptions,
+  ) => Effect.Effect<ModelOutcome, InvalidInput | ModelCommandError>
+  /**
+   * Archives a model: left out of `listModels` and search unless they include archived models, and every change
+   * but `restoreModel` refused with `ModelIsArchived`. Nothing is deleted; reads by name still answer.
+   */
+  readonly archiveModel: (name: string, options?: WriteOptions) => Effect.Effect<ModelOutcome, InvalidInput | ModelCommandError>
+  /** Brings an archived model back. */
+  readonly restoreModel: (name: string, options?: WriteOptions) => Effect.Effect<ModelOutcome, InvalidInput | ModelCommandError>
+  /**
+   * A version's changes (its registration, every move, alias and annotation), or a model's (every registration and
+   * change of it and its versions), oldest first, with each change's seq, time and actor. Kept through compactions
+   * and restarts.
+   */
+  readonly history: (
+    name: string,
+    version?: string,
+  ) => Effect.Effect<History, InvalidInput | ModelNotFound | VersionNotFound>
+  /** The version an alias names (at `asOf`, if given). */
   readonly resolveAlias: (
     name: string,
     alias: string,
-  ) => Effect.Effect<ModelVersion, InvalidInput | ModelNotFound | AliasNotFound>
+    options?: ReadOptions,
+  ) => Effect.Effect<ModelVersion, PastError | ModelNotFound | AliasNotFound>
   /** The lifecycle this registry runs: states, events, transitions, exclusive states and alias constraints. */
   readonly lifecycle: LifecycleDescription
+  /**
+   * A version; with `asOf` (a seq, `"seq:N"`, or a time), as it was then: its state, aliases, tags and description.
+   * A version or model that did not exist yet is `VersionNotFound` or `ModelNotFound`.
+   */
   readonly get: (
     name: string,
     version: string,
-  ) => Effect.Effect<ModelVersion, InvalidInput | ModelNotFound | VersionNotFound>
-  /** Every version of a model, in semver precedence order. */
-  readonly listVersions: (name: string) => Effect.Effect<ReadonlyArray<ModelVersion>, InvalidInput | ModelNotFound>
+    options?: ReadOptions,
+  ) => Effect.Effect<ModelVersion, PastError | ModelNotFound | VersionNotFound>
+  /** Every version of a model, in semver precedence order (at `asOf`, if given). */
+  readonly listVersions: (
+    name: string,
+    options?: ReadOptions,
+  ) => Effect.Effect<ReadonlyArray<ModelVersion>, PastError | ModelNotFound>
+  /** One model's summary, archived or not (at `asOf`, if given). */
+  readonly model: (name: string, options?: ReadOptions) => Effect.Effect<ModelSummary, PastError | ModelNotFound>
+  /** Every model but the archived ones, in name order. */
   readonly listModels: Effect.Effect<ReadonlyArray<ModelSummary>>
-  /** Models in name order, optionally those whose name starts with `namePrefix`; all of them unless `limit` is given. */
+  /**
+   * Models in name order, optionally those whose name starts with `namePrefix`; all of them unless `limit` is given.
+   * Archived models only with `includeArchived`.
+   */
   readonly listModelsPage: (query?: typeof ModelsQuery.Encoded) => Effect.Effect<ModelsPage, InvalidInput>
   /**
    * A page of the versions matching every filter given (name prefix, tag equality, state, alias, metric
    * comparisons), in `orderBy` order. Pass the page's `nextCursor` back with the same query for the next page:
    * writes between pages neither repeat nor skip a version that matches throughout.
    */
-  readonly search: (query?: typeof SearchQuery.Encoded) => Effect.Effect<SearchPage, InvalidInput>
-  readonly production: (name: string) => Effect.Effect<Option.Option<ModelVersion>, InvalidInput | ModelNotFound>
+  readonly search: (query?: typeof SearchQuery.Encoded, options?: ReadOptions) => Effect.Effect<SearchPage, PastError>
+  /** The version in `production` (at `asOf`, if given). */
+  readonly production: (
+    name: string,
+    options?: ReadOptions,
+  ) => Effect.Effect<Option.Option<ModelVersion>, PastError | ModelNotFound>
+  /** The version in an exclusive state (at `asOf`, if given); `InvalidInput` for a state that is not exclusive then. */
+  readonly holder: (
+    name: string,
+    state: string,
+    options?: ReadOptions,
+  ) => Effect.Effect<Option.Option<ModelVersion>, PastError | ModelNotFound>
   /** Committed events from `from` (default: the next one), replayed from the log if needed, then live. */
   readonly subscribe: (options?: { readonly from?: number }) => Stream.Stream<RegistryEvent, SubscribeError>
   /** Snapshots the full state and deletes the log segments it covers. Runs between batches. */
@@ -358,7 +443,17 @@ const writes = (
   traced: boolean,
 ): Pick<
   ModelRegistry,
-  "register" | "registerDecoded" | "transition" | "promote" | "deprecate" | "setAlias" | "removeAlias"
+  | "register"
+  | "registerDecoded"
+  | "transition"
+  | "promote"
+  | "deprecate"
+  | "setAlias"
+  | "removeAlias"
+  | "annotate"
+  | "annotateModel"
+  | "archiveModel"
+  | "restoreModel"
 > => {
   const transition = (span: string) => (name: string, version: string, event: string, writeOptions?: WriteOptions) =>
     Effect.suspend((): Effect.Effect<Outcome, LifecycleError> => {
@@ -441,59 +536,227 @@ const writes = (
     deprecate: named("ModelRegistry.deprecate", "deprecate"),
     setAlias: (name, alias, version, writeOptions) => aliasCommand(name, alias, version, writeOptions),
     removeAlias: (name, alias, writeOptions) => aliasCommand(name, alias, undefined, writeOptions),
+    annotate: (name, version, annotation, writeOptions) =>
+      Effect.suspend((): Effect.Effect<Outcome, InvalidInput | AnnotateError> => {
+        const decoded = Either.all([nameAndVersion(name, version), decodeAnnotation(annotation)])
+        if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
+        const by = actorOf(writeOptions)
+        if (typeof by !== "string") return Effect.fail(by)
+        const [[n, v], given] = decoded.right
+        return actor.annotate({ _tag: "AnnotateVersion", name: n, version: v, ...given }, writeOptions?.wait ?? true, by)
+      }).pipe(Effect.withSpan("ModelRegistry.annotate", { attributes: { model: name, version } })),
+    annotateModel: (name, annotation, writeOptions) =>
+      Effect.flatMap(decodeAnnotationEffect(annotation), (given) =>
+        modelCommand(name, writeOptions, (n) => ({ _tag: "AnnotateModel", name: n, ...given })),
+      ),
+    archiveModel: (name, writeOptions) => modelCommand(name, writeOptions, (n) => ({ _tag: "ArchiveModel", name: n })),
+    restoreModel: (name, writeOptions) => modelCommand(name, writeOptions, (n) => ({ _tag: "RestoreModel", name: n })),
+  }
+
+  function modelCommand(
+    name: string,
+    writeOptions: WriteOptions | undefined,
+    command: (name: ModelName) => ModelCommand,
+  ): Effect.Effect<ModelOutcome, InvalidInput | ModelCommandError> {
+    return Effect.suspend((): Effect.Effect<ModelOutcome, InvalidInput | ModelCommandError> => {
+      const decoded = decodeModelName(name)
+      if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
+      const by = actorOf(writeOptions)
+      if (typeof by !== "string") return Effect.fail(by)
+      const made = command(decoded.right)
+      return actor.model(made, writeOptions?.wait ?? true, by)
+    }).pipe(Effect.withSpan(`ModelRegistry.${spanOfModelCommand(command)}`, { attributes: { model: name } }))
+  }
+}
+
+const decodeAnnotationEffect = (annotation: unknown): Effect.Effect<Annotation, InvalidInput> =>
+  Effect.suspend(() => decodeAnnotation(annotation))
+
+const spanOfModelCommand = (command: (name: ModelName) => ModelCommand): string => {
+  switch (command("" as ModelName)._tag) {
+    case "AnnotateModel":
+      return "annotateModel"
+    case "ArchiveModel":
+      return "archiveModel"
+    case "RestoreModel":
+      return "restoreModel"
   }
 }
 
 /** Reads answer from the committed index directly: they never queue behind writes. */
 const decodeAlias = decoder(AliasName, "alias")
 
+const decodeAnnotation = decoder(Annotation)
+const decodeState = decoder(LifecycleStateName, "state")
+
+/** The moment a read asks for: `undefined` for now, or the past moment if the history reaches it. */
+const momentOf = (index: RegistryIndex, options: ReadOptions | undefined): Either.Either<AsOf | undefined, PastError> => {
+  if (options?.asOf === undefined) return Either.right(undefined)
+  return Either.flatMap(decodeAsOf(options.asOf), (asOf) => {
+    const refused = index.history.refusal(asOf, index.lastSeq)
+    return refused === undefined ? Either.right(asOf) : Either.left(refused)
+  })
+}
+
 const reads = (
   index: RegistryIndex,
 ): Pick<
   ModelRegistry,
-  "get" | "listVersions" | "listModels" | "listModelsPage" | "search" | "production" | "resolveAlias"
+  | "get"
+  | "listVersions"
+  | "listModels"
+  | "listModelsPage"
+  | "model"
+  | "search"
+  | "production"
+  | "holder"
+  | "resolveAlias"
+  | "history"
 > => {
+  const notFound = (name: string) =>
+    Either.match(decodeModelName(name), {
+      onLeft: (invalid): Either.Either<never, InvalidInput | ModelNotFound> => Either.left(invalid),
+      onRight: (n: ModelName) => Either.left(new ModelNotFound({ name: n })),
+    })
   const modelOf = (name: string) =>
     Effect.suspend((): Effect.Effect<ModelEntry, InvalidInput | ModelNotFound> => {
       const model = index.model(name)
-      if (model) return Effect.succeed(model)
-      return Either.match(decodeModelName(name), {
-        onLeft: Effect.fail,
-        onRight: (n: ModelName) => Effect.fail(new ModelNotFound({ name: n })),
+      return model ? Effect.succeed(model) : notFound(name)
+    })
+  /**
+   * The model's summary, records and aliases now, or at the moment: each read below answers from this one view, so
+   * a read of the past is the read of the present over other data.
+   */
+  interface View {
+    readonly summary: () => ModelSummary
+    readonly versions: () => ReadonlyArray<ModelVersion>
+    readonly record: (version: string) => ModelVersion | undefined
+    readonly alias: (alias: string) => SemVer | undefined
+    readonly holder: (state: string) => SemVer | undefined
+    readonly exclusive: ReadonlySet<string>
+  }
+  const viewOf = (name: string, options: ReadOptions | undefined) =>
+    Effect.suspend((): Effect.Effect<View, PastError | ModelNotFound> => {
+      const moment = momentOf(index, options)
+      if (Either.isLeft(moment)) return Effect.fail(moment.left)
+      const model = index.model(name)
+      if (model === undefined) return notFound(name)
+      const asOf = moment.right
+      if (asOf === undefined)
+        return Effect.succeed({
+          summary: () => index.summary(name),
+          versions: () => model.list(),
+          record: (version) => model.records.get(version),
+          alias: (alias) => model.aliases.get(alias),
+          holder: (state) => model.holders.get(state),
+          exclusive: index.exclusive,
+        })
+      const at = index.modelAt(name, asOf)
+      if (at === undefined) return notFound(name)
+      const records = index.recordsAt(name, at)
+      const holder = (state: string) => records.find((r) => r.state === state)?.version
+      return Effect.succeed({
+        summary: () => {
+          const holders: Record<string, SemVer> = {}
+          for (const state of [...at.exclusive].sort()) {
+            const held = holder(state)
+            if (held !== undefined) holders[state] = held
+          }
+          return {
+            name: name as ModelName,
+            production: at.exclusive.has("production") ? (holder("production") ?? null) : null,
+            versionCount: records.length,
+            latest: records[records.length - 1]!.version,
+            holders,
+            aliases: Object.fromEntries([...at.aliases].sort(([a], [b]) => (a < b ? -1 : 1))),
+            ...(at.description === undefined ? {} : { description: at.description }),
+            tags: at.tags,
+            archived: at.archived,
+          }
+        },
+        versions: () => records,
+        record: (version) => records.find((r) => r.version === version),
+        alias: (alias) => at.aliases.get(alias),
+        holder,
+        exclusive: at.exclusive,
       })
     })
+  const holderOf = (name: string, state: string, options: ReadOptions | undefined) =>
+    Effect.flatMap(viewOf(name, options), (view) => {
+      if (!view.exclusive.has(state))
+        return Either.flatMap(decodeState(state), () =>
+          Either.left(new InvalidInput({ field: "state", message: `state: ${state} is not an exclusive state` })),
+        )
+      const held = view.holder(state)
+      return Effect.succeed(held === undefined ? Option.none() : Option.fromNullable(view.record(held)))
+    })
   return {
-    get: (name, version) =>
-      Effect.suspend((): Effect.Effect<ModelVersion, InvalidInput | ModelNotFound | VersionNotFound> => {
-        const found = index.get(name, version)
-        if (found) return Effect.succeed(found)
+    get: (name, version, options) =>
+      Effect.suspend((): Effect.Effect<ModelVersion, PastError | ModelNotFound | VersionNotFound> => {
+        if (options?.asOf === undefined) {
+          const found = index.get(name, version)
+          if (found) return Effect.succeed(found)
+        }
         const decoded = nameAndVersion(name, version)
         if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
         const [n, v] = decoded.right
-        return index.model(n)
-          ? Effect.fail(new VersionNotFound({ name: n, version: v as SemVer }))
-          : Effect.fail(new ModelNotFound({ name: n }))
+        return Effect.flatMap(viewOf(n, options), (view) => {
+          const found = view.record(v)
+          return found ? Effect.succeed(found) : Effect.fail(new VersionNotFound({ name: n, version: v as SemVer }))
+        })
       }),
-    listVersions: (name) => Effect.map(modelOf(name), (model) => model.list()),
+    listVersions: (name, options) =>
+      options?.asOf === undefined
+        ? Effect.map(modelOf(name), (model) => model.list())
+        : Effect.map(viewOf(name, options), (view) => view.versions()),
+    model: (name, options) => Effect.map(viewOf(name, options), (view) => view.summary()),
     listModels: Effect.sync(() => index.listModels()),
     listModelsPage: (query = {}) =>
       Effect.suspend(() => Either.flatMap(decodeModelsQuery(query), (decoded) => index.listModelsPage(decoded))),
-    search: (query = {}) =>
+    search: (query = {}, options) =>
       Effect.suspend(() =>
-        Either.flatMap(decodeSearchQuery(query), (decoded) =>
-          Either.map(index.search(decoded), ({ versions, nextCursor }) => ({ versions, nextCursor })),
-        ),
+        Either.flatMap(decodeSearchQuery(query), (decoded) => {
+          const moment = momentOf(index, options)
+          if (Either.isLeft(moment)) return Either.left(moment.left)
+          const result = moment.right === undefined ? index.search(decoded) : index.searchAt(decoded, moment.right)
+          return Either.map(result, ({ versions, nextCursor }) => ({ versions, nextCursor }))
+        }),
       ),
-    production: (name) =>
-      Effect.flatMap(modelOf(name), () => Effect.sync(() => Option.fromNullable(index.production(name)))),
-    resolveAlias: (name, alias) =>
-      Effect.flatMap(modelOf(name), (model) =>
+    production: (name, options) =>
+      options?.asOf === undefined
+        ? Effect.flatMap(modelOf(name), () => Effect.sync(() => Option.fromNullable(index.production(name))))
+        : Effect.flatMap(viewOf(name, options), (view) =>
+            Effect.succeed(Option.fromNullable(view.exclusive.has("production") ? view.holder("production") : undefined).pipe(
+              Option.flatMap((version) => Option.fromNullable(view.record(version))),
+            )),
+          ),
+    holder: holderOf,
+    resolveAlias: (name, alias, options) =>
+      Effect.flatMap(viewOf(name, options), (view) =>
         Effect.suspend((): Effect.Effect<ModelVersion, InvalidInput | AliasNotFound> => {
-          const version = model.aliases.get(alias)
-          if (version !== undefined) return Effect.succeed(model.records.get(version)!)
+          const version = view.alias(alias)
+          if (version !== undefined) return Effect.succeed(view.record(version)!)
           return Either.match(decodeAlias(alias), {
             onLeft: Effect.fail,
             onRight: () => Effect.fail(new AliasNotFound({ name, alias })),
+          })
+        }),
+      ),
+    history: (name, version) =>
+      Effect.flatMap(modelOf(name), (model) =>
+        Effect.suspend((): Effect.Effect<History, InvalidInput | VersionNotFound> => {
+          const { since } = index.history
+          if (version === undefined) {
+            const { tags, description } = model.meta
+            const events = index.history.modelHistory(name, { record: (v) => model.records.get(v), tags, description })
+            return Effect.succeed({ name, since, events })
+          }
+          const current = model.records.get(version)
+          if (current !== undefined)
+            return Effect.succeed({ name, version, since, events: index.history.versionHistory(name, version, current) })
+          return Either.match(decodeSemVer(version), {
+            onLeft: Effect.fail,
+            onRight: (v) => Effect.fail(new VersionNotFound({ name, version: v })),
           })
         }),
       ),

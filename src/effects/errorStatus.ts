@@ -39,6 +39,9 @@ const table = {
   // The events asked for existed once and never will again: retrying cannot help, starting from `firstSeq` can.
   PositionCompacted: { status: 410, exit: ExitCode.notFoundOrConflict },
   AliasNotAllowed: { status: 409, exit: ExitCode.notFoundOrConflict },
+  ModelIsArchived: { status: 409, exit: ExitCode.notFoundOrConflict },
+  // Like PositionCompacted: that past was not kept, and asking again cannot bring it back.
+  HistoryUnavailable: { status: 410, exit: ExitCode.notFoundOrConflict },
   // The two lifecycle refusals stop a registry from opening, so no request is ever answered with them (the status is
   // never sent): `serve` and the local commands exit with the code. An unsound lifecycle is the caller's
   // configuration; a directory written under another lifecycle conflicts with the one given.

@@ -18,6 +18,25 @@ export interface RefVersion {
   /** The full metadata as canonical JSON, when the version was built from its event. */
   readonly metadata: string | undefined
   state: State
+  /** The version's tags as annotated since (registration's tags first); kept when built from events. */
+  tags?: Record<string, string>
+  description?: string | undefined
+}
+
+/** A model's own record. */
+export interface RefModelMeta {
+  tags: Record<string, string>
+  description: string | undefined
+  archived: boolean
+}
+
+/** The whole reference state right after one event: what an `asOf` read of that seq must answer. */
+export interface RefMoment {
+  readonly seq: number
+  readonly at: string
+  readonly models: ReadonlyMap<string, ReadonlyMap<string, Readonly<RefVersion>>>
+  readonly aliases: ReadonlyMap<string, ReadonlyMap<string, string>>
+  readonly meta: ReadonlyMap<string, Readonly<RefModelMeta>>
 }
 
 export type RefEvent =
@@ -46,6 +65,47 @@ export class ReferenceModel {
   readonly events: Array<RefEvent> = []
   /** The seq each compaction snapshotted, oldest first. */
   readonly snapshots: Array<number> = []
+  /** Model → its own record, once annotated or archived. */
+  readonly meta = new Map<string, RefModelMeta>()
+  /** With `keepPast`, the state after every applied event, in seq order. */
+  readonly past: Array<RefMoment> = []
+  private keepPast = false
+
+  /** Keeps a copy of the whole state after every event from now on, for `moment`. */
+  keepingPast(): this {
+    this.keepPast = true
+    return this
+  }
+
+  /** The state at a seq (after the last event at or before it), or at a time (after every event at or before it). */
+  moment(asOf: { readonly seq: number } | { readonly ms: number }): RefMoment | undefined {
+    let found: RefMoment | undefined
+    for (const moment of this.past)
+      if ("seq" in asOf ? moment.seq <= asOf.seq : Date.parse(moment.at) <= asOf.ms) found = moment
+    return found
+  }
+
+  private remember(e: RegistryEvent): void {
+    const models = new Map<string, Map<string, RefVersion>>()
+    for (const [name, versions] of this.models) {
+      const copies = new Map<string, RefVersion>()
+      for (const [version, entry] of versions)
+        copies.set(version, { ...entry, ...(entry.tags === undefined ? {} : { tags: { ...entry.tags } }) })
+      models.set(name, copies)
+    }
+    const aliases = new Map([...this.aliases].map(([name, named]) => [name, new Map(named)] as const))
+    const meta = new Map([...this.meta].map(([name, own]) => [name, { ...own, tags: { ...own.tags } }] as const))
+    this.past.push({ seq: e.seq, at: e.at, models, aliases, meta })
+  }
+
+  private metaOf(name: string): RefModelMeta {
+    let own = this.meta.get(name)
+    if (own === undefined) {
+      own = { tags: {}, description: undefined, archived: false }
+      this.meta.set(name, own)
+    }
+    return own
+  }
 
   /**
    * `lifecycle`: the lifecycle whose events `applyEvent` judges (transitions, exclusive states, aliases). Without
@@ -102,14 +162,64 @@ export class ReferenceModel {
 
   /** Applies a committed event. Returns why it is not a legal next step, if it is not. */
   applyEvent(e: RegistryEvent): string | undefined {
+    const problem = this.applyOne(e)
+    if (problem === undefined && this.keepPast) this.remember(e)
+    return problem
+  }
+
+  private applyOne(e: RegistryEvent): string | undefined {
+    if (e._tag !== "Registered" && e._tag !== "LifecycleChanged" && this.meta.get(e.name)?.archived === true) {
+      if (e._tag !== "ModelRestored") return `${e._tag} of archived model ${e.name}`
+    }
     switch (e._tag) {
+      case "VersionAnnotated": {
+        const target = this.models.get(e.name)?.get(e.version)
+        if (target === undefined) return `annotation of unknown version ${e.name}@${e.version}`
+        const tags = target.tags ?? {}
+        for (const [key, change] of Object.entries(e.tags)) {
+          if ((tags[key] ?? null) !== change.from)
+            return `annotation of ${e.name}@${e.version} says tag ${key} was ${change.from}, it was ${tags[key] ?? null}`
+          if (change.to === null) delete tags[key]
+          else tags[key] = change.to
+        }
+        target.tags = tags
+        if (e.description !== undefined) {
+          if ((target.description ?? null) !== e.description.from)
+            return `annotation of ${e.name}@${e.version} says the description was ${e.description.from}`
+          target.description = e.description.to ?? undefined
+        }
+        return undefined
+      }
+      case "ModelAnnotated": {
+        if (!this.models.has(e.name)) return `annotation of unknown model ${e.name}`
+        const own = this.metaOf(e.name)
+        for (const [key, change] of Object.entries(e.tags)) {
+          if ((own.tags[key] ?? null) !== change.from) return `model annotation of ${e.name}: tag ${key} was not ${change.from}`
+          if (change.to === null) delete own.tags[key]
+          else own.tags[key] = change.to
+        }
+        if (e.description !== undefined) {
+          if ((own.description ?? null) !== e.description.from) return `model annotation of ${e.name}: description`
+          own.description = e.description.to ?? undefined
+        }
+        return undefined
+      }
+      case "ModelArchived":
+      case "ModelRestored": {
+        if (!this.models.has(e.name)) return `${e._tag} of unknown model ${e.name}`
+        const own = this.metaOf(e.name)
+        const archiving = e._tag === "ModelArchived"
+        if (own.archived === archiving) return `${e._tag} of ${e.name}, which already was`
+        own.archived = archiving
+        return undefined
+      }
       case "Registered": {
         const { name, version, id, metrics } = e.metadata
         if (this.models.get(name)?.has(version)) return `${name}@${version} registered twice`
         const state = e.state ?? "registered"
         const initial = this.lifecycle?.initial ?? "registered"
         if (state !== initial) return `${name}@${version} registered in ${state}, the lifecycle starts in ${initial}`
-        this.add(name, version, { id, metrics, metadata: canonical(e.metadata), state })
+        this.add(name, version, { id, metrics, metadata: canonical(e.metadata), state, tags: { ...e.metadata.tags } })
         return undefined
       }
       case "Transitioned":

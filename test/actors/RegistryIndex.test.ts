@@ -10,9 +10,10 @@ import { approval, defaultLifecycle, mlflowStages } from "../../src/actors/built
 import { lifecycleChange } from "../../src/actors/lifecycleBinding.ts"
 import { type CompiledLifecycle, compileOrThrow } from "../../src/actors/lifecycleDefinition.ts"
 import { type Command, makeLifecycle } from "../../src/actors/lifecycleRules.ts"
+import { Registration } from "../../src/actors/History.ts"
 import { BatchOverlay, RegistryIndex } from "../../src/actors/RegistryIndex.ts"
 import { encodeIndexState, restoreIndex } from "../../src/actors/snapshotCodec.ts"
-import type { AliasName, ModelMetadata, ModelName, SemVer } from "../../src/domain/index.ts"
+import type { AliasName, ModelMetadata, ModelName, RegistryEvent, SemVer } from "../../src/domain/index.ts"
 import { compareSemVer } from "../../src/domain/SemVer.ts"
 
 const name = "resnet" as ModelName
@@ -199,19 +200,23 @@ describe("RegistryIndex under a custom lifecycle", () => {
                 false,
               ]),
             )
+            let batch: Array<RegistryEvent> = []
             for (const [command, endsBatch] of [...registrations, ...steps]) {
               const decision = rules.decide(direct.model(nameOf(command)), command, at)
               expect(rules.decide(overlay.view(nameOf(command)), command, at)).toEqual(decision)
               if (decision._tag === "Accept") {
-                direct.apply(direct.lastSeq + 1, decision.event)
+                const event = { ...decision.event, seq: direct.lastSeq + 1, at, actor: "test" } as RegistryEvent
+                direct.apply(event.seq, event)
                 overlay.apply(decision.event)
+                batch.push(event)
               }
               if (endsBatch) {
-                batched.commit(overlay, direct.lastSeq)
+                batched.commit(overlay, batch)
+                batch = []
                 overlay.clear()
               }
             }
-            batched.commit(overlay, direct.lastSeq)
+            batched.commit(overlay, batch)
             const restored = Either.getOrThrowWith(
               restoreIndex(encodeIndexState(direct.toSnapshot())),
               (reason) => new Error(reason),
@@ -264,6 +269,8 @@ describe("RegistryIndex restored from a columnar snapshot", () => {
       lastSeq: versions.length,
       lifecycle: new RegistryIndex().binding,
       versions: versions.map((v, i) => stored(v, i)),
+      registrations: versions.map((v, i) => new Registration(i + 1, metadata(v, i).createdAt, "test", v as SemVer, "registered")),
+      history: { since: 0, lastAt: "", firstAtAfterSince: undefined, changes: [] },
     } as Parameters<typeof encodeIndexState>[0])
 
   it("refuses a version listed twice, wherever and in whatever order the versions come", () => {

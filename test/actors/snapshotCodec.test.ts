@@ -81,7 +81,7 @@ const indexArb = fc
       return { ...v, state: "registered" as const }
     })
     return Either.getOrThrowWith(
-      RegistryIndex.fromSnapshot({
+      RegistryIndex.fromState({
         lastSeq: consistent.length,
         lifecycle: compiledDefault.binding,
         versions: consistent as Array<ModelVersion>,
@@ -134,7 +134,7 @@ const richIndexArb = fc
       return { ...v, state, aliases }
     })
     return Either.getOrThrowWith(
-      RegistryIndex.fromSnapshot({
+      RegistryIndex.fromState({
         lastSeq: consistent.length + 3,
         lifecycle: lifecycle.binding,
         versions: consistent as unknown as Array<ModelVersion>,
@@ -194,7 +194,7 @@ describe("snapshot codec", () => {
         }) as unknown as ModelVersion,
     )
     const index = Either.getOrThrowWith(
-      RegistryIndex.fromSnapshot({ lastSeq: versions.length, lifecycle: compiledDefault.binding, versions }),
+      RegistryIndex.fromState({ lastSeq: versions.length, lifecycle: compiledDefault.binding, versions }),
       (reason) => new Error(reason),
     )
     const bytes = encodeIndexState(index.toSnapshot())
@@ -284,7 +284,7 @@ describe("snapshot codec", () => {
 
   it("a body a wrong writer garbled is refused at restore, not at a read", () => {
     const index = Either.getOrThrow(
-      RegistryIndex.fromSnapshot({
+      RegistryIndex.fromState({
         lastSeq: 1,
         lifecycle: compiledDefault.binding,
         versions: [

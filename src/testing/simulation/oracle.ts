@@ -69,6 +69,14 @@ const eventKey = (e: RegistryEvent): string => {
       return `alias-remove ${e.name} ${e.alias}`
     case "LifecycleChanged":
       return `lifecycle ${e.to.name}`
+    case "VersionAnnotated":
+      return `annotate ${e.name} ${e.version} ${canonical(e.tags)} ${canonical(e.description ?? null)}`
+    case "ModelAnnotated":
+      return `annotate-model ${e.name} ${canonical(e.tags)} ${canonical(e.description ?? null)}`
+    case "ModelArchived":
+      return `archive ${e.name}`
+    case "ModelRestored":
+      return `restore ${e.name}`
   }
 }
 
@@ -86,6 +94,10 @@ export const eventLabel = (e: RegistryEvent): string => {
       return `#${e.seq} AliasSet ${e.name} ${e.alias} → ${e.version}`
     case "AliasRemoved":
       return `#${e.seq} AliasRemoved ${e.name} ${e.alias}`
+    case "ModelAnnotated":
+    case "ModelArchived":
+    case "ModelRestored":
+      return `#${e.seq} ${e._tag} ${e.name}`
     default:
       return `#${e.seq} ${e._tag} ${e.name}@${e.version}`
   }
