@@ -190,7 +190,8 @@ export class RegistryHistory {
   /** The version → registration map of one model, for a snapshot to write beside each version. */
   registrationsOf(name: string): ReadonlyMap<string, Registration> {
     const byVersion = new Map<string, Registration>()
-    for (const registration of this.models.get(name)?.registrations ?? []) byVersion.set(registration.version, registration)
+    for (const registration of this.models.get(name)?.registrations ?? [])
+      byVersion.set(registration.version, registration)
     return byVersion
   }
 

@@ -32,10 +32,10 @@ import {
   type ChangeError,
   type ChangePending,
   commitTime,
-  makeCommit,
   type ModelCommandError,
   type ModelOutcome,
   type ModelPending,
+  makeCommit,
   type Outcome,
   type Pending,
   type RegisterError,
@@ -57,13 +57,8 @@ import {
   type RegisterDecideError,
 } from "./lifecycleRules.ts"
 import { Mailbox } from "./Mailbox.ts"
-import {
-  type AnnotateDecideError,
-  type AnnotateVersionCommand,
-  type ModelCommand,
-  type ModelDecideError,
-} from "./recordRules.ts"
 import { BatchOverlay, RegistryIndex } from "./RegistryIndex.ts"
+import type { AnnotateDecideError, AnnotateVersionCommand, ModelCommand, ModelDecideError } from "./recordRules.ts"
 import { replayEvents } from "./replay.ts"
 import { restoreIndex } from "./snapshotCodec.ts"
 
@@ -100,7 +95,11 @@ export interface RegistryActor {
     actor: string,
   ) => Effect.Effect<Outcome, AnnotateError>
   /** Queues a model's annotation, archiving or restoring, as `register`. */
-  readonly model: (command: ModelCommand, wait: boolean, actor: string) => Effect.Effect<ModelOutcome, ModelCommandError>
+  readonly model: (
+    command: ModelCommand,
+    wait: boolean,
+    actor: string,
+  ) => Effect.Effect<ModelOutcome, ModelCommandError>
   readonly rules: Lifecycle
   readonly compact: Effect.Effect<CompactReport, CompactError>
   /** Set once a write or fsync failed: every later command fails with it until the registry is reopened. */

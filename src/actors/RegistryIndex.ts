@@ -94,7 +94,17 @@ class RestoredEntry extends VersionEntry {
       description?: string
     }
     return recordOf(
-      { id, name: bodies.name, version: this.version, createdAt, metrics, tags, source, runId, description } as Described,
+      {
+        id,
+        name: bodies.name,
+        version: this.version,
+        createdAt,
+        metrics,
+        tags,
+        source,
+        runId,
+        description,
+      } as Described,
       this.state,
       this.aliases,
     )
@@ -205,7 +215,12 @@ const settle = (records: VersionRecords, entry: VersionEntry): ModelVersion => {
  */
 const none: ReadonlyMap<string, SemVer> = new Map()
 
-const recordEventTags: ReadonlySet<string> = new Set(["VersionAnnotated", "ModelAnnotated", "ModelArchived", "ModelRestored"])
+const recordEventTags: ReadonlySet<string> = new Set([
+  "VersionAnnotated",
+  "ModelAnnotated",
+  "ModelArchived",
+  "ModelRestored",
+])
 const isRecordBody = (event: AnyEventBody): event is RecordEventBody => recordEventTags.has(event._tag)
 
 /** A model's own record: what is annotated on it, and whether it is archived. Immutable; replaced on change. */
@@ -263,10 +278,7 @@ const applyChange = (model: MutableModel, change: ModelChange, exclusive: Readon
 }
 
 /** `tags` with each change applied: a key set to its new value, or removed where it is `null`. */
-const changedTags = (
-  tags: Tags,
-  changes: { readonly [key: string]: { readonly to: string | null } },
-): Tags => {
+const changedTags = (tags: Tags, changes: { readonly [key: string]: { readonly to: string | null } }): Tags => {
   const next: Record<string, string> = { ...tags }
   for (const key of Object.keys(changes)) {
     const to = changes[key]!.to
@@ -293,7 +305,11 @@ const applyRecordEvent = (model: MutableModel, event: RecordEventBody): void => 
       const description = event.description === undefined ? meta.description : (event.description.to ?? undefined)
       const tags = changedTags(meta.tags, event.tags)
       model.setMeta(
-        Object.freeze(description === undefined ? { tags, archived: meta.archived } : { description, tags, archived: meta.archived }),
+        Object.freeze(
+          description === undefined
+            ? { tags, archived: meta.archived }
+            : { description, tags, archived: meta.archived },
+        ),
       )
       return
     }
@@ -576,8 +592,7 @@ export class RegistryIndex {
   /** Every model but the archived ones, in name order. */
   listModels(): ReadonlyArray<ModelSummary> {
     const summaries: Array<ModelSummary> = []
-    for (const name of this.sortedModelNames())
-      if (!this.models.get(name)!.archived) summaries.push(this.summary(name))
+    for (const name of this.sortedModelNames()) if (!this.models.get(name)!.archived) summaries.push(this.summary(name))
     return summaries
   }
 

@@ -34,6 +34,7 @@ import type {
   RegisterCommand,
   RegisterDecideError,
 } from "./lifecycleRules.ts"
+import type { BatchOverlay, ModelMeta, RegistryIndex } from "./RegistryIndex.ts"
 import {
   type AnnotateDecideError,
   type AnnotateVersionCommand,
@@ -43,7 +44,6 @@ import {
   type ModelDecideError,
   type RecordDecision,
 } from "./recordRules.ts"
-import type { BatchOverlay, ModelMeta, RegistryIndex } from "./RegistryIndex.ts"
 
 /** What a write returns: the version as the caller's own command left it, and its event (`null`: nothing changed). */
 export interface Outcome {
@@ -379,7 +379,9 @@ const stampEvent = (body: AnyEventBody, seq: number, at: string, actor: string):
     case "Deprecated":
       return { _tag: "Deprecated", seq, at, actor, name: body.name, version: body.version }
     default:
-      return { ...body, seq, at, actor }
+      // The committed fields first, in the Schema's order, as a decoded event has them: a live event and the same
+      // event read back must print alike.
+      return { _tag: body._tag, seq, at, actor, ...body } as RegistryEvent
   }
 }
 

@@ -16,9 +16,9 @@
  * a bug in a writer cannot come back as a corrupt registry.
  */
 import { Duration, Effect, Either, Schema } from "effect"
-import { decoder } from "../domain/decode.ts"
 import { actorTextViolation } from "../domain/Actor.ts"
 import { Description } from "../domain/Annotation.ts"
+import { decoder } from "../domain/decode.ts"
 import { decodeStoredVersionFastPath, isStoredBodyFastPath } from "../domain/fastDecode.ts"
 import { AliasName, LifecycleBinding, LifecycleStateName } from "../domain/Lifecycle.ts"
 import { isIsoTimestamp, ModelMetadata } from "../domain/ModelMetadata.ts"
@@ -201,7 +201,8 @@ interface Header {
   readonly history: HistoryHeader | undefined
 }
 
-const isTimeOrEmpty = (value: unknown): value is string => value === "" || (typeof value === "string" && isIsoTimestamp(value))
+const isTimeOrEmpty = (value: unknown): value is string =>
+  value === "" || (typeof value === "string" && isIsoTimestamp(value))
 
 const decodeHistoryHeader = (value: unknown, lastSeq: number): HistoryHeader | string => {
   const shape = 'the header\'s history is not {"since", "lastAt", "firstAtAfterSince", "changes"}'
@@ -405,7 +406,11 @@ const isColumns = (value: unknown, withHistory: boolean): value is Columns => {
 /**
  * The registrations a block's columns describe, one per version, or why they are malformed. `states` was checked.
  */
-const registrationsOf = (columns: RegistrationColumns, count: number, lastSeq: number): Array<Omit<Registration, "version">> | string => {
+const registrationsOf = (
+  columns: RegistrationColumns,
+  count: number,
+  lastSeq: number,
+): Array<Omit<Registration, "version">> | string => {
   const { registered, ats, actors, actorOf, initialOf, states } = columns
   if (registered.length !== count || actorOf.length !== count || initialOf.length !== count)
     return "its registration columns are not all as long as its versions"
@@ -413,7 +418,13 @@ const registrationsOf = (columns: RegistrationColumns, count: number, lastSeq: n
     if (typeof actor !== "string" || actorTextViolation(actor) !== undefined) return "an actor is not a valid actor"
   const times: Array<string> = []
   for (const run of ats) {
-    if (!Array.isArray(run) || run.length !== 2 || !isTimeOrEmpty(run[0]) || !isIndex(run[1], count - times.length + 1) || !run[1])
+    if (
+      !Array.isArray(run) ||
+      run.length !== 2 ||
+      !isTimeOrEmpty(run[0]) ||
+      !isIndex(run[1], count - times.length + 1) ||
+      !run[1]
+    )
       return `its registration times are not [time, count] runs of its ${count} versions`
     for (let i = 0; i < run[1]; i++) times.push(run[0])
   }
@@ -547,7 +558,13 @@ const restoreBlock = (
       if (registration !== undefined)
         index.history.restoreRegistration(
           name,
-          new Registration(registration.seq, registration.at, registration.actor, version as SemVer, registration.state),
+          new Registration(
+            registration.seq,
+            registration.at,
+            registration.actor,
+            version as SemVer,
+            registration.state,
+          ),
         )
       index.versionCount++
       offset = end

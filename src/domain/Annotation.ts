@@ -81,8 +81,10 @@ export const Annotation: Schema.Schema<Annotation> = Schema.Struct({
 )
 
 /** One field's change, as an annotation event records it: what it held before and after (`null`: absent). */
-export const FieldChange: Schema.Struct<{ from: Schema.NullOr<typeof Schema.String>; to: Schema.NullOr<typeof Schema.String> }> =
-  Schema.Struct({ from: Schema.NullOr(Schema.String), to: Schema.NullOr(Schema.String) })
+export const FieldChange: Schema.Struct<{
+  from: Schema.NullOr<typeof Schema.String>
+  to: Schema.NullOr<typeof Schema.String>
+}> = Schema.Struct({ from: Schema.NullOr(Schema.String), to: Schema.NullOr(Schema.String) })
 export type FieldChange = typeof FieldChange.Type
 
 /** The tags an event changed, by key. */

@@ -27,7 +27,9 @@ export const decodeAsOf = (input: unknown): Either.Either<AsOf, InvalidInput> =>
   if (typeof input === "number") return seqOf(input)
   if (input instanceof Date) {
     const ms = input.getTime()
-    return Number.isNaN(ms) ? refuse("is an invalid Date") : Either.right({ _tag: "Time", ms, text: input.toISOString() })
+    return Number.isNaN(ms)
+      ? refuse("is an invalid Date")
+      : Either.right({ _tag: "Time", ms, text: input.toISOString() })
   }
   if (typeof input !== "string") return refuse(rule)
   const seq = /^seq:(\d{1,16})$/.exec(input)

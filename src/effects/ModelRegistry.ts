@@ -31,7 +31,6 @@ import {
   type ObserverStatus,
   startObserver,
 } from "../actors/ObserverActor.ts"
-import type { ModelCommand } from "../actors/recordRules.ts"
 import {
   type AliasError,
   type AliasOutcome,
@@ -39,14 +38,15 @@ import {
   type ChangeError,
   type CompactError,
   type CompactReport,
-  makeRegistryActor,
   type ModelCommandError,
   type ModelOutcome,
+  makeRegistryActor,
   type Outcome,
   type RegisterError,
   type RegistryActor,
 } from "../actors/RegistryActor.ts"
 import type { ModelEntry, RegistryIndex } from "../actors/RegistryIndex.ts"
+import type { ModelCommand } from "../actors/recordRules.ts"
 import { type SubscribeError, subscribe } from "../actors/subscription.ts"
 import { actorOptionViolation, embeddedActor } from "../domain/Actor.ts"
 import { Annotation } from "../domain/Annotation.ts"
@@ -230,9 +230,15 @@ export interface ModelRegistry {
    * Archives a model: left out of `listModels` and search unless they include archived models, and every change
    * but `restoreModel` refused with `ModelIsArchived`. Nothing is deleted; reads by name still answer.
    */
-  readonly archiveModel: (name: string, options?: WriteOptions) => Effect.Effect<ModelOutcome, InvalidInput | ModelCommandError>
+  readonly archiveModel: (
+    name: string,
+    options?: WriteOptions,
+  ) => Effect.Effect<ModelOutcome, InvalidInput | ModelCommandError>
   /** Brings an archived model back. */
-  readonly restoreModel: (name: string, options?: WriteOptions) => Effect.Effect<ModelOutcome, InvalidInput | ModelCommandError>
+  readonly restoreModel: (
+    name: string,
+    options?: WriteOptions,
+  ) => Effect.Effect<ModelOutcome, InvalidInput | ModelCommandError>
   /**
    * A version's changes (its registration, every move, alias and annotation), or a model's (every registration and
    * change of it and its versions), oldest first, with each change's seq, time and actor. Kept through compactions
@@ -543,7 +549,11 @@ const writes = (
         const by = actorOf(writeOptions)
         if (typeof by !== "string") return Effect.fail(by)
         const [[n, v], given] = decoded.right
-        return actor.annotate({ _tag: "AnnotateVersion", name: n, version: v, ...given }, writeOptions?.wait ?? true, by)
+        return actor.annotate(
+          { _tag: "AnnotateVersion", name: n, version: v, ...given },
+          writeOptions?.wait ?? true,
+          by,
+        )
       }).pipe(Effect.withSpan("ModelRegistry.annotate", { attributes: { model: name, version } })),
     annotateModel: (name, annotation, writeOptions) =>
       Effect.flatMap(decodeAnnotationEffect(annotation), (given) =>
@@ -590,7 +600,10 @@ const decodeAnnotation = decoder(Annotation)
 const decodeState = decoder(LifecycleStateName, "state")
 
 /** The moment a read asks for: `undefined` for now, or the past moment if the history reaches it. */
-const momentOf = (index: RegistryIndex, options: ReadOptions | undefined): Either.Either<AsOf | undefined, PastError> => {
+const momentOf = (
+  index: RegistryIndex,
+  options: ReadOptions | undefined,
+): Either.Either<AsOf | undefined, PastError> => {
   if (options?.asOf === undefined) return Either.right(undefined)
   return Either.flatMap(decodeAsOf(options.asOf), (asOf) => {
     const refused = index.history.refusal(asOf, index.lastSeq)
@@ -726,9 +739,11 @@ const reads = (
       options?.asOf === undefined
         ? Effect.flatMap(modelOf(name), () => Effect.sync(() => Option.fromNullable(index.production(name))))
         : Effect.flatMap(viewOf(name, options), (view) =>
-            Effect.succeed(Option.fromNullable(view.exclusive.has("production") ? view.holder("production") : undefined).pipe(
-              Option.flatMap((version) => Option.fromNullable(view.record(version))),
-            )),
+            Effect.succeed(
+              Option.fromNullable(view.exclusive.has("production") ? view.holder("production") : undefined).pipe(
+                Option.flatMap((version) => Option.fromNullable(view.record(version))),
+              ),
+            ),
           ),
     holder: holderOf,
     resolveAlias: (name, alias, options) =>
@@ -753,7 +768,12 @@ const reads = (
           }
           const current = model.records.get(version)
           if (current !== undefined)
-            return Effect.succeed({ name, version, since, events: index.history.versionHistory(name, version, current) })
+            return Effect.succeed({
+              name,
+              version,
+              since,
+              events: index.history.versionHistory(name, version, current),
+            })
           return Either.match(decodeSemVer(version), {
             onLeft: Effect.fail,
             onRight: (v) => Effect.fail(new VersionNotFound({ name, version: v })),

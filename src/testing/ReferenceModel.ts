@@ -194,7 +194,8 @@ export class ReferenceModel {
         if (!this.models.has(e.name)) return `annotation of unknown model ${e.name}`
         const own = this.metaOf(e.name)
         for (const [key, change] of Object.entries(e.tags)) {
-          if ((own.tags[key] ?? null) !== change.from) return `model annotation of ${e.name}: tag ${key} was not ${change.from}`
+          if ((own.tags[key] ?? null) !== change.from)
+            return `model annotation of ${e.name}: tag ${key} was not ${change.from}`
           if (change.to === null) delete own.tags[key]
           else own.tags[key] = change.to
         }

@@ -7,10 +7,10 @@ import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
 import fc from "fast-check"
 import { approval, defaultLifecycle, mlflowStages } from "../../src/actors/builtinLifecycles.ts"
+import { Registration } from "../../src/actors/History.ts"
 import { lifecycleChange } from "../../src/actors/lifecycleBinding.ts"
 import { type CompiledLifecycle, compileOrThrow } from "../../src/actors/lifecycleDefinition.ts"
 import { type Command, makeLifecycle } from "../../src/actors/lifecycleRules.ts"
-import { Registration } from "../../src/actors/History.ts"
 import { BatchOverlay, RegistryIndex } from "../../src/actors/RegistryIndex.ts"
 import { encodeIndexState, restoreIndex } from "../../src/actors/snapshotCodec.ts"
 import type { AliasName, ModelMetadata, ModelName, RegistryEvent, SemVer } from "../../src/domain/index.ts"
@@ -269,7 +269,9 @@ describe("RegistryIndex restored from a columnar snapshot", () => {
       lastSeq: versions.length,
       lifecycle: new RegistryIndex().binding,
       versions: versions.map((v, i) => stored(v, i)),
-      registrations: versions.map((v, i) => new Registration(i + 1, metadata(v, i).createdAt, "test", v as SemVer, "registered")),
+      registrations: versions.map(
+        (v, i) => new Registration(i + 1, metadata(v, i).createdAt, "test", v as SemVer, "registered"),
+      ),
       history: { since: 0, lastAt: "", firstAtAfterSince: undefined, changes: [] },
     } as Parameters<typeof encodeIndexState>[0])
 

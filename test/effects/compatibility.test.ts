@@ -10,6 +10,7 @@ import { embeddedActor, unknownActor } from "../../src/domain/Actor.ts"
 import { dump, verify } from "../../src/effects/Inspection.ts"
 import type { ModelRegistry } from "../../src/effects/ModelRegistry.ts"
 import { layerFile, layerNode, mlflowStages } from "../../src/node.ts"
+import { failureOf } from "../../src/testing/exits.ts"
 import { open, openFailure, tempDirectory } from "../support/harness.ts"
 
 const fixtures = join(import.meta.dirname, "..", "fixtures")
@@ -350,6 +351,102 @@ describe("release 0.3.0 data directory, whose events name their actors", () => {
       expect(JSON.parse(JSON.stringify(Chunk.toReadonlyArray(replayed)))).toEqual(written)
     } finally {
       await opened.close()
+    }
+  })
+})
+
+describe("release 0.4.0 data directory, whose snapshots keep the history", () => {
+  const fixture = "release-0.4.0-history"
+  const written = readFileSync(join(fixtures, fixture, "audit.ndjson"), "utf8")
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line))
+
+  it("verifies read-only without changing a byte; its log starts after the compacted seqs", async () => {
+    const { report, events } = await verifyUnchanged(fixture)
+    expect(report).toMatchObject({ firstSeq: 7, lastSeq: 12 })
+    expect(JSON.parse(JSON.stringify(events))).toEqual(written.slice(6))
+  })
+
+  it("opens with its annotations and archiving, and answers history and asOf from before its log's start", async () => {
+    const directory = copyOf(fixture)
+    for (let run = 0; run < 2; run++) {
+      const opened = await open(layerFile({ directory }))
+      try {
+        const { registry: r, run: exec } = opened
+        expect(await exec(r.get("vision", "1.0.0"))).toMatchObject({
+          state: "deprecated",
+          tags: { eval: "passed" },
+          description: "first in production",
+        })
+        expect(await exec(r.model("vision"))).toMatchObject({
+          description: "image classifier",
+          tags: { owner: "ml" },
+          archived: false,
+        })
+        expect((await exec(r.model("nlp"))).archived).toBe(false)
+        const history = await exec(r.history("vision"))
+        expect(history.since).toBe(0)
+        expect(JSON.parse(JSON.stringify(history.events))).toEqual(
+          written.filter((e) => (e.name ?? e.metadata.name) === "vision"),
+        )
+        // Seq 3: 1.0.0 just promoted, as registered; its annotation came at seq 4, the log now starts at 7.
+        expect(await exec(r.get("vision", "1.0.0", { asOf: 3 }))).toMatchObject({
+          state: "production",
+          tags: { team: "cv" },
+        })
+        expect(Object.hasOwn(await exec(r.get("vision", "1.0.0", { asOf: "seq:3" })), "description")).toBe(false)
+        expect(Option.map(await exec(r.production("vision", { asOf: 8 })), (v) => v.version)).toEqual(
+          Option.some("1.0.0"),
+        )
+        expect(Option.map(await exec(r.production("vision", { asOf: 9 })), (v) => v.version)).toEqual(
+          Option.some("1.1.0"),
+        )
+        // Between the archiving (09:00:09) and the restoring (09:00:13): hidden from a search of that moment.
+        const moment = { asOf: "2026-12-05T09:00:09.500Z" }
+        expect((await exec(r.model("nlp", moment))).archived).toBe(true)
+        expect((await exec(r.search({}, moment))).versions.map((v) => v.name)).toEqual(["vision", "vision"])
+        expect((await exec(r.search({ includeArchived: true }, moment))).versions).toHaveLength(3)
+        expect((await exec(r.resolveAlias("vision", "champion", { asOf: 6 }))).version).toBe("1.0.0")
+        await exec(r.compact)
+      } finally {
+        await opened.close()
+      }
+    }
+  })
+})
+
+describe("a snapshot of an earlier release, which kept no history", () => {
+  const fixture = "release-0.2.0-pre-lifecycle"
+
+  it("starts the history at its seq: earlier moments are HistoryUnavailable, later ones answer, across a compaction", async () => {
+    const directory = copyOf(fixture)
+    for (let run = 0; run < 2; run++) {
+      const opened = await open(layerFile({ directory }))
+      try {
+        const { registry: r, run: exec, exitOf } = opened
+        const history = await exec(r.history("nlp"))
+        expect(history.since).toBe(17)
+        expect(history.events.every((event) => event.seq > 17)).toBe(true)
+        expect(history.events.map((event) => event._tag)).toEqual(["Registered", "Promoted", "Deprecated"])
+        expect(failureOf(await exitOf(r.get("nlp", "0.2.0", { asOf: 16 })))).toMatchObject({
+          _tag: "HistoryUnavailable",
+          since: 17,
+        })
+        expect(failureOf(await exitOf(r.get("nlp", "0.2.0", { asOf: "2026-11-15T09:00:01.000Z" })))?._tag).toBe(
+          "HistoryUnavailable",
+        )
+        expect(Option.map(await exec(r.production("nlp", { asOf: 17 })), (v) => v.version)).toEqual(
+          Option.some("0.2.0"),
+        )
+        expect(Option.map(await exec(r.production("nlp", { asOf: 19 })), (v) => v.version)).toEqual(
+          Option.some("0.4.0"),
+        )
+        expect(failureOf(await exitOf(r.get("nlp", "0.4.0", { asOf: 17 })))?._tag).toBe("VersionNotFound")
+        await exec(r.compact)
+      } finally {
+        await opened.close()
+      }
     }
   })
 })
