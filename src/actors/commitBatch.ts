@@ -264,8 +264,8 @@ const decideBatch = (
     const command = pending.command
     name = "metadata" in command ? command.metadata.name : command.name
     const meta = overlay.meta(name)
-    // An archived model takes no change but its restoring (see recordRules.ts).
-    if (meta?.archived === true && !(pending.kind === "Model" && pending.command._tag === "RestoreModel")) {
+    // An archived model takes no change but its restoring; archiving it again is a retry, and changes nothing.
+    if (meta?.archived === true && !(pending.kind === "Model" && pending.command._tag !== "AnnotateModel")) {
       pending.rejection = new ModelIsArchived({ name })
       continue
     }
