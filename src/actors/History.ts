@@ -37,9 +37,11 @@ export class Registration {
 /** The events other than registrations, as the history keeps them. */
 export type Change = Exclude<RegistryEvent, { readonly _tag: "Registered" }>
 
-/** One model's past: its registrations and its other events, each in seq order. */
+/**
+ * One model's past besides its registrations, which its versions' entries keep (RegistryIndex.ts): a registration
+ * object per version was most of what history cost in memory (bench/, memory scenario).
+ */
 export class ModelHistory {
-  readonly registrations: Array<Registration> = []
   readonly changes: Array<ModelChange> = []
 }
 
@@ -75,9 +77,14 @@ export interface ModelAt {
 /** What a model holds now, which the past is rebuilt from. */
 export interface ModelNow {
   readonly record: (version: string) => ModelVersion | undefined
+  /** Its versions' registrations, in seq order. */
+  readonly registrations: () => ReadonlyArray<Registration>
   readonly tags: Tags
   readonly description: string | undefined
 }
+
+/** Actors are a registry's users and services, a handful; a bound keeps a stream of one-off names from growing it. */
+const actorsInternedMax = 4096
 
 /** The epoch, as the time of baseline facts: no moment a reader may ask for lies before the first fact after them. */
 export const baselineAt = "1970-01-01T00:00:00.000Z"
@@ -141,6 +148,8 @@ export class RegistryHistory {
   since = 0
   /** The commit time of the newest event: the next batch's is never earlier (see commitBatch.ts). */
   lastAt = ""
+  /** Each actor's one copy of its name. */
+  private readonly actors = new Map<string, string>()
   /** The commit time of the first event after `since`, when `since` is not 0: no time before it can be answered. */
   firstAtAfterSince: string | undefined = undefined
 
@@ -158,17 +167,22 @@ export class RegistryHistory {
   }
 
   /** Keeps a committed event, in seq order. */
-  record(event: RegistryEvent): void {
+  record(event: RegistryEvent): { readonly at: string; readonly actor: string } {
     if (this.since > 0 && this.firstAtAfterSince === undefined) this.firstAtAfterSince = event.at
-    if (event.at > this.lastAt) this.lastAt = event.at
-    if (event._tag === "Registered") {
-      const { metadata } = event
-      this.modelFor(metadata.name).registrations.push(
-        new Registration(event.seq, event.at, event.actor, metadata.version, event.state ?? "registered"),
-      )
-      return
-    }
-    this.restoreChange(event)
+    // One string per batch's time and per actor, not one per version: a replayed log parses each anew, and those
+    // copies were most of what a registration costs to keep (bench/, memory scenario).
+    const at = event.at === this.lastAt ? this.lastAt : event.at
+    if (at > this.lastAt) this.lastAt = at
+    if (event._tag !== "Registered") this.restoreChange(event)
+    return { at, actor: this.actor(event.actor) }
+  }
+
+  /** The one copy of an actor's name. */
+  actor(name: string): string {
+    const known = this.actors.get(name)
+    if (known !== undefined) return known
+    if (this.actors.size < actorsInternedMax) this.actors.set(name, name)
+    return name
   }
 
   /** A change read back from a snapshot, in seq order. */
@@ -176,23 +190,6 @@ export class RegistryHistory {
     this.changes.push(event)
     if (event._tag === "LifecycleChanged") this.lifecycleChanges.push(event)
     else this.modelFor(event.name).changes.push(event)
-  }
-
-  /** A registration read back from a snapshot, in any order (`finishRestore` sorts them). */
-  restoreRegistration(name: string, registration: Registration): void {
-    this.modelFor(name).registrations.push(registration)
-  }
-
-  finishRestore(): void {
-    for (const model of this.models.values()) model.registrations.sort((a, b) => a.seq - b.seq)
-  }
-
-  /** The version → registration map of one model, for a snapshot to write beside each version. */
-  registrationsOf(name: string): ReadonlyMap<string, Registration> {
-    const byVersion = new Map<string, Registration>()
-    for (const registration of this.models.get(name)?.registrations ?? [])
-      byVersion.set(registration.version, registration)
-    return byVersion
   }
 
   snapshot(): HistorySnapshot {
@@ -223,11 +220,14 @@ export class RegistryHistory {
    * A version's changes in seq order: its registration (as `Registered`, with the tags it was registered with) and
    * every event that moved, named or annotated it. Baseline facts are not changes and are left out.
    */
-  versionHistory(name: string, version: string, current: ModelVersion): Array<RegistryEvent> {
-    const model = this.models.get(name)
-    if (model === undefined) return []
+  versionHistory(
+    name: string,
+    version: string,
+    current: ModelVersion,
+    registration: Registration | undefined,
+  ): Array<RegistryEvent> {
+    const model = this.models.get(name) ?? noChanges
     const events: Array<RegistryEvent> = []
-    const registration = model.registrations.find((r) => r.version === version)
     if (registration !== undefined && registration.seq > this.since)
       events.push(this.registered(registration, current, model))
     const lifecycle = this.lifecycleChanges.filter((e) => e.seq > this.since && concerns(e, name, version))
@@ -237,10 +237,9 @@ export class RegistryHistory {
 
   /** A model's changes in seq order: every registration and every event on it or its versions. */
   modelHistory(name: string, now: ModelNow): Array<RegistryEvent> {
-    const model = this.models.get(name)
-    if (model === undefined) return []
+    const model = this.models.get(name) ?? noChanges
     const registrations: Array<RegistryEvent> = []
-    for (const registration of model.registrations) {
+    for (const registration of now.registrations()) {
       if (registration.seq <= this.since) continue
       const current = now.record(registration.version)
       if (current !== undefined) registrations.push(this.registered(registration, current, model))
@@ -280,8 +279,7 @@ export class RegistryHistory {
    * `exclusiveNow` is the exclusive states of the lifecycle the directory runs under now.
    */
   modelAt(name: string, asOf: AsOf, now: ModelNow, exclusiveNow: ReadonlySet<LifecycleState>): ModelAt | undefined {
-    const model = this.models.get(name)
-    if (model === undefined) return undefined
+    const model = this.models.get(name) ?? noChanges
     const happened = momentOf(asOf)
     const versions = new Map<string, VersionAt>()
     const aliases = new Map<string, SemVer>()
@@ -289,7 +287,8 @@ export class RegistryHistory {
     let exclusive: ReadonlySet<LifecycleState> =
       firstChange === undefined ? exclusiveNow : new Set(firstChange.from.exclusive)
     let archived = false
-    const { registrations, changes } = model
+    const registrations = now.registrations()
+    const { changes } = model
     const lifecycle = this.lifecycleChanges
     let r = 0
     let c = 0
@@ -347,6 +346,8 @@ export class RegistryHistory {
     return { versions, aliases, exclusive, archived, tags, description }
   }
 }
+
+const noChanges = new ModelHistory()
 
 /** A change's effect on a model's states, aliases and archiving, going forward; returns whether it is archived. */
 const applyChange = (

@@ -35,6 +35,7 @@ import {
   type Change,
   type HistorySnapshot,
   type ModelAt,
+  type ModelNow,
   Registration,
   RegistryHistory,
 } from "./History.ts"
@@ -43,14 +44,42 @@ import { partitionPoint } from "./partitionPoint.ts"
 import { SearchIndex, type SearchResult } from "./SearchIndex.ts"
 import { compareVersionKeys, VersionKey } from "./versionOrder.ts"
 
-/** A version's place in its model's sorted list, and its record. */
+/** The initial state and actor of a registration whose initial state is not `registered`. */
+interface RegisteredBy {
+  readonly actor: string
+  readonly state: LifecycleState
+}
+
+/**
+ * A version's place in its model's sorted list, its record, and its registration (History.ts): three fields here
+ * rather than a registration object per version, which cost twice as much memory (bench/, memory scenario).
+ */
 class VersionEntry extends VersionKey {
+  registeredSeq = 0
+  /** Shared by the versions of one batch. */
+  registeredAt = ""
+  /** The actor; with the initial state, for a version not registered into `registered`. */
+  registeredBy: string | RegisteredBy = ""
+
   constructor(
     override readonly version: SemVer,
     /** Shared with readers, so it is replaced, never mutated; a restored one stays its JSON until first read. */
     public record: ModelVersion | PendingBodies,
   ) {
     super(version)
+  }
+
+  registered(seq: number, at: string, actor: string, state: LifecycleState): void {
+    this.registeredSeq = seq
+    this.registeredAt = at
+    this.registeredBy = state === "registered" ? actor : { actor, state }
+  }
+
+  registration(): Registration {
+    const by = this.registeredBy
+    return typeof by === "string"
+      ? new Registration(this.registeredSeq, this.registeredAt, by, this.version, "registered")
+      : new Registration(this.registeredSeq, this.registeredAt, by.actor, this.version, by.state)
   }
 }
 
@@ -480,6 +509,31 @@ export class ModelEntry implements MutableModel {
     for (const entry of this.sorted) yield settle(this.records, entry)
   }
 
+  /** Records a version's registration on its entry, the newest version's (a register's) found without a search. */
+  registered(version: string, seq: number, at: string, actor: string, state: LifecycleState): void {
+    const last = this.sorted[this.sorted.length - 1]
+    const entry = last !== undefined && last.version === version ? last : this.entryOf(version as SemVer, probeBodies)
+    entry.registered(seq, at, actor, state)
+  }
+
+  /** Every version's registration, in seq order. */
+  registrations(): Array<Registration> {
+    return this.sorted.map((entry) => entry.registration()).sort((a, b) => a.seq - b.seq)
+  }
+
+  /** The version's registration, if it exists. */
+  registrationOf(version: string): Registration | undefined {
+    const slot = this.records.slot(version)
+    if (slot === undefined) return undefined
+    return (slot instanceof VersionEntry ? slot : this.entryOf(version as SemVer, slot)).registration()
+  }
+
+  /** What the model holds now, for the history to rebuild its past from. */
+  now(): ModelNow {
+    const { tags, description } = this.meta
+    return { record: (v) => this.records.get(v), registrations: () => this.registrations(), tags, description }
+  }
+
   /** The state of the version at `index` in semver order, without parsing its record. */
   stateAt(index: number): LifecycleState {
     const entry = this.sorted[index]!
@@ -498,7 +552,7 @@ export class ModelEntry implements MutableModel {
    * The entry of a stored version, by binary search: versions equal in precedence (they differ in build metadata
    * only) sit together just before `firstAfter`, so the search ends with a short scan back for the exact string.
    */
-  private entryOf(version: SemVer, record: ModelVersion): VersionEntry {
+  private entryOf(version: SemVer, record: ModelVersion | PendingBodies): VersionEntry {
     for (let i = firstAfter(this.sorted, new VersionEntry(version, record)) - 1; i >= 0; i--) {
       const entry = this.sorted[i]!
       if (entry.version === version) return entry
@@ -690,8 +744,7 @@ export class RegistryIndex {
   modelAt(name: string, asOf: AsOf): ModelAt | undefined {
     const model = this.models.get(name)
     if (model === undefined) return undefined
-    const { tags, description } = model.meta
-    return this.history.modelAt(name, asOf, { record: (v) => model.records.get(v), tags, description }, this.exclusive)
+    return this.history.modelAt(name, asOf, model.now(), this.exclusive)
   }
 
   /** Each version the model had at that moment, as it was then, in SemVer order. */
@@ -738,11 +791,15 @@ export class RegistryIndex {
       for (const moved of change.versions) if (!model.records.has(moved.version)) this.versionCount++
       applyChange(model, change, this.exclusive)
     }
-    this.history.record(
+    const committed =
       "at" in given
         ? (given as RegistryEvent)
-        : ({ ...given, seq, at: this.history.lastAt || baselineAt, actor: unknownActor } as RegistryEvent),
-    )
+        : ({ ...given, seq, at: this.history.lastAt || baselineAt, actor: unknownActor } as RegistryEvent)
+    const { at, actor } = this.history.record(committed)
+    if (committed._tag === "Registered")
+      this.models
+        .get(committed.metadata.name)!
+        .registered(committed.metadata.version, seq, at, actor, registeredState(committed))
     this.lastSeq = seq
   }
 
@@ -787,22 +844,25 @@ export class RegistryIndex {
       if (decided.ownAliases !== undefined) model.aliases = decided.ownAliases
       if (decided.ownMeta !== undefined) model.meta = decided.ownMeta
     }
-    for (let i = 0; i < events.length; i++) this.history.record(events[i]!)
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!
+      const { at, actor } = this.history.record(event)
+      if (event._tag === "Registered")
+        this.models
+          .get(event.metadata.name)!
+          .registered(event.metadata.version, event.seq, at, actor, registeredState(event))
+    }
     if (events.length > 0) this.lastSeq = events[events.length - 1]!.seq
   }
 
   toSnapshot(): IndexSnapshot {
     const versions: Array<ModelVersion> = []
     const registrations: Array<Registration> = []
-    for (const [name, model] of this.models) {
-      const byVersion = this.history.registrationsOf(name)
-      for (const record of model.settled()) {
-        const registration = byVersion.get(record.version)
-        if (registration === undefined) throw new Error(`${name} ${record.version} has no registration`)
-        versions.push(record)
-        registrations.push(registration)
+    for (const model of this.models.values())
+      for (const entry of model.sorted) {
+        versions.push(settle(model.records, entry))
+        registrations.push(entry.registration())
       }
-    }
     return { lastSeq: this.lastSeq, lifecycle: this.binding, versions, registrations, history: this.history.snapshot() }
   }
 
@@ -841,7 +901,6 @@ export class RegistryIndex {
       }
       history.restoreChange(change)
     }
-    history.finishRestore()
     return undefined
   }
 
@@ -853,13 +912,8 @@ export class RegistryIndex {
     const since = this.lastSeq
     this.history.since = since
     for (const [name, model] of this.models) {
-      for (let i = 0; i < model.sorted.length; i++) {
-        const { version } = model.sorted[i]!
-        this.history.restoreRegistration(
-          name,
-          new Registration(since, baselineAt, unknownActor, version, model.stateAt(i)),
-        )
-      }
+      for (let i = 0; i < model.sorted.length; i++)
+        model.sorted[i]!.registered(since, baselineAt, unknownActor, model.stateAt(i))
       for (const [alias, version] of [...model.aliases].sort(([a], [b]) => (a < b ? -1 : 1)))
         this.history.restoreChange({
           _tag: "AliasSet",

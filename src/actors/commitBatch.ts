@@ -381,7 +381,7 @@ const stampEvent = (body: AnyEventBody, seq: number, at: string, actor: string):
     default:
       // The committed fields first, in the Schema's order, as a decoded event has them: a live event and the same
       // event read back must print alike.
-      return { _tag: body._tag, seq, at, actor, ...body } as RegistryEvent
+      return Object.assign({ _tag: body._tag, seq, at, actor }, body) as RegistryEvent
   }
 }
 

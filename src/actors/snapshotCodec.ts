@@ -28,7 +28,7 @@ import { isSemVer, type SemVer } from "../domain/SemVer.ts"
 import { concatBytes } from "../storage/ByteParts.ts"
 import { compiledDefault } from "./builtinLifecycles.ts"
 import { decodeEventObject } from "./eventCodec.ts"
-import { type Change, Registration } from "./History.ts"
+import type { Change, Registration } from "./History.ts"
 import { type IndexSnapshot, type IndexState, PendingBodies, RegistryIndex } from "./RegistryIndex.ts"
 
 /**
@@ -556,16 +556,7 @@ const restoreBlock = (
       if (problem !== undefined) return `version ${i + 1} (${name} ${version}): ${problem}`
       const registration = registrations?.[i]
       if (registration !== undefined)
-        index.history.restoreRegistration(
-          name,
-          new Registration(
-            registration.seq,
-            registration.at,
-            registration.actor,
-            version as SemVer,
-            registration.state,
-          ),
-        )
+        model.registered(version, registration.seq, registration.at, registration.actor, registration.state)
       index.versionCount++
       offset = end
     }

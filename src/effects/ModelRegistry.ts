@@ -761,18 +761,15 @@ const reads = (
       Effect.flatMap(modelOf(name), (model) =>
         Effect.suspend((): Effect.Effect<History, InvalidInput | VersionNotFound> => {
           const { since } = index.history
-          if (version === undefined) {
-            const { tags, description } = model.meta
-            const events = index.history.modelHistory(name, { record: (v) => model.records.get(v), tags, description })
-            return Effect.succeed({ name, since, events })
-          }
+          if (version === undefined)
+            return Effect.succeed({ name, since, events: index.history.modelHistory(name, model.now()) })
           const current = model.records.get(version)
           if (current !== undefined)
             return Effect.succeed({
               name,
               version,
               since,
-              events: index.history.versionHistory(name, version, current),
+              events: index.history.versionHistory(name, version, current, model.registrationOf(version)),
             })
           return Either.match(decodeSemVer(version), {
             onLeft: Effect.fail,
