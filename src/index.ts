@@ -16,6 +16,8 @@ export * as IdGenerator from "./effects/IdGenerator.ts"
 export type {
   AliasOutcome,
   CompactReport,
+  History,
+  ModelOutcome,
   Outcome,
   RegistryOpenError,
   RegistryStats,

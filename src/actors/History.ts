@@ -34,6 +34,18 @@ export class Registration {
   ) {}
 }
 
+/**
+ * When, by whom and into which state versions were registered: one object shared by the versions a batch registered
+ * for one actor, so that a version's registration costs its entry two fields (RegistryIndex.ts).
+ */
+export class Stamp {
+  constructor(
+    readonly at: string,
+    readonly actor: string,
+    readonly state: LifecycleState,
+  ) {}
+}
+
 /** The events other than registrations, as the history keeps them. */
 export type Change = Exclude<RegistryEvent, { readonly _tag: "Registered" }>
 
@@ -150,6 +162,7 @@ export class RegistryHistory {
   lastAt = ""
   /** Each actor's one copy of its name. */
   private readonly actors = new Map<string, string>()
+  private lastStamp: Stamp | undefined = undefined
   /** The commit time of the first event after `since`, when `since` is not 0: no time before it can be answered. */
   firstAtAfterSince: string | undefined = undefined
 
@@ -167,22 +180,26 @@ export class RegistryHistory {
   }
 
   /** Keeps a committed event, in seq order. */
-  record(event: RegistryEvent): { readonly at: string; readonly actor: string } {
+  record(event: RegistryEvent): void {
     if (this.since > 0 && this.firstAtAfterSince === undefined) this.firstAtAfterSince = event.at
-    // One string per batch's time and per actor, not one per version: a replayed log parses each anew, and those
-    // copies were most of what a registration costs to keep (bench/, memory scenario).
-    const at = event.at === this.lastAt ? this.lastAt : event.at
-    if (at > this.lastAt) this.lastAt = at
+    if (event.at > this.lastAt) this.lastAt = event.at
     if (event._tag !== "Registered") this.restoreChange(event)
-    return { at, actor: this.actor(event.actor) }
   }
 
-  /** The one copy of an actor's name. */
-  actor(name: string): string {
-    const known = this.actors.get(name)
-    if (known !== undefined) return known
-    if (this.actors.size < actorsInternedMax) this.actors.set(name, name)
-    return name
+  /**
+   * The stamp of a registration: the previous one when it is equal (the versions of one batch by one actor), so a
+   * replayed log, which parses each time and actor anew, keeps one copy of each (bench/, memory scenario).
+   */
+  stamp(at: string, actor: string, state: LifecycleState): Stamp {
+    const last = this.lastStamp
+    if (last !== undefined && last.at === at && last.actor === actor && last.state === state) return last
+    let name = this.actors.get(actor)
+    if (name === undefined) {
+      name = actor
+      if (this.actors.size < actorsInternedMax) this.actors.set(name, name)
+    }
+    this.lastStamp = new Stamp(at, name, state)
+    return this.lastStamp
   }
 
   /** A change read back from a snapshot, in seq order. */

@@ -38,28 +38,21 @@ import {
   type ModelNow,
   Registration,
   RegistryHistory,
+  Stamp,
 } from "./History.ts"
 import { evolve, type ModelChange, type ModelView, registeredState, type VersionView } from "./lifecycleRules.ts"
 import { partitionPoint } from "./partitionPoint.ts"
 import { SearchIndex, type SearchResult } from "./SearchIndex.ts"
 import { compareVersionKeys, VersionKey } from "./versionOrder.ts"
 
-/** The initial state and actor of a registration whose initial state is not `registered`. */
-interface RegisteredBy {
-  readonly actor: string
-  readonly state: LifecycleState
-}
-
 /**
- * A version's place in its model's sorted list, its record, and its registration (History.ts): three fields here
- * rather than a registration object per version, which cost twice as much memory (bench/, memory scenario).
+ * A version's place in its model's sorted list, its record, and its registration (History.ts): two fields here
+ * rather than a registration object per version, which cost three times as much memory (bench/, memory scenario).
  */
 class VersionEntry extends VersionKey {
   registeredSeq = 0
-  /** Shared by the versions of one batch. */
-  registeredAt = ""
-  /** The actor; with the initial state, for a version not registered into `registered`. */
-  registeredBy: string | RegisteredBy = ""
+  /** When, by whom, into which state; shared by the versions one batch registered for one actor. */
+  registeredStamp: Stamp = unstamped
 
   constructor(
     override readonly version: SemVer,
@@ -69,21 +62,20 @@ class VersionEntry extends VersionKey {
     super(version)
   }
 
-  registered(seq: number, at: string, actor: string, state: LifecycleState): void {
+  registered(seq: number, stamp: Stamp): void {
     this.registeredSeq = seq
-    this.registeredAt = at
-    this.registeredBy = state === "registered" ? actor : { actor, state }
+    this.registeredStamp = stamp
   }
 
   registration(): Registration {
-    const by = this.registeredBy
-    return typeof by === "string"
-      ? new Registration(this.registeredSeq, this.registeredAt, by, this.version, "registered")
-      : new Registration(this.registeredSeq, this.registeredAt, by.actor, this.version, by.state)
+    const { at, actor, state } = this.registeredStamp
+    return new Registration(this.registeredSeq, at, actor, this.version, state)
   }
 }
 
 const noAliases: ReadonlyArray<string> = Object.freeze([])
+/** The stamp of an entry until its registration is recorded, which follows its insertion at once. */
+const unstamped = new Stamp("", "", "")
 
 /**
  * The bodies of one model's run of versions in one snapshot block: the block's decoded text, shared by those
@@ -510,10 +502,10 @@ export class ModelEntry implements MutableModel {
   }
 
   /** Records a version's registration on its entry, the newest version's (a register's) found without a search. */
-  registered(version: string, seq: number, at: string, actor: string, state: LifecycleState): void {
+  registered(version: string, seq: number, stamp: Stamp): void {
     const last = this.sorted[this.sorted.length - 1]
     const entry = last !== undefined && last.version === version ? last : this.entryOf(version as SemVer, probeBodies)
-    entry.registered(seq, at, actor, state)
+    entry.registered(seq, stamp)
   }
 
   /** Every version's registration, in seq order. */
@@ -795,11 +787,15 @@ export class RegistryIndex {
       "at" in given
         ? (given as RegistryEvent)
         : ({ ...given, seq, at: this.history.lastAt || baselineAt, actor: unknownActor } as RegistryEvent)
-    const { at, actor } = this.history.record(committed)
+    this.history.record(committed)
     if (committed._tag === "Registered")
       this.models
         .get(committed.metadata.name)!
-        .registered(committed.metadata.version, seq, at, actor, registeredState(committed))
+        .registered(
+          committed.metadata.version,
+          seq,
+          this.history.stamp(committed.at, committed.actor, registeredState(committed)),
+        )
     this.lastSeq = seq
   }
 
@@ -846,11 +842,15 @@ export class RegistryIndex {
     }
     for (let i = 0; i < events.length; i++) {
       const event = events[i]!
-      const { at, actor } = this.history.record(event)
+      this.history.record(event)
       if (event._tag === "Registered")
         this.models
           .get(event.metadata.name)!
-          .registered(event.metadata.version, event.seq, at, actor, registeredState(event))
+          .registered(
+            event.metadata.version,
+            event.seq,
+            this.history.stamp(event.at, event.actor, registeredState(event)),
+          )
     }
     if (events.length > 0) this.lastSeq = events[events.length - 1]!.seq
   }
@@ -913,7 +913,7 @@ export class RegistryIndex {
     this.history.since = since
     for (const [name, model] of this.models) {
       for (let i = 0; i < model.sorted.length; i++)
-        model.sorted[i]!.registered(since, baselineAt, unknownActor, model.stateAt(i))
+        model.sorted[i]!.registered(since, this.history.stamp(baselineAt, unknownActor, model.stateAt(i)))
       for (const [alias, version] of [...model.aliases].sort(([a], [b]) => (a < b ? -1 : 1)))
         this.history.restoreChange({
           _tag: "AliasSet",

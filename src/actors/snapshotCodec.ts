@@ -556,7 +556,11 @@ const restoreBlock = (
       if (problem !== undefined) return `version ${i + 1} (${name} ${version}): ${problem}`
       const registration = registrations?.[i]
       if (registration !== undefined)
-        model.registered(version, registration.seq, registration.at, registration.actor, registration.state)
+        model.registered(
+          version,
+          registration.seq,
+          index.history.stamp(registration.at, registration.actor, registration.state),
+        )
       index.versionCount++
       offset = end
     }

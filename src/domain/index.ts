@@ -1,4 +1,6 @@
 export * from "./Actor.ts"
+export * from "./Annotation.ts"
+export * from "./AsOf.ts"
 export * from "./decode.ts"
 export * from "./errors.ts"
 export * from "./Json.ts"
