@@ -27,7 +27,9 @@ export const decodeAsOf = (input: unknown): Either.Either<AsOf, InvalidInput> =>
   if (typeof input === "number") return seqOf(input)
   if (input instanceof Date) {
     const ms = input.getTime()
-    return Number.isNaN(ms) ? refuse("is an invalid Date") : Either.right({ _tag: "Time", ms, text: input.toISOString() })
+    return Number.isNaN(ms)
+      ? refuse("is an invalid Date")
+      : Either.right({ _tag: "Time", ms, text: input.toISOString() })
   }
   if (typeof input !== "string") return refuse(rule)
   const seq = /^seq:(\d{1,16})$/.exec(input)
@@ -43,3 +45,9 @@ export const formatAsOf = (asOf: AsOf): string => (asOf._tag === "Seq" ? `seq:${
 export interface ReadOptions {
   readonly asOf?: AsOfInput
 }
+
+/**
+ * A moment as a query string or a command line gives it: `seq:N` or a timestamp, as `decodeAsOf` reads them, and a
+ * bare whole number, which text cannot tell from a seq otherwise. What stays refused is refused by the read.
+ */
+export const asOfFromText = (text: string): AsOfInput => (/^\d+$/.test(text) ? Number(text) : text)
