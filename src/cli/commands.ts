@@ -3,7 +3,22 @@
  * documented exit code to main.
  */
 import { Command } from "@effect/cli"
-import { aliasCommand, deprecate, get, list, promote, register, search, transition, watch } from "./dataCommands.ts"
+import {
+  aliasCommand,
+  annotate,
+  annotateModel,
+  archive,
+  deprecate,
+  get,
+  history,
+  list,
+  promote,
+  register,
+  restore,
+  search,
+  transition,
+  watch,
+} from "./dataCommands.ts"
 import { lifecycleCommand } from "./lifecycleCommands.ts"
 import { compact, verifyCommand, wal } from "./maintenanceCommands.ts"
 import { serve } from "./serveCommand.ts"
@@ -26,6 +41,11 @@ export const root = Command.make("model-registry").pipe(
     wal,
     transition,
     aliasCommand,
+    annotate,
+    annotateModel,
+    archive,
+    restore,
+    history,
     lifecycleCommand,
   ]),
 )
