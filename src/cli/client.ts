@@ -49,6 +49,8 @@ export interface RegistryClient {
   readonly get: (name: string, version: string, asOf?: string) => Effect.Effect<Version, CliFailure>
   readonly listModels: (includeArchived: boolean) => Effect.Effect<ReadonlyArray<Summary>, CliFailure>
   readonly listVersions: (name: string, asOf?: string) => Effect.Effect<ReadonlyArray<Version>, CliFailure>
+  /** The model's production version (`null`: none). */
+  readonly production: (name: string, asOf?: string) => Effect.Effect<Version | null, CliFailure>
   /** One page of a search given as its text forms (domain/Search.ts), parsed where the registry runs. */
   readonly search: (text: SearchText, asOf?: string) => Effect.Effect<SearchPage, CliFailure>
   readonly annotate: (name: string, version: string, annotation: Annotation) => Effect.Effect<Outcome, CliFailure>

@@ -1,6 +1,6 @@
 /**
  * The commands on a registry's data (register, promote, deprecate, transition, alias, annotate, archive, restore,
- * history, get, list, search, watch). Each one
+ * history, get, production, list, search, watch). Each one
  * parses its arguments, asks a RegistryClient (local data directory, under its `--lifecycle`, or remote server)
  * and prints.
  */
@@ -219,6 +219,14 @@ export const get = Command.make("get", { ...connection, name, version, asOf }, (
     ),
   ),
 ).pipe(Command.withDescription("show one version with its metadata and lifecycle state (--as-of: as it was then)"))
+
+export const production = Command.make("production", { ...connection, name, asOf }, (o) =>
+  withClient(o, (client) =>
+    Effect.flatMap(client.production(o.name, Option.getOrUndefined(o.asOf)), (v) =>
+      Output.print(o.json, v, () => (v === null ? `${o.name} has no production version` : Output.versionText(v))),
+    ),
+  ),
+).pipe(Command.withDescription("show a model's production version (--as-of: the one then)"))
 
 export const list = Command.make(
   "list",

@@ -28,6 +28,7 @@ const fromRegistry = (registry: ModelRegistry): RegistryClient => {
         ? wrap(Effect.map(registry.listModelsPage({ includeArchived }), (page) => page.models))
         : registry.listModels,
     listVersions: (name, asOf) => wrap(registry.listVersions(name, at(asOf))),
+    production: (name, asOf) => wrap(Effect.map(registry.production(name, at(asOf)), Option.getOrNull)),
     search: (text, asOf) => wrap(Effect.flatMap(searchFromText(text), (query) => registry.search(query, at(asOf)))),
     annotate: (name, version, annotation) => wrap(registry.annotate(name, version, annotation)),
     annotateModel: (name, annotation) => wrap(registry.annotateModel(name, annotation)),

@@ -178,6 +178,13 @@ export const remote = (base: string, token: Option.Option<string>): Effect.Effec
       get: (name, version, asOf) => call(api.models.getVersion({ ...at(name, version), urlParams: past(asOf) })),
       listModels: (includeArchived) =>
         call(api.models.listModels({ urlParams: includeArchived ? { includeArchived: "true" } : {} })),
+      production: (name, asOf) =>
+        call(
+          Effect.map(
+            api.models.getModel({ path: { name: encodeURIComponent(name) }, urlParams: past(asOf) }),
+            (model) => model.production,
+          ),
+        ),
       listVersions: (name, asOf) =>
         call(api.models.listVersions({ path: { name: encodeURIComponent(name) }, urlParams: past(asOf) })),
       search: ({ tag, metric, ...text }, asOf) =>

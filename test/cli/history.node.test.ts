@@ -1,5 +1,5 @@
 /**
- * `annotate`, `annotate-model`, `archive`, `restore`, `history`, `--as-of` and `--include-archived`: the same
+ * `annotate`, `annotate-model`, `archive`, `restore`, `history`, `production`, `--as-of` and `--include-archived`: the same
  * commands and the same answers on a data directory and against a server.
  */
 import { describe, expect, it } from "@effect/vitest"
@@ -46,6 +46,10 @@ const scenario = async (connection: ReadonlyArray<string>) => {
 
   seen.versionsThen = (await json("list", "m", "--as-of", "seq:1")).map((v: Json) => v.tags)
 
+  await json("promote", "m", "1.0.0")
+  seen.productionThen = (await json("production", "m", "--as-of", "seq:2"))[0]
+  seen.productionNow = (await json("production", "m"))[0].version
+
   const [model] = await json("annotate-model", "m", "--description", "a model", "--tag", "owner=cv")
   seen.model = model.model
   seen.archived = (await json("archive", "m"))[0].model.archived
@@ -78,6 +82,8 @@ const expected = {
   annotated: [{ stage: "qa" }, "first cut", "VersionAnnotated", 2],
   before: { team: "a" },
   versionsThen: [{ team: "a" }],
+  productionThen: null,
+  productionNow: "1.0.0",
   model: { name: "m", description: "a model", tags: { owner: "cv" }, archived: false },
   archived: true,
   listed: [],
@@ -85,7 +91,7 @@ const expected = {
   searchedArchived: [{ team: "a" }],
   refused: [2, true],
   restored: "restored m at seq N",
-  versionHistory: ["m", "1.0.0", 0, ["Registered", "VersionAnnotated"]],
+  versionHistory: ["m", "1.0.0", 0, ["Registered", "VersionAnnotated", "Promoted"]],
   modelHistory: [true, true, true, true],
   badAsOf: [1, true],
 }
