@@ -1,6 +1,7 @@
 /**
- * The API's handlers: each one calls ModelRegistry and renders the result; only `register` reads and decodes its
- * body itself (the registry's fast decoder, once). Every failure, typed or not, becomes the shared error body, so
+ * The API's handlers: each one calls ModelRegistry and renders the result. A write with a body reads it itself,
+ * under the body limit, and hands it to the registry's decoders (register's fast decoder, once), so every field
+ * error is `InvalidInput`. Every failure, typed or not, becomes the shared error body, so
  * no input can produce a 500 with a stack trace.
  */
 import type { IncomingMessage } from "node:http"
