@@ -6,10 +6,20 @@
  * code. Results are typed as the wire shapes (http/Api.ts), which the registry's own values satisfy.
  */
 import { Data, type Effect, type Option, type Stream } from "effect"
+import type { Annotation } from "../domain/Annotation.ts"
 import type { RegisterInputDecoded } from "../domain/fastDecode.ts"
 import type { SearchText } from "../domain/Search.ts"
 import { detailOf, type ErrorDetail } from "../effects/errorStatus.ts"
-import type { AliasOutcomeWire, EventWire, OutcomeWire, SearchPageWire, SummaryWire, VersionWire } from "../http/Api.ts"
+import type {
+  AliasOutcomeWire,
+  EventWire,
+  HistoryWire,
+  ModelOutcomeWire,
+  OutcomeWire,
+  SearchPageWire,
+  SummaryWire,
+  VersionWire,
+} from "../http/Api.ts"
 
 export class CliFailure extends Data.TaggedError("CliFailure")<{ readonly detail: ErrorDetail }> {}
 
@@ -19,6 +29,8 @@ export type Summary = typeof SummaryWire.Type
 export type Event = typeof EventWire.Type
 export type AliasOutcome = typeof AliasOutcomeWire.Type
 export type SearchPage = typeof SearchPageWire.Type
+export type ModelOutcome = typeof ModelOutcomeWire.Type
+export type History = typeof HistoryWire.Type
 
 export interface RegisterResult {
   /** false: an identical version was already registered and nothing was written. */
@@ -30,11 +42,23 @@ export interface RegistryClient {
   readonly register: (input: RegisterInputDecoded) => Effect.Effect<RegisterResult, CliFailure>
   readonly promote: (name: string, version: string) => Effect.Effect<Outcome, CliFailure>
   readonly deprecate: (name: string, version: string) => Effect.Effect<Outcome, CliFailure>
-  readonly get: (name: string, version: string) => Effect.Effect<Version, CliFailure>
-  readonly listModels: Effect.Effect<ReadonlyArray<Summary>, CliFailure>
-  readonly listVersions: (name: string) => Effect.Effect<ReadonlyArray<Version>, CliFailure>
+  /**
+   * The reads that take `asOf` take it as text (`seq:N`, a bare `N`, or an ISO timestamp), read where the registry
+   * runs (domain/AsOf.ts `asOfFromText`), so local and remote refuse alike.
+   */
+  readonly get: (name: string, version: string, asOf?: string) => Effect.Effect<Version, CliFailure>
+  readonly listModels: (includeArchived: boolean) => Effect.Effect<ReadonlyArray<Summary>, CliFailure>
+  readonly listVersions: (name: string, asOf?: string) => Effect.Effect<ReadonlyArray<Version>, CliFailure>
+  /** The model's production version (`null`: none). */
+  readonly production: (name: string, asOf?: string) => Effect.Effect<Version | null, CliFailure>
   /** One page of a search given as its text forms (domain/Search.ts), parsed where the registry runs. */
-  readonly search: (text: SearchText) => Effect.Effect<SearchPage, CliFailure>
+  readonly search: (text: SearchText, asOf?: string) => Effect.Effect<SearchPage, CliFailure>
+  readonly annotate: (name: string, version: string, annotation: Annotation) => Effect.Effect<Outcome, CliFailure>
+  readonly annotateModel: (name: string, annotation: Annotation) => Effect.Effect<ModelOutcome, CliFailure>
+  readonly archiveModel: (name: string) => Effect.Effect<ModelOutcome, CliFailure>
+  readonly restoreModel: (name: string) => Effect.Effect<ModelOutcome, CliFailure>
+  /** A model's changes, or one version's. */
+  readonly history: (name: string, version?: string) => Effect.Effect<History, CliFailure>
   /**
    * Committed events from `from` (only new ones when `None`), until interrupted. A remote watch resumes across
    * dropped connections and fails once the server has been unreachable for `giveUpAfterMs`.
@@ -42,7 +66,7 @@ export interface RegistryClient {
   readonly watch: (from: Option.Option<number>, options: WatchOptions) => Stream.Stream<Event, CliFailure>
   readonly transition: (name: string, version: string, event: string) => Effect.Effect<Outcome, CliFailure>
   readonly setAlias: (name: string, alias: string, version: string) => Effect.Effect<AliasOutcome, CliFailure>
-  readonly getAlias: (name: string, alias: string) => Effect.Effect<Version, CliFailure>
+  readonly getAlias: (name: string, alias: string, asOf?: string) => Effect.Effect<Version, CliFailure>
   readonly removeAlias: (name: string, alias: string) => Effect.Effect<AliasOutcome, CliFailure>
   /** The registry's lifecycle as a Mermaid stateDiagram-v2. */
   readonly lifecycleDiagram: Effect.Effect<string, CliFailure>

@@ -3,7 +3,23 @@
  * documented exit code to main.
  */
 import { Command } from "@effect/cli"
-import { aliasCommand, deprecate, get, list, promote, register, search, transition, watch } from "./dataCommands.ts"
+import {
+  aliasCommand,
+  annotate,
+  annotateModel,
+  archive,
+  deprecate,
+  get,
+  history,
+  list,
+  production,
+  promote,
+  register,
+  restore,
+  search,
+  transition,
+  watch,
+} from "./dataCommands.ts"
 import { lifecycleCommand } from "./lifecycleCommands.ts"
 import { compact, verifyCommand, wal } from "./maintenanceCommands.ts"
 import { serve } from "./serveCommand.ts"
@@ -18,6 +34,7 @@ export const root = Command.make("model-registry").pipe(
     promote,
     deprecate,
     get,
+    production,
     list,
     search,
     watch,
@@ -26,6 +43,11 @@ export const root = Command.make("model-registry").pipe(
     wal,
     transition,
     aliasCommand,
+    annotate,
+    annotateModel,
+    archive,
+    restore,
+    history,
     lifecycleCommand,
   ]),
 )

@@ -1,10 +1,12 @@
 /**
- * The commands on a registry's data (register, promote, deprecate, transition, alias, get, list, watch). Each one
+ * The commands on a registry's data (register, promote, deprecate, transition, alias, annotate, archive, restore,
+ * history, get, production, list, search, watch). Each one
  * parses its arguments, asks a RegistryClient (local data directory, under its `--lifecycle`, or remote server)
  * and prints.
  */
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Either, Option, Stream } from "effect"
+import type { Annotation } from "../domain/Annotation.ts"
 import { decodeRegisterInputFast } from "../domain/fastDecode.ts"
 import { parseTagFilter, type SearchText, searchLimitDefault, searchLimitMax } from "../domain/Search.ts"
 import { type CliFailure, failure, type RegistryClient, type Version } from "./client.ts"
@@ -67,6 +69,18 @@ const withClient = <A>(
       ),
     ),
   )
+
+/** `--as-of`: the moment a read answers for, read where the registry runs (domain/AsOf.ts `asOfFromText`). */
+const asOf = Options.text("as-of").pipe(
+  Options.withDescription(
+    "read as it was then: seq:N (or N), right after that event, or an ISO-8601 timestamp such as 2026-11-20T10:00:00Z",
+  ),
+  Options.optional,
+)
+
+const includeArchived = Options.boolean("include-archived").pipe(
+  Options.withDescription("archived models too (left out by default)"),
+)
 
 const parseMetrics = (text: Option.Option<string>): Effect.Effect<unknown, CliFailure> =>
   Option.match(text, {
@@ -177,11 +191,13 @@ const aliasSet = Command.make("set", { ...connection, name, alias, version }, (o
   ),
 ).pipe(Command.withDescription("point an alias at a version (moving it if set)"))
 
-const aliasGet = Command.make("get", { ...connection, name, alias }, (o) =>
+const aliasGet = Command.make("get", { ...connection, name, alias, asOf }, (o) =>
   withClient(o, (client) =>
-    Effect.flatMap(client.getAlias(o.name, o.alias), (v) => Output.print(o.json, v, () => Output.versionText(v))),
+    Effect.flatMap(client.getAlias(o.name, o.alias, Option.getOrUndefined(o.asOf)), (v) =>
+      Output.print(o.json, v, () => Output.versionText(v)),
+    ),
   ),
-).pipe(Command.withDescription("show the version an alias names"))
+).pipe(Command.withDescription("show the version an alias names (--as-of: named then)"))
 
 const aliasRm = Command.make("rm", { ...connection, name, alias }, (o) =>
   withClient(o, (client) =>
@@ -196,27 +212,44 @@ export const aliasCommand = Command.make("alias").pipe(
   Command.withSubcommands([aliasSet, aliasGet, aliasRm]),
 )
 
-export const get = Command.make("get", { ...connection, name, version }, (o) =>
+export const get = Command.make("get", { ...connection, name, version, asOf }, (o) =>
   withClient(o, (client) =>
-    Effect.flatMap(client.get(o.name, o.version), (v) => Output.print(o.json, v, () => Output.versionText(v))),
+    Effect.flatMap(client.get(o.name, o.version, Option.getOrUndefined(o.asOf)), (v) =>
+      Output.print(o.json, v, () => Output.versionText(v)),
+    ),
   ),
-).pipe(Command.withDescription("show one version with its metadata and lifecycle state"))
+).pipe(Command.withDescription("show one version with its metadata and lifecycle state (--as-of: as it was then)"))
 
-export const list = Command.make("list", { ...connection, name: name.pipe(Args.optional) }, (o) =>
+export const production = Command.make("production", { ...connection, name, asOf }, (o) =>
   withClient(o, (client) =>
-    Option.match(o.name, {
-      onNone: () =>
-        Effect.flatMap(client.listModels, (models) =>
-          o.json ? Effect.forEach(models, Output.json, { discard: true }) : Console.log(Output.modelsText(models)),
-        ),
-      onSome: (n) =>
-        Effect.flatMap(client.listVersions(n), (versions) =>
-          o.json
-            ? Effect.forEach(versions, Output.json, { discard: true })
-            : Console.log(Output.versionsText(versions)),
-        ),
-    }),
+    Effect.flatMap(client.production(o.name, Option.getOrUndefined(o.asOf)), (v) =>
+      Output.print(o.json, v, () => (v === null ? `${o.name} has no production version` : Output.versionText(v))),
+    ),
   ),
+).pipe(Command.withDescription("show a model's production version (--as-of: the one then)"))
+
+export const list = Command.make(
+  "list",
+  { ...connection, name: name.pipe(Args.optional), asOf, includeArchived },
+  (o) =>
+    withClient(o, (client) =>
+      Option.match(o.name, {
+        onNone: () =>
+          Option.isSome(o.asOf)
+            ? Effect.fail(usage("--as-of: reads one model's versions as they were; give a model name"))
+            : Effect.flatMap(client.listModels(o.includeArchived), (models) =>
+                o.json
+                  ? Effect.forEach(models, Output.json, { discard: true })
+                  : Console.log(Output.modelsText(models)),
+              ),
+        onSome: (n) =>
+          Effect.flatMap(client.listVersions(n, Option.getOrUndefined(o.asOf)), (versions) =>
+            o.json
+              ? Effect.forEach(versions, Output.json, { discard: true })
+              : Console.log(Output.versionsText(versions)),
+          ),
+      }),
+    ),
 ).pipe(Command.withDescription("list models, or the versions of one model in semver order"))
 
 const text = (flag: string, description: string) =>
@@ -242,6 +275,8 @@ export const search = Command.make(
     limit: text("limit", `versions per page, 1–${searchLimitMax} (default ${searchLimitDefault})`),
     cursor: text("cursor", "continue after the page that printed this cursor"),
     all: Options.boolean("all").pipe(Options.withDescription("follow the cursor to the last page")),
+    includeArchived,
+    asOf,
   },
   (o) =>
     withClient(o, (client) => {
@@ -254,13 +289,17 @@ export const search = Command.make(
         orderBy: Option.getOrUndefined(o.orderBy),
         ...(o.desc ? { order: "desc" } : {}),
         limit: Option.getOrUndefined(o.limit),
+        ...(o.includeArchived ? { includeArchived: "true" } : {}),
       }
       const found: Array<Version> = []
       const pages = (cursor: string | undefined): Effect.Effect<string | null, CliFailure> =>
-        Effect.flatMap(client.search({ ...query, cursor }), ({ versions, nextCursor }) => {
-          found.push(...versions)
-          return nextCursor !== null && o.all ? pages(nextCursor) : Effect.succeed(nextCursor)
-        })
+        Effect.flatMap(
+          client.search({ ...query, cursor }, Option.getOrUndefined(o.asOf)),
+          ({ versions, nextCursor }) => {
+            found.push(...versions)
+            return nextCursor !== null && o.all ? pages(nextCursor) : Effect.succeed(nextCursor)
+          },
+        )
       return Effect.flatMap(pages(Option.getOrUndefined(o.cursor)), (nextCursor) =>
         Effect.zipRight(
           o.json ? Effect.forEach(found, Output.json, { discard: true }) : Console.log(Output.foundText(found)),
@@ -274,6 +313,82 @@ export const search = Command.make(
     "search versions by name prefix, tags, state, alias and metrics, a page at a time (--all for every page)",
   ),
 )
+
+const annotationFlags = {
+  tags: Options.text("tag").pipe(Options.withDescription("set a tag, key=value (repeatable)"), Options.repeated),
+  untags: Options.text("untag").pipe(Options.withDescription("remove a tag by its key (repeatable)"), Options.repeated),
+  description: text("description", "set the description"),
+  noDescription: Options.boolean("no-description").pipe(Options.withDescription("remove the description")),
+}
+
+interface AnnotationFlags {
+  readonly tags: ReadonlyArray<string>
+  readonly untags: ReadonlyArray<string>
+  readonly description: Option.Option<string>
+  readonly noDescription: boolean
+}
+
+/** The flags as one annotation; its fields are the registry's to check, so local and remote refuse alike. */
+const annotationOf = (o: AnnotationFlags): Effect.Effect<Annotation, CliFailure> =>
+  Effect.gen(function* () {
+    if (Option.isSome(o.description) && o.noDescription)
+      return yield* Effect.fail(usage("give --description TEXT or --no-description, not both"))
+    const set = (yield* parseTags(o.tags)) ?? {}
+    const tags: Record<string, string | null> = { ...set }
+    for (const key of o.untags) {
+      if (key in set) return yield* Effect.fail(usage(`--untag ${key}: also set by --tag`))
+      tags[key] = null
+    }
+    const description = o.noDescription ? null : Option.getOrUndefined(o.description)
+    return {
+      ...(Object.keys(tags).length === 0 ? {} : { tags }),
+      ...(description === undefined ? {} : { description }),
+    }
+  })
+
+export const annotate = Command.make("annotate", { ...connection, name, version, ...annotationFlags }, (o) =>
+  withClient(o, (client) =>
+    Effect.flatMap(annotationOf(o), (annotation) =>
+      Effect.flatMap(client.annotate(o.name, o.version, annotation), (outcome) =>
+        Output.print(o.json, outcome, () => Output.annotatedText(outcome)),
+      ),
+    ),
+  ),
+).pipe(Command.withDescription("set or remove a version's tags and description (one event naming each change)"))
+
+export const annotateModel = Command.make("annotate-model", { ...connection, name, ...annotationFlags }, (o) =>
+  withClient(o, (client) =>
+    Effect.flatMap(annotationOf(o), (annotation) =>
+      Effect.flatMap(client.annotateModel(o.name, annotation), (outcome) =>
+        Output.print(o.json, outcome, () => Output.modelOutcomeText("annotated", outcome)),
+      ),
+    ),
+  ),
+).pipe(Command.withDescription("set or remove a model's own tags and description"))
+
+const modelCommand = (verb: "archive" | "restore", past: string, description: string) =>
+  Command.make(verb, { ...connection, name }, (o) =>
+    withClient(o, (client) =>
+      Effect.flatMap(verb === "archive" ? client.archiveModel(o.name) : client.restoreModel(o.name), (outcome) =>
+        Output.print(o.json, outcome, () => Output.modelOutcomeText(past, outcome)),
+      ),
+    ),
+  ).pipe(Command.withDescription(description))
+
+export const archive = modelCommand(
+  "archive",
+  "archived",
+  "archive a model: left out of list and search (--include-archived shows it), closed to changes until restored",
+)
+export const restore = modelCommand("restore", "restored", "bring an archived model back")
+
+export const history = Command.make("history", { ...connection, name, version: version.pipe(Args.optional) }, (o) =>
+  withClient(o, (client) =>
+    Effect.flatMap(client.history(o.name, Option.getOrUndefined(o.version)), (found) =>
+      Output.print(o.json, found, () => Output.historyText(found)),
+    ),
+  ),
+).pipe(Command.withDescription("a model's changes, or one version's, oldest first, each with its seq, time and actor"))
 
 export const watch = Command.make(
   "watch",

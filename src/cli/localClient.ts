@@ -3,12 +3,17 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import { Context, Effect, Layer, Option, Stream } from "effect"
 import { lifecycleMermaid } from "../actors/lifecycleDiagram.ts"
 import type { SubscribeError } from "../actors/subscription.ts"
+import { asOfFromText, type ReadOptions } from "../domain/AsOf.ts"
 import { PositionCompacted, StorageFailed } from "../domain/errors.ts"
 import type { RegistryEvent } from "../domain/RegistryEvent.ts"
 import { searchFromText } from "../domain/Search.ts"
 import { ModelRegistry, type RegistryOptions } from "../effects/ModelRegistry.ts"
 import { layerFile } from "../node.ts"
 import { failure, type RegistryClient } from "./client.ts"
+
+/** The text form a command line gives, as the registry's read option. */
+const at = (asOf: string | undefined): ReadOptions | undefined =>
+  asOf === undefined ? undefined : { asOf: asOfFromText(asOf) }
 
 const fromRegistry = (registry: ModelRegistry): RegistryClient => {
   const wrap = <A, E>(effect: Effect.Effect<A, E>) => Effect.mapError(effect, failure)
@@ -17,10 +22,19 @@ const fromRegistry = (registry: ModelRegistry): RegistryClient => {
       wrap(Effect.map(registry.register(input), (o) => ({ created: o.event !== null, version: o.version }))),
     promote: (name, version) => wrap(registry.promote(name, version)),
     deprecate: (name, version) => wrap(registry.deprecate(name, version)),
-    get: (name, version) => wrap(registry.get(name, version)),
-    listModels: registry.listModels,
-    listVersions: (name) => wrap(registry.listVersions(name)),
-    search: (text) => wrap(Effect.flatMap(searchFromText(text), registry.search)),
+    get: (name, version, asOf) => wrap(registry.get(name, version, at(asOf))),
+    listModels: (includeArchived) =>
+      includeArchived
+        ? wrap(Effect.map(registry.listModelsPage({ includeArchived }), (page) => page.models))
+        : registry.listModels,
+    listVersions: (name, asOf) => wrap(registry.listVersions(name, at(asOf))),
+    production: (name, asOf) => wrap(Effect.map(registry.production(name, at(asOf)), Option.getOrNull)),
+    search: (text, asOf) => wrap(Effect.flatMap(searchFromText(text), (query) => registry.search(query, at(asOf)))),
+    annotate: (name, version, annotation) => wrap(registry.annotate(name, version, annotation)),
+    annotateModel: (name, annotation) => wrap(registry.annotateModel(name, annotation)),
+    archiveModel: (name) => wrap(registry.archiveModel(name)),
+    restoreModel: (name) => wrap(registry.restoreModel(name)),
+    history: (name, version) => wrap(registry.history(name, version)),
     watch: (from) =>
       Stream.mapError(
         Stream.unwrap(
@@ -37,7 +51,7 @@ const fromRegistry = (registry: ModelRegistry): RegistryClient => {
       ),
     transition: (name, version, event) => wrap(registry.transition(name, version, event)),
     setAlias: (name, alias, version) => wrap(registry.setAlias(name, alias, version)),
-    getAlias: (name, alias) => wrap(registry.resolveAlias(name, alias)),
+    getAlias: (name, alias, asOf) => wrap(registry.resolveAlias(name, alias, at(asOf))),
     removeAlias: (name, alias) => wrap(registry.removeAlias(name, alias)),
     lifecycleDiagram: Effect.sync(() => lifecycleMermaid(registry.lifecycle)),
   }

@@ -1,7 +1,7 @@
 /** Human and machine (`--json`) renderings of command results. Humans get aligned text; machines NDJSON. */
 import { Console, Data, Effect } from "effect"
 import type { ErrorDetail } from "../effects/errorStatus.ts"
-import type { AliasOutcome, Event, Outcome, Summary, Version } from "./client.ts"
+import type { AliasOutcome, Event, History, ModelOutcome, Outcome, Summary, Version } from "./client.ts"
 
 export const json = (value: unknown) => Console.log(JSON.stringify(value))
 
@@ -57,6 +57,7 @@ export const versionText = (v: Version): string => {
       .join(" ")}`,
     ...(v.source === undefined ? [] : [`  source     ${v.source}`]),
     ...(v.runId === undefined ? [] : [`  run        ${v.runId}`]),
+    ...(v.description === undefined ? [] : [`  description ${v.description}`]),
   ]
   return lines.join("\n")
 }
@@ -84,7 +85,7 @@ export const modelsText = (models: ReadonlyArray<Summary>): string =>
     : table([
         ["MODEL", "PRODUCTION", "LATEST", "VERSIONS", "ALIASES"],
         ...models.map((m) => [
-          m.name,
+          m.archived ? `${m.name} (archived)` : m.name,
           m.production ?? "-",
           m.latest,
           String(m.versionCount),
@@ -112,8 +113,46 @@ export const eventText = (e: Event): string => {
       return `#${e.seq} ${e.at} AliasRemoved ${e.name} ${e.alias} (was ${e.version})`
     case "LifecycleChanged":
       return `#${e.seq} ${e.at} LifecycleChanged ${e.from.name} → ${e.to.name} (${e.changes.length} versions moved)`
+    case "VersionAnnotated":
+      return `#${e.seq} ${e.at} VersionAnnotated ${e.name} ${e.version}${changesText(e)}`
+    case "ModelAnnotated":
+      return `#${e.seq} ${e.at} ModelAnnotated ${e.name}${changesText(e)}`
+    case "ModelArchived":
+    case "ModelRestored":
+      return `#${e.seq} ${e.at} ${e._tag} ${e.name}`
   }
 }
+
+type FieldChange = { readonly from: string | null; readonly to: string | null }
+
+/** An annotation's changes: `key=value` set, `-key` removed, and the description's change. */
+const changesText = (e: {
+  readonly tags: { readonly [key: string]: FieldChange }
+  readonly description?: FieldChange
+}): string => {
+  const parts = Object.entries(e.tags).map(([key, change]) => (change.to === null ? `-${key}` : `${key}=${change.to}`))
+  if (e.description !== undefined) parts.push(e.description.to === null ? "-description" : "description set")
+  return parts.length === 0 ? "" : `: ${parts.join(" ")}`
+}
+
+/** A history: who changed what, one event a line, oldest first. */
+export const historyText = (history: History): string =>
+  [
+    ...(history.since === 0 ? [] : [`(changes before seq ${history.since} were not kept)`]),
+    ...history.events.map((e) => `${eventText(e)}  by ${e.actor}`),
+  ].join("\n") || "(no changes)"
+
+/** An annotation's answer. */
+export const annotatedText = (outcome: Outcome): string =>
+  outcome.event === null
+    ? `${outcome.version.name} ${outcome.version.version} already has these tags and description; nothing written`
+    : `annotated ${outcome.version.name} ${outcome.version.version} at seq ${outcome.event.seq}`
+
+/** A model command's answer: `past` is what it did (annotated, archived, restored). */
+export const modelOutcomeText = (past: string, outcome: ModelOutcome): string =>
+  outcome.event === null
+    ? `${outcome.model.name}: nothing to change (${outcome.model.archived ? "archived" : "not archived"}); nothing written`
+    : `${past} ${outcome.model.name} at seq ${outcome.event.seq}`
 
 export const outcomeText = (verb: string, outcome: Outcome): string =>
   outcome.event === null

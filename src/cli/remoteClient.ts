@@ -103,6 +103,9 @@ export const remote = (base: string, token: Option.Option<string>): Effect.Effec
       path: { name: encodeURIComponent(name), version: encodeURIComponent(version) },
     })
 
+    // A read of now sends no query at all, so the server's fast lane can take it.
+    const past = (asOf: string | undefined) => (asOf === undefined ? {} : { asOf })
+
     const named = (name: string, alias: string) => ({
       path: { name: encodeURIComponent(name), alias: encodeURIComponent(alias) },
     })
@@ -172,24 +175,43 @@ export const remote = (base: string, token: Option.Option<string>): Effect.Effec
         ),
       promote: (name, version) => call(api.models.promote(at(name, version))),
       deprecate: (name, version) => call(api.models.deprecate(at(name, version))),
-      get: (name, version) => call(api.models.getVersion(at(name, version))),
-      listModels: call(api.models.listModels({ urlParams: {} })),
-      listVersions: (name) => call(api.models.listVersions({ path: { name: encodeURIComponent(name) } })),
-      search: ({ tag, metric, ...text }) =>
+      get: (name, version, asOf) => call(api.models.getVersion({ ...at(name, version), urlParams: past(asOf) })),
+      listModels: (includeArchived) =>
+        call(api.models.listModels({ urlParams: includeArchived ? { includeArchived: "true" } : {} })),
+      production: (name, asOf) =>
+        call(
+          Effect.map(
+            api.models.getModel({ path: { name: encodeURIComponent(name) }, urlParams: past(asOf) }),
+            (model) => model.production,
+          ),
+        ),
+      listVersions: (name, asOf) =>
+        call(api.models.listVersions({ path: { name: encodeURIComponent(name) }, urlParams: past(asOf) })),
+      search: ({ tag, metric, ...text }, asOf) =>
         call(
           api.models.search({
             urlParams: {
               ...Object.fromEntries(Object.entries(text).filter(([, value]) => value !== undefined)),
               ...(tag === undefined || tag.length === 0 ? {} : { tag }),
               ...(metric === undefined || metric.length === 0 ? {} : { metric }),
+              ...past(asOf),
             },
           }),
         ),
+      annotate: (name, version, annotation) => call(api.models.annotate({ ...at(name, version), payload: annotation })),
+      annotateModel: (name, annotation) =>
+        call(api.models.annotateModel({ path: { name: encodeURIComponent(name) }, payload: annotation })),
+      archiveModel: (name) => call(api.models.archiveModel({ path: { name: encodeURIComponent(name) } })),
+      restoreModel: (name) => call(api.models.restoreModel({ path: { name: encodeURIComponent(name) } })),
+      history: (name, version) =>
+        version === undefined
+          ? call(api.models.modelHistory({ path: { name: encodeURIComponent(name) } }))
+          : call(api.models.versionHistory(at(name, version))),
       watch,
       transition: (name, version, event) =>
         call(api.models.transition({ path: { ...at(name, version).path, event: encodeURIComponent(event) } })),
       setAlias: (name, alias, version) => call(api.models.setAlias({ ...named(name, alias), payload: { version } })),
-      getAlias: (name, alias) => call(api.models.getAlias(named(name, alias))),
+      getAlias: (name, alias, asOf) => call(api.models.getAlias({ ...named(name, alias), urlParams: past(asOf) })),
       removeAlias: (name, alias) => call(api.models.removeAlias(named(name, alias))),
       lifecycleDiagram,
     }

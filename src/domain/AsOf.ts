@@ -45,3 +45,9 @@ export const formatAsOf = (asOf: AsOf): string => (asOf._tag === "Seq" ? `seq:${
 export interface ReadOptions {
   readonly asOf?: AsOfInput
 }
+
+/**
+ * A moment as a query string or a command line gives it: `seq:N` or a timestamp, as `decodeAsOf` reads them, and a
+ * bare whole number, which text cannot tell from a seq otherwise. What stays refused is refused by the read.
+ */
+export const asOfFromText = (text: string): AsOfInput => (/^\d+$/.test(text) ? Number(text) : text)

@@ -3,7 +3,9 @@
  * Promises. A failure rejects with the tagged error itself (an `Error` with `_tag` and its fields), never a
  * fiber wrapper, so `catch (e) { if (e._tag === "VersionConflict") … }` works.
  */
-import { Cause, Effect, Exit, Fiber, type Layer, ManagedRuntime, Stream } from "effect"
+import { Cause, Effect, Exit, Fiber, type Layer, ManagedRuntime, Option, Stream } from "effect"
+import type { Annotation } from "../domain/Annotation.ts"
+import type { ReadOptions } from "../domain/AsOf.ts"
 import type { RegisterInput } from "../domain/ModelMetadata.ts"
 import type { ModelSummary, ModelVersion } from "../domain/ModelVersion.ts"
 import type { RegistryEvent } from "../domain/RegistryEvent.ts"
@@ -11,7 +13,9 @@ import type { ModelsPage, SearchPage } from "../domain/Search.ts"
 import {
   type AliasOutcome,
   type CompactReport,
+  type History,
   type LifecycleDescription,
+  type ModelOutcome,
   ModelRegistry,
   type Outcome,
   type RegistryStats,
@@ -25,16 +29,28 @@ export interface PromiseRegistry {
   readonly deprecate: (name: string, version: string, options?: WriteOptions) => Promise<Outcome>
   readonly setAlias: (name: string, alias: string, version: string, options?: WriteOptions) => Promise<AliasOutcome>
   readonly removeAlias: (name: string, alias: string, options?: WriteOptions) => Promise<AliasOutcome>
-  readonly resolveAlias: (name: string, alias: string) => Promise<ModelVersion>
+  /** See `ModelRegistry.annotate`: `{tags: {k: v | null}, description: text | null}`. */
+  readonly annotate: (name: string, version: string, annotation: Annotation, options?: WriteOptions) => Promise<Outcome>
+  readonly annotateModel: (name: string, annotation: Annotation, options?: WriteOptions) => Promise<ModelOutcome>
+  readonly archiveModel: (name: string, options?: WriteOptions) => Promise<ModelOutcome>
+  readonly restoreModel: (name: string, options?: WriteOptions) => Promise<ModelOutcome>
+  /** A model's changes, or one version's, oldest first. */
+  readonly history: (name: string, version?: string) => Promise<History>
+  /** Every read below takes `{asOf}`: a seq, `"seq:N"`, an ISO timestamp or a `Date` (see `ModelRegistry.get`). */
+  readonly resolveAlias: (name: string, alias: string, options?: ReadOptions) => Promise<ModelVersion>
   readonly lifecycle: LifecycleDescription
-  readonly get: (name: string, version: string) => Promise<ModelVersion>
-  readonly listVersions: (name: string) => Promise<ReadonlyArray<ModelVersion>>
+  readonly get: (name: string, version: string, options?: ReadOptions) => Promise<ModelVersion>
+  readonly listVersions: (name: string, options?: ReadOptions) => Promise<ReadonlyArray<ModelVersion>>
+  readonly model: (name: string, options?: ReadOptions) => Promise<ModelSummary>
+  /** Every model but the archived ones. */
   readonly listModels: () => Promise<ReadonlyArray<ModelSummary>>
   readonly listModelsPage: (query?: Parameters<ModelRegistry["listModelsPage"]>[0]) => Promise<ModelsPage>
   /** See `ModelRegistry.search`. */
-  readonly search: (query?: Parameters<ModelRegistry["search"]>[0]) => Promise<SearchPage>
+  readonly search: (query?: Parameters<ModelRegistry["search"]>[0], options?: ReadOptions) => Promise<SearchPage>
   /** The production version, or `undefined` when the model has none. */
-  readonly production: (name: string) => Promise<ModelVersion | undefined>
+  readonly production: (name: string, options?: ReadOptions) => Promise<ModelVersion | undefined>
+  /** The version in an exclusive state, or `undefined` when none holds it. */
+  readonly holder: (name: string, state: string, options?: ReadOptions) => Promise<ModelVersion | undefined>
   /**
    * Events from `from` on, then live, as an async iterator; `return()` (or `break`) unsubscribes. While it is
    * iterated, the process stays alive; `close()` ends every iteration.
@@ -101,15 +117,21 @@ export const openPromiseRegistry = async <E>(layer: Layer.Layer<ModelRegistry, E
     deprecate: (name, version, options) => run(registry.deprecate(name, version, options)),
     setAlias: (name, alias, version, options) => run(registry.setAlias(name, alias, version, options)),
     removeAlias: (name, alias, options) => run(registry.removeAlias(name, alias, options)),
-    resolveAlias: (name, alias) => run(registry.resolveAlias(name, alias)),
+    annotate: (name, version, annotation, options) => run(registry.annotate(name, version, annotation, options)),
+    annotateModel: (name, annotation, options) => run(registry.annotateModel(name, annotation, options)),
+    archiveModel: (name, options) => run(registry.archiveModel(name, options)),
+    restoreModel: (name, options) => run(registry.restoreModel(name, options)),
+    history: (name, version) => run(registry.history(name, version)),
+    resolveAlias: (name, alias, options) => run(registry.resolveAlias(name, alias, options)),
     lifecycle: registry.lifecycle,
-    get: (name, version) => run(registry.get(name, version)),
-    listVersions: (name) => run(registry.listVersions(name)),
+    get: (name, version, options) => run(registry.get(name, version, options)),
+    listVersions: (name, options) => run(registry.listVersions(name, options)),
+    model: (name, options) => run(registry.model(name, options)),
     listModels: () => run(registry.listModels),
     listModelsPage: (query) => run(registry.listModelsPage(query)),
-    search: (query) => run(registry.search(query)),
-    production: (name) =>
-      run(Effect.map(registry.production(name), (found) => (found._tag === "Some" ? found.value : undefined))),
+    search: (query, options) => run(registry.search(query, options)),
+    production: (name, options) => run(Effect.map(registry.production(name, options), Option.getOrUndefined)),
+    holder: (name, state, options) => run(Effect.map(registry.holder(name, state, options), Option.getOrUndefined)),
     subscribe: (options) => keepingAlive(Stream.toAsyncIterable(registry.subscribe(options))),
     compact: () => run(registry.compact),
     stats: () => run(registry.stats),

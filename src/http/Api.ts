@@ -58,6 +58,7 @@ export const VersionWire = Schema.Struct({
   tags: Schema.Record({ key: Schema.String, value: Schema.String }),
   source: Schema.optionalWith(SourceWire, { exact: true }),
   runId: Schema.optionalWith(RunIdWire, { exact: true }),
+  description: Schema.optionalWith(Schema.String, { exact: true }),
   state: StateWire,
   aliases: Schema.Array(AliasWire),
 }).annotations({ identifier: "ModelVersion" })
@@ -68,10 +69,16 @@ const BindingWire = Schema.Struct({
   fingerprint: Schema.String,
   exclusive: Schema.Array(StateWire),
 })
+/** What an annotation changed: each field's value before and after (`null`: absent). */
+const FieldChangeWire = Schema.Struct({ from: Schema.NullOr(Schema.String), to: Schema.NullOr(Schema.String) })
+const annotated = {
+  tags: Schema.Record({ key: Schema.String, value: FieldChangeWire }),
+  description: Schema.optionalWith(FieldChangeWire, { exact: true }),
+}
 export const EventWire = Schema.Union(
   Schema.TaggedStruct("Registered", {
     ...committed,
-    metadata: VersionWire.omit("state", "aliases"),
+    metadata: VersionWire.omit("description", "state", "aliases"),
     state: Schema.optionalWith(StateWire, { exact: true }),
   }),
   Schema.TaggedStruct("Promoted", {
@@ -107,6 +114,10 @@ export const EventWire = Schema.Union(
     changes: Schema.Array(Schema.Struct({ name: NameWire, version: SemVerWire, from: StateWire, to: StateWire })),
     aliasesCleared: Schema.Array(Schema.Struct({ name: NameWire, alias: AliasWire, version: SemVerWire })),
   }),
+  Schema.TaggedStruct("VersionAnnotated", { ...committed, name: NameWire, version: SemVerWire, ...annotated }),
+  Schema.TaggedStruct("ModelAnnotated", { ...committed, name: NameWire, ...annotated }),
+  Schema.TaggedStruct("ModelArchived", { ...committed, name: NameWire }),
+  Schema.TaggedStruct("ModelRestored", { ...committed, name: NameWire }),
 ).annotations({ identifier: "RegistryEvent" })
 
 /** A lifecycle command's answer: the version as committed and the event recorded (`null`: nothing changed). */
@@ -147,7 +158,32 @@ export const SummaryWire = Schema.Struct({
   latest: SemVerWire,
   holders: Schema.Record({ key: StateWire, value: SemVerWire }),
   aliases: Schema.Record({ key: AliasWire, value: SemVerWire }),
+  description: Schema.optionalWith(Schema.String, { exact: true }),
+  tags: Schema.Record({ key: Schema.String, value: Schema.String }),
+  archived: Schema.Boolean,
 }).annotations({ identifier: "ModelSummary" })
+
+/** A model's own record: its annotations and whether it is archived. */
+export const ModelInfoWire = Schema.Struct({
+  name: NameWire,
+  description: Schema.optionalWith(Schema.String, { exact: true }),
+  tags: Schema.Record({ key: Schema.String, value: Schema.String }),
+  archived: Schema.Boolean,
+}).annotations({ identifier: "ModelInfo" })
+
+/** A model command's answer: the model's record as committed and the event recorded (`null`: nothing changed). */
+export const ModelOutcomeWire = Schema.Struct({ model: ModelInfoWire, event: Schema.NullOr(EventWire) }).annotations({
+  identifier: "ModelOutcome",
+})
+
+export const HistoryWire = Schema.Struct({
+  name: NameWire,
+  version: Schema.optionalWith(SemVerWire, { exact: true }),
+  since: Schema.Int.pipe(Schema.nonNegative()).annotations({
+    description: "the changes are complete after this seq (0 unless opened from a snapshot that kept no history)",
+  }),
+  events: Schema.Array(EventWire),
+}).annotations({ identifier: "History" })
 
 export const ModelWire = Schema.Struct({
   name: NameWire,
@@ -171,6 +207,19 @@ export const RegisterBody = Schema.Struct({
 
 /** Documents the alias body; the handler reads and decodes it itself, as register's (so every error is `InvalidInput`). */
 export const SetAliasBody = Schema.Struct({ version: SemVerWire }).annotations({ identifier: "SetAliasBody" })
+
+/**
+ * Documents the annotate bodies; the handler reads it itself, as register's, and the registry decodes it, so every
+ * error is `InvalidInput`.
+ */
+export const AnnotationBody = Schema.Struct({
+  tags: Schema.optional(
+    Schema.Record({ key: Schema.String, value: Schema.NullOr(Schema.String) }).annotations({
+      description: "tags to set; `null` removes one",
+    }),
+  ),
+  description: Schema.optional(Schema.NullOr(Schema.String).annotations({ description: "`null` removes it" })),
+}).annotations({ identifier: "AnnotationBody", description: "at least one of `tags` and `description`" })
 
 const name = HttpApiSchema.param("name", NameWire)
 const version = HttpApiSchema.param("version", SemVerWire)
@@ -228,11 +277,14 @@ const requires =
   ): HttpApiEndpoint.HttpApiEndpoint<N, M, P, U, B, H, S, E, R, RE> =>
     endpoint.annotate(RequiredRole, role)
 
+/** The methods whose requests carry a JSON body or none: the edge refuses any of them not declared JSON. */
+export const jsonBodyMethods: ReadonlySet<string> = new Set<HttpMethod.HttpMethod>(["POST", "PUT", "PATCH"])
+
 /**
  * What the edge (src/http/Server.ts) refuses before a handler runs: a path that is not valid percent-encoding (only
  * a path with parameters can be one of ours and still fail that), a missing token (when one is set), a token whose
  * role is below the endpoint's (never on a reader's), a foreign
- * origin or host, a declared body over the limit, and a POST or PUT not declared JSON.
+ * origin or host, a declared body over the limit, and a write of `jsonBodyMethods` not declared JSON.
  */
 const edgeTags = (
   method: HttpMethod.HttpMethod,
@@ -245,7 +297,7 @@ const edgeTags = (
   "CrossOrigin",
   "MisdirectedRequest",
   "PayloadTooLarge",
-  ...(method === "POST" || method === "PUT" ? (["UnsupportedMediaType"] as const) : []),
+  ...(jsonBodyMethods.has(method) ? (["UnsupportedMediaType"] as const) : []),
 ]
 
 type ErrorBodyType = typeof ErrorBody.Type
@@ -336,18 +388,20 @@ const changeFailures = exactly<FailureOf<"promote"> | FailureOf<"deprecate"> | F
   "ModelNotFound",
   "VersionNotFound",
   "InvalidTransition",
+  "ModelIsArchived",
   "Overloaded",
   "StorageFailed",
   "RegistryClosed",
 )
 
-const readFailures = exactly<FailureOf<"listVersions">>()("InvalidInput", "ModelNotFound")
+const readFailures = exactly<FailureOf<"listVersions">>()("InvalidInput", "HistoryUnavailable", "ModelNotFound")
 
 const setAliasFailures = exactly<FailureOf<"setAlias">>()(
   "InvalidInput",
   "ModelNotFound",
   "VersionNotFound",
   "AliasNotAllowed",
+  "ModelIsArchived",
   "Overloaded",
   "StorageFailed",
   "RegistryClosed",
@@ -360,10 +414,26 @@ const setAliasFailures = exactly<FailureOf<"setAlias">>()(
 const removeAliasFailures = exactly<Exclude<FailureOf<"removeAlias">, "VersionNotFound" | "AliasNotAllowed">>()(
   "InvalidInput",
   "ModelNotFound",
+  "ModelIsArchived",
   "Overloaded",
   "StorageFailed",
   "RegistryClosed",
 )
+
+const annotateFailures = exactly<FailureOf<"annotate">>()(
+  "InvalidInput",
+  "ModelNotFound",
+  "VersionNotFound",
+  "ModelIsArchived",
+  "Overloaded",
+  "StorageFailed",
+  "RegistryClosed",
+)
+
+/** Annotating, archiving and restoring a model fail alike. */
+const modelCommandFailures = exactly<
+  FailureOf<"annotateModel"> | FailureOf<"archiveModel"> | FailureOf<"restoreModel">
+>()("InvalidInput", "ModelNotFound", "ModelIsArchived", "Overloaded", "StorageFailed", "RegistryClosed")
 
 /** A query-string parameter that may be repeated (`?tag=a=1&tag=b=2`): one value or several. */
 const Repeated = (description: string) =>
@@ -379,8 +449,25 @@ const pageParams = {
   cursor: Schema.optional(Text("the `nextCursor` of the previous page of the same query")),
 }
 
+const includeArchived = Schema.optional(
+  Text("`true`: archived models too (left out by default)", { type: "boolean", default: false }),
+)
+
+/** `?asOf=`: the moment a read answers for, in the text form `decodeAsOf` reads (domain/AsOf.ts). */
+const asOf = Schema.optional(
+  Text(
+    "read the registry as it was then: `seq:N` (or a bare `N`), right after the event of that seq, or an " +
+      "ISO-8601 timestamp with its zone, after every event committed at or before it. 410 HistoryUnavailable " +
+      "before the history's start",
+    { type: "string", examples: ["seq:42", "2026-11-20T10:00:00Z"] },
+  ),
+)
+
+export const AsOfParams = Schema.Struct({ asOf })
+
 export const ModelsParams = Schema.Struct({
   namePrefix: Schema.optional(Text("only models whose name starts with this")),
+  includeArchived,
   ...pageParams,
 })
 
@@ -395,6 +482,8 @@ export const SearchParams = Schema.Struct({
   orderBy: Schema.optional(Text('"version" (model name, then SemVer; the default), "createdAt" or "metric.<name>"')),
   // Text, not a literal: every refusal is the table's InvalidInput, never the framework's decode error.
   order: Schema.optional(Text("asc (default) or desc", { type: "string", enum: ["asc", "desc"] })),
+  includeArchived,
+  asOf,
   ...pageParams,
 })
 
@@ -421,6 +510,7 @@ export class ModelsGroup extends HttpApiGroup.make("models")
             // The body, read and decoded by the handler itself: its fields, and the token's name as the actor.
             "InvalidInput",
             "VersionConflict",
+            "ModelIsArchived",
             "Overloaded",
             "StorageFailed",
             "RegistryClosed",
@@ -441,8 +531,9 @@ export class ModelsGroup extends HttpApiGroup.make("models")
       .annotate(OpenApi.Summary, "List the models")
       .annotate(
         OpenApi.Description,
-        "In name order; every model unless `limit` is given. When more follow, the `X-Next-Cursor` header holds " +
-          "the cursor of the next page. An unknown parameter is refused.",
+        "In name order; every model but the archived ones (`includeArchived=true`: those too) unless `limit` is " +
+          "given. When more follow, the `X-Next-Cursor` header holds the cursor of the next page. An unknown " +
+          "parameter is refused.",
       ),
   )
   .add(
@@ -450,17 +541,19 @@ export class ModelsGroup extends HttpApiGroup.make("models")
       .setUrlParams(SearchParams)
       .addSuccess(SearchPageWire)
       .pipe(requires("reader"))
-      .pipe(failingWith(exactly<FailureOf<"search">>()("InvalidInput")))
+      .pipe(failingWith(exactly<FailureOf<"search">>()("InvalidInput", "HistoryUnavailable")))
       .annotate(OpenApi.Summary, "Search versions")
       .annotate(
         OpenApi.Description,
         `Versions matching every filter given, ${searchLimitDefault} a page unless \`limit\` says otherwise. ` +
           "A cursor stays valid while writes go on: no version is repeated, and none that matches throughout " +
-          "is skipped. An unknown parameter is refused.",
+          "is skipped. Archived models' versions only with `includeArchived=true`; with `asOf`, the versions as " +
+          "they were then. An unknown parameter is refused.",
       ),
   )
   .add(
     HttpApiEndpoint.get("getModel")`/models/${name}`
+      .setUrlParams(AsOfParams)
       .addSuccess(ModelWire)
       .pipe(requires("reader"))
       .pipe(failingWith(readFailures))
@@ -468,6 +561,7 @@ export class ModelsGroup extends HttpApiGroup.make("models")
   )
   .add(
     HttpApiEndpoint.get("listVersions")`/models/${name}/versions`
+      .setUrlParams(AsOfParams)
       .addSuccess(Schema.Array(VersionWire))
       .pipe(requires("reader"))
       .pipe(failingWith(readFailures))
@@ -476,10 +570,83 @@ export class ModelsGroup extends HttpApiGroup.make("models")
   )
   .add(
     HttpApiEndpoint.get("getVersion")`/models/${name}/versions/${version}`
+      .setUrlParams(AsOfParams)
       .addSuccess(VersionWire)
       .pipe(requires("reader"))
-      .pipe(failingWith(exactly<FailureOf<"get">>()("InvalidInput", "ModelNotFound", "VersionNotFound")))
+      .pipe(
+        failingWith(
+          exactly<FailureOf<"get">>()("InvalidInput", "HistoryUnavailable", "ModelNotFound", "VersionNotFound"),
+        ),
+      )
       .annotate(OpenApi.Summary, "Get a model version"),
+  )
+  .add(
+    HttpApiEndpoint.patch("annotate")`/models/${name}/versions/${version}`
+      .setPayload(AnnotationBody)
+      .addSuccess(OutcomeWire)
+      .pipe(requires("writer"))
+      .pipe(failingWith([...annotateFailures, "PayloadTooLarge"]))
+      .annotate(OpenApi.Summary, "Set or remove a version's tags and description")
+      .annotate(
+        OpenApi.Description,
+        "`tags`: `{key: value}` sets, `{key: null}` removes; `description`: text, or `null` to remove it. One " +
+          "event names each changed field's value before and after; `event: null` when nothing changed. 409 " +
+          "ModelIsArchived for an archived model.",
+      ),
+  )
+  .add(
+    HttpApiEndpoint.get("versionHistory")`/models/${name}/versions/${version}/history`
+      .addSuccess(HistoryWire)
+      .pipe(requires("reader"))
+      .pipe(failingWith(exactly<FailureOf<"history">>()("InvalidInput", "ModelNotFound", "VersionNotFound")))
+      .annotate(OpenApi.Summary, "A version's changes")
+      .annotate(
+        OpenApi.Description,
+        "Its registration, every state change, alias and annotation, oldest first, each with its seq, time and actor.",
+      ),
+  )
+  .add(
+    HttpApiEndpoint.patch("annotateModel")`/models/${name}`
+      .setPayload(AnnotationBody)
+      .addSuccess(ModelOutcomeWire)
+      .pipe(requires("writer"))
+      .pipe(failingWith([...modelCommandFailures, "PayloadTooLarge"]))
+      .annotate(OpenApi.Summary, "Set or remove a model's own tags and description")
+      .annotate(OpenApi.Description, "As a version's annotation (PATCH /models/{name}/versions/{version})."),
+  )
+  .add(
+    HttpApiEndpoint.post("archiveModel")`/models/${name}/archive`
+      .addSuccess(ModelOutcomeWire)
+      .pipe(requires("admin"))
+      .pipe(failingWith(modelCommandFailures))
+      .annotate(OpenApi.Summary, "Archive a model")
+      .annotate(
+        OpenApi.Description,
+        "Left out of GET /models and search unless `includeArchived=true`, and every change but a restore " +
+          "refused with 409 ModelIsArchived. Nothing is deleted: reads by name still answer. Idempotent.",
+      ),
+  )
+  .add(
+    HttpApiEndpoint.post("restoreModel")`/models/${name}/restore`
+      .addSuccess(ModelOutcomeWire)
+      .pipe(requires("admin"))
+      .pipe(failingWith(modelCommandFailures))
+      .annotate(OpenApi.Summary, "Bring an archived model back")
+      .annotate(OpenApi.Description, "Idempotent: restoring a model that is not archived answers `event: null`."),
+  )
+  .add(
+    HttpApiEndpoint.get("modelHistory")`/models/${name}/history`
+      .addSuccess(HistoryWire)
+      .pipe(requires("reader"))
+      .pipe(
+        // Without a version, only the model can be missing.
+        failingWith(exactly<Exclude<FailureOf<"history">, "VersionNotFound">>()("InvalidInput", "ModelNotFound")),
+      )
+      .annotate(OpenApi.Summary, "A model's changes")
+      .annotate(
+        OpenApi.Description,
+        "Every registration and change of the model and its versions, oldest first, with each one's seq, time and actor.",
+      ),
   )
   .add(
     HttpApiEndpoint.post("promote")`/models/${name}/versions/${version}/promote`
@@ -523,9 +690,14 @@ export class ModelsGroup extends HttpApiGroup.make("models")
   )
   .add(
     HttpApiEndpoint.get("getAlias")`/models/${name}/aliases/${alias}`
+      .setUrlParams(AsOfParams)
       .addSuccess(VersionWire)
       .pipe(requires("reader"))
-      .pipe(failingWith(exactly<FailureOf<"resolveAlias">>()("InvalidInput", "ModelNotFound", "AliasNotFound")))
+      .pipe(
+        failingWith(
+          exactly<FailureOf<"resolveAlias">>()("InvalidInput", "HistoryUnavailable", "ModelNotFound", "AliasNotFound"),
+        ),
+      )
       .annotate(OpenApi.Summary, "Get the version an alias names"),
   )
   .add(

@@ -1,6 +1,6 @@
 /**
  * The HTTP server: the API's handlers behind one edge middleware (host and origin checks, token, body limit, JSON
- * on every POST, request metrics, and the error body for anything the router itself rejects), on Node's http
+ * on every POST, PUT and PATCH, request metrics, and the error body for anything the router itself rejects), on Node's http
  * server. Safe defaults: loopback only unless a token is set, loopback host names only and no foreign origins
  * unless configured, 1 MiB bodies, and a shutdown bounded by the drain time (src/http/drain.ts) that answers every
  * request it took before the registry closes.

@@ -11,6 +11,7 @@ import { HttpServerResponse } from "@effect/platform"
 import { Either } from "effect"
 import { InvalidInput } from "../domain/errors.ts"
 import { edgeError } from "../effects/errorStatus.ts"
+import { jsonBodyMethods } from "./Api.ts"
 import { errorResponse } from "./errorResponse.ts"
 
 export interface CrossSiteRules {
@@ -91,7 +92,7 @@ const hostName = (host: string): string => {
 
 const corsHeaders = (origin: string) => ({
   "access-control-allow-origin": origin,
-  "access-control-allow-methods": "GET, POST, PUT, DELETE",
+  "access-control-allow-methods": "GET, POST, PUT, PATCH, DELETE",
   "access-control-allow-headers": "authorization, content-type, last-event-id",
   "access-control-max-age": "600",
   vary: "Origin",
@@ -131,15 +132,12 @@ export const crossSiteCheck = (
   return allowed
 }
 
-/** The methods whose requests carry a JSON body or none: every one must declare JSON. */
-const jsonMethods = new Set(["POST", "PUT"])
-
 /**
- * The 415 for a POST or PUT that does not declare JSON (a form post or a "simple" `fetch`; a PUT cannot be sent
- * cross-origin without a preflight, but its body is JSON all the same), `undefined` otherwise.
+ * The 415 for a write (`jsonBodyMethods`) that does not declare JSON (a form post or a "simple" `fetch`; a PUT or
+ * PATCH cannot be sent cross-origin without a preflight, but its body is JSON all the same), `undefined` otherwise.
  */
 export const notJsonWrite = (request: EdgeRequest) =>
-  jsonMethods.has(request.method ?? "") && !isJson(header(request, "content-type"))
+  jsonBodyMethods.has(request.method ?? "") && !isJson(header(request, "content-type"))
     ? errorResponse(
         edgeError("UnsupportedMediaType", "content-type: must be application/json", {
           contentType: header(request, "content-type") ?? null,

@@ -181,6 +181,30 @@ export const hotRoutes = (hot: HotAnswers): ReadonlyArray<Route> => [
     "removeAlias",
     write(([name, alias], actor) => hot.removeAlias(name!, alias!, actor)),
   ),
+  route(
+    "annotate",
+    bodyWrite(([name, version], body, actor) => hot.annotate(name!, version!, body, actor)),
+  ),
+  route(
+    "versionHistory",
+    read(([name, version]) => hot.versionHistory(name!, version!)),
+  ),
+  route(
+    "annotateModel",
+    bodyWrite(([name], body, actor) => hot.annotateModel(name!, body, actor)),
+  ),
+  route(
+    "archiveModel",
+    write(([name], actor) => hot.archiveModel(name!, actor)),
+  ),
+  route(
+    "restoreModel",
+    write(([name], actor) => hot.restoreModel(name!, actor)),
+  ),
+  route(
+    "modelHistory",
+    read(([name]) => hot.modelHistory(name!)),
+  ),
 ]
 
 export const make = (hot: HotAnswers, options: FastLaneOptions): FastLane => {

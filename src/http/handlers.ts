@@ -1,6 +1,7 @@
 /**
- * The API's handlers: each one calls ModelRegistry and renders the result; only `register` reads and decodes its
- * body itself (the registry's fast decoder, once). Every failure, typed or not, becomes the shared error body, so
+ * The API's handlers: each one calls ModelRegistry and renders the result. A write with a body reads it itself,
+ * under the body limit, and hands it to the registry's decoders (register's fast decoder, once), so every field
+ * error is `InvalidInput`. Every failure, typed or not, becomes the shared error body, so
  * no input can produce a 500 with a stack trace.
  */
 import type { IncomingMessage } from "node:http"
@@ -8,6 +9,8 @@ import { HttpApiBuilder, type HttpServerRequest, HttpServerResponse } from "@eff
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Context, type Deferred, Effect, Either, Exit, Metric, Schema } from "effect"
 import { lifecycleMermaid } from "../actors/lifecycleDiagram.ts"
+import type { Annotation } from "../domain/Annotation.ts"
+import { type AsOfInput, asOfFromText, type ReadOptions } from "../domain/AsOf.ts"
 import { InvalidInput, PositionCompacted } from "../domain/errors.ts"
 import { decodeRegisterInputFast } from "../domain/fastDecode.ts"
 import { modelsFromText, searchFromText, searchTextKeys } from "../domain/Search.ts"
@@ -15,6 +18,9 @@ import { edgeError } from "../effects/errorStatus.ts"
 import { ModelRegistry, type WriteOptions } from "../effects/ModelRegistry.ts"
 import {
   AliasOutcomeWire,
+  AsOfParams,
+  HistoryWire,
+  ModelOutcomeWire,
   ModelsParams,
   ModelWire,
   mermaidContentType,
@@ -94,6 +100,19 @@ const parseAliasBody = (text: string): Either.Either<string, InvalidInput> =>
       : Either.left(new InvalidInput({ field: "version", message: 'version: must be a string, e.g. "1.2.0"' }))
   })
 
+const annotationFields = ["tags", "description"]
+
+/** `{"tags"?, "description"?}` and nothing else; the fields themselves are the registry's to decode. */
+const parseAnnotationBody = (text: string): Either.Either<Annotation, InvalidInput> =>
+  Either.flatMap(parseJsonObject(text), (parsed) => {
+    const unknown = Object.keys(parsed).find((key) => !annotationFields.includes(key))
+    return unknown === undefined
+      ? Either.right(parsed as Annotation)
+      : Either.left(
+          new InvalidInput({ field: unknown, message: `${unknown}: unknown field (only "tags" and "description")` }),
+        )
+  })
+
 /** A registry answer rendered through its wire schema, every failure as the error body. */
 const json = <A, I>(schema: Schema.Schema<A, I>) => {
   const encode = Schema.encode(schema)
@@ -125,7 +144,9 @@ const modelNow = readNow(wireEncoder(ModelWire))
 const encodeSummaries = wireEncoder(Schema.Array(SummaryWire))
 const summariesNow = readNow(encodeSummaries)
 const healthNow = readNow((stats: { readonly lastSeq: number }) => ({ status: "ok" as const, lastSeq: stats.lastSeq }))
+const historyNow = readNow(wireEncoder(HistoryWire))
 const outcomeJson = json(OutcomeWire)
+const modelOutcomeJson = json(ModelOutcomeWire)
 const aliasOutcomeJson = json(AliasOutcomeWire)
 const encodeVersion = wireEncoder(VersionWire)
 
@@ -142,14 +163,21 @@ export interface HotAnswers {
   readonly body: (source: IncomingMessage, done: (text: Either.Either<string, Answer>) => void) => void
   readonly register: (name: string, body: string, actor: string) => Effect.Effect<Answer>
   readonly listModels: () => Answer
-  readonly getModel: (name: string) => Answer
-  readonly listVersions: (name: string) => Answer
-  readonly getVersion: (name: string, version: string) => Answer
+  /** The reads below answer for now, or as of `asOf` when the query gives one (never on the fast lane). */
+  readonly getModel: (name: string, asOf?: AsOfInput) => Answer
+  readonly listVersions: (name: string, asOf?: AsOfInput) => Answer
+  readonly getVersion: (name: string, version: string, asOf?: AsOfInput) => Answer
+  readonly annotate: (name: string, version: string, body: string, actor: string) => Effect.Effect<Answer>
+  readonly versionHistory: (name: string, version: string) => Answer
+  readonly annotateModel: (name: string, body: string, actor: string) => Effect.Effect<Answer>
+  readonly archiveModel: (name: string, actor: string) => Effect.Effect<Answer>
+  readonly restoreModel: (name: string, actor: string) => Effect.Effect<Answer>
+  readonly modelHistory: (name: string) => Answer
   readonly promote: (name: string, version: string, actor: string) => Effect.Effect<Answer>
   readonly deprecate: (name: string, version: string, actor: string) => Effect.Effect<Answer>
   readonly transition: (name: string, version: string, event: string, actor: string) => Effect.Effect<Answer>
   readonly setAlias: (name: string, alias: string, body: string, actor: string) => Effect.Effect<Answer>
-  readonly getAlias: (name: string, alias: string) => Answer
+  readonly getAlias: (name: string, alias: string, asOf?: AsOfInput) => Answer
   readonly removeAlias: (name: string, alias: string, actor: string) => Effect.Effect<Answer>
   readonly healthz: () => Answer
 }
@@ -167,6 +195,8 @@ export const hotAnswers = (registry: ModelRegistry, settings: ServerSettings): H
     return options
   }
   const health = Effect.zipRight(registry.health, registry.stats)
+  // No options object at all for a read of now, the fast lane's only kind.
+  const at = (asOf: AsOfInput | undefined): ReadOptions | undefined => (asOf === undefined ? undefined : { asOf })
   return {
     body: (source, done) => readBodyText(source, settings.bodyBytesMax, done),
     register: (name, body, actor) =>
@@ -178,16 +208,32 @@ export const hotAnswers = (registry: ModelRegistry, settings: ServerSettings): H
         ),
       ),
     listModels: () => summariesNow(registry.listModels),
-    getModel: (name) =>
+    getModel: (name, asOf) =>
       modelNow(
-        Effect.map(registry.listVersions(name), (versions) => ({
+        Effect.map(registry.listVersions(name, at(asOf)), (versions) => ({
           name,
           production: versions.find((v) => v.state === "production") ?? null,
           versions,
         })),
       ),
-    listVersions: (name) => versionsNow(registry.listVersions(name)),
-    getVersion: (name, version) => versionNow(registry.get(name, version)),
+    listVersions: (name, asOf) => versionsNow(registry.listVersions(name, at(asOf))),
+    getVersion: (name, version, asOf) => versionNow(registry.get(name, version, at(asOf))),
+    annotate: (name, version, body, actor) =>
+      outcomeJson(
+        Effect.flatMap(parseAnnotationBody(body), (annotation) =>
+          registry.annotate(name, version, annotation, written(actor)),
+        ),
+      ),
+    versionHistory: (name, version) => historyNow(registry.history(name, version)),
+    annotateModel: (name, body, actor) =>
+      modelOutcomeJson(
+        Effect.flatMap(parseAnnotationBody(body), (annotation) =>
+          registry.annotateModel(name, annotation, written(actor)),
+        ),
+      ),
+    archiveModel: (name, actor) => modelOutcomeJson(registry.archiveModel(name, written(actor))),
+    restoreModel: (name, actor) => modelOutcomeJson(registry.restoreModel(name, written(actor))),
+    modelHistory: (name) => historyNow(registry.history(name)),
     promote: (name, version, actor) => outcomeJson(registry.promote(name, version, written(actor))),
     deprecate: (name, version, actor) => outcomeJson(registry.deprecate(name, version, written(actor))),
     transition: (name, version, event, actor) => outcomeJson(registry.transition(name, version, event, written(actor))),
@@ -195,7 +241,7 @@ export const hotAnswers = (registry: ModelRegistry, settings: ServerSettings): H
       aliasOutcomeJson(
         Effect.flatMap(parseAliasBody(body), (version) => registry.setAlias(name, alias, version, written(actor))),
       ),
-    getAlias: (name, alias) => versionNow(registry.resolveAlias(name, alias)),
+    getAlias: (name, alias, asOf) => versionNow(registry.resolveAlias(name, alias, at(asOf))),
     removeAlias: (name, alias, actor) => aliasOutcomeJson(registry.removeAlias(name, alias, written(actor))),
     // A load balancer reads /healthz to route writes away: "ok" only while a write can succeed.
     healthz: () => healthNow(health),
@@ -249,6 +295,25 @@ const modelsPageNow = (registry: ModelRegistry, text: typeof ModelsParams.Type):
 
 const searchPageNow = readNow(wireEncoder(SearchPageWire))
 
+const asOfKeys = Object.keys(AsOfParams.fields)
+const searchKeys = [...searchTextKeys, ...asOfKeys]
+
+/**
+ * A read that may look at the past: answered for now without a query (as the fast lane does), else once the query
+ * names nothing but `asOf`.
+ */
+const maybePast = (
+  request: HttpServerRequest.HttpServerRequest,
+  urlParams: typeof AsOfParams.Type,
+  read: (asOf: AsOfInput | undefined) => Answer,
+) =>
+  Effect.sync(() =>
+    request.url.includes("?")
+      ? (unknownParameter(request, asOfKeys) ??
+        read(urlParams.asOf === undefined ? undefined : asOfFromText(urlParams.asOf)))
+      : read(undefined),
+  )
+
 export const ModelsLive = HttpApiBuilder.group(RegistryApi, "models", (handlers) =>
   Effect.map(Effect.all([HotAnswersLive, ModelRegistry]), ([hot, registry]) =>
     handlers
@@ -261,21 +326,44 @@ export const ModelsLive = HttpApiBuilder.group(RegistryApi, "models", (handlers)
           return unknownParameter(request, Object.keys(ModelsParams.fields)) ?? modelsPageNow(registry, urlParams)
         }),
       )
-      .handleRaw("search", ({ urlParams, request }) =>
+      .handleRaw("search", ({ urlParams: { asOf, ...text }, request }) =>
         Effect.sync(
           () =>
-            unknownParameter(request, searchTextKeys) ??
+            unknownParameter(request, searchKeys) ??
             searchPageNow(
-              Effect.flatMap(
-                searchFromText({ ...urlParams, tag: listOf(urlParams.tag), metric: listOf(urlParams.metric) }),
-                registry.search,
+              Effect.flatMap(searchFromText({ ...text, tag: listOf(text.tag), metric: listOf(text.metric) }), (query) =>
+                registry.search(query, asOf === undefined ? undefined : { asOf: asOfFromText(asOf) }),
               ),
             ),
         ),
       )
-      .handleRaw("getModel", ({ path }) => Effect.sync(() => hot.getModel(path.name)))
-      .handleRaw("listVersions", ({ path }) => Effect.sync(() => hot.listVersions(path.name)))
-      .handleRaw("getVersion", ({ path }) => Effect.sync(() => hot.getVersion(path.name, path.version)))
+      .handleRaw("getModel", ({ path, urlParams, request }) =>
+        maybePast(request, urlParams, (asOf) => hot.getModel(path.name, asOf)),
+      )
+      .handleRaw("listVersions", ({ path, urlParams, request }) =>
+        maybePast(request, urlParams, (asOf) => hot.listVersions(path.name, asOf)),
+      )
+      .handleRaw("getVersion", ({ path, urlParams, request }) =>
+        maybePast(request, urlParams, (asOf) => hot.getVersion(path.name, path.version, asOf)),
+      )
+      .handleRaw("annotate", ({ path, request }) =>
+        Effect.flatMap(requestActor, (actor) =>
+          withBody(hot, request, (body) => hot.annotate(path.name, path.version, body, actor)),
+        ),
+      )
+      .handleRaw("versionHistory", ({ path }) => Effect.sync(() => hot.versionHistory(path.name, path.version)))
+      .handleRaw("annotateModel", ({ path, request }) =>
+        Effect.flatMap(requestActor, (actor) =>
+          withBody(hot, request, (body) => hot.annotateModel(path.name, body, actor)),
+        ),
+      )
+      .handleRaw("archiveModel", ({ path }) =>
+        Effect.flatMap(requestActor, (actor) => hot.archiveModel(path.name, actor)),
+      )
+      .handleRaw("restoreModel", ({ path }) =>
+        Effect.flatMap(requestActor, (actor) => hot.restoreModel(path.name, actor)),
+      )
+      .handleRaw("modelHistory", ({ path }) => Effect.sync(() => hot.modelHistory(path.name)))
       .handleRaw("promote", ({ path }) =>
         Effect.flatMap(requestActor, (actor) => hot.promote(path.name, path.version, actor)),
       )
@@ -290,7 +378,9 @@ export const ModelsLive = HttpApiBuilder.group(RegistryApi, "models", (handlers)
           withBody(hot, request, (body) => hot.setAlias(path.name, path.alias, body, actor)),
         ),
       )
-      .handleRaw("getAlias", ({ path }) => Effect.sync(() => hot.getAlias(path.name, path.alias)))
+      .handleRaw("getAlias", ({ path, urlParams, request }) =>
+        maybePast(request, urlParams, (asOf) => hot.getAlias(path.name, path.alias, asOf)),
+      )
       .handleRaw("removeAlias", ({ path }) =>
         Effect.flatMap(requestActor, (actor) => hot.removeAlias(path.name, path.alias, actor)),
       ),

@@ -36,4 +36,41 @@ describe("openRegistry (Promise facade)", () => {
       directory.remove()
     }
   })
+
+  it("annotates, archives, restores, reads history and reads the past with asOf", async () => {
+    const directory = tempDirectory("promise-history")
+    const registry = await openRegistry({ directory: directory.path })
+    try {
+      await registry.register({ name: "bert", version: "1.0.0", tags: { team: "nlp" } })
+      const annotated = await registry.annotate("bert", "1.0.0", {
+        tags: { team: null, stage: "qa" },
+        description: "first",
+      })
+      expect(annotated.version).toMatchObject({ tags: { stage: "qa" }, description: "first" })
+      expect((await registry.get("bert", "1.0.0", { asOf: 1 })).tags).toEqual({ team: "nlp" })
+      expect((await registry.get("bert", "1.0.0", { asOf: "seq:2" })).description).toBe("first")
+      await registry.promote("bert", "1.0.0")
+      expect(await registry.production("bert", { asOf: 2 })).toBeUndefined()
+      expect((await registry.holder("bert", "production"))?.version).toBe("1.0.0")
+
+      expect((await registry.annotateModel("bert", { description: "a model" })).model.description).toBe("a model")
+      expect((await registry.archiveModel("bert")).model.archived).toBe(true)
+      expect(await registry.listModels()).toEqual([])
+      expect((await registry.model("bert")).archived).toBe(true)
+      expect(await registry.annotate("bert", "1.0.0", { description: "x" }).catch((e) => e)).toMatchObject({
+        _tag: "ModelIsArchived",
+      })
+      expect((await registry.search({ includeArchived: true }, { asOf: 4 })).versions).toHaveLength(1)
+      expect((await registry.restoreModel("bert")).model.archived).toBe(false)
+      expect((await registry.history("bert", "1.0.0")).events.map((e) => e._tag)).toEqual([
+        "Registered",
+        "VersionAnnotated",
+        "Promoted",
+      ])
+      expect((await registry.history("bert")).events.map((e) => e._tag)).toContain("ModelRestored")
+    } finally {
+      await registry.close()
+      directory.remove()
+    }
+  })
 })

@@ -13,8 +13,14 @@ export interface InProcessServer {
 }
 
 /** `registryOptions` configure the memory registry (its lifecycle, say); `serverOptions` override the server's. */
-export const serveMemory = async (
+export const serveMemory = (
   registryOptions: Registry.RegistryOptions = {},
+  serverOptions: Partial<Server.ServerOptions> = {},
+): Promise<InProcessServer> => serveRegistry(Registry.layerMemory(registryOptions), serverOptions)
+
+/** The server over the registry `registry` opens (one on a data directory, say). */
+export const serveRegistry = async <E>(
+  registry: Layer.Layer<Registry.ModelRegistry, E>,
   serverOptions: Partial<Server.ServerOptions> = {},
 ): Promise<InProcessServer> => {
   const scope = Effect.runSync(Scope.make())
@@ -35,10 +41,7 @@ export const serveMemory = async (
     })),
   )
   const context = await Effect.runPromise(
-    Layer.buildWithScope(
-      Server.layer(options).pipe(Layer.provide(settings), Layer.provide(Registry.layerMemory(registryOptions))),
-      scope,
-    ),
+    Layer.buildWithScope(Server.layer(options).pipe(Layer.provide(settings), Layer.provide(registry)), scope),
   )
   return {
     url: Server.addressOf(Context.get(context, HttpServer.HttpServer).address),

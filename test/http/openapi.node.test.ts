@@ -39,23 +39,29 @@ const packageVersion = (
 /**
  * What each handler can fail with (src/http/handlers.ts over the registry calls' error types), plus what the edge
  * refuses before any handler: 401 (with a token set), 403 foreign origin, 421 foreign host, 413 a declared body
- * over the limit; 400 an undecodable path where the path has parameters, or an unknown query parameter; 415 a POST
- * not declared JSON.
+ * over the limit; 400 an undecodable path where the path has parameters, or an unknown query parameter; 415 a POST,
+ * PUT or PATCH not declared JSON.
  */
 const edge = ["401", "403", "413", "421"]
 const expectedErrors: Record<string, ReadonlyArray<string>> = {
   "models.register": [...edge, "400", "409", "415", "429", "503"],
   "models.listModels": [...edge, "400"],
-  "models.search": [...edge, "400"],
-  "models.getModel": [...edge, "400", "404"],
-  "models.listVersions": [...edge, "400", "404"],
-  "models.getVersion": [...edge, "400", "404"],
+  "models.search": [...edge, "400", "410"],
+  "models.getModel": [...edge, "400", "404", "410"],
+  "models.listVersions": [...edge, "400", "404", "410"],
+  "models.getVersion": [...edge, "400", "404", "410"],
+  "models.annotate": [...edge, "400", "404", "409", "415", "429", "503"],
+  "models.versionHistory": [...edge, "400", "404"],
+  "models.annotateModel": [...edge, "400", "404", "409", "415", "429", "503"],
+  "models.archiveModel": [...edge, "400", "404", "409", "415", "429", "503"],
+  "models.restoreModel": [...edge, "400", "404", "409", "415", "429", "503"],
+  "models.modelHistory": [...edge, "400", "404"],
   "models.promote": [...edge, "400", "404", "409", "415", "429", "503"],
   "models.deprecate": [...edge, "400", "404", "409", "415", "429", "503"],
   "models.transition": [...edge, "400", "404", "409", "415", "429", "503"],
   "models.setAlias": [...edge, "400", "404", "409", "415", "429", "503"],
-  "models.getAlias": [...edge, "400", "404"],
-  "models.removeAlias": [...edge, "400", "404", "429", "503"],
+  "models.getAlias": [...edge, "400", "404", "410"],
+  "models.removeAlias": [...edge, "400", "404", "409", "429", "503"],
   "lifecycle.describe": [...edge, "400"],
   "events.events": [...edge, "400", "410"],
   "ops.healthz": [...edge, "503"],
@@ -148,10 +154,12 @@ describe("the OpenAPI document", () => {
       return ((error.properties as Record<string, Schema>).tag as { enum: Array<string> }).enum
     }
     expect(tagsOf("models.getVersion", "404").sort()).toEqual(["ModelNotFound", "VersionNotFound"])
-    expect(tagsOf("models.register", "409")).toEqual(["VersionConflict"])
-    expect(tagsOf("models.promote", "409")).toEqual(["InvalidTransition"])
-    expect(tagsOf("models.transition", "409")).toEqual(["InvalidTransition"])
-    expect(tagsOf("models.setAlias", "409")).toEqual(["AliasNotAllowed"])
+    expect(tagsOf("models.register", "409")).toEqual(["VersionConflict", "ModelIsArchived"])
+    expect(tagsOf("models.promote", "409")).toEqual(["InvalidTransition", "ModelIsArchived"])
+    expect(tagsOf("models.transition", "409")).toEqual(["InvalidTransition", "ModelIsArchived"])
+    expect(tagsOf("models.setAlias", "409")).toEqual(["AliasNotAllowed", "ModelIsArchived"])
+    expect(tagsOf("models.archiveModel", "409")).toEqual(["ModelIsArchived"])
+    expect(tagsOf("models.getVersion", "410")).toEqual(["HistoryUnavailable"])
     expect(tagsOf("models.getAlias", "404").sort()).toEqual(["AliasNotFound", "ModelNotFound"])
     expect(tagsOf("models.removeAlias", "404")).toEqual(["ModelNotFound"])
     expect(tagsOf("ops.healthz", "503").sort()).toEqual(["RegistryClosed", "StorageFailed"])
@@ -162,10 +170,14 @@ describe("the OpenAPI document", () => {
   it("declares Retry-After on every 429", () => {
     const overloadable = operations().filter((o) => o.responses["429"] !== undefined)
     expect(overloadable.map((o) => o.operationId).sort()).toEqual([
+      "models.annotate",
+      "models.annotateModel",
+      "models.archiveModel",
       "models.deprecate",
       "models.promote",
       "models.register",
       "models.removeAlias",
+      "models.restoreModel",
       "models.setAlias",
       "models.transition",
     ])

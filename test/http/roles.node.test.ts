@@ -20,7 +20,12 @@ const tokens: ReadonlyArray<Token> = [
 const secretOf = (role: Role) => tokens.find((token) => token.role === role)!.secret
 
 const parameters: Record<string, string> = { name: "m", version: "1.0.0", event: "promote", alias: "live" }
-const bodies: Record<string, string> = { register: '{"version":"1.0.0"}', setAlias: '{"version":"1.0.0"}' }
+const bodies: Record<string, string> = {
+  register: '{"version":"1.0.0"}',
+  setAlias: '{"version":"1.0.0"}',
+  annotate: '{"tags":{"k":"v"}}',
+  annotateModel: '{"description":"d"}',
+}
 
 interface Answer {
   readonly status: number
@@ -35,7 +40,7 @@ const send = async (base: string, method: string, path: string, body: string | u
     signal: controller.signal,
     headers: {
       ...(secret === undefined ? {} : { authorization: `Bearer ${secret}` }),
-      ...(method === "POST" || method === "PUT" ? { "content-type": "application/json" } : {}),
+      ...(method === "POST" || method === "PUT" || method === "PATCH" ? { "content-type": "application/json" } : {}),
     },
     ...(body === undefined ? {} : { body }),
   })
@@ -89,12 +94,30 @@ describe.each([true, false])("roles, fast lane %s", (fastLane) => {
       expect((await send(server.url, "GET", docs, undefined, secretOf("reader"))).status).toBe(200)
   })
 
-  it("declares a writer's role on register and an admin's on every version or alias change", () => {
+  it("declares a writer's role on register and annotations, an admin's on every version, alias or archive change", () => {
     const roleOf = (name: string) => declaredRouteList().find((route) => route.name === name)?.role
-    expect(roleOf("register")).toBe("writer")
-    for (const name of ["promote", "deprecate", "transition", "setAlias", "removeAlias"])
+    for (const name of ["register", "annotate", "annotateModel"]) expect(roleOf(name)).toBe("writer")
+    for (const name of [
+      "promote",
+      "deprecate",
+      "transition",
+      "setAlias",
+      "removeAlias",
+      "archiveModel",
+      "restoreModel",
+    ])
       expect(roleOf(name)).toBe("admin")
-    for (const name of ["listModels", "getModel", "listVersions", "getVersion", "getAlias", "events", "describe"])
+    for (const name of [
+      "listModels",
+      "getModel",
+      "listVersions",
+      "getVersion",
+      "getAlias",
+      "versionHistory",
+      "modelHistory",
+      "events",
+      "describe",
+    ])
       expect(roleOf(name)).toBe("reader")
   })
 

@@ -129,8 +129,20 @@ describe("GET /models", () => {
     const parameters = (path: string) =>
       (openapi.paths[path]?.get.parameters ?? []).map((parameter) => parameter.name).sort()
     expect(parameters("/versions")).toEqual(
-      ["alias", "cursor", "limit", "metric", "namePrefix", "order", "orderBy", "state", "tag"].sort(),
+      [
+        "alias",
+        "asOf",
+        "cursor",
+        "includeArchived",
+        "limit",
+        "metric",
+        "namePrefix",
+        "order",
+        "orderBy",
+        "state",
+        "tag",
+      ].sort(),
     )
-    expect(parameters("/models")).toEqual(["cursor", "limit", "namePrefix"])
+    expect(parameters("/models")).toEqual(["cursor", "includeArchived", "limit", "namePrefix"])
   })
 })

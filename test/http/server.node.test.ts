@@ -134,6 +134,8 @@ describe("HTTP API against the real server", () => {
       latest: "2.0.0-rc.1",
       holders: { production: "1.10.0" },
       aliases: {},
+      tags: {},
+      archived: false,
     })
   })
 
