@@ -16,7 +16,7 @@
 import { type AsOf, formatAsOf } from "../domain/AsOf.ts"
 import { HistoryUnavailable, InvalidInput } from "../domain/errors.ts"
 import type { LifecycleState } from "../domain/Lifecycle.ts"
-import type { Tags } from "../domain/ModelMetadata.ts"
+import { addProvenance, type Tags } from "../domain/ModelMetadata.ts"
 import type { ModelVersion } from "../domain/ModelVersion.ts"
 import type { LifecycleChanged, RegistryEvent } from "../domain/RegistryEvent.ts"
 import type { SemVer } from "../domain/SemVer.ts"
@@ -274,17 +274,8 @@ export class RegistryHistory {
       if (change._tag === "VersionAnnotated" && change.version === registration.version)
         tags = undoTags(tags, change.tags)
     }
-    const { id, name, version, createdAt, metrics, source, runId } = current
-    const metadata = {
-      id,
-      name,
-      version,
-      createdAt,
-      metrics,
-      tags,
-      ...(source === undefined ? {} : { source }),
-      ...(runId === undefined ? {} : { runId }),
-    }
+    const { id, name, version, createdAt, metrics } = current
+    const metadata = addProvenance({ id, name, version, createdAt, metrics, tags }, current)
     const { seq, at, actor, state } = registration
     return state === "registered"
       ? { _tag: "Registered", seq, at, actor, metadata }

@@ -4,13 +4,10 @@
  * itself and a version's tags at any past seq follow from its current ones.
  */
 import { Schema } from "effect"
-import { forbiddenKeys } from "./Json.ts"
-import { tagKeyLengthMax, tagsCountMax, tagValueBytesMax } from "./ModelMetadata.ts"
+import { tagEntriesViolation } from "./ModelMetadata.ts"
 
 /** A description: free text, tab and line breaks allowed, at most 64 Ki characters (as metrics are at most 64 KiB). */
 export const descriptionLengthMax = 65_536
-
-const utf8 = new TextEncoder()
 
 /** Whether the text holds a control character other than tab, line feed and carriage return. */
 const hasControl = (text: string): boolean => {
@@ -33,31 +30,8 @@ export const Description: Schema.declare<string> = Schema.declare(
   { identifier: "Description", message: (issue) => descriptionViolation(issue.actual) ?? "must be a string" },
 )
 
-/**
- * Why `value` is not a tag change (`{key: value}` sets, `{key: null}` removes), or `undefined`. The limits are the
- * registration tags' own, and the tags a change leaves are checked against the count when it is decided.
- */
-export const tagChangesViolation = (value: unknown): string | undefined => {
-  if (typeof value !== "object" || value === null || Array.isArray(value))
-    return "must be an object of string values (null removes a tag)"
-  const proto = Object.getPrototypeOf(value)
-  if (proto !== Object.prototype && proto !== null) return "must be a plain object"
-  if (Object.getOwnPropertySymbols(value).length > 0) return "keys must be strings"
-  const changes = value as Record<string, unknown>
-  const keys = Object.keys(changes)
-  if (keys.length > tagsCountMax) return `must change at most ${tagsCountMax} tags (got ${keys.length})`
-  for (const key of keys) {
-    if (key.length === 0 || key.length > tagKeyLengthMax)
-      return `key "${key.slice(0, 32)}" must be 1–${tagKeyLengthMax} characters`
-    if (forbiddenKeys.has(key)) return `key "${key}" is reserved`
-    const tag = changes[key]
-    if (tag === null) continue
-    if (typeof tag !== "string") return `tag "${key.slice(0, 32)}" must be a string, or null to remove it`
-    if (tag.length * 3 > tagValueBytesMax && utf8.encode(tag).length > tagValueBytesMax)
-      return `tag "${key.slice(0, 32)}" must be at most ${tagValueBytesMax} bytes`
-  }
-  return undefined
-}
+/** Why `value` is not a tag change (`{key: value}` sets, `{key: null}` removes), or `undefined`. */
+export const tagChangesViolation = (value: unknown): string | undefined => tagEntriesViolation(value, true)
 
 export const TagChanges: Schema.declare<{ readonly [key: string]: string | null }> = Schema.declare(
   (value: unknown): value is { readonly [key: string]: string | null } => tagChangesViolation(value) === undefined,

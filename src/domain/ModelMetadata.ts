@@ -170,10 +170,17 @@ export const Metrics: Schema.declare<JsonObject> = Schema.declare(
  * Why `value` is not acceptable tags, or `undefined`. Checked on the input as given, not after `Schema.Record`,
  * which silently dropped an own `__proto__` key (JSON.parse makes one) instead of refusing it.
  */
-export const tagsViolation = (value: unknown): string | undefined => {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return "must be an object of string values"
+export const tagsViolation = (value: unknown): string | undefined => tagEntriesViolation(value, false)
+
+/**
+ * Why `value` is not tags, or, `removable`, a change of tags (a value `null` removes its tag), or `undefined`: one
+ * rule for the tags a registration gives and the changes an annotation makes (Annotation.ts).
+ */
+export const tagEntriesViolation = (value: unknown, removable: boolean): string | undefined => {
+  const values = removable ? "string values (null removes a tag)" : "string values"
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return `must be an object of ${values}`
   const proto = Object.getPrototypeOf(value)
-  if (proto !== Object.prototype && proto !== null) return "must be a plain object of string values"
+  if (proto !== Object.prototype && proto !== null) return `must be a plain object of ${values}`
   if (Object.getOwnPropertySymbols(value).length > 0) return "keys must be strings"
   const tags = value as Record<string, unknown>
   const keys = Object.keys(tags)
@@ -183,7 +190,8 @@ export const tagsViolation = (value: unknown): string | undefined => {
       return `key "${key.slice(0, 32)}" must be 1–${tagKeyLengthMax} characters`
     if (forbiddenKeys.has(key)) return `key "${key}" is reserved`
     const tag = tags[key]
-    if (typeof tag !== "string") return `tag "${key.slice(0, 32)}" must be a string`
+    if (removable && tag === null) continue
+    if (typeof tag !== "string") return `tag "${key.slice(0, 32)}" must be a string${removable ? ", or null" : ""}`
     if (tag.length * 3 > tagValueBytesMax && utf8.encode(tag).length > tagValueBytesMax)
       return `tag "${key.slice(0, 32)}" must be at most ${tagValueBytesMax} bytes`
   }
