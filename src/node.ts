@@ -11,8 +11,10 @@ import { setImmediate } from "node:timers"
 import { crc32 as zlibCrc32 } from "node:zlib"
 import { SystemError, type SystemErrorReason } from "@effect/platform/Error"
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { Effect, Layer } from "effect"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Effect, Layer, Redacted } from "effect"
 import { EventLoopTurn } from "./actors/EventLoopTurn.ts"
+import { StorageFailed } from "./domain/errors.ts"
 import * as IdGenerator from "./effects/IdGenerator.ts"
 import * as ModelRegistry from "./effects/ModelRegistry.ts"
 import { openPromiseRegistry, type PromiseRegistry } from "./effects/promise.ts"
@@ -248,6 +250,40 @@ export const layerFile = (
   ModelRegistry.layerFileSystem(options).pipe(Layer.provide(layerNode))
 
 /** The Promise facade over a data directory. `close()` drains, fsyncs and releases the lock. */
+export interface PostgresOptions extends ModelRegistry.PostgresRegistryOptions {
+  /** `postgres://user@host:5432/database`; the password, if any, is kept redacted. */
+  readonly url: string
+}
+
+/**
+ * The registry in a PostgreSQL schema (`@effect/sql-pg`): `Layer.provide(layerPostgres({ url }))`. One server writes
+ * a schema at a time; a second is refused with `DirectoryLocked`.
+ */
+export const layerPostgres = (
+  options: PostgresOptions,
+): Layer.Layer<ModelRegistry.ModelRegistry, ModelRegistry.RegistryOpenError> => {
+  const { url, ...registryOptions } = options
+  // Loaded on use: an app on the file WAL should not load a database driver at start-up.
+  const client = Layer.unwrapEffect(
+    Effect.map(
+      Effect.promise(() => import("@effect/sql-pg/PgClient")),
+      (PgClient) => PgClient.layer({ url: Redacted.make(url), applicationName: "model-registry" }),
+    ),
+  ).pipe(
+    Layer.mapError(
+      (error: SqlError) =>
+        new StorageFailed({
+          operation: "connect",
+          path: `postgres:${options.schema ?? "model_registry"}`,
+          reason: "Unknown",
+          // The driver's message names the host and the cause, never the password.
+          message: `cannot connect to PostgreSQL: ${error.message}`,
+        }),
+    ),
+  )
+  return ModelRegistry.layerPostgres(registryOptions).pipe(Layer.provide(Layer.mergeAll(client, layerIds)))
+}
+
 export const openRegistry = (options: FileRegistryOptions): Promise<PromiseRegistry> =>
   openPromiseRegistry(layerFile(options))
 

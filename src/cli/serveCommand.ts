@@ -17,6 +17,17 @@ import { json, withShownDefault } from "./shared.ts"
 
 const flags = {
   data: Options.text("data").pipe(Options.withDescription("data directory"), withShownDefault("./data")),
+  postgres: Options.text("postgres").pipe(
+    Options.withDescription(
+      "keep the registry in PostgreSQL instead of --data: postgres://user@host:5432/database (one server per schema)",
+    ),
+    Options.withFallbackConfig(Config.string("MODEL_REGISTRY_POSTGRES")),
+    Options.optional,
+  ),
+  schema: Options.text("schema").pipe(
+    Options.withDescription("with --postgres, the schema that holds the registry"),
+    withShownDefault("model_registry"),
+  ),
   host: Options.text("host").pipe(
     Options.withDescription("address to bind; anything but loopback requires a token"),
     withShownDefault("127.0.0.1"),

@@ -4,7 +4,7 @@ import { Config, Console, Context, Deferred, Effect, Layer, Option } from "effec
 import { Progress } from "../effects/Inspection.ts"
 import * as Server from "../http/Server.ts"
 import type { RegistryLimits } from "../index.ts"
-import { layerFile } from "../node.ts"
+import { layerFile, layerPostgres } from "../node.ts"
 import { failure } from "./client.ts"
 import { lifecycleOptions } from "./lifecycleOption.ts"
 import * as Output from "./output.ts"
@@ -65,12 +65,19 @@ export const serve = (o: ServeFlags) =>
         const lifecycle = yield* lifecycleOptions(o)
         // Opening a large directory (checking its segments, replaying its log) takes seconds before the port is
         // bound; a person watching the terminal sees how far it has got.
-        const registry = layerFile({
-          directory: o.data,
+        const registryOptions = {
           ...lifecycle,
           ...limitGiven("mailboxCommandsMax", o.mailboxCommandsMax),
           ...limitGiven("batchCommandsMax", o.batchCommandsMax),
+        }
+        const registry = Option.match(o.postgres, {
+          onNone: () => layerFile({ directory: o.data, ...registryOptions }),
+          onSome: (url) => layerPostgres({ url, schema: o.schema, ...registryOptions }),
         }).pipe(Layer.provide(stderrProgress(Progress, { json: o.json, streamsStdout: false })))
+        const where = Option.match(o.postgres, {
+          onNone: () => o.data,
+          onSome: (url) => `${redactedUrl(url)} schema ${o.schema}`,
+        })
         const settings = Layer.succeed(Server.ServerSettings, {
           bodyBytesMax: options.bodyBytesMax,
           keepAliveMs: options.keepAliveMs,
@@ -91,9 +98,20 @@ export const serve = (o: ServeFlags) =>
         )
         const address = Server.addressOf(Context.get(context, HttpServer.HttpServer).address)
         yield* o.json
-          ? Output.json({ event: "listening", url: address, data: o.data })
-          : Console.log(`model-registry listening on ${address} (data ${o.data})`)
+          ? Output.json({ event: "listening", url: address, data: where })
+          : Console.log(`model-registry listening on ${address} (data ${where})`)
         return yield* Effect.never
       }),
     ),
   )
+
+/** A connection URL as it may be printed: without its password. */
+const redactedUrl = (url: string): string => {
+  try {
+    const parsed = new URL(url)
+    if (parsed.password !== "") parsed.password = "***"
+    return parsed.toString()
+  } catch {
+    return "(an unparsable URL)"
+  }
+}

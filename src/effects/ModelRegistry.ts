@@ -6,6 +6,7 @@
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import { Context, Effect, Either, Layer, Option, type Scope, type Stream } from "effect"
 import { auditLog, metrics } from "../actors/builtinObservers.ts"
 import type { LifecycleMapping } from "../actors/lifecycleBinding.ts"
@@ -844,6 +845,59 @@ export const layerFileSystemStorage = (
     CursorStoreModule.layerFileSystem({ directory }),
     AppendSinkModule.layerFileSystem({ directory }),
   )
+}
+
+export interface PostgresRegistryOptions extends RegistryOptions, Partial<StorageLimits> {
+  /** The schema that holds this registry (default `model_registry`). One server writes it at a time. */
+  readonly schema?: string
+}
+
+/**
+ * The storage of a registry in PostgreSQL: WAL, snapshots, observer cursors and sinks, all in one schema, over
+ * whatever `SqlClient` the runtime provides (`src/node.ts`: `@effect/sql-pg`).
+ */
+export const layerPostgresStorage = (
+  options: PostgresRegistryOptions = {},
+): Layer.Layer<
+  Wal | SnapshotStore | CursorStore | AppendSink,
+  InvalidInput | DirectoryLocked | StorageFailed | WalCorrupt,
+  SqlClient.SqlClient
+> => {
+  const { schema = "model_registry", segmentBytesMax, recordBytesMax } = options
+  // Loaded on use: `@effect/sql` costs every process about 25 ms to load, and most registries are on files.
+  return Layer.unwrapEffect(
+    Effect.promise(async () => {
+      const [PostgresStorage, PostgresObserverStores] = await Promise.all([
+        import("../storage/PostgresStorage.ts"),
+        import("../storage/PostgresObserverStores.ts"),
+      ])
+      // The WAL migrates the schema, so it is built before the observers' stores use their tables.
+      return Layer.merge(
+        PostgresObserverStores.layerCursorStore(schema),
+        PostgresObserverStores.layerAppendSink(schema),
+      ).pipe(
+        Layer.provideMerge(
+          PostgresStorage.layerPostgres({
+            schema,
+            ...(segmentBytesMax === undefined ? {} : { segmentBytesMax }),
+            ...(recordBytesMax === undefined ? {} : { recordBytesMax }),
+          }),
+        ),
+      )
+    }),
+  )
+}
+
+/** The registry in a PostgreSQL schema; the runtime provides the `SqlClient` and the ids. */
+export const layerPostgres = (
+  options: PostgresRegistryOptions = {},
+): Layer.Layer<
+  ModelRegistry,
+  InvalidInput | InvalidLifecycle | LifecycleMismatch | StorageFailed | WalCorrupt | DirectoryLocked,
+  SqlClient.SqlClient | IdGenerator
+> => {
+  const { schema: _schema, segmentBytesMax: _s, recordBytesMax: _r, ...registryOptions } = options
+  return layer(registryOptions).pipe(Layer.provide(layerPostgresStorage(options)))
 }
 
 /** The registry's own options among a file-system registry's (the rest configure its storage). */

@@ -44,16 +44,12 @@ const scenario = async (connection: ReadonlyArray<string>) => {
   seen.annotated = [annotated.version.tags, annotated.version.description, annotated.event._tag, annotated.event.seq]
   seen.before = (await json("get", "m", "1.0.0", "--as-of", "seq:1"))[0].tags
 
-  seen.versionsThen = (await json("list", "m", "--as-of", "seq:1")).map((v: Json) => v.tags)
-
   await json("promote", "m", "1.0.0")
   seen.productionThen = (await json("production", "m", "--as-of", "seq:2"))[0]
-  seen.productionNow = (await json("production", "m"))[0].version
 
   const [model] = await json("annotate-model", "m", "--description", "a model", "--tag", "owner=cv")
   seen.model = model.model
   seen.archived = (await json("archive", "m"))[0].model.archived
-  seen.listed = await json("list")
   seen.listedArchived = (await json("list", "--include-archived")).map((m) => [m.name, m.archived, m.description])
   seen.searchedArchived = (await json("search", "--include-archived", "--as-of", "1")).map((v: Json) => v.tags)
   const refused = await cli("annotate", "m", "1.0.0", "--no-description")
@@ -71,29 +67,26 @@ const scenario = async (connection: ReadonlyArray<string>) => {
   seen.modelHistory = ["ModelAnnotated m", "ModelArchived m", "ModelRestored m", "VersionAnnotated m 1.0.0"].map(
     (part) => modelHistory.includes(part),
   )
-
-  const badAsOf = await cli("get", "m", "1.0.0", "--as-of", "yesterday")
-  seen.badAsOf = [badAsOf.code, badAsOf.stderr.includes("asOf")]
   return seen
 }
 
-/** What both runs answer; each CLI run is a process, so the steps are few. */
+/**
+ * What both runs answer. Each CLI run is a process (a second or more each on the 2-core CI machine), so the steps
+ * are the few that differ between a directory and a server; the rest of the CLI's reads are tested in
+ * cli.node.test.ts and the answers themselves in test/effects.
+ */
 const expected = {
   annotated: [{ stage: "qa" }, "first cut", "VersionAnnotated", 2],
   before: { team: "a" },
-  versionsThen: [{ team: "a" }],
   productionThen: null,
-  productionNow: "1.0.0",
   model: { name: "m", description: "a model", tags: { owner: "cv" }, archived: false },
   archived: true,
-  listed: [],
   listedArchived: [["m", true, "a model"]],
   searchedArchived: [{ team: "a" }],
   refused: [2, true],
   restored: "restored m at seq N",
   versionHistory: ["m", "1.0.0", 0, ["Registered", "VersionAnnotated", "Promoted"]],
   modelHistory: [true, true, true, true],
-  badAsOf: [1, true],
 }
 
 describe("annotations, archiving, history and --as-of on the command line", () => {

@@ -15,7 +15,8 @@ const found = (stdout: string) =>
     .map((v) => `${v.name}@${v.version}`)
 
 describe("model-registry search", () => {
-  it("filters, orders and pages alike on a directory and through a server", async () => {
+  // Many CLI processes, each a second or more on the 2-core CI machine beside another suite.
+  it("filters, orders and pages alike on a directory and through a server", { timeout: 180_000 }, async () => {
     const data = tempDir("cli-search")
     for (let i = 0; i < 5; i++) {
       const registered = await runCli([

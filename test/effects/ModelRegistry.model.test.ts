@@ -4,10 +4,16 @@
  * registry's answer matches the model's; after every reopen the whole recovered state equals the model.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, type Effect, Exit, type Layer, Option, Stream } from "effect"
+import { Chunk, Effect, Exit, Layer, Option, Stream } from "effect"
 import fc from "fast-check"
 import type { Deprecated } from "../../src/domain/RegistryEvent.ts"
-import { layerMemory, type ModelRegistry, makeMemoryRegistryStore } from "../../src/effects/ModelRegistry.ts"
+import * as IdGenerator from "../../src/effects/IdGenerator.ts"
+import {
+  layerMemory,
+  layerPostgres,
+  type ModelRegistry,
+  makeMemoryRegistryStore,
+} from "../../src/effects/ModelRegistry.ts"
 import { layerFile } from "../../src/node.ts"
 import { failureOf, failureTag } from "../../src/testing/exits.ts"
 import { ReferenceModel, type RefResult } from "../../src/testing/ReferenceModel.ts"
@@ -166,4 +172,24 @@ describe("ModelRegistry (model-based)", () => {
       directories.cleanup,
     )
   })
+
+  // The PostgreSQL driver is Node's; Deno runs the other two.
+  if (!("Deno" in globalThis))
+    it("agrees with the reference model on PostgreSQL, across real reopens", async () => {
+      const { layerTestClient, freshSchema, dropSchema } = await import("../storage/postgres.ts")
+      const schemas: Array<string> = []
+      await run(
+        () => {
+          const schema = freshSchema()
+          schemas.push(schema)
+          return layerPostgres({ schema, segmentBytesMax: 16 * 1024, recordBytesMax: 4096 }).pipe(
+            Layer.provide(Layer.mergeAll(layerTestClient, IdGenerator.layerRandom)),
+          )
+        },
+        25,
+        () => {
+          for (const schema of schemas.splice(0)) Effect.runFork(dropSchema(schema))
+        },
+      )
+    })
 })
