@@ -6,6 +6,8 @@ const onDeno = "Deno" in globalThis
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // The CLI and server suites run the built CLI (Node only: Deno runs none of them).
+    globalSetup: onDeno ? [] : ["test/support/buildCli.ts"],
     exclude: onDeno ? ["test/**/*.node.test.ts", "**/node_modules/**"] : ["**/node_modules/**"],
     // The suites do real fsyncs and wait on child processes; the disk, not the CPU, bounds them on the 2-core machine,
     // so two files run at once (one at a time took the node suite from 427 s to 577 s, CI to 19m50s).

@@ -1,6 +1,6 @@
 /**
- * Runs `model-registry` as a real child process (through bin/, as a user would) and talks to it over HTTP.
- * Shared by the HTTP, crash and CLI suites.
+ * Runs `model-registry` as a real child process (the built CLI, as `npm start` and the package's bin run it; the
+ * global setup builds it when a source is newer) and talks to it over HTTP. Shared by the HTTP, crash and CLI suites.
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync } from "node:fs"
@@ -8,7 +8,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
-export const binPath = fileURLToPath(new URL("../../bin/model-registry.mjs", import.meta.url))
+export const binPath = fileURLToPath(new URL("../../dist/bin/model-registry.js", import.meta.url))
 
 export const tempDir = (prefix: string) => mkdtempSync(join(tmpdir(), `mr-${prefix}-`))
 
