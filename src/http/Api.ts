@@ -439,8 +439,13 @@ const modelCommandFailures = exactly<
 const Repeated = (description: string) =>
   Schema.Union(Schema.String, Schema.Array(Schema.String)).annotations({ description })
 
-const Text = (description: string, jsonSchema?: object) =>
-  Schema.String.annotations({ description, ...(jsonSchema === undefined ? {} : { jsonSchema }) })
+/**
+ * A query-string parameter given once. Declared as one value or several, like `Repeated`, so that a repeated one
+ * reaches the handler, which refuses it with the table's `InvalidInput` (handlers.ts `refusedParameter`) rather than
+ * the framework's decode error; documented as the single value it is.
+ */
+const Text = (description: string, jsonSchema: object = { type: "string" }) =>
+  Schema.Union(Schema.String, Schema.Array(Schema.String)).annotations({ description, jsonSchema })
 
 const pageParams = {
   limit: Schema.optional(

@@ -269,22 +269,41 @@ const withBody = (
  * Refuses a query string naming a parameter the route does not read: `?filter=…&max_results=1` once returned
  * every model, as if the filter had matched them all.
  */
-const unknownParameter = (request: HttpServerRequest.HttpServerRequest, known: ReadonlyArray<string>) => {
+/** The query parameters a route may be given several times; every other one is given once. */
+const repeatable: ReadonlySet<string> = new Set(["tag", "metric"])
+
+/** The refusal of a query that names a parameter the route does not read, or gives a single one twice. */
+const refusedParameter = (request: HttpServerRequest.HttpServerRequest, known: ReadonlyArray<string>) => {
   const query = request.url.indexOf("?")
   if (query < 0) return undefined
-  for (const key of new URLSearchParams(request.url.slice(query + 1)).keys())
+  const seen = new Set<string>()
+  for (const key of new URLSearchParams(request.url.slice(query + 1)).keys()) {
     if (!known.includes(key))
       return errorResponse(
         edgeError("InvalidInput", `${key}: unknown parameter (this route reads ${known.join(", ")})`, { field: key }),
       )
+    if (seen.has(key) && !repeatable.has(key))
+      return errorResponse(edgeError("InvalidInput", `${key}: given more than once; give it once`, { field: key }))
+    seen.add(key)
+  }
   return undefined
 }
+
+/** A parameter `refusedParameter` has let through: a single one is one value. */
+const once = (given: string | ReadonlyArray<string> | undefined): string | undefined =>
+  given === undefined || typeof given === "string" ? given : given[0]
 
 const listOf = (given: string | ReadonlyArray<string> | undefined): ReadonlyArray<string> | undefined =>
   given === undefined || typeof given !== "string" ? given : [given]
 
 const modelsPageNow = (registry: ModelRegistry, text: typeof ModelsParams.Type): Answer => {
-  const exit = Effect.runSyncExit(Effect.flatMap(modelsFromText(text), registry.listModelsPage))
+  const given = {
+    namePrefix: once(text.namePrefix),
+    includeArchived: once(text.includeArchived),
+    limit: once(text.limit),
+    cursor: once(text.cursor),
+  }
+  const exit = Effect.runSyncExit(Effect.flatMap(modelsFromText(given), registry.listModelsPage))
   if (Exit.isFailure(exit)) return failureResponse(exit.cause)
   const { models, nextCursor } = exit.value
   return jsonResponse(
@@ -309,8 +328,8 @@ const maybePast = (
 ) =>
   Effect.sync(() =>
     request.url.includes("?")
-      ? (unknownParameter(request, asOfKeys) ??
-        read(urlParams.asOf === undefined ? undefined : asOfFromText(urlParams.asOf)))
+      ? (refusedParameter(request, asOfKeys) ??
+        read(urlParams.asOf === undefined ? undefined : asOfFromText(once(urlParams.asOf)!)))
       : read(undefined),
   )
 
@@ -323,16 +342,28 @@ export const ModelsLive = HttpApiBuilder.group(RegistryApi, "models", (handlers)
       .handleRaw("listModels", ({ urlParams, request }) =>
         Effect.sync(() => {
           if (!request.url.includes("?")) return hot.listModels()
-          return unknownParameter(request, Object.keys(ModelsParams.fields)) ?? modelsPageNow(registry, urlParams)
+          return refusedParameter(request, Object.keys(ModelsParams.fields)) ?? modelsPageNow(registry, urlParams)
         }),
       )
       .handleRaw("search", ({ urlParams: { asOf, ...text }, request }) =>
         Effect.sync(
           () =>
-            unknownParameter(request, searchKeys) ??
+            refusedParameter(request, searchKeys) ??
             searchPageNow(
-              Effect.flatMap(searchFromText({ ...text, tag: listOf(text.tag), metric: listOf(text.metric) }), (query) =>
-                registry.search(query, asOf === undefined ? undefined : { asOf: asOfFromText(asOf) }),
+              Effect.flatMap(
+                searchFromText({
+                  namePrefix: once(text.namePrefix),
+                  tag: listOf(text.tag),
+                  state: once(text.state),
+                  alias: once(text.alias),
+                  metric: listOf(text.metric),
+                  orderBy: once(text.orderBy),
+                  order: once(text.order),
+                  limit: once(text.limit),
+                  cursor: once(text.cursor),
+                  includeArchived: once(text.includeArchived),
+                }),
+                (query) => registry.search(query, asOf === undefined ? undefined : { asOf: asOfFromText(once(asOf)!) }),
               ),
             ),
         ),

@@ -210,6 +210,9 @@ describe.each([true, false])("history routes, fast lane %s", (fastLane) => {
       expect(refused.status, path).toBe(400)
       expect(refused.body.error).toMatchObject({ tag: "InvalidInput", field: "asOf" })
     }
+    const twice = await get("/models/resnet/versions/1.0.0?asOf=1&asOf=2")
+    expect(twice.status).toBe(400)
+    expect(twice.body.error).toMatchObject({ tag: "InvalidInput", field: "asOf" })
     const unknown = await get("/models/resnet/versions/1.0.0?asof=seq:1")
     expect(unknown.status).toBe(400)
     expect(unknown.body.error.field).toBe("asof")

@@ -86,6 +86,10 @@ describe("GET /versions", () => {
       ["/versions?tag=team", "tag"],
       ["/versions?tag=team=a&tag=team=b", "tag"],
       ["/versions?cursor=nonsense", "cursor"],
+      // A single parameter given twice is the table's InvalidInput, not the framework's decode error.
+      ["/versions?state=registered&state=production", "state"],
+      ["/versions?limit=1&limit=2", "limit"],
+      ["/models?namePrefix=a&namePrefix=b", "namePrefix"],
     ]
     for (const [path, field] of cases) {
       const refused = await get(path)
