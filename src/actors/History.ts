@@ -175,10 +175,6 @@ export class RegistryHistory {
     return model
   }
 
-  model(name: string): ModelHistory | undefined {
-    return this.models.get(name)
-  }
-
   /** Keeps a committed event, in seq order. */
   record(event: RegistryEvent): void {
     if (this.since > 0 && this.firstAtAfterSince === undefined) this.firstAtAfterSince = event.at

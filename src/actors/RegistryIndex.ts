@@ -753,15 +753,6 @@ export class RegistryIndex {
     return records
   }
 
-  /** One version as it was at that moment, or `undefined` if it was not registered yet. */
-  recordAt(name: string, version: string, at: ModelAt): ModelVersion | undefined {
-    const past = at.versions.get(version)
-    const current = this.get(name, version)
-    if (past === undefined || current === undefined) return undefined
-    const { tags, description, state } = past
-    return recordOf({ ...current, tags, description }, state, aliasesNaming(at.aliases, current.version))
-  }
-
   /** Every model's versions, in name order then semver order. */
   *allVersions(): Generator<ModelVersion> {
     for (const model of this.models.values()) yield* model.settled()

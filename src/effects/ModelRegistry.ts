@@ -558,13 +558,16 @@ const writes = (
       }).pipe(Effect.withSpan("ModelRegistry.annotate", { attributes: { model: name, version } })),
     annotateModel: (name, annotation, writeOptions) =>
       Effect.flatMap(decodeAnnotationEffect(annotation), (given) =>
-        modelCommand(name, writeOptions, (n) => ({ _tag: "AnnotateModel", name: n, ...given })),
+        modelCommand("annotateModel", name, writeOptions, (n) => ({ _tag: "AnnotateModel", name: n, ...given })),
       ),
-    archiveModel: (name, writeOptions) => modelCommand(name, writeOptions, (n) => ({ _tag: "ArchiveModel", name: n })),
-    restoreModel: (name, writeOptions) => modelCommand(name, writeOptions, (n) => ({ _tag: "RestoreModel", name: n })),
+    archiveModel: (name, writeOptions) =>
+      modelCommand("archiveModel", name, writeOptions, (n) => ({ _tag: "ArchiveModel", name: n })),
+    restoreModel: (name, writeOptions) =>
+      modelCommand("restoreModel", name, writeOptions, (n) => ({ _tag: "RestoreModel", name: n })),
   }
 
   function modelCommand(
+    span: "annotateModel" | "archiveModel" | "restoreModel",
     name: string,
     writeOptions: WriteOptions | undefined,
     command: (name: ModelName) => ModelCommand,
@@ -576,23 +579,12 @@ const writes = (
       if (typeof by !== "string") return Effect.fail(by)
       const made = command(decoded.right)
       return actor.model(made, writeOptions?.wait ?? true, by)
-    }).pipe(Effect.withSpan(`ModelRegistry.${spanOfModelCommand(command)}`, { attributes: { model: name } }))
+    }).pipe(Effect.withSpan(`ModelRegistry.${span}`, { attributes: { model: name } }))
   }
 }
 
 const decodeAnnotationEffect = (annotation: unknown): Effect.Effect<Annotation, InvalidInput> =>
   Effect.suspend(() => decodeAnnotation(annotation))
-
-const spanOfModelCommand = (command: (name: ModelName) => ModelCommand): string => {
-  switch (command("" as ModelName)._tag) {
-    case "AnnotateModel":
-      return "annotateModel"
-    case "ArchiveModel":
-      return "archiveModel"
-    case "RestoreModel":
-      return "restoreModel"
-  }
-}
 
 /** Reads answer from the committed index directly: they never queue behind writes. */
 const decodeAlias = decoder(AliasName, "alias")
