@@ -367,7 +367,9 @@ const send = async (slot: Slot, token: string, request: Request): Promise<Outcom
   }
   const error = (body.error ?? {}) as { tag?: string; reason?: string }
   const tag = `${error.tag ?? "?"}${error.reason === undefined ? "" : `/${error.reason}`}`
-  if (response.status === 429 || response.status >= 500) return { kind: "unknown", reason: `${response.status} ${tag}` }
+  if (response.status === 429 || (response.status === 503 && tag === "StorageFailed/Unavailable"))
+    return { kind: "failed", status: response.status, tag }
+  if (response.status >= 500) return { kind: "unknown", reason: `${response.status} ${tag}` }
   return { kind: "rejected", status: response.status, tag }
 }
 
@@ -382,12 +384,18 @@ const clientLoop = async (client: number, loadEnd: number): Promise<void> => {
       const slot = slots[(home + attempt) % serverCount]!
       const outcome = await send(slot, token.secret, request)
       attempts.push({ client: token.name, key: request.key, server: slot.index, outcome })
-      countStatus(outcome.kind === "rejected" ? `rejected ${outcome.tag}` : outcome.kind)
+      countStatus(
+        outcome.kind === "rejected" || outcome.kind === "failed"
+          ? `${outcome.kind} ${outcome.status} ${outcome.tag}`
+          : outcome.kind === "unknown" && /^\d{3} /.test(outcome.reason)
+            ? `unknown ${outcome.reason}`
+            : outcome.kind,
+      )
       if (outcome.kind === "registered" && request.register !== undefined) {
         const pool = registered.get(request.register.model)!
         if (!pool.includes(request.register.version)) pool.push(request.register.version)
       }
-      if (outcome.kind !== "unknown") break
+      if (outcome.kind !== "unknown" && outcome.kind !== "failed") break
       if (Date.now() > loadEnd + retryGraceMs) break
       await sleep(100 + Math.min(attempt, 5) * 150)
     }
@@ -556,7 +564,7 @@ const main = async (): Promise<number> => {
     `multi-server: seed=${seed} servers=${serverCount} kills=${counts.kills} terminations=${counts.terminations} ` +
       `pg-restarts=${counts.pgRestarts} acknowledged=${result.acknowledged} checked=${result.checked} ` +
       `lost=${result.lost.length} duplicates=${result.duplicates.length} seqs=${result.seqs} ` +
-      `streams-identical=${result.streamsIdentical ? "yes" : "no"} unchanged=${result.unchanged} gaps=${result.gaps.length} ` +
+      `streams-identical=${result.streamsIdentical ? "yes" : "no"} unchanged=${result.unchanged} failed-yet-written=${result.failedPresent.length} gaps=${result.gaps.length} ` +
       `exclusive-violations=${result.exclusiveViolations.length} stale-decisions=${result.staleDecisions.length} ` +
       `unknown=${unknown} (present ${result.unknownPresent}, absent ${result.unknownAbsent}) ` +
       `terminated-backends=${counts.terminatedBackends} healthz-503-polls=${unhealthy} findings=${findings.length}`,

@@ -45,7 +45,13 @@ export type Outcome =
   | { readonly kind: "unchanged" }
   /** A 4xx other than 429: refused after a decision, so nothing may have been written for it. */
   | { readonly kind: "rejected"; readonly status: number; readonly tag: string }
-  /** A connection error, a timeout, a 429 or a 5xx: written or not, but never twice. */
+  /**
+   * A refusal that promises nothing was written although it came from the storage or the queue: 429 `Overloaded`
+   * (never queued), or 503 `StorageFailed` with reason `Unavailable`, which a server answers only once it found its
+   * batch's commit did not happen.
+   */
+  | { readonly kind: "failed"; readonly status: number; readonly tag: string }
+  /** A connection error, a timeout, or any other 5xx: written or not, but never twice. */
   | { readonly kind: "unknown"; readonly reason: string }
 
 export interface Attempt {
@@ -106,6 +112,8 @@ export interface CheckResult {
   readonly lost: ReadonlyArray<string>
   /** Events no request explains: a write logged twice, or one nobody sent. */
   readonly duplicates: ReadonlyArray<string>
+  /** Writes answered as definitely failed (`failed`) that are in the log all the same. */
+  readonly failedPresent: ReadonlyArray<string>
   readonly gaps: ReadonlyArray<string>
   readonly divergences: ReadonlyArray<string>
   readonly exclusiveViolations: ReadonlyArray<string>
@@ -346,6 +354,18 @@ export const check = (input: {
       else unknownPresent++
     }
 
+  // Only once every unknown attempt took what it may have written: a definite failure must not be blamed for an
+  // event that an earlier attempt of the same request, whose answer was lost, explains.
+  const failedPresent: Array<string> = []
+  for (const attempt of input.attempts)
+    if (attempt.outcome.kind === "failed") {
+      const found = take(group(attempt.client, attempt.key), () => true)
+      if (found !== undefined)
+        failedPresent.push(
+          `${attempt.client} ${attempt.key} answered ${attempt.outcome.status} ${attempt.outcome.tag} by server ${attempt.server}, yet seq ${found.seq} holds it`,
+        )
+    }
+
   const duplicates: Array<string> = []
   for (const [g, list] of remaining)
     for (const event of list)
@@ -359,6 +379,7 @@ export const check = (input: {
     ...limit(gaps).map((p) => `gap: ${p}`),
     ...limit(lost).map((p) => `lost: ${p}`),
     ...limit(duplicates).map((p) => `duplicate: ${p}`),
+    ...limit(failedPresent).map((p) => `failed yet written: ${p}`),
     ...limit(exclusiveViolations).map((p) => `exclusive: ${p}`),
     ...limit(staleDecisions).map((p) => `stale: ${p}`),
   ]
@@ -370,6 +391,7 @@ export const check = (input: {
     checked,
     lost,
     duplicates,
+    failedPresent,
     gaps,
     divergences,
     exclusiveViolations,

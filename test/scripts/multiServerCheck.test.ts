@@ -122,6 +122,26 @@ describe("check", () => {
     expect(result.duplicates).toHaveLength(1)
   })
 
+  it("catches a write answered 503 Unavailable that was committed, unless a lost answer of its request explains it", () => {
+    const failed: Attempt = {
+      client: "c1",
+      key: keyOf(log[4]!),
+      server: 1,
+      outcome: { kind: "failed", status: 503, tag: "StorageFailed/Unavailable" },
+    }
+    const result = check({ streams: [log], attempts: [...attempts.slice(0, 4), failed], exclusive })
+    expect(result.failedPresent).toEqual([
+      "c1 m0 alias best=1.0.0 answered 503 StorageFailed/Unavailable by server 1, yet seq 5 holds it",
+    ])
+    expect(result.duplicates).toEqual([])
+    const lostAnswer: Attempt = { ...failed, server: 0, outcome: { kind: "unknown", reason: "fetch failed" } }
+    const explained = check({ streams: [log], attempts: [...attempts.slice(0, 4), lostAnswer, failed], exclusive })
+    expect(explained.problems).toEqual([])
+    expect(
+      check({ streams: [log.slice(0, 4)], attempts: [...attempts.slice(0, 4), failed], exclusive }).problems,
+    ).toEqual([])
+  })
+
   it("follows transitions and their displaced versions, and catches a displaced version's wrong state", () => {
     const transitioned: LogEvent = {
       _tag: "Transitioned",
