@@ -156,6 +156,9 @@ const restartLoop = async (slot: Slot, delayMs: number): Promise<void> => {
       return
     } catch (error) {
       lastError = errorText(error)
+      // Why a start failed says whether it is the database restarting (expected) or the server refusing the schema.
+      const why = /"message":"([^"]*)"/.exec(lastError)?.[1] ?? lastError.split("\n")[0]
+      log(`server ${slot.index} did not start: ${why}`)
       await sleep(500)
     }
   }
