@@ -48,7 +48,7 @@ const comeBackMs = 30_000
 const started = Date.now()
 const elapsed = () => ((Date.now() - started) / 1000).toFixed(1)
 const log = (line: string) => console.log(`[${elapsed()}s] ${line}`)
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 const errorText = (error: unknown): string => {
   if (!(error instanceof Error)) return String(error)
   const cause = (error as { cause?: unknown }).cause
@@ -354,6 +354,9 @@ const send = async (slot: Slot, token: string, request: Request): Promise<Outcom
     })
     text = await response.text()
   } catch (error) {
+    // A refused connection never carried the request: nothing can have been written for it.
+    const code = (error as { cause?: { code?: unknown } }).cause?.code
+    if (code === "ECONNREFUSED") return { kind: "failed", status: 0, tag: "ECONNREFUSED" }
     return { kind: "unknown", reason: errorText(error) }
   }
   const body = (() => {
@@ -376,6 +379,15 @@ const send = async (slot: Slot, token: string, request: Request): Promise<Outcom
   return { kind: "rejected", status: response.status, tag }
 }
 
+/** An outcome as the load's tally counts it. */
+const describe = (outcome: Outcome): string => {
+  if (outcome.kind === "rejected" || outcome.kind === "failed")
+    return `${outcome.kind} ${outcome.status} ${outcome.tag}`
+  if (outcome.kind !== "unknown") return outcome.kind
+  if (/^\d{3} /.test(outcome.reason)) return `unknown ${outcome.reason}`
+  return /timeout|aborted/i.test(outcome.reason) ? "unknown timeout" : "unknown connection lost"
+}
+
 const clientLoop = async (client: number, loadEnd: number): Promise<void> => {
   const random = prng(seed * 31 + client + 1)
   const token = tokens[client]!
@@ -387,13 +399,7 @@ const clientLoop = async (client: number, loadEnd: number): Promise<void> => {
       const slot = slots[(home + attempt) % serverCount]!
       const outcome = await send(slot, token.secret, request)
       attempts.push({ client: token.name, key: request.key, server: slot.index, outcome })
-      countStatus(
-        outcome.kind === "rejected" || outcome.kind === "failed"
-          ? `${outcome.kind} ${outcome.status} ${outcome.tag}`
-          : outcome.kind === "unknown" && /^\d{3} /.test(outcome.reason)
-            ? `unknown ${outcome.reason}`
-            : outcome.kind,
-      )
+      countStatus(describe(outcome))
       if (outcome.kind === "registered" && request.register !== undefined) {
         const pool = registered.get(request.register.model)!
         if (!pool.includes(request.register.version)) pool.push(request.register.version)
@@ -452,44 +458,102 @@ const converge = async (): Promise<number | undefined> => {
   return undefined
 }
 
-/** Every event of a server's `/events` from seq 1 up to `head`, parsed from its Server-Sent Events frames. */
+/**
+ * Reads a server's `/events` from seq `from`, calling `onEvent` with each event until it returns true (then resolves
+ * true) or the stream ends (false). A `stream-error` event fails it.
+ */
+const followEvents = async (
+  slot: Slot,
+  from: number,
+  signal: AbortSignal,
+  onEvent: (event: LogEvent) => boolean,
+): Promise<boolean> => {
+  const response = await fetch(`${urlOf(slot)}/events?from=${from}`, {
+    headers: { authorization: `Bearer ${tokens[0]!.secret}` },
+    signal,
+  })
+  if (!response.ok) throw new Error(`/events answered ${response.status}: ${await response.text()}`)
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader()
+  let buffer = ""
+  let name: string | undefined
+  let data: Array<string> = []
+  for (;;) {
+    const { value, done } = await reader.read()
+    if (done) return false
+    buffer += value
+    let newline = buffer.indexOf("\n")
+    while (newline >= 0) {
+      const line = buffer.slice(0, newline).replace(/\r$/, "")
+      buffer = buffer.slice(newline + 1)
+      newline = buffer.indexOf("\n")
+      if (line === "") {
+        if (name === "stream-error") throw new Error(`/events failed: ${data.join("\n")}`)
+        if (data.length > 0 && onEvent(JSON.parse(data.join("\n")) as LogEvent)) return true
+        name = undefined
+        data = []
+      } else if (line.startsWith("event:")) name = line.slice(6).trim()
+      else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""))
+    }
+  }
+}
+
+/** Every event of a server's `/events` from seq 1 up to `head`, read afresh after the run. */
 const readLog = async (slot: Slot, head: number): Promise<ReadonlyArray<LogEvent>> => {
   const events: Array<LogEvent> = []
   if (head === 0) return events
+  const signal = AbortSignal.timeout(30_000)
+  const reached = await followEvents(slot, 1, signal, (event) => {
+    events.push(event)
+    return event.seq >= head
+  })
+  if (!reached) throw new Error(`/events ended after ${events.length} events, before seq ${head}`)
+  return events
+}
+
+/**
+ * Follows a server's `/events` for the whole run, as a subscriber would: from seq 1, and after every dropped
+ * connection (the server killed, or stopping) from the seq after the last one it delivered. Everything delivered is
+ * kept, so that a skipped, repeated or changed event shows against the log.
+ */
+const watch = (slot: Slot) => {
+  const events: Array<LogEvent> = []
   const controller = new AbortController()
-  const timer = setTimeout(() => controller.abort(), 30_000)
-  try {
-    const response = await fetch(`${urlOf(slot)}/events?from=1`, {
-      headers: { authorization: `Bearer ${tokens[0]!.secret}` },
-      signal: controller.signal,
-    })
-    if (!response.ok) throw new Error(`/events answered ${response.status}: ${await response.text()}`)
-    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader()
-    let buffer = ""
-    let name: string | undefined
-    let data: Array<string> = []
-    while (events.length === 0 || events[events.length - 1]!.seq < head) {
-      const { value, done } = await reader.read()
-      if (done) throw new Error(`/events ended after ${events.length} events, before seq ${head}`)
-      buffer += value
-      let newline = buffer.indexOf("\n")
-      while (newline >= 0) {
-        const line = buffer.slice(0, newline).replace(/\r$/, "")
-        buffer = buffer.slice(newline + 1)
-        newline = buffer.indexOf("\n")
-        if (line === "") {
-          if (name === "stream-error") throw new Error(`/events failed: ${data.join("\n")}`)
-          if (data.length > 0) events.push(JSON.parse(data.join("\n")) as LogEvent)
-          name = undefined
-          data = []
-        } else if (line.startsWith("event:")) name = line.slice(6).trim()
-        else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""))
+  let reconnects = 0
+  let target = Number.POSITIVE_INFINITY
+  let reachedTarget: () => void = () => undefined
+  const reached = new Promise<void>((resolve) => {
+    reachedTarget = resolve
+  })
+  const done = (async () => {
+    while (!controller.signal.aborted) {
+      try {
+        const last = events.at(-1)?.seq ?? 0
+        await followEvents(slot, last + 1, controller.signal, (event) => {
+          events.push(event)
+          if (event.seq >= target) reachedTarget()
+          return false
+        })
+      } catch {
+        // The server is down or restarting: try again shortly, where the stream stopped.
       }
+      if (controller.signal.aborted) break
+      reconnects++
+      await sleep(250)
     }
-    return events
-  } finally {
-    clearTimeout(timer)
-    controller.abort()
+  })()
+  return {
+    events,
+    reconnects: () => reconnects,
+    /** Resolves once the stream delivered `head`, or after `ms`. */
+    until: (head: number, ms: number): Promise<void> => {
+      target = head
+      if ((events.at(-1)?.seq ?? 0) >= head) reachedTarget()
+      return Promise.race([reached, sleep(ms)])
+    },
+    stop: async () => {
+      controller.abort()
+      await done
+    },
   }
 }
 
@@ -526,6 +590,7 @@ const main = async (): Promise<number> => {
   await Promise.all(slots.slice(1).map(start))
   log(`servers listening on ports ${slots.map((s) => s.port).join(", ")}`)
 
+  const watchers = slots.map(watch)
   const loadStart = Date.now()
   const loadEnd = loadStart + seconds * 1_000
   let loadDone = false
@@ -554,23 +619,40 @@ const main = async (): Promise<number> => {
       }),
     ),
   )
+  // Live streams may trail the fresh reads by the followers' latency; one that never reaches the head is a finding.
+  await Promise.all(watchers.map((watcher) => watcher.until(target, 10_000)))
+  await Promise.all(watchers.map((watcher) => watcher.stop()))
   const lifecycle = (await (
     await fetch(`${urlOf(slots[0]!)}/lifecycle`, { headers: { authorization: `Bearer ${tokens[0]!.secret}` } })
   ).json()) as { exclusive: Record<string, string> }
-  const result = check({ streams, attempts, exclusive: Object.keys(lifecycle.exclusive) })
+  const result = check({
+    streams,
+    live: watchers.map((watcher) => watcher.events),
+    attempts,
+    exclusive: Object.keys(lifecycle.exclusive),
+  })
 
   for (const problem of result.problems) console.log(`  ${problem}`)
   for (const finding of findings) console.log(`  finding: ${finding}`)
   const unknown = attempts.filter((a) => a.outcome.kind === "unknown").length
+  const failedAttempts = attempts.filter((a) => a.outcome.kind === "failed").length
   const unhealthy = [...unhealthySeen].map(([i, n]) => `${i}:${n}`).join(",") || "none"
+  const yesNo = (ok: boolean) => (ok ? "yes" : "no")
+  // The line the brief asks for first, then what else was measured.
   console.log(
     `multi-server: seed=${seed} servers=${serverCount} kills=${counts.kills} terminations=${counts.terminations} ` +
       `pg-restarts=${counts.pgRestarts} acknowledged=${result.acknowledged} checked=${result.checked} ` +
       `lost=${result.lost.length} duplicates=${result.duplicates.length} seqs=${result.seqs} ` +
-      `streams-identical=${result.streamsIdentical ? "yes" : "no"} unchanged=${result.unchanged} failed-yet-written=${result.failedPresent.length} gaps=${result.gaps.length} ` +
+      `streams-identical=${yesNo(result.streamsIdentical)}`,
+  )
+  console.log(
+    `multi-server: live-streams-identical=${yesNo(result.liveDivergences.length === 0)} ` +
+      `(reconnects ${watchers.map((watcher) => watcher.reconnects()).join(",")}) gaps=${result.gaps.length} ` +
       `exclusive-violations=${result.exclusiveViolations.length} stale-decisions=${result.staleDecisions.length} ` +
+      `unchanged=${result.unchanged} failed=${failedAttempts} failed-yet-written=${result.failedPresent.length} ` +
       `unknown=${unknown} (present ${result.unknownPresent}, absent ${result.unknownAbsent}) ` +
-      `terminated-backends=${counts.terminatedBackends} healthz-503-polls=${unhealthy} findings=${findings.length}`,
+      `terminated-backends=${counts.terminatedBackends} pg-down-ms=${counts.pgDownMs} ` +
+      `healthz-503-polls=${unhealthy} findings=${findings.length}`,
   )
   const failed = result.problems.length > 0 || findings.length > 0 || result.checked !== result.acknowledged
   if (failed) console.log(`multi-server: FAILED, seed=${seed}`)

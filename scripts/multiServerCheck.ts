@@ -46,9 +46,9 @@ export type Outcome =
   /** A 4xx other than 429: refused after a decision, so nothing may have been written for it. */
   | { readonly kind: "rejected"; readonly status: number; readonly tag: string }
   /**
-   * A refusal that promises nothing was written although it came from the storage or the queue: 429 `Overloaded`
-   * (never queued), or 503 `StorageFailed` with reason `Unavailable`, which a server answers only once it found its
-   * batch's commit did not happen.
+   * A failure that promises nothing was written although it came from the storage, the queue or the network: 429
+   * `Overloaded` (never queued), 503 `StorageFailed` with reason `Unavailable`, which a server answers only once it
+   * found its batch's commit did not happen, or a refused connection (status 0), which never carried the request.
    */
   | { readonly kind: "failed"; readonly status: number; readonly tag: string }
   /** A connection error, a timeout, or any other 5xx: written or not, but never twice. */
@@ -116,6 +116,8 @@ export interface CheckResult {
   readonly failedPresent: ReadonlyArray<string>
   readonly gaps: ReadonlyArray<string>
   readonly divergences: ReadonlyArray<string>
+  /** Live streams that skipped, repeated or changed an event, or stopped short of the head. */
+  readonly liveDivergences: ReadonlyArray<string>
   readonly exclusiveViolations: ReadonlyArray<string>
   /** Events whose recorded `from`, `supersedes` or `previous` is not what the log before them says. */
   readonly staleDecisions: ReadonlyArray<string>
@@ -128,22 +130,25 @@ export interface CheckResult {
 
 const limit = <A>(items: ReadonlyArray<A>, n = 20): ReadonlyArray<A> => items.slice(0, n)
 
-/** Compares each stream with the first: the same events at the same seqs, and as many. */
-export const compareStreams = (streams: ReadonlyArray<ReadonlyArray<LogEvent>>): ReadonlyArray<string> => {
-  const [reference, ...others] = streams
-  if (reference === undefined) return ["no stream read"]
+/** Compares each stream with the reference: the same events at the same seqs, and as many. */
+export const compareStreams = (
+  reference: ReadonlyArray<LogEvent>,
+  streams: ReadonlyArray<ReadonlyArray<LogEvent>>,
+  label: (index: number) => string,
+  referenceLabel: string,
+): ReadonlyArray<string> => {
   const found: Array<string> = []
-  others.forEach((stream, index) => {
+  streams.forEach((stream, index) => {
     const n = Math.min(stream.length, reference.length)
     for (let i = 0; i < n; i++)
       if (canonical(stream[i]) !== canonical(reference[i])) {
         found.push(
-          `stream ${index + 1} differs from stream 0 at position ${i}: ${canonical(stream[i])} vs ${canonical(reference[i])}`,
+          `${label(index)} differs from ${referenceLabel} at position ${i}: ${canonical(stream[i])} vs ${canonical(reference[i])}`,
         )
         return
       }
     if (stream.length !== reference.length)
-      found.push(`stream ${index + 1} holds ${stream.length} events, stream 0 ${reference.length}`)
+      found.push(`${label(index)} holds ${stream.length} events, ${referenceLabel} ${reference.length}`)
   })
   return found
 }
@@ -288,9 +293,12 @@ export const check = (input: {
   readonly streams: ReadonlyArray<ReadonlyArray<LogEvent>>
   readonly attempts: ReadonlyArray<Attempt>
   readonly exclusive: ReadonlyArray<string>
+  /** What each server's `/events` delivered live during the run, reconnecting after each drop where it stopped. */
+  readonly live?: ReadonlyArray<ReadonlyArray<LogEvent>>
 }): CheckResult => {
   const reference = input.streams[0] ?? []
-  const divergences = compareStreams(input.streams)
+  const divergences = compareStreams(reference, input.streams.slice(1), (i) => `stream ${i + 1}`, "stream 0")
+  const liveDivergences = compareStreams(reference, input.live ?? [], (i) => `live stream ${i}`, "the log")
   const gaps = findGaps(reference)
   const bySeq = new Map<number, LogEvent>()
   for (const event of reference) bySeq.set(event.seq, event)
@@ -376,6 +384,7 @@ export const check = (input: {
   const { exclusiveViolations, staleDecisions } = foldLog(reference, input.exclusive)
   const problems = [
     ...limit(divergences).map((p) => `divergence: ${p}`),
+    ...limit(liveDivergences).map((p) => `live divergence: ${p}`),
     ...limit(gaps).map((p) => `gap: ${p}`),
     ...limit(lost).map((p) => `lost: ${p}`),
     ...limit(duplicates).map((p) => `duplicate: ${p}`),
@@ -394,6 +403,7 @@ export const check = (input: {
     failedPresent,
     gaps,
     divergences,
+    liveDivergences,
     exclusiveViolations,
     staleDecisions,
     unknownPresent,

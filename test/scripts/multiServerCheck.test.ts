@@ -89,6 +89,17 @@ describe("check", () => {
     expect(result.divergences[1]).toContain("stream 2 differs from stream 0 at position 4")
   })
 
+  it("catches a live stream that skipped or repeated an event across a reconnection", () => {
+    const skipped = [log[0]!, log[1]!, log[3]!, log[4]!]
+    const repeated = [log[0]!, log[1]!, log[2]!, log[2]!, log[3]!, log[4]!]
+    const result = check({ streams: [log], live: [log, skipped, repeated], attempts, exclusive })
+    expect(result.divergences).toEqual([])
+    expect(result.liveDivergences).toHaveLength(2)
+    expect(result.liveDivergences[0]).toContain("live stream 1 differs from the log at position 2")
+    expect(result.liveDivergences[1]).toContain("live stream 2 differs from the log at position 3")
+    expect(result.problems.filter((p) => p.startsWith("live divergence:"))).toHaveLength(2)
+  })
+
   it("lets a write of unknown outcome be present once or absent, and calls a second copy a duplicate", () => {
     const unknown: Attempt = {
       client: "c1",
