@@ -158,7 +158,13 @@ const restartLoop = async (slot: Slot, delayMs: number): Promise<void> => {
       lastError = errorText(error)
       // Why a start failed says whether it is the database restarting (expected) or the server refusing the schema.
       const why = /"message":"([^"]*)"/.exec(lastError)?.[1] ?? lastError.split("\n")[0]
-      log(`server ${slot.index} did not start: ${why}`)
+      const tag = /"tag":"([A-Za-z]+)"/.exec(lastError)?.[1]
+      log(`server ${slot.index} did not start: ${tag ?? "?"}: ${why}`)
+      // A database that cannot be reached (restarting, connections refused) is what the faults cause, and a later
+      // start succeeds; any other refusal (a log read as corrupt, a lock) says the stored registry or the open is
+      // wrong, even if a retry gets past it.
+      if (tag !== "StorageFailed")
+        findings.push(`server ${slot.index} failed to start with ${tag ?? "no error"}: ${why}`)
       await sleep(500)
     }
   }
