@@ -167,11 +167,14 @@ export const makePostgresStorage = (
       ),
     )
     const opened = yield* attempt("open", schema, bounds)
+    // Only up to the head just read: other servers may commit between the two statements, and their records are not
+    // a gap (a server restarted under load was refused as WalCorrupt, scripts/multi-server.ts).
     const [counted] = yield* attempt(
       "open",
       schema,
       sql.unsafe<{ readonly count: string; readonly low: string | null }>(
-        `select count(*) as count, min(seq) as low from ${S}.records`,
+        `select count(*) as count, min(seq) as low from ${S}.records where seq <= $1`,
+        [opened.head],
       ),
     )
     const count = Number(counted?.count ?? 0)
