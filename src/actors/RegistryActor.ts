@@ -134,10 +134,14 @@ export const makeRegistryActor = (options: {
     const index = yield* recoverIndex(wal, snapshots)
     yield* bindLifecycle(wal, shared, index, rules, options.lifecycleMapping, clock)
     const tail = new EventTail(limits.tailEventsMax, index.lastSeq)
-    /** What other servers committed, in order: into the state, then to subscribers. */
+    /**
+     * What other servers committed, in order: into the state, then to subscribers. It counts toward this server's
+     * compaction too, so that the log is snapshotted as often as one server's would be, whoever wrote it.
+     */
     const applyCommitted = (events: ReadonlyArray<RegistryEvent>) => {
       for (const event of events) index.apply(event.seq, event)
       tail.push(events)
+      compactor.appended(events.length)
     }
     const stats = { batches: 0, appendedRecords: 0, compactions: 0 }
     const mailbox = new Mailbox<Pending>(limits)
