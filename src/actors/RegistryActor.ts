@@ -213,6 +213,7 @@ export const makeRegistryActor = (options: {
     if (shared !== undefined && follower !== undefined)
       yield* Effect.forkScoped(
         shared.follow((head) => {
+          if (head > follower.head) follower.head = head
           if (head > index.lastSeq && !follower.due) {
             follower.due = true
             status.wake()
@@ -354,8 +355,9 @@ const batchLoop = (deps: {
         gathered = yield* waitForWork
         continue
       }
-      // With commands waiting, the batch's append catches up itself.
-      if (follower?.due === true && mailbox.isEmpty) {
+      // With commands waiting, the batch's append catches up itself, unless this server is so far behind that
+      // reading it all under the append lock would hold every other server up.
+      if (follower?.due === true && (mailbox.isEmpty || follower.head - follower.lastSeq() > catchUpUnderLockMax)) {
         yield* follower.catchUp
         continue
       }
@@ -520,8 +522,14 @@ const decodedOrThrow = (records: ReadonlyArray<WalRecord>): Array<RegistryEvent>
  */
 interface Follower {
   due: boolean
+  /** The newest head the log reported. */
+  head: number
+  readonly lastSeq: () => number
   readonly catchUp: Effect.Effect<void>
 }
+
+/** The most records a batch's append reads under the lock before deciding; more are caught up before it. */
+const catchUpUnderLockMax = 1024
 
 const makeFollower = (
   wal: Wal,
@@ -531,6 +539,8 @@ const makeFollower = (
 ): Follower => {
   const follower: Follower = {
     due: false,
+    head: 0,
+    lastSeq: () => index.lastSeq,
     catchUp: Effect.suspend(() => {
       follower.due = false
       return Stream.runForEachChunk(wal.read(index.lastSeq + 1), (chunk) =>

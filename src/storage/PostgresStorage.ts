@@ -532,7 +532,9 @@ export const makePostgresStorage = (
       let delay = pollMillis
       for (;;) {
         yield* Effect.sleep(delay)
-        const at = yield* Effect.either(reached(attempt("poll", schema, bounds)))
+        // Once more at once: a pooled connection the server ended since its last use fails one statement, and the
+        // pool's next one is new; only a second failure means the database cannot be reached.
+        const at = yield* Effect.either(reached(Effect.retry(attempt("poll", schema, bounds), { times: 1 })))
         // Backs off while the database is unreachable; the pool reconnects on the next statement that gets through.
         if (at._tag === "Left") delay = Math.min(delay * 2, Math.max(pollMillis, 5000))
         else {
