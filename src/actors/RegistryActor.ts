@@ -139,10 +139,22 @@ export const makeRegistryActor = (options: {
      * compaction too, so that the log is snapshotted as often as one server's would be, whoever wrote it.
      */
     const applyCommitted = (events: ReadonlyArray<RegistryEvent>) => {
-      for (const event of events) index.apply(event.seq, event)
+      for (const event of events) {
+        index.apply(event.seq, event)
+        if (event._tag === "LifecycleChanged" && event.to.fingerprint !== rules.compiled.fingerprint)
+          lifecycleMoved ??= new StorageFailed({
+            operation: "follow",
+            path: "lifecycle",
+            reason: "InvalidData",
+            message: `another server moved this registry to lifecycle "${event.to.name}" (${event.to.fingerprint}) at seq ${event.seq}; this server decides under "${rules.compiled.name}" and stops writing: restart it with that lifecycle`,
+          })
+      }
       tail.push(events)
       compactor.appended(events.length)
+      if (lifecycleMoved !== undefined) throw lifecycleMoved
     }
+    /** Set once another server recorded a lifecycle other than this server's rules: no decision of it holds then. */
+    let lifecycleMoved: StorageFailed | undefined
     const stats = { batches: 0, appendedRecords: 0, compactions: 0 }
     const mailbox = new Mailbox<Pending>(limits)
     const turn = Option.getOrUndefined(yield* Effect.serviceOption(EventLoopTurn))
@@ -178,6 +190,7 @@ export const makeRegistryActor = (options: {
             ? yield* walStillHealthy(wal, index.lastSeq)
             : Exit.isSuccess(yield* Effect.exit(wal.health))
         if (!healthy) status.failure = error
+        if (lifecycleMoved !== undefined) status.failure = lifecycleMoved
         for (const pending of batch) pending.resume(Exit.fail(error))
         if (status.failure) yield* failEverything(status.failure)
       })
@@ -544,7 +557,9 @@ const makeFollower = (
     catchUp: Effect.suspend(() => {
       follower.due = false
       return Stream.runForEachChunk(wal.read(index.lastSeq + 1), (chunk) =>
-        Effect.map(decodeEvents(chunk), applyCommitted),
+        Effect.flatMap(decodeEvents(chunk), (events) =>
+          Effect.try({ try: () => applyCommitted(events), catch: (error) => error as StorageFailed }),
+        ),
       ).pipe(
         Effect.catchAll((error) =>
           // Compacted: this server fell further behind than the log keeps, and only a reopen (from the newest
@@ -558,7 +573,7 @@ const makeFollower = (
                   message: error.message,
                 }),
               )
-            : error.reason === "Compacted"
+            : error.reason === "Compacted" || error.operation === "follow"
               ? failRegistry(error)
               : Effect.void,
         ),

@@ -10,6 +10,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Exit, Option, Stream } from "effect"
 import fc from "fast-check"
+import { mlflowStages } from "../../src/actors/builtinLifecycles.ts"
 import type { RegistryEvent } from "../../src/domain/RegistryEvent.ts"
 import { layerPostgres } from "../../src/node.ts"
 import { failureOf, failureTag } from "../../src/testing/exits.ts"
@@ -137,6 +138,23 @@ describe("several registries on one PostgreSQL schema", () => {
       expect((await b!.run(b!.registry.stats)).lastSeq).toBe(1)
     } finally {
       await Promise.all([a!.close(), b!.close()])
+      backend.remove()
+    }
+  })
+
+  it("stops a server whose lifecycle another server moved the registry away from, before it decides under it", async () => {
+    const backend = postgresRegistryBackend()
+    const first = await open(backend.layer({ pollMillis: 10 }))
+    try {
+      await first.run(first.registry.register({ name: "m", version: "1.0.0" }))
+      const second = await open(backend.layer({ lifecycle: mlflowStages, lifecycleMapping: { registered: "none" } }))
+      await second.close()
+      await until(async () => Exit.isFailure(await first.exitOf(first.registry.health)))
+      const refused = await first.exitOf(first.registry.promote("m", "1.0.0"))
+      expect(failureOf(refused)).toMatchObject({ _tag: "StorageFailed", operation: "follow" })
+      expect(String((failureOf(refused) as { message: string }).message)).toMatch(/moved this registry to lifecycle/)
+    } finally {
+      await first.close()
       backend.remove()
     }
   })
