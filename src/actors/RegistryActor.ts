@@ -134,11 +134,27 @@ export const makeRegistryActor = (options: {
     const index = yield* recoverIndex(wal, snapshots)
     yield* bindLifecycle(wal, shared, index, rules, options.lifecycleMapping, clock)
     const tail = new EventTail(limits.tailEventsMax, index.lastSeq)
-    /** What other servers committed, in order: into the state, then to subscribers. */
+    /**
+     * What other servers committed, in order: into the state, then to subscribers. It counts toward this server's
+     * compaction too, so that the log is snapshotted as often as one server's would be, whoever wrote it.
+     */
     const applyCommitted = (events: ReadonlyArray<RegistryEvent>) => {
-      for (const event of events) index.apply(event.seq, event)
+      for (const event of events) {
+        index.apply(event.seq, event)
+        if (event._tag === "LifecycleChanged" && event.to.fingerprint !== rules.compiled.fingerprint)
+          lifecycleMoved ??= new StorageFailed({
+            operation: "follow",
+            path: "lifecycle",
+            reason: "InvalidData",
+            message: `another server moved this registry to lifecycle "${event.to.name}" (${event.to.fingerprint}) at seq ${event.seq}; this server decides under "${rules.compiled.name}" and stops writing: restart it with that lifecycle`,
+          })
+      }
       tail.push(events)
+      compactor.appended(events.length)
+      if (lifecycleMoved !== undefined) throw lifecycleMoved
     }
+    /** Set once another server recorded a lifecycle other than this server's rules: no decision of it holds then. */
+    let lifecycleMoved: StorageFailed | undefined
     const stats = { batches: 0, appendedRecords: 0, compactions: 0 }
     const mailbox = new Mailbox<Pending>(limits)
     const turn = Option.getOrUndefined(yield* Effect.serviceOption(EventLoopTurn))
@@ -174,6 +190,7 @@ export const makeRegistryActor = (options: {
             ? yield* walStillHealthy(wal, index.lastSeq)
             : Exit.isSuccess(yield* Effect.exit(wal.health))
         if (!healthy) status.failure = error
+        if (lifecycleMoved !== undefined) status.failure = lifecycleMoved
         for (const pending of batch) pending.resume(Exit.fail(error))
         if (status.failure) yield* failEverything(status.failure)
       })
@@ -209,6 +226,7 @@ export const makeRegistryActor = (options: {
     if (shared !== undefined && follower !== undefined)
       yield* Effect.forkScoped(
         shared.follow((head) => {
+          if (head > follower.head) follower.head = head
           if (head > index.lastSeq && !follower.due) {
             follower.due = true
             status.wake()
@@ -350,8 +368,9 @@ const batchLoop = (deps: {
         gathered = yield* waitForWork
         continue
       }
-      // With commands waiting, the batch's append catches up itself.
-      if (follower?.due === true && mailbox.isEmpty) {
+      // With commands waiting, the batch's append catches up itself, unless this server is so far behind that
+      // reading it all under the append lock would hold every other server up.
+      if (follower?.due === true && (mailbox.isEmpty || follower.head - follower.lastSeq() > catchUpUnderLockMax)) {
         yield* follower.catchUp
         continue
       }
@@ -516,8 +535,14 @@ const decodedOrThrow = (records: ReadonlyArray<WalRecord>): Array<RegistryEvent>
  */
 interface Follower {
   due: boolean
+  /** The newest head the log reported. */
+  head: number
+  readonly lastSeq: () => number
   readonly catchUp: Effect.Effect<void>
 }
+
+/** The most records a batch's append reads under the lock before deciding; more are caught up before it. */
+const catchUpUnderLockMax = 1024
 
 const makeFollower = (
   wal: Wal,
@@ -527,10 +552,14 @@ const makeFollower = (
 ): Follower => {
   const follower: Follower = {
     due: false,
+    head: 0,
+    lastSeq: () => index.lastSeq,
     catchUp: Effect.suspend(() => {
       follower.due = false
       return Stream.runForEachChunk(wal.read(index.lastSeq + 1), (chunk) =>
-        Effect.map(decodeEvents(chunk), applyCommitted),
+        Effect.flatMap(decodeEvents(chunk), (events) =>
+          Effect.try({ try: () => applyCommitted(events), catch: (error) => error as StorageFailed }),
+        ),
       ).pipe(
         Effect.catchAll((error) =>
           // Compacted: this server fell further behind than the log keeps, and only a reopen (from the newest
@@ -544,7 +573,7 @@ const makeFollower = (
                   message: error.message,
                 }),
               )
-            : error.reason === "Compacted"
+            : error.reason === "Compacted" || error.operation === "follow"
               ? failRegistry(error)
               : Effect.void,
         ),

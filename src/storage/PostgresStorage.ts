@@ -80,6 +80,8 @@ const recordOf = (row: Row): WalRecord => ({
   payload: new Uint8Array(row.payload),
 })
 
+/** How long PostgreSQL lets one of our transactions sit idle (holding the append lock) before ending it. */
+const idleInTransactionMillis = 15_000
 /** Records read per statement: a reader holds one page, never the whole log. */
 const pageRecords = 4096
 /** How long a commit whose outcome was lost is looked up before the port gives up and latches. */
@@ -112,7 +114,11 @@ export const makePostgresStorage = (
     // From Effect's Random, like every id here, so a seeded run writes the same bytes.
     const processId = `${(yield* Random.nextInt).toString(36)}-${(yield* Random.nextInt).toString(36)}`
     const latch = FailureLatch.make()
-    const lock = `select pg_advisory_xact_lock(${lockClass}, ${lockKey(schema)})`
+    // The append lock, and a bound on how long a transaction of ours may sit idle holding it: a server that vanished
+    // mid-transaction without closing its connection (a network cut) would otherwise stall every other server's
+    // appends until TCP gave up on it, hours later. One statement, so it costs no round trip of its own.
+    const lock = `select set_config('idle_in_transaction_session_timeout', '${idleInTransactionMillis}', true),
+                         pg_advisory_xact_lock(${lockClass}, ${lockKey(schema)})`
     const channel = channelOf(schema)
     const S = schema
 
@@ -535,7 +541,9 @@ export const makePostgresStorage = (
       let delay = pollMillis
       for (;;) {
         yield* Effect.sleep(delay)
-        const at = yield* Effect.either(reached(attempt("poll", schema, bounds)))
+        // Once more at once: a pooled connection the server ended since its last use fails one statement, and the
+        // pool's next one is new; only a second failure means the database cannot be reached.
+        const at = yield* Effect.either(reached(Effect.retry(attempt("poll", schema, bounds), { times: 1 })))
         // Backs off while the database is unreachable; the pool reconnects on the next statement that gets through.
         if (at._tag === "Left") delay = Math.min(delay * 2, Math.max(pollMillis, 5000))
         else {

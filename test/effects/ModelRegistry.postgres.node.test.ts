@@ -2,17 +2,21 @@
  * Several registries on one PostgreSQL schema, racing: conflicting promotions, deprecations, aliases and
  * registrations of the same models from all of them at once. Whatever the interleaving, the log is one gap-free
  * order that every server streams alike, every acknowledged write is in it as acknowledged, at most one version of
- * a model is in production at every seq, and a retried registration is a no-op on any server. Also: a schema the
- * single-writer release wrote opens unchanged.
+ * a model is in production at every seq, and a retried registration is a no-op on any server. Also: a database
+ * that goes away fails writes with a typed error and readiness until it is back, and a schema the single-writer
+ * release wrote opens unchanged.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Exit, Option, Stream } from "effect"
 import fc from "fast-check"
+import { mlflowStages } from "../../src/actors/builtinLifecycles.ts"
 import type { RegistryEvent } from "../../src/domain/RegistryEvent.ts"
-import { failureTag } from "../../src/testing/exits.ts"
+import { layerPostgres } from "../../src/node.ts"
+import { failureOf, failureTag } from "../../src/testing/exits.ts"
 import { layerTestClient } from "../storage/postgres.ts"
-import { type Opened, open } from "../support/harness.ts"
+import { type Opened, open, until } from "../support/harness.ts"
+import { startPgProxy } from "../support/pgProxy.ts"
 import { postgresRegistryBackend } from "../support/postgresRegistry.ts"
 
 const models = ["m0", "m1"] as const
@@ -134,6 +138,50 @@ describe("several registries on one PostgreSQL schema", () => {
       expect((await b!.run(b!.registry.stats)).lastSeq).toBe(1)
     } finally {
       await Promise.all([a!.close(), b!.close()])
+      backend.remove()
+    }
+  })
+
+  it("stops a server whose lifecycle another server moved the registry away from, before it decides under it", async () => {
+    const backend = postgresRegistryBackend()
+    const first = await open(backend.layer({ pollMillis: 10 }))
+    try {
+      await first.run(first.registry.register({ name: "m", version: "1.0.0" }))
+      const second = await open(backend.layer({ lifecycle: mlflowStages, lifecycleMapping: { registered: "none" } }))
+      await second.close()
+      await until(async () => Exit.isFailure(await first.exitOf(first.registry.health)))
+      const refused = await first.exitOf(first.registry.promote("m", "1.0.0"))
+      expect(failureOf(refused)).toMatchObject({ _tag: "StorageFailed", operation: "follow" })
+      expect(String((failureOf(refused) as { message: string }).message)).toMatch(/moved this registry to lifecycle/)
+    } finally {
+      await first.close()
+      backend.remove()
+    }
+  })
+
+  it("fails writes with a typed Unavailable while the database is gone, says so at /healthz, and recovers", async () => {
+    const backend = postgresRegistryBackend()
+    const proxy = await startPgProxy()
+    const url = `postgres://postgres@127.0.0.1:${proxy.port}/test`
+    const opened = await open(layerPostgres({ url, schema: backend.schema, pollMillis: 20 }))
+    try {
+      const { registry, run, exitOf } = opened
+      await run(registry.register({ name: "cut", version: "1.0.0" }))
+      proxy.cut()
+      const refused = await exitOf(registry.register({ name: "cut", version: "1.1.0" }))
+      expect(failureOf(refused)).toMatchObject({ _tag: "StorageFailed", reason: "Unavailable" })
+      await until(async () => Exit.isFailure(await exitOf(registry.health)))
+      expect(failureOf(await exitOf(registry.health))).toMatchObject({ _tag: "StorageFailed", reason: "Unavailable" })
+      // Reads go on from the server's own state.
+      expect((await run(registry.get("cut", "1.0.0"))).version).toBe("1.0.0")
+      proxy.restore()
+      await until(async () => Exit.isSuccess(await exitOf(registry.health)))
+      const next = await run(registry.register({ name: "cut", version: "1.1.0" }))
+      // The refused write left nothing: the next one takes seq 2.
+      expect(next.event?.seq).toBe(2)
+    } finally {
+      await opened.close()
+      await proxy.close()
       backend.remove()
     }
   })

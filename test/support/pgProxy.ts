@@ -13,6 +13,9 @@ export interface PgProxy {
   loseNextCommit(loss: CommitLoss): void
   /** Whether the armed loss has happened. */
   readonly lost: () => boolean
+  /** The database goes away: every connection is cut, and new ones are refused until `restore`. */
+  cut(): void
+  restore(): void
   close(): Promise<void>
 }
 
@@ -23,7 +26,9 @@ export const startPgProxy = (target = { host: "127.0.0.1", port: 5432 }): Promis
     let armed: CommitLoss | undefined
     let happened = false
     const sockets = new Set<net.Socket>()
+    let down = false
     const server = net.createServer((client) => {
+      if (down) return client.destroy()
       const upstream = net.connect(target)
       sockets.add(client).add(upstream)
       let dropOnAnswer = false
@@ -63,6 +68,13 @@ export const startPgProxy = (target = { host: "127.0.0.1", port: 5432 }): Promis
           happened = false
         },
         lost: () => happened,
+        cut: () => {
+          down = true
+          for (const socket of sockets) socket.destroy()
+        },
+        restore: () => {
+          down = false
+        },
         close: () =>
           new Promise((done) => {
             for (const socket of sockets) socket.destroy()
