@@ -55,7 +55,10 @@ const errorText = (error: unknown): string => {
   return cause instanceof Error ? `${error.message}: ${cause.message}` : error.message
 }
 
-/** Whatever makes the run fail besides the checker's problems: a server that exited or never came back. */
+/**
+ * Whatever makes the run fail besides the checker's problems: a server that exited on its own, refused to start for
+ * a reason other than an unreachable database, or never came back; servers that never agreed on the head.
+ */
 const findings: Array<string> = []
 
 // --- PostgreSQL ------------------------------------------------------------------------------------------------------
@@ -664,6 +667,12 @@ const main = async (): Promise<number> => {
   if (failed) console.log(`multi-server: FAILED, seed=${seed}`)
   return failed ? 1 : 0
 }
+
+// Interrupted (Ctrl-C): the servers stop with the process group, and the schema is dropped all the same.
+process.once("SIGINT", () => {
+  console.log(`multi-server: interrupted, seed=${seed}`)
+  void cleanUp().finally(() => process.exit(130))
+})
 
 let exitCode = 1
 try {
