@@ -669,7 +669,11 @@ const main = async (): Promise<number> => {
 }
 
 // Interrupted (Ctrl-C): the servers stop with the process group, and the schema is dropped all the same.
-process.once("SIGINT", () => {
+// tsx passes the terminal's SIGINT on as a second one: both are taken, so that the first's clean-up can finish.
+let interrupted = false
+process.on("SIGINT", () => {
+  if (interrupted) return
+  interrupted = true
   console.log(`multi-server: interrupted, seed=${seed}`)
   void cleanUp().finally(() => process.exit(130))
 })
