@@ -167,7 +167,9 @@ const restartLoop = async (slot: Slot, delayMs: number): Promise<void> => {
       // start succeeds; any other refusal (a log read as corrupt, a lock) says the stored registry or the open is
       // wrong, even if a retry gets past it.
       if (tag !== "StorageFailed")
-        findings.push(`server ${slot.index} failed to start with ${tag ?? "no error"}: ${why}`)
+        findings.push(
+          `server ${slot.index} failed to start with ${tag ?? "no typed error"}: ${tag === undefined ? `\n    ${tail(lastError)}` : why}`,
+        )
       await sleep(500)
     }
   }
