@@ -206,8 +206,19 @@ const schedule = (random: () => number): ReadonlyArray<Fault> => {
   // The first two process faults are one kill and one termination, in a seeded order, so every run has both.
   const firstKind = random() < 0.5 ? "kill" : "terminate"
   let processFaults = 0
-  return times.map((at, i): Fault => {
-    if (restarts.has(i)) return { at, kind: "pg-restart" }
+  return times.flatMap((at, i): ReadonlyArray<Fault> => {
+    // A server starting while the database goes down (a deploy during a failover) opens against connections that
+    // die under it: each database restart follows a kill whose restart falls into it.
+    if (restarts.has(i))
+      return [
+        {
+          at: at - Math.round(500 + random() * 700),
+          kind: "kill",
+          target: Math.floor(random() * serverCount),
+          restartAfterMs: Math.round(random() * 400),
+        },
+        { at, kind: "pg-restart" },
+      ]
     const kind =
       processFaults === 0
         ? firstKind
@@ -220,9 +231,11 @@ const schedule = (random: () => number): ReadonlyArray<Fault> => {
             : "terminate"
     processFaults++
     const target = Math.floor(random() * serverCount)
-    return kind === "kill"
-      ? { at, kind, target, restartAfterMs: Math.round(200 + random() * 1_300) }
-      : { at, kind, target: random() < 0.25 ? "all" : target }
+    return [
+      kind === "kill"
+        ? { at, kind, target, restartAfterMs: Math.round(200 + random() * 1_300) }
+        : { at, kind, target: random() < 0.25 ? "all" : target },
+    ]
   })
 }
 
