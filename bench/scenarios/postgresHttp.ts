@@ -1,0 +1,281 @@
+/**
+ * HTTP registers through several servers on one PostgreSQL schema (issue 16), against one server on the file WAL
+ * with the same load in the same run. Processes: every server (dist, as `npm start` runs it), the load generator
+ * (children/spreadLoad.ts, a fresh process per run: one autocannon instance per server, the connections split
+ * evenly, all drawing from one record stream so no version is sent twice), PostgreSQL, and this one, which
+ * orchestrates. On 2 cores they all share the CPU.
+ *
+ * Each repetition starts the file server on a fresh directory and `--postgres-servers` servers (default 2) on a
+ * fresh schema, then per connection count loads one setup and then the other, which goes first alternating by
+ * repetition; each run warms up with registers first. Afterwards every server must list at least the registers
+ * its setup acknowledged: a PostgreSQL server also the ones its peers took, which it may need a moment to see
+ * (waited for up to ten seconds, and how long it took is reported).
+ *
+ * A build that keeps one server per schema refuses the second with DirectoryLocked: the scenario then fails,
+ * saying so, except in a smoke run, which goes on with the servers that started and reports the refusal.
+ */
+
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { runChild } from "../harness/child.ts"
+import type { RunContext, Scratch } from "../harness/context.ts"
+import type { LoadResult, SpreadLoadRequest } from "../harness/httpLoad.ts"
+import { freshSchema, redactUrl } from "../harness/postgres.ts"
+import { ensureFreshDist, type Server, startPostgresServer, startServer } from "../harness/servers.ts"
+import { median } from "../harness/stats.ts"
+import type { HttpRepetition } from "./http.ts"
+import { reachPostgres } from "./postgres.ts"
+
+export type PostgresHttpSetup = "file" | "postgres"
+
+const setups: ReadonlyArray<PostgresHttpSetup> = ["file", "postgres"]
+
+export interface PostgresHttpCell {
+  readonly setup: PostgresHttpSetup
+  /** Servers the load was spread over. */
+  readonly servers: number
+  readonly connections: number
+  readonly repetitions: ReadonlyArray<HttpRepetition>
+  readonly median: {
+    readonly requestsPerSecond: number
+    readonly p50Ms: number
+    readonly p99Ms: number
+    readonly serverCpuMicros: number
+  }
+}
+
+export interface PostgresHttpRatio {
+  readonly connections: number
+  /** PostgreSQL setup over file setup, of the medians. */
+  readonly throughput: number
+  readonly p50: number
+  readonly p99: number
+  /** Of the registry servers' CPU per register; PostgreSQL's own CPU is not in it. */
+  readonly serverCpu: number
+}
+
+export interface PostgresHttpCheck {
+  readonly setup: PostgresHttpSetup
+  readonly server: number
+  readonly repetition: number
+  /** Registers the setup acknowledged with a 2xx, warm-ups not counted. */
+  readonly atLeast: number
+  readonly stored: number
+  /** How long until this server listed them all. */
+  readonly waitedMs: number
+}
+
+export type PostgresHttpResult =
+  | { readonly status: "skipped"; readonly url: string; readonly reason: string }
+  | {
+      readonly status: "measured"
+      readonly url: string
+      readonly registryEntry: string
+      readonly built: boolean
+      readonly postgresServersRequested: number
+      readonly postgresServers: number
+      /** Why fewer PostgreSQL servers ran than were asked for (smoke runs only), else null. */
+      readonly refused: string | null
+      readonly connections: ReadonlyArray<number>
+      readonly seconds: number
+      readonly warmupSeconds: number
+      readonly cells: ReadonlyArray<PostgresHttpCell>
+      readonly ratios: ReadonlyArray<PostgresHttpRatio>
+      readonly storedChecks: ReadonlyArray<PostgresHttpCheck>
+    }
+
+const loadScript = fileURLToPath(new URL("../children/spreadLoad.ts", import.meta.url))
+
+interface Running {
+  readonly setup: PostgresHttpSetup
+  readonly servers: Array<Server>
+  /** Records of the stream this setup has been sent so far; the next run starts after them. */
+  offset: number
+  acknowledged: number
+}
+
+const storedVersions = async (url: string): Promise<number> => {
+  const response = await fetch(`${url}/models`)
+  const models = (await response.json()) as ReadonlyArray<{ readonly versionCount: number }>
+  return models.reduce((total, model) => total + model.versionCount, 0)
+}
+
+/** Polls until `url` lists at least `atLeast` versions or ten seconds pass; answers what it listed last. */
+const waitForStored = async (url: string, atLeast: number): Promise<{ stored: number; waitedMs: number }> => {
+  const started = performance.now()
+  for (;;) {
+    const stored = await storedVersions(url)
+    const waitedMs = performance.now() - started
+    if (stored >= atLeast || waitedMs > 10_000) return { stored, waitedMs }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString("en-US")
+
+export const runPostgresHttp = async (
+  context: RunContext,
+  options: {
+    readonly url: string
+    readonly servers: number
+    readonly connections: ReadonlyArray<number>
+    readonly required: boolean
+  },
+): Promise<PostgresHttpResult> => {
+  const { coldRepetitions, httpSeconds, smoke } = context.options
+  const admin = await reachPostgres(context, options.url, options.required)
+  if (typeof admin === "string") return { status: "skipped", url: redactUrl(options.url), reason: admin }
+  const tooFew = options.connections.filter((count) => count < options.servers)
+  if (tooFew.length > 0)
+    throw new Error(`postgres-http: ${tooFew.join(", ")} connections cannot load ${options.servers} servers`)
+  // As in the HTTP scenario: autocannon ends a run on its 1 s tick, so a smoke warm-up would cost a second a run.
+  const warmupSeconds = smoke ? 0 : 2
+  const built = ensureFreshDist(context.log)
+  const measured = new Map<string, Array<HttpRepetition>>()
+  const key = (setup: PostgresHttpSetup, connections: number) => `${setup} ${connections}`
+  const storedChecks: Array<PostgresHttpCheck> = []
+  let postgresServers = options.servers
+  let refused: string | null = null
+
+  const startPostgres = async (running: Running, schema: string): Promise<void> => {
+    for (let index = 0; index < postgresServers; index++) {
+      try {
+        running.servers.push(await startPostgresServer(options.url, schema))
+      } catch (error) {
+        const output = error instanceof Error ? error.message : String(error)
+        if (index === 0 || !output.includes("DirectoryLocked")) throw error
+        const reason = `server ${index + 1} on one schema was refused with DirectoryLocked: this build keeps one server per schema`
+        if (!smoke) throw new Error(`postgres-http: ${reason}; --postgres-servers=1 measures one`)
+        context.log(`  ${reason}; the smoke run goes on with ${index}`)
+        refused = reason
+        postgresServers = index
+        return
+      }
+    }
+  }
+
+  try {
+    for (let rep = 1; rep <= coldRepetitions; rep++) {
+      const order = rep % 2 === 1 ? setups : [...setups].reverse()
+      const schema = freshSchema()
+      let scratch: Scratch | undefined
+      const running: Array<Running> = []
+      try {
+        for (const setup of order) {
+          const entry: Running = { setup, servers: [], offset: 0, acknowledged: 0 }
+          running.push(entry)
+          if (setup === "file") {
+            scratch = await context.scratch("postgres-http-file")
+            entry.servers.push(await startServer(scratch.path))
+          } else await startPostgres(entry, schema)
+        }
+        for (const connections of options.connections)
+          for (const entry of running) {
+            const request: SpreadLoadRequest = {
+              servers: entry.servers.map((server) => ({ url: server.url, pid: server.pid })),
+              connections,
+              warmupSeconds,
+              seconds: httpSeconds,
+              offset: entry.offset,
+            }
+            const result = await runChild<LoadResult>(loadScript, [JSON.stringify(request)])
+            entry.offset += result.consumed
+            entry.acknowledged += result.ok
+            const repetition: HttpRepetition = {
+              seconds: result.seconds,
+              requestsPerSecond: result.ok / result.seconds,
+              ok: result.ok,
+              non2xx: result.non2xx,
+              errors: result.errors + result.timeouts,
+              p50Ms: result.latency.p50Ms ?? Number.NaN,
+              p99Ms: result.latency.p99Ms ?? Number.NaN,
+              serverCpuMicros: (result.serverCpuSeconds / result.ok) * 1e6,
+            }
+            measured.set(key(entry.setup, connections), [
+              ...(measured.get(key(entry.setup, connections)) ?? []),
+              repetition,
+            ])
+            context.log(
+              `  rep ${rep}/${coldRepetitions}, ${connections} connections, ${entry.setup} ×${entry.servers.length}: ` +
+                `${fmt(repetition.requestsPerSecond)} registers/s, p50 ${repetition.p50Ms.toFixed(2)} ms, ` +
+                `p99 ${repetition.p99Ms.toFixed(2)} ms, server CPU ${Math.round(repetition.serverCpuMicros)} µs/req, ` +
+                `non-2xx ${repetition.non2xx}, errors ${repetition.errors}`,
+            )
+          }
+        for (const entry of running)
+          for (const [index, server] of entry.servers.entries()) {
+            const { stored, waitedMs } = await waitForStored(server.url, entry.acknowledged)
+            const check = {
+              setup: entry.setup,
+              server: index + 1,
+              repetition: rep,
+              atLeast: entry.acknowledged,
+              stored,
+              waitedMs,
+            }
+            storedChecks.push(check)
+            if (stored < entry.acknowledged)
+              throw new Error(
+                `${entry.setup} server ${index + 1} lists ${stored} versions after 10 s, fewer than the ${entry.acknowledged} its setup acknowledged`,
+              )
+          }
+      } finally {
+        for (const entry of running) for (const server of entry.servers) await server.stop()
+        await scratch?.release()
+        await admin.drop(schema)
+      }
+    }
+  } finally {
+    try {
+      await admin.dropLeftovers()
+    } finally {
+      await admin.close()
+    }
+  }
+  const serversOf = (setup: PostgresHttpSetup) => (setup === "file" ? 1 : postgresServers)
+  const cells: Array<PostgresHttpCell> = options.connections.flatMap((connections) =>
+    setups.map((setup) => {
+      const repetitions = measured.get(key(setup, connections)) ?? []
+      return {
+        setup,
+        servers: serversOf(setup),
+        connections,
+        repetitions,
+        median: {
+          requestsPerSecond: median(repetitions.map((rep) => rep.requestsPerSecond)),
+          p50Ms: median(repetitions.map((rep) => rep.p50Ms)),
+          p99Ms: median(repetitions.map((rep) => rep.p99Ms)),
+          serverCpuMicros: median(repetitions.map((rep) => rep.serverCpuMicros)),
+        },
+      }
+    }),
+  )
+  const medianOf = (setup: PostgresHttpSetup, connections: number) =>
+    cells.find((cell) => cell.setup === setup && cell.connections === connections)!.median
+  const ratios = options.connections.map((connections) => {
+    const pg = medianOf("postgres", connections)
+    const file = medianOf("file", connections)
+    return {
+      connections,
+      throughput: pg.requestsPerSecond / file.requestsPerSecond,
+      p50: pg.p50Ms / file.p50Ms,
+      p99: pg.p99Ms / file.p99Ms,
+      serverCpu: pg.serverCpuMicros / file.serverCpuMicros,
+    }
+  })
+  return {
+    status: "measured",
+    url: redactUrl(options.url),
+    registryEntry: join("dist", "bin", "model-registry.js"),
+    built,
+    postgresServersRequested: options.servers,
+    postgresServers,
+    refused,
+    connections: options.connections,
+    seconds: httpSeconds,
+    warmupSeconds,
+    cells,
+    ratios,
+    storedChecks,
+  }
+}
