@@ -6,7 +6,7 @@
  * dropped at the end too.
  */
 import { PgClient } from "@effect/sql-pg"
-import { Duration, Effect, ManagedRuntime, Redacted } from "effect"
+import { Cause, Duration, Effect, Exit, ManagedRuntime, Redacted } from "effect"
 
 export const defaultPostgresUrl = process.env.MODEL_REGISTRY_TEST_POSTGRES ?? "postgres://postgres@127.0.0.1:5432/test"
 
@@ -32,17 +32,19 @@ export interface PostgresAdmin {
  * drops. Rejects with the driver's reason when the server cannot be reached within five seconds.
  */
 export const connectAdmin = async (url: string): Promise<PostgresAdmin> => {
-  const runtime = ManagedRuntime.make(PgClient.layer({ url: Redacted.make(url), maxConnections: 1 }))
+  const runtime = ManagedRuntime.make(
+    PgClient.layer({ url: Redacted.make(url), maxConnections: 1, connectTimeout: Duration.seconds(5) }),
+  )
   const run = <A>(effect: Effect.Effect<A, unknown, PgClient.PgClient>) => runtime.runPromise(effect)
-  try {
-    await run(
-      Effect.flatMap(PgClient.PgClient, (sql) => sql`select 1`).pipe(
-        Effect.timeoutFail({ duration: Duration.seconds(5), onTimeout: () => new Error("no answer within 5 s") }),
-      ),
-    )
-  } catch (error) {
+  const probe = await runtime.runPromiseExit(
+    Effect.flatMap(PgClient.PgClient, (sql) => sql`select 1`).pipe(
+      Effect.timeoutFail({ duration: Duration.seconds(5), onTimeout: () => new Error("no answer within 5 s") }),
+    ),
+  )
+  if (Exit.isFailure(probe)) {
     await runtime.dispose()
-    throw error
+    // The error itself rather than runPromise's FiberFailure, so its cause (the driver's reason) survives.
+    throw Cause.squash(probe.cause)
   }
   const drop = (schema: string) =>
     run(
@@ -72,5 +74,9 @@ export const connectAdmin = async (url: string): Promise<PostgresAdmin> => {
 }
 
 /** The first line of why PostgreSQL could not be reached, for the report of a skipped scenario. */
-export const describeUnreachable = (error: unknown): string =>
-  error instanceof Error ? error.message.split("\n")[0]! : String(error)
+export const describeUnreachable = (error: unknown): string => {
+  if (!(error instanceof Error)) return String(error)
+  // The driver's own error (ECONNREFUSED, an unknown database…) is the cause of the SqlError's generic message.
+  const cause = error.cause instanceof Error ? `: ${error.cause.message.split("\n")[0]}` : ""
+  return `${error.message.split("\n")[0]}${cause}`
+}
