@@ -256,8 +256,8 @@ export interface PostgresOptions extends ModelRegistry.PostgresRegistryOptions {
 }
 
 /**
- * The registry in a PostgreSQL schema (`@effect/sql-pg`): `Layer.provide(layerPostgres({ url }))`. One server writes
- * a schema at a time; a second is refused with `DirectoryLocked`.
+ * The registry in a PostgreSQL schema (`@effect/sql-pg`): `Layer.provide(layerPostgres({ url }))`. Any number of
+ * servers (processes, or registries in one process) can open the same schema: they share one registry.
  */
 export const layerPostgres = (
   options: PostgresOptions,
@@ -266,8 +266,16 @@ export const layerPostgres = (
   // Loaded on use: an app on the file WAL should not load a database driver at start-up.
   const client = Layer.unwrapEffect(
     Effect.map(
-      Effect.promise(() => import("@effect/sql-pg/PgClient")),
-      (PgClient) => PgClient.layer({ url: Redacted.make(url), applicationName: "model-registry" }),
+      Effect.promise(() => Promise.all([import("@effect/sql-pg/PgClient"), import("./storage/PostgresStorage.ts")])),
+      ([PgClient, { PostgresNotifications }]) => {
+        const pg = PgClient.layer({ url: Redacted.make(url), applicationName: "model-registry" })
+        // LISTEN needs the driver's own client: it wakes the other servers within milliseconds of a commit.
+        const notifications = Layer.effect(
+          PostgresNotifications,
+          Effect.map(PgClient.PgClient, (client) => ({ listen: (channel: string) => client.listen(channel) })),
+        )
+        return Layer.provideMerge(notifications, pg)
+      },
     ),
   ).pipe(
     Layer.mapError(

@@ -7,21 +7,22 @@
  * This module wires those parts together and owns what spans them: the failure latch (after a failed fsync every
  * command fails until reopened) and shutdown (pending callers are told the registry closed).
  */
-import { type Cause, type Clock, Effect, Either, Exit, Fiber, FiberRef, Option, RuntimeFlags } from "effect"
+import { type Cause, type Clock, Effect, Either, Exit, Fiber, FiberRef, Option, RuntimeFlags, Stream } from "effect"
 import { embeddedActor } from "../domain/Actor.ts"
 import {
   type LifecycleMismatch,
   type ModelIsArchived,
   Overloaded,
   RegistryClosed,
-  type StorageFailed,
+  StorageFailed,
   WalCorrupt,
 } from "../domain/errors.ts"
-import type { LifecycleChanged } from "../domain/RegistryEvent.ts"
+import type { LifecycleChanged, RegistryEvent } from "../domain/RegistryEvent.ts"
 import type { RegistryLimits } from "../storage/Limits.ts"
 import { progressRecordsStep, reporter } from "../storage/Progress.ts"
+import type { SharedLog } from "../storage/SharedLog.ts"
 import type { SnapshotStore } from "../storage/SnapshotStore.ts"
-import type { Wal } from "../storage/Wal.ts"
+import type { Wal, WalRecord } from "../storage/Wal.ts"
 import { type CompactError, Compactor, type CompactReport, storageFailure } from "./Compactor.ts"
 import {
   type AliasError,
@@ -59,7 +60,7 @@ import {
 import { Mailbox } from "./Mailbox.ts"
 import { BatchOverlay, RegistryIndex } from "./RegistryIndex.ts"
 import type { AnnotateDecideError, AnnotateVersionCommand, ModelCommand, ModelDecideError } from "./recordRules.ts"
-import { replayEvents } from "./replay.ts"
+import { decodeEvents, replayEvents } from "./replay.ts"
 import { restoreIndex } from "./snapshotCodec.ts"
 
 export type { CompactError, CompactReport } from "./Compactor.ts"
@@ -119,6 +120,8 @@ export const makeRegistryActor = (options: {
   readonly lifecycle?: Lifecycle
   /** How to move a directory written under another lifecycle to this one (see lifecycleBinding.ts). */
   readonly lifecycleMapping?: LifecycleMapping
+  /** The log is shared with other servers (PostgreSQL): decide at its head, and follow what they commit. */
+  readonly shared?: SharedLog
 }) =>
   Effect.gen(function* () {
     const { wal, snapshots, limits } = options
@@ -127,9 +130,31 @@ export const makeRegistryActor = (options: {
     // The commit span is made only when a tracer that can export it is installed: under Effect's built-in tracer a
     // span reaches no one, yet its random trace ids and context FiberRefs cost more than the rest of a small batch.
     const traced = (yield* Effect.tracer) !== builtinTracer
+    const { shared } = options
     const index = yield* recoverIndex(wal, snapshots)
-    yield* bindLifecycle(wal, index, rules, options.lifecycleMapping, clock)
+    yield* bindLifecycle(wal, shared, index, rules, options.lifecycleMapping, clock)
     const tail = new EventTail(limits.tailEventsMax, index.lastSeq)
+    /**
+     * What other servers committed, in order: into the state, then to subscribers. It counts toward this server's
+     * compaction too, so that the log is snapshotted as often as one server's would be, whoever wrote it.
+     */
+    const applyCommitted = (events: ReadonlyArray<RegistryEvent>) => {
+      for (const event of events) {
+        index.apply(event.seq, event)
+        if (event._tag === "LifecycleChanged" && event.to.fingerprint !== rules.compiled.fingerprint)
+          lifecycleMoved ??= new StorageFailed({
+            operation: "follow",
+            path: "lifecycle",
+            reason: "InvalidData",
+            message: `another server moved this registry to lifecycle "${event.to.name}" (${event.to.fingerprint}) at seq ${event.seq}; this server decides under "${rules.compiled.name}" and stops writing: restart it with that lifecycle`,
+          })
+      }
+      tail.push(events)
+      compactor.appended(events.length)
+      if (lifecycleMoved !== undefined) throw lifecycleMoved
+    }
+    /** Set once another server recorded a lifecycle other than this server's rules: no decision of it holds then. */
+    let lifecycleMoved: StorageFailed | undefined
     const stats = { batches: 0, appendedRecords: 0, compactions: 0 }
     const mailbox = new Mailbox<Pending>(limits)
     const turn = Option.getOrUndefined(yield* Effect.serviceOption(EventLoopTurn))
@@ -158,8 +183,14 @@ export const makeRegistryActor = (options: {
       Effect.gen(function* () {
         const error = storageFailure(cause, "append")
         // The outcome of this batch is unknown to its callers; whether the registry goes on depends on
-        // whether the WAL could restore its last good state (ENOSPC) or is failed (fsync, EIO).
-        if (!(yield* walStillHealthy(wal, index.lastSeq))) status.failure = error
+        // whether the WAL could restore its last good state (ENOSPC) or is failed (fsync, EIO). A shared log's
+        // head moves with the other servers, so only its latch says.
+        const healthy =
+          shared === undefined
+            ? yield* walStillHealthy(wal, index.lastSeq)
+            : Exit.isSuccess(yield* Effect.exit(wal.health))
+        if (!healthy) status.failure = error
+        if (lifecycleMoved !== undefined) status.failure = lifecycleMoved
         for (const pending of batch) pending.resume(Exit.fail(error))
         if (status.failure) yield* failEverything(status.failure)
       })
@@ -174,9 +205,34 @@ export const makeRegistryActor = (options: {
     const overlay = new BatchOverlay(index)
     const appended = (records: number) => compactor.appended(records)
     const metricLabels = yield* FiberRef.get(FiberRef.currentMetricLabels)
-    const commit = makeCommit({ wal, index, overlay, tail, rules, clock, stats, metricLabels, appended, appendFailed })
-    const loop = batchLoop({ mailbox, compactor, status, stats, compactionFailed, commit, traced, turn })
+    const commit = makeCommit({
+      wal,
+      index,
+      overlay,
+      tail,
+      rules,
+      clock,
+      stats,
+      metricLabels,
+      appended,
+      appendFailed,
+      ...(shared === undefined
+        ? {}
+        : { shared: { log: shared, caughtUp: (records) => applyCommitted(decodedOrThrow(records)) } }),
+    })
+    const follower = shared === undefined ? undefined : makeFollower(wal, index, applyCommitted, failRegistry)
+    const loop = batchLoop({ mailbox, compactor, status, stats, compactionFailed, commit, traced, turn, follower })
     const loopFiber = yield* Effect.forkDaemon(loop)
+    if (shared !== undefined && follower !== undefined)
+      yield* Effect.forkScoped(
+        shared.follow((head) => {
+          if (head > follower.head) follower.head = head
+          if (head > index.lastSeq && !follower.due) {
+            follower.due = true
+            status.wake()
+          }
+        }),
+      )
 
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
@@ -287,9 +343,10 @@ const batchLoop = (deps: {
   readonly commit: (batch: ReadonlyArray<Pending>) => Effect.Effect<void>
   readonly traced: boolean
   readonly turn: EventLoopTurn | undefined
+  readonly follower: Follower | undefined
 }) => {
-  const { mailbox, compactor, status, stats, compactionFailed, commit, traced, turn } = deps
-  const hasWork = () => !mailbox.isEmpty || compactor.hasWork
+  const { mailbox, compactor, status, stats, compactionFailed, commit, traced, turn, follower } = deps
+  const hasWork = () => !mailbox.isEmpty || compactor.hasWork || follower?.due === true
   const waitForWork = status.waitForWork(hasWork)
   const commitTraced = (batch: ReadonlyArray<Pending>) =>
     commit(batch).pipe(
@@ -309,6 +366,12 @@ const batchLoop = (deps: {
       if (!hasWork()) {
         if (status.closing) return
         gathered = yield* waitForWork
+        continue
+      }
+      // With commands waiting, the batch's append catches up itself, unless this server is so far behind that
+      // reading it all under the append lock would hold every other server up.
+      if (follower?.due === true && (mailbox.isEmpty || follower.head - follower.lastSeq() > catchUpUnderLockMax)) {
+        yield* follower.catchUp
         continue
       }
       if (!mailbox.isEmpty) {
@@ -421,22 +484,101 @@ const recoverIndex = (wal: Wal, snapshots: SnapshotStore) =>
  */
 const bindLifecycle = (
   wal: Wal,
+  shared: SharedLog | undefined,
   index: RegistryIndex,
   rules: Lifecycle,
   mapping: LifecycleMapping | undefined,
   clock: Clock.Clock,
 ): Effect.Effect<void, LifecycleMismatch | StorageFailed> =>
   Effect.gen(function* () {
-    const change = lifecycleChange(index, rules.compiled, mapping)
-    if (Either.isLeft(change)) return yield* change.left
-    if (change.right === undefined) return
-    const event: LifecycleChanged = {
-      ...change.right,
-      seq: index.lastSeq + 1,
-      at: commitTime(clock, index.history.lastAt),
-      // The opening process decides the change, and an opener names no actor.
-      actor: embeddedActor,
+    let refused: LifecycleMismatch | undefined
+    let written: LifecycleChanged | undefined
+    const decide = () => {
+      const change = lifecycleChange(index, rules.compiled, mapping)
+      if (Either.isLeft(change)) refused = change.left
+      else if (change.right !== undefined)
+        written = {
+          ...change.right,
+          seq: index.lastSeq + 1,
+          at: commitTime(clock, index.history.lastAt),
+          // The opening process decides the change, and an opener names no actor.
+          actor: embeddedActor,
+        }
+      return written === undefined ? [] : encodeEventRecords([written])
     }
-    yield* wal.append(encodeEventRecords([event]))
-    index.apply(event.seq, event)
+    if (shared === undefined) {
+      const records = decide()
+      if (refused !== undefined) return yield* refused
+      if (records.length > 0) yield* wal.append(records)
+    } else {
+      // Another server may have written since this one recovered: decided at the head, like every batch.
+      yield* shared.appendAtHead(index.lastSeq, (behind) => {
+        for (const event of decodedOrThrow(behind)) index.apply(event.seq, event)
+        refused = written = undefined
+        return decide()
+      })
+      if (refused !== undefined) return yield* refused
+    }
+    if (written !== undefined) index.apply(written.seq, written)
   })
+
+/** Records other servers committed, decoded; a failure to decode throws, failing the append that read them. */
+const decodedOrThrow = (records: ReadonlyArray<WalRecord>): Array<RegistryEvent> => {
+  const decoded = decodeEvents(records)
+  if (Either.isLeft(decoded)) throw new Error(decoded.left.message)
+  return decoded.right
+}
+
+/**
+ * Follows a log other servers append to: `due` once the log's head is past this server's state (set by the
+ * `SharedLog` follow loop), and `catchUp` applies what they committed, in the batch loop like any change.
+ */
+interface Follower {
+  due: boolean
+  /** The newest head the log reported. */
+  head: number
+  readonly lastSeq: () => number
+  readonly catchUp: Effect.Effect<void>
+}
+
+/** The most records a batch's append reads under the lock before deciding; more are caught up before it. */
+const catchUpUnderLockMax = 1024
+
+const makeFollower = (
+  wal: Wal,
+  index: RegistryIndex,
+  applyCommitted: (events: ReadonlyArray<RegistryEvent>) => void,
+  failRegistry: (error: StorageFailed) => Effect.Effect<void>,
+): Follower => {
+  const follower: Follower = {
+    due: false,
+    head: 0,
+    lastSeq: () => index.lastSeq,
+    catchUp: Effect.suspend(() => {
+      follower.due = false
+      return Stream.runForEachChunk(wal.read(index.lastSeq + 1), (chunk) =>
+        Effect.flatMap(decodeEvents(chunk), (events) =>
+          Effect.try({ try: () => applyCommitted(events), catch: (error) => error as StorageFailed }),
+        ),
+      ).pipe(
+        Effect.catchAll((error) =>
+          // Compacted: this server fell further behind than the log keeps, and only a reopen (from the newest
+          // snapshot) can bring it back. Anything else (the database unreachable) is retried at the next wake.
+          error._tag === "WalCorrupt"
+            ? failRegistry(
+                new StorageFailed({
+                  operation: "follow",
+                  path: error.file,
+                  reason: "InvalidData",
+                  message: error.message,
+                }),
+              )
+            : error.reason === "Compacted" || error.operation === "follow"
+              ? failRegistry(error)
+              : Effect.void,
+        ),
+      )
+    }),
+  }
+  return follower
+}

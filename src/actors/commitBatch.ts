@@ -21,7 +21,8 @@ import type { ModelInfo } from "../domain/Annotation.ts"
 import { ModelIsArchived, type Overloaded, type RegistryClosed, type StorageFailed } from "../domain/errors.ts"
 import type { ModelVersion } from "../domain/ModelVersion.ts"
 import { type AnyEventBody, type EventBody, eventVersion, type RegistryEvent } from "../domain/RegistryEvent.ts"
-import type { Wal } from "../storage/Wal.ts"
+import type { SharedLog } from "../storage/SharedLog.ts"
+import type { Wal, WalRecord } from "../storage/Wal.ts"
 import type { EventTail } from "./EventTail.ts"
 import { makeBatchEncoder } from "./eventCodec.ts"
 import type {
@@ -156,6 +157,14 @@ export const makeCommit = (deps: {
   /** Called with every appended record count, for the compaction threshold. */
   readonly appended: (records: number) => void
   readonly appendFailed: (batch: ReadonlyArray<Pending>, cause: Cause.Cause<StorageFailed>) => Effect.Effect<void>
+  /**
+   * A log other servers append to as well: each batch is then decided inside the append, after `caughtUp` applied
+   * what they committed since this server's last seq.
+   */
+  readonly shared?: {
+    readonly log: SharedLog
+    readonly caughtUp: (records: ReadonlyArray<WalRecord>) => void
+  }
 }) => {
   const { wal, index, overlay, tail, clock, stats, metricLabels } = deps
   // Its payloads live until the next batch is encoded, which is after this batch's append resolved.
@@ -176,19 +185,39 @@ export const makeCommit = (deps: {
       const committed = batch
       const appendedEvents = events
       batch = events = []
-      index.commit(overlay, appendedEvents)
+      if (appendedEvents.length > 0) {
+        index.commit(overlay, appendedEvents)
+        stats.batches++
+        stats.appendedRecords += appendedEvents.length
+        deps.appended(appendedEvents.length)
+        tail.push(appendedEvents)
+      }
       overlay.clear()
-      stats.batches++
-      stats.appendedRecords += appendedEvents.length
-      deps.appended(appendedEvents.length)
-      tail.push(appendedEvents)
       completeBatch(committed)
       return Effect.void
     },
   }
 
+  const shared = deps.shared
+  /** The decide step of a shared log's append: at the head, after what other servers committed. */
+  const decideAtHead = (pending: ReadonlyArray<Pending>, behind: ReadonlyArray<WalRecord>) => {
+    if (behind.length > 0) shared!.caughtUp(behind)
+    events = decideBatch(pending, deps)
+    return events.length === 0 ? noRecords : encode(events)
+  }
+
   return (pending: ReadonlyArray<Pending>): Effect.Effect<void> =>
     Effect.suspend(() => {
+      if (shared !== undefined) {
+        batch = pending
+        events = []
+        started = clock.unsafeCurrentTimeNanos()
+        // Decided even when every command is a no-op or a rejection: only the head can say that it is one.
+        return Effect.matchCauseEffect(
+          shared.log.appendAtHead(index.lastSeq, (behind) => decideAtHead(pending, behind)),
+          handlers,
+        )
+      }
       const decided = decideBatch(pending, deps)
       if (decided.length === 0) {
         completeBatch(pending)
@@ -201,6 +230,8 @@ export const makeCommit = (deps: {
       return Effect.matchCauseEffect(wal.append(records), handlers)
     })
 }
+
+const noRecords: ReadonlyArray<WalRecord> = []
 
 interface DecideContext {
   readonly index: RegistryIndex

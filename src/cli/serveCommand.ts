@@ -19,7 +19,7 @@ const flags = {
   data: Options.text("data").pipe(Options.withDescription("data directory"), withShownDefault("./data")),
   postgres: Options.text("postgres").pipe(
     Options.withDescription(
-      "keep the registry in PostgreSQL instead of --data: postgres://user@host:5432/database (one server per schema)",
+      "keep the registry in PostgreSQL instead of --data: postgres://user@host:5432/database (any number of servers can share a schema)",
     ),
     Options.withFallbackConfig(Config.string("MODEL_REGISTRY_POSTGRES")),
     Options.optional,

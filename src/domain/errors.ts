@@ -184,7 +184,9 @@ export class Overloaded extends OverloadedBase {
  * `NoSpace`: the disk or the quota is full (ENOSPC, EDQUOT); the platform reports it as `Unknown`, yet it is the
  * one failure an operator can fix without a restart, so it gets its own reason. `LockLost`: the data directory's
  * lock was taken over or removed, or could not be renewed within its lease, so another process may be writing the
- * directory; the port refuses everything from then on, as after `PortFailed`.
+ * directory; the port refuses everything from then on, as after `PortFailed`. `Unavailable`: the database could not
+ * be reached, and nothing of the call was written (a commit whose outcome was lost is looked up first); the
+ * registry goes on, and the call can be retried.
  */
 const storageFailureReasons = [
   "AlreadyExists",
@@ -205,6 +207,7 @@ const storageFailureReasons = [
   "Removed",
   "NoSpace",
   "LockLost",
+  "Unavailable",
 ] as const
 export const StorageFailureReason: Schema.Literal<typeof storageFailureReasons> = Schema.Literal(
   ...storageFailureReasons,

@@ -91,6 +91,7 @@ import { type RegistryLimits, type StorageLimits, validateLimits } from "../stor
 import type { MemoryStore } from "../storage/MemoryStorage.ts"
 import * as Storage from "../storage/MemoryStorage.ts"
 import type { ProcessInfo } from "../storage/ProcessInfo.ts"
+import { SharedLog } from "../storage/SharedLog.ts"
 import { SnapshotStore } from "../storage/SnapshotStore.ts"
 import { Wal } from "../storage/Wal.ts"
 import * as IdGeneratorLayer from "./IdGenerator.ts"
@@ -399,10 +400,12 @@ export const make = (
     const ids = yield* IdGenerator
     const cursors = yield* CursorStore
     const sink = yield* AppendSink
+    const shared = Option.getOrUndefined(yield* Effect.serviceOption(SharedLog))
     const actor = yield* makeRegistryActor({
       wal,
       snapshots,
       limits,
+      ...(shared === undefined ? {} : { shared }),
       lifecycle: compiled === defaultRules.compiled ? defaultRules : makeLifecycle(compiled),
       ...(lifecycleMapping === undefined ? {} : { lifecycleMapping }),
     })
@@ -423,7 +426,7 @@ export const make = (
       })),
       // The WAL's own failure first: it is the cause (a removed directory), where the actor's is what a write saw.
       health: Effect.zipRight(
-        wal.health,
+        shared === undefined ? wal.health : Effect.zipRight(wal.health, shared.reachable),
         Effect.suspend((): Effect.Effect<void, StorageFailed | RegistryClosed> => {
           const failed = actor.failure()
           if (failed !== undefined) return Effect.fail(failed)
@@ -840,8 +843,10 @@ export const layerFileSystemStorage = (
 }
 
 export interface PostgresRegistryOptions extends RegistryOptions, Partial<StorageLimits> {
-  /** The schema that holds this registry (default `model_registry`). One server writes it at a time. */
+  /** The schema that holds this registry (default `model_registry`). Any number of servers can share it. */
   readonly schema?: string
+  /** How often a server looks for other servers' commits when no notification came (default 1,000 ms). */
+  readonly pollMillis?: number
 }
 
 /**
@@ -851,11 +856,11 @@ export interface PostgresRegistryOptions extends RegistryOptions, Partial<Storag
 export const layerPostgresStorage = (
   options: PostgresRegistryOptions = {},
 ): Layer.Layer<
-  Wal | SnapshotStore | CursorStore | AppendSink,
+  Wal | SnapshotStore | SharedLog | CursorStore | AppendSink,
   InvalidInput | DirectoryLocked | StorageFailed | WalCorrupt,
   SqlClient.SqlClient
 > => {
-  const { schema = "model_registry", segmentBytesMax, recordBytesMax } = options
+  const { schema = "model_registry", segmentBytesMax, recordBytesMax, pollMillis } = options
   // Loaded on use: `@effect/sql` costs every process about 25 ms to load, and most registries are on files.
   return Layer.unwrapEffect(
     Effect.promise(async () => {
@@ -873,6 +878,7 @@ export const layerPostgresStorage = (
             schema,
             ...(segmentBytesMax === undefined ? {} : { segmentBytesMax }),
             ...(recordBytesMax === undefined ? {} : { recordBytesMax }),
+            ...(pollMillis === undefined ? {} : { pollMillis }),
           }),
         ),
       )
@@ -888,7 +894,7 @@ export const layerPostgres = (
   InvalidInput | InvalidLifecycle | LifecycleMismatch | StorageFailed | WalCorrupt | DirectoryLocked,
   SqlClient.SqlClient | IdGenerator
 > => {
-  const { schema: _schema, segmentBytesMax: _s, recordBytesMax: _r, ...registryOptions } = options
+  const { schema: _schema, segmentBytesMax: _s, recordBytesMax: _r, pollMillis: _p, ...registryOptions } = options
   return layer(registryOptions).pipe(Layer.provide(layerPostgresStorage(options)))
 }
 

@@ -10,7 +10,7 @@ import type { StorageFailed } from "../domain/errors.ts"
 import { AppendSink } from "./AppendSink.ts"
 import { concatBytes } from "./ByteParts.ts"
 import { CursorStore } from "./CursorStore.ts"
-import { failed, schemaPattern } from "./PostgresStorage.ts"
+import { failed, schemaPattern } from "./PostgresSchema.ts"
 
 const checked = (schema: string): string => {
   if (!schemaPattern.test(schema)) throw new Error(`not a schema name: ${schema}`)

@@ -1,94 +1,77 @@
 /**
- * `Wal` and `SnapshotStore` in PostgreSQL tables: the WalCore primitives over `@effect/sql`'s `SqlClient`, so the
- * ports' rules (seq contiguity, segment rolls, retention, the failure latch) are the ones every backend shares, and
- * the runtime provides the driver (`src/node.ts`: `@effect/sql-pg`).
+ * `Wal`, `SnapshotStore` and `SharedLog` in a PostgreSQL schema that any number of registry servers share, over
+ * `@effect/sql`'s `SqlClient`, so the storage code stays runtime-neutral and the runtime provides the driver
+ * (`src/node.ts`: `@effect/sql-pg`).
  *
- * One server writes a schema at a time, as one process writes a data directory: it holds a session advisory lock
- * on a connection of its own for as long as it is open, and a second server is refused with `DirectoryLocked`. A
- * lock can be lost without the holder noticing (its connection terminated), so every append also checks, in its
- * own transaction, that the schema's writer token is still the one this server wrote when it took the lock; after a
- * takeover the old holder's next append fails and latches, and nothing it acknowledged can interleave with the new
- * writer's records. Several servers writing one schema at once is not this module's design (see issue 16).
+ * One global, gap-free order: every append is one transaction that first takes a transaction-scoped advisory lock
+ * on the schema, so appends are serialized, each takes the next seqs after the head it reads under the lock, and
+ * the lock is released only after its commit is visible. A reader that has seen seq N therefore never later sees a
+ * smaller seq appear: the `bigserial` trap (seqs handed out in one order and committed in another) cannot happen,
+ * and readers need no `pg_snapshot_xmin` horizon. Serializing costs little here, since the registry already
+ * serializes each server's writes through its actor and batches them: the lock is held for one batch's round trips.
  *
- * Durability: an append is one transaction; its records are acknowledged only after `COMMIT` returned. A failure
- * before the commit leaves the tables as they were (`StorageFailed`, that batch only). A failure of the commit
- * itself leaves its outcome unknown, so the port latches (`DurabilityLost`) rather than guess; reopening reads
- * what the database holds.
+ * Unlike a file, this log's head moves under the process, so the database, not a copy of the segment list in
+ * memory, is the truth for every rule: each step reads what it needs under the lock. That is why this backend
+ * writes the ports itself rather than WalCore's primitives, which assume that only the process changes its store.
+ *
+ * Durability: records are acknowledged only after `COMMIT` returned. A failure before the commit rolled everything
+ * back (`StorageFailed`, that call only; `Unavailable` when the connection was lost). A failure during the commit
+ * leaves its outcome unknown, so the batch is looked up by its id once the lock can be taken again, which is after
+ * the lost transaction ended either way; only a lookup that cannot be answered latches the port.
  */
-import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Context, Effect, Layer, Option, Random, type Scope } from "effect"
-import { DirectoryLocked, InvalidInput, StorageFailed, WalCorrupt } from "../domain/errors.ts"
+import { Chunk, Context, Effect, Layer, Option, Random, Schedule, type Scope, Stream } from "effect"
+import { type DirectoryLocked, InvalidInput, StorageFailed, WalCorrupt } from "../domain/errors.ts"
 import { concatBytes, partsOf } from "./ByteParts.ts"
-import { type StorageLimits, validateLimits } from "./Limits.ts"
-import { recordHeaderBytes } from "./RecordCodec.ts"
+import * as FailureLatch from "./FailureLatch.ts"
+import { mustRoll, type StorageLimits, validateLimits } from "./Limits.ts"
+import {
+  attempt,
+  channelOf,
+  failed,
+  isConnectionLost,
+  locationOf,
+  lockClass,
+  lockKey,
+  migrate,
+  schemaPattern,
+} from "./PostgresSchema.ts"
+import { assertWritable, batchBytes } from "./RecordCodec.ts"
 import { segmentHeaderBytes } from "./SegmentHeader.ts"
+import { SharedLog } from "./SharedLog.ts"
 import { type Snapshot, SnapshotStore } from "./SnapshotStore.ts"
-import { DurabilityLost } from "./StorageError.ts"
-import { Wal, type WalRecord } from "./Wal.ts"
-import * as WalCore from "./WalCore.ts"
+import { DurabilityLost, portFailed } from "./StorageError.ts"
+import { type SegmentInfo, Wal, type WalRecord } from "./Wal.ts"
 
 export interface PostgresStorageOptions extends Partial<StorageLimits> {
   /** The schema that holds this registry's tables (default `model_registry`): one registry per schema. */
   readonly schema?: string
+  /** How often a server looks for other servers' commits when no notification came (default 1,000 ms). */
+  readonly pollMillis?: number
 }
 
-/** A schema name used as it is in statements, so it is held to a plain identifier. */
-export const schemaPattern = /^[a-z_][a-z0-9_]{0,47}$/
-
-/** The migrations this release knows, by id; a database migrated past the last is a newer release's. */
-const migrations = (schema: string): Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> => ({
-  "1_wal": Effect.gen(function* () {
-    const sql = yield* SqlClient.SqlClient
-    yield* sql.unsafe(`create schema if not exists ${schema}`)
-    yield* sql.unsafe(`create table ${schema}.segments (first_seq bigint primary key)`)
-    yield* sql.unsafe(
-      `create table ${schema}.records (seq bigint primary key, type smallint not null, payload bytea not null)`,
-    )
-    yield* sql.unsafe(
-      `create table ${schema}.snapshots (last_seq bigint primary key, state bytea not null, published boolean not null)`,
-    )
-    yield* sql.unsafe(`create table ${schema}.meta (key text primary key, value text not null)`)
-    yield* sql.unsafe(`create table ${schema}.cursors (name text primary key, seq bigint not null)`)
-    yield* sql.unsafe(
-      `create table ${schema}.sink_lines (name text not null, n bigserial, bytes bytea not null, primary key (name, n))`,
-    )
-  }),
-})
-const knownMigrations = 1
-
-/** Where errors point: the schema, never the connection's credentials. */
-export const locationOf = (schema: string) => `postgres:${schema}`
-
-export const failed = (operation: string, schema: string, error: SqlError | unknown): StorageFailed =>
-  new StorageFailed({
-    operation,
-    path: locationOf(schema),
-    reason: "Unknown",
-    message: `${operation} ${locationOf(schema)}: ${error instanceof Error ? error.message : String(error)}`,
-  })
-
-/** Runs a statement, its failure a `StorageFailed` of that call only: nothing it did is acknowledged. */
-const attempt = <A, R>(operation: string, schema: string, effect: Effect.Effect<A, SqlError, R>) =>
-  Effect.mapError(effect, (error) => failed(operation, schema, error))
-
-/**
- * The advisory lock's key: one per schema, from its name (FNV-1a, 32 bits, which `pg_try_advisory_lock(int, int)`
- * takes with a fixed first key of our own).
- */
-const lockKey = (schema: string): number => {
-  let hash = 0x811c9dc5
-  for (let i = 0; i < schema.length; i++) hash = Math.imul(hash ^ schema.charCodeAt(i), 0x01000193)
-  return hash | 0
+/** `LISTEN`, which `SqlClient` does not offer: the runtime's driver provides it (`src/node.ts`: `PgClient.listen`). */
+export interface PostgresNotifications {
+  readonly listen: (channel: string) => Stream.Stream<string, unknown>
 }
-const lockClass = 0x5654_524d // "VTRM"
+export const PostgresNotifications: Context.Tag<PostgresNotifications, PostgresNotifications> =
+  Context.GenericTag<PostgresNotifications>("@visutility/model-registry/PostgresNotifications")
+
+export interface PostgresStorage {
+  readonly wal: Wal
+  readonly snapshots: SnapshotStore
+  readonly shared: SharedLog
+}
 
 interface Row {
   readonly seq: string | number
   readonly type: number
   readonly payload: Uint8Array
 }
+
+const isSqlError = (defect: unknown): defect is SqlError =>
+  typeof defect === "object" && defect !== null && (defect as { readonly _tag?: unknown })._tag === "SqlError"
 
 const recordOf = (row: Row): WalRecord => ({
   seq: Number(row.seq),
@@ -97,287 +80,529 @@ const recordOf = (row: Row): WalRecord => ({
   payload: new Uint8Array(row.payload),
 })
 
+/** How long PostgreSQL lets one of our transactions sit idle (holding the append lock) before ending it. */
+const idleInTransactionMillis = 15_000
+/** Records read per statement: a reader holds one page, never the whole log. */
+const pageRecords = 4096
+/** How long a commit whose outcome was lost is looked up before the port gives up and latches. */
+const lookupSchedule = Schedule.exponential("50 millis").pipe(
+  Schedule.union(Schedule.spaced("2 seconds")),
+  Schedule.upTo("30 seconds"),
+)
+
 /**
- * Opens the schema for the current scope: migrates it (refusing one a newer release migrated), takes the writer
- * lock, and reads the segments and snapshots the core builds the ports from.
+ * Opens the schema for the current scope: migrates it (refusing one a newer release migrated) and reads where its
+ * log starts and ends.
  */
 export const makePostgresStorage = (
   options: PostgresStorageOptions = {},
-): Effect.Effect<
-  WalCore.Storage,
-  InvalidInput | DirectoryLocked | StorageFailed | WalCorrupt,
-  SqlClient.SqlClient | Scope.Scope
-> =>
+): Effect.Effect<PostgresStorage, InvalidInput | StorageFailed | WalCorrupt, SqlClient.SqlClient | Scope.Scope> =>
   Effect.gen(function* () {
-    const { schema = "model_registry", ...limitInput } = options
+    const { schema = "model_registry", pollMillis = 1000, ...limitInput } = options
     if (!schemaPattern.test(schema))
       return yield* new InvalidInput({
         field: "schema",
         message: "schema: must be 1–48 lowercase letters, digits and underscores, not starting with a digit",
       })
+    if (!Number.isSafeInteger(pollMillis) || pollMillis < 1)
+      return yield* new InvalidInput({ field: "pollMillis", message: "pollMillis: must be a positive integer" })
     const limits = yield* validateLimits(limitInput)
     const sql = yield* SqlClient.SqlClient
     const location = locationOf(schema)
-    const table = `${schema}_migrations`
-    yield* Effect.mapError(Migrator.make({})({ loader: Migrator.fromRecord(migrations(schema)), table }), (error) =>
-      failed("migrate", schema, error),
-    )
-    const [newest] = yield* attempt(
-      "migrate",
-      schema,
-      sql.unsafe<{ readonly id: number | null }>(`select max(migration_id) as id from ${table}`),
-    )
-    if ((newest?.id ?? 0) > knownMigrations)
-      return yield* new StorageFailed({
-        operation: "open",
-        path: location,
-        reason: "BadArgument",
-        message: `${location} was migrated by a newer release (migration ${newest?.id}; this release knows ${knownMigrations})`,
+    yield* migrate(schema)
+    const notifications = Option.getOrUndefined(yield* Effect.serviceOption(PostgresNotifications))
+    // From Effect's Random, like every id here, so a seeded run writes the same bytes.
+    const processId = `${(yield* Random.nextInt).toString(36)}-${(yield* Random.nextInt).toString(36)}`
+    const latch = FailureLatch.make()
+    // The append lock, and a bound on how long a transaction of ours may sit idle holding it: a server that vanished
+    // mid-transaction without closing its connection (a network cut) would otherwise stall every other server's
+    // appends until TCP gave up on it, hours later. One statement, so it costs no round trip of its own.
+    const lock = `select set_config('idle_in_transaction_session_timeout', '${idleInTransactionMillis}', true),
+                         pg_advisory_xact_lock(${lockClass}, ${lockKey(schema)})`
+    const channel = channelOf(schema)
+    const S = schema
+
+    /** What this server last saw of the log: `head` only grows; the database holds the truth. */
+    const state = { head: 0, first: 1, batches: 0, reachable: true, segments: [] as ReadonlyArray<SegmentInfo> }
+    const saw = (head: number) => {
+      if (head > state.head) state.head = head
+    }
+    /** Notes whether the database answered, for readiness; passes the outcome on. */
+    const reached = <A, E>(effect: Effect.Effect<A, E>) =>
+      Effect.tapBoth(effect, {
+        onSuccess: () =>
+          Effect.sync(() => {
+            state.reachable = true
+          }),
+        onFailure: (error) =>
+          Effect.sync(() => {
+            if (isConnectionLost(error) || (error instanceof StorageFailed && error.reason === "Unavailable"))
+              state.reachable = false
+          }),
       })
 
-    // The writer lock, on a connection of its own for the whole scope; released (or dropped with the connection).
-    const connection = yield* attempt("lock", schema, sql.reserve)
-    const key = lockKey(schema)
-    const [taken] = yield* attempt(
-      "lock",
-      schema,
-      connection.execute("select pg_try_advisory_lock($1, $2) as taken", [lockClass, key], undefined),
+    /** The log's bounds as the database has them now: first seq still held, head, and the newest segment. */
+    const bounds = Effect.map(
+      sql.unsafe<{
+        readonly first: string | null
+        readonly head: string | null
+        readonly current: string | null
+        readonly bytes: string | null
+      }>(
+        `select (select min(first_seq) from ${S}.segments) as first, (select max(seq) from ${S}.records) as head,
+                c.first_seq as current, c.bytes
+           from (select 1) one left join (select first_seq, bytes from ${S}.segments order by first_seq desc limit 1) c on true`,
+      ),
+      ([row]) => {
+        const current = row?.current === null || row?.current === undefined ? 1 : Number(row.current)
+        // The newest segment is never deleted, so a log whose records were all compacted away ends before it.
+        const head = row?.head === null || row?.head === undefined ? current - 1 : Number(row.head)
+        const first = row?.first === null || row?.first === undefined ? 1 : Number(row.first)
+        return { first, head, current, bytes: Number(row?.bytes ?? segmentHeaderBytes) }
+      },
     )
-    if (taken?.taken !== true) {
-      const holders = yield* attempt(
-        "lock",
-        schema,
-        sql<{
-          readonly pid: number
-        }>`select pid from pg_locks where locktype = 'advisory' and classid = ${lockClass} and objid = ${key >>> 0} and granted`,
-      )
-      return yield* new DirectoryLocked({ directory: location, pid: Number(holders[0]?.pid ?? 0) })
-    }
-    yield* Effect.addFinalizer(() =>
-      Effect.ignore(connection.execute("select pg_advisory_unlock($1, $2)", [lockClass, key], undefined)),
-    )
-    // From Effect's Random, like every id here, so a seeded run writes the same bytes.
-    const token = `${(yield* Random.nextInt).toString(36)}-${(yield* Random.nextInt).toString(36)}`
+
+    // A new log gets its first segment; several servers opening it at once create it once.
     yield* attempt(
-      "lock",
+      "open",
       schema,
       sql.unsafe(
-        `insert into ${schema}.meta (key, value) values ('writer', $1) on conflict (key) do update set value = excluded.value`,
-        [token],
+        `insert into ${S}.segments (first_seq, bytes) select 1, ${segmentHeaderBytes}
+          where not exists (select 1 from ${S}.segments)
+          on conflict (first_seq) do nothing`,
       ),
     )
-
-    const segmentRows = yield* attempt(
+    const opened = yield* attempt("open", schema, bounds)
+    const [counted] = yield* attempt(
       "open",
       schema,
-      sql.unsafe<{ readonly first_seq: string }>(`select first_seq from ${schema}.segments order by first_seq`),
-    )
-    const segments: Array<WalCore.Segment<number>> = []
-    for (const [i, row] of segmentRows.entries()) {
-      const firstSeq = Number(row.first_seq)
-      const next = segmentRows[i + 1]
-      const upTo = next === undefined ? Number.MAX_SAFE_INTEGER : Number(next.first_seq) - 1
-      const [summary] = yield* attempt(
-        "open",
-        schema,
-        sql.unsafe<{ readonly count: string; readonly last: string | null; readonly payload: string | null }>(
-          `select count(*) as count, max(seq) as last, sum(length(payload)) as payload from ${schema}.records where seq between $1 and $2`,
-          [firstSeq, upTo],
-        ),
-      )
-      const count = Number(summary?.count ?? 0)
-      const lastSeq = summary?.last === null || summary?.last === undefined ? firstSeq - 1 : Number(summary.last)
-      if (lastSeq !== firstSeq + count - 1 || (next !== undefined && lastSeq !== upTo))
-        return yield* new WalCorrupt({
-          file: `${location}/segment ${firstSeq}`,
-          offset: -1,
-          seq: firstSeq + count,
-          reason: `the records from seq ${firstSeq} are not contiguous up to ${next === undefined ? "the end" : upTo}`,
-        })
-      // Counted in the file format's framing, as the core counts appends, so every backend rolls at the same records.
-      const bytes = segmentHeaderBytes + count * recordHeaderBytes + Number(summary?.payload ?? 0)
-      segments.push({ firstSeq, lastSeq, bytes, handle: firstSeq })
-    }
-    const published = yield* attempt(
-      "open",
-      schema,
-      sql.unsafe<{ readonly last_seq: string }>(
-        `select last_seq from ${schema}.snapshots where published order by last_seq desc`,
+      sql.unsafe<{ readonly count: string; readonly low: string | null }>(
+        `select count(*) as count, min(seq) as low from ${S}.records`,
       ),
     )
-
-    /** The transaction's first statement: the writer token is still ours, else another server took over. */
-    const fenced = <A, E>(operation: string, effect: Effect.Effect<A, E | SqlError>) =>
-      Effect.flatMap(
-        sql.unsafe<{ readonly value: string }>(`select value from ${schema}.meta where key = 'writer' for share`),
-        (rows): Effect.Effect<A, E | SqlError | StorageFailed> =>
-          rows[0]?.value === token
-            ? effect
-            : Effect.fail(
-                new StorageFailed({
-                  operation,
-                  path: location,
-                  reason: "LockLost",
-                  message: `another server took over ${location}`,
-                }),
-              ),
-      )
+    const count = Number(counted?.count ?? 0)
+    if (count > 0 && (Number(counted?.low) < opened.first || opened.head - Number(counted?.low) + 1 !== count))
+      return yield* new WalCorrupt({
+        file: location,
+        offset: -1,
+        seq: Number(counted?.low),
+        reason: `the records from seq ${counted?.low} to ${opened.head} are not contiguous (${count} rows)`,
+      })
+    state.head = opened.head
+    state.first = opened.first
+    const segmentCount = yield* attempt(
+      "open",
+      schema,
+      sql.unsafe<{ readonly n: string }>(`select count(*) as n from ${S}.segments`),
+    )
 
     /**
-     * One transaction: a failure before `COMMIT` rolled everything back (that call fails); a failed `COMMIT` leaves
-     * the outcome unknown, and so does a lost lock, and either latches the port.
+     * One transaction. `@effect/sql` turns a failed `COMMIT` or `ROLLBACK` into a defect; here it is the driver's
+     * error again, so a lost connection is a failure like any other, while a broken contract stays a defect.
      */
-    const durably = <A>(operation: string, effect: Effect.Effect<A, SqlError>) =>
-      sql.withTransaction(fenced(operation, effect)).pipe(
-        Effect.catchAll((error): Effect.Effect<never, StorageFailed | DurabilityLost> => {
-          if (error instanceof StorageFailed) return Effect.fail(new DurabilityLost({ failure: error }))
-          const failure = failed(operation, schema, error)
-          return Effect.fail(isCommitFailure(error) ? new DurabilityLost({ failure }) : failure)
-        }),
+    const transaction = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | SqlError> =>
+      Effect.catchAllDefect(sql.withTransaction(effect), (defect) =>
+        isSqlError(defect) ? Effect.fail(defect) : Effect.die(defect),
       )
 
-    const log: WalCore.LogPrimitives<number> = {
-      describe: (firstSeq) => `${location}/segment ${firstSeq}`,
-      create: (firstSeq) =>
-        Effect.as(
-          durably("create segment", sql.unsafe(`insert into ${schema}.segments (first_seq) values ($1)`, [firstSeq])),
-          firstSeq,
-        ),
-      append: (_segment, records) => {
-        const params: Array<unknown> = []
-        const rows: Array<string> = []
-        for (const record of records) {
-          const at = params.push(record.seq, record.type, record.payload)
-          rows.push(`($${at - 2}, $${at - 1}, $${at})`)
-        }
-        return durably(
-          "append",
-          sql.unsafe(`insert into ${schema}.records (seq, type, payload) values ${rows.join(", ")}`, params),
-        )
-      },
-      read: (segment, from, to) => {
-        const fromSeq = Math.max(from, segment.firstSeq)
-        const toSeq = Math.min(to, segment.lastSeq)
-        const corrupt = (seq: number, reason: string) =>
-          Effect.fail(new WalCorrupt({ file: log.describe(segment.handle), offset: -1, seq, reason }))
-        return Effect.flatMap(
+    const corrupt = (seq: number, reason: string) => new WalCorrupt({ file: location, offset: -1, seq, reason })
+
+    /** Records `from..to` (both held), checked contiguous on the way back. */
+    const page = (from: number, to: number): Effect.Effect<Array<WalRecord>, StorageFailed | WalCorrupt> =>
+      Effect.flatMap(
+        reached(
           attempt(
             "read",
             schema,
-            sql.unsafe<Row>(
-              `select seq, type, payload from ${schema}.records where seq between $1 and $2 order by seq`,
-              [fromSeq, toSeq],
-            ),
+            sql.unsafe<Row>(`select seq, type, payload from ${S}.records where seq between $1 and $2 order by seq`, [
+              from,
+              to,
+            ]),
           ),
-          (rows) => {
-            const records = rows.map(recordOf)
-            for (const [i, record] of records.entries())
-              if (record.seq !== fromSeq + i) return corrupt(fromSeq + i, "a seq is missing")
-            const expected = Math.max(toSeq - fromSeq + 1, 0)
-            return records.length === expected
-              ? Effect.succeed(records)
-              : corrupt(fromSeq + records.length, `expected ${expected} records, found ${records.length}`)
-          },
-        )
-      },
-      remove: (segment) =>
-        Effect.flatMap(
-          attempt(
-            "remove segment",
-            schema,
-            sql.unsafe<{ readonly next: string | null }>(
-              `select min(first_seq) as next from ${schema}.segments where first_seq > $1`,
-              [segment],
-            ),
-          ),
-          ([row]) =>
-            durably(
-              "remove segment",
-              Effect.zipRight(
-                sql.unsafe(`delete from ${schema}.records where seq >= $1 and seq < $2`, [
-                  segment,
-                  row?.next === null || row?.next === undefined ? Number.MAX_SAFE_INTEGER : Number(row.next),
-                ]),
-                sql.unsafe(`delete from ${schema}.segments where first_seq = $1`, [segment]),
-              ),
-            ),
         ),
+        (rows) => {
+          const records = rows.map(recordOf)
+          for (let i = 0; i < records.length; i++)
+            if (records[i]!.seq !== from + i) return Effect.fail(corrupt(from + i, "a seq is missing"))
+          return records.length === to - from + 1
+            ? Effect.succeed(records)
+            : Effect.fail(corrupt(from + records.length, `expected ${to - from + 1} records, found ${records.length}`))
+        },
+      )
+
+    /**
+     * The append transaction's body; sets `progress.committing` once only the commit is left, which is where the
+     * outcome of a failure becomes unknown.
+     */
+    const appendBody = (
+      knownSeq: number,
+      decide: (behind: ReadonlyArray<WalRecord>) => ReadonlyArray<WalRecord>,
+      id: string,
+      progress: { committing: boolean; lastSeq: number },
+    ) =>
+      Effect.gen(function* () {
+        yield* sql.unsafe(lock)
+        const at = yield* bounds
+        if (at.head < knownSeq)
+          return yield* new DurabilityLost({
+            failure: new StorageFailed({
+              operation: "append",
+              path: location,
+              reason: "InvalidData",
+              message: `${location} ends at seq ${at.head}, but this server has seen seq ${knownSeq}: the database lost committed records`,
+            }),
+          })
+        const behind = at.head > knownSeq ? yield* page(knownSeq + 1, at.head) : []
+        saw(at.head)
+        let records: ReadonlyArray<WalRecord>
+        try {
+          records = decide(behind)
+        } catch (error) {
+          // A failure to use what others committed (a record that does not decode) fails this call, not the port.
+          return yield* new StorageFailed({
+            operation: "append",
+            path: location,
+            reason: "InvalidData",
+            message: `cannot apply the records other servers committed: ${error instanceof Error ? error.message : String(error)}`,
+          })
+        }
+        if (records.length > 0) {
+          for (let i = 0; i < records.length; i++) assertWritable(records[i]!, at.head + 1 + i, limits.recordBytesMax)
+          const size = batchBytes(records)
+          const firstSeq = at.head + 1
+          const lastSeq = at.head + records.length
+          if (mustRoll(limits, at.bytes, at.head >= at.current, size))
+            yield* sql.unsafe(`insert into ${S}.segments (first_seq, bytes) values ($1, $2)`, [
+              firstSeq,
+              segmentHeaderBytes + size,
+            ])
+          else yield* sql.unsafe(`update ${S}.segments set bytes = bytes + $1 where first_seq = $2`, [size, at.current])
+          const params: Array<unknown> = []
+          const rows: Array<string> = []
+          for (const record of records) {
+            const n = params.push(record.seq, record.type, record.payload)
+            rows.push(`($${n - 2}, $${n - 1}, $${n})`)
+          }
+          yield* sql.unsafe(`insert into ${S}.records (seq, type, payload) values ${rows.join(", ")}`, params)
+          yield* sql.unsafe(`insert into ${S}.batches (id, first_seq, last_seq) values ($1, $2, $3)`, [
+            id,
+            firstSeq,
+            lastSeq,
+          ])
+          // Delivered only if the transaction commits, and after it is visible.
+          yield* sql.unsafe(`select pg_notify($1, $2)`, [channel, String(lastSeq)])
+          progress.lastSeq = lastSeq
+        }
+        progress.committing = true
+      })
+
+    /**
+     * After a commit whose outcome was lost: whether batch `id` is in the log. Waits for the append lock first,
+     * which the lost transaction holds until it has committed or rolled back, so the answer is final.
+     */
+    const lookUp = (id: string): Effect.Effect<boolean, SqlError> =>
+      transaction(
+        Effect.zipRight(
+          sql.unsafe(lock),
+          sql.unsafe<{ readonly last_seq: string }>(`select last_seq from ${S}.batches where id = $1`, [id]),
+        ),
+      ).pipe(
+        Effect.map((rows) => rows.length > 0),
+        Effect.retry(lookupSchedule),
+      )
+
+    const appendAtHead: SharedLog["appendAtHead"] = (knownSeq, decide) =>
+      Effect.suspend(() => {
+        const latched = latch.failure()
+        if (latched !== undefined) return Effect.fail(portFailed("append", location, latched))
+        const id = `${processId}-${++state.batches}`
+        const progress = { committing: false, lastSeq: 0 }
+        return reached(transaction(appendBody(knownSeq, decide, id, progress))).pipe(
+          Effect.matchEffect({
+            onSuccess: () => Effect.sync(() => saw(progress.lastSeq)),
+            onFailure: (error): Effect.Effect<void, StorageFailed> => {
+              if (error instanceof DurabilityLost) return latch.onError(error)
+              if (error instanceof StorageFailed) return Effect.fail(error)
+              if (!progress.committing || progress.lastSeq === 0) return Effect.fail(failed("append", schema, error))
+              return lookUp(id).pipe(
+                Effect.matchEffect({
+                  onSuccess: (found) =>
+                    found
+                      ? Effect.sync(() => saw(progress.lastSeq))
+                      : Effect.fail(
+                          new StorageFailed({
+                            operation: "append",
+                            path: location,
+                            reason: "Unavailable",
+                            message: `append ${location}: the connection was lost during the commit, which did not happen (${failed("commit", schema, error).message})`,
+                          }),
+                        ),
+                  onFailure: (lookupError) =>
+                    latch.onError(
+                      new DurabilityLost({
+                        failure: new StorageFailed({
+                          operation: "append",
+                          path: location,
+                          reason: "Unknown",
+                          message: `append ${location}: the connection was lost during the commit, and whether it happened could not be looked up (${failed("look up", schema, lookupError).message})`,
+                        }),
+                      }),
+                    ),
+                }),
+              )
+            },
+          }),
+        )
+      })
+
+    /** A step of compaction under the append lock, in one transaction; its failure fails that call only. */
+    const locked = <A>(operation: string, effect: Effect.Effect<A, SqlError>) =>
+      Effect.zipRight(
+        latch.check(operation, location),
+        reached(attempt(operation, schema, transaction(Effect.zipRight(sql.unsafe(lock), effect)))),
+      )
+
+    const segmentsNow = Effect.flatMap(
+      attempt(
+        "segments",
+        schema,
+        sql.unsafe<{ readonly first_seq: string; readonly bytes: string }>(
+          `select first_seq, bytes from ${S}.segments order by first_seq`,
+        ),
+      ),
+      (rows) =>
+        Effect.map(attempt("segments", schema, bounds), (at) => {
+          saw(at.head)
+          state.first = at.first
+          state.segments = rows.map((row, i) => {
+            const next = rows[i + 1]
+            const firstSeq = Number(row.first_seq)
+            return {
+              firstSeq,
+              lastSeq: next === undefined ? at.head : Number(next.first_seq) - 1,
+              bytes: Number(row.bytes),
+            }
+          })
+          return state.segments
+        }),
+    )
+
+    const wal: Wal = {
+      lastSeq: Effect.sync(() => state.head),
+      firstSeq: Effect.sync(() => state.first),
+      append: (records) =>
+        Effect.suspend(() => {
+          if (records.length === 0) return Effect.void
+          for (let i = 0; i < records.length; i++)
+            assertWritable(records[i]!, state.head + 1 + i, limits.recordBytesMax)
+          const knownSeq = state.head
+          return appendAtHead(knownSeq, (behind) => {
+            if (behind.length > 0)
+              throw new Error(`another server appended seqs ${knownSeq + 1}..${knownSeq + behind.length} first`)
+            return records
+          })
+        }),
+      read: (fromSeq) =>
+        Stream.unwrap(
+          Effect.gen(function* () {
+            yield* latch.check("read", location)
+            const at = yield* reached(attempt("read", schema, bounds))
+            saw(at.head)
+            state.first = at.first
+            if (Math.max(fromSeq, 1) < at.first)
+              return yield* new StorageFailed({
+                operation: "read",
+                path: location,
+                reason: "Compacted",
+                message: `seq ${fromSeq} was compacted away; the log starts at seq ${at.first}`,
+              })
+            const head = at.head
+            return Stream.paginateChunkEffect(Math.max(fromSeq, 1), (from) => {
+              if (from > head) return Effect.succeed([Chunk.empty<WalRecord>(), Option.none<number>()] as const)
+              const to = Math.min(from + pageRecords - 1, head)
+              return Effect.map(
+                page(from, to),
+                (records) => [Chunk.unsafeFromArray(records), to < head ? Option.some(to + 1) : Option.none()] as const,
+              )
+            })
+          }),
+        ),
+      rotate: locked(
+        "rotate",
+        Effect.flatMap(bounds, (at) =>
+          at.head >= at.current
+            ? sql.unsafe(`insert into ${S}.segments (first_seq, bytes) values ($1, $2)`, [
+                at.head + 1,
+                segmentHeaderBytes,
+              ])
+            : Effect.void,
+        ),
+      ).pipe(Effect.asVoid),
+      deleteSegmentsUpTo: (upToSeq) =>
+        Effect.tap(
+          locked(
+            "delete-segments",
+            Effect.gen(function* () {
+              // Never past the older of the two retained snapshots, nor past an observer's durable cursor.
+              const retained = yield* sql.unsafe<{ readonly last_seq: string }>(
+                `select last_seq from ${S}.snapshots where published order by last_seq desc limit 2`,
+              )
+              const [cursor] = yield* sql.unsafe<{ readonly low: string | null }>(
+                `select min(seq) as low from ${S}.cursors`,
+              )
+              let floor = Math.min(upToSeq, retained.length < 2 ? 0 : Number(retained[1]!.last_seq))
+              if (cursor?.low !== null && cursor?.low !== undefined) floor = Math.min(floor, Number(cursor.low))
+              const rows = yield* sql.unsafe<{ readonly first_seq: string }>(
+                `select first_seq from ${S}.segments order by first_seq`,
+              )
+              // The first segment kept: the oldest one not wholly at or below the floor, never past the newest.
+              let keep = Number(rows[0]?.first_seq ?? 1)
+              for (let i = 0; i + 1 < rows.length && Number(rows[i + 1]!.first_seq) - 1 <= floor; i++)
+                keep = Number(rows[i + 1]!.first_seq)
+              yield* sql.unsafe(`delete from ${S}.records where seq < $1`, [keep])
+              yield* sql.unsafe(`delete from ${S}.batches where first_seq < $1`, [keep])
+              yield* sql.unsafe(`delete from ${S}.segments where first_seq < $1`, [keep])
+              return keep
+            }),
+          ),
+          (keep) =>
+            Effect.sync(() => {
+              state.first = keep
+            }),
+        ).pipe(Effect.asVoid),
+      segments: Effect.orElseSucceed(segmentsNow, () => state.segments),
+      recovery: {
+        tornTail: Option.none(),
+        tmpFilesRemoved: [],
+        snapshotFallbacks: [],
+        segments: Number(segmentCount[0]?.n ?? 1),
+        records: count,
+      },
+      health: Effect.suspend(() => {
+        const latched = latch.failure()
+        return latched === undefined ? Effect.void : Effect.fail(latched)
+      }),
     }
 
-    const snapshotPrimitives: WalCore.SnapshotPrimitives = {
-      describe: (lastSeq) => `${location}/snapshot ${lastSeq}`,
-      stage: (snapshot) =>
-        Effect.as(
-          durably(
-            "stage snapshot",
-            sql.unsafe(
-              `insert into ${schema}.snapshots (last_seq, state, published) values ($1, $2, false)
-               on conflict (last_seq) do update set state = excluded.state, published = false`,
-              [snapshot.lastSeq, concatBytes(partsOf(snapshot.state))],
-            ),
-          ),
-          durably(
-            "publish snapshot",
-            sql.unsafe(`update ${schema}.snapshots set published = true where last_seq = $1`, [snapshot.lastSeq]),
-          ),
-        ),
-      remove: (lastSeq) =>
-        durably("remove snapshot", sql.unsafe(`delete from ${schema}.snapshots where last_seq = $1`, [lastSeq])),
-      readLatest: (retained) =>
-        retained.length === 0
-          ? Effect.succeed(Option.none())
-          : Effect.map(
-              attempt(
-                "read snapshot",
-                schema,
-                sql.unsafe<{ readonly last_seq: string; readonly state: Uint8Array }>(
-                  `select last_seq, state from ${schema}.snapshots where published and last_seq = $1`,
-                  [retained[0]!],
+    const snapshots: SnapshotStore = {
+      write: (snapshot) =>
+        Effect.gen(function* () {
+          yield* latch.check("snapshot-write", location)
+          if (!Number.isSafeInteger(snapshot.lastSeq) || snapshot.lastSeq < 0 || snapshot.lastSeq > state.head)
+            return yield* Effect.dieMessage(
+              `snapshot lastSeq ${snapshot.lastSeq} is outside the durable log (0..${state.head})`,
+            )
+          // Published in the statement that writes it, and the two newest kept: another server may be writing one
+          // too, and neither may find the other's half-done.
+          yield* reached(
+            attempt(
+              "snapshot-write",
+              schema,
+              transaction(
+                Effect.zipRight(
+                  sql.unsafe(
+                    `insert into ${S}.snapshots (last_seq, state, published) values ($1, $2, true)
+                     on conflict (last_seq) do update set state = excluded.state, published = true`,
+                    [snapshot.lastSeq, concatBytes(partsOf(snapshot.state))],
+                  ),
+                  sql.unsafe(
+                    `delete from ${S}.snapshots where last_seq not in
+                       (select last_seq from ${S}.snapshots where published order by last_seq desc limit 2)`,
+                  ),
                 ),
               ),
-              ([row]): Option.Option<Snapshot> =>
-                row === undefined
-                  ? Option.none()
-                  : Option.some({ lastSeq: Number(row.last_seq), state: new Uint8Array(row.state) }),
             ),
+          )
+        }),
+      latest: Effect.zipRight(
+        latch.check("snapshot-latest", location),
+        Effect.map(
+          reached(
+            attempt(
+              "read snapshot",
+              schema,
+              sql.unsafe<{ readonly last_seq: string; readonly state: Uint8Array }>(
+                `select last_seq, state from ${S}.snapshots where published order by last_seq desc limit 1`,
+              ),
+            ),
+          ),
+          ([row]): Option.Option<Snapshot> =>
+            row === undefined
+              ? Option.none()
+              : Option.some({ lastSeq: Number(row.last_seq), state: new Uint8Array(row.state) }),
+        ),
+      ),
     }
 
-    const opened: WalCore.Opened<number> = {
-      location,
-      limits,
-      readOnly: false,
-      segments,
-      snapshotSeqs: published.map((row) => Number(row.last_seq)),
-      chosenSnapshot: Option.none(),
-      // Unpublished snapshots are a compaction a crash interrupted: nobody reads them, the next one replaces them.
-      finish: Effect.as(
-        Effect.mapError(
-          attempt("open", schema, sql.unsafe(`delete from ${schema}.snapshots where not published`)),
-          (failure) => failure,
-        ),
-        [],
+    const poll = Effect.gen(function* () {
+      let delay = pollMillis
+      for (;;) {
+        yield* Effect.sleep(delay)
+        // Once more at once: a pooled connection the server ended since its last use fails one statement, and the
+        // pool's next one is new; only a second failure means the database cannot be reached.
+        const at = yield* Effect.either(reached(Effect.retry(attempt("poll", schema, bounds), { times: 1 })))
+        // Backs off while the database is unreachable; the pool reconnects on the next statement that gets through.
+        if (at._tag === "Left") delay = Math.min(delay * 2, Math.max(pollMillis, 5000))
+        else {
+          delay = pollMillis
+          saw(at.right.head)
+          state.first = at.right.first
+        }
+        yield* wakeWith()
+      }
+    })
+    let wakeWith: () => Effect.Effect<void> = () => Effect.void
+
+    const shared: SharedLog = {
+      appendAtHead,
+      follow: (wake) => {
+        wakeWith = () => Effect.sync(() => wake(state.head))
+        const listen =
+          notifications === undefined
+            ? Effect.never
+            : Stream.runForEach(notifications.listen(channel), (payload) =>
+                Effect.sync(() => {
+                  const head = Number(payload)
+                  if (Number.isSafeInteger(head)) saw(head)
+                  wake(state.head)
+                }),
+              ).pipe(
+                // A lost listening connection only delays (the poll goes on); it is listened again after a pause.
+                Effect.catchAll(() => Effect.void),
+                Effect.zipRight(Effect.sleep(pollMillis)),
+                Effect.forever,
+              )
+        return Effect.zipRight(Effect.forkScoped(listen), poll).pipe(Effect.scoped) as Effect.Effect<never>
+      },
+      reachable: Effect.suspend(() =>
+        state.reachable
+          ? Effect.void
+          : Effect.fail(
+              new StorageFailed({
+                operation: "connect",
+                path: location,
+                reason: "Unavailable",
+                message: `${location} cannot be reached; retrying`,
+              }),
+            ),
       ),
-      tornTail: Option.none(),
-      tmpFilesRemoved: [],
     }
-    return yield* WalCore.make(opened, log, snapshotPrimitives)
+    return { wal, snapshots, shared }
   })
 
-/**
- * The driver reports a failed statement inside the transaction as an error before `COMMIT` is sent; a connection
- * lost after that, during the commit, reaches us as a failure of the commit itself. Only the second is unknown.
- */
-const isCommitFailure = (error: unknown): boolean => {
-  const text = error instanceof Error ? `${error.message} ${String((error as { cause?: unknown }).cause ?? "")}` : ""
-  return /\bcommit\b/i.test(text) || /connection|terminat|ECONNRESET|EPIPE/i.test(text)
-}
-
-/** Provides `Wal` and `SnapshotStore` over a PostgreSQL schema, for as long as the layer is open. */
+/** Provides `Wal`, `SnapshotStore` and `SharedLog` over a PostgreSQL schema, for as long as the layer is open. */
 export const layerPostgres = (
   options: PostgresStorageOptions = {},
-): Layer.Layer<Wal | SnapshotStore, InvalidInput | DirectoryLocked | StorageFailed | WalCorrupt, SqlClient.SqlClient> =>
+): Layer.Layer<
+  Wal | SnapshotStore | SharedLog,
+  InvalidInput | DirectoryLocked | StorageFailed | WalCorrupt,
+  SqlClient.SqlClient
+> =>
   Layer.scopedContext(
     Effect.map(makePostgresStorage(options), (storage) =>
-      Context.make(Wal, storage.wal).pipe(Context.add(SnapshotStore, storage.snapshots)),
+      Context.make(Wal, storage.wal).pipe(
+        Context.add(SnapshotStore, storage.snapshots),
+        Context.add(SharedLog, storage.shared),
+      ),
     ),
   )

@@ -1,5 +1,5 @@
 /**
- * Lifecycles and aliases through the public API, on in-memory storage and on files: transitions and aliases under
+ * Lifecycles and aliases through the public API, on in-memory storage, on files and on PostgreSQL: transitions and aliases under
  * each built-in lifecycle, guards over metrics, replay of facts after a reopen (also when a guard would now refuse),
  * compaction, input validation, the Promise facade, and a lifecycle refused at open with its counterexample.
  */
@@ -13,6 +13,7 @@ import { openPromiseRegistry } from "../../src/effects/promise.ts"
 import { layerFile } from "../../src/node.ts"
 import { failureOf } from "../../src/testing/exits.ts"
 import { type Opened, open, openFailure, tempDirectory } from "../support/harness.ts"
+import { onNode, postgresRegistryBackend } from "../support/postgresRegistry.ts"
 
 type Options = Registry.RegistryOptions
 /** Opens the same registry again and again, as a process restarting on the same storage would. */
@@ -35,6 +36,7 @@ const backends: ReadonlyArray<readonly [string, () => Backend]> = [
       return { layer: (options = {}) => layerFile({ directory: directory.path, ...options }), remove: directory.remove }
     },
   ],
+  ...(onNode ? [["PostgreSQL", postgresRegistryBackend] as const] : []),
 ]
 
 /** Accuracy of at least 0.9 to enter production; `accurate` is a named guard, so its implementation can change. */

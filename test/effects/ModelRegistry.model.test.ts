@@ -148,8 +148,9 @@ const commands = [
   ),
 ]
 
-const run = (layer: () => Layer.Layer<ModelRegistry, unknown>, numRuns: number, cleanup?: () => void) =>
+const run = (layer: () => Layer.Layer<ModelRegistry, unknown>, numRuns: number, cleanup?: () => void, servers = 1) =>
   runModel<ReferenceModel>({
+    servers,
     commands,
     maxCommands: 40,
     numRuns,
@@ -190,6 +191,24 @@ describe("ModelRegistry (model-based)", () => {
         () => {
           for (const schema of schemas.splice(0)) Effect.runFork(dropSchema(schema))
         },
+      )
+    })
+
+  if (!("Deno" in globalThis))
+    it("agrees with the reference model with three servers on one PostgreSQL schema, each command on the next", async () => {
+      const backends: Array<{ readonly remove: () => void }> = []
+      const { postgresRegistryBackend } = await import("../support/postgresRegistry.ts")
+      await run(
+        () => {
+          const backend = postgresRegistryBackend()
+          backends.push(backend)
+          return backend.layer({ pollMillis: 10 })
+        },
+        20,
+        () => {
+          for (const backend of backends.splice(0)) backend.remove()
+        },
+        3,
       )
     })
 })

@@ -13,6 +13,7 @@ import { layerMemory, makeMemoryRegistryStore } from "../../src/effects/ModelReg
 import { layerFile } from "../../src/node.ts"
 import { failureTag } from "../../src/testing/exits.ts"
 import { command as commandOf, type ModelRun, type Real, runModel, temporaryDirectories } from "../support/modelRun.ts"
+import { onNode, postgresRegistryBackend } from "../support/postgresRegistry.ts"
 
 const names = ["alpha", "beta"] as const
 const versions = ["1.0.0", "1.10.0", "2.0.0"] as const
@@ -256,4 +257,20 @@ describe("ModelRegistry under mlflowStages (model-based)", () => {
       directories.cleanup,
     )
   })
+
+  if (onNode)
+    it("agrees with the reference on PostgreSQL, across real reopens", async () => {
+      const backends: Array<ReturnType<typeof postgresRegistryBackend>> = []
+      await run(
+        () => {
+          const backend = postgresRegistryBackend()
+          backends.push(backend)
+          return backend.layer({ lifecycle: mlflowStages })
+        },
+        15,
+        () => {
+          for (const backend of backends.splice(0)) backend.remove()
+        },
+      )
+    })
 })

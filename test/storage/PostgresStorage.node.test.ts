@@ -1,13 +1,16 @@
 /**
- * What only the PostgreSQL backend can get wrong: a schema migrated by a newer release, one writer per schema, and
- * a writer whose lock was lost and taken over, which must stop before it writes beside the new one.
+ * What only the PostgreSQL backend can get wrong: a schema migrated by a newer release, and connections lost at the
+ * worst moments: before a COMMIT reached the server, after it committed but before the client heard, and while idle.
  */
 
 import * as SqlClient from "@effect/sql/SqlClient"
+import { PgClient } from "@effect/sql-pg"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Layer } from "effect"
+import { Effect, Exit, Layer, Redacted } from "effect"
 import { layerPostgres } from "../../src/storage/PostgresStorage.ts"
+import type { Wal } from "../../src/storage/Wal.ts"
 import { failureOf } from "../../src/testing/exits.ts"
+import { type PgProxy, startPgProxy } from "../support/pgProxy.ts"
 import { collect, plain, records, withPorts } from "./harness.ts"
 import { dropSchema, freshSchema, layerTestClient } from "./postgres.ts"
 
@@ -26,7 +29,7 @@ describe("PostgreSQL storage", () => {
       Effect.gen(function* () {
         yield* withPorts(open(schema), ({ wal }) => wal.append(records(1, 3)))
         const sql = yield* SqlClient.SqlClient
-        yield* sql.unsafe(`insert into ${schema}_migrations (migration_id, name) values (2, 'from_the_future')`)
+        yield* sql.unsafe(`insert into ${schema}_migrations (migration_id, name) values (3, 'from_the_future')`)
         const exit = yield* Effect.exit(withPorts(open(schema), () => Effect.void))
         expect(failureOf(exit)).toMatchObject({ _tag: "StorageFailed", reason: "BadArgument" })
         expect(String((failureOf(exit) as { message: string }).message)).toMatch(/newer release/)
@@ -45,34 +48,85 @@ describe("PostgreSQL storage", () => {
     }),
   )
 
-  it.effect("a writer whose lock was taken over fails its next append and latches; the new writer's log is whole", () =>
-    withSchema((schema) =>
+  it.effect(
+    "a connection lost before COMMIT fails that append with Unavailable, writes nothing, and the next append reconnects",
+    () =>
+      withProxy(({ wal, proxy }) =>
+        Effect.gen(function* () {
+          yield* wal.append(records(1, 2))
+          proxy.loseNextCommit("before-commit")
+          const lost = yield* Effect.exit(wal.append(records(3, 1)))
+          expect(proxy.lost()).toBe(true)
+          expect(failureOf(lost)).toMatchObject({ _tag: "StorageFailed", reason: "Unavailable" })
+          expect(String((failureOf(lost) as { message: string }).message)).toMatch(/did not happen/)
+          // Not latched: the port goes on, on a new connection, from the same seq.
+          yield* wal.health
+          yield* wal.append(records(3, 2))
+          expect(plain(yield* collect(wal.read(1)))).toEqual(plain(records(1, 4)))
+        }),
+      ),
+  )
+
+  it.effect("a connection lost after the server committed is looked up: the append succeeds, once", () =>
+    withProxy(({ wal, proxy }) =>
       Effect.gen(function* () {
-        const sql = yield* SqlClient.SqlClient
-        yield* withPorts(open(schema), ({ wal: first }) =>
-          Effect.gen(function* () {
-            yield* first.append(records(1, 2))
-            // The lock's connection dies (a network cut, pg_terminate_backend): the lock goes with it.
-            yield* sql.unsafe(
-              `select pg_terminate_backend(pid) from pg_locks where locktype = 'advisory' and classid = ${0x5654_524d} and granted and pid <> pg_backend_pid()`,
-            )
-            yield* withPorts(open(schema), ({ wal: second }) =>
-              Effect.gen(function* () {
-                expect(yield* second.lastSeq).toBe(2)
-                yield* second.append(records(3, 2))
-                const stale = yield* Effect.exit(first.append(records(3, 1)))
-                expect(Exit.isFailure(stale)).toBe(true)
-                expect(failureOf(stale)).toMatchObject({ _tag: "StorageFailed", reason: "LockLost" })
-                // Latched: it never writes again until reopened.
-                expect(failureOf(yield* Effect.exit(first.append(records(5, 1))))).toMatchObject({
-                  reason: "PortFailed",
-                })
-                expect(plain(yield* collect(second.read(1)))).toEqual(plain(records(1, 4)))
-              }),
-            )
-          }),
+        yield* wal.append(records(1, 2))
+        proxy.loseNextCommit("after-commit")
+        yield* wal.append(records(3, 1))
+        expect(proxy.lost()).toBe(true)
+        expect(yield* wal.lastSeq).toBe(3)
+        yield* wal.append(records(4, 1))
+        expect(plain(yield* collect(wal.read(1)))).toEqual(plain(records(1, 4)))
+      }),
+    ),
+  )
+
+  it.effect("terminated connections fail no more than the call they carried, and reads and appends resume", () =>
+    withProxy(({ wal, sql }) =>
+      Effect.gen(function* () {
+        yield* wal.append(records(1, 2))
+        yield* sql.unsafe(
+          `select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'proxied' and pid <> pg_backend_pid()`,
         )
+        // The pool's idle connections died; the next statements get new ones (or fail once, typed, writing nothing).
+        const first = yield* Effect.exit(wal.append(records(3, 1)))
+        if (Exit.isFailure(first))
+          expect(failureOf(first)).toMatchObject({ _tag: "StorageFailed", reason: "Unavailable" })
+        const next = Exit.isSuccess(first) ? 4 : 3
+        yield* wal.append(records(next, 1))
+        expect(plain(yield* collect(wal.read(1)))).toEqual(plain(records(1, next)))
       }),
     ),
   )
 })
+
+/**
+ * A port whose connections go through a proxy that can lose one of them at a COMMIT, with a client of its own
+ * (named `proxied`, so that terminating its connections spares every other test's).
+ */
+const withProxy = <A, E>(
+  body: (ports: {
+    readonly wal: Wal
+    readonly proxy: PgProxy
+    readonly sql: SqlClient.SqlClient
+  }) => Effect.Effect<A, E>,
+) =>
+  withSchema((schema) =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const proxy = yield* Effect.acquireRelease(
+          Effect.promise(() => startPgProxy()),
+          (p) => Effect.promise(() => p.close()),
+        )
+        const sql = yield* SqlClient.SqlClient
+        const client = PgClient.layer({
+          url: Redacted.make(`postgres://postgres@127.0.0.1:${proxy.port}/test`),
+          applicationName: "proxied",
+          maxConnections: 2,
+        })
+        return yield* withPorts(layerPostgres({ schema }).pipe(Layer.provide(client), Layer.orDie), ({ wal }) =>
+          body({ wal, proxy, sql }),
+        )
+      }),
+    ),
+  )

@@ -35,6 +35,8 @@ export interface Backend {
   readonly name: string
   /** A fresh, empty data directory, deleted when the scope closes. */
   readonly fresh: Effect.Effect<DataDir, never, Scope.Scope>
+  /** Several opens of one store share it (PostgreSQL) instead of the second being refused with `DirectoryLocked`. */
+  readonly shared?: boolean
 }
 
 /** The NodeFileSystem layer with a test ProcessInfo; exposed for suites that wrap the file system. */

@@ -43,6 +43,7 @@ export const dropSchema = (schema: string) =>
 
 export const postgresBackend: Backend = {
   name: "postgres",
+  shared: true,
   fresh: Effect.gen(function* () {
     const schema = freshSchema()
     yield* Effect.addFinalizer(() => dropSchema(schema))

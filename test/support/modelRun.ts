@@ -34,21 +34,45 @@ export interface ModelRun<M extends object> {
   readonly expectSameState: (model: M, real: Real) => Promise<void>
   /** After each run, closed or failed. */
   readonly cleanup?: () => void
+  /**
+   * Registries open at once on the same storage (default 1): each command runs on the next, once all have caught up
+   * with the last command's writes, so every command must answer as the one reference model says, whichever
+   * server takes it. Only a shared store (PostgreSQL) opens more than one.
+   */
+  readonly servers?: number
 }
 
 export const runModel = async <M extends object>(run: ModelRun<M>): Promise<void> => {
-  const commands = fc.commands([...run.commands], {
+  const servers = run.servers ?? 1
+  // The registries of the run in progress (fast-check runs one at a time), and whose turn it is.
+  const current = { all: [] as Array<Opened>, turn: 0 }
+  // Every command on the next server, once all have seen every write so far (reads are each server's own).
+  const onNextServer = (command: fc.AsyncCommand<M, Real>): fc.AsyncCommand<M, Real> => ({
+    check: command.check,
+    run: async (model, real) => {
+      await caughtUp(current.all)
+      real.opened = current.all[current.turn++ % servers]!
+      await command.run(model, real)
+    },
+    toString: () => command.toString(),
+  })
+  const given = servers === 1 ? run.commands : run.commands.map((arbitrary) => arbitrary.map(onNextServer))
+  const commands = fc.commands([...given], {
     maxCommands: run.maxCommands,
     ...(run.size === undefined ? {} : { size: run.size }),
   })
   await fc.assert(
     fc.asyncProperty(commands, async (cmds) => {
       const layer = run.layer()
+      const openAll = () => Promise.all(Array.from({ length: servers }, () => open(layer)))
+      current.all = await openAll()
+      current.turn = 0
       const real: Real = {
-        opened: await open(layer),
+        opened: current.all[0]!,
         reopen: async () => {
-          await real.opened.close()
-          real.opened = await open(layer)
+          await Promise.all(current.all.map((opened) => opened.close()))
+          current.all = await openAll()
+          real.opened = current.all[0]!
         },
       }
       const model = run.model()
@@ -56,9 +80,10 @@ export const runModel = async <M extends object>(run: ModelRun<M>): Promise<void
         await run.setup?.(model, real)
         await fc.asyncModelRun(() => ({ model, real }), cmds)
         await real.reopen()
-        await run.expectSameState(model, real)
+        await caughtUp(current.all)
+        for (const opened of current.all) await run.expectSameState(model, { ...real, opened })
       } finally {
-        await real.opened.close()
+        await Promise.all(current.all.map((opened) => opened.close()))
         run.cleanup?.()
       }
     }),
@@ -78,5 +103,17 @@ export const temporaryDirectories = (label: string) => {
     cleanup: (): void => {
       for (const directory of made.splice(0)) directory.remove()
     },
+  }
+}
+
+/** Waits until every registry has applied the same last seq: the others follow a shared store's head. */
+const caughtUp = async (all: ReadonlyArray<Opened>): Promise<void> => {
+  if (all.length < 2) return
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    const seqs = await Promise.all(all.map(async ({ registry, run }) => (await run(registry.stats)).lastSeq))
+    if (seqs.every((seq) => seq === seqs[0])) return
+    if (Date.now() > deadline) throw new Error(`the servers did not catch up: last seqs ${seqs.join(", ")}`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
   }
 }
