@@ -395,12 +395,6 @@ const renderPostgresHttp = (result: PostgresHttpResult): string => {
       rows,
     ),
     "",
-    ...(result.refused === null
-      ? []
-      : [
-          `**Only ${result.postgresServers} of ${result.postgresServersRequested} PostgreSQL servers ran**: ${result.refused}.`,
-          "",
-        ]),
     `\`POST /models/{name}/versions\`, every register a new version, through \`node ${result.registryEntry} serve\`` +
       `${result.built ? " (built by this run)" : ""}: one server on a fresh directory, and ${result.postgresServers} with ` +
       `\`--postgres ${result.url} --schema <fresh>\` (dropped after), the connections split evenly over them. Per run: ` +

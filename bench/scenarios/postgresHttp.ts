@@ -11,8 +11,6 @@
  * its setup acknowledged: a PostgreSQL server also the ones its peers took, which it may need a moment to see
  * (waited for up to ten seconds, and how long it took is reported).
  *
- * A build that keeps one server per schema refuses the second with DirectoryLocked: the scenario then fails,
- * saying so, except in a smoke run, which goes on with the servers that started and reports the refusal.
  */
 
 import { join } from "node:path"
@@ -72,10 +70,7 @@ export type PostgresHttpResult =
       readonly url: string
       readonly registryEntry: string
       readonly built: boolean
-      readonly postgresServersRequested: number
       readonly postgresServers: number
-      /** Why fewer PostgreSQL servers ran than were asked for (smoke runs only), else null. */
-      readonly refused: string | null
       readonly connections: ReadonlyArray<number>
       readonly seconds: number
       readonly warmupSeconds: number
@@ -135,26 +130,6 @@ export const runPostgresHttp = async (
   const measured = new Map<string, Array<HttpRepetition>>()
   const key = (setup: PostgresHttpSetup, connections: number) => `${setup} ${connections}`
   const storedChecks: Array<PostgresHttpCheck> = []
-  let postgresServers = options.servers
-  let refused: string | null = null
-
-  const startPostgres = async (running: Running, schema: string): Promise<void> => {
-    for (let index = 0; index < postgresServers; index++) {
-      try {
-        running.servers.push(await startPostgresServer(options.url, schema))
-      } catch (error) {
-        const output = error instanceof Error ? error.message : String(error)
-        if (index === 0 || !output.includes("DirectoryLocked")) throw error
-        const reason = `server ${index + 1} on one schema was refused with DirectoryLocked: this build keeps one server per schema`
-        if (!smoke) throw new Error(`postgres-http: ${reason}; --postgres-servers=1 measures one`)
-        context.log(`  ${reason}; the smoke run goes on with ${index}`)
-        refused = reason
-        postgresServers = index
-        return
-      }
-    }
-  }
-
   try {
     for (let rep = 1; rep <= coldRepetitions; rep++) {
       const order = rep % 2 === 1 ? setups : [...setups].reverse()
@@ -168,7 +143,9 @@ export const runPostgresHttp = async (
           if (setup === "file") {
             scratch = await context.scratch("postgres-http-file")
             entry.servers.push(await startServer(scratch.path))
-          } else await startPostgres(entry, schema)
+          } else
+            for (let server = 0; server < options.servers; server++)
+              entry.servers.push(await startPostgresServer(options.url, schema))
         }
         for (const connections of options.connections)
           for (const entry of running) {
@@ -233,7 +210,7 @@ export const runPostgresHttp = async (
       await admin.close()
     }
   }
-  const serversOf = (setup: PostgresHttpSetup) => (setup === "file" ? 1 : postgresServers)
+  const serversOf = (setup: PostgresHttpSetup) => (setup === "file" ? 1 : options.servers)
   const cells: Array<PostgresHttpCell> = options.connections.flatMap((connections) =>
     setups.map((setup) => {
       const repetitions = measured.get(key(setup, connections)) ?? []
@@ -269,9 +246,7 @@ export const runPostgresHttp = async (
     url: redactUrl(options.url),
     registryEntry: join("dist", "bin", "model-registry.js"),
     built,
-    postgresServersRequested: options.servers,
-    postgresServers,
-    refused,
+    postgresServers: options.servers,
     connections: options.connections,
     seconds: httpSeconds,
     warmupSeconds,
