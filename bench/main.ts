@@ -6,7 +6,7 @@
  *                      [--targets=seed,registry] [--concurrency=1,8,64,512] [--reps=3] [--seconds=2]
  *                      [--warmup=0.25] [--sizes=100000,1000000] [--tail=1000] [--reads-versions=100000]
  *                      [--http-seconds=10] [--http-connections=1,8,64] [--sse-readers=0,200]
- *                      [--server-cpu-prof] [--postgres-url=postgres://…] [--postgres-servers=2] [--out=file.json]
+ *                      [--server-cpu-prof] [--postgres-url=postgres://…] [--postgres-servers=1,2] [--out=file.json]
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
 import os from "node:os"
@@ -47,7 +47,7 @@ interface ExtraOptions {
   readonly postgresUrl: string
   /** `--concurrency` when given, else issue 16's 1, 64 and 512. */
   readonly postgresLevels: ReadonlyArray<number>
-  readonly postgresServers: number
+  readonly postgresServers: ReadonlyArray<number>
 }
 
 const scenarios: ReadonlyArray<Scenario> = [
@@ -160,6 +160,9 @@ const parseOptions = (): {
   const httpConnections = list(values["http-connections"]).map((count) =>
     Math.round(positive("http-connections", count, 1)),
   )
+  const postgresServers = list(values["postgres-servers"]).map((count) =>
+    Math.round(positive("postgres-servers", count, 1)),
+  )
   const sseReaders = list(values["sse-readers"]).map((count) => Math.round(Number(count)))
   if (sseReaders.some((count) => !Number.isSafeInteger(count) || count < 0))
     throw new Error(`--sse-readers must list reader counts (got "${values["sse-readers"]}")`)
@@ -193,7 +196,7 @@ const parseOptions = (): {
       coldStartRepetitions: Math.round(positive("reps", values.reps, smoke ? 1 : 5)),
       postgresUrl: values["postgres-url"] ?? defaultPostgresUrl,
       postgresLevels: levels.length > 0 ? levels : postgresLevels,
-      postgresServers: Math.round(positive("postgres-servers", values["postgres-servers"], 2)),
+      postgresServers: postgresServers.length > 0 ? postgresServers : [2],
     },
     out: values.out,
     dir: values.dir ?? os.tmpdir(),

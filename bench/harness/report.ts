@@ -350,28 +350,28 @@ const renderPostgres = (result: PostgresResult): string => {
 const renderPostgresHttp = (result: PostgresHttpResult): string => {
   const title = "### HTTP registers: servers on one PostgreSQL schema against one on the file WAL (issue 16)"
   if (result.status === "skipped") return [title, "", `Skipped: ${result.reason}.`].join("\n")
-  const rows = result.ratios.flatMap((ratio) =>
-    (["file", "postgres"] as const).map((setup) => {
-      const cell = result.cells.find((c) => c.setup === setup && c.connections === ratio.connections)!
-      const ours = setup === "postgres"
-      return [
-        String(ratio.connections),
-        setup === "file"
-          ? "1 server, file WAL"
-          : `${cell.servers} server${cell.servers === 1 ? "" : "s"}, one PostgreSQL schema`,
-        formatRate(cell.median.requestsPerSecond),
-        cell.repetitions.map((rep) => formatRate(rep.requestsPerSecond)).join(" / "),
-        formatLatency(cell.median.p50Ms),
-        formatLatency(cell.median.p99Ms),
-        `${Math.round(cell.median.serverCpuMicros)} µs`,
-        count(cell.repetitions.reduce((total, rep) => total + rep.non2xx, 0)),
-        count(cell.repetitions.reduce((total, rep) => total + rep.errors, 0)),
-        ours ? formatRatio(ratio.throughput) : "",
-        ours ? formatRatio(ratio.p50) : "",
-        ours ? formatRatio(ratio.p99) : "",
-      ]
-    }),
-  )
+  const rows = result.cells.map((cell) => {
+    const ratio = result.ratios.find(
+      (r) => cell.storage === "postgres" && r.servers === cell.servers && r.connections === cell.connections,
+    )
+    return [
+      String(cell.connections),
+      cell.storage === "file"
+        ? "1 server, file WAL"
+        : `${cell.servers} server${cell.servers === 1 ? "" : "s"}, one PostgreSQL schema`,
+      formatRate(cell.median.requestsPerSecond),
+      cell.repetitions.map((rep) => formatRate(rep.requestsPerSecond)).join(" / "),
+      formatLatency(cell.median.p50Ms),
+      formatLatency(cell.median.p99Ms),
+      `${Math.round(cell.median.serverCpuMicros)} µs`,
+      count(cell.repetitions.reduce((total, rep) => total + rep.non2xx, 0)),
+      count(cell.repetitions.reduce((total, rep) => total + rep.errors, 0)),
+      ratio ? formatRatio(ratio.throughput) : "",
+      ratio ? formatRatio(ratio.p50) : "",
+      ratio ? formatRatio(ratio.p99) : "",
+      ratio ? formatRatio(ratio.serverCpu) : "",
+    ]
+  })
   const slowest = result.storedChecks.reduce((most, check) => Math.max(most, check.waitedMs), 0)
   return [
     title,
@@ -390,16 +390,17 @@ const renderPostgresHttp = (result: PostgresHttpResult): string => {
         "registers/s PG ÷ file",
         "p50 PG ÷ file",
         "p99 PG ÷ file",
+        "CPU/register PG ÷ file",
       ],
-      "---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:",
+      "---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:",
       rows,
     ),
     "",
     `\`POST /models/{name}/versions\`, every register a new version, through \`node ${result.registryEntry} serve\`` +
-      `${result.built ? " (built by this run)" : ""}: one server on a fresh directory, and ${result.postgresServers} with ` +
-      `\`--postgres ${result.url} --schema <fresh>\` (dropped after), the connections split evenly over them. Per run: ` +
+      `${result.built ? " (built by this run)" : ""}: one server on a fresh directory, and setups of ${result.postgresServers.join(" and ")} servers with ` +
+      `\`--postgres ${result.url} --schema <fresh>\` (a schema per setup, dropped after), the connections split evenly over them. Per run: ` +
       `${result.warmupSeconds} s of registers as warm-up, then ${result.seconds} s measured by autocannon (one instance per ` +
-      "server, all drawing from one record stream) in a process of its own; setups alternate which goes first. Server " +
+      "server, all drawing from one record stream) in a process of its own; the setups' order is reversed every other repetition. Server " +
       "CPU is the registry servers' user + system time over their 2xx answers; PostgreSQL's own CPU is not in it, " +
       "though it shares the machine's cores. After each repetition every server listed at least the registers its setup " +
       `acknowledged (${result.storedChecks.length} checks; the longest wait for a server to see its peers' registers: ` +

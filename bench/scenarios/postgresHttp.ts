@@ -5,12 +5,12 @@
  * evenly, all drawing from one record stream so no version is sent twice), PostgreSQL, and this one, which
  * orchestrates. On 2 cores they all share the CPU.
  *
- * Each repetition starts the file server on a fresh directory and `--postgres-servers` servers (default 2) on a
- * fresh schema, then per connection count loads one setup and then the other, which goes first alternating by
- * repetition; each run warms up with registers first. Afterwards every server must list at least the registers
- * its setup acknowledged: a PostgreSQL server also the ones its peers took, which it may need a moment to see
- * (waited for up to ten seconds, and how long it took is reported).
- *
+ * Each repetition starts the file server on a fresh directory and, for each count in `--postgres-servers` (default
+ * 2; `1,2` adds one server on PostgreSQL as a second reference, which tells what sharing costs), that many servers
+ * on a fresh schema of their own; then per connection count loads every setup in turn, the order reversed every
+ * other repetition; each run warms up with registers first. Afterwards every server must list at least the
+ * registers its setup acknowledged: a PostgreSQL server also the ones its peers took, which it may need a moment to
+ * see (waited for up to ten seconds, and how long it took is reported).
  */
 
 import { join } from "node:path"
@@ -24,14 +24,15 @@ import { median } from "../harness/stats.ts"
 import type { HttpRepetition } from "./http.ts"
 import { reachPostgres } from "./postgres.ts"
 
-export type PostgresHttpSetup = "file" | "postgres"
-
-const setups: ReadonlyArray<PostgresHttpSetup> = ["file", "postgres"]
-
-export interface PostgresHttpCell {
-  readonly setup: PostgresHttpSetup
-  /** Servers the load was spread over. */
+export interface PostgresHttpSetup {
+  readonly storage: "file" | "postgres"
+  /** Servers the load is spread over: always 1 on the file WAL. */
   readonly servers: number
+}
+
+const label = (setup: PostgresHttpSetup) => `${setup.storage} ×${setup.servers}`
+
+export interface PostgresHttpCell extends PostgresHttpSetup {
   readonly connections: number
   readonly repetitions: ReadonlyArray<HttpRepetition>
   readonly median: {
@@ -44,6 +45,8 @@ export interface PostgresHttpCell {
 
 export interface PostgresHttpRatio {
   readonly connections: number
+  /** The PostgreSQL setup's servers. */
+  readonly servers: number
   /** PostgreSQL setup over file setup, of the medians. */
   readonly throughput: number
   readonly p50: number
@@ -52,8 +55,8 @@ export interface PostgresHttpRatio {
   readonly serverCpu: number
 }
 
-export interface PostgresHttpCheck {
-  readonly setup: PostgresHttpSetup
+export interface PostgresHttpCheck extends PostgresHttpSetup {
+  /** Which of the setup's servers, from 1. */
   readonly server: number
   readonly repetition: number
   /** Registers the setup acknowledged with a 2xx, warm-ups not counted. */
@@ -70,7 +73,7 @@ export type PostgresHttpResult =
       readonly url: string
       readonly registryEntry: string
       readonly built: boolean
-      readonly postgresServers: number
+      readonly postgresServers: ReadonlyArray<number>
       readonly connections: ReadonlyArray<number>
       readonly seconds: number
       readonly warmupSeconds: number
@@ -83,7 +86,7 @@ const loadScript = fileURLToPath(new URL("../children/spreadLoad.ts", import.met
 
 interface Running {
   readonly setup: PostgresHttpSetup
-  readonly servers: Array<Server>
+  readonly running: Array<Server>
   /** Records of the stream this setup has been sent so far; the next run starts after them. */
   offset: number
   acknowledged: number
@@ -113,7 +116,7 @@ export const runPostgresHttp = async (
   context: RunContext,
   options: {
     readonly url: string
-    readonly servers: number
+    readonly servers: ReadonlyArray<number>
     readonly connections: ReadonlyArray<number>
     readonly required: boolean
   },
@@ -121,36 +124,43 @@ export const runPostgresHttp = async (
   const { coldRepetitions, httpSeconds, smoke } = context.options
   const admin = await reachPostgres(context, options.url, options.required)
   if (typeof admin === "string") return { status: "skipped", url: redactUrl(options.url), reason: admin }
-  const tooFew = options.connections.filter((count) => count < options.servers)
-  if (tooFew.length > 0)
-    throw new Error(`postgres-http: ${tooFew.join(", ")} connections cannot load ${options.servers} servers`)
+  const most = Math.max(...options.servers)
+  const tooFew = options.connections.filter((count) => count < most)
+  if (tooFew.length > 0) throw new Error(`postgres-http: ${tooFew.join(", ")} connections cannot load ${most} servers`)
+  const setups: ReadonlyArray<PostgresHttpSetup> = [
+    { storage: "file", servers: 1 },
+    ...options.servers.map((servers) => ({ storage: "postgres" as const, servers })),
+  ]
   // As in the HTTP scenario: autocannon ends a run on its 1 s tick, so a smoke warm-up would cost a second a run.
   const warmupSeconds = smoke ? 0 : 2
   const built = ensureFreshDist(context.log)
   const measured = new Map<string, Array<HttpRepetition>>()
-  const key = (setup: PostgresHttpSetup, connections: number) => `${setup} ${connections}`
+  const key = (setup: PostgresHttpSetup, connections: number) => `${label(setup)} ${connections}`
   const storedChecks: Array<PostgresHttpCheck> = []
   try {
     for (let rep = 1; rep <= coldRepetitions; rep++) {
       const order = rep % 2 === 1 ? setups : [...setups].reverse()
-      const schema = freshSchema()
+      const schemas: Array<string> = []
       let scratch: Scratch | undefined
       const running: Array<Running> = []
       try {
         for (const setup of order) {
-          const entry: Running = { setup, servers: [], offset: 0, acknowledged: 0 }
+          const entry: Running = { setup, running: [], offset: 0, acknowledged: 0 }
           running.push(entry)
-          if (setup === "file") {
+          if (setup.storage === "file") {
             scratch = await context.scratch("postgres-http-file")
-            entry.servers.push(await startServer(scratch.path))
-          } else
-            for (let server = 0; server < options.servers; server++)
-              entry.servers.push(await startPostgresServer(options.url, schema))
+            entry.running.push(await startServer(scratch.path))
+          } else {
+            const schema = freshSchema()
+            schemas.push(schema)
+            for (let server = 0; server < setup.servers; server++)
+              entry.running.push(await startPostgresServer(options.url, schema))
+          }
         }
         for (const connections of options.connections)
           for (const entry of running) {
             const request: SpreadLoadRequest = {
-              servers: entry.servers.map((server) => ({ url: server.url, pid: server.pid })),
+              servers: entry.running.map((server) => ({ url: server.url, pid: server.pid })),
               connections,
               warmupSeconds,
               seconds: httpSeconds,
@@ -174,17 +184,17 @@ export const runPostgresHttp = async (
               repetition,
             ])
             context.log(
-              `  rep ${rep}/${coldRepetitions}, ${connections} connections, ${entry.setup} ×${entry.servers.length}: ` +
+              `  rep ${rep}/${coldRepetitions}, ${connections} connections, ${label(entry.setup)}: ` +
                 `${fmt(repetition.requestsPerSecond)} registers/s, p50 ${repetition.p50Ms.toFixed(2)} ms, ` +
                 `p99 ${repetition.p99Ms.toFixed(2)} ms, server CPU ${Math.round(repetition.serverCpuMicros)} µs/req, ` +
                 `non-2xx ${repetition.non2xx}, errors ${repetition.errors}`,
             )
           }
         for (const entry of running)
-          for (const [index, server] of entry.servers.entries()) {
+          for (const [index, server] of entry.running.entries()) {
             const { stored, waitedMs } = await waitForStored(server.url, entry.acknowledged)
             const check = {
-              setup: entry.setup,
+              ...entry.setup,
               server: index + 1,
               repetition: rep,
               atLeast: entry.acknowledged,
@@ -194,13 +204,13 @@ export const runPostgresHttp = async (
             storedChecks.push(check)
             if (stored < entry.acknowledged)
               throw new Error(
-                `${entry.setup} server ${index + 1} lists ${stored} versions after 10 s, fewer than the ${entry.acknowledged} its setup acknowledged`,
+                `${label(entry.setup)} server ${index + 1} lists ${stored} versions after 10 s, fewer than the ${entry.acknowledged} its setup acknowledged`,
               )
           }
       } finally {
-        for (const entry of running) for (const server of entry.servers) await server.stop()
+        for (const entry of running) for (const server of entry.running) await server.stop()
         await scratch?.release()
-        await admin.drop(schema)
+        for (const schema of schemas) await admin.drop(schema)
       }
     }
   } finally {
@@ -210,13 +220,11 @@ export const runPostgresHttp = async (
       await admin.close()
     }
   }
-  const serversOf = (setup: PostgresHttpSetup) => (setup === "file" ? 1 : options.servers)
   const cells: Array<PostgresHttpCell> = options.connections.flatMap((connections) =>
     setups.map((setup) => {
       const repetitions = measured.get(key(setup, connections)) ?? []
       return {
-        setup,
-        servers: serversOf(setup),
+        ...setup,
         connections,
         repetitions,
         median: {
@@ -229,18 +237,21 @@ export const runPostgresHttp = async (
     }),
   )
   const medianOf = (setup: PostgresHttpSetup, connections: number) =>
-    cells.find((cell) => cell.setup === setup && cell.connections === connections)!.median
-  const ratios = options.connections.map((connections) => {
-    const pg = medianOf("postgres", connections)
-    const file = medianOf("file", connections)
-    return {
-      connections,
-      throughput: pg.requestsPerSecond / file.requestsPerSecond,
-      p50: pg.p50Ms / file.p50Ms,
-      p99: pg.p99Ms / file.p99Ms,
-      serverCpu: pg.serverCpuMicros / file.serverCpuMicros,
-    }
-  })
+    cells.find((cell) => label(cell) === label(setup) && cell.connections === connections)!.median
+  const ratios = options.connections.flatMap((connections) =>
+    options.servers.map((servers) => {
+      const pg = medianOf({ storage: "postgres", servers }, connections)
+      const file = medianOf({ storage: "file", servers: 1 }, connections)
+      return {
+        connections,
+        servers,
+        throughput: pg.requestsPerSecond / file.requestsPerSecond,
+        p50: pg.p50Ms / file.p50Ms,
+        p99: pg.p99Ms / file.p99Ms,
+        serverCpu: pg.serverCpuMicros / file.serverCpuMicros,
+      }
+    }),
+  )
   return {
     status: "measured",
     url: redactUrl(options.url),
