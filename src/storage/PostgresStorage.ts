@@ -431,10 +431,12 @@ export const makePostgresStorage = (
         "rotate",
         Effect.flatMap(bounds, (at) =>
           at.head >= at.current
-            ? sql.unsafe(`insert into ${S}.segments (first_seq, bytes) values ($1, $2)`, [
-                at.head + 1,
-                segmentHeaderBytes,
-              ])
+            ? Effect.asVoid(
+                sql.unsafe(`insert into ${S}.segments (first_seq, bytes) values ($1, $2)`, [
+                  at.head + 1,
+                  segmentHeaderBytes,
+                ]),
+              )
             : Effect.void,
         ),
       ).pipe(Effect.asVoid),
