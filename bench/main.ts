@@ -6,7 +6,7 @@
  *                      [--targets=seed,registry] [--concurrency=1,8,64,512] [--reps=3] [--seconds=2]
  *                      [--warmup=0.25] [--sizes=100000,1000000] [--tail=1000] [--reads-versions=100000]
  *                      [--http-seconds=10] [--http-connections=1,8,64] [--sse-readers=0,200]
- *                      [--server-cpu-prof] [--out=file.json]
+ *                      [--server-cpu-prof] [--postgres-url=postgres://…] [--postgres-servers=1,2] [--out=file.json]
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
 import os from "node:os"
@@ -15,11 +15,14 @@ import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { makeContext, type RunContext, type RunOptions } from "./harness/context.ts"
 import { describeMachine } from "./harness/machine.ts"
+import { defaultPostgresUrl } from "./harness/postgres.ts"
 import { checkTargets, computeRatios, renderReport, type ScenarioResults } from "./harness/report.ts"
 import { runColdStart } from "./scenarios/coldStart.ts"
 import { runDurableRegisters } from "./scenarios/durableRegisters.ts"
 import { httpConnections as httpConnectionsDefault, runHttp } from "./scenarios/http.ts"
 import { runMemory } from "./scenarios/memory.ts"
+import { postgresLevels, runPostgres } from "./scenarios/postgres.ts"
+import { runPostgresHttp } from "./scenarios/postgresHttp.ts"
 import { runReads } from "./scenarios/reads.ts"
 import { runRecovery } from "./scenarios/recovery.ts"
 import { runSearch } from "./scenarios/search.ts"
@@ -41,6 +44,10 @@ interface ExtraOptions {
   readonly serverCpuProf: boolean
   readonly httpConnections: ReadonlyArray<number>
   readonly coldStartRepetitions: number
+  readonly postgresUrl: string
+  /** `--concurrency` when given, else issue 16's 1, 64 and 512. */
+  readonly postgresLevels: ReadonlyArray<number>
+  readonly postgresServers: ReadonlyArray<number>
 }
 
 const scenarios: ReadonlyArray<Scenario> = [
@@ -70,6 +77,30 @@ const scenarios: ReadonlyArray<Scenario> = [
     id: "sse-readers",
     run: async (context, extra) => ({
       "sse-readers": await runSseReaders(context, extra.sseReaders, extra.serverCpuProf),
+    }),
+  },
+  // Named with --only, an unreachable PostgreSQL fails the run; in a run of everything (the smoke too) it skips
+  // these two with the reason, so a machine without PostgreSQL still runs the rest.
+  {
+    id: "postgres",
+    run: async (context, extra) => ({
+      postgres: await runPostgres(
+        context,
+        extra.postgresUrl,
+        extra.postgresLevels,
+        context.options.only.includes("postgres"),
+      ),
+    }),
+  },
+  {
+    id: "postgres-http",
+    run: async (context, extra) => ({
+      "postgres-http": await runPostgresHttp(context, {
+        url: extra.postgresUrl,
+        servers: extra.postgresServers,
+        connections: extra.httpConnections,
+        required: context.options.only.includes("postgres-http"),
+      }),
     }),
   },
 ]
@@ -111,6 +142,8 @@ const parseOptions = (): {
       "http-connections": { type: "string" },
       "sse-readers": { type: "string" },
       "server-cpu-prof": { type: "boolean", default: false },
+      "postgres-url": { type: "string" },
+      "postgres-servers": { type: "string" },
       out: { type: "string" },
       dir: { type: "string" },
     },
@@ -126,6 +159,9 @@ const parseOptions = (): {
   const readsVersions = Math.round(positive("reads-versions", values["reads-versions"], smoke ? 2000 : 100_000))
   const httpConnections = list(values["http-connections"]).map((count) =>
     Math.round(positive("http-connections", count, 1)),
+  )
+  const postgresServers = list(values["postgres-servers"]).map((count) =>
+    Math.round(positive("postgres-servers", count, 1)),
   )
   const sseReaders = list(values["sse-readers"]).map((count) => Math.round(Number(count)))
   if (sseReaders.some((count) => !Number.isSafeInteger(count) || count < 0))
@@ -158,6 +194,9 @@ const parseOptions = (): {
       httpConnections: httpConnections.length > 0 ? httpConnections : [httpConnectionsDefault],
       // A spawn costs tens of milliseconds: five of each, as the issue asks, unless --reps says otherwise.
       coldStartRepetitions: Math.round(positive("reps", values.reps, smoke ? 1 : 5)),
+      postgresUrl: values["postgres-url"] ?? defaultPostgresUrl,
+      postgresLevels: levels.length > 0 ? levels : postgresLevels,
+      postgresServers: postgresServers.length > 0 ? postgresServers : [2],
     },
     out: values.out,
     dir: values.dir ?? os.tmpdir(),

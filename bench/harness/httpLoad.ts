@@ -135,3 +135,66 @@ export const runLoad = async (request: LoadRequest): Promise<LoadResult> => {
     consumed,
   }
 }
+
+/** One load spread over several servers of one registry (the postgres-http scenario). */
+export interface SpreadLoadRequest {
+  readonly servers: ReadonlyArray<{ readonly url: string; readonly pid: number }>
+  /** In all: split as evenly as possible over the servers. */
+  readonly connections: number
+  readonly warmupSeconds: number
+  readonly seconds: number
+  /** Records of the shared stream already sent to these servers, skipped so every register is new. */
+  readonly offset: number
+}
+
+/** How many of `connections` each of `servers` servers gets: differing by one at most, the first ones more. */
+export const splitConnections = (connections: number, servers: number): ReadonlyArray<number> =>
+  Array.from(
+    { length: servers },
+    (_, index) => Math.floor(connections / servers) + (index < connections % servers ? 1 : 0),
+  )
+
+/**
+ * Registers on every server at once, one autocannon instance each, all drawing from one record stream: servers
+ * that share a schema must never be sent the same version twice, or a register would race its twin on the other
+ * server. Latency is every answer's, whichever server gave it; server CPU is the servers' sum (not PostgreSQL's).
+ */
+export const runSpreadLoad = async (request: SpreadLoadRequest): Promise<LoadResult> => {
+  if (request.connections < request.servers.length)
+    throw new Error(`${request.connections} connections cannot load ${request.servers.length} servers`)
+  let consumed = 0
+  const stream = recordsFrom(request.offset)
+  const source: RecordSource = {
+    next: () => {
+      consumed++
+      return stream.next()
+    },
+  }
+  const split = splitConnections(request.connections, request.servers.length)
+  const all = (seconds: number, recorder?: LatencyRecorder) =>
+    Promise.all(
+      request.servers.map((server, index) =>
+        runAutocannon(server.url, split[index]!, seconds, registerRequests(source), recorder),
+      ),
+    )
+  if (request.warmupSeconds > 0) await all(request.warmupSeconds)
+  globalThis.gc?.()
+  const serversCpu = () => request.servers.reduce((total, server) => total + cpuSeconds(server.pid), 0)
+  const recorder = new LatencyRecorder()
+  const cpuBefore = serversCpu()
+  const results = await all(request.seconds, recorder)
+  const serverCpuSeconds = serversCpu() - cpuBefore
+  const sum = (pick: (result: autocannon.Result) => number) =>
+    results.reduce((total, result) => total + pick(result), 0)
+  return {
+    // The instances started together; the last to stop bounds the window every answer fell in.
+    seconds: Math.max(...results.map((result) => result.duration)),
+    ok: sum((result) => result["2xx"]),
+    non2xx: sum((result) => result.non2xx),
+    errors: sum((result) => result.errors),
+    timeouts: sum((result) => result.timeouts),
+    latency: recorder.summary(),
+    serverCpuSeconds,
+    consumed,
+  }
+}

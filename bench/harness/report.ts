@@ -8,6 +8,8 @@ import type { ColdStartResult } from "../scenarios/coldStart.ts"
 import type { Cell, DurableRegistersResult } from "../scenarios/durableRegisters.ts"
 import type { HttpResult, StoredCheck } from "../scenarios/http.ts"
 import type { MemoryResult } from "../scenarios/memory.ts"
+import type { PostgresResult } from "../scenarios/postgres.ts"
+import type { PostgresHttpResult } from "../scenarios/postgresHttp.ts"
 import type { ReadsResult } from "../scenarios/reads.ts"
 import type { RecoveryResult } from "../scenarios/recovery.ts"
 import type { SearchResult } from "../scenarios/search.ts"
@@ -30,6 +32,8 @@ export interface ScenarioResults {
   http?: HttpResult
   "cold-start"?: ColdStartResult
   "sse-readers"?: SseReadersResult
+  postgres?: PostgresResult
+  "postgres-http"?: PostgresHttpResult
 }
 
 /** The design the issue's throughput and latency targets are about. */
@@ -291,6 +295,116 @@ const renderHttp = (result: HttpResult): string => {
       "work on the machine disturbs least. After each repetition every server held at least the versions stored " +
       `plus the registers it acknowledged (${result.storedChecks.length} checks; tightest: ` +
       (tightest ? `${tightest.server} ${count(tightest.stored)} ≥ ${count(tightest.atLeast)}).` : "none)."),
+  ].join("\n")
+}
+
+const renderPostgres = (result: PostgresResult): string => {
+  const title = "### The registry on PostgreSQL against the file WAL, Effect API, closed loop (issue 16)"
+  if (result.status === "skipped") return [title, "", `Skipped: ${result.reason}.`].join("\n")
+  const rows = result.ratios.flatMap((ratio) =>
+    [result.file, result.postgres].map((target) => {
+      const cell = result.registers.cells.find((c) => c.target === target && c.concurrency === ratio.concurrency)!
+      const ours = target === result.postgres
+      return [
+        String(ratio.concurrency),
+        target === result.file ? "file WAL" : "PostgreSQL",
+        formatRate(cell.median.opsPerSecond),
+        cell.repetitions.map((rep) => formatRate(rep.opsPerSecond)).join(" / "),
+        formatLatency(cell.median.p50Ms),
+        formatLatency(cell.median.p99Ms),
+        formatOptional(cell.median.averageBatch, 1),
+        ours ? formatRatio(ratio.throughput) : "",
+        ours ? formatRatio(ratio.p50) : "",
+        ours ? formatRatio(ratio.p99) : "",
+      ]
+    }),
+  )
+  return [
+    title,
+    "",
+    table(
+      [
+        "in flight",
+        "storage",
+        "registers/s (median)",
+        "reps (registers/s)",
+        "p50",
+        "p99",
+        "avg batch",
+        "registers/s PG ÷ file",
+        "p50 PG ÷ file",
+        "p99 PG ÷ file",
+      ],
+      "---:|---|---:|---|---:|---:|---:|---:|---:|---:",
+      rows,
+    ),
+    "",
+    "Both through `ModelRegistry.register` from Effect fibers in this process, the durable-registers closed loop " +
+      "(same records, the two alternating within each repetition, a fresh instance per repetition after a warm-up). " +
+      `File: \`layerFile\` on a fresh directory (one write + one fdatasync per batch). PostgreSQL: \`layerPostgres\` at ${result.url} ` +
+      "on a fresh schema per instance, dropped after (one transaction per batch, acknowledged after COMMIT); the " +
+      "PostgreSQL server runs on the same machine and its CPU competes with this process.",
+  ].join("\n")
+}
+
+const renderPostgresHttp = (result: PostgresHttpResult): string => {
+  const title = "### HTTP registers: servers on one PostgreSQL schema against one on the file WAL (issue 16)"
+  if (result.status === "skipped") return [title, "", `Skipped: ${result.reason}.`].join("\n")
+  const rows = result.cells.map((cell) => {
+    const ratio = result.ratios.find(
+      (r) => cell.storage === "postgres" && r.servers === cell.servers && r.connections === cell.connections,
+    )
+    return [
+      String(cell.connections),
+      cell.storage === "file"
+        ? "1 server, file WAL"
+        : `${cell.servers} server${cell.servers === 1 ? "" : "s"}, one PostgreSQL schema`,
+      formatRate(cell.median.requestsPerSecond),
+      cell.repetitions.map((rep) => formatRate(rep.requestsPerSecond)).join(" / "),
+      formatLatency(cell.median.p50Ms),
+      formatLatency(cell.median.p99Ms),
+      `${Math.round(cell.median.serverCpuMicros)} µs`,
+      count(cell.repetitions.reduce((total, rep) => total + rep.non2xx, 0)),
+      count(cell.repetitions.reduce((total, rep) => total + rep.errors, 0)),
+      ratio ? formatRatio(ratio.throughput) : "",
+      ratio ? formatRatio(ratio.p50) : "",
+      ratio ? formatRatio(ratio.p99) : "",
+      ratio ? formatRatio(ratio.serverCpu) : "",
+    ]
+  })
+  const slowest = result.storedChecks.reduce((most, check) => Math.max(most, check.waitedMs), 0)
+  return [
+    title,
+    "",
+    table(
+      [
+        "connections",
+        "servers",
+        "registers/s (median)",
+        "reps (registers/s)",
+        "p50",
+        "p99",
+        "server CPU/register",
+        "non-2xx",
+        "errors",
+        "registers/s PG ÷ file",
+        "p50 PG ÷ file",
+        "p99 PG ÷ file",
+        "CPU/register PG ÷ file",
+      ],
+      "---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:",
+      rows,
+    ),
+    "",
+    `\`POST /models/{name}/versions\`, every register a new version, through \`node ${result.registryEntry} serve\`` +
+      `${result.built ? " (built by this run)" : ""}: one server on a fresh directory, and setups of ${result.postgresServers.join(" and ")} servers with ` +
+      `\`--postgres ${result.url} --schema <fresh>\` (a schema per setup, dropped after), the connections split evenly over them. Per run: ` +
+      `${result.warmupSeconds} s of registers as warm-up, then ${result.seconds} s measured by autocannon (one instance per ` +
+      "server, all drawing from one record stream) in a process of its own; the setups' order is reversed every other repetition. Server " +
+      "CPU is the registry servers' user + system time over their 2xx answers; PostgreSQL's own CPU is not in it, " +
+      "though it shares the machine's cores. After each repetition every server listed at least the registers its setup " +
+      `acknowledged (${result.storedChecks.length} checks; the longest wait for a server to see its peers' registers: ` +
+      `${formatLatency(slowest)}).`,
   ].join("\n")
 }
 
@@ -672,6 +786,8 @@ export const renderReport = (input: {
     results.http && renderHttp(results.http),
     results["cold-start"] && renderColdStart(results["cold-start"]),
     results["sse-readers"] && renderSseReaders(results["sse-readers"]),
+    results.postgres && renderPostgres(results.postgres),
+    results["postgres-http"] && renderPostgresHttp(results["postgres-http"]),
     renderTargets(checkTargets(results)),
     notes.length > 0 ? ["### Notes", "", ...notes].join("\n") : undefined,
   ]

@@ -104,3 +104,10 @@ export const startServer = (
 
 export const startBareServer = (bundle: string, directory: string): Promise<Server> =>
   startListening([bundle, directory])
+
+/**
+ * Starts `model-registry serve --postgres URL --schema SCHEMA --json` from dist/ on a free port. Call
+ * `ensureFreshDist` first.
+ */
+export const startPostgresServer = (url: string, schema: string): Promise<Server> =>
+  startListening([registryBin, "serve", "--postgres", url, "--schema", schema, "--port", "0", "--json"])

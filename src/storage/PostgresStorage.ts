@@ -274,26 +274,24 @@ export const makePostgresStorage = (
           const size = batchBytes(records)
           const firstSeq = at.head + 1
           const lastSeq = at.head + records.length
-          if (mustRoll(limits, at.bytes, at.head >= at.current, size))
-            yield* sql.unsafe(`insert into ${S}.segments (first_seq, bytes) values ($1, $2)`, [
-              firstSeq,
-              segmentHeaderBytes + size,
-            ])
-          else yield* sql.unsafe(`update ${S}.segments set bytes = bytes + $1 where first_seq = $2`, [size, at.current])
+          // One statement for the whole write (the records, the segment's size or a new segment, the batch's row and
+          // the notification): each statement is a round trip with the lock held, and every server waits on it.
           const params: Array<unknown> = []
+          const $ = (value: unknown, type: string) => `$${params.push(value)}::${type}`
           const rows: Array<string> = []
-          for (const record of records) {
-            const n = params.push(record.seq, record.type, record.payload)
-            rows.push(`($${n - 2}, $${n - 1}, $${n})`)
-          }
-          yield* sql.unsafe(`insert into ${S}.records (seq, type, payload) values ${rows.join(", ")}`, params)
-          yield* sql.unsafe(`insert into ${S}.batches (id, first_seq, last_seq) values ($1, $2, $3)`, [
-            id,
-            firstSeq,
-            lastSeq,
-          ])
-          // Delivered only if the transaction commits, and after it is visible.
-          yield* sql.unsafe(`select pg_notify($1, $2)`, [channel, String(lastSeq)])
+          for (const record of records)
+            rows.push(`(${$(record.seq, "bigint")}, ${$(record.type, "smallint")}, ${$(record.payload, "bytea")})`)
+          const segment = mustRoll(limits, at.bytes, at.head >= at.current, size)
+            ? `insert into ${S}.segments (first_seq, bytes) values (${$(firstSeq, "bigint")}, ${$(segmentHeaderBytes + size, "bigint")})`
+            : `update ${S}.segments set bytes = bytes + ${$(size, "bigint")} where first_seq = ${$(at.current, "bigint")}`
+          yield* sql.unsafe(
+            `with written as (insert into ${S}.records (seq, type, payload) values ${rows.join(", ")}),
+                  segment as (${segment}),
+                  batch as (insert into ${S}.batches (id, first_seq, last_seq)
+                            values (${$(id, "text")}, ${$(firstSeq, "bigint")}, ${$(lastSeq, "bigint")}))
+             select pg_notify(${$(channel, "text")}, ${$(String(lastSeq), "text")})`,
+            params,
+          )
           progress.lastSeq = lastSeq
         }
         progress.committing = true
@@ -434,10 +432,12 @@ export const makePostgresStorage = (
         "rotate",
         Effect.flatMap(bounds, (at) =>
           at.head >= at.current
-            ? sql.unsafe(`insert into ${S}.segments (first_seq, bytes) values ($1, $2)`, [
-                at.head + 1,
-                segmentHeaderBytes,
-              ])
+            ? Effect.asVoid(
+                sql.unsafe(`insert into ${S}.segments (first_seq, bytes) values ($1, $2)`, [
+                  at.head + 1,
+                  segmentHeaderBytes,
+                ]),
+              )
             : Effect.void,
         ),
       ).pipe(Effect.asVoid),
