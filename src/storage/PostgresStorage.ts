@@ -234,6 +234,40 @@ export const makePostgresStorage = (
       )
 
     /**
+     * The log's bounds and the records after `knownSeq`, in one statement (one round trip with the append lock
+     * held): a row per record, each carrying the bounds, or one row of bounds alone.
+     */
+    const headAfter = (knownSeq: number) =>
+      Effect.map(
+        sql.unsafe<{
+          readonly first: string | null
+          readonly head: string | null
+          readonly current: string | null
+          readonly bytes: string | null
+          readonly seq: string | null
+          readonly type: number | null
+          readonly payload: Uint8Array | null
+        }>(
+          `select f.first, h.head, c.first_seq as current, c.bytes, r.seq, r.type, r.payload
+             from (select max(seq) as head from ${S}.records) h
+             cross join (select min(first_seq) as first from ${S}.segments) f
+             left join (select first_seq, bytes from ${S}.segments order by first_seq desc limit 1) c on true
+             left join ${S}.records r on r.seq > $1
+            order by r.seq`,
+          [knownSeq],
+        ),
+        (rows) => {
+          const row = rows[0]
+          const current = row?.current === null || row?.current === undefined ? 1 : Number(row.current)
+          const head = row?.head === null || row?.head === undefined ? current - 1 : Number(row.head)
+          const first = row?.first === null || row?.first === undefined ? 1 : Number(row.first)
+          const behind: Array<WalRecord> = []
+          for (const r of rows) if (r.seq !== null) behind.push(recordOf(r as Row))
+          return { at: { first, head, current, bytes: Number(row?.bytes ?? segmentHeaderBytes) }, behind }
+        },
+      )
+
+    /**
      * The append transaction's body; sets `progress.committing` once only the commit is left, which is where the
      * outcome of a failure becomes unknown.
      */
@@ -245,7 +279,7 @@ export const makePostgresStorage = (
     ) =>
       Effect.gen(function* () {
         yield* sql.unsafe(lock)
-        const at = yield* bounds
+        const { at, behind } = yield* headAfter(knownSeq)
         if (at.head < knownSeq)
           return yield* new DurabilityLost({
             failure: new StorageFailed({
@@ -255,7 +289,13 @@ export const makePostgresStorage = (
               message: `${location} ends at seq ${at.head}, but this server has seen seq ${knownSeq}: the database lost committed records`,
             }),
           })
-        const behind = at.head > knownSeq ? yield* page(knownSeq + 1, at.head) : []
+        for (let i = 0; i < behind.length; i++)
+          if (behind[i]!.seq !== knownSeq + 1 + i) return yield* corrupt(knownSeq + 1 + i, "a seq is missing")
+        if (behind.length !== Math.max(at.head - knownSeq, 0))
+          return yield* corrupt(
+            knownSeq + behind.length + 1,
+            `expected ${at.head - knownSeq} records after ${knownSeq}`,
+          )
         saw(at.head)
         let records: ReadonlyArray<WalRecord>
         try {
