@@ -72,7 +72,8 @@ export const migrate = (schema: string): Effect.Effect<void, StorageFailed, SqlC
     // table, and the migrator lets the loser go on before the winner's migrations are done. The table is created
     // here, as the migrator would, because its own check (a failing cast) aborts the transaction it runs in.
     yield* Effect.mapError(
-      sql.withTransaction(
+      transaction(
+        sql,
         Effect.all([
           sql.unsafe(`select pg_advisory_xact_lock(${lockClass}, ${lockKey(schema)})`),
           sql.unsafe(
@@ -82,6 +83,11 @@ export const migrate = (schema: string): Effect.Effect<void, StorageFailed, SqlC
         ]),
       ),
       (error) => failed("migrate", schema, error),
+    ).pipe(
+      // The migrator makes a failed migration statement (a connection lost mid-migration) a defect of its own.
+      Effect.catchAllDefect((defect) =>
+        tagOf(defect) === "MigrationError" ? Effect.fail(failed("migrate", schema, defect)) : Effect.die(defect),
+      ),
     )
     yield* refuseNewer(schema)
   })
@@ -102,6 +108,22 @@ const refuseNewer = (schema: string) =>
         message: `${locationOf(schema)} was migrated by a newer release (migration ${newest?.id}; this release knows ${knownMigrations})`,
       })
   })
+
+/**
+ * One transaction. `@effect/sql` turns a failed `COMMIT` or `ROLLBACK` (a connection lost at that moment) into a
+ * defect; here it is the driver's error again, so a lost connection is classified like any other, while a broken
+ * contract stays a defect.
+ */
+export const transaction = <A, E, R>(
+  sql: SqlClient.SqlClient,
+  effect: Effect.Effect<A, E, R>,
+): Effect.Effect<A, E | SqlError, R> =>
+  Effect.catchAllDefect(sql.withTransaction(effect), (defect) =>
+    tagOf(defect) === "SqlError" ? Effect.fail(defect as SqlError) : Effect.die(defect),
+  )
+
+const tagOf = (value: unknown): unknown =>
+  typeof value === "object" && value !== null ? (value as { readonly _tag?: unknown })._tag : undefined
 
 /** Where errors point: the schema, never the connection's credentials. */
 export const locationOf = (schema: string) => `postgres:${schema}`

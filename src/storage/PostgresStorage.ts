@@ -36,6 +36,7 @@ import {
   lockKey,
   migrate,
   schemaPattern,
+  transaction as transactionOf,
 } from "./PostgresSchema.ts"
 import { assertWritable, batchBytes } from "./RecordCodec.ts"
 import { segmentHeaderBytes } from "./SegmentHeader.ts"
@@ -69,9 +70,6 @@ interface Row {
   readonly type: number
   readonly payload: Uint8Array
 }
-
-const isSqlError = (defect: unknown): defect is SqlError =>
-  typeof defect === "object" && defect !== null && (defect as { readonly _tag?: unknown })._tag === "SqlError"
 
 const recordOf = (row: Row): WalRecord => ({
   seq: Number(row.seq),
@@ -199,14 +197,7 @@ export const makePostgresStorage = (
       sql.unsafe<{ readonly n: string }>(`select count(*) as n from ${S}.segments`),
     )
 
-    /**
-     * One transaction. `@effect/sql` turns a failed `COMMIT` or `ROLLBACK` into a defect; here it is the driver's
-     * error again, so a lost connection is a failure like any other, while a broken contract stays a defect.
-     */
-    const transaction = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | SqlError> =>
-      Effect.catchAllDefect(sql.withTransaction(effect), (defect) =>
-        isSqlError(defect) ? Effect.fail(defect) : Effect.die(defect),
-      )
+    const transaction = <A, E>(effect: Effect.Effect<A, E>) => transactionOf(sql, effect)
 
     const corrupt = (seq: number, reason: string) => new WalCorrupt({ file: location, offset: -1, seq, reason })
 

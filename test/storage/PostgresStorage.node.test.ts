@@ -67,6 +67,32 @@ describe("PostgreSQL storage", () => {
       ),
   )
 
+  it.effect(
+    "a connection lost during the migration's commit fails the open with a typed error, and a retry opens",
+    () =>
+      withSchema((schema) =>
+        Effect.scoped(
+          Effect.gen(function* () {
+            const proxy = yield* Effect.acquireRelease(
+              Effect.promise(() => startPgProxy()),
+              (p) => Effect.promise(() => p.close()),
+            )
+            const client = PgClient.layer({
+              url: Redacted.make(`postgres://postgres@127.0.0.1:${proxy.port}/test`),
+              maxConnections: 2,
+            }).pipe(Layer.orDie)
+            const opening = layerPostgres({ schema }).pipe(Layer.provide(client))
+            proxy.loseNextCommit("before-commit")
+            const exit = yield* Effect.exit(withPorts(opening, () => Effect.void))
+            expect(proxy.lost()).toBe(true)
+            // A failure, typed, not a defect: the server that starts while the database restarts says why it stopped.
+            expect(failureOf(exit)).toMatchObject({ _tag: "StorageFailed", operation: "migrate" })
+            expect(yield* withPorts(opening, ({ wal }) => wal.lastSeq)).toBe(0)
+          }),
+        ),
+      ),
+  )
+
   it.effect("a connection lost after the server committed is looked up: the append succeeds, once", () =>
     withProxy(({ wal, proxy }) =>
       Effect.gen(function* () {
