@@ -51,6 +51,19 @@ export interface HttpRepetition {
   readonly serverCpuMicros: number
 }
 
+/** One load run's answer as a repetition of a cell. */
+export const repetitionOf = (result: LoadResult): HttpRepetition => ({
+  seconds: result.seconds,
+  requestsPerSecond: result.ok / result.seconds,
+  ok: result.ok,
+  non2xx: result.non2xx,
+  errors: result.errors + result.timeouts,
+  // NaN went through JSON as null when nothing answered.
+  p50Ms: result.latency.p50Ms ?? Number.NaN,
+  p99Ms: result.latency.p99Ms ?? Number.NaN,
+  serverCpuMicros: (result.serverCpuSeconds / result.ok) * 1e6,
+})
+
 export interface HttpCell {
   readonly server: HttpServerKind
   readonly path: HttpPath
@@ -183,17 +196,7 @@ export const runHttp = async (context: RunContext, connectionCounts: ReadonlyArr
               const result = await runChild<LoadResult>(loadScript, [JSON.stringify(request)])
               server.offset += result.consumed
               if (path === "register") server.acknowledged += result.ok
-              const repetition: HttpRepetition = {
-                seconds: result.seconds,
-                requestsPerSecond: result.ok / result.seconds,
-                ok: result.ok,
-                non2xx: result.non2xx,
-                errors: result.errors + result.timeouts,
-                // NaN went through JSON as null when nothing answered.
-                p50Ms: result.latency.p50Ms ?? Number.NaN,
-                p99Ms: result.latency.p99Ms ?? Number.NaN,
-                serverCpuMicros: (result.serverCpuSeconds / result.ok) * 1e6,
-              }
+              const repetition = repetitionOf(result)
               const cell = key(server.kind, path, connections)
               measured.set(cell, [...(measured.get(cell) ?? []), repetition])
               context.log(

@@ -21,7 +21,7 @@ import type { LoadResult, SpreadLoadRequest } from "../harness/httpLoad.ts"
 import { freshSchema, redactUrl } from "../harness/postgres.ts"
 import { ensureFreshDist, type Server, startPostgresServer, startServer } from "../harness/servers.ts"
 import { median } from "../harness/stats.ts"
-import type { HttpRepetition } from "./http.ts"
+import { type HttpRepetition, repetitionOf } from "./http.ts"
 import { reachPostgres } from "./postgres.ts"
 
 export interface PostgresHttpSetup {
@@ -169,16 +169,7 @@ export const runPostgresHttp = async (
             const result = await runChild<LoadResult>(loadScript, [JSON.stringify(request)])
             entry.offset += result.consumed
             entry.acknowledged += result.ok
-            const repetition: HttpRepetition = {
-              seconds: result.seconds,
-              requestsPerSecond: result.ok / result.seconds,
-              ok: result.ok,
-              non2xx: result.non2xx,
-              errors: result.errors + result.timeouts,
-              p50Ms: result.latency.p50Ms ?? Number.NaN,
-              p99Ms: result.latency.p99Ms ?? Number.NaN,
-              serverCpuMicros: (result.serverCpuSeconds / result.ok) * 1e6,
-            }
+            const repetition = repetitionOf(result)
             measured.set(key(entry.setup, connections), [
               ...(measured.get(key(entry.setup, connections)) ?? []),
               repetition,

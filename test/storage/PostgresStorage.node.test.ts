@@ -73,15 +73,7 @@ describe("PostgreSQL storage", () => {
       withSchema((schema) =>
         Effect.scoped(
           Effect.gen(function* () {
-            const proxy = yield* Effect.acquireRelease(
-              Effect.promise(() => startPgProxy()),
-              (p) => Effect.promise(() => p.close()),
-            )
-            const client = PgClient.layer({
-              url: Redacted.make(`postgres://postgres@127.0.0.1:${proxy.port}/test`),
-              maxConnections: 2,
-            }).pipe(Layer.orDie)
-            const opening = layerPostgres({ schema }).pipe(Layer.provide(client))
+            const { proxy, opening } = yield* proxied(schema)
             proxy.loseNextCommit("before-commit")
             const exit = yield* Effect.exit(withPorts(opening, () => Effect.void))
             expect(proxy.lost()).toBe(true)
@@ -140,19 +132,26 @@ const withProxy = <A, E>(
   withSchema((schema) =>
     Effect.scoped(
       Effect.gen(function* () {
-        const proxy = yield* Effect.acquireRelease(
-          Effect.promise(() => startPgProxy()),
-          (p) => Effect.promise(() => p.close()),
-        )
+        const { proxy, opening } = yield* proxied(schema)
         const sql = yield* SqlClient.SqlClient
-        const client = PgClient.layer({
-          url: Redacted.make(`postgres://postgres@127.0.0.1:${proxy.port}/test`),
-          applicationName: "proxied",
-          maxConnections: 2,
-        })
-        return yield* withPorts(layerPostgres({ schema }).pipe(Layer.provide(client), Layer.orDie), ({ wal }) =>
-          body({ wal, proxy, sql }),
-        )
+        return yield* withPorts(opening, ({ wal }) => body({ wal, proxy, sql }))
       }),
     ),
+  )
+
+/** The schema's ports through a proxy of this scope, on a client of their own named `proxied`. */
+const proxied = (schema: string) =>
+  Effect.map(
+    Effect.acquireRelease(
+      Effect.promise(() => startPgProxy()),
+      (proxy) => Effect.promise(() => proxy.close()),
+    ),
+    (proxy) => {
+      const client = PgClient.layer({
+        url: Redacted.make(`postgres://postgres@127.0.0.1:${proxy.port}/test`),
+        applicationName: "proxied",
+        maxConnections: 2,
+      }).pipe(Layer.orDie)
+      return { proxy, opening: layerPostgres({ schema }).pipe(Layer.provide(client)) }
+    },
   )
