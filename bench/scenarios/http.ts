@@ -69,12 +69,15 @@ export interface HttpCell {
   readonly path: HttpPath
   readonly connections: number
   readonly repetitions: ReadonlyArray<HttpRepetition>
-  readonly median: {
-    readonly requestsPerSecond: number
-    readonly p50Ms: number
-    readonly p99Ms: number
-    readonly serverCpuMicros: number
-  }
+  readonly median: HttpMedian
+}
+
+/** The medians of a cell's repetitions. */
+export interface HttpMedian {
+  readonly requestsPerSecond: number
+  readonly p50Ms: number
+  readonly p99Ms: number
+  readonly serverCpuMicros: number
 }
 
 export interface HttpRatio {

@@ -26,8 +26,15 @@ export interface PostgresRatio {
   readonly p99: number
 }
 
+/** A PostgreSQL scenario that did not run, and why (the database could not be reached). */
+export interface PostgresSkipped {
+  readonly status: "skipped"
+  readonly url: string
+  readonly reason: string
+}
+
 export type PostgresResult =
-  | { readonly status: "skipped"; readonly url: string; readonly reason: string }
+  | PostgresSkipped
   | {
       readonly status: "measured"
       readonly url: string

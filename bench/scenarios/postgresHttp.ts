@@ -21,8 +21,8 @@ import type { LoadResult, SpreadLoadRequest } from "../harness/httpLoad.ts"
 import { freshSchema, redactUrl } from "../harness/postgres.ts"
 import { ensureFreshDist, type Server, startPostgresServer, startServer } from "../harness/servers.ts"
 import { median } from "../harness/stats.ts"
-import { type HttpRepetition, repetitionOf } from "./http.ts"
-import { reachPostgres } from "./postgres.ts"
+import { type HttpMedian, type HttpRepetition, repetitionOf } from "./http.ts"
+import { type PostgresSkipped, reachPostgres } from "./postgres.ts"
 
 export interface PostgresHttpSetup {
   readonly storage: "file" | "postgres"
@@ -35,12 +35,7 @@ const label = (setup: PostgresHttpSetup) => `${setup.storage} ×${setup.servers}
 export interface PostgresHttpCell extends PostgresHttpSetup {
   readonly connections: number
   readonly repetitions: ReadonlyArray<HttpRepetition>
-  readonly median: {
-    readonly requestsPerSecond: number
-    readonly p50Ms: number
-    readonly p99Ms: number
-    readonly serverCpuMicros: number
-  }
+  readonly median: HttpMedian
 }
 
 export interface PostgresHttpRatio {
@@ -67,7 +62,7 @@ export interface PostgresHttpCheck extends PostgresHttpSetup {
 }
 
 export type PostgresHttpResult =
-  | { readonly status: "skipped"; readonly url: string; readonly reason: string }
+  | PostgresSkipped
   | {
       readonly status: "measured"
       readonly url: string
