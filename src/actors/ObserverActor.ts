@@ -23,10 +23,11 @@ import {
   Stream,
 } from "effect"
 import { decodeModelName } from "../domain/decode.ts"
-import { InvalidInput, RegistryClosed, type StorageFailed } from "../domain/errors.ts"
+import { InvalidInput, RegistryClosed, StorageFailed } from "../domain/errors.ts"
 import type { RegistryEvent } from "../domain/RegistryEvent.ts"
 import type { AppendSink } from "../storage/AppendSink.ts"
 import type { CursorStore } from "../storage/CursorStore.ts"
+import type { ObserverLease } from "../storage/ObserverLease.ts"
 import type { SubscribeError } from "./subscription.ts"
 
 export interface ObserverOptions {
@@ -160,6 +161,14 @@ const deadLetterer = (name: string, maxAttempts: number, sink: AppendSink, count
     })
 }
 
+const leaseLost = (name: string) =>
+  new StorageFailed({
+    operation: "observer-lease",
+    path: observerPaths.cursor(name),
+    reason: "LockLost",
+    message: `observer ${name} lost its lease; it resumes once it holds it again`,
+  })
+
 /**
  * The stored cursor. A transient read error must not keep the observer from starting: while it is not running it
  * does not hold back compaction, and the history it has not seen yet could be compacted away.
@@ -206,6 +215,8 @@ export const startObserver = <E>(options: {
   readonly retain: (provider: () => number) => () => void
   /** True once the registry failed or closed: then the observer stops instead of resuming. */
   readonly registryDown: () => boolean
+  /** Present when other processes share the store: a saved-cursor observer then runs only while it holds its lease. */
+  readonly lease?: ObserverLease
 }): Effect.Effect<ObserverHandle, InvalidInput | StorageFailed, Scope.Scope> =>
   Effect.gen(function* () {
     const { name, delivery, settings, cursors, sink } = options
@@ -258,8 +269,23 @@ export const startObserver = <E>(options: {
         for (let i = waiters.length - 1; i >= 0; i--) if (waiters[i]!.seq <= cursor) waiters.splice(i, 1)[0]!.resume()
       })
 
+    const deliver = () => Stream.runForEachChunk(options.subscribe(cursor + 1), handleChunk)
+    const { lease } = options
+    // With a lease, the observer delivers only while it holds it, from the cursor the last holder left, and stops
+    // (to wait for the lease again) once it is lost: another process may already be delivering.
+    const run =
+      lease === undefined || !saved
+        ? deliver
+        : () =>
+            Effect.scoped(
+              Effect.gen(function* () {
+                const lost = yield* lease.hold(name)
+                cursor = Option.getOrElse(yield* readCursor(cursors, name), () => cursor)
+                return yield* Effect.raceFirst(deliver(), Effect.zipRight(lost, Effect.fail(leaseLost(name))))
+              }),
+            )
     const supervised = supervise({
-      run: () => Stream.runForEachChunk(options.subscribe(cursor + 1), handleChunk),
+      run,
       backoff,
       registryDown: options.registryDown,
       restarted: (error) => {

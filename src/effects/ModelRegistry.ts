@@ -90,6 +90,7 @@ import * as FileStorage from "../storage/FileStorage.ts"
 import { type RegistryLimits, type StorageLimits, validateLimits } from "../storage/Limits.ts"
 import type { MemoryStore } from "../storage/MemoryStorage.ts"
 import * as Storage from "../storage/MemoryStorage.ts"
+import { ObserverLease } from "../storage/ObserverLease.ts"
 import type { ProcessInfo } from "../storage/ProcessInfo.ts"
 import { SharedLog } from "../storage/SharedLog.ts"
 import { SnapshotStore } from "../storage/SnapshotStore.ts"
@@ -414,7 +415,7 @@ export const make = (
       ...writes(actor, ids, traceRegisters ?? false),
       ...reads(index),
       lifecycle: describeLifecycle(compiled),
-      ...observers(actor, wal, cursors, sink),
+      ...observers(actor, wal, cursors, sink, Option.getOrUndefined(yield* Effect.serviceOption(ObserverLease))),
       subscribe: (subscribeOptions) => subscribe(actor, wal, subscribeOptions),
       compact: actor.compact.pipe(Effect.withSpan("ModelRegistry.compact")),
       stats: Effect.map(wal.firstSeq, (walFirstSeq) => ({
@@ -781,6 +782,7 @@ const observers = (
   wal: Wal,
   cursors: CursorStore,
   sink: AppendSink,
+  lease: ObserverLease | undefined,
 ): Pick<ModelRegistry, "observe" | "auditLog" | "metrics"> => {
   const observeWith = <E>(name: string, delivery: Delivery<E>, settings: ObserverOptions = {}) =>
     startObserver({
@@ -793,6 +795,7 @@ const observers = (
       sink,
       retain: actor.retainFrom,
       registryDown: () => actor.failure() !== undefined || actor.closed(),
+      ...(lease === undefined ? {} : { lease }),
     })
   return {
     observe: (name, handler, settings) => observeWith(name, { _tag: "Event", handle: handler }, settings),
@@ -856,7 +859,7 @@ export interface PostgresRegistryOptions extends RegistryOptions, Partial<Storag
 export const layerPostgresStorage = (
   options: PostgresRegistryOptions = {},
 ): Layer.Layer<
-  Wal | SnapshotStore | SharedLog | CursorStore | AppendSink,
+  Wal | SnapshotStore | SharedLog | CursorStore | AppendSink | ObserverLease,
   InvalidInput | DirectoryLocked | StorageFailed | WalCorrupt,
   SqlClient.SqlClient
 > => {
@@ -869,9 +872,10 @@ export const layerPostgresStorage = (
         import("../storage/PostgresObserverStores.ts"),
       ])
       // The WAL migrates the schema, so it is built before the observers' stores use their tables.
-      return Layer.merge(
+      return Layer.mergeAll(
         PostgresObserverStores.layerCursorStore(schema),
         PostgresObserverStores.layerAppendSink(schema),
+        PostgresObserverStores.layerObserverLease(schema, pollMillis ?? 1000),
       ).pipe(
         Layer.provideMerge(
           PostgresStorage.layerPostgres({

@@ -8,10 +8,11 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Exit, Option, Stream } from "effect"
+import { Chunk, Effect, Exit, Layer, Option, Stream } from "effect"
 import fc from "fast-check"
 import { mlflowStages } from "../../src/actors/builtinLifecycles.ts"
 import type { RegistryEvent } from "../../src/domain/RegistryEvent.ts"
+import { ModelRegistry } from "../../src/effects/ModelRegistry.ts"
 import { layerPostgres } from "../../src/node.ts"
 import { failureOf, failureTag } from "../../src/testing/exits.ts"
 import { layerTestClient } from "../storage/postgres.ts"
@@ -155,6 +156,43 @@ describe("several registries on one PostgreSQL schema", () => {
       expect(String((failureOf(refused) as { message: string }).message)).toMatch(/moved this registry to lifecycle/)
     } finally {
       await first.close()
+      backend.remove()
+    }
+  })
+
+  it("runs a durable observer in one server at a time, and another takes over from its cursor when it goes", async () => {
+    const backend = postgresRegistryBackend()
+    const handled: Array<{ readonly server: number; readonly seq: number }> = []
+    const observing = (server: number) =>
+      Layer.scopedDiscard(
+        Effect.flatMap(ModelRegistry, (registry) =>
+          registry.observe("deploy", (event) => Effect.sync(() => handled.push({ server, seq: event.seq }))),
+        ),
+      )
+    const serverWith = (server: number) =>
+      open(Layer.provideMerge(observing(server), backend.layer({ pollMillis: 20 })))
+    const first = await serverWith(1)
+    const second = await serverWith(2)
+    try {
+      for (let i = 0; i < 6; i++) {
+        const { registry, run } = i % 2 === 0 ? first : second
+        await run(registry.register({ name: "observed", version: `1.0.${i}` }))
+      }
+      await until(() => handled.length >= 6)
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      // Each event once, all by the one server that holds the lease.
+      expect(handled.map((h) => h.seq)).toEqual([1, 2, 3, 4, 5, 6])
+      const holder = handled[0]!.server
+      expect(new Set(handled.map((h) => h.server))).toEqual(new Set([holder]))
+      const [gone, stays] = holder === 1 ? [first, second] : [second, first]
+      await gone.close()
+      for (let i = 6; i < 9; i++) await stays.run(stays.registry.register({ name: "observed", version: `1.0.${i}` }))
+      await until(() => handled.length >= 9)
+      // The other server took over from the cursor the first left: no event skipped, none delivered twice.
+      expect(handled.map((h) => h.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9])
+      expect(handled.slice(6).every((h) => h.server !== holder)).toBe(true)
+    } finally {
+      await Promise.all([first.close(), second.close()])
       backend.remove()
     }
   })
