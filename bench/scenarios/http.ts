@@ -51,6 +51,14 @@ export interface HttpRepetition {
   readonly serverCpuMicros: number
 }
 
+/** The medians of a cell's repetitions. */
+export const medianOfRepetitions = (repetitions: ReadonlyArray<HttpRepetition>): HttpMedian => ({
+  requestsPerSecond: median(repetitions.map((rep) => rep.requestsPerSecond)),
+  p50Ms: median(repetitions.map((rep) => rep.p50Ms)),
+  p99Ms: median(repetitions.map((rep) => rep.p99Ms)),
+  serverCpuMicros: median(repetitions.map((rep) => rep.serverCpuMicros)),
+})
+
 /** One load run's answer as a repetition of a cell. */
 export const repetitionOf = (result: LoadResult): HttpRepetition => ({
   seconds: result.seconds,
@@ -240,12 +248,7 @@ export const runHttp = async (context: RunContext, connectionCounts: ReadonlyArr
           path,
           connections,
           repetitions,
-          median: {
-            requestsPerSecond: median(repetitions.map((rep) => rep.requestsPerSecond)),
-            p50Ms: median(repetitions.map((rep) => rep.p50Ms)),
-            p99Ms: median(repetitions.map((rep) => rep.p99Ms)),
-            serverCpuMicros: median(repetitions.map((rep) => rep.serverCpuMicros)),
-          },
+          median: medianOfRepetitions(repetitions),
         }
       }),
     ),

@@ -20,8 +20,7 @@ import type { RunContext, Scratch } from "../harness/context.ts"
 import type { LoadResult, SpreadLoadRequest } from "../harness/httpLoad.ts"
 import { freshSchema, redactUrl } from "../harness/postgres.ts"
 import { ensureFreshDist, type Server, startPostgresServer, startServer } from "../harness/servers.ts"
-import { median } from "../harness/stats.ts"
-import { type HttpMedian, type HttpRepetition, repetitionOf } from "./http.ts"
+import { type HttpMedian, type HttpRepetition, medianOfRepetitions, repetitionOf } from "./http.ts"
 import { type PostgresSkipped, reachPostgres } from "./postgres.ts"
 
 export interface PostgresHttpSetup {
@@ -213,12 +212,7 @@ export const runPostgresHttp = async (
         ...setup,
         connections,
         repetitions,
-        median: {
-          requestsPerSecond: median(repetitions.map((rep) => rep.requestsPerSecond)),
-          p50Ms: median(repetitions.map((rep) => rep.p50Ms)),
-          p99Ms: median(repetitions.map((rep) => rep.p99Ms)),
-          serverCpuMicros: median(repetitions.map((rep) => rep.serverCpuMicros)),
-        },
+        median: medianOfRepetitions(repetitions),
       }
     }),
   )
