@@ -139,91 +139,6 @@ export const makePostgresStorage = (
           }),
       })
 
-    /** The log's bounds as the database has them now: first seq still held, head, and the newest segment. */
-    const bounds = Effect.map(
-      sql.unsafe<{
-        readonly first: string | null
-        readonly head: string | null
-        readonly current: string | null
-        readonly bytes: string | null
-      }>(
-        `select (select min(first_seq) from ${S}.segments) as first, (select max(seq) from ${S}.records) as head,
-                c.first_seq as current, c.bytes
-           from (select 1) one left join (select first_seq, bytes from ${S}.segments order by first_seq desc limit 1) c on true`,
-      ),
-      ([row]) => {
-        const current = row?.current === null || row?.current === undefined ? 1 : Number(row.current)
-        // The newest segment is never deleted, so a log whose records were all compacted away ends before it.
-        const head = row?.head === null || row?.head === undefined ? current - 1 : Number(row.head)
-        const first = row?.first === null || row?.first === undefined ? 1 : Number(row.first)
-        return { first, head, current, bytes: Number(row?.bytes ?? segmentHeaderBytes) }
-      },
-    )
-
-    // A new log gets its first segment; several servers opening it at once create it once.
-    yield* attempt(
-      "open",
-      schema,
-      sql.unsafe(
-        `insert into ${S}.segments (first_seq, bytes) select 1, ${segmentHeaderBytes}
-          where not exists (select 1 from ${S}.segments)
-          on conflict (first_seq) do nothing`,
-      ),
-    )
-    const opened = yield* attempt("open", schema, bounds)
-    // Only up to the head just read: other servers may commit between the two statements, and their records are not
-    // a gap (a server restarted under load was refused as WalCorrupt, scripts/multi-server.ts).
-    const [counted] = yield* attempt(
-      "open",
-      schema,
-      sql.unsafe<{ readonly count: string; readonly low: string | null }>(
-        `select count(*) as count, min(seq) as low from ${S}.records where seq <= $1`,
-        [opened.head],
-      ),
-    )
-    const count = Number(counted?.count ?? 0)
-    if (count > 0 && (Number(counted?.low) < opened.first || opened.head - Number(counted?.low) + 1 !== count))
-      return yield* new WalCorrupt({
-        file: location,
-        offset: -1,
-        seq: Number(counted?.low),
-        reason: `the records from seq ${counted?.low} to ${opened.head} are not contiguous (${count} rows)`,
-      })
-    state.head = opened.head
-    state.first = opened.first
-    const segmentCount = yield* attempt(
-      "open",
-      schema,
-      sql.unsafe<{ readonly n: string }>(`select count(*) as n from ${S}.segments`),
-    )
-
-    const transaction = <A, E>(effect: Effect.Effect<A, E>) => transactionOf(sql, effect)
-
-    const corrupt = (seq: number, reason: string) => new WalCorrupt({ file: location, offset: -1, seq, reason })
-
-    /** Records `from..to` (both held), checked contiguous on the way back. */
-    const page = (from: number, to: number): Effect.Effect<Array<WalRecord>, StorageFailed | WalCorrupt> =>
-      Effect.flatMap(
-        reached(
-          attempt(
-            "read",
-            schema,
-            sql.unsafe<Row>(`select seq, type, payload from ${S}.records where seq between $1 and $2 order by seq`, [
-              from,
-              to,
-            ]),
-          ),
-        ),
-        (rows) => {
-          const records = rows.map(recordOf)
-          for (let i = 0; i < records.length; i++)
-            if (records[i]!.seq !== from + i) return Effect.fail(corrupt(from + i, "a seq is missing"))
-          return records.length === to - from + 1
-            ? Effect.succeed(records)
-            : Effect.fail(corrupt(from + records.length, `expected ${to - from + 1} records, found ${records.length}`))
-        },
-      )
-
     /**
      * The log's bounds and the records after `knownSeq`, in one statement (one round trip with the append lock
      * held): a row per record, each carrying the bounds, or one row of bounds alone.
@@ -259,6 +174,86 @@ export const makePostgresStorage = (
       )
 
     /**
+     * The log's bounds as the database has them now: first seq still held, head, and the newest segment. The same
+     * statement as the append's, after a seq no record reaches.
+     */
+    const bounds = Effect.map(headAfter(Number.MAX_SAFE_INTEGER), ({ at }) => at)
+    /** Notes the bounds a statement read: the head only grows here, and compaction moves the first seq. */
+    const sawBounds = (at: { readonly first: number; readonly head: number }) => {
+      saw(at.head)
+      state.first = at.first
+    }
+
+    // A new log gets its first segment; several servers opening it at once create it once.
+    yield* attempt(
+      "open",
+      schema,
+      sql.unsafe(
+        `insert into ${S}.segments (first_seq, bytes) select 1, ${segmentHeaderBytes}
+          where not exists (select 1 from ${S}.segments)
+          on conflict (first_seq) do nothing`,
+      ),
+    )
+    const opened = yield* attempt("open", schema, bounds)
+    // Only up to the head just read: other servers may commit between the two statements, and their records are not
+    // a gap (a server restarted under load was refused as WalCorrupt, scripts/multi-server.ts).
+    const [counted] = yield* attempt(
+      "open",
+      schema,
+      sql.unsafe<{ readonly count: string; readonly low: string | null }>(
+        `select count(*) as count, min(seq) as low from ${S}.records where seq <= $1`,
+        [opened.head],
+      ),
+    )
+    const count = Number(counted?.count ?? 0)
+    if (count > 0 && (Number(counted?.low) < opened.first || opened.head - Number(counted?.low) + 1 !== count))
+      return yield* new WalCorrupt({
+        file: location,
+        offset: -1,
+        seq: Number(counted?.low),
+        reason: `the records from seq ${counted?.low} to ${opened.head} are not contiguous (${count} rows)`,
+      })
+    sawBounds(opened)
+    const segmentCount = yield* attempt(
+      "open",
+      schema,
+      sql.unsafe<{ readonly n: string }>(`select count(*) as n from ${S}.segments`),
+    )
+
+    const transaction = <A, E>(effect: Effect.Effect<A, E>) => transactionOf(sql, effect)
+
+    const corrupt = (seq: number, reason: string) => new WalCorrupt({ file: location, offset: -1, seq, reason })
+
+    /** Why `records` are not exactly seqs `from`, `from + 1`, … (`count` of them), if they are not. */
+    const gapIn = (records: ReadonlyArray<WalRecord>, from: number, count: number): WalCorrupt | undefined => {
+      for (let i = 0; i < records.length; i++)
+        if (records[i]!.seq !== from + i) return corrupt(from + i, "a seq is missing")
+      return records.length === count
+        ? undefined
+        : corrupt(from + records.length, `expected ${count} records from seq ${from}, found ${records.length}`)
+    }
+
+    /** Records `from..to` (both held), checked contiguous on the way back. */
+    const page = (from: number, to: number): Effect.Effect<Array<WalRecord>, StorageFailed | WalCorrupt> =>
+      Effect.flatMap(
+        reached(
+          attempt(
+            "read",
+            schema,
+            sql.unsafe<Row>(`select seq, type, payload from ${S}.records where seq between $1 and $2 order by seq`, [
+              from,
+              to,
+            ]),
+          ),
+        ),
+        (rows) => {
+          const records = rows.map(recordOf)
+          const gap = gapIn(records, from, to - from + 1)
+          return gap === undefined ? Effect.succeed(records) : Effect.fail(gap)
+        },
+      )
+
+    /**
      * The append transaction's body; sets `progress.committing` once only the commit is left, which is where the
      * outcome of a failure becomes unknown.
      */
@@ -280,14 +275,9 @@ export const makePostgresStorage = (
               message: `${location} ends at seq ${at.head}, but this server has seen seq ${knownSeq}: the database lost committed records`,
             }),
           })
-        for (let i = 0; i < behind.length; i++)
-          if (behind[i]!.seq !== knownSeq + 1 + i) return yield* corrupt(knownSeq + 1 + i, "a seq is missing")
-        if (behind.length !== Math.max(at.head - knownSeq, 0))
-          return yield* corrupt(
-            knownSeq + behind.length + 1,
-            `expected ${at.head - knownSeq} records after ${knownSeq}`,
-          )
-        saw(at.head)
+        const gap = gapIn(behind, knownSeq + 1, at.head - knownSeq)
+        if (gap !== undefined) return yield* gap
+        sawBounds(at)
         let records: ReadonlyArray<WalRecord>
         try {
           records = decide(behind)
@@ -404,8 +394,7 @@ export const makePostgresStorage = (
       ),
       (rows) =>
         Effect.map(attempt("segments", schema, bounds), (at) => {
-          saw(at.head)
-          state.first = at.first
+          sawBounds(at)
           state.segments = rows.map((row, i) => {
             const next = rows[i + 1]
             const firstSeq = Number(row.first_seq)
@@ -439,8 +428,7 @@ export const makePostgresStorage = (
           Effect.gen(function* () {
             yield* latch.check("read", location)
             const at = yield* reached(attempt("read", schema, bounds))
-            saw(at.head)
-            state.first = at.first
+            sawBounds(at)
             if (Math.max(fromSeq, 1) < at.first)
               return yield* new StorageFailed({
                 operation: "read",
@@ -579,8 +567,7 @@ export const makePostgresStorage = (
         if (at._tag === "Left") delay = Math.min(delay * 2, Math.max(pollMillis, 5000))
         else {
           delay = pollMillis
-          saw(at.right.head)
-          state.first = at.right.first
+          sawBounds(at.right)
         }
         yield* wakeWith()
       }
