@@ -136,9 +136,10 @@ export const makeRegistryActor = (options: {
     const tail = new EventTail(limits.tailEventsMax, index.lastSeq)
     /**
      * What other servers committed, in order: into the state, then to subscribers. It counts toward this server's
-     * compaction too, so that the log is snapshotted as often as one server's would be, whoever wrote it.
+     * compaction too, so that the log is snapshotted as often as one server's would be, whoever wrote it. Returns
+     * why this server must stop deciding, if another server moved the registry to another lifecycle.
      */
-    const applyCommitted = (events: ReadonlyArray<RegistryEvent>) => {
+    const applyCommitted = (events: ReadonlyArray<RegistryEvent>): StorageFailed | undefined => {
       for (const event of events) {
         index.apply(event.seq, event)
         if (event._tag === "LifecycleChanged" && event.to.fingerprint !== rules.compiled.fingerprint)
@@ -151,7 +152,7 @@ export const makeRegistryActor = (options: {
       }
       tail.push(events)
       compactor.appended(events.length)
-      if (lifecycleMoved !== undefined) throw lifecycleMoved
+      return lifecycleMoved
     }
     /** Set once another server recorded a lifecycle other than this server's rules: no decision of it holds then. */
     let lifecycleMoved: StorageFailed | undefined
@@ -218,7 +219,15 @@ export const makeRegistryActor = (options: {
       appendFailed,
       ...(shared === undefined
         ? {}
-        : { shared: { log: shared, caughtUp: (records) => applyCommitted(decodedOrThrow(records)) } }),
+        : {
+            shared: {
+              log: shared,
+              caughtUp: (records) => {
+                const moved = applyCommitted(decodedOrThrow(records))
+                if (moved !== undefined) throw moved
+              },
+            },
+          }),
     })
     const follower = shared === undefined ? undefined : makeFollower(wal, index, applyCommitted, failRegistry)
     const loop = batchLoop({ mailbox, compactor, status, stats, compactionFailed, commit, traced, turn, follower })
@@ -547,7 +556,7 @@ const catchUpUnderLockMax = 1024
 const makeFollower = (
   wal: Wal,
   index: RegistryIndex,
-  applyCommitted: (events: ReadonlyArray<RegistryEvent>) => void,
+  applyCommitted: (events: ReadonlyArray<RegistryEvent>) => StorageFailed | undefined,
   failRegistry: (error: StorageFailed) => Effect.Effect<void>,
 ): Follower => {
   const follower: Follower = {
@@ -557,9 +566,10 @@ const makeFollower = (
     catchUp: Effect.suspend(() => {
       follower.due = false
       return Stream.runForEachChunk(wal.read(index.lastSeq + 1), (chunk) =>
-        Effect.flatMap(decodeEvents(chunk), (events) =>
-          Effect.try({ try: () => applyCommitted(events), catch: (error) => error as StorageFailed }),
-        ),
+        Effect.flatMap(decodeEvents(chunk), (events) => {
+          const moved = applyCommitted(events)
+          return moved === undefined ? Effect.void : Effect.fail(moved)
+        }),
       ).pipe(
         Effect.catchAll((error) =>
           // Compacted: this server fell further behind than the log keeps, and only a reopen (from the newest
