@@ -12,7 +12,10 @@ import { EventLoopTurn } from "../../src/actors/EventLoopTurn.ts"
 import { layerMemory, ModelRegistry } from "../../src/effects/ModelRegistry.ts"
 import { layerEventLoopTurn, layerFile } from "../../src/node.ts"
 
-/** Batches written for `count` registers, each started by its own timer, all of one timers phase. */
+/**
+ * Batches written for `count` registers, each started by its own immediate, all run by one check phase. Immediates
+ * rather than timers: timers set a millisecond apart can fall due in different phases on a loaded machine.
+ */
 const batchesFor = async (layer: Layer.Layer<ModelRegistry, unknown>, count: number) => {
   const runtime = ManagedRuntime.make(layer)
   try {
@@ -23,9 +26,9 @@ const batchesFor = async (layer: Layer.Layer<ModelRegistry, unknown>, count: num
         { length: count },
         (_, i) =>
           new Promise((resolve, reject) => {
-            setTimeout(() => {
+            setImmediate(() => {
               runtime.runPromise(registry.register({ name: "turn", version: `1.0.${i}` })).then(resolve, reject)
-            }, 0)
+            })
           }),
       ),
     )
