@@ -14,6 +14,7 @@ import * as DenoSegmentAppender from "./deno/DenoSegmentAppender.ts"
 import { type DenoKv, type DenoKvKeyPart, denoKv } from "./deno/denoTypes.ts"
 import { makeAppendSink, makeCursorStore } from "./deno/KvObserverStores.ts"
 import * as KvStorage from "./deno/KvStorage.ts"
+import type { DenoServer, ServeOptions } from "./deno/serve.ts"
 import { StorageFailed } from "./domain/errors.ts"
 import * as IdGenerator from "./effects/IdGenerator.ts"
 import * as ModelRegistry from "./effects/ModelRegistry.ts"
@@ -123,8 +124,18 @@ export const layerKv = (
   return ModelRegistry.layer(registryOptions).pipe(Layer.provide(Layer.merge(layerKvStorage(options), layerIds)))
 }
 
+/**
+ * Serves the HTTP API on `Deno.serve` over a registry layer: `await serve({ port: 8080 }, layerFile({ directory }))`.
+ * The HTTP stack is loaded on this call, so an app that only embeds the registry never loads it.
+ */
+export const serve = async <E>(
+  options: ServeOptions,
+  registry: Layer.Layer<ModelRegistry.ModelRegistry, E>,
+): Promise<DenoServer> => (await import("./deno/serve.ts")).serve(options, registry)
+
 /** The Promise facade over a data directory. `close()` drains, fsyncs and releases the lock. */
 export const openRegistry = (options: FileRegistryOptions): Promise<PromiseRegistry> =>
   openPromiseRegistry(layerFile(options))
 
+export type { DenoServer, ServeOptions } from "./deno/serve.ts"
 export * from "./index.ts"

@@ -26,7 +26,8 @@ const identity = (): ProcessInfo.ProcessIdentity => {
   const pidNamespace = attempt(() => runtime.readLinkSync("/proc/self/ns/pid"))
   const startTicks = attempt(() => statOf("self").startTicks)
   return {
-    host: runtime.hostname(),
+    // `Deno.hostname()` needs `--allow-sys=hostname`; the host name only ever labels messages.
+    host: attempt(() => runtime.hostname()) ?? "unknown",
     ...(bootId !== undefined && /^[0-9a-f-]{36}$/.test(bootId) ? { bootId } : {}),
     ...(pidNamespace !== undefined && /^pid:\[\d+\]$/.test(pidNamespace) ? { pidNamespace } : {}),
     pid: runtime.pid,

@@ -151,6 +151,13 @@ export interface DenoNamespace {
   utime(path: string, atime: number | Date, mtime: number | Date): Promise<void>
   watchFs(paths: string | Array<string>, options?: { recursive: boolean }): DenoFsWatcher
   serve(options: DenoServeOptions, handler: (request: Request) => Response | Promise<Response>): DenoHttpServer
+  readonly args: ReadonlyArray<string>
+  readonly env: { get(key: string): string | undefined }
+  readonly permissions: {
+    querySync(descriptor: { readonly name: "env"; readonly variable?: string }): { readonly state: string }
+  }
+  addSignalListener(signal: "SIGINT" | "SIGTERM", handler: () => void): void
+  exit(code?: number): never
 }
 
 /** The KV part of the namespace: unstable (`--unstable-kv`, or `"unstable": ["kv"]` in deno.json). */
