@@ -5,6 +5,7 @@
  */
 import type { Layer } from "effect"
 import type { ModelRegistry } from "../effects/ModelRegistry.ts"
+import { defaultDrainMs } from "../http/serverDefaults.ts"
 import { makeWebHandler, type WebServerOptions } from "../http/webHandler.ts"
 import { deno } from "./denoTypes.ts"
 
@@ -13,6 +14,12 @@ export interface ServeOptions extends Omit<WebServerOptions, "loopbackOnly"> {
   readonly port?: number
   /** `127.0.0.1` if not given: reachable from this machine alone, where no token is required. */
   readonly hostname?: string
+  /**
+   * How long `shutdown` waits for connections to finish (5,000 ms if not given), like the Node server's drain time.
+   * Deno's graceful shutdown has no deadline of its own: a client still sending a body the server refused (a 413)
+   * would hold it forever.
+   */
+  readonly drainMs?: number
 }
 
 export interface DenoServer {
@@ -20,7 +27,11 @@ export interface DenoServer {
   readonly url: string
   readonly hostname: string
   readonly port: number
-  /** Stops taking connections, ends open event streams, and closes the registry; resolves once all are done. */
+  /**
+   * Stops taking connections, ends open event streams, and closes the registry (durably: its lock released);
+   * resolves once the connections are done or the drain time has passed. Connections left open after it end with the
+   * process.
+   */
   readonly shutdown: () => Promise<void>
 }
 
@@ -32,7 +43,7 @@ const loopback = new Set(["127.0.0.1", "::1", "localhost"])
  * the web handler refuses, among them a non-loopback `hostname` without a token.
  */
 export const serve = <E>(options: ServeOptions, registry: Layer.Layer<ModelRegistry, E>): Promise<DenoServer> => {
-  const { port = 0, hostname = "127.0.0.1", ...webOptions } = options
+  const { port = 0, hostname = "127.0.0.1", drainMs = defaultDrainMs, ...webOptions } = options
   const web = makeWebHandler(registry, { ...webOptions, loopbackOnly: loopback.has(hostname) })
   return new Promise((resolve) => {
     const server = deno().serve(
@@ -49,7 +60,9 @@ export const serve = <E>(options: ServeOptions, registry: Layer.Layer<ModelRegis
               // Stops taking connections first; the handler's dispose then ends the event streams it waits for.
               const stopped = server.shutdown()
               await web.dispose()
-              await stopped
+              let deadline: ReturnType<typeof setTimeout> | undefined
+              await Promise.race([stopped, new Promise((resolve) => (deadline = setTimeout(resolve, drainMs)))])
+              clearTimeout(deadline)
             },
           })
         },
