@@ -1,6 +1,6 @@
 /**
  * The Deno composition root: the registry on Deno's own APIs, without its Node compatibility layer (no `node:`
- * module and nothing of `@effect/platform-node` in this module's graph; test/deno/ImportGraph.deno.test.ts checks
+ * module and nothing of `@effect/platform-node` in this module's graph; test/deno/ImportGraph.node.test.ts checks
  * it). The file registry runs the same runtime-neutral core as src/node.ts over a `FileSystem` made of Deno's file
  * calls, so a data directory moves between the two runtimes unchanged. `layerKv` puts the registry on Deno KV
  * (a local database file, or Deno Deploy's), for hosts without a writable disk.

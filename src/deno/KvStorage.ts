@@ -24,7 +24,10 @@
  * they are deleted with their segment's seq range (or at the next open, below the log's start).
  *
  * A commit that throws (a network error to a remote database) has an unknown outcome: the port latches
- * (`DurabilityLost`) rather than guess, and a reopen reads what is there.
+ * (`DurabilityLost`) rather than guess, and a reopen reads what is there. Two processes on one local database file
+ * also contend for SQLite's write lock ("database is locked"): a staging commit that meets it fails its call
+ * (`Unavailable`, nothing visible), and the publishing commit latches the port, since the error is not typed as
+ * "not committed".
  */
 import { Clock, Duration, Effect, Option, Schedule, type Scope } from "effect"
 import { DirectoryLocked, type InvalidInput, StorageFailed, WalCorrupt } from "../domain/errors.ts"
