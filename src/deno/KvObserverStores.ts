@@ -23,11 +23,16 @@ const failure = (operation: string, location: string, error: unknown) =>
   })
 
 export const makeCursorStore = (kv: DenoKv, location: string, prefix: ReadonlyArray<DenoKvKeyPart>): CursorStore => ({
+  // A name that could escape its directory is a defect (`relativeComponents` throws), so it is checked outside the
+  // calls whose failures are the store's.
   get: (name) =>
     Effect.flatMap(
-      Effect.tryPromise({
-        try: () => kv.get<unknown>([...prefix, "cursor", ...relativeComponents(name)]),
-        catch: (error) => failure("cursor-get", location, error),
+      Effect.suspend(() => {
+        const key = [...prefix, "cursor", ...relativeComponents(name)]
+        return Effect.tryPromise({
+          try: () => kv.get<unknown>(key),
+          catch: (error) => failure("cursor-get", location, error),
+        })
       }),
       (entry) => {
         if (entry.value === null) return Effect.succeed(Option.none())
@@ -44,14 +49,14 @@ export const makeCursorStore = (kv: DenoKv, location: string, prefix: ReadonlyAr
       },
     ),
   set: (name, seq) =>
-    Number.isSafeInteger(seq) && seq >= 0
-      ? Effect.asVoid(
-          Effect.tryPromise({
-            try: () => kv.set([...prefix, "cursor", ...relativeComponents(name)], seq),
-            catch: (error) => failure("cursor-set", location, error),
-          }),
-        )
-      : Effect.die(new Error(`cursor seq must be a non-negative integer, got ${seq}`)),
+    Effect.suspend(() => {
+      const key = [...prefix, "cursor", ...relativeComponents(name)]
+      if (!Number.isSafeInteger(seq) || seq < 0)
+        return Effect.die(new Error(`cursor seq must be a non-negative integer, got ${seq}`))
+      return Effect.asVoid(
+        Effect.tryPromise({ try: () => kv.set(key, seq), catch: (error) => failure("cursor-set", location, error) }),
+      )
+    }),
 })
 
 /** Most one append may hold: it is one atomic commit, so it is all there or not at all. */
@@ -100,14 +105,16 @@ export const makeAppendSink = (
         }),
       ),
     readAll: (name) =>
-      Effect.tryPromise({
-        try: async () => {
-          const chunks: Array<Uint8Array> = []
-          const within = [...prefix, "sink", ...relativeComponents(name), "\u0000"]
-          for await (const entry of kv.list<Uint8Array>({ prefix: within }, { batchSize: 500 }))
-            chunks.push(entry.value)
-          return concatBytes(chunks)
-        },
-        catch: (error) => failure("read", location, error),
+      Effect.suspend(() => {
+        const within = [...prefix, "sink", ...relativeComponents(name), "\u0000"]
+        return Effect.tryPromise({
+          try: async () => {
+            const chunks: Array<Uint8Array> = []
+            for await (const entry of kv.list<Uint8Array>({ prefix: within }, { batchSize: 500 }))
+              chunks.push(entry.value)
+            return concatBytes(chunks)
+          },
+          catch: (error) => failure("read", location, error),
+        })
       }),
   }))
