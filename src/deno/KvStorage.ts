@@ -10,7 +10,8 @@
  * - `batch, firstSeq` → `{ lastSeq, nonce }`: one appended batch; its records are the record keys with its nonce.
  * - `record, seq, nonce, chunk` → bytes: a record (its type byte, then its payload) in chunks.
  * - `snapshot, lastSeq` → `{ nonce, chunks, bytes }` and `snapshot-chunk, lastSeq, nonce, chunk` → bytes.
- * - `lock` → `{ token, renewedAtMillis }`: one open at a time, like a data directory's lock.
+ * - `lock` → `{ token, renewedAtMillis }`: one open at a time, like a data directory's lock; its holder renews it
+ *   every second, and a contender takes it over once it saw it unrenewed for the lease (5 s) of its own clock.
  *
  * Deno KV's limits (measured on Deno 2.9): a value holds at most 64 KiB; an atomic operation at most 1,000
  * mutations, 100 checks and 800 KiB of keys and values. Records and snapshots are cut into chunks of
@@ -449,6 +450,9 @@ export const make = (
     return yield* WalCore.make(opened, log, snapshots)
   })
 
+/** The tokens of the locks this process holds: a lock held here is judged at once, without waiting out a renewal. */
+const heldHere = new Set<string>()
+
 /**
  * The lock of one KV log: held while its holder renews it, so a crashed holder's lock is taken over once it has
  * gone unrenewed for the lease (the same lease as a data directory's lock judged by time).
@@ -464,20 +468,41 @@ const takeLock = (kv: DenoKv, lockKey: DenoKvKey, location: string) =>
         reason: "Unavailable",
         message: `lock ${location}: ${error instanceof Error ? error.message : String(error)}`,
       })
-    const now = yield* Clock.currentTimeMillis
-    const current = yield* Effect.tryPromise({ try: () => kv.get<LockValue>(lockKey), catch: failed })
-    if (current.value !== null && now - current.value.renewedAtMillis < leaseMillis)
+    const read = Effect.tryPromise({ try: () => kv.get<LockValue>(lockKey), catch: failed })
+    const take = (over: string | null) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.tryPromise({
+          try: () =>
+            kv
+              .atomic()
+              .check({ key: lockKey, versionstamp: over })
+              .set(lockKey, { token, renewedAtMillis: now } satisfies LockValue)
+              .commit(),
+          catch: failed,
+        }),
+      )
+    const current = yield* read
+    if (current.value !== null && heldHere.has(current.value.token))
       return yield* new DirectoryLocked({ directory: location, pid: 0 })
-    const taken = yield* Effect.tryPromise({
-      try: () =>
-        kv
-          .atomic()
-          .check({ key: lockKey, versionstamp: current.versionstamp })
-          .set(lockKey, { token, renewedAtMillis: now } satisfies LockValue)
-          .commit(),
-      catch: failed,
-    })
+    // A lock found is judged by our own clock, never by the time written in it (two hosts' clocks differ): a holder
+    // that renews it within the lease is alive; one that leaves it alone for the whole lease has gone.
+    if (current.versionstamp !== null) {
+      const seenAt = yield* Clock.currentTimeMillis
+      for (;;) {
+        yield* Effect.sleep(Duration.millis(renewIntervalMillis))
+        const again = yield* read
+        if (again.versionstamp !== current.versionstamp && again.versionstamp !== null)
+          return yield* new DirectoryLocked({ directory: location, pid: 0 })
+        if (again.versionstamp === null || (yield* Clock.currentTimeMillis) - seenAt >= leaseMillis) break
+      }
+    }
+    const latest = yield* read
+    if (latest.versionstamp !== null && latest.versionstamp !== current.versionstamp)
+      return yield* new DirectoryLocked({ directory: location, pid: 0 })
+    const taken = yield* take(latest.versionstamp)
     if (!taken.ok) return yield* new DirectoryLocked({ directory: location, pid: 0 })
+    heldHere.add(token)
+    yield* Effect.addFinalizer(() => Effect.sync(() => heldHere.delete(token)))
     let version = taken.versionstamp
     const renew = Effect.flatMap(Clock.currentTimeMillis, (at) =>
       Effect.tryPromise(() =>

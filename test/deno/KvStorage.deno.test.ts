@@ -3,7 +3,8 @@
  * same head never both append the next seq, and the loser's records never show), batches and records larger than
  * one atomic commit or one value, and a registry on KV that reopens with every acknowledged write.
  */
-import { Cause, Context, Effect, Exit, Layer, Option, type Scope } from "effect"
+import { it as itEffect } from "@effect/vitest"
+import { Cause, Context, Duration, Effect, Exit, Fiber, Layer, Option, type Scope, TestClock } from "effect"
 import { describe, expect, it } from "vitest"
 import type { DenoKv } from "../../src/deno/denoTypes.ts"
 import * as KvStorage from "../../src/deno/KvStorage.ts"
@@ -11,6 +12,7 @@ import { atomicMutationsMax, chunkBytesMax } from "../../src/deno/KvStorage.ts"
 import { layerKv } from "../../src/deno.ts"
 import { ModelRegistry } from "../../src/effects/ModelRegistry.ts"
 import { openPromiseRegistry } from "../../src/effects/promise.ts"
+import { defaultLockLease } from "../../src/storage/ProcessInfo.ts"
 import type { Wal, WalRecord } from "../../src/storage/Wal.ts"
 import { collect, plain, record, records } from "../storage/harness.ts"
 import { denoTempDirectory, openKv } from "./backends.ts"
@@ -125,4 +127,52 @@ describe("Deno KV log", () => {
         expect(reopened.production?.version).toBe("1.0.3")
       }),
     ))
+})
+
+describe("Deno KV lock", () => {
+  const lockKey = ["model-registry", "lock"]
+  const leftLock = (kv: DenoKv) => Effect.promise(() => kv.set(lockKey, { token: "elsewhere", renewedAtMillis: 0 }))
+  const { leaseMillis, renewIntervalMillis } = defaultLockLease
+
+  /** Moves the test clock one renewal interval at a time (`between` runs before each) until `fiber` is done. */
+  const intervalsUntilDone = <A, E>(fiber: Fiber.RuntimeFiber<A, E>, between: Effect.Effect<unknown> = Effect.void) =>
+    Effect.gen(function* () {
+      for (let intervals = 0; intervals < 20; intervals++) {
+        // Real time for the KV calls in flight; the lock's waits are on the test clock.
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 20)))
+        if (fiber.unsafePoll() !== null) return { intervals, exit: yield* Fiber.await(fiber) }
+        yield* between
+        yield* TestClock.adjust(Duration.millis(renewIntervalMillis))
+      }
+      throw new Error("the open did not finish")
+    })
+
+  itEffect.scoped("takes over a lock left unrenewed for the lease, judged by its own clock", () =>
+    Effect.gen(function* () {
+      const directory = yield* denoTempDirectory
+      const kv = yield* openKv(`${directory}/lock.kv`)
+      yield* leftLock(kv)
+      const opening = yield* Effect.fork(Effect.scoped(KvStorage.make({ kv, location: "deno-kv:lock" })))
+      const { intervals, exit } = yield* intervalsUntilDone(opening)
+      expect(Exit.isSuccess(exit)).toBe(true)
+      expect(intervals * renewIntervalMillis).toBeGreaterThanOrEqual(leaseMillis)
+    }),
+  )
+
+  itEffect.scoped("refuses a lock another process renews with DirectoryLocked, and one held here at once", () =>
+    Effect.gen(function* () {
+      const directory = yield* denoTempDirectory
+      const kv = yield* openKv(`${directory}/held.kv`)
+      yield* leftLock(kv)
+      const opening = yield* Effect.fork(Effect.scoped(KvStorage.make({ kv, location: "deno-kv:held" })))
+      // The other holder renews its lock every interval.
+      const { exit } = yield* intervalsUntilDone(opening, leftLock(kv))
+      expect(Exit.isFailure(exit) && Cause.squash(exit.cause)).toMatchObject({ _tag: "DirectoryLocked" })
+
+      yield* Effect.promise(() => kv.atomic().delete(lockKey).commit())
+      yield* KvStorage.make({ kv, location: "deno-kv:held" })
+      const second = yield* Effect.exit(Effect.scoped(KvStorage.make({ kv, location: "deno-kv:held" })))
+      expect(Exit.isFailure(second) && Cause.squash(second.cause)).toMatchObject({ _tag: "DirectoryLocked" })
+    }),
+  )
 })
