@@ -2,18 +2,16 @@
  * A runnable Deno server: the registry on a data directory (or Deno KV), served on `Deno.serve`. Prints one JSON
  * line, `{"url": "http://127.0.0.1:PORT"}`, once it listens, and stops cleanly on SIGINT or SIGTERM.
  *
- *   deno run --allow-net --allow-env --allow-read=./data --allow-write=./data src/deno/main.ts --data=./data --port=8080
- *   deno run --allow-net --allow-env --unstable-kv --allow-read=./data --allow-write=./data src/deno/main.ts \
- *     --kv=./data/registry.kv
+ *   deno run --allow-net --allow-read=./data --allow-write=./data src/deno/main.ts --data=./data --port=8080
+ *   deno run --allow-net --unstable-kv --allow-read=./data --allow-write=./data src/deno/main.ts --kv=./data/registry.kv
  *
- * `--allow-env`: the web handler's modules import `@effect/platform`'s barrel, which loads msgpackr's Node entry,
- * and that reads an environment variable when it loads. `--allow-read=/proc` as well lets a restart after a crash
- * take over the lock of a provably dead holder at once instead of after the 5 s lease.
+ * `--allow-read=/proc` as well lets a restart after a crash take over the lock of a provably dead holder at once
+ * instead of after the 5 s lease.
  *
  * Flags: `--data=DIR` (default `./data`), `--kv=FILE` (Deno KV instead of a data directory), `--port=N` (0: a free
  * one), `--hostname=H` (default 127.0.0.1), `--token=SECRET` (or MODEL_REGISTRY_TOKEN with `--allow-env`),
- * `--body-bytes-max=N`, `--keep-alive-ms=N`, `--drain-ms=N`. Read by hand: eight `--name=value` flags do not need a parser, and Deno's own (`@std/cli`)
- * is not an npm package this repository installs.
+ * `--body-bytes-max=N`, `--keep-alive-ms=N`, `--drain-ms=N`. Read by hand: eight `--name=value` flags do not need
+ * a parser, and Deno's own (`@std/cli`) is not an npm package this repository installs.
  */
 
 import { layerFile, layerKv } from "../deno.ts"

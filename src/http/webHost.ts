@@ -1,9 +1,3 @@
-/**
- * The web handler's side of `HttpHost` (Deno, workerd, any runtime with fetch's `Request`): a body is read from the
- * request's stream and counted, and reading stops at the limit. A cut event stream needs nothing more: the feed ends
- * the response's stream, and these runtimes drop what a client left unread when its response ends.
- */
-import type { HttpServerRequest } from "@effect/platform"
 import { Either, Layer } from "effect"
 import { decodeChunks, payloadTooLarge, refused } from "./bodyLimit.ts"
 import { HttpHost } from "./HttpHost.ts"

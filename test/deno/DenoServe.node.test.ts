@@ -24,7 +24,6 @@ const startDeno = (directory: string, storage: "file" | "kv", options: TargetOpt
   const args = [
     "run",
     "--allow-net",
-    "--allow-env",
     `--allow-read=${directory}`,
     `--allow-write=${directory}`,
     ...(storage === "kv" ? ["--unstable-kv"] : []),
