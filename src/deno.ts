@@ -37,7 +37,8 @@ export const layerDirectoryWatch: Layer.Layer<DirectoryWatch> = Layer.succeed(Di
 /**
  * Everything the file registry needs from Deno. The core's own CRC-32 and SHA-256 serve here (Deno's Web Crypto
  * digest is asynchronous, and the chain is computed per record on the append path). There is no event-loop turn
- * (`EventLoopTurn`): Deno has no typed `setImmediate`, and without it the batch loop takes each batch at once.
+ * (`EventLoopTurn`): Deno's `setImmediate` belongs to its Node compatibility layer, and without a turn the batch
+ * loop takes each batch at once, as it does in the simulator.
  */
 export const layerDeno: Layer.Layer<
   FileSystem.FileSystem | Path.Path | ProcessInfo | IdGenerator.IdGenerator | SegmentAppender | DirectoryWatch
