@@ -49,13 +49,13 @@ export const makeCursorStore = (storage: DurableObjectStorage): Effect.Effect<Cu
               ? Effect.zipRight(
                   latch.check("cursor-set", name),
                   latch.guard(
-                    durableWrite(storage, "cursor-set", () =>
+                    durableWrite(storage, "cursor-set", () => {
                       storage.sql.exec(
                         "insert into registry_cursors (name, seq) values (?, ?) on conflict (name) do update set seq = excluded.seq",
                         name,
                         seq,
-                      ),
-                    ),
+                      )
+                    }),
                   ),
                 )
               : Effect.die(new Error(`cursor seq must be a non-negative integer, got ${seq}`)),
@@ -85,9 +85,9 @@ export const makeAppendSink = (storage: DurableObjectStorage): Effect.Effect<App
                     }),
                   )
                 : latch.guard(
-                    durableWrite(storage, "append", () =>
-                      storage.sql.exec("insert into registry_sink_lines (name, bytes) values (?, ?)", name, bytes),
-                    ),
+                    durableWrite(storage, "append", () => {
+                      storage.sql.exec("insert into registry_sink_lines (name, bytes) values (?, ?)", name, bytes)
+                    }),
                   ),
             ),
           ),

@@ -179,9 +179,9 @@ const logPrimitives = (storage: DurableObjectStorage, limits: StorageLimits): Wa
     describe: describeSegment,
     create: (firstSeq) =>
       Effect.as(
-        durableWrite(storage, "create-segment", () =>
-          sql.exec("insert into registry_segments (first_seq, bytes) values (?, ?)", firstSeq, segmentHeaderBytes),
-        ),
+        durableWrite(storage, "create-segment", () => {
+          sql.exec("insert into registry_segments (first_seq, bytes) values (?, ?)", firstSeq, segmentHeaderBytes)
+        }),
         firstSeq,
       ),
     append: (segment, records) =>

@@ -3,29 +3,36 @@
  * the test worker (storageWorker.ts) in workerd, and every port call is forwarded to it, so the suite exercises the
  * real SQLite storage of a Durable Object, not a copy of it in Node.
  */
-import { Context, Effect, Layer, Option, Stream } from "effect"
+import { Context, Effect, Layer, Option, type Scope, Stream } from "effect"
 import type { Miniflare } from "miniflare"
+import type { SqlBinding, SqlValue } from "../../../src/cloudflare/DurableObjectApi.ts"
 import type { StorageFailed, WalCorrupt } from "../../../src/domain/errors.ts"
 import type { StorageLimits } from "../../../src/storage/Limits.ts"
 import { SnapshotStore } from "../../../src/storage/SnapshotStore.ts"
 import { type SegmentInfo, Wal, type WalRecord } from "../../../src/storage/Wal.ts"
-import type { Backend } from "../../storage/harness.ts"
+import type { Backend, DataDir } from "../../storage/harness.ts"
 import {
   bytes,
   decodeRecovery,
   decodeReply,
   type EncodedSnapshot,
+  type Faults,
+  type ObserverOperation,
   type Opened,
   type Operation,
   type Reply,
 } from "./storageProtocol.ts"
 
 /** The test object's RPC methods, as Miniflare's stub exposes them. */
-interface StorageStub {
+export interface StorageStub {
   readonly open: (limits: Partial<StorageLimits>) => Promise<Reply<Opened>>
   readonly call: (handle: number, operation: Operation) => Promise<Reply<unknown>>
   readonly close: (handle: number) => Promise<void>
   readonly destroy: () => Promise<void>
+  readonly inject: (faults: Faults) => Promise<void>
+  readonly sql: (query: string, ...bindings: Array<SqlBinding>) => Promise<Array<Record<string, SqlValue>>>
+  readonly observe: (operation: ObserverOperation) => Promise<Reply<unknown>>
+  readonly reopenObservers: () => Promise<void>
 }
 
 interface Namespace {
@@ -88,15 +95,21 @@ const openPorts = (stub: StorageStub, limits: Partial<StorageLimits>) =>
     }),
   )
 
-/** The backend over a running test worker (`startWorker` with `storageEntry`). */
-export const durableObjectBackend = (worker: () => Promise<Miniflare>): Backend => ({
-  name: "durable object (workerd)",
-  fresh: Effect.gen(function* () {
+/** A fresh object of the test worker, destroyed with the scope: its stub, and its storage as a "data directory". */
+export const freshObject = (
+  worker: () => Promise<Miniflare>,
+): Effect.Effect<DataDir & { readonly stub: StorageStub }, never, Scope.Scope> =>
+  Effect.gen(function* () {
     const namespace = (yield* Effect.promise(async () =>
       (await worker()).getDurableObjectNamespace(storageBinding),
     )) as unknown as Namespace
-    const stub = namespace.get(namespace.idFromName(`contract-${objects++}-${Date.now()}`))
+    const stub = namespace.get(namespace.idFromName(`object-${objects++}-${Date.now()}`))
     yield* Effect.addFinalizer(() => Effect.promise(() => stub.destroy()))
-    return { open: (limits = {}) => openPorts(stub, limits) }
-  }),
+    return { stub, open: (limits = {}) => openPorts(stub, limits) }
+  })
+
+/** The backend over a running test worker (`startWorker` with `storageEntry`). */
+export const durableObjectBackend = (worker: () => Promise<Miniflare>): Backend => ({
+  name: "durable object (workerd)",
+  fresh: freshObject(worker),
 })

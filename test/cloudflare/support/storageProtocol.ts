@@ -15,6 +15,20 @@ export type Operation =
   | { readonly op: "deleteSegmentsUpTo"; readonly upToSeq: number }
   | { readonly op: "snapshotWrite"; readonly lastSeq: number; readonly state: ReadonlyArray<Uint8Array> }
 
+/** The observers' ports, on the object's one set of stores (kept until `reopenObservers`). */
+export type ObserverOperation =
+  | { readonly op: "cursorGet"; readonly name: string }
+  | { readonly op: "cursorSet"; readonly name: string; readonly seq: number }
+  | { readonly op: "sinkAppend"; readonly name: string; readonly bytes: Uint8Array }
+  | { readonly op: "sinkReadAll"; readonly name: string }
+
+/** Faults the test object injects into its storage: the next `syncFailures` syncs reject; the statement
+ * `execFailIn` statements from now throws as a full database would. */
+export interface Faults {
+  readonly syncFailures?: number
+  readonly execFailIn?: number
+}
+
 export interface EncodedError {
   readonly _tag: string
   readonly [field: string]: unknown
