@@ -2,7 +2,7 @@
  * The benchmark harness: runs the scenarios, prints a Markdown report on stdout and writes the raw numbers to
  * bench/results/. Start it through bench/run.mjs, which installs bench's own dependencies on first use.
  *
- *   node bench/run.mjs [--smoke] [--only=durable-registers,sqlite-batch,recovery,reads,search,memory,http,cold-start]
+ *   node bench/run.mjs [--smoke] [--only=durable-registers,sqlite-batch,recovery,reads,search,memory,http,cold-start,bundle,sse-readers,postgres,postgres-http]
  *                      [--targets=seed,registry] [--concurrency=1,8,64,512] [--reps=3] [--seconds=2]
  *                      [--warmup=0.25] [--sizes=100000,1000000] [--tail=1000] [--reads-versions=100000]
  *                      [--http-seconds=10] [--http-connections=1,8,64] [--sse-readers=0,200]
@@ -17,6 +17,7 @@ import { makeContext, type RunContext, type RunOptions } from "./harness/context
 import { describeMachine } from "./harness/machine.ts"
 import { defaultPostgresUrl } from "./harness/postgres.ts"
 import { checkTargets, computeRatios, renderReport, type ScenarioResults } from "./harness/report.ts"
+import { runBundle } from "./scenarios/bundle.ts"
 import { runColdStart } from "./scenarios/coldStart.ts"
 import { runDurableRegisters } from "./scenarios/durableRegisters.ts"
 import { httpConnections as httpConnectionsDefault, runHttp } from "./scenarios/http.ts"
@@ -73,6 +74,7 @@ const scenarios: ReadonlyArray<Scenario> = [
     id: "cold-start",
     run: async (context, extra) => ({ "cold-start": await runColdStart(context, extra.coldStartRepetitions) }),
   },
+  { id: "bundle", run: async (context) => ({ bundle: await runBundle(context) }) },
   {
     id: "sse-readers",
     run: async (context, extra) => ({

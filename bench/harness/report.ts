@@ -4,6 +4,7 @@
  * design with role "ours" (the registry) is in the target list.
  */
 
+import type { BundleResult } from "../scenarios/bundle.ts"
 import type { ColdStartResult } from "../scenarios/coldStart.ts"
 import type { Cell, DurableRegistersResult } from "../scenarios/durableRegisters.ts"
 import type { HttpResult, StoredCheck } from "../scenarios/http.ts"
@@ -31,6 +32,7 @@ export interface ScenarioResults {
   search?: SearchResult
   http?: HttpResult
   "cold-start"?: ColdStartResult
+  bundle?: BundleResult
   "sse-readers"?: SseReadersResult
   postgres?: PostgresResult
   "postgres-http"?: PostgresHttpResult
@@ -436,6 +438,38 @@ const renderColdStart = (result: ColdStartResult): string => {
   ].join("\n")
 }
 
+const kib = (bytes: number): string => `${(bytes / 1024).toLocaleString("en-US", { maximumFractionDigits: 1 })} KiB`
+
+const renderBundle = (result: BundleResult): string => {
+  const reference = result.cells.find((cell) => cell.role === "reference")
+  return [
+    "### Bundle size: the edge entries, bundled as `wrangler deploy` does",
+    "",
+    table(
+      ["entry", "minified", "gzip", "brotli", "gzip ÷ reference", "largest parts (minified)"],
+      "---|---:|---:|---:|---:|---",
+      result.cells.map((cell) => [
+        cell.entry,
+        kib(cell.minifiedBytes),
+        kib(cell.gzipBytes),
+        kib(cell.brotliBytes),
+        cell.role === "reference" || reference === undefined
+          ? "reference"
+          : formatRatio(cell.gzipBytes / reference.gzipBytes),
+        cell.shares
+          .slice(0, 5)
+          .map((share) => `${share.part} ${kib(share.bytes)}`)
+          .join(", "),
+      ]),
+    ),
+    "",
+    "esbuild, ESM, minified, conditions `workerd`/`worker`/`browser`, `cloudflare:*` external; gzip at level 9 " +
+      "(what the Workers size limit counts: 3 MB on the free plan, 10 MB on paid), brotli at 11. The reference is " +
+      "one endpoint of an Effect `HttpApi` with its OpenAPI document and Swagger UI, served by `toWebHandler`: the " +
+      "floor of any Effect HTTP Worker.",
+  ].join("\n")
+}
+
 const renderSseReaders = (result: SseReadersResult): string =>
   [
     `### HTTP with SSE readers: registers over ${result.connections} connections while clients hold \`/events\` open`,
@@ -785,6 +819,7 @@ export const renderReport = (input: {
     results.search && renderSearch(results.search),
     results.http && renderHttp(results.http),
     results["cold-start"] && renderColdStart(results["cold-start"]),
+    results.bundle && renderBundle(results.bundle),
     results["sse-readers"] && renderSseReaders(results["sse-readers"]),
     results.postgres && renderPostgres(results.postgres),
     results["postgres-http"] && renderPostgresHttp(results["postgres-http"]),

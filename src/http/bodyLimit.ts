@@ -4,7 +4,6 @@
  * body is so checked once, and both answer the same 413.
  */
 
-import type { IncomingMessage } from "node:http"
 import type { HttpServerResponse } from "@effect/platform"
 import { Either } from "effect"
 import { InvalidInput } from "../domain/errors.ts"
@@ -21,68 +20,20 @@ export const declaresTooLarge = (request: EdgeRequest, limitBytes: number): bool
   return length !== undefined && !(Number(length) <= limitBytes)
 }
 
-/**
- * A client told 413 while it still streams is left to finish its body, read and dropped, so that it reads the
- * answer rather than a reset: closing a socket with unread bytes sends a TCP reset, which discards the 413 the
- * client has not read yet. Past this many dropped bytes the connection is destroyed after all, so a client that
- * ignores the answer cannot keep the server reading for good.
- */
-export const drainBytesMax = 1024 * 1024 * 1024
-
-/**
- * Reads the body as UTF-8 text and calls `done` once, with the text or with the answer that refuses it: 413 past
- * `limitBytes`, `InvalidInput` for bytes that are not UTF-8 or an aborted request. Only a body without a declared
- * length is counted against the limit: the edge has already refused a declared one over it. The Node request is
- * read directly, with callbacks: ending the platform's stream early would destroy the request and with it the
- * socket, and the fast lane reads a body before it starts the one fiber a write runs.
- */
-export const readBodyText = (
-  source: IncomingMessage,
-  limitBytes: number,
-  done: (text: Either.Either<string, HttpServerResponse.HttpServerResponse>) => void,
-): void => {
-  const limit = source.headers["content-length"] === undefined ? limitBytes : Number.POSITIVE_INFINITY
-  const chunks: Array<Uint8Array> = []
-  let size = 0
-  const onData = (chunk: Uint8Array) => {
-    size += chunk.length
-    if (size <= limit) return void chunks.push(chunk)
-    // Answered now; the rest is only counted and dropped (see drainBytesMax).
-    source.off("end", onEnd)
-    source.off("error", onError)
-    source.off("data", onData)
-    let dropped = size
-    source.on("data", (more: Uint8Array) => {
-      dropped += more.length
-      if (dropped > limit + drainBytesMax) source.destroy()
-    })
-    source.on("error", () => {})
-    done(Either.left(payloadTooLarge(limitBytes)))
-  }
-  const onEnd = () => {
-    source.off("error", onError)
-    source.off("data", onData)
-    let text: string
-    try {
-      text = utf8.decode(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size))
-    } catch {
-      return done(refused("body: must be UTF-8"))
-    }
-    done(Either.right(text))
-  }
-  const onError = () => {
-    source.off("end", onEnd)
-    source.off("data", onData)
-    source.off("error", onError)
-    done(refused("body: the request was aborted"))
-  }
-  // `on`, each removed by the handler that ends the read: `once` wraps every listener in a closure of its own.
-  source.on("data", onData)
-  source.on("end", onEnd)
-  source.on("error", onError)
-}
-
 /** A body the registry cannot take, answered as `InvalidInput` on the body. */
-const refused = (message: string) => Either.left(errorResponse(detailOf(new InvalidInput({ field: "body", message }))))
+export const refused = (message: string) =>
+  Either.left(errorResponse(detailOf(new InvalidInput({ field: "body", message }))))
+
+/** The body's chunks as one text; throws on bytes that are not UTF-8. */
+export const decodeChunks = (chunks: ReadonlyArray<Uint8Array>, size: number): string => {
+  if (chunks.length === 1) return utf8.decode(chunks[0]!)
+  const joined = new Uint8Array(size)
+  let offset = 0
+  for (const chunk of chunks) {
+    joined.set(chunk, offset)
+    offset += chunk.length
+  }
+  return utf8.decode(joined)
+}
 
 const utf8 = new TextDecoder("utf-8", { fatal: true })

@@ -21,6 +21,7 @@ import { type CrossSiteRules, crossSiteCheck, withAllowedOrigin } from "./crossS
 import { internalError } from "./errorResponse.ts"
 import type { HotAnswers } from "./handlers.ts"
 import { jsonText } from "./jsonResponse.ts"
+import { readBodyText } from "./nodeHost.ts"
 import { recordRequest, routeLabel } from "./requestMetrics.ts"
 
 /** Answers the request and returns `true`, or returns `false` without touching it. */
@@ -257,7 +258,7 @@ export const make = (hot: HotAnswers, options: FastLaneOptions): FastLane => {
     if (handler._tag === "Read") respond(handler.answer(params))
     else if (handler._tag === "Write") run(handler.answer(params, actor))
     else
-      hot.body(request, (text) =>
+      readBodyText(request, hot.bodyBytesMax, (text) =>
         Either.isLeft(text) ? respond(text.left) : run(handler.answer(params, text.right, actor)),
       )
     return true

@@ -4,9 +4,7 @@
  * error is `InvalidInput`. Every failure, typed or not, becomes the shared error body, so
  * no input can produce a 500 with a stack trace.
  */
-import type { IncomingMessage } from "node:http"
 import { HttpApiBuilder, type HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Context, type Deferred, Effect, Either, Exit, Metric, Schema } from "effect"
 import { lifecycleMermaid } from "../actors/lifecycleDiagram.ts"
 import type { Annotation } from "../domain/Annotation.ts"
@@ -31,11 +29,10 @@ import {
   SummaryWire,
   VersionWire,
 } from "./Api.ts"
-import { readBodyText } from "./bodyLimit.ts"
 import { errorResponse, failureResponse, internalError } from "./errorResponse.ts"
 import * as EventFanout from "./eventFanout.ts"
+import { HttpHost } from "./HttpHost.ts"
 import { jsonResponse } from "./jsonResponse.ts"
-import { processFamilies } from "./processMetrics.ts"
 import { type Family, familiesOf, renderFamilies } from "./prometheus.ts"
 import { resumeFrom } from "./sse.ts"
 import { wireEncoder } from "./wireProjection.ts"
@@ -159,8 +156,8 @@ type Answer = HttpServerResponse.HttpServerResponse
  * its text, read by `body` beforehand, so that a write runs as one fiber that waits once, for its commit.
  */
 export interface HotAnswers {
-  /** Reads a request's body under the limit; `done` gets the text or the answer refusing it. */
-  readonly body: (source: IncomingMessage, done: (text: Either.Either<string, Answer>) => void) => void
+  /** The body limit a write's text is read under, by whichever lane reads it. */
+  readonly bodyBytesMax: number
   readonly register: (name: string, body: string, actor: string) => Effect.Effect<Answer>
   readonly listModels: () => Answer
   /** The reads below answer for now, or as of `asOf` when the query gives one (never on the fast lane). */
@@ -198,7 +195,7 @@ export const hotAnswers = (registry: ModelRegistry, settings: ServerSettings): H
   // No options object at all for a read of now, the fast lane's only kind.
   const at = (asOf: AsOfInput | undefined): ReadOptions | undefined => (asOf === undefined ? undefined : { asOf })
   return {
-    body: (source, done) => readBodyText(source, settings.bodyBytesMax, done),
+    bodyBytesMax: settings.bodyBytesMax,
     register: (name, body, actor) =>
       answer(
         Effect.flatMap(Either.flatMap(parseRegisterBody(name, body), decodeRegisterInputFast), (input) =>
@@ -253,15 +250,17 @@ export const HotAnswersLive = Effect.map(Effect.all([ModelRegistry, ServerSettin
   hotAnswers(registry, settings),
 )
 
-/** The platform's request's body, read as the fast lane reads it, then `write` with it (or the refusal). */
+/** The platform's request's body, read by the runtime's host under the limit, then `write` with it (or the refusal). */
 const withBody = (
   hot: HotAnswers,
   request: HttpServerRequest.HttpServerRequest,
   write: (body: string) => Effect.Effect<Answer>,
 ) =>
-  Effect.async<Answer>((resume) =>
-    hot.body(NodeHttpServerRequest.toIncomingMessage(request), (text) =>
-      resume(Either.isLeft(text) ? Effect.succeed(text.left) : write(text.right)),
+  Effect.flatMap(HttpHost, (host) =>
+    Effect.async<Answer>((resume) =>
+      host.body(request, hot.bodyBytesMax, (text) =>
+        resume(Either.isLeft(text) ? Effect.succeed(text.left) : write(text.right)),
+      ),
     ),
   )
 
@@ -439,6 +438,7 @@ export const EventsLive = HttpApiBuilder.group(RegistryApi, "events", (handlers)
   Effect.gen(function* () {
     const registry = yield* ModelRegistry
     const settings = yield* ServerSettings
+    const host = yield* HttpHost
     const fanout = yield* EventFanout.make(registry, {
       bufferFramesMax: settings.eventBufferFramesMax ?? EventFanout.defaultBufferFramesMax,
       flushIntervalMs: settings.eventFlushIntervalMs ?? EventFanout.defaultFlushIntervalMs,
@@ -455,11 +455,8 @@ export const EventsLive = HttpApiBuilder.group(RegistryApi, "events", (handlers)
             const { firstSeq } = yield* registry.stats
             if (from < firstSeq) return yield* new PositionCompacted({ from, firstSeq })
           }
-          // A client cut for lagging may be reading nothing: its writer waits for a drain that never comes, so
-          // only closing the connection ends it (and frees what its socket holds).
-          const response = NodeHttpServerRequest.toServerResponse(request)
           return HttpServerResponse.stream(
-            fanout.frames(from, () => response.destroy()),
+            fanout.frames(from, () => host.cut(request)),
             {
               contentType: "text/event-stream",
               headers: { "cache-control": "no-cache", "x-accel-buffering": "no" },
@@ -496,6 +493,7 @@ export const OpsLive = HttpApiBuilder.group(RegistryApi, "ops", (handlers) =>
     // as the server, in its own fiber, so a slow /metrics scrape never touches the write path.
     yield* registry.metrics({ from: "now" })
     const { healthz } = yield* HotAnswersLive
+    const { processFamilies } = yield* HttpHost
     return handlers
       .handleRaw("healthz", () => Effect.sync(healthz))
       .handle("metrics", () =>

@@ -18,8 +18,29 @@ export const jsonResponse = (value: unknown, options?: JsonOptions): HttpServerR
     status: options?.status ?? 200,
     ...(options?.headers === undefined ? {} : { headers: options.headers }),
     contentType: "application/json",
-    contentLength: Buffer.byteLength(text),
+    contentLength: utf8Length(text),
   })
+}
+
+/**
+ * The UTF-8 length of `text`, counted from its UTF-16 code units: `Buffer.byteLength` is Node's alone, and
+ * `TextEncoder` would make the bytes just to count them. A lone surrogate counts 3, as the encoder writes U+FFFD.
+ */
+export const utf8Length = (text: string): number => {
+  let bytes = text.length
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i)
+    if (unit < 0x80) continue
+    if (unit < 0x800) bytes += 1
+    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1)
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 2
+        i++
+      } else bytes += 2
+    } else bytes += 2
+  }
+  return bytes
 }
 
 /** The body of an answer made by `jsonResponse`, or `undefined` for any other. */
