@@ -20,6 +20,9 @@ export interface WorkerOptions {
   readonly bindings?: Readonly<Record<string, string>>
 }
 
+/** The Worker's base URL (no trailing slash). */
+export const baseUrl = async (worker: Miniflare): Promise<string> => (await worker.ready).origin
+
 export const startWorker = async (options: WorkerOptions): Promise<Miniflare> => {
   let bundle = bundles.get(options.entry)
   if (bundle === undefined) {
@@ -35,6 +38,9 @@ export const startWorker = async (options: WorkerOptions): Promise<Miniflare> =>
     ),
     durableObjectsPersist: options.persist ?? false,
     bindings: { ...options.bindings },
+    // A port of its own, so a test can reach the Worker over HTTP as a client would (`await worker.ready`).
+    host: "127.0.0.1",
+    port: 0,
   })
   await worker.ready
   return worker
