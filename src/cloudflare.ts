@@ -7,9 +7,10 @@
  */
 export type { DurableObjectNamespace, DurableObjectState, DurableObjectStorage } from "./cloudflare/DurableObjectApi.ts"
 export type { DurableObjectRegistryOptions } from "./cloudflare/DurableObjectRegistry.ts"
-export { type RegistryEnv, RegistryObject } from "./cloudflare/RegistryObject.ts"
+export type { RegistryEnv } from "./cloudflare/RegistryEnv.ts"
+export { RegistryObject } from "./cloudflare/RegistryObject.ts"
 
-import { type RegistryEnv, routeToRegistry } from "./cloudflare/RegistryObject.ts"
+import { type RegistryEnv, routeToRegistry } from "./cloudflare/RegistryEnv.ts"
 
 // workerd reads every export of a Worker's main module as a handler or a Durable Object class, so this module
 // exports nothing else (the types vanish when compiled).

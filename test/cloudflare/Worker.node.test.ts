@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { describe, expect, it } from "vitest"
 import { type HttpTarget, httpContract } from "../http/Http.contract.ts"
 import { baseUrl, startWorker } from "./support/miniflare.ts"
 
@@ -44,3 +45,106 @@ const workerTarget: HttpTarget = {
 }
 
 httpContract(workerTarget)
+
+describe("a registry in a Durable Object", () => {
+  const token = "worker-token"
+  const auth = { authorization: `Bearer ${token}` }
+  const request = (url: string, path: string, method = "GET", body?: unknown) =>
+    fetch(`${url}${path}`, {
+      method,
+      // Every write is JSON, body or not (the edge refuses another content type on a write).
+      headers: { ...auth, ...(method === "GET" ? {} : { "content-type": "application/json" }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    })
+
+  it("keeps every acknowledged write, its lifecycle and its aliases when its object is evicted", async () => {
+    const persist = mkdtempSync(join(tmpdir(), "worker-eviction-"))
+    const bindings = { MODEL_REGISTRY_TOKEN: token, MODEL_REGISTRY_LIFECYCLE: "mlflow-stages" }
+    try {
+      let worker = await start(persist, bindings)
+      let url = await baseUrl(worker)
+      // Concurrent writes, each counted only once its 201 (or 200) came back.
+      const models = ["ranker", "tagger", "scorer", "parser"]
+      const versionsPerModel = 40
+      const acknowledged = new Map<string, string>()
+      await Promise.all(
+        models.flatMap((model) =>
+          Array.from({ length: versionsPerModel }, async (_, i) => {
+            const response = await request(url, `/models/${model}/versions`, "POST", { version: `1.${i}.0` })
+            expect(response.status).toBe(201)
+            const body = (await response.json()) as { id: string }
+            acknowledged.set(`${model}@1.${i}.0`, body.id)
+          }),
+        ),
+      )
+      for (const model of models) {
+        expect((await request(url, `/models/${model}/versions/1.3.0/transitions/stage`, "POST")).status).toBe(200)
+        expect((await request(url, `/models/${model}/versions/1.7.0/transitions/promote`, "POST")).status).toBe(200)
+        expect((await request(url, `/models/${model}/aliases/champion`, "PUT", { version: "1.3.0" })).status).toBe(200)
+      }
+      expect(acknowledged.size).toBe(models.length * versionsPerModel)
+
+      // Eviction: workerd goes away with the object's instance and its memory; only the persisted storage stays.
+      await worker.dispose()
+      worker = await start(persist, bindings)
+      url = await baseUrl(worker)
+      for (const model of models) {
+        const listed = (await (await request(url, `/models/${model}/versions`)).json()) as Array<{
+          version: string
+          id: string
+          state: string
+        }>
+        expect(listed).toHaveLength(versionsPerModel)
+        for (const v of listed) expect(v.id).toBe(acknowledged.get(`${model}@${v.version}`))
+        const states = Object.fromEntries(listed.map((v) => [v.version, v.state]))
+        expect(states["1.3.0"]).toBe("staging")
+        expect(states["1.7.0"]).toBe("production")
+        expect(states["1.0.0"]).toBe("none")
+        const champion = (await (await request(url, `/models/${model}/aliases/champion`)).json()) as { version: string }
+        expect(champion.version).toBe("1.3.0")
+      }
+      const lifecycle = (await (await request(url, "/lifecycle")).json()) as { name: string }
+      expect(lifecycle.name).toBe("mlflow-stages")
+
+      // The log recorded its lifecycle: an instance configured with another refuses to open it.
+      await worker.dispose()
+      worker = await start(persist, { MODEL_REGISTRY_TOKEN: token })
+      url = await baseUrl(worker)
+      const refused = await request(url, "/models")
+      expect(refused.status).toBe(500)
+      expect(((await refused.json()) as { error: { tag: string } }).error.tag).toBe("LifecycleMismatch")
+      await worker.dispose()
+    } finally {
+      rmSync(persist, { recursive: true, force: true })
+    }
+  })
+
+  it("routes each REGISTRY_NAME to its own object, and answers every request with the error when its environment is refused", async () => {
+    const persist = mkdtempSync(join(tmpdir(), "worker-names-"))
+    try {
+      let worker = await start(persist, { MODEL_REGISTRY_TOKEN: token, REGISTRY_NAME: "a" })
+      expect(
+        (await request(await baseUrl(worker), "/models/only-in-a/versions", "POST", { version: "1.0.0" })).status,
+      ).toBe(201)
+      await worker.dispose()
+      worker = await start(persist, { MODEL_REGISTRY_TOKEN: token, REGISTRY_NAME: "b" })
+      expect((await request(await baseUrl(worker), "/models/only-in-a")).status).toBe(404)
+      await worker.dispose()
+      worker = await start(persist, { MODEL_REGISTRY_TOKEN: token, REGISTRY_NAME: "a" })
+      expect((await request(await baseUrl(worker), "/models/only-in-a")).status).toBe(200)
+      await worker.dispose()
+
+      // The environment's every refusal is test/cloudflare/RegistryEnv.test.ts; here, that the object answers it.
+      worker = await start(persist, { MODEL_REGISTRY_LIFECYCLE: "mlflow-stages" })
+      const refused = await request(await baseUrl(worker), "/healthz")
+      expect(refused.status).toBe(400)
+      expect(((await refused.json()) as { error: Record<string, unknown> }).error).toMatchObject({
+        tag: "InvalidInput",
+        field: "token",
+      })
+      await worker.dispose()
+    } finally {
+      rmSync(persist, { recursive: true, force: true })
+    }
+  })
+})
