@@ -13,8 +13,8 @@ import { baseUrl, startWorker } from "./support/miniflare.ts"
 
 const entry = "src/cloudflare.ts"
 
-const start = (persist: string, bindings: Record<string, string>) =>
-  startWorker({ entry, durableObjects: { REGISTRY: "RegistryObject" }, persist, bindings })
+const start = (persist: string, bindings: Record<string, string>, from = entry) =>
+  startWorker({ entry: from, durableObjects: { REGISTRY: "RegistryObject" }, persist, bindings })
 
 const workerTarget: HttpTarget = {
   name: "Worker in workerd (Miniflare, SQLite Durable Object)",
@@ -142,6 +142,23 @@ describe("a registry in a Durable Object", () => {
         tag: "InvalidInput",
         field: "token",
       })
+      await worker.dispose()
+    } finally {
+      rmSync(persist, { recursive: true, force: true })
+    }
+  })
+
+  // The package's `./cloudflare` export: tsc's output (built by the suite's global setup), `cloudflare:workers` left
+  // to the runtime, bundled as wrangler bundles an app that imports it.
+  it("runs from the build (dist/cloudflare.js) as from the source", async () => {
+    const persist = mkdtempSync(join(tmpdir(), "worker-dist-"))
+    try {
+      const worker = await start(persist, { MODEL_REGISTRY_TOKEN: token }, "dist/cloudflare.js")
+      const url = await baseUrl(worker)
+      expect((await request(url, "/models/built/versions", "POST", { version: "1.0.0" })).status).toBe(201)
+      expect(((await (await request(url, "/models/built/versions/1.0.0")).json()) as { version: string }).version).toBe(
+        "1.0.0",
+      )
       await worker.dispose()
     } finally {
       rmSync(persist, { recursive: true, force: true })
