@@ -38,17 +38,13 @@ export interface DurableObjectStorage {
    * could not be, after which the object is reset.
    */
   readonly sync: () => Promise<void>
-  /** Deletes the object's whole database. */
+  /** Deletes the object's whole database (the tests end a store with it; the registry never does). */
   readonly deleteAll: () => Promise<void>
 }
 
 /** The `ctx` a Durable Object class is constructed with. */
 export interface DurableObjectState {
   readonly storage: DurableObjectStorage
-  /** Holds every other event back until `body` settled (the object's constructor uses it to open its registry). */
-  readonly blockConcurrencyWhile: <T>(body: () => Promise<T>) => Promise<T>
-  /** Resets the object: the instance is dropped, its next request constructs a new one over the same storage. */
-  readonly abort: (reason?: string) => void
 }
 
 /** An object's id, from a namespace. */
