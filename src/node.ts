@@ -20,7 +20,7 @@ import * as ModelRegistry from "./effects/ModelRegistry.ts"
 import { openPromiseRegistry, type PromiseRegistry } from "./effects/promise.ts"
 import { ChainDigest, fromSync } from "./storage/ChainDigest.ts"
 import { Checksum, makeCrc32 } from "./storage/Checksum.ts"
-import { DirectoryWatch } from "./storage/DirectoryWatch.ts"
+import { DirectoryWatch, directoryCheckIntervalMillis } from "./storage/DirectoryWatch.ts"
 import type { LockLease, PidState, ProcessIdentity } from "./storage/ProcessInfo.ts"
 import * as ProcessInfo from "./storage/ProcessInfo.ts"
 import {
@@ -50,12 +50,7 @@ export const layerChainDigest: Layer.Layer<ChainDigest> = Layer.succeed(
   ),
 )
 
-/** Field 22 of `/proc/<pid>/stat` (start time in ticks since boot); the command name before it may hold spaces. */
-const statFields = (pid: number | "self"): { readonly pid: number; readonly startTicks: number } => {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-  return { pid: Number.parseInt(stat, 10), startTicks: Number(fields[19]) }
-}
+const statFields = (pid: number | "self") => ProcessInfo.parseProcStat(readFileSync(`/proc/${pid}/stat`, "utf8"))
 
 const attempt = <A>(read: () => A): A | undefined => {
   try {
@@ -98,11 +93,7 @@ const nodeProbe =
       return { startTicks: startTicks !== undefined && Number.isSafeInteger(startTicks) ? startTicks : undefined }
     })
 
-/**
- * A holder renews its lock every second and a contender that cannot judge it by pid (another host or PID
- * namespace) waits five: a rolling deploy's new process starts at most that much later than a dead one allows.
- */
-export const lockLease: LockLease = { leaseMillis: 5000, renewIntervalMillis: 1000 }
+export const lockLease: LockLease = ProcessInfo.defaultLockLease
 
 /** This process's identity, judgment of other holders, and lease; read once, when the layer is built. */
 export const makeLayerProcessInfo = (lease: LockLease = lockLease): Layer.Layer<ProcessInfo.ProcessInfo> =>
@@ -194,12 +185,7 @@ export const layerSegmentAppender: Layer.Layer<SegmentAppender> = Layer.succeed(
     ),
 })
 
-/**
- * A data directory removed under a running process (a host's clean-up, a mistaken `rm -rf`) is noticed within
- * this interval, and no write is acknowledged into it after that: two stats per interval cost nothing next to an
- * fsync, and a second of exposure bounds what such a removal can take with it.
- */
-export const directoryCheckIntervalMillis = 1000
+export { directoryCheckIntervalMillis } from "./storage/DirectoryWatch.ts"
 
 export const layerDirectoryWatch: Layer.Layer<DirectoryWatch> = Layer.succeed(DirectoryWatch, {
   intervalMillis: directoryCheckIntervalMillis,

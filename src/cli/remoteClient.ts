@@ -5,15 +5,13 @@
  * be decoded whole), and resumes it across dropped connections (resumingStream.ts); its path also comes from the
  * declaration.
  */
-import {
-  FetchHttpClient,
-  HttpApiClient,
-  HttpApiError,
-  HttpClient,
-  HttpClientError,
-  HttpClientRequest,
-  type HttpClientResponse,
-} from "@effect/platform"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as HttpApiClient from "@effect/platform/HttpApiClient"
+import * as HttpApiError from "@effect/platform/HttpApiError"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { Console, Effect, Option, ParseResult, Schema, Stream } from "effect"
 import { ErrorBody, type ErrorDetail, edgeError } from "../effects/errorStatus.ts"
 import { EventWire, eventsEndpoint, lifecycleEndpoint, RegistryApi } from "../http/Api.ts"

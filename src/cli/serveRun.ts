@@ -1,5 +1,6 @@
 /** What `serve` does once its flags are parsed (serveCommand.ts declares them). */
-import { HttpServer, HttpServerError } from "@effect/platform"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerError from "@effect/platform/HttpServerError"
 import { Config, Console, Context, Deferred, Effect, Layer, Option } from "effect"
 import { Progress } from "../effects/Inspection.ts"
 import * as Server from "../http/Server.ts"

@@ -5,15 +5,13 @@
  * JSON objects): validation belongs to the domain's decoders, which answer bad input with `InvalidInput`, so that
  * every rejection carries the same error body instead of the framework's own decode error.
  */
-import {
-  HttpApi,
-  HttpApiEndpoint,
-  HttpApiGroup,
-  HttpApiSchema,
-  type HttpMethod,
-  OpenApi,
-  type OpenApiJsonSchema,
-} from "@effect/platform"
+import * as HttpApi from "@effect/platform/HttpApi"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
+import type * as HttpMethod from "@effect/platform/HttpMethod"
+import * as OpenApi from "@effect/platform/OpenApi"
+import type * as OpenApiJsonSchema from "@effect/platform/OpenApiJsonSchema"
 import { Context, type Effect, type Either, Option, Schema, SchemaAST } from "effect"
 import packageJson from "../../package.json" with { type: "json" }
 import { AliasName, LifecycleEventName, LifecycleStateName } from "../domain/Lifecycle.ts"

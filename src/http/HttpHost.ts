@@ -4,7 +4,8 @@
  * `IncomingMessage` directly (src/http/nodeHost.ts); the web handler reads a fetch `Request`'s body stream
  * (src/http/webHost.ts). Everything else the handlers do is the same code on every runtime.
  */
-import type { HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Context, type Either } from "effect"
 import type { Family } from "./prometheus.ts"
 

@@ -5,7 +5,10 @@
  * every request it took before the registry closes.
  */
 import { createServer, type IncomingMessage, type Server as NodeServer, type ServerResponse } from "node:http"
-import { HttpApiBuilder, HttpRouter, HttpServer, type HttpServerRequest } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
 import { Deferred, Effect, Either, Layer, type Option } from "effect"
 import { InvalidInput } from "../domain/errors.ts"

@@ -4,7 +4,6 @@
  * body is so checked once, and both answer the same 413.
  */
 
-import type { HttpServerResponse } from "@effect/platform"
 import { Either } from "effect"
 import { InvalidInput } from "../domain/errors.ts"
 import { detailOf, edgeError } from "../effects/errorStatus.ts"

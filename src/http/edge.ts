@@ -4,7 +4,11 @@
  * anything the router itself rejects; then the routes, OpenAPI and Swagger UI. The Node server (src/http/Server.ts)
  * and the web handler (src/http/webHandler.ts) each put it behind their own listener.
  */
-import { HttpApiBuilder, HttpApiSwagger, HttpApp, HttpServerRequest, type HttpServerResponse } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpApiSwagger from "@effect/platform/HttpApiSwagger"
+import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect, Either, Layer, Option } from "effect"
 import { anonymousActor } from "../domain/Actor.ts"
 import { InvalidInput, RegistryClosed } from "../domain/errors.ts"

@@ -14,7 +14,7 @@
  * which answers it as before. test/http/fastLane.node.test.ts checks that both lanes answer alike.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http"
-import type { HttpServerResponse } from "@effect/platform"
+import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect, Either, Exit } from "effect"
 import { declaredRoute, declaredRouteList } from "./Api.ts"
 import { type CrossSiteRules, crossSiteCheck, withAllowedOrigin } from "./crossSite.ts"

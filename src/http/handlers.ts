@@ -4,7 +4,9 @@
  * error is `InvalidInput`. Every failure, typed or not, becomes the shared error body, so
  * no input can produce a 500 with a stack trace.
  */
-import { HttpApiBuilder, type HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Context, type Deferred, Effect, Either, Exit, Metric, Schema } from "effect"
 import { lifecycleMermaid } from "../actors/lifecycleDiagram.ts"
 import type { Annotation } from "../domain/Annotation.ts"

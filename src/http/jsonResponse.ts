@@ -4,7 +4,7 @@
  * `/healthz` at 64 connections that was a quarter of the server's CPU per request
  * (bench/results/issue-15-server.md). Both lanes send these answers, so they stay byte for byte alike.
  */
-import { HttpServerResponse } from "@effect/platform"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 
 export interface JsonOptions {
   readonly status?: number

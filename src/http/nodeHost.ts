@@ -3,7 +3,7 @@
  * destroyed, and the process metrics Linux gives.
  */
 import type { IncomingMessage } from "node:http"
-import type { HttpServerResponse } from "@effect/platform"
+import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Either, Layer } from "effect"
 import { decodeChunks, payloadTooLarge, refused } from "./bodyLimit.ts"

@@ -1,5 +1,7 @@
 /** Per-request metrics: a counter by method, route and status, and the time to the response headers by route. */
-import { HttpApp, HttpServerRequest, type HttpServerResponse } from "@effect/platform"
+import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Clock, Context, Effect, Metric, MetricBoundaries, MetricLabel, Tracer } from "effect"
 
 const requests = Metric.counter("http_requests_total", { description: "HTTP requests by method, route and status" })

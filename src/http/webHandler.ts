@@ -4,7 +4,10 @@
  * declaration, edge and handlers (src/http/edge.ts), through `HttpApiBuilder.toWebHandler`; only the body reading
  * differs (src/http/webHost.ts). Runtime-neutral: no `node:` module, no runtime global.
  */
-import { HttpApiBuilder, HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Cause, type Context, Deferred, Effect, Either, Exit, Layer, Option, Scope } from "effect"
 import { InvalidInput, RegistryClosed } from "../domain/errors.ts"
 import { detailOf } from "../effects/errorStatus.ts"

@@ -4,7 +4,6 @@
  * stream needs nothing more: the feed ends the response's stream, and these runtimes drop what a client left unread
  * when its response ends.
  */
-import type { HttpServerRequest } from "@effect/platform"
 import { Either, Layer } from "effect"
 import { decodeChunks, payloadTooLarge, refused } from "./bodyLimit.ts"
 import { HttpHost } from "./HttpHost.ts"

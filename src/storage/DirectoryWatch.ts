@@ -19,6 +19,13 @@ export const DirectoryWatch: Context.Tag<DirectoryWatch, DirectoryWatch> = Conte
   "@visutility/model-registry/DirectoryWatch",
 )
 
+/**
+ * A data directory removed under a running process (a host's clean-up, a mistaken `rm -rf`) is noticed within
+ * this interval, and no write is acknowledged into it after that: two stats per interval cost nothing next to an
+ * fsync, and a second of exposure bounds what such a removal can take with it. Every runtime's composition uses it.
+ */
+export const directoryCheckIntervalMillis = 1000
+
 /** What identifies a directory while it exists: a removed and re-created one gets another inode. */
 export interface DirectoryIdentity {
   readonly dev: number

@@ -36,6 +36,22 @@ export interface LockLease {
   readonly renewIntervalMillis: number
 }
 
+/**
+ * A holder renews its lock every second and a contender that cannot judge it by pid (another host or PID
+ * namespace) waits five: a rolling deploy's new process starts at most that much later than a dead one allows.
+ * Every runtime's composition uses this lease, so Node and Deno processes sharing a directory judge each other alike.
+ */
+export const defaultLockLease: LockLease = { leaseMillis: 5000, renewIntervalMillis: 1000 }
+
+/**
+ * The pid and field 22 (start time in ticks since boot) of a `/proc/<pid>/stat` text; the command name before them
+ * may hold spaces and parentheses, so the fields are counted from the last `)`.
+ */
+export const parseProcStat = (stat: string): { readonly pid: number; readonly startTicks: number } => {
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  return { pid: Number.parseInt(stat, 10), startTicks: Number(fields[19]) }
+}
+
 /** The bounds a lease is held to, here and when read from another holder's lock file. */
 export const leaseMillisMax = 600_000
 

@@ -1,0 +1,5 @@
+import { storageContract } from "../storage/Storage.contract.ts"
+import { denoFileBackend, denoKvBackend } from "./backends.ts"
+
+storageContract(denoFileBackend)
+storageContract(denoKvBackend)
