@@ -28,6 +28,11 @@ export interface RegistryEnv {
   readonly MODEL_REGISTRY_BODY_BYTES_MAX?: string
   /** The SSE keep-alive comments' interval (default 15,000 ms). */
   readonly MODEL_REGISTRY_KEEP_ALIVE_MS?: string
+  /**
+   * Records appended between snapshots (default 100,000): an evicted object's next request replays the log since the
+   * last snapshot, within one request's CPU time, so a registry that is evicted often wants it lower.
+   */
+  readonly MODEL_REGISTRY_SNAPSHOT_THRESHOLD_RECORDS?: string
   /** The routes served without a token, comma-separated among `healthz`, `docs`, `metrics` (default `healthz,docs`). */
   readonly MODEL_REGISTRY_PUBLIC_ROUTES?: string
 }
@@ -87,6 +92,10 @@ export const configure = (env: RegistryEnv): Either.Either<Configuration, Invali
       )
     const bodyBytesMax = yield* positiveInteger("MODEL_REGISTRY_BODY_BYTES_MAX", env.MODEL_REGISTRY_BODY_BYTES_MAX)
     const keepAliveMs = yield* positiveInteger("MODEL_REGISTRY_KEEP_ALIVE_MS", env.MODEL_REGISTRY_KEEP_ALIVE_MS)
+    const snapshotThresholdRecords = yield* positiveInteger(
+      "MODEL_REGISTRY_SNAPSHOT_THRESHOLD_RECORDS",
+      env.MODEL_REGISTRY_SNAPSHOT_THRESHOLD_RECORDS,
+    )
     const routes = env.MODEL_REGISTRY_PUBLIC_ROUTES?.split(",")
       .map((route) => route.trim())
       .filter((route) => route !== "")
@@ -102,5 +111,11 @@ export const configure = (env: RegistryEnv): Either.Either<Configuration, Invali
       ...(keepAliveMs === undefined ? {} : { keepAliveMs }),
       ...(routes === undefined ? {} : { publicRoutes: routes as ReadonlyArray<PublicRoute> }),
     })
-    return { registry: lifecycle === undefined ? {} : { lifecycle }, server }
+    return {
+      registry: {
+        ...(lifecycle === undefined ? {} : { lifecycle }),
+        ...(snapshotThresholdRecords === undefined ? {} : { snapshotThresholdRecords }),
+      },
+      server,
+    }
   })

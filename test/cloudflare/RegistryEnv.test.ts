@@ -33,10 +33,11 @@ describe("the Worker's environment", () => {
           MODEL_REGISTRY_BODY_BYTES_MAX: "4096",
           MODEL_REGISTRY_KEEP_ALIVE_MS: "250",
           MODEL_REGISTRY_PUBLIC_ROUTES: "healthz, metrics",
+          MODEL_REGISTRY_SNAPSHOT_THRESHOLD_RECORDS: "500",
         }),
       ),
     )
-    expect(configured.registry.lifecycle).toBe(mlflowStages)
+    expect(configured.registry).toEqual({ lifecycle: mlflowStages, snapshotThresholdRecords: 500 })
     expect(configured.server.tokens?.map((t) => `${t.name}:${t.role}`)).toEqual([
       "ci:writer",
       "ops:admin",
@@ -59,6 +60,10 @@ describe("the Worker's environment", () => {
       [{ MODEL_REGISTRY_TOKEN: "s", MODEL_REGISTRY_BODY_BYTES_MAX: "lots" }, "MODEL_REGISTRY_BODY_BYTES_MAX"],
       [{ MODEL_REGISTRY_TOKEN: "s", MODEL_REGISTRY_KEEP_ALIVE_MS: "-5" }, "MODEL_REGISTRY_KEEP_ALIVE_MS"],
       [{ MODEL_REGISTRY_TOKEN: "s", MODEL_REGISTRY_PUBLIC_ROUTES: "healthz,models" }, "MODEL_REGISTRY_PUBLIC_ROUTES"],
+      [
+        { MODEL_REGISTRY_TOKEN: "s", MODEL_REGISTRY_SNAPSHOT_THRESHOLD_RECORDS: "0" },
+        "MODEL_REGISTRY_SNAPSHOT_THRESHOLD_RECORDS",
+      ],
     ]
     for (const [vars, field] of refusals) {
       const refused = configure(env(vars))

@@ -59,7 +59,12 @@ describe("a registry in a Durable Object", () => {
 
   it("keeps every acknowledged write, its lifecycle and its aliases when its object is evicted", async () => {
     const persist = mkdtempSync(join(tmpdir(), "worker-eviction-"))
-    const bindings = { MODEL_REGISTRY_TOKEN: token, MODEL_REGISTRY_LIFECYCLE: "mlflow-stages" }
+    // Snapshots every 40 records or so, so the reopened registry recovers from a snapshot plus the log after it.
+    const bindings = {
+      MODEL_REGISTRY_TOKEN: token,
+      MODEL_REGISTRY_LIFECYCLE: "mlflow-stages",
+      MODEL_REGISTRY_SNAPSHOT_THRESHOLD_RECORDS: "40",
+    }
     try {
       let worker = await start(persist, bindings)
       let url = await baseUrl(worker)
@@ -83,6 +88,8 @@ describe("a registry in a Durable Object", () => {
         expect((await request(url, `/models/${model}/aliases/champion`, "PUT", { version: "1.3.0" })).status).toBe(200)
       }
       expect(acknowledged.size).toBe(models.length * versionsPerModel)
+      const compactions = (text: string) => Number(/^registry_compactions_total (\d+)$/m.exec(text)?.[1])
+      expect(compactions(await (await request(url, "/metrics")).text())).toBeGreaterThan(0)
 
       // Eviction: workerd goes away with the object's instance and its memory; only the persisted storage stays.
       await worker.dispose()
