@@ -29,6 +29,13 @@ import { failed, location, migrate } from "./DurableObjectSchema.ts"
  */
 export const rowRecordBytesMax = 2_000_000 - 1024
 
+/**
+ * The segment size when none is given: a read holds a whole segment's records (WalCore reads a segment at a time),
+ * and a Worker's isolate has 128 MB for that and the registry itself, so the file backend's 64 MiB would not do.
+ * Segments are rows here, so more of them cost nothing.
+ */
+export const defaultSegmentBytesMax = 4 * 1024 * 1024
+
 /** A snapshot's state is stored in parts of at most this size, one row each, for the same 2 MB row limit. */
 export const snapshotPartBytesMax = 1024 * 1024
 
@@ -348,7 +355,7 @@ export const makeDurableObjectStorage = (
   limitInput: Partial<StorageLimits> = {},
 ): Effect.Effect<WalCore.Storage, DirectoryLocked | InvalidInput | StorageFailed | WalCorrupt, Scope.Scope> =>
   Effect.gen(function* () {
-    const limits = yield* validateLimits(limitInput)
+    const limits = yield* validateLimits({ segmentBytesMax: defaultSegmentBytesMax, ...limitInput })
     if (limits.recordBytesMax > rowRecordBytesMax)
       return yield* new InvalidInput({
         field: "recordBytesMax",

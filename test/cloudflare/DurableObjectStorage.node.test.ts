@@ -9,7 +9,12 @@ import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Option } from "effect"
 import type { Miniflare } from "miniflare"
 import { afterAll } from "vitest"
-import { rowRecordBytesMax, snapshotPartBytesMax } from "../../src/cloudflare/DurableObjectStorage.ts"
+import {
+  defaultSegmentBytesMax,
+  rowRecordBytesMax,
+  snapshotPartBytesMax,
+} from "../../src/cloudflare/DurableObjectStorage.ts"
+import { recordHeaderBytes } from "../../src/storage/RecordCodec.ts"
 import { collect, plain, records, withPorts } from "../storage/harness.ts"
 import { storageContract } from "../storage/Storage.contract.ts"
 import {
@@ -210,6 +215,26 @@ describe("durable object storage (workerd)", () => {
         { id: 2 },
       ])
       expect(yield* rpc(() => object.stub.sql("select count(*) as n from registry_records"))).toEqual([{ n: 1 }])
+    }),
+  )
+
+  it.scoped("rolls segments at 4 MiB unless told otherwise, so that a read holds little of an isolate's memory", () =>
+    Effect.gen(function* () {
+      const object = yield* freshObject(started)
+      // Records of the largest default size (1 MiB framed): three fit in a segment, the header leaves no room for four.
+      const payload = new Uint8Array(1024 * 1024 - recordHeaderBytes).fill(7)
+      const big = (seq: number) => ({ seq, type: 1, payload })
+      yield* withPorts(object.open(), ({ wal }) =>
+        Effect.gen(function* () {
+          for (let seq = 1; seq <= 5; seq++) yield* wal.append([big(seq)])
+          const segments = yield* wal.segments
+          expect(segments.map((s) => [s.firstSeq, s.lastSeq])).toEqual([
+            [1, 3],
+            [4, 5],
+          ])
+          for (const segment of segments) expect(segment.bytes).toBeLessThanOrEqual(defaultSegmentBytesMax)
+        }),
+      )
     }),
   )
 
