@@ -3,7 +3,7 @@
  * under test/cloudflare. Each entry is bundled once per test file.
  */
 import { Miniflare } from "miniflare"
-import { bundleWorker } from "../../../scripts/bundleWorker.ts"
+import { bundleWorker } from "../../../scripts/bundleWorker.mjs"
 
 /** The workerd the pinned Miniflare brings implements this date; wrangler.toml should name the same. */
 export const compatibilityDate = "2026-07-30"
