@@ -143,6 +143,46 @@ await again.close()
     console.log(`${file}: ok\n${indent(output)}`)
   }
 
+  step("(c') Deno without Node compatibility: the installed package's /deno entry on Deno.serve, files and KV")
+  writeFileSync(
+    join(work, "deno-serve.ts"),
+    `import { layerFile, layerKv, serve } from "${own.name}/deno"
+const [directory, kvPath] = Deno.args
+for (const registry of [layerFile({ directory }), layerKv({ path: kvPath })]) {
+  const server = await serve({ port: 0 }, registry)
+  const written = await fetch(\`\${server.url}/models/bert/versions\`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ version: "1.0.0", metrics: { f1: 0.9 } }),
+  })
+  const read = await (await fetch(\`\${server.url}/models/bert\`)).json()
+  console.log(written.status, read.versions.length, read.versions[0].version)
+  await server.shutdown()
+}
+`,
+  )
+  {
+    const cwd = mkdtempSync(join(work, "deno-native-"))
+    const output = run(
+      deno,
+      [
+        "run",
+        "--allow-net=127.0.0.1",
+        `--allow-read=${work}`,
+        `--allow-write=${cwd}`,
+        "--unstable-kv",
+        "--config",
+        join(work, "deno.json"),
+        join(work, "deno-serve.ts"),
+        join(cwd, "data"),
+        join(cwd, "registry.kv"),
+      ],
+      { cwd, timeout: 120_000, env: { ...process.env, NO_COLOR: "1" } },
+    )
+    if (output.trim() !== "201 1 1.0.0\n201 1 1.0.0") throw new Error(`the Deno server answered:\n${output}`)
+    console.log("Deno.serve over a data directory and over Deno KV, with no --allow-env and no Node module: ok")
+  }
+
   step("(d) the CLI from the installed tarball")
   const bin = join(work, "node_modules", ".bin", "model-registry")
   const version = run(bin, ["--version"]).trim()
