@@ -219,6 +219,33 @@ for (const registry of [layerFile({ directory }), layerKv({ path: kvPath })]) {
     ),
   )
 
+  step("(f) the Worker from the installed tarball, bundled as wrangler bundles it, in workerd (Miniflare)")
+  writeFileSync(join(work, "worker.mjs"), `export { default, RegistryObject } from "${own.name}/cloudflare"\n`)
+  const { bundleWorker } = await import("./bundleWorker.mjs")
+  const { Miniflare } = await import("miniflare")
+  const worker = new Miniflare({
+    modules: true,
+    script: await bundleWorker(join(work, "worker.mjs")),
+    compatibilityDate: "2026-07-30",
+    durableObjects: { REGISTRY: { className: "RegistryObject", useSQLite: true } },
+    bindings: { MODEL_REGISTRY_TOKEN: "package-token" },
+  })
+  try {
+    const headers = { authorization: "Bearer package-token", "content-type": "application/json" }
+    const created = await worker.dispatchFetch("http://registry.test/models/edge/versions", {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ version: "1.0.0" }),
+    })
+    const read = await worker.dispatchFetch("http://registry.test/models/edge/versions/1.0.0", { headers })
+    const body = await read.json()
+    if (created.status !== 201 || body.version !== "1.0.0")
+      throw new Error(`the Worker answered ${created.status}, then ${read.status} ${JSON.stringify(body)}`)
+    console.log(indent(`POST /models/edge/versions → ${created.status}; GET → ${read.status} ${body.version}`))
+  } finally {
+    await worker.dispose()
+  }
+
   step("the README's shell blocks, against a server from the installed tarball")
   for (const block of shBlocks) await runAgainstServer(bin, block)
   console.log("\npackage test: ok")

@@ -9,14 +9,7 @@ import { Either, Layer } from "effect"
 import { decodeChunks, payloadTooLarge, refused } from "./bodyLimit.ts"
 import { HttpHost } from "./HttpHost.ts"
 import { processFamilies } from "./processMetrics.ts"
-
-/**
- * A client told 413 while it still streams is left to finish its body, read and dropped, so that it reads the
- * answer rather than a reset: closing a socket with unread bytes sends a TCP reset, which discards the 413 the
- * client has not read yet. Past this many dropped bytes the connection is destroyed after all, so a client that
- * ignores the answer cannot keep the server reading for good.
- */
-export const drainBytesMax = 1024 * 1024 * 1024
+import { drainBytesMax } from "./serverDefaults.ts"
 
 /**
  * Reads the body as UTF-8 text and calls `done` once, with the text or with the answer that refuses it: 413 past

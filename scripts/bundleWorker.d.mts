@@ -1,0 +1,2 @@
+/** See bundleWorker.mjs. */
+export declare const bundleWorker: (entry: string) => Promise<string>
