@@ -10,6 +10,21 @@ import * as esbuild from "esbuild"
 const root = fileURLToPath(new URL("..", import.meta.url))
 
 /**
+ * esbuild's options for a Worker module, as wrangler bundles one; the bench adds `minify` and a metafile to them.
+ * @type {import("esbuild").BuildOptions}
+ */
+export const workerBuildOptions = {
+  bundle: true,
+  format: "esm",
+  platform: "neutral",
+  conditions: ["workerd", "worker", "browser"],
+  // Neutral resolves no `main` by default; `semver` has nothing else.
+  mainFields: ["module", "main"],
+  target: "es2022",
+  external: ["cloudflare:*"],
+}
+
+/**
  * The bundled module's source, for `new Miniflare({ modules: true, script })`. `entry` is relative to the repository,
  * or absolute (its imports resolve from where it is, e.g. an app's own node_modules).
  * @param {string} entry
@@ -19,15 +34,8 @@ export const bundleWorker = async (entry) => {
   const result = await esbuild.build({
     absWorkingDir: root,
     entryPoints: [entry],
-    bundle: true,
+    ...workerBuildOptions,
     write: false,
-    format: "esm",
-    platform: "neutral",
-    conditions: ["workerd", "worker", "browser"],
-    // Neutral resolves no `main` by default; `semver` has nothing else.
-    mainFields: ["module", "main"],
-    target: "es2022",
-    external: ["cloudflare:*"],
     logLevel: "warning",
   })
   const [output] = result.outputFiles

@@ -1,7 +1,7 @@
 /**
  * Bundle size: what the edge entries cost to ship, beside the smallest Worker that serves an Effect `HttpApi` with
  * Swagger UI, bundled the same way in the same run. Each entry is bundled by esbuild as `wrangler deploy` does
- * (ESM, minified, `workerd`/`worker`/`browser` conditions, `cloudflare:*` external), then gzipped (level 9, what the
+ * (scripts/bundleWorker.mjs, minified), then gzipped (level 9, what the
  * Workers size limit counts) and brotli-compressed. What dominates each bundle comes from esbuild's metafile: its
  * bytes in the minified output, by package (or by `src/` folder for our own code).
  */
@@ -9,6 +9,7 @@
 import { fileURLToPath } from "node:url"
 import { brotliCompressSync, constants, gzipSync } from "node:zlib"
 import * as esbuild from "esbuild"
+import { workerBuildOptions } from "../../scripts/bundleWorker.mjs"
 import type { RunContext } from "../harness/context.ts"
 
 const repository = fileURLToPath(new URL("../../", import.meta.url))
@@ -64,8 +65,10 @@ const entries: ReadonlyArray<Entry> = [
   { name: "Effect HttpApi + Swagger Worker (reference)", role: "reference", source: { contents: referenceWorker } },
 ]
 
-/** The package an input path belongs to, or its `src/` folder. */
+/** The package an input path belongs to, or its `src/` folder; the Swagger UI page on its own. */
 const partOf = (input: string): string => {
+  // The Swagger UI page's scripts and styles, inlined in one module of @effect/platform: most of every bundle.
+  if (input.endsWith("/internal/httpApiSwagger.js")) return "Swagger UI (in @effect/platform)"
   const inPackage = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)
   if (inPackage) return inPackage[1]!
   const inSource = /^src\/([^/]+)\//.exec(input)
@@ -77,15 +80,9 @@ const bundle = async (entry: Entry): Promise<BundleCell> => {
     ...("file" in entry.source
       ? { entryPoints: [`${repository}${entry.source.file}`] }
       : { stdin: { contents: entry.source.contents, resolveDir: repository, loader: "ts" } }),
-    bundle: true,
+    ...workerBuildOptions,
     write: false,
     minify: true,
-    format: "esm",
-    platform: "neutral",
-    target: "es2022",
-    conditions: ["workerd", "worker", "browser"],
-    mainFields: ["module", "main"],
-    external: ["cloudflare:*"],
     metafile: true,
     logLevel: "silent",
     absWorkingDir: repository,

@@ -5,7 +5,7 @@
  */
 import type { Layer } from "effect"
 import type { ModelRegistry } from "../effects/ModelRegistry.ts"
-import { defaultDrainMs } from "../http/serverDefaults.ts"
+import { defaultDrainMs, loopbackHosts } from "../http/serverDefaults.ts"
 import { makeWebHandler, type WebServerOptions } from "../http/webHandler.ts"
 import { deno } from "./denoTypes.ts"
 
@@ -35,16 +35,13 @@ export interface DenoServer {
   readonly shutdown: () => Promise<void>
 }
 
-/** The same loopback names as the Node server's bind check (src/http/Server.ts). */
-const loopback = new Set(["127.0.0.1", "::1", "localhost"])
-
 /**
  * Serves the registry `registry` opens (on the first request) until `shutdown`. Throws `InvalidInput` for options
  * the web handler refuses, among them a non-loopback `hostname` without a token.
  */
 export const serve = <E>(options: ServeOptions, registry: Layer.Layer<ModelRegistry, E>): Promise<DenoServer> => {
   const { port = 0, hostname = "127.0.0.1", drainMs = defaultDrainMs, ...webOptions } = options
-  const web = makeWebHandler(registry, { ...webOptions, loopbackOnly: loopback.has(hostname) })
+  const web = makeWebHandler(registry, { ...webOptions, loopbackOnly: loopbackHosts.has(hostname) })
   return new Promise((resolve) => {
     const server = deno().serve(
       {

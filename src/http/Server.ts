@@ -32,6 +32,7 @@ import {
   defaultDrainMs,
   defaultKeepAliveMs,
   defaultPublicRoutes,
+  loopbackHosts,
   type PublicRoute,
 } from "./serverDefaults.ts"
 import { answerUntilReady } from "./startGate.ts"
@@ -57,14 +58,12 @@ export interface ServerOptions extends EdgeOptions {
 
 const drainMsLimit = 10 * 60 * 1000
 
-const loopback = new Set(["127.0.0.1", "::1", "localhost"])
-
 /** Refuses configurations that would expose an unauthenticated registry, or limits out of range. */
 export const validateOptions = (options: ServerOptions): Either.Either<ServerOptions, InvalidInput> => {
   const edgeOptions = validateEdgeOptions(options)
   if (Either.isLeft(edgeOptions)) return Either.left(edgeOptions.left)
   const { tokenCount, ...checked } = edgeOptions.right
-  if (!loopback.has(options.host) && tokenCount === 0)
+  if (!loopbackHosts.has(options.host) && tokenCount === 0)
     return Either.left(
       new InvalidInput({
         field: "host",
@@ -81,7 +80,7 @@ export const validateOptions = (options: ServerOptions): Either.Either<ServerOpt
   return Either.right({ ...checked, drainMs })
 }
 
-const nodeRules = (options: ServerOptions) => rulesOf(loopback.has(options.host), options)
+const nodeRules = (options: ServerOptions) => rulesOf(loopbackHosts.has(options.host), options)
 
 /**
  * Node's server, answering the JSON routes through the fast lane (src/http/fastLane.ts) and every other request

@@ -18,3 +18,6 @@ export const defaultBufferFramesMax = 16_384
 export const publicRouteNames = ["healthz", "docs", "metrics"] as const
 export type PublicRoute = (typeof publicRouteNames)[number]
 export const defaultPublicRoutes: ReadonlyArray<PublicRoute> = ["healthz", "docs"]
+
+/** The bind addresses that reach this machine alone: there the server needs no token and serves loopback host names only. */
+export const loopbackHosts: ReadonlySet<string> = new Set(["127.0.0.1", "::1", "localhost"])

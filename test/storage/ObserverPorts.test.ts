@@ -5,7 +5,7 @@
  */
 import { NodeContext } from "@effect/platform-node"
 import { expect, layer } from "@effect/vitest"
-import { Cause, Effect, Exit, Option, type Scope } from "effect"
+import { Cause, Effect, Exit, Option } from "effect"
 import * as AppendSink from "../../src/storage/AppendSink.ts"
 import * as CursorStore from "../../src/storage/CursorStore.ts"
 import { makeSimulatedDisk } from "../../src/testing/SimulatedFileSystem.ts"
