@@ -23,12 +23,7 @@ import { Checksum, makeCrc32 } from "./storage/Checksum.ts"
 import { DirectoryWatch, directoryCheckIntervalMillis } from "./storage/DirectoryWatch.ts"
 import type { LockLease, PidState, ProcessIdentity } from "./storage/ProcessInfo.ts"
 import * as ProcessInfo from "./storage/ProcessInfo.ts"
-import {
-  type ActiveSegmentFile,
-  type AppendStepFailed,
-  SegmentAppender,
-  writeFully,
-} from "./storage/SegmentAppender.ts"
+import { type ActiveSegmentFile, fromBlockingWrite, SegmentAppender } from "./storage/SegmentAppender.ts"
 
 /** CRC-32 (IEEE) via zlib: the same algorithm as the core's table, about 3× faster. */
 export const layerChecksum: Layer.Layer<Checksum> = Layer.succeed(
@@ -161,26 +156,17 @@ export const layerSegmentAppender: Layer.Layer<SegmentAppender> = Layer.succeed(
         const writeSome = (bytes: Uint8Array, offset: number, length: number) => writeSync(fd, bytes, offset, length)
         const datasync = (done: (error: SystemError | undefined) => void) =>
           fdatasync(fd, (error) => done(error ? systemError("sync", path, error) : undefined))
-        return {
-          writeAllAndSync: (bytes) =>
-            Effect.async<void, AppendStepFailed>((resume) => {
-              try {
-                writeFully(bytes, writeSome)
-              } catch (error) {
-                return resume(Effect.fail({ step: "write", error: systemError("writeAll", path, error) }))
-              }
-              datasync((error) => resume(error ? Effect.fail({ step: "sync", error }) : Effect.void))
-            }),
-          sync: Effect.async<void, SystemError>((resume) =>
-            datasync((error) => resume(error ? Effect.fail(error) : Effect.void)),
-          ),
+        return fromBlockingWrite({
+          writeSome,
+          datasync,
+          failed: (method, error) => systemError(method, path, error),
           truncate: (length) =>
             Effect.async<void, SystemError>((resume) =>
               ftruncate(fd, Number(length), (error) =>
                 resume(error ? Effect.fail(systemError("truncate", path, error)) : Effect.void),
               ),
             ),
-        }
+        })
       },
     ),
 })

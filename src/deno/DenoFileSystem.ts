@@ -6,30 +6,20 @@
  * reasons as @effect/platform-node's, and keep Deno's error (with its errno `code`) as the cause, from which
  * src/storage/StorageError.ts tells a full disk apart.
  */
-import { SystemError, type SystemErrorReason } from "@effect/platform/Error"
+import { SystemError, SystemErrorReason } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { Effect, Layer, Option, Stream } from "effect"
 import { type DenoFileInfo, type DenoFsFile, type DenoOpenOptions, deno } from "./denoTypes.ts"
 
-const reasons: ReadonlyArray<SystemErrorReason> = [
-  "AlreadyExists",
-  "BadResource",
-  "Busy",
-  "InvalidData",
-  "NotFound",
-  "PermissionDenied",
-  "TimedOut",
-  "UnexpectedEof",
-  "WouldBlock",
-  "WriteZero",
-]
+/** The platform's reasons, which Deno's error classes are named after. */
+const reasons: ReadonlyArray<string> = SystemErrorReason.literals
 
 /** Deno names its error classes after the same kinds; the ones Node reports as EISDIR/ENOTDIR/ELOOP are `BadResource` there. */
 const reasonOf = (error: unknown): SystemErrorReason => {
   const name = (error as { readonly name?: unknown } | undefined)?.name
   if (typeof name !== "string") return "Unknown"
   if (name === "IsADirectory" || name === "NotADirectory" || name === "FilesystemLoop") return "BadResource"
-  return reasons.find((reason) => reason === name) ?? "Unknown"
+  return reasons.includes(name) ? (name as SystemErrorReason) : "Unknown"
 }
 
 /** A Deno error as the platform's `SystemError`; exported for the segment appender, which calls Deno directly. */

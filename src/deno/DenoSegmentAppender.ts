@@ -7,12 +7,7 @@
  */
 import type { SystemError } from "@effect/platform/Error"
 import { Effect, Layer } from "effect"
-import {
-  type ActiveSegmentFile,
-  type AppendStepFailed,
-  SegmentAppender,
-  writeFully,
-} from "../storage/SegmentAppender.ts"
+import { type ActiveSegmentFile, fromBlockingWrite, SegmentAppender } from "../storage/SegmentAppender.ts"
 import { systemError } from "./DenoFileSystem.ts"
 import { deno } from "./denoTypes.ts"
 
@@ -36,25 +31,16 @@ export const layer: Layer.Layer<SegmentAppender> = Layer.succeed(SegmentAppender
             (error: unknown) => done(systemError("sync", path, error)),
           )
         }
-        return {
-          writeAllAndSync: (bytes) =>
-            Effect.async<void, AppendStepFailed>((resume) => {
-              try {
-                writeFully(bytes, writeSome)
-              } catch (error) {
-                return resume(Effect.fail({ step: "write", error: systemError("writeAll", path, error) }))
-              }
-              datasync((error) => resume(error ? Effect.fail({ step: "sync", error }) : Effect.void))
-            }),
-          sync: Effect.async<void, SystemError>((resume) =>
-            datasync((error) => resume(error ? Effect.fail(error) : Effect.void)),
-          ),
+        return fromBlockingWrite({
+          writeSome,
+          datasync,
+          failed: (method, error) => systemError(method, path, error),
           truncate: (length) =>
             Effect.tryPromise({
               try: () => file.truncate(Number(length)),
               catch: (error) => systemError("truncate", path, error),
             }),
-        }
+        })
       },
     ),
 })

@@ -79,6 +79,35 @@ export const writeFully = (
 }
 
 /**
+ * An active segment from a runtime's blocking write and its callback sync (Node's `writeSync` and `fdatasync`,
+ * Deno's `writeSync` and `syncData`): the write continued through `writeFully`, then the sync, as one effect.
+ * `failed` names what a thrown write error was, as the runtime's `SystemError`.
+ */
+export const fromBlockingWrite = (calls: {
+  readonly writeSome: (bytes: Uint8Array, offset: number, length: number) => number
+  readonly datasync: (done: (error: PlatformError | undefined) => void) => void
+  readonly failed: (method: string, error: unknown) => PlatformError
+  readonly truncate: (length: FileSystem.SizeInput) => Effect.Effect<void, PlatformError>
+}): ActiveSegmentFile => {
+  const { writeSome, datasync, failed, truncate } = calls
+  return {
+    writeAllAndSync: (bytes) =>
+      Effect.async<void, AppendStepFailed>((resume) => {
+        try {
+          writeFully(bytes, writeSome)
+        } catch (error) {
+          return resume(Effect.fail({ step: "write", error: failed("writeAll", error) }))
+        }
+        datasync((error) => resume(error ? Effect.fail({ step: "sync", error }) : Effect.void))
+      }),
+    sync: Effect.async<void, PlatformError>((resume) =>
+      datasync((error) => resume(error ? Effect.fail(error) : Effect.void)),
+    ),
+    truncate,
+  }
+}
+
+/**
  * Appends `bytes` at `length` (the file's current size) and syncs. A failed write fails with `StorageFailed`
  * after the file is cut back to `length` and that cut synced; otherwise a crash could bring the partial write
  * back after a later rotation sealed the segment, where it reads as corruption, not as a torn tail (found by the
