@@ -25,9 +25,14 @@ interface Frame {
 export const sseParser = (onFrame: (frame: Frame) => void, onRetry: (ms: number) => void) => {
   let buffer = ""
   let frame: Frame = { id: null, event: "message", data: [] }
+  // A "\r" that ends the buffer may be half of a "\r\n": the next chunk tells.
+  const lineEnd = () => {
+    const at = buffer.search(/\r\n|\r|\n/)
+    return at === buffer.length - 1 && buffer[at] === "\r" ? -1 : at
+  }
   return (chunk: string) => {
     buffer += chunk
-    let newline = buffer.search(/\r\n|\r|\n/)
+    let newline = lineEnd()
     while (newline >= 0) {
       const line = buffer.slice(0, newline)
       buffer = buffer.slice(newline + (buffer.startsWith("\r\n", newline) ? 2 : 1))
@@ -43,7 +48,7 @@ export const sseParser = (onFrame: (frame: Frame) => void, onRetry: (ms: number)
         else if (field === "data") frame.data.push(value)
         else if (field === "retry" && /^\d+$/.test(value)) onRetry(Number(value))
       }
-      newline = buffer.search(/\r\n|\r|\n/)
+      newline = lineEnd()
     }
   }
 }
