@@ -5,10 +5,10 @@
 import { api, type Lifecycle } from "../api.ts"
 import { Show, useLoad } from "../common.tsx"
 
-const boxWidth = 150
+const boxWidth = 180
 const boxHeight = 56
 const columnGap = 130
-const rowGap = 50
+const rowGap = 110
 const margin = 40
 
 /** Every version in `state`, counted a page (1,000) at a time: the API has no count. */
@@ -52,7 +52,7 @@ const layout = (lifecycle: Lifecycle) => {
   return {
     position,
     width: 2 * margin + columns * boxWidth + (columns - 1) * columnGap,
-    height: 2 * margin + height * boxHeight + (height - 1) * rowGap + 40,
+    height: 2 * margin + height * boxHeight + (height - 1) * rowGap,
   }
 }
 
@@ -75,7 +75,14 @@ const Picture = ({ lifecycle, counts }: { readonly lifecycle: Lifecycle; readonl
   const summary = lifecycle.states.map((s, i) => `${s}: ${counts[i]} versions`).join("; ")
   const arrows = lifecycle.transitions.map((t) => `${t.from} —${t.event}→ ${t.to}`).join("; ")
   return (
-    <svg class="lifecycle" viewBox={`0 0 ${width} ${height}`} role="img" aria-labelledby="lc-title lc-desc">
+    <svg
+      class="lifecycle"
+      width={width}
+      height={height}
+      viewBox={`0 0 ${width} ${height}`}
+      role="img"
+      aria-labelledby="lc-title lc-desc"
+    >
       <title id="lc-title">The lifecycle's statechart</title>
       <desc id="lc-desc">{`${summary}. Transitions: ${arrows}.`}</desc>
       <defs>
@@ -87,9 +94,9 @@ const Picture = ({ lifecycle, counts }: { readonly lifecycle: Lifecycle; readonl
         const [a, b] = [centre(t.from), centre(t.to)]
         const [dx, dy] = [b.x - a.x, b.y - a.y]
         const length = Math.hypot(dx, dy) || 1
-        // Bend to the left of the direction of travel, so a → b and b → a take different sides.
+        // Bend to the right of the direction of travel, so a → b and b → a take different sides.
         const bend = 36
-        const control = { x: (a.x + b.x) / 2 + (dy / length) * bend, y: (a.y + b.y) / 2 - (dx / length) * bend }
+        const control = { x: (a.x + b.x) / 2 - (dy / length) * bend, y: (a.y + b.y) / 2 + (dx / length) * bend }
         const start = edgePoint(a.x, a.y, control.x, control.y)
         const end = edgePoint(b.x, b.y, control.x, control.y)
         const label = { x: (start.x + 2 * control.x + end.x) / 4, y: (start.y + 2 * control.y + end.y) / 4 }

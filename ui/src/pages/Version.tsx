@@ -77,7 +77,7 @@ const Actions = ({
       {allowed.length === 0 ? (
         <p>The lifecycle allows no transition from {version.state}.</p>
       ) : (
-        <div class="row">
+        <div class="row transitions">
           {allowed.map((t) => (
             <button
               key={t.event}
