@@ -5,7 +5,7 @@
  * not asserted: the project asserts no timings).
  */
 import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs"
-import { createServer, request as httpRequest, type Server } from "node:http"
+import { createServer, request as httpRequest, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { extname, join, normalize } from "node:path"
@@ -25,7 +25,15 @@ const screenshots = fileURLToPath(new URL("./screenshots", import.meta.url))
  * Until `serve` answers /ui/ itself (branch ui-server), the assets come from this front on the same origin, with the
  * Content-Security-Policy the server will send, and everything else goes to the real server unchanged (SSE included).
  */
-const front = async (api: string): Promise<{ url: string; server: Server }> => {
+interface Front {
+  readonly url: string
+  readonly server: Server
+  /** Cuts every open `/events` stream, as a network failure would. */
+  readonly dropStreams: () => void
+}
+
+const front = async (api: string): Promise<Front> => {
+  const streams = new Set<ServerResponse>()
   const target = new URL(api)
   const types: Record<string, string> = {
     ".html": "text/html; charset=utf-8",
@@ -49,6 +57,10 @@ const front = async (api: string): Promise<{ url: string; server: Server }> => {
       { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers)
+        if (req.url?.startsWith("/events")) {
+          streams.add(res)
+          res.on("close", () => streams.delete(res))
+        }
         answer.pipe(res)
       },
     )
@@ -56,11 +68,17 @@ const front = async (api: string): Promise<{ url: string; server: Server }> => {
     req.pipe(forward)
   })
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server }
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    server,
+    dropStreams: () => {
+      for (const stream of streams) stream.destroy()
+    },
+  }
 }
 
 let registry: ServerProcess
-let site: { url: string; server: Server }
+let site: Front
 let context: BrowserContext
 let page: Page
 let profile: string
@@ -120,9 +138,9 @@ describe("web UI in Chromium", () => {
     })
     page = context.pages()[0] ?? (await context.newPage())
     page.on("console", (message) => {
-      // Chromium logs every non-2xx answer; the tests check the UI shows those. Anything else (a CSP refusal, an
-      // exception) is a problem.
-      if (message.type() === "error" && !message.text().startsWith("Failed to load resource: the server responded"))
+      // Chromium logs every non-2xx answer and the stream the test cuts; the tests check what the UI makes of those.
+      // Anything else (a CSP refusal, an exception) is a problem.
+      if (message.type() === "error" && !message.text().startsWith("Failed to load resource: "))
         problems.push(message.text())
     })
     page.on("pageerror", (error) => problems.push(error.message))
@@ -169,6 +187,12 @@ describe("web UI in Chromium", () => {
     expect(await firstVersion()).toBe("1.0.0")
     expect(await page.locator("svg.chart circle").count()).toBe(3)
     expect(await page.locator("svg.chart title").textContent()).toBe("accuracy across versions")
+    // The same from the keyboard: focus the header's button and press Enter.
+    await page.getByRole("button", { name: "accuracy" }).focus()
+    await page.keyboard.press("Enter")
+    expect(await firstVersion()).toBe("1.0.0")
+    await page.keyboard.press("Enter")
+    expect(await firstVersion()).toBe("1.2.0")
     await page.getByLabel("Metric").selectOption("loss")
     expect(await page.locator("svg.chart title").textContent()).toBe("loss across versions")
     await checkPage("model")
@@ -251,6 +275,13 @@ describe("web UI in Chromium", () => {
     await expect.poll(() => page.getByRole("status").innerText()).toMatch(/^live/)
     await register("bert", "0.3.0", { f1: 0.8 })
     await expect.poll(() => seqs()).toEqual([seen.at(-1)! + 3])
+
+    // A dropped connection: the page says so, reconnects with Last-Event-ID and gets what was committed meanwhile.
+    site.dropStreams()
+    await register("bert", "0.4.0", { f1: 0.85 })
+    // The server asks for a retry after 1 s (`retry: 1000`), past expect.poll's default 1 s.
+    await expect.poll(() => seqs(), { timeout: 10_000 }).toEqual([seen.at(-1)! + 3, seen.at(-1)! + 4])
+    await expect.poll(() => page.getByRole("status").innerText()).toMatch(/^live: resumed after \d+/)
     expect(problems).toEqual([])
   })
 
