@@ -87,7 +87,7 @@ const flags = {
   ),
   publicRoute: Options.choice("public", ["healthz", "docs", "metrics", "none"]).pipe(
     Options.withDescription(
-      "with --token, what is served without it: healthz, docs (/docs, /openapi.json), metrics, or none; repeatable (default: healthz and docs)",
+      "with --token, what is served without it: healthz, docs (/docs, /openapi.json and the web UI's pages at /ui), metrics, or none; repeatable (default: healthz and docs)",
     ),
     Options.repeated,
   ),
