@@ -107,4 +107,4 @@ export const serve = Command.make("serve", flags, (o) =>
     Effect.promise(() => import("./serveRun.ts")),
     (run) => run.serve(o),
   ),
-).pipe(Command.withDescription("run the HTTP API (OpenAPI at /openapi.json, Swagger UI at /docs)"))
+).pipe(Command.withDescription("run the HTTP API (the web UI at /ui/, OpenAPI at /openapi.json, Swagger UI at /docs)"))
