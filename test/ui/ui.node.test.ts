@@ -4,11 +4,9 @@
  * screenshot of each page (test/ui/screenshots/), and the models list's first render with 10,000 models (printed,
  * not asserted: the project asserts no timings).
  */
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs"
-import { createServer, request as httpRequest, type Server, type ServerResponse } from "node:http"
-import type { AddressInfo } from "node:net"
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { extname, join, normalize } from "node:path"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import axe from "axe-core"
 import { type BrowserContext, chromium, type Page } from "playwright-core"
@@ -18,67 +16,10 @@ import { type ServerProcess, startServer, tempDir } from "../http/serverProcess.
 const chromiumPath = "/usr/bin/chromium"
 const secret = "ui-test-secret-0123456789"
 const auth = { authorization: `Bearer ${secret}` }
-const uiDir = fileURLToPath(new URL("../../dist/ui", import.meta.url))
+const tokenArgs = ["--token", `alice:admin:${secret}`]
 const screenshots = fileURLToPath(new URL("./screenshots", import.meta.url))
 
-/**
- * Until `serve` answers /ui/ itself (branch ui-server), the assets come from this front on the same origin, with the
- * Content-Security-Policy the server will send, and everything else goes to the real server unchanged (SSE included).
- */
-interface Front {
-  readonly url: string
-  readonly server: Server
-  /** Cuts every open `/events` stream, as a network failure would. */
-  readonly dropStreams: () => void
-}
-
-const front = async (api: string): Promise<Front> => {
-  const streams = new Set<ServerResponse>()
-  const target = new URL(api)
-  const types: Record<string, string> = {
-    ".html": "text/html; charset=utf-8",
-    ".js": "text/javascript",
-    ".css": "text/css",
-  }
-  const server = createServer((req, res) => {
-    const path = new URL(req.url ?? "/", "http://x").pathname
-    if (path === "/ui" || path.startsWith("/ui/")) {
-      const file = normalize(join(uiDir, path.slice(3)))
-      const asset =
-        file.startsWith(uiDir) && existsSync(file) && statSync(file).isFile() ? file : join(uiDir, "index.html")
-      res.writeHead(200, {
-        "content-type": types[extname(asset)] ?? "application/octet-stream",
-        "content-security-policy": "default-src 'self'",
-      })
-      createReadStream(asset).pipe(res)
-      return
-    }
-    const forward = httpRequest(
-      { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers)
-        if (req.url?.startsWith("/events")) {
-          streams.add(res)
-          res.on("close", () => streams.delete(res))
-        }
-        answer.pipe(res)
-      },
-    )
-    forward.on("error", () => res.destroy())
-    req.pipe(forward)
-  })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    server,
-    dropStreams: () => {
-      for (const stream of streams) stream.destroy()
-    },
-  }
-}
-
 let registry: ServerProcess
-let site: Front
 let context: BrowserContext
 let page: Page
 let profile: string
@@ -119,8 +60,7 @@ const checkPage = async (shot: string) => {
 describe("web UI in Chromium", () => {
   beforeAll(async () => {
     mkdirSync(screenshots, { recursive: true })
-    registry = await startServer(tempDir("ui"), { args: ["--token", `alice:admin:${secret}`] })
-    site = await front(registry.url)
+    registry = await startServer(tempDir("ui"), { args: tokenArgs })
     profile = mkdtempSync(join(tmpdir(), "mr-ui-chromium-"))
     context = await chromium.launchPersistentContext(profile, {
       executablePath: chromiumPath,
@@ -152,13 +92,14 @@ describe("web UI in Chromium", () => {
 
   afterAll(async () => {
     await context?.close()
-    site?.server.close()
     await registry?.stop()
     if (profile) rmSync(profile, { recursive: true, force: true })
   })
 
   it("asks for the token, then lists the models", async () => {
-    await page.goto(`${site.url}/`.replace(/\/$/, "/ui/"))
+    // `/` sends a browser to the UI.
+    await page.goto(`${registry.url}/`)
+    expect(new URL(page.url()).pathname).toBe("/ui/")
     await page.getByLabel("Token").fill(secret)
     expect(await axeViolations()).toEqual([])
     await page.getByRole("button", { name: "Sign in" }).click()
@@ -246,7 +187,7 @@ describe("web UI in Chromium", () => {
     await checkPage("lifecycle")
     // The list again, now with a production version to show.
     await page.getByRole("link", { name: "Models" }).click()
-    await expect.poll(() => page.locator("tbody tr").last().innerText()).toMatch(/resnet\s+1\.2\.0/)
+    await expect.poll(() => page.locator("tbody tr").last().innerText()).toMatch(/resnet\s+1\.2\.0.+by alice \(#8\)/)
     await checkPage("models")
   })
 
@@ -276,8 +217,12 @@ describe("web UI in Chromium", () => {
     await register("bert", "0.3.0", { f1: 0.8 })
     await expect.poll(() => seqs()).toEqual([seen.at(-1)! + 3])
 
-    // A dropped connection: the page says so, reconnects with Last-Event-ID and gets what was committed meanwhile.
-    site.dropStreams()
+    // A dropped connection (the server restarted on its port): the page says so, reconnects with Last-Event-ID and
+    // gets what was committed meanwhile.
+    const { port } = new URL(registry.url)
+    await registry.stop()
+    await expect.poll(() => page.getByRole("status").innerText()).toMatch(/^reconnecting/)
+    registry = await startServer(registry.directory, { args: [...tokenArgs, "--port", port] })
     await register("bert", "0.4.0", { f1: 0.85 })
     // The server asks for a retry after 1 s (`retry: 1000`), past expect.poll's default 1 s.
     await expect.poll(() => seqs(), { timeout: 10_000 }).toEqual([seen.at(-1)! + 3, seen.at(-1)! + 4])
@@ -300,7 +245,7 @@ describe("web UI in Chromium", () => {
     )
     const timings: number[] = []
     for (let round = 0; round < 3; round++) {
-      await page.goto(`${site.url}/ui/`)
+      await page.goto(`${registry.url}/ui/`)
       await page.locator("tbody tr").first().waitFor()
       // From the navigation's start to the first frame painted with the rows in it.
       timings.push(
