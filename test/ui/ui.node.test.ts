@@ -16,7 +16,8 @@ import { type ServerProcess, startServer, tempDir } from "../http/serverProcess.
 const chromiumPath = "/usr/bin/chromium"
 const secret = "ui-test-secret-0123456789"
 const auth = { authorization: `Bearer ${secret}` }
-const tokenArgs = ["--token", `alice:admin:${secret}`]
+const readerSecret = "ui-test-reader-0123456789"
+const tokenArgs = ["--token", `alice:admin:${secret}`, "--token", `bob:reader:${readerSecret}`]
 const screenshots = fileURLToPath(new URL("./screenshots", import.meta.url))
 
 let registry: ServerProcess
@@ -100,6 +101,10 @@ describe("web UI in Chromium", () => {
     // `/` sends a browser to the UI.
     await page.goto(`${registry.url}/`)
     expect(new URL(page.url()).pathname).toBe("/ui/")
+    await page.getByLabel("Token").fill("not-the-token")
+    await page.getByRole("button", { name: "Sign in" }).click()
+    // The server's refusal, as it wrote it.
+    await expect.poll(() => page.getByRole("alert").innerText()).toMatch(/^Unauthorized: .+/)
     await page.getByLabel("Token").fill(secret)
     expect(await axeViolations()).toEqual([])
     await page.getByRole("button", { name: "Sign in" }).click()
@@ -168,11 +173,33 @@ describe("web UI in Chromium", () => {
       "retrained on v2 data",
     )
 
+    await page.getByLabel("Tag").fill("stage")
+    await page.getByLabel("Value").fill("qa")
+    await page.getByRole("button", { name: "Set tag" }).click()
+    await page.getByRole("button", { name: "Remove tag team" }).click()
+    await expect
+      .poll(async () => ((await call("GET", "/models/resnet/versions/1.2.0")) as { tags: object }).tags)
+      .toEqual({ stage: "qa" })
+    await expect.poll(() => page.getByRole("button", { name: "Remove tag stage" }).count()).toBe(1)
+
     // The API's refusal is shown as it is.
     await page.getByLabel("Alias").fill("Not An Alias!")
     await page.getByRole("button", { name: "Set alias to 1.2.0" }).click()
     await expect.poll(() => page.getByRole("alert").innerText()).toMatch(/^InvalidInput: .+/)
     await checkPage("version")
+  })
+
+  it("shows a reader the server's refusal of a change", async () => {
+    await page.getByRole("button", { name: "Sign out" }).click()
+    await page.getByLabel("Token").fill(readerSecret)
+    await page.getByRole("button", { name: "Sign in" }).click()
+    await page.getByRole("button", { name: "deprecate (→ deprecated)" }).click()
+    await expect.poll(() => page.getByRole("alert").innerText()).toMatch(/^Forbidden: .+/)
+    expect(((await call("GET", "/models/resnet/versions/1.2.0")) as { state: string }).state).toBe("production")
+    await page.getByRole("button", { name: "Sign out" }).click()
+    await page.getByLabel("Token").fill(secret)
+    await page.getByRole("button", { name: "Sign in" }).click()
+    await page.getByRole("heading", { name: "History" }).waitFor()
   })
 
   it("draws the lifecycle with the count of versions in each state", async () => {
@@ -187,7 +214,7 @@ describe("web UI in Chromium", () => {
     await checkPage("lifecycle")
     // The list again, now with a production version to show.
     await page.getByRole("link", { name: "Models" }).click()
-    await expect.poll(() => page.locator("tbody tr").last().innerText()).toMatch(/resnet\s+1\.2\.0.+by alice \(#8\)/)
+    await expect.poll(() => page.locator("tbody tr").last().innerText()).toMatch(/resnet\s+1\.2\.0.+by alice \(#10\)/)
     await checkPage("models")
   })
 
@@ -261,5 +288,21 @@ describe("web UI in Chromium", () => {
     expect(await page.locator("tbody tr").count()).toBe(50)
     await page.getByRole("button", { name: "Next page" }).click()
     await expect.poll(() => page.getByText("Page 2", { exact: true }).count()).toBe(1)
+  })
+
+  it("needs no sign-in on a server without tokens", async () => {
+    const open = await startServer(tempDir("ui-open"))
+    try {
+      await fetch(`${open.url}/models/solo/versions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ version: "1.0.0" }),
+      })
+      await page.goto(`${open.url}/ui/`)
+      await page.getByRole("link", { name: "solo" }).waitFor()
+      expect(await page.getByLabel("Token").count()).toBe(0)
+    } finally {
+      await open.stop()
+    }
   })
 })

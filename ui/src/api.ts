@@ -22,9 +22,9 @@ export class ApiError extends Error {
   }
 }
 
-/** Listeners told when the server answers 401, so the app shows the login form. */
-const unauthorized = new Set<() => void>()
-export const onUnauthorized = (listener: () => void): (() => void) => {
+/** Listeners told when the server answers 401 (with its error), so the app shows the login form. */
+const unauthorized = new Set<(error: ApiError) => void>()
+export const onUnauthorized = (listener: (error: ApiError) => void): (() => void) => {
   unauthorized.add(listener)
   return () => unauthorized.delete(listener)
 }
@@ -60,7 +60,7 @@ export const request = async (
   const response = await fetch(path, init)
   if (!response.ok) {
     const error = await errorOf(response)
-    if (response.status === 401) for (const listener of unauthorized) listener()
+    if (response.status === 401) for (const listener of unauthorized) listener(error)
     throw error
   }
   const text = await response.text()

@@ -1,7 +1,8 @@
 /** The registry's web UI: the login form when the server asks for a token, the navigation, and the page routed to. */
 import { render } from "preact"
 import { useEffect, useState } from "preact/hooks"
-import { onUnauthorized, token } from "./api.ts"
+import { type ApiError, onUnauthorized, token } from "./api.ts"
+import { ErrorMessage } from "./common.tsx"
 import { Feed } from "./pages/Feed.tsx"
 import { LifecyclePage } from "./pages/Lifecycle.tsx"
 import { ModelPage } from "./pages/Model.tsx"
@@ -9,11 +10,12 @@ import { Models } from "./pages/Models.tsx"
 import { VersionPage } from "./pages/Version.tsx"
 import { href, interceptLinks, parse, useLocation } from "./router.ts"
 
-const Login = ({ onLogin }: { readonly onLogin: () => void }) => {
+const Login = ({ onLogin, refusal }: { readonly onLogin: () => void; readonly refusal: ApiError | null }) => {
   const [secret, setSecret] = useState("")
   return (
     <>
       <h1>Sign in</h1>
+      <ErrorMessage error={refusal} />
       <form
         class="column narrow"
         onSubmit={(e) => {
@@ -64,9 +66,19 @@ const Page = ({ path }: { readonly path: string }) => {
 const App = () => {
   const path = useLocation()
   const [needsLogin, setNeedsLogin] = useState(false)
+  // Why the server refused the token just tried; none before the first try.
+  const [refusal, setRefusal] = useState<ApiError | null>(null)
   // A new login remounts the page, so it loads again with the token.
   const [session, setSession] = useState(0)
-  useEffect(() => onUnauthorized(() => setNeedsLogin(true)), [])
+  useEffect(
+    () =>
+      onUnauthorized((error) => {
+        setRefusal(token.get() === null ? null : error)
+        token.clear()
+        setNeedsLogin(true)
+      }),
+    [],
+  )
   useEffect(() => {
     document.getElementById("main")?.focus()
   }, [path])
@@ -94,6 +106,7 @@ const App = () => {
               class="link"
               onClick={() => {
                 token.clear()
+                setRefusal(null)
                 setNeedsLogin(true)
               }}
             >
@@ -105,6 +118,7 @@ const App = () => {
       <main id="main" tabIndex={-1}>
         {needsLogin ? (
           <Login
+            refusal={refusal}
             onLogin={() => {
               setNeedsLogin(false)
               setSession((n) => n + 1)
