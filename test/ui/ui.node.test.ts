@@ -85,6 +85,11 @@ describe("web UI in Chromium", () => {
         problems.push(message.text())
     })
     page.on("pageerror", (error) => problems.push(error.message))
+    // Offline by construction: the page asks nothing of any origin but the server's (the no-token server's included).
+    page.on("request", (request) => {
+      if (!/^http:\/\/127\.0\.0\.1:\d+\//.test(request.url()) && request.url() !== "about:blank")
+        problems.push(`request to ${request.url()}`)
+    })
     await register("resnet", "1.0.0", { accuracy: 0.81, loss: 0.52 }, { tags: { team: "vision" } })
     await register("resnet", "1.1.0", { accuracy: 0.86, loss: 0.41 }, { source: "s3://models/resnet/1.1.0" })
     await register("resnet", "1.2.0", { accuracy: 0.91, loss: 0.47 }, { tags: { team: "vision" } })
@@ -301,6 +306,7 @@ describe("web UI in Chromium", () => {
       await page.goto(`${open.url}/ui/`)
       await page.getByRole("link", { name: "solo" }).waitFor()
       expect(await page.getByLabel("Token").count()).toBe(0)
+      expect(problems).toEqual([])
     } finally {
       await open.stop()
     }
