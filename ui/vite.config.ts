@@ -9,6 +9,18 @@ export default defineConfig({
   base: "/ui/",
   plugins: [preact()],
   logLevel: "warn",
+  // `vite --config ui/vite.config.ts` serves the app with hot reload; the API stays with a running
+  // `model-registry serve` (MODEL_REGISTRY_URL, default its own default address), on the page's origin as in production.
+  server: {
+    proxy: {
+      "^/(?!ui/|ui$|@|src/|node_modules/)": {
+        target: process.env.MODEL_REGISTRY_URL ?? "http://127.0.0.1:8080",
+        changeOrigin: true,
+        // The server refuses a write from a foreign origin (the dev server's): to it, this is its own page.
+        configure: (proxy) => proxy.on("proxyReq", (request) => request.removeHeader("origin")),
+      },
+    },
+  },
   build: {
     outDir: fileURLToPath(new URL("../dist/ui", import.meta.url)),
     emptyOutDir: true,

@@ -68,6 +68,8 @@ export const interceptLinks = (event: MouseEvent) => {
     return
   const anchor = (event.target as Element | null)?.closest?.("a")
   if (!anchor || anchor.target || anchor.origin !== location.origin || !anchor.pathname.startsWith(base)) return
+  // A link within the page (the skip link) is the browser's to follow.
+  if (anchor.hash && anchor.pathname === location.pathname) return
   event.preventDefault()
   navigate(anchor.pathname + anchor.search)
 }
