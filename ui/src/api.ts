@@ -34,7 +34,8 @@ export const authHeaders = (): Record<string, string> => {
   return secret ? { authorization: `Bearer ${secret}` } : {}
 }
 
-const errorOf = async (response: Response): Promise<ApiError> => {
+/** The error an answer other than 2xx carries. */
+export const errorOf = async (response: Response): Promise<ApiError> => {
   const text = await response.text()
   try {
     const body = JSON.parse(text) as { error?: { tag?: unknown; message?: unknown } }
@@ -68,8 +69,6 @@ export const request = async (
 }
 
 export const get = async <A>(path: string): Promise<A> => (await request("GET", path)).body as A
-
-export { errorOf }
 
 const seg = encodeURIComponent
 

@@ -5,9 +5,9 @@
 import { useEffect, useState } from "preact/hooks"
 import type { RegistryEvent } from "../api.ts"
 import { time } from "../common.tsx"
+import { describe } from "../describeEvent.ts"
 import { href, replaceQuery } from "../router.ts"
 import { type FeedStatus, followEvents } from "../sse.ts"
-import { describe } from "./Version.tsx"
 
 /** The most events the page keeps on screen; older ones scroll off. */
 const shownMax = 500

@@ -1,30 +1,9 @@
 /** A version: its fields, its history as a timeline, and the changes a user may make (the server checks the role). */
 import { useState } from "preact/hooks"
-import { api, type Lifecycle, type RegistryEvent, type Version } from "../api.ts"
+import { api, type Lifecycle, type Version } from "../api.ts"
 import { ErrorMessage, Show, time, useLoad } from "../common.tsx"
+import { describe } from "../describeEvent.ts"
 import { href } from "../router.ts"
-
-/** One line saying what an event did to this version. */
-export const describe = (event: RegistryEvent): string => {
-  switch (event._tag) {
-    case "Registered":
-      return "registered"
-    case "Transitioned":
-      return `${event.event}: ${String(event.from)} → ${String(event.to)}`
-    case "Promoted":
-      return "promoted to production"
-    case "Deprecated":
-      return "deprecated"
-    case "AliasSet":
-      return `alias ${event.alias} set`
-    case "AliasRemoved":
-      return `alias ${event.alias} removed`
-    case "VersionAnnotated":
-      return "annotated"
-    default:
-      return event._tag
-  }
-}
 
 /** Runs one action at a time and keeps its error on screen until the next one. */
 const useAction = (done: () => void) => {
