@@ -3,11 +3,14 @@
 // app's bundler keeps only what it imports), and the CLI as one tree-shaken esbuild bundle (dist/bin/), because
 // loading Effect's barrels module by module costs a second before `--version` could answer. Command
 // implementations are imported lazily (src/cli/commands.ts), so esbuild splits them into chunks loaded on demand.
+// Last, the web UI (ui/) as static assets in dist/ui/, which `serve` answers at /ui/: shipped built, so it works
+// offline and needs nothing at run time.
 import { execFileSync } from "node:child_process"
 import { rmSync } from "node:fs"
 import { createRequire } from "node:module"
 import { fileURLToPath } from "node:url"
 import * as esbuild from "esbuild"
+import { build as vite } from "vite"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const require = createRequire(import.meta.url)
@@ -35,3 +38,7 @@ await esbuild.build({
     js: "#!/usr/bin/env node\nimport { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
   },
 })
+// Vite builds for whatever NODE_ENV says, and vitest's global setup runs this build with NODE_ENV=test, which made a
+// bundle with Preact's devtools and development JSX (58 KB against 35 KB): the package always ships production.
+process.env.NODE_ENV = "production"
+await vite({ configFile: fileURLToPath(new URL("../ui/vite.config.ts", import.meta.url)), mode: "production" })

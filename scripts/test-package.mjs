@@ -49,6 +49,7 @@ try {
     "dist/deno.js",
     "dist/testing/index.js",
     "dist/bin/model-registry.js",
+    "dist/ui/index.html",
   ])
     if (!files.includes(needed)) throw new Error(`the tarball lacks ${needed}`)
 

@@ -248,6 +248,11 @@ export class RegistryHistory {
     return mergeBySeq(events, mergeBySeq(own, lifecycle))
   }
 
+  /** The model's newest change besides registrations, if the history holds one. */
+  lastChangeOf(name: string): ModelChange | undefined {
+    return this.models.get(name)?.changes.at(-1)
+  }
+
   /** A model's changes in seq order: every registration and every event on it or its versions. */
   modelHistory(name: string, now: ModelNow): Array<RegistryEvent> {
     const model = this.models.get(name) ?? noChanges

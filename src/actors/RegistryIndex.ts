@@ -11,7 +11,7 @@ import { deepFreeze } from "../domain/Json.ts"
 import type { AliasName, LifecycleBinding, LifecycleState } from "../domain/Lifecycle.ts"
 import { addProvenance, type ModelMetadata, type Tags } from "../domain/ModelMetadata.ts"
 import type { ModelName } from "../domain/ModelName.ts"
-import type { ModelSummary, ModelVersion } from "../domain/ModelVersion.ts"
+import type { LastChange, ModelSummary, ModelVersion } from "../domain/ModelVersion.ts"
 import {
   type AnyEventBody,
   type EventBody,
@@ -360,6 +360,8 @@ export class ModelEntry implements MutableModel {
   aliases: ReadonlyMap<string, SemVer> = none
   /** The model's own description, tags and archiving. */
   meta: ModelMeta = noMeta
+  /** Its newest event, once known: set as events apply, found from the history after a restore (`lastChangeOf`). */
+  lastChange: LastChange | null | undefined = undefined
   private listed: ReadonlyArray<ModelVersion> | undefined = undefined
 
   get archived(): boolean {
@@ -655,7 +657,40 @@ export class RegistryIndex {
       ...(description === undefined ? {} : { description }),
       tags,
       archived,
+      lastChange: this.lastChangeOf(name, model),
     }
+  }
+
+  /**
+   * The model's newest event: its newest registration or its newest other change, whichever came later; `null` when
+   * that is a baseline fact (before the history's start), whose time and actor no record kept.
+   */
+  private lastChangeOf(name: string, model: ModelEntry): LastChange | null {
+    if (model.lastChange !== undefined) return model.lastChange
+    let seq = 0
+    let stamp: Stamp | undefined
+    for (const entry of model.sorted)
+      if (entry.registeredSeq > seq) {
+        seq = entry.registeredSeq
+        stamp = entry.registeredStamp
+      }
+    const change = this.history.lastChangeOf(name)
+    const newest =
+      change !== undefined && change.seq > seq
+        ? { seq: change.seq, at: change.at, actor: change.actor }
+        : stamp === undefined || seq <= this.history.since
+          ? null
+          : { seq, at: stamp.at, actor: stamp.actor }
+    model.lastChange = newest
+    return newest
+  }
+
+  /** Notes an event as its model's newest; a lifecycle move belongs to no one model. */
+  private touched(event: RegistryEvent): void {
+    if (event._tag === "LifecycleChanged") return
+    const name = event._tag === "Registered" ? event.metadata.name : event.name
+    const model = this.models.get(name)
+    if (model !== undefined) model.lastChange = { seq: event.seq, at: event.at, actor: event.actor }
   }
 
   private sortedModelNames(): ReadonlyArray<string> {
@@ -779,6 +814,7 @@ export class RegistryIndex {
         ? (given as RegistryEvent)
         : ({ ...given, seq, at: this.history.lastAt || baselineAt, actor: unknownActor } as RegistryEvent)
     this.history.record(committed)
+    this.touched(committed)
     if (committed._tag === "Registered")
       this.models
         .get(committed.metadata.name)!
@@ -834,6 +870,7 @@ export class RegistryIndex {
     for (let i = 0; i < events.length; i++) {
       const event = events[i]!
       this.history.record(event)
+      this.touched(event)
       if (event._tag === "Registered")
         this.models
           .get(event.metadata.name)!

@@ -87,7 +87,7 @@ const flags = {
   ),
   publicRoute: Options.choice("public", ["healthz", "docs", "metrics", "none"]).pipe(
     Options.withDescription(
-      "with --token, what is served without it: healthz, docs (/docs, /openapi.json), metrics, or none; repeatable (default: healthz and docs)",
+      "with --token, what is served without it: healthz, docs (/docs, /openapi.json and the web UI's pages at /ui), metrics, or none; repeatable (default: healthz and docs)",
     ),
     Options.repeated,
   ),
@@ -107,4 +107,4 @@ export const serve = Command.make("serve", flags, (o) =>
     Effect.promise(() => import("./serveRun.ts")),
     (run) => run.serve(o),
   ),
-).pipe(Command.withDescription("run the HTTP API (OpenAPI at /openapi.json, Swagger UI at /docs)"))
+).pipe(Command.withDescription("run the HTTP API (the web UI at /ui/, OpenAPI at /openapi.json, Swagger UI at /docs)"))

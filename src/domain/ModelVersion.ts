@@ -12,6 +12,13 @@ export interface ModelVersion extends ModelMetadata {
   readonly aliases: ReadonlyArray<string>
 }
 
+/** A model's newest event: when, by whom, at which seq. */
+export interface LastChange {
+  readonly seq: number
+  readonly at: string
+  readonly actor: string
+}
+
 export interface ModelSummary {
   readonly name: ModelName
   /** The version in the `production` state, when the lifecycle has one and it is exclusive. */
@@ -27,4 +34,9 @@ export interface ModelSummary {
   readonly tags: { readonly [key: string]: string }
   /** Archived models are left out of listings and search unless asked for (`includeArchived`), and refuse changes. */
   readonly archived: boolean
+  /**
+   * The model's newest event (a registration, or any change of it or its versions; a directory-wide lifecycle move
+   * is not one model's), or `null` where the history does not reach it (a directory an earlier release compacted).
+   */
+  readonly lastChange: LastChange | null
 }

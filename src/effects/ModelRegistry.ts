@@ -71,7 +71,7 @@ import { frozenCopy, type JsonObject } from "../domain/Json.ts"
 import { AliasName, LifecycleStateName, lifecycleNameViolation } from "../domain/Lifecycle.ts"
 import { addProvenance, type RegisterInput, type Tags } from "../domain/ModelMetadata.ts"
 import type { ModelName } from "../domain/ModelName.ts"
-import type { ModelSummary, ModelVersion } from "../domain/ModelVersion.ts"
+import type { LastChange, ModelSummary, ModelVersion } from "../domain/ModelVersion.ts"
 import type { RegistryEvent } from "../domain/RegistryEvent.ts"
 import {
   decodeModelsQuery,
@@ -608,6 +608,16 @@ const momentOf = (
   })
 }
 
+/** The newest of a model's events that had happened by `asOf`, or `null` if none the history holds had. */
+const lastChangeAt = (events: ReadonlyArray<RegistryEvent>, asOf: AsOf): LastChange | null => {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const event = events[i]!
+    if (asOf._tag === "Seq" ? event.seq <= asOf.seq : Date.parse(event.at) <= asOf.ms)
+      return { seq: event.seq, at: event.at, actor: event.actor }
+  }
+  return null
+}
+
 const reads = (
   index: RegistryIndex,
 ): Pick<
@@ -682,6 +692,7 @@ const reads = (
             ...(at.description === undefined ? {} : { description: at.description }),
             tags: at.tags,
             archived: at.archived,
+            lastChange: lastChangeAt(index.history.modelHistory(name, model.now()), asOf),
           }
         },
         versions: () => records,

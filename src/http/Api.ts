@@ -159,6 +159,12 @@ export const SummaryWire = Schema.Struct({
   description: Schema.optionalWith(Schema.String, { exact: true }),
   tags: Schema.Record({ key: Schema.String, value: Schema.String }),
   archived: Schema.Boolean,
+  lastChange: Schema.NullOr(
+    Schema.Struct({ seq: Schema.Int.pipe(Schema.positive()), at: Schema.String, actor: Schema.String }).annotations({
+      identifier: "LastChange",
+      description: "The model's newest event; null where the history does not reach it",
+    }),
+  ),
 }).annotations({ identifier: "ModelSummary" })
 
 /** A model's own record: its annotations and whether it is archived. */

@@ -8,7 +8,8 @@ import { createServer, type IncomingMessage, type Server as NodeServer, type Ser
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
-import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
 import { Deferred, Effect, Either, Layer, type Option } from "effect"
 import { InvalidInput } from "../domain/errors.ts"
@@ -36,6 +37,7 @@ import {
   type PublicRoute,
 } from "./serverDefaults.ts"
 import { answerUntilReady } from "./startGate.ts"
+import { defaultUiDirectory, loadUiAssets, uiPath } from "./uiAssets.ts"
 
 export interface ServerOptions extends EdgeOptions {
   readonly host: string
@@ -54,6 +56,11 @@ export interface ServerOptions extends EdgeOptions {
    * (src/http/fastLane.ts); on by default. Turn it off to have an `http.server` span for every request.
    */
   readonly fastLane?: boolean
+  /**
+   * The built web UI (dist/ui), served at `/ui/` with `/` sending browsers there; `defaultUiDirectory()` if not
+   * given, `null` for none.
+   */
+  readonly uiDirectory?: string | null
 }
 
 const drainMsLimit = 10 * 60 * 1000
@@ -128,6 +135,19 @@ const nodeServer = (options: ServerOptions, drain: Drain, auth: Authenticator) =
     }),
   ).pipe(Layer.merge(NodeHttpServer.layerContext))
 
+/** `/ui/` from the built UI's files, and `/` (and `/ui`) sending a browser there. */
+const uiRoutes = (directory: string | null | undefined) =>
+  HttpApiBuilder.Router.use((router) => {
+    const assets = loadUiAssets(directory ?? undefined)
+    const toUi = HttpServerResponse.redirect(uiPath, { status: 302 })
+    // The router takes `/ui/` for `/ui` too (it ignores a trailing slash), so one handler tells them apart.
+    const page = Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
+      const path = request.url.split(/[?#]/, 1)[0]!
+      return path.startsWith(uiPath) ? assets.answer(path) : toUi
+    })
+    return Effect.all([router.get("/", Effect.succeed(toUi)), router.get("/ui", page), router.get("/ui/*", page)])
+  })
+
 /**
  * The server as a layer over `ModelRegistry` and `ServerSettings`. It exposes `HttpServer.HttpServer`, so
  * the caller can read the bound address. Closing it drains (src/http/drain.ts): its finalizer runs before the
@@ -143,6 +163,7 @@ export const layer = (options: ServerOptions) =>
         drain.arrivedLate(NodeHttpServerRequest.toIncomingMessage(request))
       const serve = HttpApiBuilder.serve(edge(options, nodeRules(options), auth, arrivedLate)).pipe(
         Layer.locally(HttpRouter.currentRouterConfig, routerConfig),
+        Layer.provide(uiRoutes(options.uiDirectory === undefined ? defaultUiDirectory() : options.uiDirectory)),
         Layer.provide(apiLayer),
         Layer.provide(layerNodeHost),
         Layer.provideMerge(nodeServer(options, drain, auth)),

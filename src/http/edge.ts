@@ -58,9 +58,18 @@ const routeOfPath = (path: string): PublicRoute | undefined =>
     ? "healthz"
     : path === "/metrics"
       ? "metrics"
-      : path === docsPaths.swagger || path.startsWith(`${docsPaths.swagger}/`) || path === docsPaths.openApi
+      : path === docsPaths.swagger ||
+          path.startsWith(`${docsPaths.swagger}/`) ||
+          path === docsPaths.openApi ||
+          isPagePath(path)
         ? "docs"
         : undefined
+
+/**
+ * What a browser opens before it has a token: `/`, which sends it to the web UI, and the UI's static files, which
+ * hold no data (the app then calls the API with the token its login form took).
+ */
+const isPagePath = (path: string): boolean => path === "/" || path === "/ui" || path.startsWith("/ui/")
 
 export const bodyBytesMaxLimit = 64 * 1024 * 1024
 

@@ -110,6 +110,16 @@ const expectHistory = async (opened: Opened, events: ReadonlyArray<RegistryEvent
       continue
     }
     expect(Exit.isSuccess(exit) && exit.value.events).toEqual(own)
+    // Its summary's last change is its newest event, now and at every seq it existed at.
+    const stamp = (e: RegistryEvent | undefined) => (e === undefined ? null : { seq: e.seq, at: e.at, actor: e.actor })
+    expect((await opened.run(opened.registry.model(name))).lastChange).toEqual(stamp(own.at(-1)))
+    for (const event of events) {
+      const summary = await opened.exitOf(opened.registry.model(name, { asOf: event.seq }))
+      if (Exit.isSuccess(summary))
+        expect(summary.value.lastChange, `${name} at ${event.seq}`).toEqual(
+          stamp(own.filter((e) => e.seq <= event.seq).at(-1)),
+        )
+    }
     for (const version of versions) {
       const mentions = (e: RegistryEvent) =>
         e._tag === "Registered" ? e.metadata.version === version : JSON.stringify(e).includes(`"${version}"`)

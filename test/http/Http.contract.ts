@@ -181,8 +181,11 @@ export const httpContract = (target: HttpTarget) =>
         const again = await send(`/models/resnet/versions/1.10.0/promote`)
         expect(again.status).toBe(200)
         expect(await json(again)).toMatchObject({ event: null })
-        const deprecated = await send(`/models/resnet/versions/1.2.0/deprecate`)
-        expect(await json(deprecated)).toMatchObject({ event: { _tag: "Deprecated", version: "1.2.0" } })
+        const deprecated = (await json(await send(`/models/resnet/versions/1.2.0/deprecate`))) as {
+          event: { seq: number }
+        }
+        expect(deprecated).toMatchObject({ event: { _tag: "Deprecated", version: "1.2.0" } })
+        const deprecatedSeq = deprecated.event.seq
 
         const model = (await json(await call(`/models/resnet`))) as Record<string, unknown>
         expect(model).toMatchObject({ name: "resnet", production: { version: "1.10.0" } })
@@ -196,6 +199,8 @@ export const httpContract = (target: HttpTarget) =>
           aliases: {},
           tags: {},
           archived: false,
+          // The deprecation of 1.2.0 just above was the model's newest event.
+          lastChange: { seq: deprecatedSeq, at: expect.any(String), actor: "default" },
         })
       })
 

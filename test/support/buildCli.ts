@@ -28,7 +28,11 @@ export default function setup(): void {
   } catch {
     built = 0
   }
-  const sources = Math.max(newestSource(join(root, "src")), statSync(join(root, "package.json")).mtimeMs)
+  const sources = Math.max(
+    newestSource(join(root, "src")),
+    newestSource(join(root, "ui")),
+    statSync(join(root, "package.json")).mtimeMs,
+  )
   if (built < sources)
     execFileSync(process.execPath, [join(root, "scripts", "build.mjs")], { cwd: root, stdio: "inherit" })
 }
