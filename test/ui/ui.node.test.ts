@@ -17,7 +17,15 @@ const chromiumPath = "/usr/bin/chromium"
 const secret = "ui-test-secret-0123456789"
 const auth = { authorization: `Bearer ${secret}` }
 const readerSecret = "ui-test-reader-0123456789"
-const tokenArgs = ["--token", `alice:admin:${secret}`, "--token", `bob:reader:${readerSecret}`]
+const writerSecret = "ui-test-writer-0123456789"
+const tokenArgs = [
+  "--token",
+  `alice:admin:${secret}`,
+  "--token",
+  `bob:reader:${readerSecret}`,
+  "--token",
+  `carol:writer:${writerSecret}`,
+]
 const screenshots = fileURLToPath(new URL("./screenshots", import.meta.url))
 
 let registry: ServerProcess
@@ -113,6 +121,7 @@ describe("web UI in Chromium", () => {
     await page.getByLabel("Token").fill(secret)
     expect(await axeViolations()).toEqual([])
     await page.getByRole("button", { name: "Sign in" }).click()
+    await expect.poll(() => page.locator("header .who").innerText()).toBe("alice · admin")
     const rows = page.locator("tbody tr")
     await expect.poll(() => rows.count()).toBe(2)
     expect(await rows.first().innerText()).toContain("bert")
@@ -194,17 +203,34 @@ describe("web UI in Chromium", () => {
     await checkPage("version")
   })
 
-  it("shows a reader the server's refusal of a change", async () => {
-    await page.getByRole("button", { name: "Sign out" }).click()
-    await page.getByLabel("Token").fill(readerSecret)
-    await page.getByRole("button", { name: "Sign in" }).click()
-    await page.getByRole("button", { name: "deprecate (→ deprecated)" }).click()
-    await expect.poll(() => page.getByRole("alert").innerText()).toMatch(/^Forbidden: .+/)
-    expect(((await call("GET", "/models/resnet/versions/1.2.0")) as { state: string }).state).toBe("production")
-    await page.getByRole("button", { name: "Sign out" }).click()
-    await page.getByLabel("Token").fill(secret)
-    await page.getByRole("button", { name: "Sign in" }).click()
-    await page.getByRole("heading", { name: "History" }).waitFor()
+  it("offers each role only what it allows: a reader nothing, a writer the annotations", async () => {
+    const signInAs = async (who: string, tokenSecret: string) => {
+      await page.getByRole("button", { name: "Sign out" }).click()
+      await page.getByLabel("Token").fill(tokenSecret)
+      await page.getByRole("button", { name: "Sign in" }).click()
+      // The role is known once the header names it; from then on the page offers what it allows.
+      await expect.poll(() => page.locator("header .who").innerText()).toBe(who)
+      await page.getByRole("heading", { name: "History" }).waitFor()
+    }
+    await signInAs("bob · reader", readerSecret)
+    expect(await page.locator("main").locator("button, form, input, textarea, select").count()).toBe(0)
+    expect(await page.getByRole("heading", { name: "Actions" }).count()).toBe(0)
+
+    await signInAs("carol · writer", writerSecret)
+    expect(await page.locator("main h3").allInnerTexts()).toEqual(["Description", "Tags"])
+    expect(await page.locator(".transitions button").count()).toBe(0)
+    expect(await page.getByLabel("Alias").count()).toBe(0)
+    await page.getByLabel("Tag").fill("reviewed")
+    await page.getByLabel("Value").fill("yes")
+    await page.getByRole("button", { name: "Set tag" }).click()
+    await expect
+      .poll(async () => ((await call("GET", "/models/resnet/versions/1.2.0")) as { tags: object }).tags)
+      .toEqual({ stage: "qa", reviewed: "yes" })
+    await expect.poll(() => page.locator(".timeline li").last().innerText()).toMatch(/by carol/)
+    expect(await axeViolations()).toEqual([])
+
+    await signInAs("alice · admin", secret)
+    expect(await page.locator("main h3").allInnerTexts()).toEqual(["Transition", "Aliases", "Description", "Tags"])
   })
 
   it("draws the lifecycle with the count of versions in each state", async () => {
@@ -219,7 +245,7 @@ describe("web UI in Chromium", () => {
     await checkPage("lifecycle")
     // The list again, now with a production version to show.
     await page.getByRole("link", { name: "Models" }).click()
-    await expect.poll(() => page.locator("tbody tr").last().innerText()).toMatch(/resnet\s+1\.2\.0.+by alice \(#10\)/)
+    await expect.poll(() => page.locator("tbody tr").last().innerText()).toMatch(/resnet\s+1\.2\.0.+by carol \(#11\)/)
     await checkPage("models")
   })
 
@@ -306,6 +332,7 @@ describe("web UI in Chromium", () => {
       await page.goto(`${open.url}/ui/`)
       await page.getByRole("link", { name: "solo" }).waitFor()
       expect(await page.getByLabel("Token").count()).toBe(0)
+      await expect.poll(() => page.locator("header .who").innerText()).toBe("(anonymous) · admin")
       expect(problems).toEqual([])
     } finally {
       await open.stop()

@@ -2,6 +2,7 @@
  * The registry's HTTP API as the UI uses it: same origin, the token from session storage (the only thing the UI
  * stores), and every error answer surfaced as the server wrote it.
  */
+import type { Role } from "../../src/http/tokens.ts"
 
 const tokenKey = "model-registry-token"
 
@@ -117,6 +118,12 @@ export interface RegistryEvent extends Committed {
   readonly alias?: string
 }
 
+/** Who the server takes the request's token for (`GET /whoami`). */
+export interface Identity {
+  readonly name: string
+  readonly role: Role
+}
+
 export interface Lifecycle {
   readonly initial: string
   readonly states: ReadonlyArray<string>
@@ -138,6 +145,7 @@ export const api = {
   history: (name: string, version: string) =>
     get<{ events: ReadonlyArray<RegistryEvent> }>(`/models/${seg(name)}/versions/${seg(version)}/history`),
   lifecycle: () => get<Lifecycle>("/lifecycle"),
+  whoami: () => get<Identity>("/whoami"),
   /** A page of versions in one state; the lifecycle picture counts them. */
   versionsInState: async (state: string, cursor: string | null) => {
     const query = new URLSearchParams({ state, limit: "1000" })

@@ -1,8 +1,9 @@
 /** The registry's web UI: the login form when the server asks for a token, the navigation, and the page routed to. */
 import { render } from "preact"
 import { useEffect, useState } from "preact/hooks"
-import { type ApiError, onUnauthorized, token } from "./api.ts"
+import { type ApiError, api, type Identity, onUnauthorized, token } from "./api.ts"
 import { ErrorMessage } from "./common.tsx"
+import { SignedIn } from "./identity.ts"
 import { Feed } from "./pages/Feed.tsx"
 import { LifecyclePage } from "./pages/Lifecycle.tsx"
 import { ModelPage } from "./pages/Model.tsx"
@@ -70,15 +71,31 @@ const App = () => {
   const [refusal, setRefusal] = useState<ApiError | null>(null)
   // A new login remounts the page, so it loads again with the token.
   const [session, setSession] = useState(0)
+  const [identity, setIdentity] = useState<Identity | null>(null)
   useEffect(
     () =>
       onUnauthorized((error) => {
-        setRefusal(token.get() === null ? null : error)
+        // The first refusal of a token tried says why; the other requests made with it (the page's, whoami's) find
+        // it cleared and leave the reason on screen.
+        if (token.get() !== null) setRefusal(error)
         token.clear()
+        setIdentity(null)
         setNeedsLogin(true)
       }),
     [],
   )
+  // A refused token reaches the login form through onUnauthorized; any other failure leaves the role unknown, so the
+  // pages offer no action and still show what the server lets them read.
+  useEffect(() => {
+    let current = true
+    api.whoami().then(
+      (who) => current && setIdentity(who),
+      () => undefined,
+    )
+    return () => {
+      current = false
+    }
+  }, [session])
   useEffect(() => {
     document.getElementById("main")?.focus()
   }, [path])
@@ -100,6 +117,11 @@ const App = () => {
           <a href={href.feed()} aria-current={current(href.feed())}>
             Live events
           </a>
+          {identity !== null && (
+            <span class="who">
+              {identity.name} · {identity.role}
+            </span>
+          )}
           {token.get() !== null && (
             <button
               type="button"
@@ -107,6 +129,7 @@ const App = () => {
               onClick={() => {
                 token.clear()
                 setRefusal(null)
+                setIdentity(null)
                 setNeedsLogin(true)
               }}
             >
@@ -125,7 +148,9 @@ const App = () => {
             }}
           />
         ) : (
-          <Page key={`${session}:${path}`} path={path} />
+          <SignedIn.Provider value={identity}>
+            <Page key={`${session}:${path}`} path={path} />
+          </SignedIn.Provider>
         )}
       </main>
     </>

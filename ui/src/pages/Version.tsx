@@ -1,8 +1,12 @@
-/** A version: its fields, its history as a timeline, and the changes a user may make (the server checks the role). */
+/**
+ * A version: its fields, its history as a timeline, and the changes the signed-in role may make: a writer annotates,
+ * an admin also transitions and sets aliases. The server checks the role again on every change.
+ */
 import { useState } from "preact/hooks"
 import { api, type Lifecycle, type Version } from "../api.ts"
 import { ErrorMessage, Show, time, useLoad } from "../common.tsx"
 import { describe } from "../describeEvent.ts"
+import { useAllows } from "../identity.ts"
 import { href } from "../router.ts"
 
 /** Runs one action at a time and keeps its error on screen until the next one. */
@@ -39,6 +43,7 @@ const Actions = ({
   readonly done: () => void
 }) => {
   const { busy, error, said, run } = useAction(done)
+  const administers = useAllows("admin")
   const [alias, setAlias] = useState("")
   const [description, setDescription] = useState(version.description ?? "")
   const [tagKey, setTagKey] = useState("")
@@ -52,48 +57,56 @@ const Actions = ({
       <p aria-live="polite" class="said">
         {said}
       </p>
-      <h3>Transition</h3>
-      {allowed.length === 0 ? (
-        <p>The lifecycle allows no transition from {version.state}.</p>
-      ) : (
-        <div class="row transitions">
-          {allowed.map((t) => (
-            <button
-              key={t.event}
-              type="button"
-              disabled={busy}
-              onClick={() => run(t.event, () => api.transition(name, version.version, t.event))}
-            >
-              {t.event} (→ {t.to})
+      {administers && (
+        <>
+          <h3>Transition</h3>
+          {allowed.length === 0 ? (
+            <p>The lifecycle allows no transition from {version.state}.</p>
+          ) : (
+            <div class="row transitions">
+              {allowed.map((t) => (
+                <button
+                  key={t.event}
+                  type="button"
+                  disabled={busy}
+                  onClick={() => run(t.event, () => api.transition(name, version.version, t.event))}
+                >
+                  {t.event} (→ {t.to})
+                </button>
+              ))}
+            </div>
+          )}
+          <h3>Aliases</h3>
+          <form
+            class="row"
+            onSubmit={(e) => {
+              e.preventDefault()
+              run(`alias ${alias}`, () => api.setAlias(name, alias, version.version))
+            }}
+          >
+            <label for="alias">Alias</label>
+            <input id="alias" value={alias} required onInput={(e) => setAlias(e.currentTarget.value)} />
+            <button type="submit" disabled={busy}>
+              Set alias to {version.version}
             </button>
-          ))}
-        </div>
-      )}
-      <h3>Aliases</h3>
-      <form
-        class="row"
-        onSubmit={(e) => {
-          e.preventDefault()
-          run(`alias ${alias}`, () => api.setAlias(name, alias, version.version))
-        }}
-      >
-        <label for="alias">Alias</label>
-        <input id="alias" value={alias} required onInput={(e) => setAlias(e.currentTarget.value)} />
-        <button type="submit" disabled={busy}>
-          Set alias to {version.version}
-        </button>
-      </form>
-      {version.aliases.length > 0 && (
-        <ul class="plain">
-          {version.aliases.map((a) => (
-            <li key={a}>
-              {a}{" "}
-              <button type="button" disabled={busy} onClick={() => run(`remove ${a}`, () => api.removeAlias(name, a))}>
-                Remove alias {a}
-              </button>
-            </li>
-          ))}
-        </ul>
+          </form>
+          {version.aliases.length > 0 && (
+            <ul class="plain">
+              {version.aliases.map((a) => (
+                <li key={a}>
+                  {a}{" "}
+                  <button
+                    type="button"
+                    disabled={busy}
+                    onClick={() => run(`remove ${a}`, () => api.removeAlias(name, a))}
+                  >
+                    Remove alias {a}
+                  </button>
+                </li>
+              ))}
+            </ul>
+          )}
+        </>
       )}
       <h3>Description</h3>
       <form
@@ -153,6 +166,7 @@ const Actions = ({
 }
 
 export const VersionPage = ({ name, version }: { readonly name: string; readonly version: string }) => {
+  const writes = useAllows("writer")
   const [data, reload] = useLoad(
     () => Promise.all([api.version(name, version), api.history(name, version), api.lifecycle()]),
     [name, version],
@@ -200,7 +214,7 @@ export const VersionPage = ({ name, version }: { readonly name: string; readonly
                 ))}
               </ol>
             </section>
-            <Actions version={v} lifecycle={lifecycle} done={reload} />
+            {writes && <Actions version={v} lifecycle={lifecycle} done={reload} />}
           </>
         )}
       </Show>
