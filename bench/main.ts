@@ -2,7 +2,7 @@
  * The benchmark harness: runs the scenarios, prints a Markdown report on stdout and writes the raw numbers to
  * bench/results/. Start it through bench/run.mjs, which installs bench's own dependencies on first use.
  *
- *   node bench/run.mjs [--smoke] [--only=durable-registers,sqlite-batch,recovery,reads,search,memory,http,cold-start,bundle,sse-readers,postgres,postgres-http]
+ *   node bench/run.mjs [--smoke] [--only=durable-registers,sqlite-batch,recovery,reads,search,memory,http,cold-start,bundle,ui-render,sse-readers,postgres,postgres-http]
  *                      [--targets=seed,registry] [--concurrency=1,8,64,512] [--reps=3] [--seconds=2]
  *                      [--warmup=0.25] [--sizes=100000,1000000] [--tail=1000] [--reads-versions=100000]
  *                      [--http-seconds=10] [--http-connections=1,8,64] [--sse-readers=0,200]
@@ -29,6 +29,7 @@ import { runRecovery } from "./scenarios/recovery.ts"
 import { runSearch } from "./scenarios/search.ts"
 import { runSqliteBatch } from "./scenarios/sqliteBatch.ts"
 import { runSseReaders } from "./scenarios/sseReaders.ts"
+import { runUiRender } from "./scenarios/uiRender.ts"
 import { durableTargets } from "./targets/index.ts"
 
 const benchDirectory = dirname(fileURLToPath(import.meta.url))
@@ -75,6 +76,13 @@ const scenarios: ReadonlyArray<Scenario> = [
     run: async (context, extra) => ({ "cold-start": await runColdStart(context, extra.coldStartRepetitions) }),
   },
   { id: "bundle", run: async (context) => ({ bundle: await runBundle(context) }) },
+  {
+    id: "ui-render",
+    run: async (context) => {
+      const result = await runUiRender(context, context.options.smoke ? 500 : 10_000)
+      return result === undefined ? {} : { "ui-render": result }
+    },
+  },
   {
     id: "sse-readers",
     run: async (context, extra) => ({

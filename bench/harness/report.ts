@@ -16,6 +16,7 @@ import type { RecoveryResult } from "../scenarios/recovery.ts"
 import type { SearchResult } from "../scenarios/search.ts"
 import type { SqliteBatchResult } from "../scenarios/sqliteBatch.ts"
 import type { SseReadersResult } from "../scenarios/sseReaders.ts"
+import type { UiRenderResult } from "../scenarios/uiRender.ts"
 import { groupCommitEffect, groupCommitRetaining } from "../targets/groupCommitReference.ts"
 import { seedWal } from "../targets/seedWal.ts"
 import type { RunOptions } from "./context.ts"
@@ -33,6 +34,7 @@ export interface ScenarioResults {
   http?: HttpResult
   "cold-start"?: ColdStartResult
   bundle?: BundleResult
+  "ui-render"?: UiRenderResult
   "sse-readers"?: SseReadersResult
   postgres?: PostgresResult
   "postgres-http"?: PostgresHttpResult
@@ -467,8 +469,52 @@ const renderBundle = (result: BundleResult): string => {
       "(what the Workers size limit counts: 3 MB on the free plan, 10 MB on paid), brotli at 11. The reference is " +
       "one endpoint of an Effect `HttpApi` with its OpenAPI document and Swagger UI, served by `toWebHandler`: the " +
       "floor of any Effect HTTP Worker.",
+    ...(result.ui === undefined
+      ? []
+      : [
+          "",
+          "The web UI's page, as Vite built it (each file compressed alone, as a browser fetches it), beside Preact " +
+            "rendering one element, bundled by esbuild for the browser:",
+          "",
+          table(
+            ["page", "minified", "gzip", "brotli", "gzip ÷ reference", "files"],
+            "---|---:|---:|---:|---:|---",
+            [result.ui.page, result.ui.reference].map((cell) => [
+              cell.entry,
+              kib(cell.minifiedBytes),
+              kib(cell.gzipBytes),
+              kib(cell.brotliBytes),
+              cell.role === "reference" ? "reference" : formatRatio(cell.gzipBytes / result.ui!.reference.gzipBytes),
+              cell.shares.map((share) => `${share.part} ${kib(share.bytes)}`).join(", "),
+            ]),
+          ),
+        ]),
   ].join("\n")
 }
+
+const renderUiRender = (result: UiRenderResult): string =>
+  [
+    `### Web UI first render: \`/ui/\` on ${result.models.toLocaleString("en-US")} models, to the first frame with rows`,
+    "",
+    table(["page", "median", "reps", "ratio"], "---|---:|---|---", [
+      [
+        "the models list (`/ui/`)",
+        formatLatency(result.medianUiMs),
+        result.uiMs.map((ms) => ms.toFixed(0)).join(" / "),
+        formatRatio(result.ratio),
+      ],
+      [
+        "a static page with the same 50-row table (bare `node:http`)",
+        formatLatency(result.medianStaticMs),
+        result.staticMs.map((ms) => ms.toFixed(0)).join(" / "),
+        "reference",
+      ],
+    ]),
+    "",
+    "Debian's Chromium through playwright-core, one page, alternating the two after one discarded pass each; from " +
+      "the navigation's start to the first animation frame after a row is in the document. The UI's time includes " +
+      "its script, `GET /models?limit=50` and rendering.",
+  ].join("\n")
 
 const renderSseReaders = (result: SseReadersResult): string =>
   [
@@ -820,6 +866,7 @@ export const renderReport = (input: {
     results.http && renderHttp(results.http),
     results["cold-start"] && renderColdStart(results["cold-start"]),
     results.bundle && renderBundle(results.bundle),
+    results["ui-render"] && renderUiRender(results["ui-render"]),
     results["sse-readers"] && renderSseReaders(results["sse-readers"]),
     results.postgres && renderPostgres(results.postgres),
     results["postgres-http"] && renderPostgresHttp(results["postgres-http"]),

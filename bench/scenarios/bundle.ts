@@ -6,6 +6,8 @@
  * bytes in the minified output, by package (or by `src/` folder for our own code).
  */
 
+import { existsSync, readdirSync, readFileSync } from "node:fs"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { brotliCompressSync, constants, gzipSync } from "node:zlib"
 import * as esbuild from "esbuild"
@@ -34,6 +36,60 @@ export interface BundleResult {
   readonly cells: ReadonlyArray<BundleCell>
   /** The Worker's gzipped size over the reference Worker's. */
   readonly workerRatio: number
+  /** The web UI's page weight (its JS and CSS as Vite built them into dist/ui), beside Preact's own floor. */
+  readonly ui?: { readonly page: BundleCell; readonly reference: BundleCell }
+}
+
+/** The reference page: Preact rendering one element, bundled for the browser and minified as Vite does. */
+const preactFloor = `import { h, render } from "preact"
+render(h("p", null, "hello"), document.body)
+`
+
+const compressed = (
+  entry: string,
+  role: BundleCell["role"],
+  output: Uint8Array,
+  shares: ReadonlyArray<BundleShare>,
+) => ({
+  entry,
+  role,
+  minifiedBytes: output.length,
+  gzipBytes: gzipSync(output, { level: 9 }).length,
+  brotliBytes: brotliCompressSync(output, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length,
+  shares,
+})
+
+/** The UI's built JS and CSS, each compressed on its own as a browser fetches them; absent before a build. */
+const uiPage = async (): Promise<BundleResult["ui"]> => {
+  const assets = join(repository, "dist", "ui", "assets")
+  if (!existsSync(assets)) return undefined
+  const files = readdirSync(assets).filter((name) => name.endsWith(".js") || name.endsWith(".css"))
+  const cells = files.map((name) =>
+    compressed(name, "ours", readFileSync(join(assets, name)), [{ part: name, bytes: 0 }]),
+  )
+  const sum = (key: "minifiedBytes" | "gzipBytes" | "brotliBytes") =>
+    cells.reduce((total, cell) => total + cell[key], 0)
+  const floor = await esbuild.build({
+    stdin: { contents: preactFloor, resolveDir: repository, loader: "ts" },
+    bundle: true,
+    write: false,
+    minify: true,
+    format: "esm",
+    platform: "browser",
+    logLevel: "silent",
+    absWorkingDir: repository,
+  })
+  return {
+    page: {
+      entry: "Web UI page (`dist/ui`: JS + CSS)",
+      role: "ours",
+      minifiedBytes: sum("minifiedBytes"),
+      gzipBytes: sum("gzipBytes"),
+      brotliBytes: sum("brotliBytes"),
+      shares: cells.map((cell) => ({ part: cell.entry, bytes: cell.minifiedBytes })),
+    },
+    reference: compressed("Preact rendering one element (reference)", "reference", floor.outputFiles[0]!.contents, []),
+  }
 }
 
 /** The reference: one endpoint of an Effect `HttpApi`, with its OpenAPI document and Swagger UI, as a Worker. */
@@ -92,17 +148,15 @@ const bundle = async (entry: Entry): Promise<BundleCell> => {
   for (const meta of Object.values(result.metafile.outputs))
     for (const [input, { bytesInOutput }] of Object.entries(meta.inputs))
       byPart.set(partOf(input), (byPart.get(partOf(input)) ?? 0) + bytesInOutput)
-  return {
-    entry: entry.name,
-    role: entry.role,
-    minifiedBytes: output.length,
-    gzipBytes: gzipSync(output, { level: 9 }).length,
-    brotliBytes: brotliCompressSync(output, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length,
-    shares: [...byPart]
+  return compressed(
+    entry.name,
+    entry.role,
+    output,
+    [...byPart]
       .map(([part, bytes]) => ({ part, bytes }))
       .sort((a, b) => b.bytes - a.bytes)
       .slice(0, 8),
-  }
+  )
 }
 
 export const runBundle = async (context: RunContext): Promise<BundleResult> => {
@@ -113,5 +167,7 @@ export const runBundle = async (context: RunContext): Promise<BundleResult> => {
   }
   const worker = cells.find((cell) => cell.entry.startsWith("Worker"))!
   const reference = cells.find((cell) => cell.role === "reference")!
-  return { cells, workerRatio: worker.gzipBytes / reference.gzipBytes }
+  context.log("bundle: the web UI's page")
+  const ui = await uiPage()
+  return { cells, workerRatio: worker.gzipBytes / reference.gzipBytes, ...(ui === undefined ? {} : { ui }) }
 }

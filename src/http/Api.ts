@@ -22,7 +22,7 @@ import { SemVer } from "../domain/SemVer.ts"
 import { type ErrorBody, type ErrorTag, translate } from "../effects/errorStatus.ts"
 import type { ModelRegistry } from "../effects/ModelRegistry.ts"
 import type { resumeFrom } from "./sse.ts"
-import type { Role } from "./tokens.ts"
+import { type Role, roles } from "./tokens.ts"
 
 const JsonObject = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 
@@ -817,6 +817,20 @@ export class OpsGroup extends HttpApiGroup.make("ops")
       .pipe(failingWith(exactly<FailureOf<"health">>()("StorageFailed", "RegistryClosed")))
       .annotate(OpenApi.Summary, "Whether writes can succeed")
       .annotate(OpenApi.Description, "200 while a write can succeed; 503 with the failure otherwise"),
+  )
+  .add(
+    HttpApiEndpoint.get("whoami", "/whoami")
+      .addSuccess(
+        Schema.Struct({ name: Schema.String, role: Schema.Literal(...roles) }).annotations({ identifier: "Identity" }),
+      )
+      .pipe(requires("reader"))
+      .pipe(failingWith([]))
+      .annotate(OpenApi.Summary, "Who the request's token is")
+      .annotate(
+        OpenApi.Description,
+        "The token's name (the actor its writes record) and its role, so a client offers only what the role may " +
+          "do; a server without tokens answers `(anonymous)`, an admin.",
+      ),
   )
   .add(
     HttpApiEndpoint.get("metrics", "/metrics")

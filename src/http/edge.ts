@@ -14,7 +14,7 @@ import { anonymousActor } from "../domain/Actor.ts"
 import { InvalidInput, RegistryClosed } from "../domain/errors.ts"
 import { detailOf, edgeError } from "../effects/errorStatus.ts"
 import { declaredMethods, RegistryApi, requiredRole } from "./Api.ts"
-import { type Authenticator, forbidden, permits, unauthorized } from "./bearerToken.ts"
+import { type Authenticator, forbidden, type Identity, permits, unauthorized } from "./bearerToken.ts"
 import { declaresTooLarge, payloadTooLarge } from "./bodyLimit.ts"
 import {
   type CrossSiteRules,
@@ -169,22 +169,21 @@ export const edge = (
 /**
  * What the edge answers instead of routing a request that passed the host and origin checks (a missing token, a
  * token whose role is below the route's, a declared body over the limit, a write not declared JSON, a path the
- * router cannot decode), or, when it lets the request through, the actor its writes record. Pure, so the fast lane
+ * router cannot decode), or, when it lets the request through, who it is (the actor its writes record, and its role). Pure, so the fast lane
  * asks it too and leaves a refused request to this edge.
  */
 export const admission = (
   options: EdgeOptions,
   auth: Authenticator,
   request: EdgeRequest,
-): HttpServerResponse.HttpServerResponse | string => {
+): HttpServerResponse.HttpServerResponse | Identity => {
   const url = request.url ?? "/"
-  const identity = auth.identify(request)
+  let identity = auth.identify(request)
   const path = url.split(/[?;#]/, 1)[0]!
-  let actor: string
   if (identity === undefined) {
     const route = request.method === "GET" ? routeOfPath(path) : undefined
     if (route === undefined || !(options.publicRoutes ?? defaultPublicRoutes).includes(route)) return unauthorized()
-    actor = anonymousActor
+    identity = publicVisitor
   } else {
     // An admin may call every route, so only the other roles pay for finding the route's (every request of a
     // server without tokens is an anonymous admin).
@@ -192,15 +191,21 @@ export const admission = (
       const required = roleFor(request.method ?? "GET", path)
       if (!permits(identity, required)) return forbidden(identity, required)
     }
-    actor = identity.name
   }
   if (declaresTooLarge(request, options.bodyBytesMax)) return payloadTooLarge(options.bodyBytesMax)
   const notJson = notJsonWrite(request)
   if (notJson !== undefined) return notJson
   if (!decodablePath(url))
     return errorResponse(edgeError("InvalidInput", "path: must be valid percent-encoded UTF-8", { field: "path" }))
-  return actor
+  return identity
 }
+
+/** Who a request without a token is on a public route (a probe, the docs, the UI's pages): it reads, unnamed. */
+const publicVisitor: Identity = { name: anonymousActor, role: "reader" }
+
+/** Whether `admission` let the request through. */
+export const admitted = (answer: HttpServerResponse.HttpServerResponse | Identity): answer is Identity =>
+  "role" in answer
 
 /**
  * The role a request needs, judged on the path as the router will route it (split at "?", ";" or "#", then
@@ -223,12 +228,12 @@ const guarded = <E, R>(
   app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
   request: HttpServerRequest.HttpServerRequest,
 ) => {
-  const admitted = admission(options, auth, request)
-  if (typeof admitted !== "string") return Effect.succeed(admitted)
+  const answer = admission(options, auth, request)
+  if (!admitted(answer)) return Effect.succeed(answer)
   // Failures were already answered inside `app` (handlers render their own errors, the fallback route
   // answers unknown paths); what is left here is logged so that metrics and logs see it.
   return app.pipe(
-    Effect.provideService(RequestActor, admitted),
+    Effect.provideService(RequestActor, answer),
     // The register handler counts a chunked body's bytes itself and answers 413; the platform's own limit would instead
     // destroy the socket mid-request, which a client sees as a reset rather than an answer.
     HttpServerRequest.withMaxBodySize(Option.none()),

@@ -17,7 +17,9 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect, Either, Exit } from "effect"
 import { declaredRoute, declaredRouteList } from "./Api.ts"
+import type { Identity } from "./bearerToken.ts"
 import { type CrossSiteRules, crossSiteCheck, withAllowedOrigin } from "./crossSite.ts"
+import { admitted } from "./edge.ts"
 import { internalError } from "./errorResponse.ts"
 import type { HotAnswers } from "./handlers.ts"
 import { jsonText } from "./jsonResponse.ts"
@@ -110,9 +112,9 @@ export interface FastLaneOptions {
   readonly rules: CrossSiteRules
   /**
    * The edge's refusal of a request it lets through the host and origin checks (token and role, body size, JSON
-   * writes), or the actor of an admitted one.
+   * writes), or who an admitted one is.
    */
-  readonly admission: (request: IncomingMessage) => HttpServerResponse.HttpServerResponse | string
+  readonly admission: (request: IncomingMessage) => HttpServerResponse.HttpServerResponse | Identity
   readonly arrivedLate: (request: IncomingMessage) => boolean
 }
 
@@ -237,8 +239,9 @@ export const make = (hot: HotAnswers, options: FastLaneOptions): FastLane => {
     if (found === undefined || options.arrivedLate(request)) return false
     const checked = crossSiteCheck(options.rules, request)
     if (typeof checked === "object") return false
-    const actor = options.admission(request)
-    if (typeof actor !== "string") return false
+    const identity = options.admission(request)
+    if (!admitted(identity)) return false
+    const actor = identity.name
 
     const started = performance.now()
     const { label } = found.route

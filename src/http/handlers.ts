@@ -31,6 +31,7 @@ import {
   SummaryWire,
   VersionWire,
 } from "./Api.ts"
+import type { Identity } from "./bearerToken.ts"
 import { errorResponse, failureResponse, internalError } from "./errorResponse.ts"
 import * as EventFanout from "./eventFanout.ts"
 import { HttpHost } from "./HttpHost.ts"
@@ -57,11 +58,16 @@ export interface ServerSettings {
 export const ServerSettings = Context.GenericTag<ServerSettings>("@visutility/model-registry/http/ServerSettings")
 
 /**
- * Who the platform's request is, as the edge admitted it (its token's name): the actor of what it writes. The edge
- * provides it to every request it routes; a handler without it is a bug, a defect rather than an unnamed write.
+ * Who the platform's request is, as the edge admitted it: its token's name (the actor of what it writes) and role.
+ * The edge provides it to every request it routes; a handler without it is a bug, a defect rather than an unnamed
+ * write.
  */
-export class RequestActor extends Context.Tag("@visutility/model-registry/http/RequestActor")<RequestActor, string>() {}
-const requestActor = Effect.orDie(Effect.serviceOptional(RequestActor))
+export class RequestActor extends Context.Tag("@visutility/model-registry/http/RequestActor")<
+  RequestActor,
+  Identity
+>() {}
+const requestIdentity = Effect.orDie(Effect.serviceOptional(RequestActor))
+const requestActor = Effect.map(requestIdentity, (identity) => identity.name)
 
 /** Turns every failure into the shared error body; the handler's success type is left as is. */
 const answer = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -498,6 +504,7 @@ export const OpsLive = HttpApiBuilder.group(RegistryApi, "ops", (handlers) =>
     const { processFamilies } = yield* HttpHost
     return handlers
       .handleRaw("healthz", () => Effect.sync(healthz))
+      .handle("whoami", () => Effect.map(requestIdentity, ({ name, role }) => ({ name, role })))
       .handle("metrics", () =>
         Effect.gen(function* () {
           const stats = yield* registry.stats

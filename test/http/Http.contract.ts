@@ -520,7 +520,7 @@ export const httpContract = (target: HttpTarget) =>
     })
 
     describe("the token", () => {
-      const { running, send } = client(target, { token })
+      const { running, send, call } = client(target, { token })
 
       it("is required on every route but the public probe and docs, and only the exact secret passes", async () => {
         const url = running().url
@@ -541,6 +541,7 @@ export const httpContract = (target: HttpTarget) =>
         })
         expect(write.status).toBe(401)
         expect((await fetch(`${url}/events?from=1`, { headers: { authorization: "Bearer wrong" } })).status).toBe(401)
+        expect(await json(await call("/whoami"))).toEqual({ name: "default", role: "admin" })
         const written = await send("/models/m/versions", { version: "1.0.0" })
         expect(written.status).toBe(201)
         const promoted = await send("/models/m/versions/1.0.0/promote")

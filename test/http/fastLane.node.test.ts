@@ -45,21 +45,30 @@ const send = (base: string, sent: Sent): Promise<Answer> =>
     request.end(sent.body)
   })
 
-/** Ids and timestamps a register without them is given are the registry's random choice, so they are compared by shape. */
+/**
+ * Ids and timestamps a register without them is given are the registry's random choice, so they are compared by
+ * shape: in a register's answer (unless the body gave them), and in every version record a read answers with (a
+ * model's versions, its production version), since the two servers chose their own.
+ */
 const comparable = (answer: Answer, sent: Sent): Answer => {
   if (!answer.headers["content-type"]?.includes("json") || answer.status >= 300) return answer
   const given = sent.body === undefined ? {} : (JSON.parse(sent.body) as Record<string, unknown>)
-  const body = JSON.parse(answer.body) as Record<string, unknown>
-  if (typeof body !== "object" || body === null || !("id" in body)) return answer
-  return {
-    ...answer,
-    headers: { ...answer.headers, "content-length": "(compared by body)" },
-    body: JSON.stringify({
-      ...body,
-      id: "id" in given ? body.id : typeof body.id,
-      createdAt: "createdAt" in given ? body.createdAt : typeof body.createdAt,
-    }),
+  const body = JSON.parse(answer.body) as unknown
+  const shaped = (value: unknown, top: boolean): unknown => {
+    if (Array.isArray(value)) return value.map((item) => shaped(item, false))
+    if (typeof value !== "object" || value === null) return value
+    const record = Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, shaped(inner, false)]))
+    if (!("id" in record && "createdAt" in record)) return record
+    const keep = (key: string) => top && sent.method === "POST" && key in given
+    return {
+      ...record,
+      id: keep("id") ? record.id : typeof record.id,
+      createdAt: keep("createdAt") ? record.createdAt : typeof record.createdAt,
+    }
   }
+  const normalized = JSON.stringify(shaped(body, true))
+  if (normalized === answer.body) return answer
+  return { ...answer, headers: { ...answer.headers, "content-length": "(compared by body)" }, body: normalized }
 }
 
 const requestMetrics = async (base: string): Promise<ReadonlyArray<string>> => {

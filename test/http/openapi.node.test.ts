@@ -65,6 +65,7 @@ const expectedErrors: Record<string, ReadonlyArray<string>> = {
   "lifecycle.describe": [...edge, "400"],
   "events.events": [...edge, "400", "410"],
   "ops.healthz": [...edge, "503"],
+  "ops.whoami": edge,
   "ops.metrics": edge,
 }
 

@@ -134,6 +134,17 @@ describe.each([true, false])("roles, fast lane %s", (fastLane) => {
       ["Promoted", "alice"],
     ])
   })
+
+  it("tells each token who it is at /whoami, so a client offers only what its role may do", async () => {
+    for (const token of tokens) {
+      const answer = await send(server.url, "GET", "/whoami", undefined, token.secret)
+      expect({ status: answer.status, body: JSON.parse(answer.body) }).toEqual({
+        status: 200,
+        body: { name: token.name, role: token.role },
+      })
+    }
+    expect((await send(server.url, "GET", "/whoami", undefined)).status).toBe(401)
+  })
 })
 
 interface StreamedEvent {
@@ -174,6 +185,10 @@ describe("a server without tokens", () => {
       try {
         expect((await send(server.url, "POST", "/models/m/versions", bodies.register)).status).toBe(201)
         expect((await eventData(server.url, (events) => events.length > 0))[0]!.actor).toBe(anonymousActor)
+        expect(JSON.parse((await send(server.url, "GET", "/whoami", undefined)).body)).toEqual({
+          name: anonymousActor,
+          role: "admin",
+        })
       } finally {
         await server.close()
       }
