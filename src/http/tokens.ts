@@ -6,15 +6,9 @@
  */
 import { Either } from "effect"
 import { InvalidInput } from "../domain/errors.ts"
+import { isRole, type Role, roles } from "./roles.ts"
 
-/** Each role may do what the ones before it may. */
-export const roles = ["reader", "writer", "admin"] as const
-export type Role = (typeof roles)[number]
-
-export const isRole = (value: string): value is Role => (roles as ReadonlyArray<string>).includes(value)
-
-/** Whether `held` may do what `required` allows. */
-export const roleAllows = (held: Role, required: Role): boolean => roles.indexOf(held) >= roles.indexOf(required)
+export { isRole, type Role, roleAllows, roles } from "./roles.ts"
 
 export interface Token {
   readonly name: string

@@ -2,7 +2,7 @@
  * The registry's HTTP API as the UI uses it: same origin, the token from session storage (the only thing the UI
  * stores), and every error answer surfaced as the server wrote it.
  */
-import type { Role } from "../../src/http/tokens.ts"
+import type { Role } from "../../src/http/roles.ts"
 
 const tokenKey = "model-registry-token"
 

@@ -4,7 +4,7 @@
  */
 import { createContext } from "preact"
 import { useContext } from "preact/hooks"
-import { type Role, roleAllows } from "../../src/http/tokens.ts"
+import { type Role, roleAllows } from "../../src/http/roles.ts"
 import type { Identity } from "./api.ts"
 
 /** null until `/whoami` has answered: nothing is offered before the role is known. */
