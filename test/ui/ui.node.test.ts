@@ -1,7 +1,8 @@
 /**
  * The web UI in a real browser (Debian's Chromium through playwright-core) against the real built server: sign in,
  * browse, change the registry through the UI, follow the live feed across a reload, axe-core on every page, a
- * screenshot of each page (test/ui/screenshots/), and the models list's first render with 10,000 models (printed,
+ * screenshot of each page (test/ui/screenshots/, kept out of git: every run differs in its times; docs/screenshots
+ * holds a set), and the models list's first render with 10,000 models (printed,
  * not asserted: the project asserts no timings).
  */
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs"
