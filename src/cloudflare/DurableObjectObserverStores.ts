@@ -8,7 +8,7 @@ import { Effect, Layer, Option } from "effect"
 import { StorageFailed } from "../domain/errors.ts"
 import { AppendSink } from "../storage/AppendSink.ts"
 import { concatBytes } from "../storage/ByteParts.ts"
-import { CursorStore } from "../storage/CursorStore.ts"
+import { assertSeq, CursorStore } from "../storage/CursorStore.ts"
 import * as FailureLatch from "../storage/FailureLatch.ts"
 import { relativeComponents } from "../storage/RelativePath.ts"
 import type { DurableObjectStorage } from "./DurableObjectApi.ts"
@@ -44,22 +44,21 @@ export const makeCursorStore = (storage: DurableObjectStorage): Effect.Effect<Cu
             ),
           ),
         set: (name, seq) =>
-          named(name, () =>
-            Number.isSafeInteger(seq) && seq >= 0
-              ? Effect.zipRight(
-                  latch.check("cursor-set", name),
-                  latch.guard(
-                    durableWrite(storage, "cursor-set", () => {
-                      storage.sql.exec(
-                        "insert into registry_cursors (name, seq) values (?, ?) on conflict (name) do update set seq = excluded.seq",
-                        name,
-                        seq,
-                      )
-                    }),
-                  ),
-                )
-              : Effect.die(new Error(`cursor seq must be a non-negative integer, got ${seq}`)),
-          ),
+          named(name, () => {
+            assertSeq(seq)
+            return Effect.zipRight(
+              latch.check("cursor-set", name),
+              latch.guard(
+                durableWrite(storage, "cursor-set", () => {
+                  storage.sql.exec(
+                    "insert into registry_cursors (name, seq) values (?, ?) on conflict (name) do update set seq = excluded.seq",
+                    name,
+                    seq,
+                  )
+                }),
+              ),
+            )
+          }),
       }
     },
   )

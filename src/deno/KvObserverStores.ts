@@ -9,7 +9,7 @@ import { Effect, Option } from "effect"
 import { StorageFailed } from "../domain/errors.ts"
 import type { AppendSink } from "../storage/AppendSink.ts"
 import { concatBytes } from "../storage/ByteParts.ts"
-import type { CursorStore } from "../storage/CursorStore.ts"
+import { assertSeq, type CursorStore } from "../storage/CursorStore.ts"
 import { relativeComponents } from "../storage/RelativePath.ts"
 import type { DenoKv, DenoKvKeyPart } from "./denoTypes.ts"
 import { atomicBytesMax, atomicMutationsMax, chunkBytesMax } from "./KvStorage.ts"
@@ -51,8 +51,7 @@ export const makeCursorStore = (kv: DenoKv, location: string, prefix: ReadonlyAr
   set: (name, seq) =>
     Effect.suspend(() => {
       const key = [...prefix, "cursor", ...relativeComponents(name)]
-      if (!Number.isSafeInteger(seq) || seq < 0)
-        return Effect.die(new Error(`cursor seq must be a non-negative integer, got ${seq}`))
+      assertSeq(seq)
       return Effect.asVoid(
         Effect.tryPromise({ try: () => kv.set(key, seq), catch: (error) => failure("cursor-set", location, error) }),
       )

@@ -27,7 +27,8 @@ export const CursorStore: Context.Tag<CursorStore, CursorStore> = Context.Generi
 
 const encode = (seq: number) => new TextEncoder().encode(`${seq}\n`)
 
-const assertSeq = (seq: number) => {
+/** A seq a cursor can hold; any other is the caller's bug, thrown (a defect) by every backend alike. */
+export const assertSeq = (seq: number): void => {
   if (!Number.isSafeInteger(seq) || seq < 0) throw new Error(`cursor seq must be a non-negative integer, got ${seq}`)
 }
 

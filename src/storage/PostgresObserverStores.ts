@@ -10,7 +10,7 @@ import { Duration, Effect, ExecutionStrategy, Exit, Layer, Option, Schedule, Sco
 import type { StorageFailed } from "../domain/errors.ts"
 import { AppendSink } from "./AppendSink.ts"
 import { concatBytes } from "./ByteParts.ts"
-import { CursorStore } from "./CursorStore.ts"
+import { assertSeq, CursorStore } from "./CursorStore.ts"
 import { ObserverLease } from "./ObserverLease.ts"
 import { failed, lockClass, lockKey, schemaPattern } from "./PostgresSchema.ts"
 
@@ -32,17 +32,18 @@ export const makeCursorStore = (schema: string): Effect.Effect<CursorStore, neve
           (error) => failed("read cursor", schema, error),
         ),
       set: (name, seq) =>
-        Number.isSafeInteger(seq) && seq >= 0
-          ? Effect.mapError(
-              Effect.asVoid(
-                sql.unsafe(
-                  `insert into ${table} (name, seq) values ($1, $2) on conflict (name) do update set seq = excluded.seq`,
-                  [name, seq],
-                ),
+        Effect.suspend(() => {
+          assertSeq(seq)
+          return Effect.mapError(
+            Effect.asVoid(
+              sql.unsafe(
+                `insert into ${table} (name, seq) values ($1, $2) on conflict (name) do update set seq = excluded.seq`,
+                [name, seq],
               ),
-              (error) => failed("save cursor", schema, error),
-            )
-          : Effect.die(new Error(`cursor seq must be a non-negative integer, got ${seq}`)),
+            ),
+            (error) => failed("save cursor", schema, error),
+          )
+        }),
     }
   })
 
