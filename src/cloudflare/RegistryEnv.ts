@@ -68,10 +68,8 @@ export const configure = (env: RegistryEnv): Either.Either<Configuration, Invali
   Either.gen(function* () {
     const tokens: Array<Token> = []
     const single = env.MODEL_REGISTRY_TOKEN
-    if (single !== undefined && single !== "")
-      tokens.push(
-        yield* parseTokenSpec(single.includes(":") ? single : `default:admin:${single}`, "MODEL_REGISTRY_TOKEN"),
-      )
+    // A bare secret is the single-secret form's admin `default`, as `parseTokenSpec` reads one.
+    if (single !== undefined && single !== "") tokens.push(yield* parseTokenSpec(single, "MODEL_REGISTRY_TOKEN"))
     if (env.MODEL_REGISTRY_TOKENS !== undefined)
       tokens.push(
         ...(yield* Either.mapLeft(
