@@ -12,7 +12,7 @@ import { concatBytes } from "../storage/ByteParts.ts"
 import { assertSeq, type CursorStore } from "../storage/CursorStore.ts"
 import { relativeComponents } from "../storage/RelativePath.ts"
 import type { DenoKv, DenoKvKeyPart } from "./denoTypes.ts"
-import { atomicBytesMax, atomicMutationsMax, chunkBytesMax } from "./KvStorage.ts"
+import { atomicBytesMax, atomicMutationsMax, chunkBytesMax, chunksOf } from "./KvStorage.ts"
 
 const failure = (operation: string, location: string, error: unknown) =>
   new StorageFailed({
@@ -90,8 +90,8 @@ export const makeAppendSink = (
                   .atomic()
                   .check({ key: countKey, versionstamp: count.versionstamp })
                   .set(countKey, n)
-                for (let at = 0, i = 0; at < bytes.length || i === 0; at += chunkBytesMax, i++)
-                  operation.set([...prefix, "sink", ...parts, "\u0000", n, i], bytes.slice(at, at + chunkBytesMax))
+                for (const [i, chunk] of chunksOf(bytes).entries())
+                  operation.set([...prefix, "sink", ...parts, "\u0000", n, i], chunk)
                 return operation.commit()
               },
               catch: (error) => failure("append", location, error),

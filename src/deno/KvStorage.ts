@@ -117,7 +117,7 @@ const groups = (mutations: ReadonlyArray<Mutation>): Array<Array<Mutation>> => {
 }
 
 /** `bytes` cut into chunks of at most `chunkBytesMax` (one empty chunk for no bytes). */
-const chunksOf = (bytes: Uint8Array): Array<Uint8Array> => {
+export const chunksOf = (bytes: Uint8Array): Array<Uint8Array> => {
   const chunks: Array<Uint8Array> = []
   for (let at = 0; at < bytes.length; at += chunkBytesMax) chunks.push(bytes.slice(at, at + chunkBytesMax))
   return chunks.length === 0 ? [new Uint8Array()] : chunks
